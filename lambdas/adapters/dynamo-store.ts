@@ -1,0 +1,282 @@
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
+import type { Delivery } from '#core/delivery';
+import type { CloudEvent } from '#core/envelope';
+import { ValidationError } from '#core/errors';
+import type {
+  ApiKeyRecord,
+  ApiKeyStore,
+  AttemptRecord,
+  DeliveryStore,
+  EventStore,
+  Page,
+  PageRequest,
+  StoredEvent,
+  SubscriptionIndexEntry,
+  SubscriptionStore,
+  Tenant,
+  TenantStore,
+} from '#core/ports';
+import type { Subscription } from '#core/subscription';
+import { dynamo } from './clients.ts';
+
+/**
+ * One DynamoDB table for everything (single-table design). Keys:
+ *   tenant        TENANT#<tid>          #TENANT
+ *   api key       APIKEY#<sha256>       #APIKEY
+ *   subscription  TENANT#<tid>          SUB#<sid>
+ *   fan-out index SUBIDX#<tid>#<pattern> SUB#<sid>       (one per event-type pattern)
+ *   event         TENANT#<tid>          EVT#<eid>        gsi1: SUBJECT#<tid>#<subject> / <time>#<eid>
+ *   delivery      DLV#<did>             #DLV             gsi1: SUBDLV#<tid>#<sid> / <createdAt>#<did>
+ */
+const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi1 } = TABLE_SCHEMA;
+const KEY_FIELDS = [PK, SK, TTL, gsi1.partitionKey, gsi1.sortKey];
+
+const DAY_SECONDS = 86_400;
+const expiry = (now: Date, days: number) => Math.floor(now.getTime() / 1000) + Math.round(days * DAY_SECONDS);
+
+function stripKeys<T>(item: Record<string, unknown> | undefined): T | undefined {
+  if (!item) return undefined;
+  const copy = { ...item };
+  for (const field of KEY_FIELDS) delete copy[field];
+  return copy as T;
+}
+
+export function encodeToken(key: Record<string, unknown> | undefined): string | undefined {
+  return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+}
+
+export function decodeToken(token: string | undefined): Record<string, unknown> | undefined {
+  if (!token) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new ValidationError([{ path: 'nextToken', message: 'is not a token this API returned' }]);
+}
+
+export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore, EventStore, DeliveryStore {
+  constructor(private readonly tableName: string) {}
+
+  private async queryPage<T>(input: Omit<QueryCommandInput, 'TableName'>, page: PageRequest): Promise<Page<T>> {
+    const out = await dynamo().send(
+      new QueryCommand({ ...input, TableName: this.tableName, Limit: page.limit, ExclusiveStartKey: decodeToken(page.nextToken) }),
+    );
+    const items = (out.Items ?? []).map((item) => stripKeys<T>(item)!);
+    const nextToken = encodeToken(out.LastEvaluatedKey);
+    return nextToken ? { items, nextToken } : { items };
+  }
+
+  async putTenant(tenant: Tenant): Promise<void> {
+    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `TENANT#${tenant.id}`, [SK]: '#TENANT', ...tenant } }));
+  }
+
+  async getTenant(id: string): Promise<Tenant | undefined> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${id}`, [SK]: '#TENANT' } }));
+    return stripKeys<Tenant>(out.Item);
+  }
+
+  async putApiKey(record: ApiKeyRecord): Promise<void> {
+    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `APIKEY#${record.hash}`, [SK]: '#APIKEY', ...record } }));
+  }
+
+  async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `APIKEY#${hash}`, [SK]: '#APIKEY' } }));
+    return stripKeys<ApiKeyRecord>(out.Item);
+  }
+
+  /**
+   * Without transactions (dynalite has none, and they double the write cost) the subscription is
+   * written first and the index after; a stale index entry is harmless because the deliver
+   * function re-reads the subscription before sending.
+   */
+  async putSubscription(subscription: Subscription, previous?: Subscription): Promise<void> {
+    await dynamo().send(
+      new PutCommand({ TableName: this.tableName, Item: { [PK]: `TENANT#${subscription.tenantId}`, [SK]: `SUB#${subscription.id}`, ...subscription } }),
+    );
+    const entry: SubscriptionIndexEntry = { subscriptionId: subscription.id, status: subscription.status, filter: subscription.filter };
+    const puts = subscription.eventTypes.map((pattern) => ({
+      PutRequest: { Item: { [PK]: `SUBIDX#${subscription.tenantId}#${pattern}`, [SK]: `SUB#${subscription.id}`, ...entry } },
+    }));
+    const removed = (previous?.eventTypes ?? []).filter((p) => !subscription.eventTypes.includes(p));
+    const deletes = removed.map((pattern) => ({
+      DeleteRequest: { Key: { [PK]: `SUBIDX#${subscription.tenantId}#${pattern}`, [SK]: `SUB#${subscription.id}` } },
+    }));
+    await this.batchWrite([...puts, ...deletes]);
+  }
+
+  async getSubscription(tenantId: string, id: string): Promise<Subscription | undefined> {
+    const out = await dynamo().send(
+      new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: `SUB#${id}` }, ConsistentRead: true }),
+    );
+    return stripKeys<Subscription>(out.Item);
+  }
+
+  listSubscriptions(tenantId: string, page: PageRequest): Promise<Page<Subscription>> {
+    return this.queryPage<Subscription>(
+      {
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+        ExpressionAttributeValues: { ':pk': `TENANT#${tenantId}`, ':prefix': 'SUB#' },
+      },
+      page,
+    );
+  }
+
+  async deleteSubscription(subscription: Subscription): Promise<void> {
+    // Index first: once gone from the index no new deliveries are planned for it.
+    await this.batchWrite(
+      subscription.eventTypes.map((pattern) => ({
+        DeleteRequest: { Key: { [PK]: `SUBIDX#${subscription.tenantId}#${pattern}`, [SK]: `SUB#${subscription.id}` } },
+      })),
+    );
+    await dynamo().send(new DeleteCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${subscription.tenantId}`, [SK]: `SUB#${subscription.id}` } }));
+  }
+
+  async findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]> {
+    const pages = await Promise.all(patterns.map((pattern) => this.queryAll(`SUBIDX#${tenantId}#${pattern}`)));
+    return pages.flat().map((item) => stripKeys<SubscriptionIndexEntry>(item)!);
+  }
+
+  private async queryAll(pk: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await dynamo().send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK },
+          ExpressionAttributeValues: { ':pk': pk },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += 25) {
+      let pending: Record<string, unknown>[] | undefined = requests.slice(i, i + 25);
+      for (let round = 0; pending && pending.length > 0; round++) {
+        if (round === 8) throw new Error('DynamoDB kept returning unprocessed items');
+        if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
+        const out = await dynamo().send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }));
+        pending = out.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
+      }
+    }
+  }
+
+  async putEventIfAbsent(event: CloudEvent, retentionDays: number): Promise<StoredEvent | undefined> {
+    try {
+      await dynamo().send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            [PK]: `TENANT#${event.tenantid}`,
+            [SK]: `EVT#${event.id}`,
+            [gsi1.partitionKey]: `SUBJECT#${event.tenantid}#${event.subject}`,
+            [gsi1.sortKey]: `${event.time}#${event.id}`,
+            [TTL]: expiry(new Date(), retentionDays),
+            ...event,
+          },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        }),
+      );
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const out = await dynamo().send(
+        new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${event.tenantid}`, [SK]: `EVT#${event.id}` }, ConsistentRead: true }),
+      );
+      return stripKeys<StoredEvent>(out.Item);
+    }
+  }
+
+  async markEventPublished(tenantId: string, eventId: string, at: string): Promise<void> {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: `TENANT#${tenantId}`, [SK]: `EVT#${eventId}` },
+        UpdateExpression: 'SET publishedAt = :at',
+        ExpressionAttributeValues: { ':at': at },
+      }),
+    );
+  }
+
+  async recordAttempt({ delivery, attempt, status, retentionDays }: AttemptRecord): Promise<void> {
+    const names: Record<string, string> = { '#status': 'status', '#gpk': gsi1.partitionKey, '#gsk': gsi1.sortKey, '#ttl': TTL };
+    const values: Record<string, unknown> = {
+      ':status': status,
+      ':now': attempt.at,
+      ':attempt': [attempt],
+      ':empty': [],
+      ':gpk': `SUBDLV#${delivery.tenantId}#${delivery.subscriptionId}`,
+      ':gsk': `${delivery.createdAt}#${delivery.id}`,
+      ':ttl': expiry(new Date(), retentionDays),
+    };
+    const sets = [
+      '#status = :status',
+      'updatedAt = :now',
+      'attempts = list_append(if_not_exists(attempts, :empty), :attempt)',
+      '#gpk = :gpk',
+      '#gsk = :gsk',
+      '#ttl = :ttl',
+    ];
+    for (const field of ['id', 'tenantId', 'subscriptionId', 'eventId', 'eventType', 'subject', 'createdAt'] as const) {
+      sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
+      names[`#${field}`] = field;
+      values[`:${field}`] = delivery[field];
+    }
+    const removes: string[] = [];
+    for (const field of ['nextAttemptAt', 'finishedAt', 'reason'] as const) {
+      names[`#${field}`] = field;
+      if (delivery[field] !== undefined) {
+        sets.push(`#${field} = :${field}`);
+        values[`:${field}`] = delivery[field];
+      } else removes.push(`#${field}`);
+    }
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: `DLV#${delivery.id}`, [SK]: '#DLV' },
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async getDelivery(id: string): Promise<Delivery | undefined> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `DLV#${id}`, [SK]: '#DLV' }, ConsistentRead: true }));
+    return stripKeys<Delivery>(out.Item);
+  }
+
+  listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: Delivery['status'] }): Promise<Page<Delivery>> {
+    return this.queryPage<Delivery>(
+      {
+        IndexName: gsi1.indexName,
+        KeyConditionExpression: '#gpk = :gpk',
+        ScanIndexForward: false,
+        ...(page.status ? { FilterExpression: '#status = :status' } : {}),
+        ExpressionAttributeNames: { '#gpk': gsi1.partitionKey, ...(page.status ? { '#status': 'status' } : {}) },
+        ExpressionAttributeValues: { ':gpk': `SUBDLV#${tenantId}#${subscriptionId}`, ...(page.status ? { ':status': page.status } : {}) },
+      },
+      page,
+    );
+  }
+}

@@ -1,0 +1,84 @@
+import { Agent, request } from 'undici';
+import { parseRetryAfter, RESPONSE_EXCERPT_BYTES, type AttemptResult, type ErrorClass } from '#core/delivery';
+import type { HttpRequest, HttpSender } from '#core/ports';
+
+/**
+ * Sends one HTTP request and reports what happened, never throwing: every outcome becomes an
+ * attempt in the log. Connections are kept alive between deliveries to the same endpoint.
+ * Redirects are not followed (a 3xx is a failed attempt): following them would let a receiver
+ * send Herald, with its signature, somewhere the subscription never named.
+ */
+export class UndiciHttpSender implements HttpSender {
+  constructor(private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, connect: { timeout: 10_000 } })) {}
+
+  async send(req: HttpRequest): Promise<AttemptResult> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    try {
+      const response = await request(req.url, {
+        method: req.method as 'POST',
+        headers: req.headers,
+        body: req.body,
+        dispatcher: this.agent,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+        signal: AbortSignal.timeout(req.timeoutMs),
+      });
+      const responseExcerpt = await readExcerpt(response.body);
+      const result: AttemptResult = { statusCode: response.statusCode, durationMs: elapsed(), ...(responseExcerpt ? { responseExcerpt } : {}) };
+      if (response.statusCode >= 300 && response.statusCode < 400) {
+        return { ...result, error: 'redirect', errorMessage: `redirect to ${String(response.headers.location ?? '(no location)')} not followed` };
+      }
+      if (response.statusCode < 200 || response.statusCode >= 300) {
+        const retryAfter = parseRetryAfter(headerValue(response.headers['retry-after']), new Date());
+        return { ...result, error: 'http_status', ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}) };
+      }
+      return result;
+    } catch (error) {
+      return { durationMs: elapsed(), ...classifyNetworkError(error) };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readExcerpt(body: AsyncIterable<Buffer> & { destroy?: () => void }): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= RESPONSE_EXCERPT_BYTES) break;
+    }
+  } catch {
+    // A body that breaks off mid-way still leaves us the status code.
+  } finally {
+    body.destroy?.();
+  }
+  if (size === 0) return undefined;
+  return Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+}
+
+export function classifyNetworkError(error: unknown): { error: ErrorClass; errorMessage: string } {
+  const err = error as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = err.code ?? err.cause?.code ?? '';
+  const message = (err.message ?? String(error)).slice(0, 300);
+  const byCode: [RegExp, ErrorClass][] = [
+    [/^(UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|UND_ERR_CONNECT_TIMEOUT|ETIMEDOUT|ABORT_ERR)$/, 'timeout'],
+    [/^ECONNREFUSED$/, 'connection_refused'],
+    [/^(ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED)$/, 'connection_reset'],
+    [/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)$/, 'dns'],
+    [/^(ERR_TLS|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_SSL)/, 'tls'],
+    [/^HERALD_BLOCKED$/, 'blocked_destination'],
+  ];
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return { error: 'timeout', errorMessage: 'no answer within the subscription timeout' };
+  for (const [pattern, cls] of byCode) if (pattern.test(code)) return { error: cls, errorMessage: `${code}: ${message}` };
+  return { error: 'network', errorMessage: code ? `${code}: ${message}` : message };
+}

@@ -1,0 +1,42 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { DynamoStore } from '#adapters/dynamo-store';
+import { EventBridgePublisher } from '#adapters/event-bus';
+import { SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { allowPrivateTargets, requireEnv, SETTINGS } from '#shared/env';
+import { errorResponse, principalOf } from '#shared/http';
+import { logger } from '#shared/observability';
+import { route, type ApiPorts } from './routes.ts';
+
+const store = new DynamoStore(requireEnv('tableName'));
+const ports: ApiPorts = {
+  tenants: store,
+  keys: store,
+  subscriptions: store,
+  events: store,
+  deliveries: store,
+  publisher: new EventBridgePublisher(requireEnv('eventBusName')),
+  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
+  clock: () => new Date(),
+  config: {
+    allowPrivateTargets: allowPrivateTargets(),
+    eventSource: SETTINGS.eventSource(),
+    eventRetentionDays: SETTINGS.eventRetentionDays(),
+    secretGraceHours: SETTINGS.secretGraceHours(),
+  },
+};
+
+/** The REST API: API Gateway proxies every route here; the authorizer has already run. */
+export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (event) => {
+    try {
+      const principal = principalOf(event);
+      logger.appendKeys({ tenantId: principal.tenantId, role: principal.role });
+      const { handler: run, params } = route(event.httpMethod, event.path);
+      return await run({ event, principal, params, ports });
+    } catch (error) {
+      return errorResponse(error, (e) => logger.error('request failed', { error: e as Error, path: event.path }));
+    }
+  });

@@ -1,0 +1,120 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { z } from 'zod';
+import type { Principal } from '#core/api-keys';
+import { publishEventSchema } from '#core/envelope';
+import { DomainError, NotFoundError } from '#core/errors';
+import type { ApiKeyStore, DeliveryStore, EventPublisher, EventStore, SubscriptionStore, TenantStore, DeliveryQueue } from '#core/ports';
+import { publishEvent } from '#core/publishing';
+import { createSubscriptionSchema, patchSubscriptionSchema } from '#core/subscription';
+import * as subscriptions from '#core/subscription-service';
+import { createTenant, createTenantSchema, requireAdmin, resolveTenant } from '#core/tenancy';
+import { json, jsonBody, noContent, parseWith } from '#shared/http';
+
+export interface ApiPorts {
+  tenants: TenantStore;
+  keys: ApiKeyStore;
+  subscriptions: SubscriptionStore;
+  events: EventStore;
+  deliveries: DeliveryStore;
+  publisher: EventPublisher;
+  queue: DeliveryQueue;
+  clock: () => Date;
+  config: { allowPrivateTargets: boolean; eventSource: string; eventRetentionDays: number; secretGraceHours: number };
+}
+
+interface RouteContext {
+  event: APIGatewayProxyEvent;
+  principal: Principal;
+  params: Record<string, string>;
+  ports: ApiPorts;
+}
+
+type RouteHandler = (ctx: RouteContext) => Promise<APIGatewayProxyResult>;
+
+const pageQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    nextToken: z.string().max(2048).optional(),
+    tenantId: z.string().optional(),
+    status: z.enum(['pending', 'succeeded', 'failed']).optional(),
+  })
+  .strict();
+
+const tenantQuery = z.object({ tenantId: z.string().optional() }).strict();
+const tenantBody = z.object({ tenantId: z.string().optional() }).strict();
+
+const query = (ctx: RouteContext) => ctx.event.queryStringParameters ?? {};
+
+/** The tenant a route acts for: the key's own, or the one the admin names in query or body. */
+async function tenantFor(ctx: RouteContext, named?: string): Promise<string> {
+  return resolveTenant(ctx.ports.tenants, ctx.principal, named ?? parseWith(tenantQuery.partial().passthrough(), query(ctx)).tenantId);
+}
+
+const routes: [method: string, pattern: string, handler: RouteHandler][] = [
+  ['POST', '/v1/tenants', async (ctx) => {
+    requireAdmin(ctx.principal);
+    const tenant = await createTenant(ctx.ports, parseWith(createTenantSchema, jsonBody(ctx.event)));
+    return json(201, tenant);
+  }],
+  ['POST', '/v1/events', async (ctx) => {
+    requireAdmin(ctx.principal);
+    const result = await publishEvent(ctx.ports, parseWith(publishEventSchema, jsonBody(ctx.event)));
+    return json(202, { id: result.id });
+  }],
+  ['POST', '/v1/subscriptions', async (ctx) => {
+    const input = parseWith(createSubscriptionSchema, jsonBody(ctx.event));
+    const tenantId = await tenantFor(ctx, input.tenantId);
+    return json(201, await subscriptions.createSubscription(ctx.ports, tenantId, input));
+  }],
+  ['GET', '/v1/subscriptions', async (ctx) => {
+    const { tenantId: named, status: _s, ...page } = parseWith(pageQuery, query(ctx));
+    return json(200, await subscriptions.listSubscriptions(ctx.ports, await tenantFor(ctx, named), page));
+  }],
+  ['GET', '/v1/subscriptions/{id}', async (ctx) => {
+    const sub = await subscriptions.getSubscription(ctx.ports, await tenantFor(ctx), ctx.params.id!);
+    const { secrets: _secrets, ...visible } = sub;
+    return json(200, visible);
+  }],
+  ['PATCH', '/v1/subscriptions/{id}', async (ctx) => {
+    const patch = parseWith(patchSubscriptionSchema, jsonBody(ctx.event));
+    return json(200, await subscriptions.patchSubscription(ctx.ports, await tenantFor(ctx, patch.tenantId), ctx.params.id!, patch));
+  }],
+  ['DELETE', '/v1/subscriptions/{id}', async (ctx) => {
+    await subscriptions.deleteSubscription(ctx.ports, await tenantFor(ctx), ctx.params.id!);
+    return noContent();
+  }],
+  ['POST', '/v1/subscriptions/{id}/rotate-secret', async (ctx) => {
+    const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));
+    return json(200, await subscriptions.rotateSecret(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!));
+  }],
+  ['POST', '/v1/subscriptions/{id}/test', async (ctx) => {
+    const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));
+    return json(202, await subscriptions.sendTestEvent(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!));
+  }],
+  ['GET', '/v1/subscriptions/{id}/deliveries', async (ctx) => {
+    const { tenantId: named, ...page } = parseWith(pageQuery, query(ctx));
+    return json(200, await subscriptions.listDeliveries(ctx.ports, await tenantFor(ctx, named), ctx.params.id!, page));
+  }],
+  ['GET', '/v1/deliveries/{id}', async (ctx) => {
+    return json(200, await subscriptions.getDelivery(ctx.ports, ctx.principal, await tenantFor(ctx), ctx.params.id!));
+  }],
+];
+
+const compiled = routes.map(([method, pattern, handler]) => ({
+  method,
+  regex: new RegExp(`^${pattern.replace(/\{(\w+)\}/g, '(?<$1>[A-Za-z0-9_.:@-]{1,128})')}/?$`),
+  handler,
+}));
+
+/** Finds the route for a request: 404 for an unknown path, 405 for a known path and wrong method. */
+export function route(method: string, path: string): { handler: RouteHandler; params: Record<string, string> } {
+  let pathKnown = false;
+  for (const candidate of compiled) {
+    const match = candidate.regex.exec(path);
+    if (!match) continue;
+    pathKnown = true;
+    if (candidate.method === method) return { handler: candidate.handler, params: { ...match.groups } };
+  }
+  if (pathKnown) throw new DomainError(405, 'Method not allowed', `${method} is not supported on ${path}`);
+  throw new NotFoundError('route', `${method} ${path}`);
+}

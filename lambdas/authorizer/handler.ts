@@ -1,0 +1,38 @@
+import middy from '@middy/core';
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { DynamoStore } from '#adapters/dynamo-store';
+import { authenticate } from '#core/authentication';
+import { DomainError } from '#core/errors';
+import { optionalEnv, requireEnv } from '#shared/env';
+import { logger } from '#shared/observability';
+
+const store = new DynamoStore(requireEnv('tableName'));
+const adminKeyHash = optionalEnv('adminKeyHash');
+
+/** Whole-API resource: results are cached per key, so one answer must cover every route. */
+function apiWideArn(methodArn: string): string {
+  const [arn, stage] = methodArn.split('/');
+  return `${arn}/${stage}/*/*`;
+}
+
+/**
+ * REST API request authorizer. An unknown key throws `Unauthorized` (API Gateway answers 401);
+ * a known key gets an Allow policy with its role and tenant as context for the api function.
+ */
+export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (event) => {
+    const header = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+    try {
+      const principal = await authenticate(store, adminKeyHash, header);
+      return {
+        principalId: principal.tenantId ?? 'admin',
+        policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: apiWideArn(event.methodArn) }] },
+        context: { role: principal.role, ...(principal.tenantId ? { tenantId: principal.tenantId } : {}), ...(principal.keyPrefix ? { keyPrefix: principal.keyPrefix } : {}) },
+      };
+    } catch (error) {
+      if (error instanceof DomainError && error.status === 401) throw new Error('Unauthorized');
+      throw error;
+    }
+  });

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { cloudEventSchema } from './envelope.ts';
+
+/**
+ * A delivery job: the SQS message that asks the deliver function to send one event to one
+ * subscription. It carries the event itself so delivery needs no read of the event store.
+ * `attemptOffset` counts attempts made before this message existed (a re-enqueued job after a
+ * gap longer than SQS's 12 h visibility cap, or a redrive), added to SQS's receive count.
+ */
+export const deliveryJobSchema = z.object({
+  v: z.literal(1),
+  deliveryId: z.string(),
+  tenantId: z.string(),
+  subscriptionId: z.string(),
+  event: cloudEventSchema,
+  attemptOffset: z.number().int().min(0).default(0),
+  createdAt: z.string(),
+  firstAttemptAt: z.string().optional(),
+  /** Set on a job re-enqueued for a gap longer than SQS can hide a message: not due before. */
+  notBefore: z.string().optional(),
+});
+
+export type DeliveryJob = z.infer<typeof deliveryJobSchema>;

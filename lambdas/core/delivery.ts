@@ -1,0 +1,103 @@
+import { resolveRetryPolicy, retryDelayFor, type RetryPolicy } from './retry-policy.ts';
+
+/**
+ * Deliveries and their attempts (the attempt log), and the pure decision taken after each
+ * attempt: done, retry after a delay, or dead-letter with a reason.
+ */
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export type ErrorClass =
+  | 'http_status'
+  | 'timeout'
+  | 'connection_refused'
+  | 'connection_reset'
+  | 'dns'
+  | 'tls'
+  | 'redirect'
+  | 'network'
+  | 'blocked_destination'
+  | 'subscription_paused'
+  | 'subscription_deleted';
+
+export interface AttemptResult {
+  statusCode?: number;
+  durationMs: number;
+  error?: ErrorClass;
+  errorMessage?: string;
+  /** At most 1 KB of the response body, for debugging endpoints. */
+  responseExcerpt?: string;
+  retryAfterSeconds?: number;
+}
+
+export interface Attempt extends AttemptResult {
+  number: number;
+  at: string;
+  nextAttemptAt?: string;
+}
+
+export interface Delivery {
+  id: string;
+  tenantId: string;
+  subscriptionId: string;
+  eventId: string;
+  eventType: string;
+  subject: string;
+  status: DeliveryStatus;
+  attempts: Attempt[];
+  createdAt: string;
+  updatedAt: string;
+  nextAttemptAt?: string;
+  finishedAt?: string;
+  reason?: string;
+}
+
+export const RESPONSE_EXCERPT_BYTES = 1024;
+
+export function isSuccess(result: AttemptResult): boolean {
+  return result.error === undefined && result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300;
+}
+
+export type AttemptDecision =
+  | { kind: 'succeeded' }
+  | { kind: 'retry'; delaySeconds: number }
+  | { kind: 'failed'; reason: string; pauseSubscription?: boolean };
+
+export interface DecisionContext {
+  attempt: number;
+  firstAttemptAt: number;
+  now: number;
+  random: number;
+}
+
+export function describeFailure(result: AttemptResult): string {
+  if (result.error && result.error !== 'http_status') return `${result.error}${result.errorMessage ? `: ${result.errorMessage}` : ''}`;
+  return `endpoint answered HTTP ${result.statusCode ?? 'nothing'}`;
+}
+
+export function decideAfterAttempt(result: AttemptResult, policy: RetryPolicy | undefined, ctx: DecisionContext): AttemptDecision {
+  if (isSuccess(result)) return { kind: 'succeeded' };
+  if (result.statusCode === 410) {
+    return { kind: 'failed', reason: 'endpoint answered 410 Gone: subscription paused, no further retries', pauseSubscription: true };
+  }
+  const resolved = resolveRetryPolicy(policy);
+  // Retry-After is only a receiver's request on 429 and 503; elsewhere the policy decides.
+  const honoursRetryAfter = result.statusCode === 429 || result.statusCode === 503;
+  const delay = retryDelayFor(resolved, {
+    ...ctx,
+    retryAfterSeconds: honoursRetryAfter ? result.retryAfterSeconds : undefined,
+  });
+  if (delay === undefined) {
+    return { kind: 'failed', reason: `retry policy exhausted after ${ctx.attempt} attempt(s); last: ${describeFailure(result)}` };
+  }
+  return { kind: 'retry', delaySeconds: delay };
+}
+
+/** `Retry-After` is delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - now.getTime()) / 1000));
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { isValidEventType } from './event-types.ts';
+
+/**
+ * The CloudEvents 1.0 envelope Herald sends (API.md "Webhook request") and carries internally
+ * on the bus and in delivery jobs.
+ */
+export interface CloudEvent {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  time: string;
+  subject: string;
+  datacontenttype: 'application/json';
+  tenantid: string;
+  data?: unknown;
+}
+
+export const cloudEventSchema = z.object({
+  specversion: z.literal('1.0'),
+  id: z.string(),
+  source: z.string(),
+  type: z.string(),
+  time: z.string(),
+  subject: z.string(),
+  datacontenttype: z.literal('application/json'),
+  tenantid: z.string(),
+  data: z.unknown().optional(),
+});
+
+const EVENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+/** EventBridge entries are capped at 256 KB; leave room for the envelope around `data`. */
+export const MAX_DATA_BYTES = 200 * 1024;
+
+export const publishEventSchema = z
+  .object({
+    tenantId: z.string().min(1),
+    type: z.string().refine(isValidEventType, 'must be a dot-separated event type such as order.created'),
+    subject: z.string().min(1).max(256),
+    data: z.unknown().refine((d) => d !== undefined, 'is required').refine(
+      (d) => Buffer.byteLength(JSON.stringify(d ?? null)) <= MAX_DATA_BYTES,
+      `must serialise to at most ${MAX_DATA_BYTES} bytes`,
+    ),
+    id: z.string().regex(EVENT_ID, 'must be 1-128 characters of letters, digits and ._:@-').optional(),
+    time: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+
+export type PublishEventInput = z.infer<typeof publishEventSchema>;
+
+export function buildEnvelope(input: PublishEventInput & { id: string }, source: string, now: Date): CloudEvent {
+  return {
+    specversion: '1.0',
+    id: input.id,
+    source,
+    type: input.type,
+    time: input.time ?? now.toISOString(),
+    subject: input.subject,
+    datacontenttype: 'application/json',
+    tenantid: input.tenantId,
+    data: input.data,
+  };
+}
+
+/** The body a subscriber receives: `thin` payloads say what happened, not the data. */
+export function payloadFor(event: CloudEvent, mode: 'full' | 'thin'): CloudEvent {
+  if (mode === 'full') return event;
+  const { data: _data, ...thin } = event;
+  return thin;
+}

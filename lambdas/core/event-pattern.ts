@@ -1,0 +1,609 @@
+/**
+ * Amazon EventBridge event patterns: matching and validation.
+ *
+ * A pattern is an object whose keys name event fields. A nested object matches a nested field;
+ * an array lists the values a leaf field may take (any one will do). Array entries are literal
+ * JSON values or single-key operator objects: prefix, suffix, equals-ignore-case, wildcard,
+ * anything-but, numeric, exists and cidr. `"$or": [pattern, pattern, ...]` may appear at any
+ * object level and needs one of its alternatives to match there.
+ *
+ * Semantics follow the EventBridge user guide ("Event patterns", "Content filtering",
+ * "Arrays in event patterns", "Matching null values and empty strings"). Where the guide is
+ * silent the choice is noted beside the code.
+ *
+ * `matchesEventPattern` never throws: a construct it does not understand simply fails to match.
+ * Run `validateEventPattern` first to tell the author what is wrong.
+ */
+
+export type EventPattern = Readonly<Record<string, unknown>>;
+
+export interface PatternProblem {
+  /** Where the problem is, e.g. `data.facilityId[0]` or `detail.price[0].numeric`; `''` is the pattern itself. */
+  path: string;
+  message: string;
+}
+
+type JsonObject = Readonly<Record<string, unknown>>;
+type LeafValue = string | number | boolean | null;
+
+const OR_KEY = '$or';
+const IGNORE_CASE = 'equals-ignore-case';
+
+/** EventBridge documents numeric matching for values in [-5.0e9, +5.0e9] only. */
+const NUMERIC_LIMIT = 5e9;
+
+const LOWER_BOUNDS = new Set(['>', '>=']);
+const UPPER_BOUNDS = new Set(['<', '<=']);
+// `!=` is not in the EventBridge guide (it spells "not equal" as anything-but); Herald accepts it
+// as a single comparison because it reads naturally in a numeric filter.
+const EQUALITIES = new Set(['=', '!=']);
+
+const OPERATORS = ['prefix', 'suffix', IGNORE_CASE, 'wildcard', 'anything-but', 'numeric', 'exists', 'cidr'];
+const ANYTHING_BUT_OPERATORS = ['prefix', 'suffix', IGNORE_CASE, 'wildcard'];
+
+// ---------------------------------------------------------------------------------------------
+// Matching
+// ---------------------------------------------------------------------------------------------
+
+export function matchesEventPattern(pattern: EventPattern, event: unknown): boolean {
+  return isPlainObject(pattern) && matchesNestedPattern(pattern, event);
+}
+
+/**
+ * A nested pattern applies to an object field. When the field is an array, the pattern must match
+ * one element as a whole, so conditions on two sub-fields are satisfied by the same element.
+ * When the field is missing or a scalar its sub-fields are all missing, which still lets
+ * `exists: false` (and `$or` alternatives built from it) match.
+ */
+function matchesNestedPattern(pattern: JsonObject, value: unknown): boolean {
+  if (Array.isArray(value)) {
+    const elements = flattenArray(value).filter(isPlainObject);
+    if (elements.length > 0) return elements.some((element) => matchesObjectLevel(pattern, element));
+  }
+  return matchesObjectLevel(pattern, isPlainObject(value) ? value : undefined);
+}
+
+/** Every field condition holds (AND) and each `$or` has a matching alternative. */
+function matchesObjectLevel(pattern: JsonObject, object: JsonObject | undefined): boolean {
+  return Object.entries(pattern).every(([key, condition]) =>
+    key === OR_KEY
+      ? matchesAnyAlternative(condition, object)
+      : matchesField(condition, object !== undefined && Object.hasOwn(object, key) ? object[key] : undefined),
+  );
+}
+
+function matchesAnyAlternative(alternatives: unknown, object: JsonObject | undefined): boolean {
+  return (
+    Array.isArray(alternatives) &&
+    alternatives.some((alternative) => isPlainObject(alternative) && matchesObjectLevel(alternative, object))
+  );
+}
+
+function matchesField(condition: unknown, value: unknown): boolean {
+  if (Array.isArray(condition)) return matchesLeaf(condition, value);
+  if (isPlainObject(condition)) return matchesNestedPattern(condition, value);
+  return false;
+}
+
+/** A leaf matches when any listed condition matches. */
+function matchesLeaf(conditions: readonly unknown[], value: unknown): boolean {
+  const leaves = leafValues(value);
+  return conditions.some((condition) => matchesCondition(condition, leaves));
+}
+
+function matchesCondition(condition: unknown, leaves: readonly LeafValue[]): boolean {
+  if (!isPlainObject(condition)) return leaves.some((leaf) => equalsExactly(condition, leaf));
+  const operator = singleEntry(condition);
+  if (operator === undefined) return false;
+  const [name, operand] = operator;
+  // exists looks at the field as a whole; an empty array or an object counts as absent because
+  // EventBridge only sees leaf values ("exists matching only works on leaf nodes").
+  if (name === 'exists') return typeof operand === 'boolean' && operand === (leaves.length > 0);
+  // Every other operator is tested per leaf value, so an array field matches when any element
+  // does. That includes anything-but: ["stopped", "running"] matches anything-but "stopped".
+  const test = leafTest(name, operand);
+  return test !== undefined && leaves.some(test);
+}
+
+/**
+ * The values EventBridge compares against a leaf condition: the field itself when it is a JSON
+ * scalar, the scalars of an array (nested arrays flattened), and nothing for a missing field or
+ * an object. `null` is a value, so `exists: true` matches a field that is present but null.
+ */
+function leafValues(value: unknown): LeafValue[] {
+  if (Array.isArray(value)) return value.flatMap(leafValues);
+  return isLeafValue(value) ? [value] : [];
+}
+
+type LeafTest = (value: LeafValue) => boolean;
+
+function leafTest(operator: string, operand: unknown): LeafTest | undefined {
+  switch (operator) {
+    case 'prefix':
+      return affixTest(operand, (value, affix) => value.startsWith(affix));
+    case 'suffix':
+      return affixTest(operand, (value, affix) => value.endsWith(affix));
+    case IGNORE_CASE:
+      return typeof operand === 'string' ? ignoreCaseTest(operand) : undefined;
+    case 'wildcard':
+      return typeof operand === 'string' ? wildcardTest(operand) : undefined;
+    case 'numeric':
+      return numericTest(operand);
+    case 'cidr':
+      return typeof operand === 'string' ? cidrTest(operand) : undefined;
+    case 'anything-but':
+      return anythingButTest(operand);
+    default:
+      return undefined;
+  }
+}
+
+/** Exact values: strings, booleans and null by identity; numbers by numeric value (3.0 equals 3). */
+function equalsExactly(expected: unknown, value: LeafValue): boolean {
+  // JSON.parse already turns 300, 300.0 and 3.0e2 into the same number, so the guide's note that
+  // EventBridge compares their textual forms cannot apply to parsed events; numeric equality is
+  // the only consistent reading here.
+  return expected === value;
+}
+
+function affixTest(operand: unknown, hasAffix: (value: string, affix: string) => boolean): LeafTest | undefined {
+  if (typeof operand === 'string') return (value) => typeof value === 'string' && hasAffix(value, operand);
+  const ignoringCase = isPlainObject(operand) ? singleEntry(operand) : undefined;
+  if (ignoringCase === undefined || ignoringCase[0] !== IGNORE_CASE || typeof ignoringCase[1] !== 'string') {
+    return undefined;
+  }
+  const affix = foldCase(ignoringCase[1]);
+  return (value) => typeof value === 'string' && hasAffix(foldCase(value), affix);
+}
+
+function ignoreCaseTest(expected: string): LeafTest {
+  const folded = foldCase(expected);
+  return (value) => typeof value === 'string' && foldCase(value) === folded;
+}
+
+function foldCase(text: string): string {
+  return text.toLowerCase();
+}
+
+function wildcardTest(pattern: string): LeafTest | undefined {
+  const segments = wildcardSegments(pattern);
+  if (segments === undefined) return undefined;
+  return (value) => typeof value === 'string' && matchesWildcardSegments(segments, value);
+}
+
+/**
+ * Splits a wildcard pattern into the literal runs between unescaped `*`s. `\*` is a literal star
+ * and `\\` a literal backslash; any other escape, or two stars in a row, is invalid (undefined).
+ */
+function wildcardSegments(pattern: string): string[] | undefined {
+  const segments: string[] = [];
+  let current = '';
+  let previousWasStar = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i];
+    if (char === '*') {
+      if (previousWasStar) return undefined;
+      segments.push(current);
+      current = '';
+      previousWasStar = true;
+      continue;
+    }
+    previousWasStar = false;
+    if (char === '\\') {
+      const escaped = pattern[i + 1];
+      if (escaped !== '*' && escaped !== '\\') return undefined;
+      current += escaped;
+      i++;
+    } else {
+      current += char;
+    }
+  }
+  segments.push(current);
+  return segments;
+}
+
+/**
+ * Literal runs separated by "any run of characters": the first run anchors the start, the last
+ * the end, and the ones between are found left to right. Taking the earliest occurrence of each
+ * middle run is always safe, and keeps matching linear (no regular expression to backtrack).
+ */
+function matchesWildcardSegments(segments: readonly string[], value: string): boolean {
+  const first = segments[0] ?? '';
+  if (segments.length === 1) return value === first;
+  const last = segments[segments.length - 1] ?? '';
+  if (first.length + last.length > value.length || !value.startsWith(first) || !value.endsWith(last)) return false;
+  const end = value.length - last.length;
+  let position = first.length;
+  for (const segment of segments.slice(1, -1)) {
+    const found = value.indexOf(segment, position);
+    if (found === -1 || found + segment.length > end) return false;
+    position = found + segment.length;
+  }
+  return true;
+}
+
+type Comparison = { operator: string; bound: number };
+
+function numericTest(operand: unknown): LeafTest | undefined {
+  const comparisons = numericComparisons(operand);
+  if (comparisons === undefined) return undefined;
+  // Numeric matching only applies to JSON numbers; the string "5" is not 5.
+  return (value) => typeof value === 'number' && comparisons.every((c) => compareNumbers(value, c));
+}
+
+function numericComparisons(operand: unknown): Comparison[] | undefined {
+  if (!Array.isArray(operand) || operand.length === 0 || operand.length % 2 !== 0) return undefined;
+  const comparisons: Comparison[] = [];
+  for (let i = 0; i < operand.length; i += 2) {
+    const operator: unknown = operand[i];
+    const bound: unknown = operand[i + 1];
+    if (typeof operator !== 'string' || typeof bound !== 'number' || !Number.isFinite(bound)) return undefined;
+    comparisons.push({ operator, bound });
+  }
+  return comparisons;
+}
+
+function compareNumbers(value: number, { operator, bound }: Comparison): boolean {
+  switch (operator) {
+    case '=':
+      return value === bound;
+    case '!=':
+      return value !== bound;
+    case '<':
+      return value < bound;
+    case '<=':
+      return value <= bound;
+    case '>':
+      return value > bound;
+    case '>=':
+      return value >= bound;
+    default:
+      return false;
+  }
+}
+
+function cidrTest(cidr: string): LeafTest | undefined {
+  const range = parseCidr(cidr);
+  if (range === undefined) return undefined;
+  return (value) => {
+    if (typeof value !== 'string') return false;
+    const address = parseIpAddress(value);
+    return address !== undefined && isInRange(address, range);
+  };
+}
+
+/**
+ * anything-but matches a present value that the inner condition would not match. A missing field
+ * has no value, so it never matches anything-but (use exists: false for that).
+ */
+function anythingButTest(operand: unknown): LeafTest | undefined {
+  const excluded = anythingButExclusion(operand);
+  return excluded === undefined ? undefined : (value) => !excluded(value);
+}
+
+function anythingButExclusion(operand: unknown): LeafTest | undefined {
+  if (isLeafValue(operand)) return (value) => equalsExactly(operand, value);
+  if (Array.isArray(operand)) return (value) => operand.some((excluded) => equalsExactly(excluded, value));
+  const inner = isPlainObject(operand) ? singleEntry(operand) : undefined;
+  if (inner === undefined) return undefined;
+  const [name, innerOperand] = inner;
+  if (name === IGNORE_CASE || name === 'wildcard') {
+    const tests = (Array.isArray(innerOperand) ? innerOperand : [innerOperand]).map((one) =>
+      typeof one === 'string' ? leafTest(name, one) : undefined,
+    );
+    if (tests.length === 0 || !tests.every(isDefined)) return undefined;
+    return (value) => tests.some((test) => test(value));
+  }
+  if (name === 'prefix' || name === 'suffix') return typeof innerOperand === 'string' ? leafTest(name, innerOperand) : undefined;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// IP addresses
+// ---------------------------------------------------------------------------------------------
+
+interface IpAddress {
+  bits: 32 | 128;
+  value: bigint;
+}
+
+interface IpRange extends IpAddress {
+  prefixLength: number;
+}
+
+/** `10.0.0.0/24`, `2001:db8::/32`, or a bare address meaning just that address. */
+function parseCidr(cidr: string): IpRange | undefined {
+  const [addressText, lengthText, ...rest] = cidr.split('/');
+  if (addressText === undefined || rest.length > 0) return undefined;
+  const address = parseIpAddress(addressText);
+  if (address === undefined) return undefined;
+  if (lengthText === undefined) return { ...address, prefixLength: address.bits };
+  if (!/^\d{1,3}$/.test(lengthText)) return undefined;
+  const prefixLength = Number(lengthText);
+  return prefixLength <= address.bits ? { ...address, prefixLength } : undefined;
+}
+
+function isInRange(address: IpAddress, range: IpRange): boolean {
+  if (address.bits !== range.bits) return false;
+  const hostBits = BigInt(range.bits - range.prefixLength);
+  return address.value >> hostBits === range.value >> hostBits;
+}
+
+function parseIpAddress(text: string): IpAddress | undefined {
+  if (text.includes(':')) {
+    const value = parseIpv6(text);
+    return value === undefined ? undefined : { bits: 128, value };
+  }
+  const value = parseIpv4(text);
+  return value === undefined ? undefined : { bits: 32, value };
+}
+
+function parseIpv4(text: string): bigint | undefined {
+  const octets = text.split('.');
+  if (octets.length !== 4) return undefined;
+  let value = 0n;
+  for (const octet of octets) {
+    if (!/^\d{1,3}$/.test(octet) || Number(octet) > 255) return undefined;
+    value = (value << 8n) | BigInt(octet);
+  }
+  return value;
+}
+
+function parseIpv6(text: string): bigint | undefined {
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const compressed = halves.length === 2;
+  const head = ipv6Groups(halves[0] ?? '', !compressed);
+  const tail = compressed ? ipv6Groups(halves[1] ?? '', true) : [];
+  if (head === undefined || tail === undefined) return undefined;
+  const missing = 8 - head.length - tail.length;
+  if (compressed ? missing < 1 : missing !== 0) return undefined;
+  const groups = [...head, ...Array<number>(missing).fill(0), ...tail];
+  return groups.reduce((value, group) => (value << 16n) | BigInt(group), 0n);
+}
+
+/** Colon-separated hex groups; a trailing dotted IPv4 part (`::ffff:10.0.0.1`) counts as two groups. */
+function ipv6Groups(text: string, mayEndInIpv4: boolean): number[] | undefined {
+  if (text === '') return [];
+  const groups: number[] = [];
+  const parts = text.split(':');
+  for (const [index, part] of parts.entries()) {
+    if (mayEndInIpv4 && index === parts.length - 1 && part.includes('.')) {
+      const ipv4 = parseIpv4(part);
+      if (ipv4 === undefined) return undefined;
+      groups.push(Number(ipv4 >> 16n), Number(ipv4 & 0xffffn));
+    } else if (/^[0-9a-fA-F]{1,4}$/.test(part)) {
+      groups.push(parseInt(part, 16));
+    } else {
+      return undefined;
+    }
+  }
+  return groups;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------------------------
+
+/** Every problem in `pattern`, each with the path to the offending part; `[]` when it is valid. */
+export function validateEventPattern(pattern: unknown): PatternProblem[] {
+  if (!isPlainObject(pattern)) {
+    return [{ path: '', message: `an event pattern must be a JSON object, got ${describe(pattern)}` }];
+  }
+  // An empty top-level pattern is Herald's "every event"; only nested empty objects are errors.
+  const problems: PatternProblem[] = [];
+  validateObjectLevel(pattern, '', problems);
+  return problems;
+}
+
+function validateObjectLevel(pattern: JsonObject, path: string, problems: PatternProblem[]): void {
+  for (const [key, condition] of Object.entries(pattern)) {
+    const fieldPath = joinPath(path, key);
+    if (key === OR_KEY) validateOr(condition, fieldPath, problems);
+    else if (Array.isArray(condition)) validateLeaf(condition, fieldPath, problems);
+    else if (isPlainObject(condition)) validateNestedPattern(condition, fieldPath, problems);
+    else {
+      problems.push({
+        path: fieldPath,
+        message: `pattern leaves must be arrays of allowed values (e.g. [${JSON.stringify(condition) ?? '"value"'}]) or nested objects, got ${describe(condition)}`,
+      });
+    }
+  }
+}
+
+function validateNestedPattern(pattern: JsonObject, path: string, problems: PatternProblem[]): void {
+  if (Object.keys(pattern).length === 0) {
+    problems.push({ path, message: 'empty object: a nested pattern must name at least one field' });
+    return;
+  }
+  validateObjectLevel(pattern, path, problems);
+}
+
+function validateOr(alternatives: unknown, path: string, problems: PatternProblem[]): void {
+  if (!Array.isArray(alternatives)) {
+    problems.push({ path, message: `$or must be an array of patterns, got ${describe(alternatives)}` });
+    return;
+  }
+  if (alternatives.length < 2) {
+    problems.push({ path, message: `$or needs at least two alternatives, got ${alternatives.length}` });
+  }
+  alternatives.forEach((alternative, index) => {
+    const alternativePath = `${path}[${index}]`;
+    if (isPlainObject(alternative)) validateNestedPattern(alternative, alternativePath, problems);
+    else problems.push({ path: alternativePath, message: `each $or alternative must be a pattern object, got ${describe(alternative)}` });
+  });
+}
+
+function validateLeaf(conditions: readonly unknown[], path: string, problems: PatternProblem[]): void {
+  if (conditions.length === 0) {
+    problems.push({ path, message: 'pattern leaves must list at least one allowed value' });
+    return;
+  }
+  conditions.forEach((condition, index) => validateCondition(condition, `${path}[${index}]`, problems));
+}
+
+function validateCondition(condition: unknown, path: string, problems: PatternProblem[]): void {
+  if (typeof condition === 'number' && !Number.isFinite(condition)) {
+    problems.push({ path, message: 'numbers in a pattern must be finite' });
+  } else if (Array.isArray(condition)) {
+    problems.push({ path, message: 'nested arrays are not allowed inside a pattern leaf' });
+  } else if (isPlainObject(condition)) {
+    validateOperator(condition, path, problems);
+  } else if (!isLeafValue(condition)) {
+    problems.push({ path, message: `allowed values must be strings, numbers, booleans, null or operators, got ${describe(condition)}` });
+  }
+}
+
+function validateOperator(condition: JsonObject, path: string, problems: PatternProblem[]): void {
+  const keys = Object.keys(condition);
+  if (keys.length !== 1) {
+    const found = keys.length === 0 ? 'an empty object' : keys.map((key) => `'${key}'`).join(', ');
+    problems.push({ path, message: `an operator object must have exactly one operator (${OPERATORS.join(', ')}), got ${found}` });
+    return;
+  }
+  const name = keys[0] ?? '';
+  const operand = condition[name];
+  const operandPath = joinPath(path, name);
+  const problem = operatorProblem(name, operand);
+  if (problem !== undefined) problems.push({ path: operandPath, message: problem });
+}
+
+/** What is wrong with one operator and its operand, or undefined when it is fine. */
+function operatorProblem(name: string, operand: unknown): string | undefined {
+  switch (name) {
+    case 'prefix':
+    case 'suffix':
+      return affixProblem(name, operand);
+    case IGNORE_CASE:
+      return typeof operand === 'string' ? undefined : `${IGNORE_CASE} must be a string, got ${describe(operand)}`;
+    case 'wildcard':
+      return wildcardProblem(operand);
+    case 'numeric':
+      return numericProblem(operand);
+    case 'exists':
+      return typeof operand === 'boolean' ? undefined : `exists must be true or false, got ${describe(operand)}`;
+    case 'cidr':
+      return typeof operand === 'string' && parseCidr(operand) !== undefined
+        ? undefined
+        : `cidr must be an IPv4 or IPv6 range such as "10.0.0.0/24", got ${describe(operand)}`;
+    case 'anything-but':
+      return anythingButProblem(operand);
+    default:
+      return `unknown operator '${name}'; expected one of ${OPERATORS.join(', ')}`;
+  }
+}
+
+function affixProblem(name: string, operand: unknown): string | undefined {
+  if (typeof operand === 'string') return undefined;
+  const inner = isPlainObject(operand) ? singleEntry(operand) : undefined;
+  if (inner !== undefined && inner[0] === IGNORE_CASE && typeof inner[1] === 'string') return undefined;
+  return `${name} must be a string or {"${IGNORE_CASE}": string}, got ${describe(operand)}`;
+}
+
+function wildcardProblem(operand: unknown): string | undefined {
+  if (typeof operand !== 'string') return `wildcard must be a string, got ${describe(operand)}`;
+  if (wildcardSegments(operand) !== undefined) return undefined;
+  return operand.includes('**')
+    ? `wildcard ${JSON.stringify(operand)} has consecutive '*' characters, which EventBridge does not allow`
+    : `wildcard ${JSON.stringify(operand)} has an invalid escape: only \\* and \\\\ may follow a backslash`;
+}
+
+function numericProblem(operand: unknown): string | undefined {
+  const comparisons = numericComparisons(operand);
+  if (comparisons === undefined) {
+    return `numeric operator needs pairs of comparison and number, e.g. [">", 0, "<=", 5], got ${describe(operand)}`;
+  }
+  const unknown = comparisons.find((c) => !LOWER_BOUNDS.has(c.operator) && !UPPER_BOUNDS.has(c.operator) && !EQUALITIES.has(c.operator));
+  if (unknown !== undefined) return `unknown numeric comparison '${unknown.operator}'; use =, !=, <, <=, > or >=`;
+  const outOfRange = comparisons.find((c) => Math.abs(c.bound) > NUMERIC_LIMIT);
+  if (outOfRange !== undefined) return `numeric bound ${outOfRange.bound} is outside the supported range -5e9 to 5e9`;
+  if (comparisons.length > 2) return `numeric takes at most two comparisons (a lower and an upper bound), got ${comparisons.length}`;
+  const [first, second] = comparisons;
+  if (first === undefined || second === undefined) return undefined;
+  return numericRangeProblem(first, second);
+}
+
+function numericRangeProblem(first: Comparison, second: Comparison): string | undefined {
+  if (EQUALITIES.has(first.operator) || EQUALITIES.has(second.operator)) {
+    return `'=' and '!=' cannot be combined with another comparison`;
+  }
+  const lower = LOWER_BOUNDS.has(first.operator) ? first : second;
+  const upper = UPPER_BOUNDS.has(second.operator) ? second : first;
+  if (lower === upper || !LOWER_BOUNDS.has(lower.operator) || !UPPER_BOUNDS.has(upper.operator)) {
+    return 'a numeric range needs one lower bound (> or >=) and one upper bound (< or <=)';
+  }
+  if (lower.bound >= upper.bound) {
+    return `numeric range is empty: the lower bound ${lower.bound} must be below the upper bound ${upper.bound}`;
+  }
+  return undefined;
+}
+
+function anythingButProblem(operand: unknown): string | undefined {
+  if (typeof operand === 'string') return undefined;
+  if (typeof operand === 'number') return Number.isFinite(operand) ? undefined : 'numbers in a pattern must be finite';
+  if (Array.isArray(operand)) return anythingButListProblem(operand);
+  const inner = isPlainObject(operand) ? singleEntry(operand) : undefined;
+  if (inner === undefined) {
+    return `anything-but needs a string, a number, a list of strings or of numbers, or one of {${ANYTHING_BUT_OPERATORS.join(', ')}}, got ${describe(operand)}`;
+  }
+  const [name, innerOperand] = inner;
+  if (!ANYTHING_BUT_OPERATORS.includes(name)) {
+    return `anything-but does not support '${name}'; use a value, a list, or one of ${ANYTHING_BUT_OPERATORS.join(', ')}`;
+  }
+  // The guide shows lists for equals-ignore-case and wildcard, but a single prefix or suffix only.
+  if ((name === IGNORE_CASE || name === 'wildcard') && Array.isArray(innerOperand)) {
+    if (innerOperand.length === 0) return `anything-but ${name} list must not be empty`;
+    return innerOperand.map((one) => operatorProblem(name, one)).find(isDefined);
+  }
+  if (name === 'prefix' || name === 'suffix') {
+    return typeof innerOperand === 'string' ? undefined : `anything-but ${name} must be a single string, got ${describe(innerOperand)}`;
+  }
+  return operatorProblem(name, innerOperand);
+}
+
+function anythingButListProblem(list: readonly unknown[]): string | undefined {
+  if (list.length === 0) return 'anything-but list must not be empty';
+  const allStrings = list.every((item) => typeof item === 'string');
+  const allNumbers = list.every((item) => typeof item === 'number' && Number.isFinite(item));
+  return allStrings || allNumbers ? undefined : 'anything-but list must contain only strings or only numbers';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+function isPlainObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isLeafValue(value: unknown): value is LeafValue {
+  return value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+function isDefined<T>(value: T | undefined): value is T {
+  return value !== undefined;
+}
+
+function singleEntry(object: JsonObject): [string, unknown] | undefined {
+  const entries = Object.entries(object);
+  return entries.length === 1 ? entries[0] : undefined;
+}
+
+function flattenArray(values: readonly unknown[]): unknown[] {
+  return values.flatMap((value) => (Array.isArray(value) ? flattenArray(value) : [value]));
+}
+
+/** `detail` + `state` → `detail.state`; keys that would be ambiguous in dotted form are quoted. */
+function joinPath(path: string, key: string): string {
+  if (/^[A-Za-z0-9_$-]+$/.test(key)) return path === '' ? key : `${path}.${key}`;
+  return `${path}[${JSON.stringify(key)}]`;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : 'an array';
+  if (typeof value === 'object') return Object.keys(value).length === 0 ? 'an empty object' : 'an object';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  return `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,106 @@
+import type { Principal, Role } from './api-keys.ts';
+import type { Attempt, Delivery, DeliveryStatus } from './delivery.ts';
+import type { CloudEvent } from './envelope.ts';
+import type { DeliveryJob } from './delivery-job.ts';
+import type { Subscription } from './subscription.ts';
+import type { AttemptResult } from './delivery.ts';
+
+/**
+ * The ports the domain needs from the outside world. Adapters in lambdas/adapters implement
+ * them against AWS; unit tests implement them in memory.
+ */
+export interface Tenant {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface ApiKeyRecord {
+  hash: string;
+  prefix: string;
+  role: Role;
+  tenantId?: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextToken?: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  nextToken?: string;
+}
+
+export interface TenantStore {
+  putTenant(tenant: Tenant): Promise<void>;
+  getTenant(id: string): Promise<Tenant | undefined>;
+}
+
+export interface ApiKeyStore {
+  putApiKey(record: ApiKeyRecord): Promise<void>;
+  getApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
+}
+
+/** One entry of the fan-out index: what fan-out needs to decide without reading the subscription. */
+export interface SubscriptionIndexEntry {
+  subscriptionId: string;
+  status: Subscription['status'];
+  filter?: Subscription['filter'];
+}
+
+export interface SubscriptionStore {
+  /** Writes the subscription and its fan-out index (one entry per event-type pattern). */
+  putSubscription(subscription: Subscription, previous?: Subscription): Promise<void>;
+  getSubscription(tenantId: string, id: string): Promise<Subscription | undefined>;
+  listSubscriptions(tenantId: string, page: PageRequest): Promise<Page<Subscription>>;
+  deleteSubscription(subscription: Subscription): Promise<void>;
+  /** Index entries for these normalised patterns: a key-based query per pattern, never a scan. */
+  findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]>;
+}
+
+export type StoredEvent = CloudEvent & { publishedAt?: string };
+
+export interface EventStore {
+  /** Stores the event unless one with its id exists; returns the existing one if so. */
+  putEventIfAbsent(event: CloudEvent, retentionDays: number): Promise<StoredEvent | undefined>;
+  markEventPublished(tenantId: string, eventId: string, at: string): Promise<void>;
+}
+
+export interface AttemptRecord {
+  delivery: Omit<Delivery, 'attempts' | 'updatedAt'>;
+  attempt: Attempt;
+  status: DeliveryStatus;
+  retentionDays: number;
+}
+
+export interface DeliveryStore {
+  /** Appends one attempt and sets the delivery's status: one write per attempt. */
+  recordAttempt(record: AttemptRecord): Promise<void>;
+  getDelivery(id: string): Promise<Delivery | undefined>;
+  listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: DeliveryStatus }): Promise<Page<Delivery>>;
+}
+
+export interface EventPublisher {
+  publish(event: CloudEvent): Promise<void>;
+}
+
+export interface DeliveryQueue {
+  enqueue(jobs: DeliveryJob[], delaySeconds?: number): Promise<void>;
+}
+
+export interface HttpRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+export interface HttpSender {
+  send(request: HttpRequest): Promise<AttemptResult>;
+}
+
+export type { Principal };

@@ -1,0 +1,147 @@
+import type { Principal } from './api-keys.ts';
+import { targetUrlRefusal } from './destination-policy.ts';
+import type { DeliveryJob } from './delivery-job.ts';
+import type { Delivery, DeliveryStatus } from './delivery.ts';
+import { buildEnvelope } from './envelope.ts';
+import { NotFoundError, ValidationError } from './errors.ts';
+import { newId } from './ids.ts';
+import type { DeliveryQueue, DeliveryStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
+import { generateSigningSecret } from './signing.ts';
+import {
+  toPublicSubscription,
+  type CreateSubscriptionInput,
+  type Destination,
+  type PatchSubscriptionInput,
+  type PublicSubscription,
+  type Subscription,
+} from './subscription.ts';
+
+export interface SubscriptionPorts {
+  subscriptions: SubscriptionStore;
+  deliveries: DeliveryStore;
+  queue: DeliveryQueue;
+  clock: () => Date;
+  config: { allowPrivateTargets: boolean; eventSource: string; secretGraceHours: number };
+}
+
+function checkDestination(destination: Destination, allowPrivateTargets: boolean): void {
+  const refusal = targetUrlRefusal(destination.url, allowPrivateTargets);
+  if (refusal) throw new ValidationError([{ path: 'destination.url', message: refusal }]);
+}
+
+export async function createSubscription(
+  ports: SubscriptionPorts,
+  tenantId: string,
+  input: CreateSubscriptionInput,
+): Promise<PublicSubscription & { secret: string }> {
+  checkDestination(input.destination, ports.config.allowPrivateTargets);
+  const now = ports.clock().toISOString();
+  const secret = generateSigningSecret();
+  const { tenantId: _ignored, ...fields } = input;
+  const subscription: Subscription = {
+    ...fields,
+    eventTypes: [...new Set(fields.eventTypes)],
+    id: newId('sub'),
+    tenantId,
+    payload: fields.payload ?? 'full',
+    ordering: fields.ordering ?? 'none',
+    status: fields.status ?? 'active',
+    secrets: [{ secret, createdAt: now }],
+    createdAt: now,
+    updatedAt: now,
+  };
+  await ports.subscriptions.putSubscription(subscription);
+  return { ...toPublicSubscription(subscription), secret };
+}
+
+export async function getSubscription(ports: Pick<SubscriptionPorts, 'subscriptions'>, tenantId: string, id: string): Promise<Subscription> {
+  const subscription = await ports.subscriptions.getSubscription(tenantId, id);
+  if (!subscription) throw new NotFoundError('subscription', id);
+  return subscription;
+}
+
+export async function listSubscriptions(
+  ports: Pick<SubscriptionPorts, 'subscriptions'>,
+  tenantId: string,
+  page: PageRequest,
+): Promise<Page<PublicSubscription>> {
+  const result = await ports.subscriptions.listSubscriptions(tenantId, page);
+  return { ...result, items: result.items.map(toPublicSubscription) };
+}
+
+export async function patchSubscription(
+  ports: SubscriptionPorts,
+  tenantId: string,
+  id: string,
+  patch: PatchSubscriptionInput,
+): Promise<PublicSubscription> {
+  const previous = await getSubscription(ports, tenantId, id);
+  if (patch.destination) checkDestination(patch.destination, ports.config.allowPrivateTargets);
+  const { tenantId: _ignored, retryPolicy, filter, ...fields } = patch;
+  const next: Subscription = { ...previous, updatedAt: ports.clock().toISOString() };
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
+  if (fields.eventTypes) next.eventTypes = [...new Set(fields.eventTypes)];
+  // null clears an optional setting; undefined leaves it alone.
+  if (retryPolicy === null) delete next.retryPolicy;
+  else if (retryPolicy !== undefined) next.retryPolicy = retryPolicy;
+  if (filter === null) delete next.filter;
+  else if (filter !== undefined) next.filter = filter;
+  await ports.subscriptions.putSubscription(next, previous);
+  return toPublicSubscription(next);
+}
+
+export async function deleteSubscription(ports: Pick<SubscriptionPorts, 'subscriptions'>, tenantId: string, id: string): Promise<void> {
+  await ports.subscriptions.deleteSubscription(await getSubscription(ports, tenantId, id));
+}
+
+/**
+ * A new secret signs from now on; the previous one keeps signing beside it for the grace period
+ * (24 h by default), so receivers can deploy the new secret without rejecting anything.
+ */
+export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, id: string): Promise<{ secret: string }> {
+  const previous = await getSubscription(ports, tenantId, id);
+  const now = ports.clock();
+  const graceEnds = new Date(now.getTime() + ports.config.secretGraceHours * 3600_000).toISOString();
+  const secret = generateSigningSecret();
+  const kept = previous.secrets
+    .filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now.getTime())
+    .map((s) => ({ ...s, expiresAt: s.expiresAt ?? graceEnds }));
+  await ports.subscriptions.putSubscription(
+    { ...previous, secrets: [{ secret, createdAt: now.toISOString() }, ...kept], updatedAt: now.toISOString() },
+    previous,
+  );
+  return { secret };
+}
+
+/** Sends a `herald.ping` to this one subscription now, bypassing type matching and filters. */
+export async function sendTestEvent(ports: SubscriptionPorts, tenantId: string, id: string): Promise<{ deliveryId: string; eventId: string }> {
+  const subscription = await getSubscription(ports, tenantId, id);
+  const now = ports.clock();
+  const event = buildEnvelope(
+    { tenantId, id: newId('evt'), type: 'herald.ping', subject: subscription.id, data: { message: 'Test event from Herald', subscriptionId: subscription.id } },
+    ports.config.eventSource,
+    now,
+  );
+  const job: DeliveryJob = { v: 1, deliveryId: newId('dlv'), tenantId, subscriptionId: subscription.id, event, attemptOffset: 0, createdAt: now.toISOString() };
+  await ports.queue.enqueue([job]);
+  return { deliveryId: job.deliveryId, eventId: event.id };
+}
+
+export async function listDeliveries(
+  ports: Pick<SubscriptionPorts, 'subscriptions' | 'deliveries'>,
+  tenantId: string,
+  subscriptionId: string,
+  page: PageRequest & { status?: DeliveryStatus },
+): Promise<Page<Delivery>> {
+  await getSubscription(ports, tenantId, subscriptionId);
+  return ports.deliveries.listDeliveries(tenantId, subscriptionId, page);
+}
+
+export async function getDelivery(ports: Pick<SubscriptionPorts, 'deliveries'>, principal: Principal, tenantId: string, id: string): Promise<Delivery> {
+  const delivery = await ports.deliveries.getDelivery(id);
+  // Another tenant's delivery answers exactly like a missing one.
+  if (!delivery || (principal.role === 'tenant' && delivery.tenantId !== principal.tenantId) || delivery.tenantId !== tenantId) {
+    throw new NotFoundError('delivery', id);
+  }
+  return delivery;
+}

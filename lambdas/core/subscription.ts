@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import { normaliseTypePattern } from './event-types.ts';
+import { validateEventPattern, type EventPattern } from './event-pattern.ts';
+import { retryPolicySchema, type RetryPolicy } from './retry-policy.ts';
+
+/**
+ * A subscription: which events a tenant wants (`eventTypes`, optional content `filter`), where
+ * they go (`destination`) and how hard Herald tries (`retryPolicy`). Schemas are strict: an
+ * unknown field is a 400 naming it, never silently ignored.
+ */
+
+export const MAX_SUBSCRIPTION_TIMEOUT_SECONDS = 90;
+export const DEFAULT_SUBSCRIPTION_TIMEOUT_SECONDS = 15;
+const MAX_HEADERS = 20;
+const MAX_HEADER_VALUE = 1024;
+
+/** Headers Herald owns on the wire: a subscription may not set or override them. */
+const RESERVED_HEADER = /^(host|content-length|content-type|transfer-encoding|connection|keep-alive|upgrade|te|trailer|proxy-.*|webhook-.*)$/i;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+
+const headersSchema = z
+  .record(z.string(), z.string().max(MAX_HEADER_VALUE, `header values are at most ${MAX_HEADER_VALUE} characters`))
+  .superRefine((headers, ctx) => {
+    const names = Object.keys(headers);
+    if (names.length > MAX_HEADERS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_HEADERS} headers` });
+    for (const name of names) {
+      if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'is not a valid header name' });
+      else if (RESERVED_HEADER.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'is set by Herald and cannot be overridden' });
+      if (/[\r\n\0]/.test(headers[name] ?? '')) ctx.addIssue({ code: 'custom', path: [name], message: 'must not contain CR, LF or NUL' });
+    }
+  });
+
+const urlSchema = z
+  .string()
+  .max(2048)
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not an absolute URL' });
+      return;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
+    if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials; use headers' });
+  });
+
+export const webhookDestinationSchema = z
+  .object({
+    type: z.literal('webhook'),
+    url: urlSchema,
+    headers: headersSchema.optional(),
+    timeoutSeconds: z.number().int().min(1).max(MAX_SUBSCRIPTION_TIMEOUT_SECONDS).optional(),
+  })
+  .strict();
+
+export const destinationSchema = z.discriminatedUnion('type', [webhookDestinationSchema]);
+export type Destination = z.infer<typeof destinationSchema>;
+
+const eventTypePattern = z.string().transform((value, ctx) => {
+  const normalised = normaliseTypePattern(value);
+  if (!normalised) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is not an event type, 'prefix.*', 'prefix.all' or '*'` });
+    return z.NEVER;
+  }
+  return normalised;
+});
+
+const filterSchema = z.record(z.string(), z.unknown()).superRefine((pattern, ctx) => {
+  for (const problem of validateEventPattern(pattern)) {
+    ctx.addIssue({ code: 'custom', path: problem.path ? problem.path.split('.') : [], message: problem.message });
+  }
+});
+
+export const subscriptionStatusSchema = z.enum(['active', 'paused']);
+
+const subscriptionFields = {
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(1000).optional(),
+  eventTypes: z.array(eventTypePattern).min(1, 'at least one event type').max(50),
+  destination: destinationSchema,
+  retryPolicy: retryPolicySchema.optional(),
+  filter: filterSchema.optional(),
+  payload: z.enum(['full', 'thin']).optional(),
+  ordering: z.enum(['none']).optional(),
+  status: subscriptionStatusSchema.optional(),
+  metadata: z.record(z.string(), z.string().max(500)).optional(),
+};
+
+export const createSubscriptionSchema = z.object({ ...subscriptionFields, tenantId: z.string().optional() }).strict();
+export const patchSubscriptionSchema = z
+  .object({
+    name: subscriptionFields.name.optional(),
+    description: subscriptionFields.description,
+    eventTypes: subscriptionFields.eventTypes.optional(),
+    destination: subscriptionFields.destination.optional(),
+    retryPolicy: subscriptionFields.retryPolicy.nullable(),
+    filter: subscriptionFields.filter.nullable(),
+    payload: subscriptionFields.payload,
+    ordering: subscriptionFields.ordering,
+    status: subscriptionFields.status,
+    metadata: subscriptionFields.metadata,
+    tenantId: z.string().optional(),
+  })
+  .strict();
+
+export type CreateSubscriptionInput = z.infer<typeof createSubscriptionSchema>;
+export type PatchSubscriptionInput = z.infer<typeof patchSubscriptionSchema>;
+
+export interface SigningSecret {
+  secret: string;
+  createdAt: string;
+  /** Set on a rotated-out secret: it keeps signing beside the new one until then. */
+  expiresAt?: string;
+}
+
+export interface Subscription {
+  id: string;
+  tenantId: string;
+  name: string;
+  description?: string;
+  eventTypes: string[];
+  destination: Destination;
+  retryPolicy?: RetryPolicy;
+  filter?: EventPattern;
+  payload: 'full' | 'thin';
+  ordering: 'none';
+  status: 'active' | 'paused';
+  metadata?: Record<string, string>;
+  secrets: SigningSecret[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the API shows: secrets never leave after creation/rotation. */
+export type PublicSubscription = Omit<Subscription, 'secrets'>;
+
+export function toPublicSubscription(subscription: Subscription): PublicSubscription {
+  const { secrets: _secrets, ...rest } = subscription;
+  return rest;
+}
+
+/** Secrets that still sign at `now`: the current one plus any rotated-out one inside its grace. */
+export function activeSecrets(subscription: Pick<Subscription, 'secrets'>, now: Date): string[] {
+  return subscription.secrets.filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now.getTime()).map((s) => s.secret);
+}
+
+export function timeoutSecondsOf(destination: Destination): number {
+  return destination.timeoutSeconds ?? DEFAULT_SUBSCRIPTION_TIMEOUT_SECONDS;
+}

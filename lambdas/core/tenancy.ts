@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { generateApiKey, type Principal } from './api-keys.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
+import { newId } from './ids.ts';
+import type { ApiKeyStore, Tenant, TenantStore } from './ports.ts';
+
+export const createTenantSchema = z.object({ name: z.string().trim().min(1).max(200) }).strict();
+
+export function requireAdmin(principal: Principal): void {
+  if (principal.role !== 'admin') throw new ForbiddenError('this route needs the platform admin key');
+}
+
+/**
+ * The tenant a request acts for. A tenant key acts for its own tenant only: naming another
+ * tenant answers 404, as if it did not exist, so ids never leak across tenants. The admin key
+ * must name the tenant it acts for.
+ */
+export async function resolveTenant(
+  tenants: TenantStore,
+  principal: Principal,
+  requested: string | undefined,
+): Promise<string> {
+  if (principal.role === 'tenant') {
+    if (requested !== undefined && requested !== principal.tenantId) throw new NotFoundError('tenant', requested);
+    return principal.tenantId!;
+  }
+  if (!requested) throw new ValidationError([{ path: 'tenantId', message: 'is required when acting with the admin key' }]);
+  if (!(await tenants.getTenant(requested))) throw new NotFoundError('tenant', requested);
+  return requested;
+}
+
+export async function createTenant(
+  ports: { tenants: TenantStore; keys: ApiKeyStore; clock: () => Date },
+  input: z.infer<typeof createTenantSchema>,
+): Promise<Tenant & { apiKey: string }> {
+  const now = ports.clock().toISOString();
+  const tenant: Tenant = { id: newId('ten'), name: input.name, createdAt: now };
+  const key = generateApiKey();
+  await ports.tenants.putTenant(tenant);
+  await ports.keys.putApiKey({ hash: key.hash, prefix: key.prefix, role: 'tenant', tenantId: tenant.id, createdAt: now });
+  return { ...tenant, apiKey: key.key };
+}

@@ -1,0 +1,76 @@
+import type { SQSRecord } from 'aws-lambda';
+import type { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS } from '#adapters/sqs-queue';
+import { deliverJob, type DeliverPorts } from '#core/deliver';
+import { deliveryJobSchema, type DeliveryJob } from '#core/delivery-job';
+import { logger } from '#shared/observability';
+
+export type DeliveryWorkerPorts = DeliverPorts & {
+  queue: Pick<SqsDeliveryQueue, 'enqueue' | 'changeVisibility'>;
+  deadLetters: Pick<SqsDeadLetterQueue, 'park'>;
+};
+
+/**
+ * After this many receives of one message, a retry is re-enqueued as a new message instead of
+ * hidden again, so the queue's redrive policy (which counts receives) only ever catches crashes
+ * and poison messages, never a policy that is still running.
+ */
+const REENQUEUE_AFTER_RECEIVES = 50;
+
+/** Thrown to report the record in `batchItemFailures` after its visibility has been set. */
+export class RetryLater extends Error {
+  constructor(readonly delaySeconds: number) {
+    super(`retry in ${delaySeconds}s`);
+  }
+}
+
+/**
+ * Turns one SQS record into one delivery attempt and the SQS calls its outcome needs:
+ * success → acknowledged; retry → visibility set to the backoff (or a delayed re-enqueue past
+ * SQS's 12 h visibility cap); exhausted → parked in the DLQ with its reason, then acknowledged.
+ */
+export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record: SQSRecord): Promise<void> {
+  const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
+  let job: DeliveryJob;
+  try {
+    job = deliveryJobSchema.parse(JSON.parse(record.body));
+  } catch (error) {
+    logger.error('malformed delivery job parked in the DLQ', { messageId: record.messageId, error: error as Error });
+    await ports.deadLetters.park({
+      job: { raw: record.body.slice(0, 200_000) },
+      reason: `malformed delivery job: ${(error as Error).message.slice(0, 200)}`,
+      attempts: 0,
+      failedAt: ports.clock().toISOString(),
+    });
+    return;
+  }
+  const notBefore = job.notBefore;
+  if (notBefore && Date.parse(notBefore) > ports.clock().getTime()) {
+    const wait = Math.ceil((Date.parse(notBefore) - ports.clock().getTime()) / 1000);
+    await ports.queue.changeVisibility(record.receiptHandle, Math.min(wait, MAX_VISIBILITY_SECONDS));
+    throw new RetryLater(wait);
+  }
+  // A re-enqueued job makes exactly one attempt; early receives while waiting don't count.
+  const attempt = notBefore ? job.attemptOffset + 1 : job.attemptOffset + receiveCount;
+  logger.appendKeys({ deliveryId: job.deliveryId, subscriptionId: job.subscriptionId, eventId: job.event.id, tenantId: job.tenantId });
+  const outcome = await deliverJob(ports, job, attempt);
+
+  if (outcome.kind === 'succeeded') return;
+  if (outcome.kind === 'failed') {
+    await ports.deadLetters.park({ job, reason: outcome.reason, attempts: attempt, failedAt: ports.clock().toISOString() });
+    logger.warn('delivery failed; parked in dead letters', { reason: outcome.reason, attempt });
+    return;
+  }
+  const canHide = !notBefore && outcome.delaySeconds <= MAX_VISIBILITY_SECONDS && receiveCount < REENQUEUE_AFTER_RECEIVES;
+  if (canHide) {
+    await ports.queue.changeVisibility(record.receiptHandle, outcome.delaySeconds);
+    throw new RetryLater(outcome.delaySeconds);
+  }
+  const next = {
+    ...job,
+    attemptOffset: attempt,
+    firstAttemptAt: job.firstAttemptAt ?? job.createdAt,
+    notBefore: new Date(ports.clock().getTime() + outcome.delaySeconds * 1000).toISOString(),
+  };
+  await ports.queue.enqueue([next], Math.min(outcome.delaySeconds, MAX_DELAY_SECONDS));
+}

@@ -1,0 +1,34 @@
+import middy from '@middy/core';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { DynamoStore } from '#adapters/dynamo-store';
+import { SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { cloudEventSchema } from '#core/envelope';
+import { fanOut } from '#core/fanout';
+import { requireEnv } from '#shared/env';
+import { logger } from '#shared/observability';
+
+const ports = {
+  subscriptions: new DynamoStore(requireEnv('tableName')),
+  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
+  clock: () => new Date(),
+};
+
+/**
+ * Target of the Herald bus rule. Throwing makes EventBridge retry the whole event (and park it
+ * in the rule target's DLQ when it gives up); jobs are idempotent by delivery id, so a retry
+ * after a partial enqueue only repeats what receivers deduplicate.
+ */
+export const handler = middy<EventBridgeEvent<string, unknown>, { jobs: number }>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (event) => {
+    const parsed = cloudEventSchema.safeParse(event.detail);
+    if (!parsed.success) {
+      logger.error('event on the Herald bus is not a Herald CloudEvent; dropped', { eventBridgeId: event.id, issues: parsed.error.issues });
+      return { jobs: 0 };
+    }
+    logger.appendKeys({ tenantId: parsed.data.tenantid, eventId: parsed.data.id, eventType: parsed.data.type });
+    const result = await fanOut(ports, parsed.data);
+    logger.info('fanned out', { jobs: result.jobs });
+    return result;
+  });

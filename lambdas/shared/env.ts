@@ -1,0 +1,35 @@
+import { ENV } from '../../lib/herald-config.ts';
+
+/**
+ * The one place functions read their environment. A missing variable fails at cold start with
+ * its name, not later inside a request.
+ */
+export function requireEnv(key: keyof typeof ENV): string {
+  const name = ENV[key];
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new Error(`environment variable ${name} is required`);
+  return value;
+}
+
+export function optionalEnv(key: keyof typeof ENV): string | undefined {
+  const value = process.env[ENV[key]];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Deployed default is the strict rule; the local runtime sets 1 explicitly. */
+export function allowPrivateTargets(): boolean {
+  return optionalEnv('allowPrivateTargets') === '1';
+}
+
+export function numberSetting(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? Number.NaN : Number(raw);
+  return Number.isFinite(value) ? value : fallback;
+}
+
+export const SETTINGS = {
+  eventSource: () => process.env.HERALD_EVENT_SOURCE_URI || 'urn:herald:platform',
+  eventRetentionDays: () => numberSetting('HERALD_EVENT_RETENTION_DAYS', 30),
+  deliveryRetentionDays: () => numberSetting('HERALD_DELIVERY_RETENTION_DAYS', 30),
+  secretGraceHours: () => numberSetting('HERALD_SECRET_GRACE_HOURS', 24),
+};

@@ -1,0 +1,76 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { z } from 'zod';
+import type { Principal } from '#core/api-keys';
+import { DomainError, UnauthorizedError, ValidationError, type FieldError } from '#core/errors';
+
+/** The single mapping from domain outcomes to HTTP: JSON bodies and RFC 9457 problem details. */
+const MAX_BODY_BYTES = 256 * 1024;
+
+export function json(status: number, body: unknown): APIGatewayProxyResult {
+  return { statusCode: status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+export function noContent(): APIGatewayProxyResult {
+  return { statusCode: 204, headers: {}, body: '' };
+}
+
+export function problem(status: number, title: string, detail: string, errors?: FieldError[]): APIGatewayProxyResult {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/problem+json' },
+    body: JSON.stringify({ type: 'about:blank', title, status, detail, ...(errors?.length ? { errors } : {}) }),
+  };
+}
+
+export function errorResponse(error: unknown, log: (error: unknown) => void): APIGatewayProxyResult {
+  if (error instanceof DomainError) return problem(error.status, error.title, error.message, error.errors);
+  log(error);
+  return problem(500, 'Internal error', 'Herald could not complete the request; it was logged and nothing was accepted');
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => {
+    if (typeof part === 'number') return `${acc}[${part}]`;
+    const name = String(part);
+    return acc ? `${acc}.${name}` : name;
+  }, '');
+}
+
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.flatMap((issue) =>
+    // An unknown field is reported at its own path, so the client sees which one to remove.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'is not a known field' }))
+      : [{ path: formatPath(issue.path), message: issue.message }],
+  );
+}
+
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ValidationError(fieldErrors(result.error));
+  return result.data;
+}
+
+export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded' | 'headers'>): unknown {
+  const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new DomainError(413, 'Payload too large', `request bodies are at most ${MAX_BODY_BYTES} bytes`);
+  const contentType = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+  if (raw && contentType && !/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
+    throw new DomainError(415, 'Unsupported media type', 'send the body as application/json');
+  }
+  if (!raw.trim()) return {};
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    throw new ValidationError([{ path: '', message: `body is not valid JSON (${(error as Error).message})` }]);
+  }
+}
+
+/** The principal the authorizer resolved (API Gateway passes its context through). */
+export function principalOf(event: APIGatewayProxyEvent): Principal {
+  const ctx = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
+  const role = ctx.role;
+  if (role === 'admin') return { role: 'admin' };
+  if (role === 'tenant' && typeof ctx.tenantId === 'string') return { role: 'tenant', tenantId: ctx.tenantId, keyPrefix: ctx.keyPrefix as string | undefined };
+  throw new UnauthorizedError();
+}

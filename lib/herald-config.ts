@@ -1,0 +1,52 @@
+/**
+ * Facts shared by the CDK stack and the local runtime, so both build the same system:
+ * table key schema, the bus rule that feeds fan-out, function names and their environment.
+ * Deliberately free of aws-cdk-lib imports: the local runtime loads it without CDK.
+ */
+
+/** Single-table design: every item has pk/sk; one GSI serves the "list by parent" queries. */
+export const TABLE_SCHEMA = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'expiresAt',
+  gsi1: { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+} as const;
+
+/** `source` of the events the API puts on the Herald bus. */
+export const HERALD_EVENT_SOURCE = 'herald.events';
+
+/** The rule on the Herald bus whose target is the fan-out function. */
+export const FANOUT_RULE_PATTERN = { source: [HERALD_EVENT_SOURCE] } as const;
+
+/**
+ * Timeouts that must stay consistent: a delivery attempt may take up to the maximum
+ * subscription timeout; the deliver function must outlive it; SQS must not make a message
+ * visible again while a function still works on it (AWS advises 6x the function timeout).
+ */
+export const TIMEOUTS = {
+  maxSubscriptionTimeoutSeconds: 90,
+  defaultSubscriptionTimeoutSeconds: 15,
+  deliverFunctionTimeoutSeconds: 100,
+  deliveryQueueVisibilitySeconds: 600,
+} as const;
+
+/** Environment variable names read by the functions (see lambdas/shared/env.ts). */
+export const ENV = {
+  tableName: 'TABLE_NAME',
+  eventBusName: 'EVENT_BUS_NAME',
+  deliveryQueueUrl: 'DELIVERY_QUEUE_URL',
+  deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  adminKeyHash: 'HERALD_ADMIN_KEY_HASH',
+  allowPrivateTargets: 'HERALD_ALLOW_PRIVATE_TARGETS',
+} as const;
+
+/** One entry per Lambda: the folder under lambdas/ holding handler.ts, and the env it needs. */
+export const FUNCTIONS = {
+  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets'] },
+  authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
+  fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl'] },
+  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets'] },
+} as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
+
+/** SQS batch size for the deliver function's event source mapping. */
+export const DELIVER_BATCH_SIZE = 10;

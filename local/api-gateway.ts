@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+} from 'aws-lambda';
+import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
+
+/**
+ * A local API Gateway (REST, proxy integration): turns each HTTP request into the event API
+ * Gateway would send, runs the same request authorizer first, then the api function, and
+ * writes its result back. Unauthorized answers match the stack's gateway responses.
+ */
+export interface LocalApiOptions {
+  authorizer: LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>;
+  api: LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
+  /** Extra routes served before the API (e.g. /local inspection); return true when handled. */
+  extra?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean>;
+}
+
+const STAGE = 'prod';
+const MAX_BODY = 10 * 1024 * 1024; // API Gateway's payload limit
+
+function gatewayProblem(res: ServerResponse, status: number, title: string, detail: string): void {
+  res.writeHead(status, { 'content-type': 'application/problem+json' });
+  res.end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+}
+
+export class LocalApiGateway {
+  private server?: Server;
+
+  constructor(private readonly options: LocalApiOptions) {}
+
+  async listen(port: number, host = '127.0.0.1'): Promise<number> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error) => {
+        console.error('[local api] internal error', error);
+        if (!res.headersSent) gatewayProblem(res, 502, 'Bad gateway', 'the function failed; see the server log');
+        else res.end();
+      });
+    });
+    this.server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, resolve);
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    const closed = new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server.closeIdleConnections();
+    setTimeout(() => this.server?.closeAllConnections(), 1000).unref();
+    await closed;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY) return gatewayProblem(res, 413, 'Payload too large', 'request bodies are at most 10 MB');
+      chunks.push(chunk as Buffer);
+    }
+    const body = Buffer.concat(chunks);
+    if (this.options.extra && (await this.options.extra(req, res, body))) return;
+
+    const url = new URL(req.url ?? '/', 'http://local');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const headers: Record<string, string> = {};
+    const multiValueHeaders: Record<string, string[]> = {};
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i]!;
+      const value = req.rawHeaders[i + 1]!;
+      headers[name] = value;
+      (multiValueHeaders[name] ??= []).push(value);
+    }
+    const query: Record<string, string> = {};
+    const multiQuery: Record<string, string[]> = {};
+    for (const [k, v] of url.searchParams) {
+      query[k] = v;
+      (multiQuery[k] ??= []).push(v);
+    }
+    const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
+    const methodArn = `arn:aws:execute-api:us-east-1:000000000000:local/${STAGE}/${method}${url.pathname}`;
+    const authHeader = Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+    // API Gateway answers 401 itself when the identity source is missing, without the authorizer.
+    if (!authHeader) return gatewayProblem(res, 401, 'Unauthorized', 'missing or invalid API key');
+
+    let authorization: APIGatewayAuthorizerResult;
+    try {
+      authorization = await this.options.authorizer(
+        {
+          type: 'REQUEST',
+          methodArn,
+          resource: '/{proxy+}',
+          path: url.pathname,
+          httpMethod: method,
+          headers,
+          multiValueHeaders,
+          queryStringParameters: query,
+          multiValueQueryStringParameters: multiQuery,
+          pathParameters: { proxy: url.pathname.slice(1) },
+          stageVariables: {},
+          requestContext: { httpMethod: method, path: url.pathname, stage: STAGE, requestId: randomUUID(), identity: { sourceIp } },
+        } as unknown as APIGatewayRequestAuthorizerEvent,
+        lambdaContext('herald-authorizer', 10_000),
+      );
+    } catch (error) {
+      if ((error as Error).message === 'Unauthorized') return gatewayProblem(res, 401, 'Unauthorized', 'missing or invalid API key');
+      throw error;
+    }
+    const allowed = authorization.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');
+    if (!allowed) return gatewayProblem(res, 403, 'Forbidden', 'this key may not call this route');
+
+    const event = {
+      resource: '/{proxy+}',
+      path: url.pathname,
+      httpMethod: method,
+      headers,
+      multiValueHeaders,
+      queryStringParameters: Object.keys(query).length ? query : null,
+      multiValueQueryStringParameters: Object.keys(multiQuery).length ? multiQuery : null,
+      pathParameters: { proxy: url.pathname.slice(1) },
+      stageVariables: null,
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'local',
+        authorizer: { ...authorization.context, principalId: authorization.principalId },
+        httpMethod: method,
+        path: `/${STAGE}${url.pathname}`,
+        protocol: 'HTTP/1.1',
+        requestId: randomUUID(),
+        requestTimeEpoch: Date.now(),
+        resourceId: 'local',
+        resourcePath: '/{proxy+}',
+        stage: STAGE,
+        identity: { sourceIp, userAgent: headers['user-agent'] ?? null },
+      },
+      body: body.length ? body.toString('utf8') : null,
+      isBase64Encoded: false,
+    } as unknown as APIGatewayProxyEvent;
+    const result = await this.options.api(event, lambdaContext('herald-api', 29_000));
+    const outHeaders: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
+    for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) outHeaders[k] = v.map(String);
+    res.writeHead(result.statusCode, outHeaders);
+    res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+  }
+}

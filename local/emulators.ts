@@ -1,0 +1,101 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { interceptLocalhostDns, startFauxqs } from 'fauxqs';
+import { TABLE_SCHEMA, TIMEOUTS } from '../lib/herald-config.ts';
+
+/**
+ * The AWS-compatible emulators behind the local runtime, all in-process and from npm:
+ * dynalite for DynamoDB (on-disk when a data dir is given) and fauxqs for SQS (memory only).
+ */
+export interface DynamoEmulator {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+export async function startDynamo(dataDir?: string): Promise<DynamoEmulator> {
+  const options: { createTableMs: number; deleteTableMs: number; updateTableMs: number; path?: string } = {
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  };
+  if (dataDir) {
+    options.path = join(dataDir, 'dynamodb');
+    mkdirSync(options.path, { recursive: true });
+  }
+  const server = dynalite(options);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The table the storage construct creates, minus what dynalite lacks (TTL, KMS, PITR). */
+export async function ensureTable(endpoint: string, tableName: string): Promise<void> {
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  const { partitionKey, sortKey, gsi1 } = TABLE_SCHEMA;
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [partitionKey, sortKey, gsi1.partitionKey, gsi1.sortKey].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      KeySchema: [
+        { AttributeName: partitionKey, KeyType: 'HASH' },
+        { AttributeName: sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: gsi1.indexName,
+          KeySchema: [
+            { AttributeName: gsi1.partitionKey, KeyType: 'HASH' },
+            { AttributeName: gsi1.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  );
+  client.destroy();
+}
+
+export interface SqsEmulator {
+  endpoint: string;
+  deliveryQueue: { url: string; arn: string };
+  deadLetterQueue: { url: string; arn: string };
+  stop(): Promise<void>;
+}
+
+let dnsIntercepted = false;
+
+export async function startSqs(options: { visibilityTimeoutSeconds?: number } = {}): Promise<SqsEmulator> {
+  // fauxqs queue URLs use *.localhost host names; resolve them to loopback in this process.
+  if (!dnsIntercepted) {
+    interceptLocalhostDns();
+    dnsIntercepted = true;
+  }
+  const server = await startFauxqs({ port: 0, logger: false });
+  const dlq = server.createQueue('herald-dead-letters', { attributes: { MessageRetentionPeriod: '1209600' } });
+  const queue = server.createQueue('herald-deliveries', {
+    attributes: {
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? TIMEOUTS.deliveryQueueVisibilitySeconds),
+      MessageRetentionPeriod: '1209600',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 100 }),
+    },
+  });
+  return {
+    endpoint: server.address,
+    deliveryQueue: { url: queue.queueUrl, arn: queue.queueArn },
+    deadLetterQueue: { url: dlq.queueUrl, arn: dlq.queueArn },
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent, EventBridgeEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, TIMEOUTS } from '../lib/herald-config.ts';
+import { hashApiKey } from '../lambdas/core/api-keys.ts';
+import { LocalApiGateway } from './api-gateway.ts';
+import { ensureTable, startDynamo, startSqs } from './emulators.ts';
+import { LocalEventBus } from './event-bus.ts';
+import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
+import { SqsPoller } from './sqs-poller.ts';
+
+/**
+ * The embedded Herald: emulators, the local bus with the stack's fan-out rule, local event
+ * source mappings and a local API Gateway, all driving the real Lambda handlers. Handlers find
+ * the emulators only through the standard AWS_ENDPOINT_URL_* variables.
+ */
+export interface HeraldLocalOptions {
+  port?: number;
+  host?: string;
+  adminKey?: string;
+  dataDir?: string;
+  allowPrivateTargets?: boolean;
+  /** Visibility timeout of the delivery queue; only crashed batches wait for it. */
+  visibilityTimeoutSeconds?: number;
+  pollerConcurrency?: number;
+}
+
+export interface HeraldLocal {
+  url: string;
+  port: number;
+  adminKey: string;
+  adminKeyGenerated: boolean;
+  bus: LocalEventBus;
+  sqs: SQSClient;
+  queues: { delivery: string; deadLetter: string };
+  /** Resolves when nothing is in flight on the bus and no delivery batch is running. */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const LOCAL_TABLE = 'herald-local';
+export const LOCAL_BUS = 'herald-local';
+
+export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promise<HeraldLocal> {
+  const adminKeyGenerated = !options.adminKey;
+  const adminKey = options.adminKey ?? `hk_admin_${randomBytes(32).toString('base64url')}`;
+
+  const dynamo = await startDynamo(options.dataDir);
+  await ensureTable(dynamo.endpoint, LOCAL_TABLE);
+  const sqsEmulator = await startSqs({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
+  const bus = new LocalEventBus();
+  const busEndpoint = await bus.listen(0);
+
+  Object.assign(process.env, {
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: busEndpoint,
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    POWERTOOLS_DEV: process.env.POWERTOOLS_DEV ?? 'true',
+    [ENV.tableName]: LOCAL_TABLE,
+    [ENV.eventBusName]: LOCAL_BUS,
+    [ENV.deliveryQueueUrl]: sqsEmulator.deliveryQueue.url,
+    [ENV.deadLetterQueueUrl]: sqsEmulator.deadLetterQueue.url,
+    [ENV.adminKeyHash]: hashApiKey(adminKey),
+    [ENV.allowPrivateTargets]: options.allowPrivateTargets === false ? '0' : '1',
+  });
+  delete process.env.AWS_PROFILE;
+
+  // Imported only now: handlers read their environment once, at cold start, as in Lambda.
+  const api = (await import('../lambdas/api/handler.ts')).handler as unknown as LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
+  const authorizer = (await import('../lambdas/authorizer/handler.ts')).handler as unknown as LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>;
+  const fanout = (await import('../lambdas/fanout/handler.ts')).handler as unknown as LambdaHandler<EventBridgeEvent<string, unknown>, unknown>;
+  const deliver = (await import('../lambdas/deliver/handler.ts')).handler as unknown as LambdaHandler<SQSEvent, SQSBatchResponse>;
+
+  bus.addRule({
+    name: 'fanout',
+    busName: LOCAL_BUS,
+    pattern: FANOUT_RULE_PATTERN as unknown as Record<string, unknown>,
+    target: (event) => fanout(event as unknown as EventBridgeEvent<string, unknown>, lambdaContext('herald-fanout', 30_000)),
+  });
+
+  const sqs = new SQSClient({ endpoint: sqsEmulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const poller = new SqsPoller({
+    sqs,
+    queueUrl: sqsEmulator.deliveryQueue.url,
+    queueArn: sqsEmulator.deliveryQueue.arn,
+    functionName: 'herald-deliver',
+    handler: deliver,
+    batchSize: DELIVER_BATCH_SIZE,
+    concurrency: options.pollerConcurrency ?? 4,
+    timeoutMs: TIMEOUTS.deliverFunctionTimeoutSeconds * 1000,
+  });
+  poller.start();
+
+  const gateway = new LocalApiGateway({ authorizer, api });
+  const port = await gateway.listen(options.port ?? 3000, options.host ?? '127.0.0.1');
+
+  let stopped = false;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    adminKey,
+    adminKeyGenerated,
+    bus,
+    sqs,
+    queues: { delivery: sqsEmulator.deliveryQueue.url, deadLetter: sqsEmulator.deadLetterQueue.url },
+    async settle() {
+      await bus.drain();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await gateway.stop();
+      await poller.stop();
+      await bus.stop();
+      sqs.destroy();
+      await sqsEmulator.stop();
+      await dynamo.stop();
+    },
+  };
+}

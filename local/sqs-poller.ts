@@ -1,0 +1,111 @@
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
+
+/**
+ * A local Lambda event source mapping for SQS: long-polls the queue, invokes the function with
+ * batches in the Lambda event shape, deletes what succeeded and leaves the `batchItemFailures`
+ * (and everything, if the function throws) for SQS to make visible again.
+ */
+export interface PollerOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  functionName: string;
+  handler: LambdaHandler<SQSEvent, SQSBatchResponse | void>;
+  batchSize?: number;
+  /** Concurrent pollers, like Lambda scaling out on a busy queue. */
+  concurrency?: number;
+  timeoutMs?: number;
+}
+
+export function toSqsRecord(message: Message, queueArn: string): SQSRecord {
+  const attrs = message.Attributes ?? {};
+  const messageAttributes: SQSRecord['messageAttributes'] = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    messageAttributes[name] = { dataType: value.DataType ?? 'String', stringValue: value.StringValue, stringListValues: [], binaryListValues: [] };
+  }
+  return {
+    messageId: message.MessageId!,
+    receiptHandle: message.ReceiptHandle!,
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attrs.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attrs.SentTimestamp ?? String(Date.now()),
+      SenderId: attrs.SenderId ?? 'local',
+      ApproximateFirstReceiveTimestamp: attrs.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes,
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: 'us-east-1',
+  };
+}
+
+export class SqsPoller {
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private readonly abort = new AbortController();
+  /** Batches currently inside the function. */
+  busy = 0;
+
+  constructor(private readonly options: PollerOptions) {}
+
+  start(): void {
+    this.running = true;
+    for (let i = 0; i < (this.options.concurrency ?? 2); i++) this.loops.push(this.loop());
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort.abort();
+    await Promise.allSettled(this.loops);
+  }
+
+  private async loop(): Promise<void> {
+    const { sqs, queueUrl, queueArn, handler, functionName } = this.options;
+    while (this.running) {
+      let messages: Message[];
+      try {
+        const out = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: this.options.batchSize ?? 10,
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+          { abortSignal: this.abort.signal },
+        );
+        messages = out.Messages ?? [];
+      } catch (error) {
+        if (!this.running) return;
+        console.error(`[local sqs] receive failed: ${(error as Error).message}`);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      this.busy++;
+      try {
+        const records = messages.map((m) => toSqsRecord(m, queueArn));
+        let failed: Set<string>;
+        try {
+          const response = await handler({ Records: records }, lambdaContext(functionName, this.options.timeoutMs ?? 100_000));
+          failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+        } catch (error) {
+          console.error(`[local sqs] ${functionName} failed; the batch returns to the queue: ${(error as Error).message}`);
+          failed = new Set(records.map((r) => r.messageId));
+        }
+        const done = records.filter((r) => !failed.has(r.messageId));
+        if (done.length > 0) {
+          await sqs.send(
+            new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })) }),
+          );
+        }
+      } finally {
+        this.busy--;
+      }
+    }
+  }
+}

@@ -92,8 +92,11 @@ export async function startSqs(options: { visibilityTimeoutSeconds?: number } = 
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 100 }),
     },
   });
+  // fauxqs tells regions apart by host name, so the endpoint is the queue URLs' own origin
+  // (sqs.<region>.localhost:<port>, resolved to loopback above): the SDK then sends every call
+  // where the queue URL says, without warning that the two differ.
   return {
-    endpoint: server.address,
+    endpoint: new URL(queue.queueUrl).origin,
     deliveryQueue: { url: queue.queueUrl, arn: queue.queueArn },
     deadLetterQueue: { url: dlq.queueUrl, arn: dlq.queueArn },
     stop: () => server.stop(),

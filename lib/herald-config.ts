@@ -4,12 +4,16 @@
  * Deliberately free of aws-cdk-lib imports: the local runtime loads it without CDK.
  */
 
-/** Single-table design: every item has pk/sk; one GSI serves the "list by parent" queries. */
+/**
+ * Single-table design: every item has pk/sk; two sparse GSIs serve the "list by parent" queries
+ * (gsi1: deliveries by subscription, events by subject; gsi2: events by time, dead letters).
+ */
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',
   sortKey: 'sk',
   ttlAttribute: 'expiresAt',
   gsi1: { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  gsi2: { indexName: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
 } as const;
 
 /** `source` of the events the API puts on the Herald bus. */

@@ -17,6 +17,7 @@ import type {
   ApiKeyStore,
   AttemptRecord,
   DeliveryStore,
+  EventQuery,
   EventStore,
   Page,
   PageRequest,
@@ -36,10 +37,12 @@ import { dynamo } from './clients.ts';
  *   subscription  TENANT#<tid>          SUB#<sid>
  *   fan-out index SUBIDX#<tid>#<pattern> SUB#<sid>       (one per event-type pattern)
  *   event         TENANT#<tid>          EVT#<eid>        gsi1: SUBJECT#<tid>#<subject> / <time>#<eid>
+ *                                                        gsi2: EVENTS#<tid> / <time>#<eid>
  *   delivery      DLV#<did>             #DLV             gsi1: SUBDLV#<tid>#<sid> / <createdAt>#<did>
+ *                                                        gsi2 (only while failed): DEAD#<tid> / <finishedAt>#<did>
  */
-const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi1 } = TABLE_SCHEMA;
-const KEY_FIELDS = [PK, SK, TTL, gsi1.partitionKey, gsi1.sortKey];
+const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi1, gsi2 } = TABLE_SCHEMA;
+const KEY_FIELDS = [PK, SK, TTL, gsi1.partitionKey, gsi1.sortKey, gsi2.partitionKey, gsi2.sortKey];
 
 const DAY_SECONDS = 86_400;
 const expiry = (now: Date, days: number) => Math.floor(now.getTime() / 1000) + Math.round(days * DAY_SECONDS);
@@ -190,6 +193,8 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
             [SK]: `EVT#${event.id}`,
             [gsi1.partitionKey]: `SUBJECT#${event.tenantid}#${event.subject}`,
             [gsi1.sortKey]: `${event.time}#${event.id}`,
+            [gsi2.partitionKey]: `EVENTS#${event.tenantid}`,
+            [gsi2.sortKey]: `${event.time}#${event.id}`,
             [TTL]: expiry(new Date(), retentionDays),
             ...event,
           },
@@ -205,6 +210,38 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       );
       return stripKeys<StoredEvent>(out.Item);
     }
+  }
+
+  async getEvent(tenantId: string, id: string): Promise<StoredEvent | undefined> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: `EVT#${id}` } }));
+    return stripKeys<StoredEvent>(out.Item);
+  }
+
+  async findEvents(tenantId: string, query: EventQuery): Promise<StoredEvent[]> {
+    const bySubject = query.subject !== undefined;
+    const index = bySubject ? gsi1 : gsi2;
+    const pk = bySubject ? `SUBJECT#${tenantId}#${query.subject}` : `EVENTS#${tenantId}`;
+    // Sort keys are `<time>#<id>`: '#' < '~' bounds a whole second-precision instant inclusively.
+    const lower = query.from ?? '';
+    const upper = query.to ? `${query.to}~` : '~';
+    const items: StoredEvent[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await dynamo().send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.indexName,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lower AND :upper',
+          ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
+          ExpressionAttributeValues: { ':pk': pk, ':lower': lower, ':upper': upper },
+          ExclusiveStartKey: start,
+          Limit: Math.min(1000, query.limit - items.length),
+        }),
+      );
+      items.push(...(out.Items ?? []).map((item) => stripKeys<StoredEvent>(item)!));
+      start = out.LastEvaluatedKey;
+    } while (start && items.length < query.limit);
+    return items;
   }
 
   async markEventPublished(tenantId: string, eventId: string, at: string): Promise<void> {
@@ -243,6 +280,13 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       values[`:${field}`] = delivery[field];
     }
     const removes: string[] = [];
+    names['#dpk'] = gsi2.partitionKey;
+    names['#dsk'] = gsi2.sortKey;
+    if (status === 'failed') {
+      sets.push('#dpk = :dpk', '#dsk = :dsk');
+      values[':dpk'] = `DEAD#${delivery.tenantId}`;
+      values[':dsk'] = `${delivery.finishedAt ?? attempt.at}#${delivery.id}`;
+    } else removes.push('#dpk', '#dsk');
     for (const field of ['nextAttemptAt', 'finishedAt', 'reason'] as const) {
       names[`#${field}`] = field;
       if (delivery[field] !== undefined) {
@@ -264,6 +308,37 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
   async getDelivery(id: string): Promise<Delivery | undefined> {
     const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `DLV#${id}`, [SK]: '#DLV' }, ConsistentRead: true }));
     return stripKeys<Delivery>(out.Item);
+  }
+
+  listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>> {
+    const bySubscription = page.subscriptionId !== undefined;
+    return this.queryPage<Delivery>(
+      {
+        IndexName: gsi2.indexName,
+        KeyConditionExpression: '#dpk = :dpk',
+        ScanIndexForward: false,
+        ...(bySubscription ? { FilterExpression: 'subscriptionId = :sid' } : {}),
+        ExpressionAttributeNames: { '#dpk': gsi2.partitionKey },
+        ExpressionAttributeValues: { ':dpk': `DEAD#${tenantId}`, ...(bySubscription ? { ':sid': page.subscriptionId } : {}) },
+      },
+      page,
+    );
+  }
+
+  async markRedriven(deliveryId: string, at: string): Promise<void> {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: `DLV#${deliveryId}`, [SK]: '#DLV' },
+        UpdateExpression: 'SET #status = :pending, updatedAt = :at, redrivenAt = :at REMOVE #dpk, #dsk, finishedAt, reason',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#status': 'status', '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey, '#pk': PK },
+        ExpressionAttributeValues: { ':pending': 'pending', ':at': at },
+      }),
+    ).catch((error: unknown) => {
+      // A letter whose delivery record expired or never got written is still redriven.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    });
   }
 
   listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: Delivery['status'] }): Promise<Page<Delivery>> {

@@ -3,7 +3,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoStore } from '#adapters/dynamo-store';
 import { EventBridgePublisher } from '#adapters/event-bus';
-import { SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { allowPrivateTargets, requireEnv, SETTINGS } from '#shared/env';
 import { errorResponse, principalOf } from '#shared/http';
 import { logger } from '#shared/observability';
@@ -18,6 +18,7 @@ const ports: ApiPorts = {
   deliveries: store,
   publisher: new EventBridgePublisher(requireEnv('eventBusName')),
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
+  deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
   clock: () => new Date(),
   config: {
     allowPrivateTargets: allowPrivateTargets(),

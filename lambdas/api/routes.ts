@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Principal } from '#core/api-keys';
 import { publishEventSchema } from '#core/envelope';
 import { DomainError, NotFoundError } from '#core/errors';
-import type { ApiKeyStore, DeliveryStore, EventPublisher, EventStore, SubscriptionStore, TenantStore, DeliveryQueue } from '#core/ports';
+import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventPublisher, EventStore, SubscriptionStore, TenantStore } from '#core/ports';
+import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
 import { createSubscriptionSchema, patchSubscriptionSchema } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
@@ -18,6 +19,7 @@ export interface ApiPorts {
   deliveries: DeliveryStore;
   publisher: EventPublisher;
   queue: DeliveryQueue;
+  deadLetters: DeadLetterQueue;
   clock: () => Date;
   config: { allowPrivateTargets: boolean; eventSource: string; eventRetentionDays: number; secretGraceHours: number };
 }
@@ -37,6 +39,15 @@ const pageQuery = z
     nextToken: z.string().max(2048).optional(),
     tenantId: z.string().optional(),
     status: z.enum(['pending', 'succeeded', 'failed']).optional(),
+  })
+  .strict();
+
+const deadLetterQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    nextToken: z.string().max(2048).optional(),
+    tenantId: z.string().optional(),
+    subscriptionId: z.string().optional(),
   })
   .strict();
 
@@ -97,6 +108,22 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
   }],
   ['GET', '/v1/deliveries/{id}', async (ctx) => {
     return json(200, await subscriptions.getDelivery(ctx.ports, ctx.principal, await tenantFor(ctx), ctx.params.id!));
+  }],
+  ['POST', '/v1/deliveries/{id}/resend', async (ctx) => {
+    const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));
+    return json(202, await resendDelivery(ctx.ports, ctx.principal, await tenantFor(ctx, tenantId), ctx.params.id!));
+  }],
+  ['POST', '/v1/subscriptions/{id}/resend', async (ctx) => {
+    const { tenantId, ...range } = parseWith(resendQuerySchema, jsonBody(ctx.event));
+    return json(202, await resendEvents(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, range));
+  }],
+  ['GET', '/v1/dead-letters', async (ctx) => {
+    const { tenantId: named, ...page } = parseWith(deadLetterQuery, query(ctx));
+    return json(200, await ctx.ports.deliveries.listDeadLetters(await tenantFor(ctx, named), page));
+  }],
+  ['POST', '/v1/dead-letters/redrive', async (ctx) => {
+    const { tenantId, subscriptionId } = parseWith(redriveSchema, jsonBody(ctx.event));
+    return json(202, await redriveDeadLetters(ctx.ports, await tenantFor(ctx, tenantId), subscriptionId));
   }],
 ];
 

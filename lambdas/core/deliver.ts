@@ -39,7 +39,7 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
   let result: AttemptResult;
   if (!subscription) {
     result = { durationMs: 0, error: 'subscription_deleted', errorMessage: 'the subscription was deleted' };
-  } else if (subscription.status !== 'active') {
+  } else if (subscription.status !== 'active' && !job.ignorePause) {
     // Not dropped: parked in the dead letters with this reason, redriven once resumed.
     result = { durationMs: 0, error: 'subscription_paused', errorMessage: 'the subscription is paused' };
   } else {
@@ -50,7 +50,7 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
     result.error === 'subscription_deleted' || result.error === 'subscription_paused'
       ? { kind: 'failed', reason: describeFailure(result) }
       : decideAfterAttempt(result, subscription?.retryPolicy, {
-          attempt,
+          attempt: attempt - (job.retryFrom ?? 0),
           firstAttemptAt,
           now: ports.clock().getTime(),
           random: ports.random(),

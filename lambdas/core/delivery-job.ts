@@ -18,6 +18,13 @@ export const deliveryJobSchema = z.object({
   firstAttemptAt: z.string().optional(),
   /** Set on a job re-enqueued for a gap longer than SQS can hide a message: not due before. */
   notBefore: z.string().optional(),
+  /**
+   * Attempts made before the current run of the retry policy began: a redrive starts the
+   * policy afresh while the attempt log keeps counting.
+   */
+  retryFrom: z.number().int().min(0).optional(),
+  /** A resend asked for by the tenant goes out even while the subscription is paused. */
+  ignorePause: z.boolean().optional(),
 });
 
 export type DeliveryJob = z.infer<typeof deliveryJobSchema>;

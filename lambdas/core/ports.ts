@@ -63,10 +63,21 @@ export interface SubscriptionStore {
 
 export type StoredEvent = CloudEvent & { publishedAt?: string };
 
+export interface EventQuery {
+  subject?: string;
+  /** ISO times, inclusive. */
+  from?: string;
+  to?: string;
+  limit: number;
+}
+
 export interface EventStore {
   /** Stores the event unless one with its id exists; returns the existing one if so. */
   putEventIfAbsent(event: CloudEvent, retentionDays: number): Promise<StoredEvent | undefined>;
   markEventPublished(tenantId: string, eventId: string, at: string): Promise<void>;
+  getEvent(tenantId: string, id: string): Promise<StoredEvent | undefined>;
+  /** Kept events by subject and/or time, oldest first; a key query on an index, never a scan. */
+  findEvents(tenantId: string, query: EventQuery): Promise<StoredEvent[]>;
 }
 
 export interface AttemptRecord {
@@ -81,6 +92,28 @@ export interface DeliveryStore {
   recordAttempt(record: AttemptRecord): Promise<void>;
   getDelivery(id: string): Promise<Delivery | undefined>;
   listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: DeliveryStatus }): Promise<Page<Delivery>>;
+  /** Deliveries that exhausted their policy (status failed), newest first. */
+  listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>>;
+  /** A redriven delivery is pending again and leaves the dead letters. */
+  markRedriven(deliveryId: string, at: string): Promise<void>;
+}
+
+/** A dead letter: the job and why it ended there, for people and for redrive. */
+export interface DeadLetter {
+  /** The job, or the raw body of a message that was not a job at all. */
+  job: DeliveryJob | { raw: string };
+  reason: string;
+  attempts: number;
+  failedAt: string;
+}
+
+export interface DeadLetterQueue {
+  park(letter: DeadLetter): Promise<void>;
+  /**
+   * Moves the letters `select` picks back to delivery through `requeue`, leaving the others
+   * where they were; returns how many moved.
+   */
+  redrive(select: (letter: DeadLetter) => boolean, requeue: (letters: DeadLetter[]) => Promise<void>): Promise<number>;
 }
 
 export interface EventPublisher {

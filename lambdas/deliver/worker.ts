@@ -1,5 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
-import type { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
+import type { SqsDeliveryQueue } from '#adapters/sqs-queue';
+import type { DeadLetterQueue } from '#core/ports';
 import { MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS } from '#adapters/sqs-queue';
 import { deliverJob, type DeliverPorts } from '#core/deliver';
 import { deliveryJobSchema, type DeliveryJob } from '#core/delivery-job';
@@ -7,7 +8,7 @@ import { logger } from '#shared/observability';
 
 export type DeliveryWorkerPorts = DeliverPorts & {
   queue: Pick<SqsDeliveryQueue, 'enqueue' | 'changeVisibility'>;
-  deadLetters: Pick<SqsDeadLetterQueue, 'park'>;
+  deadLetters: Pick<DeadLetterQueue, 'park'>;
 };
 
 /**

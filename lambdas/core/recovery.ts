@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import type { DeliveryJob } from './delivery-job.ts';
+import type { CloudEvent } from './envelope.ts';
+import { NotFoundError } from './errors.ts';
+import { matchesEventPattern } from './event-pattern.ts';
+import { typeMatchesPattern } from './event-types.ts';
+import { newId } from './ids.ts';
+import type { DeadLetter, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventStore, SubscriptionStore } from './ports.ts';
+import { getDelivery, getSubscription } from './subscription-service.ts';
+import type { Subscription } from './subscription.ts';
+import type { Principal } from './api-keys.ts';
+
+/**
+ * Getting events to a subscriber again: resend one delivery, resend kept events by entity or
+ * time range (the providers' "partial resend by tracking number"), and redrive dead letters.
+ * A resend is a new delivery with a new id; a redrive continues the same delivery.
+ */
+export interface RecoveryPorts {
+  subscriptions: SubscriptionStore;
+  deliveries: DeliveryStore;
+  events: EventStore;
+  queue: DeliveryQueue;
+  deadLetters: DeadLetterQueue;
+  clock: () => Date;
+}
+
+/** The most events one resend request re-sends; narrower ranges get the rest. */
+export const MAX_RESEND_EVENTS = 10_000;
+
+export const resendQuerySchema = z
+  .object({
+    subject: z.string().min(1).max(256).optional(),
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    tenantId: z.string().optional(),
+  })
+  .strict()
+  .refine((q) => q.subject !== undefined || q.from !== undefined || q.to !== undefined, {
+    path: ['subject'],
+    message: 'name a subject, a time range (from/to), or both',
+  })
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { path: ['to'], message: 'must not be before from' });
+
+export const redriveSchema = z.object({ subscriptionId: z.string().optional(), tenantId: z.string().optional() }).strict();
+
+function freshJob(event: CloudEvent, subscription: Subscription, now: Date): DeliveryJob {
+  return {
+    v: 1,
+    deliveryId: newId('dlv'),
+    tenantId: subscription.tenantId,
+    subscriptionId: subscription.id,
+    event,
+    attemptOffset: 0,
+    createdAt: now.toISOString(),
+    // The tenant asked for it: a resend goes out even to a paused subscription.
+    ignorePause: true,
+  };
+}
+
+function stripStorage(event: CloudEvent & { publishedAt?: string }): CloudEvent {
+  const { publishedAt: _p, ...envelope } = event;
+  return envelope;
+}
+
+export async function resendDelivery(ports: RecoveryPorts, principal: Principal, tenantId: string, deliveryId: string): Promise<{ deliveryId: string }> {
+  const delivery = await getDelivery(ports, principal, tenantId, deliveryId);
+  const subscription = await getSubscription(ports, tenantId, delivery.subscriptionId);
+  const event = await ports.events.getEvent(tenantId, delivery.eventId);
+  if (!event) throw new NotFoundError('event (past its retention period)', delivery.eventId);
+  const job = freshJob(stripStorage(event), subscription, ports.clock());
+  await ports.queue.enqueue([job]);
+  return { deliveryId: job.deliveryId };
+}
+
+export function subscriptionSelects(subscription: Subscription, event: CloudEvent): boolean {
+  return (
+    subscription.eventTypes.some((pattern) => typeMatchesPattern(event.type, pattern)) &&
+    (!subscription.filter || matchesEventPattern(subscription.filter, event))
+  );
+}
+
+export async function resendEvents(
+  ports: RecoveryPorts,
+  tenantId: string,
+  subscriptionId: string,
+  query: { subject?: string; from?: string; to?: string },
+): Promise<{ count: number }> {
+  const subscription = await getSubscription(ports, tenantId, subscriptionId);
+  const events = await ports.events.findEvents(tenantId, { ...query, limit: MAX_RESEND_EVENTS });
+  const now = ports.clock();
+  const jobs = events.filter((e) => subscriptionSelects(subscription, e)).map((e) => freshJob(stripStorage(e), subscription, now));
+  if (jobs.length > 0) await ports.queue.enqueue(jobs);
+  return { count: jobs.length };
+}
+
+function isJob(job: DeadLetter['job']): job is DeliveryJob {
+  return 'deliveryId' in job;
+}
+
+/**
+ * Moves a tenant's dead letters (all, or one subscription's) back to the delivery queue. The
+ * retry policy starts afresh; the attempt log keeps counting from where it stopped.
+ */
+export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string, subscriptionId?: string): Promise<{ count: number }> {
+  if (subscriptionId) await getSubscription(ports, tenantId, subscriptionId);
+  const count = await ports.deadLetters.redrive(
+    (letter) => isJob(letter.job) && letter.job.tenantId === tenantId && (!subscriptionId || letter.job.subscriptionId === subscriptionId),
+    async (letters) => {
+      const now = ports.clock().toISOString();
+      const jobs = letters.map(({ job, attempts }) => {
+        const { notBefore: _n, ...rest } = job as DeliveryJob;
+        return { ...rest, attemptOffset: attempts, retryFrom: attempts, firstAttemptAt: now };
+      });
+      await ports.queue.enqueue(jobs);
+      await Promise.all(jobs.map((job) => ports.deliveries.markRedriven(job.deliveryId, now)));
+    },
+  );
+  return { count };
+}

@@ -23,6 +23,8 @@ export interface HeraldLocalOptions {
   /** Visibility timeout of the delivery queue; only crashed batches wait for it. */
   visibilityTimeoutSeconds?: number;
   pollerConcurrency?: number;
+  /** Fault injection for tests: wraps the deliver function as the event source mapping sees it. */
+  wrapDeliver?: (handler: LambdaHandler<SQSEvent, SQSBatchResponse>) => LambdaHandler<SQSEvent, SQSBatchResponse>;
 }
 
 export interface HeraldLocal {
@@ -88,7 +90,7 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
     queueUrl: sqsEmulator.deliveryQueue.url,
     queueArn: sqsEmulator.deliveryQueue.arn,
     functionName: 'herald-deliver',
-    handler: deliver,
+    handler: options.wrapDeliver ? options.wrapDeliver(deliver) : deliver,
     batchSize: DELIVER_BATCH_SIZE,
     concurrency: options.pollerConcurrency ?? 4,
     timeoutMs: TIMEOUTS.deliverFunctionTimeoutSeconds * 1000,

@@ -42,11 +42,15 @@ export const ENV = {
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   adminKeyHash: 'HERALD_ADMIN_KEY_HASH',
   allowPrivateTargets: 'HERALD_ALLOW_PRIVATE_TARGETS',
+  catalogueDir: 'HERALD_CATALOGUE_DIR',
 } as const;
+
+/** The event catalogue folder (relative to the repository root), bundled with the api function. */
+export const CATALOGUE_DIR = 'catalogue';
 
 /** One entry per Lambda: the folder under lambdas/ holding handler.ts, and the env it needs. */
 export const FUNCTIONS = {
-  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets'] },
+  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl'] },
   deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets'] },

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { delimiter } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent, EventBridgeEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, TIMEOUTS } from '../lib/herald-config.ts';
@@ -23,6 +25,8 @@ export interface HeraldLocalOptions {
   /** Visibility timeout of the delivery queue; only crashed batches wait for it. */
   visibilityTimeoutSeconds?: number;
   pollerConcurrency?: number;
+  /** Extra catalogue folders beside the repository's catalogue/ (tests, operators trying types). */
+  extraCatalogueDirs?: string[];
   /** Fault injection for tests: wraps the deliver function as the event source mapping sees it. */
   wrapDeliver?: (handler: LambdaHandler<SQSEvent, SQSBatchResponse>) => LambdaHandler<SQSEvent, SQSBatchResponse>;
 }
@@ -68,6 +72,7 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
     [ENV.deadLetterQueueUrl]: sqsEmulator.deadLetterQueue.url,
     [ENV.adminKeyHash]: hashApiKey(adminKey),
     [ENV.allowPrivateTargets]: options.allowPrivateTargets === false ? '0' : '1',
+    [ENV.catalogueDir]: [fileURLToPath(new URL('../catalogue', import.meta.url)), ...(options.extraCatalogueDirs ?? [])].join(delimiter),
   });
   delete process.env.AWS_PROFILE;
 

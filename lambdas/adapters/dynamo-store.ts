@@ -34,6 +34,7 @@ import { dynamo } from './clients.ts';
  * One DynamoDB table for everything (single-table design). Keys:
  *   tenant        TENANT#<tid>          #TENANT
  *   api key       APIKEY#<sha256>       #APIKEY
+ *   key by prefix TENANT#<tid>          KEY#<prefix>     (hash, for listing and revocation)
  *   subscription  TENANT#<tid>          SUB#<sid>
  *   fan-out index SUBIDX#<tid>#<pattern> SUB#<sid>       (one per event-type pattern)
  *   event         TENANT#<tid>          EVT#<eid>        gsi1: SUBJECT#<tid>#<subject> / <time>#<eid>
@@ -92,6 +93,37 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
 
   async putApiKey(record: ApiKeyRecord): Promise<void> {
     await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `APIKEY#${record.hash}`, [SK]: '#APIKEY', ...record } }));
+    if (record.tenantId) {
+      await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `TENANT#${record.tenantId}`, [SK]: `KEY#${record.prefix}`, ...record } }));
+    }
+  }
+
+  async listApiKeys(tenantId: string): Promise<Omit<ApiKeyRecord, 'hash'>[]> {
+    const items = await this.queryAll(`TENANT#${tenantId}`, 'KEY#');
+    return items.map((item) => {
+      const { hash: _hash, ...rest } = stripKeys<ApiKeyRecord>(item)!;
+      return rest;
+    });
+  }
+
+  async revokeApiKey(tenantId: string, prefix: string, at: string): Promise<boolean> {
+    const out = await dynamo().send(
+      new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: `KEY#${prefix}` }, ConsistentRead: true }),
+    );
+    const record = stripKeys<ApiKeyRecord>(out.Item);
+    if (!record) return false;
+    // The key record first: that is what the authorizer reads.
+    for (const key of [{ [PK]: `APIKEY#${record.hash}`, [SK]: '#APIKEY' }, { [PK]: `TENANT#${tenantId}`, [SK]: `KEY#${prefix}` }]) {
+      await dynamo().send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    }
+    return true;
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
@@ -108,7 +140,12 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     await dynamo().send(
       new PutCommand({ TableName: this.tableName, Item: { [PK]: `TENANT#${subscription.tenantId}`, [SK]: `SUB#${subscription.id}`, ...subscription } }),
     );
-    const entry: SubscriptionIndexEntry = { subscriptionId: subscription.id, status: subscription.status, filter: subscription.filter };
+    const entry: SubscriptionIndexEntry = {
+      subscriptionId: subscription.id,
+      status: subscription.status,
+      filter: subscription.filter,
+      versions: subscription.versions,
+    };
     const puts = subscription.eventTypes.map((pattern) => ({
       PutRequest: { Item: { [PK]: `SUBIDX#${subscription.tenantId}#${pattern}`, [SK]: `SUB#${subscription.id}`, ...entry } },
     }));
@@ -152,16 +189,16 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     return pages.flat().map((item) => stripKeys<SubscriptionIndexEntry>(item)!);
   }
 
-  private async queryAll(pk: string): Promise<Record<string, unknown>[]> {
+  private async queryAll(pk: string, skPrefix?: string): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const out = await dynamo().send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': PK },
-          ExpressionAttributeValues: { ':pk': pk },
+          KeyConditionExpression: skPrefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
+          ExpressionAttributeNames: skPrefix ? { '#pk': PK, '#sk': SK } : { '#pk': PK },
+          ExpressionAttributeValues: skPrefix ? { ':pk': pk, ':prefix': skPrefix } : { ':pk': pk },
           ExclusiveStartKey: start,
         }),
       );

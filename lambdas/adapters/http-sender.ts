@@ -1,6 +1,8 @@
 import { Agent, request } from 'undici';
 import { parseRetryAfter, RESPONSE_EXCERPT_BYTES, type AttemptResult, type ErrorClass } from '#core/delivery';
+import { targetUrlRefusal } from '#core/destination-policy';
 import type { HttpRequest, HttpSender } from '#core/ports';
+import { guardedLookup } from './target-guard.ts';
 
 /**
  * Sends one HTTP request and reports what happened, never throwing: every outcome becomes an
@@ -9,11 +11,25 @@ import type { HttpRequest, HttpSender } from '#core/ports';
  * send Herald, with its signature, somewhere the subscription never named.
  */
 export class UndiciHttpSender implements HttpSender {
-  constructor(private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, connect: { timeout: 10_000 } })) {}
+  private readonly agent: Agent;
+
+  /**
+   * With `allowPrivateTargets` false (deployed), every connection resolves through the SSRF
+   * guard and literal addresses and schemes are checked before any socket opens.
+   */
+  constructor(private readonly allowPrivateTargets: boolean) {
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connections: 64,
+      connect: { timeout: 10_000, ...(allowPrivateTargets ? {} : { lookup: guardedLookup }) },
+    });
+  }
 
   async send(req: HttpRequest): Promise<AttemptResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
+    const refusal = targetUrlRefusal(req.url, this.allowPrivateTargets);
+    if (refusal) return { durationMs: 0, error: 'blocked_destination', errorMessage: `${req.url} ${refusal}` };
     try {
       const response = await request(req.url, {
         method: req.method as 'POST',

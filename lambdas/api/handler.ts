@@ -1,9 +1,11 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { loadCatalogue } from '#adapters/catalogue-files';
 import { DynamoStore } from '#adapters/dynamo-store';
 import { EventBridgePublisher } from '#adapters/event-bus';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { targetRefusal } from '#adapters/target-guard';
 import { allowPrivateTargets, requireEnv, SETTINGS } from '#shared/env';
 import { errorResponse, principalOf } from '#shared/http';
 import { logger } from '#shared/observability';
@@ -20,11 +22,13 @@ const ports: ApiPorts = {
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
   clock: () => new Date(),
+  catalogue: loadCatalogue(),
+  targetRefusal: (url) => targetRefusal(url, allowPrivateTargets()),
   config: {
-    allowPrivateTargets: allowPrivateTargets(),
     eventSource: SETTINGS.eventSource(),
     eventRetentionDays: SETTINGS.eventRetentionDays(),
     secretGraceHours: SETTINGS.secretGraceHours(),
+    thinLinkTemplate: SETTINGS.thinLinkTemplate(),
   },
 };
 

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import type { Principal } from '#core/api-keys';
+import type { Catalogue } from '#core/catalogue';
 import { publishEventSchema } from '#core/envelope';
 import { DomainError, NotFoundError } from '#core/errors';
 import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventPublisher, EventStore, SubscriptionStore, TenantStore } from '#core/ports';
@@ -8,7 +9,7 @@ import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resend
 import { publishEvent } from '#core/publishing';
 import { createSubscriptionSchema, patchSubscriptionSchema } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
-import { createTenant, createTenantSchema, requireAdmin, resolveTenant } from '#core/tenancy';
+import { createApiKey, createTenant, createTenantSchema, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
 import { json, jsonBody, noContent, parseWith } from '#shared/http';
 
 export interface ApiPorts {
@@ -21,7 +22,9 @@ export interface ApiPorts {
   queue: DeliveryQueue;
   deadLetters: DeadLetterQueue;
   clock: () => Date;
-  config: { allowPrivateTargets: boolean; eventSource: string; eventRetentionDays: number; secretGraceHours: number };
+  catalogue: Catalogue;
+  targetRefusal: (url: string) => Promise<string | undefined>;
+  config: { eventSource: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string };
 }
 
 interface RouteContext {
@@ -67,11 +70,26 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
     const tenant = await createTenant(ctx.ports, parseWith(createTenantSchema, jsonBody(ctx.event)));
     return json(201, tenant);
   }],
+  ['POST', '/v1/tenants/{id}/keys', async (ctx) => {
+    requireAdmin(ctx.principal);
+    parseWith(z.object({}).strict(), jsonBody(ctx.event));
+    return json(201, await createApiKey(ctx.ports, await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id)));
+  }],
+  ['POST', '/v1/keys', async (ctx) => {
+    const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));
+    return json(201, await createApiKey(ctx.ports, await tenantFor(ctx, tenantId)));
+  }],
+  ['GET', '/v1/keys', async (ctx) => json(200, { items: await ctx.ports.keys.listApiKeys(await tenantFor(ctx)) })],
+  ['DELETE', '/v1/keys/{id}', async (ctx) => {
+    await revokeApiKey(ctx.ports, await tenantFor(ctx), ctx.params.id!);
+    return noContent();
+  }],
   ['POST', '/v1/events', async (ctx) => {
     requireAdmin(ctx.principal);
     const result = await publishEvent(ctx.ports, parseWith(publishEventSchema, jsonBody(ctx.event)));
     return json(202, { id: result.id });
   }],
+  ['GET', '/v1/event-types', async (ctx) => json(200, { items: ctx.ports.catalogue.list() })],
   ['POST', '/v1/subscriptions', async (ctx) => {
     const input = parseWith(createSubscriptionSchema, jsonBody(ctx.event));
     const tenantId = await tenantFor(ctx, input.tenantId);

@@ -14,6 +14,10 @@ export interface CloudEvent {
   subject: string;
   datacontenttype: 'application/json';
   tenantid: string;
+  /** URI of the schema `data` follows: names the event type's version. */
+  dataschema?: string;
+  /** Where a thin payload's entity can be fetched, when the operator configured a link. */
+  dataref?: string;
   data?: unknown;
 }
 
@@ -26,6 +30,8 @@ export const cloudEventSchema = z.object({
   subject: z.string(),
   datacontenttype: z.literal('application/json'),
   tenantid: z.string(),
+  dataschema: z.string().optional(),
+  dataref: z.string().optional(),
   data: z.unknown().optional(),
 });
 
@@ -44,12 +50,18 @@ export const publishEventSchema = z
     ),
     id: z.string().regex(EVENT_ID, 'must be 1-128 characters of letters, digits and ._:@-').optional(),
     time: z.iso.datetime({ offset: true }).optional(),
+    version: z.number().int().min(1).optional(),
   })
   .strict();
 
 export type PublishEventInput = z.infer<typeof publishEventSchema>;
 
-export function buildEnvelope(input: PublishEventInput & { id: string }, source: string, now: Date): CloudEvent {
+export function buildEnvelope(
+  input: Omit<PublishEventInput, 'version'> & { id: string },
+  source: string,
+  now: Date,
+  extensions: Pick<CloudEvent, 'dataschema' | 'dataref'> = {},
+): CloudEvent {
   return {
     specversion: '1.0',
     id: input.id,
@@ -59,6 +71,8 @@ export function buildEnvelope(input: PublishEventInput & { id: string }, source:
     subject: input.subject,
     datacontenttype: 'application/json',
     tenantid: input.tenantId,
+    ...(extensions.dataschema ? { dataschema: extensions.dataschema } : {}),
+    ...(extensions.dataref ? { dataref: extensions.dataref } : {}),
     data: input.data,
   };
 }
@@ -68,4 +82,14 @@ export function payloadFor(event: CloudEvent, mode: 'full' | 'thin'): CloudEvent
   if (mode === 'full') return event;
   const { data: _data, ...thin } = event;
   return thin;
+}
+
+/** A URI naming the schema an event's data follows (CloudEvents `dataschema`). */
+export function dataSchemaUri(type: string, version: number): string {
+  return `urn:herald:event-types:${type}:v${version}`;
+}
+
+export function versionFromDataSchema(uri: string | undefined): number | undefined {
+  const match = /:v(\d+)$/.exec(uri ?? '');
+  return match ? Number(match[1]) : undefined;
 }

@@ -1,5 +1,5 @@
 import type { DeliveryJob } from './delivery-job.ts';
-import type { CloudEvent } from './envelope.ts';
+import { versionFromDataSchema, type CloudEvent } from './envelope.ts';
 import { matchesEventPattern } from './event-pattern.ts';
 import { patternKeysFor } from './event-types.ts';
 import { deliveryIdFor } from './ids.ts';
@@ -15,6 +15,8 @@ export function selectRecipients(event: CloudEvent, candidates: SubscriptionInde
   return candidates.filter((entry) => {
     if (seen.has(entry.subscriptionId) || entry.status !== 'active') return false;
     seen.add(entry.subscriptionId);
+    const pinned = entry.versions?.[event.type];
+    if (pinned !== undefined && pinned !== versionFromDataSchema(event.dataschema)) return false;
     return !entry.filter || matchesEventPattern(entry.filter, event);
   });
 }

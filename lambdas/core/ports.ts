@@ -42,6 +42,10 @@ export interface TenantStore {
 export interface ApiKeyStore {
   putApiKey(record: ApiKeyRecord): Promise<void>;
   getApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
+  /** A tenant's keys by their non-secret prefixes; hashes are not returned. */
+  listApiKeys(tenantId: string): Promise<Omit<ApiKeyRecord, 'hash'>[]>;
+  /** Returns false when the tenant has no key with this prefix. */
+  revokeApiKey(tenantId: string, prefix: string, at: string): Promise<boolean>;
 }
 
 /** One entry of the fan-out index: what fan-out needs to decide without reading the subscription. */
@@ -49,6 +53,7 @@ export interface SubscriptionIndexEntry {
   subscriptionId: string;
   status: Subscription['status'];
   filter?: Subscription['filter'];
+  versions?: Subscription['versions'];
 }
 
 export interface SubscriptionStore {

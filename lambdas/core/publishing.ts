@@ -1,5 +1,6 @@
+import { dataSchemaUri, expandLinkTemplate, type Catalogue } from './catalogue.ts';
 import { buildEnvelope, type PublishEventInput } from './envelope.ts';
-import { NotFoundError } from './errors.ts';
+import { NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
 import type { EventPublisher, EventStore, TenantStore } from './ports.ts';
 
@@ -8,7 +9,8 @@ export interface PublishPorts {
   events: EventStore;
   publisher: EventPublisher;
   clock: () => Date;
-  config: { eventSource: string; eventRetentionDays: number };
+  catalogue: Catalogue;
+  config: { eventSource: string; eventRetentionDays: number; thinLinkTemplate?: string };
 }
 
 /**
@@ -17,9 +19,20 @@ export interface PublishPorts {
  * published now rather than swallowed, so a client retrying after an error loses nothing.
  */
 export async function publishEvent(ports: PublishPorts, input: PublishEventInput): Promise<{ id: string; duplicate: boolean }> {
+  const problems = ports.catalogue.validate(input.type, input.data, input.version);
+  if (problems.length > 0) throw new ValidationError(problems);
   if (!(await ports.tenants.getTenant(input.tenantId))) throw new NotFoundError('tenant', input.tenantId);
   const now = ports.clock();
-  const envelope = buildEnvelope({ ...input, id: input.id ?? newId('evt') }, ports.config.eventSource, now);
+  const version = input.version ?? ports.catalogue.latestVersion(input.type)!;
+  const id = input.id ?? newId('evt');
+  const linkTemplate = ports.catalogue.entry(input.type, version)?.linkTemplate ?? ports.config.thinLinkTemplate;
+  const { version: _v, ...fields } = input;
+  const envelope = buildEnvelope({ ...fields, id }, ports.config.eventSource, now, {
+    dataschema: dataSchemaUri(input.type, version),
+    ...(linkTemplate
+      ? { dataref: expandLinkTemplate(linkTemplate, { tenantid: input.tenantId, type: input.type, subject: input.subject, id }) }
+      : {}),
+  });
   const existing = await ports.events.putEventIfAbsent(envelope, ports.config.eventRetentionDays);
   if (existing?.publishedAt) return { id: envelope.id, duplicate: true };
   const toPublish = existing ?? envelope;

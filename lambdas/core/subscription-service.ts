@@ -1,9 +1,9 @@
 import type { Principal } from './api-keys.ts';
-import { targetUrlRefusal } from './destination-policy.ts';
+import type { Catalogue } from './catalogue.ts';
 import type { DeliveryJob } from './delivery-job.ts';
 import type { Delivery, DeliveryStatus } from './delivery.ts';
 import { buildEnvelope } from './envelope.ts';
-import { NotFoundError, ValidationError } from './errors.ts';
+import { NotFoundError, ValidationError, type FieldError } from './errors.ts';
 import { newId } from './ids.ts';
 import type { DeliveryQueue, DeliveryStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
 import { generateSigningSecret } from './signing.ts';
@@ -21,12 +21,30 @@ export interface SubscriptionPorts {
   deliveries: DeliveryStore;
   queue: DeliveryQueue;
   clock: () => Date;
-  config: { allowPrivateTargets: boolean; eventSource: string; secretGraceHours: number };
+  catalogue: Catalogue;
+  /** Why Herald would refuse to send to this URL (scheme, address, what the host resolves to). */
+  targetRefusal: (url: string) => Promise<string | undefined>;
+  config: { eventSource: string; secretGraceHours: number };
 }
 
-function checkDestination(destination: Destination, allowPrivateTargets: boolean): void {
-  const refusal = targetUrlRefusal(destination.url, allowPrivateTargets);
+async function checkDestination(ports: Pick<SubscriptionPorts, 'targetRefusal'>, destination: Destination): Promise<void> {
+  const refusal = await ports.targetRefusal(destination.url);
   if (refusal) throw new ValidationError([{ path: 'destination.url', message: refusal }]);
+}
+
+/** Event types must select catalogued types; pinned versions must exist. */
+function checkAgainstCatalogue(catalogue: Catalogue, eventTypes: string[] | undefined, versions: Record<string, number> | undefined | null): void {
+  const problems: FieldError[] = [];
+  (eventTypes ?? []).forEach((pattern, i) => {
+    const problem = catalogue.patternProblem(pattern);
+    if (problem) problems.push({ path: `eventTypes[${i}]`, message: problem });
+  });
+  for (const [type, version] of Object.entries(versions ?? {})) {
+    if (!catalogue.entry(type, version)) {
+      problems.push({ path: `versions.${type}`, message: catalogue.has(type) ? `${type} has no version ${version}` : `unknown event type '${type}'` });
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
 }
 
 export async function createSubscription(
@@ -34,7 +52,8 @@ export async function createSubscription(
   tenantId: string,
   input: CreateSubscriptionInput,
 ): Promise<PublicSubscription & { secret: string }> {
-  checkDestination(input.destination, ports.config.allowPrivateTargets);
+  await checkDestination(ports, input.destination);
+  checkAgainstCatalogue(ports.catalogue, input.eventTypes, input.versions);
   const now = ports.clock().toISOString();
   const secret = generateSigningSecret();
   const { tenantId: _ignored, ...fields } = input;
@@ -76,8 +95,9 @@ export async function patchSubscription(
   patch: PatchSubscriptionInput,
 ): Promise<PublicSubscription> {
   const previous = await getSubscription(ports, tenantId, id);
-  if (patch.destination) checkDestination(patch.destination, ports.config.allowPrivateTargets);
-  const { tenantId: _ignored, retryPolicy, filter, ...fields } = patch;
+  if (patch.destination) await checkDestination(ports, patch.destination);
+  checkAgainstCatalogue(ports.catalogue, patch.eventTypes, patch.versions);
+  const { tenantId: _ignored, retryPolicy, filter, versions, ...fields } = patch;
   const next: Subscription = { ...previous, updatedAt: ports.clock().toISOString() };
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
   if (fields.eventTypes) next.eventTypes = [...new Set(fields.eventTypes)];
@@ -86,6 +106,8 @@ export async function patchSubscription(
   else if (retryPolicy !== undefined) next.retryPolicy = retryPolicy;
   if (filter === null) delete next.filter;
   else if (filter !== undefined) next.filter = filter;
+  if (versions === null) delete next.versions;
+  else if (versions !== undefined) next.versions = versions;
   await ports.subscriptions.putSubscription(next, previous);
   return toPublicSubscription(next);
 }

@@ -85,6 +85,8 @@ const subscriptionFields = {
   ordering: z.enum(['none']).optional(),
   status: subscriptionStatusSchema.optional(),
   metadata: z.record(z.string(), z.string().max(500)).optional(),
+  /** Pins event types to one schema version: `{"order.created": 1}`. */
+  versions: z.record(z.string(), z.number().int().min(1)).optional(),
 };
 
 export const createSubscriptionSchema = z.object({ ...subscriptionFields, tenantId: z.string().optional() }).strict();
@@ -100,6 +102,7 @@ export const patchSubscriptionSchema = z
     ordering: subscriptionFields.ordering,
     status: subscriptionFields.status,
     metadata: subscriptionFields.metadata,
+    versions: subscriptionFields.versions.nullable(),
     tenantId: z.string().optional(),
   })
   .strict();
@@ -127,6 +130,7 @@ export interface Subscription {
   ordering: 'none';
   status: 'active' | 'paused';
   metadata?: Record<string, string>;
+  versions?: Record<string, number>;
   secrets: SigningSecret[];
   createdAt: string;
   updatedAt: string;

@@ -29,6 +29,21 @@ export async function resolveTenant(
   return requested;
 }
 
+/** An extra key for a tenant (rotation without downtime: create the new, then revoke the old). */
+export async function createApiKey(
+  ports: { keys: ApiKeyStore; clock: () => Date },
+  tenantId: string,
+): Promise<{ prefix: string; apiKey: string; role: 'tenant'; tenantId: string; createdAt: string }> {
+  const createdAt = ports.clock().toISOString();
+  const key = generateApiKey();
+  await ports.keys.putApiKey({ hash: key.hash, prefix: key.prefix, role: 'tenant', tenantId, createdAt });
+  return { prefix: key.prefix, apiKey: key.key, role: 'tenant', tenantId, createdAt };
+}
+
+export async function revokeApiKey(ports: { keys: ApiKeyStore; clock: () => Date }, tenantId: string, prefix: string): Promise<void> {
+  if (!(await ports.keys.revokeApiKey(tenantId, prefix, ports.clock().toISOString()))) throw new NotFoundError('API key', prefix);
+}
+
 export async function createTenant(
   ports: { tenants: TenantStore; keys: ApiKeyStore; clock: () => Date },
   input: z.infer<typeof createTenantSchema>,

@@ -5,7 +5,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoStore } from '#adapters/dynamo-store';
 import { UndiciHttpSender } from '#adapters/http-sender';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
-import { requireEnv, SETTINGS } from '#shared/env';
+import { allowPrivateTargets, requireEnv, SETTINGS } from '#shared/env';
 import { logger } from '#shared/observability';
 import { processDeliveryMessage, type DeliveryWorkerPorts } from './worker.ts';
 
@@ -13,7 +13,7 @@ const store = new DynamoStore(requireEnv('tableName'));
 const ports: DeliveryWorkerPorts = {
   subscriptions: store,
   deliveries: store,
-  http: new UndiciHttpSender(),
+  http: new UndiciHttpSender(allowPrivateTargets()),
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
   clock: () => new Date(),

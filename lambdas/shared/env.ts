@@ -32,4 +32,6 @@ export const SETTINGS = {
   eventRetentionDays: () => numberSetting('HERALD_EVENT_RETENTION_DAYS', 30),
   deliveryRetentionDays: () => numberSetting('HERALD_DELIVERY_RETENTION_DAYS', 30),
   secretGraceHours: () => numberSetting('HERALD_SECRET_GRACE_HOURS', 24),
+  /** e.g. https://api.example.com/{type}/{subject}: a link thin payloads carry as `dataref`. */
+  thinLinkTemplate: () => process.env.HERALD_THIN_LINK_TEMPLATE || undefined,
 };

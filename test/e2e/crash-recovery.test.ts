@@ -8,6 +8,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import type { LambdaHandler } from '../../local/lambda-context.ts';
 import { apiClient } from '../support/api-client.ts';
+import { exampleOf } from '../support/catalogue.ts';
 import { Receiver } from '../support/receiver.ts';
 
 const ADMIN = 'hk_admin_e2e_crash_recovery_0000000000000000000000';
@@ -52,27 +53,27 @@ afterAll(async () => {
 async function publishMany(type: string, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const res = await api('POST', '/v1/events', ADMIN, { tenantId: tenant.id, type, subject: `o-${i}`, data: { i } });
+    const res = await api('POST', '/v1/events', ADMIN, { tenantId: tenant.id, type, subject: `o-${i}`, data: exampleOf(type) });
     ids.push(res.body.id);
   }
   return ids;
 }
 
 it('loses nothing when the worker dies after receiving a batch', async () => {
-  await api('POST', '/v1/subscriptions', tenant.apiKey, { name: 'a', eventTypes: ['order.a'], destination: { type: 'webhook', url: `${receiver.url}/a` } });
+  await api('POST', '/v1/subscriptions', tenant.apiKey, { name: 'a', eventTypes: ['order.completed'], destination: { type: 'webhook', url: `${receiver.url}/a` } });
   mode = 'beforeSend';
   crashBudget = 3;
-  const ids = await publishMany('order.a', 20);
+  const ids = await publishMany('order.completed', 20);
   const got = await receiver.waitFor('/a', 20, 30_000);
   expect(crashes.beforeSend).toBeGreaterThan(0);
   expect(new Set(got.map((r) => JSON.parse(r.body).id))).toEqual(new Set(ids));
 });
 
 it('loses nothing when the worker dies after sending but before acknowledging; duplicates share webhook-id', async () => {
-  await api('POST', '/v1/subscriptions', tenant.apiKey, { name: 'b', eventTypes: ['order.b'], destination: { type: 'webhook', url: `${receiver.url}/b` } });
+  await api('POST', '/v1/subscriptions', tenant.apiKey, { name: 'b', eventTypes: ['order.returned'], destination: { type: 'webhook', url: `${receiver.url}/b` } });
   mode = 'afterSend';
   crashBudget = 2;
-  const ids = await publishMany('order.b', 20);
+  const ids = await publishMany('order.returned', 20);
   await receiver.waitFor('/b', 20, 30_000);
   // Let the re-delivered batches arrive.
   await new Promise((r) => setTimeout(r, 3500));

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import { apiClient, eventually } from '../support/api-client.ts';
+import { exampleOf } from '../support/catalogue.ts';
 import { Receiver } from '../support/receiver.ts';
 
 const ADMIN = 'hk_admin_e2e_delivery_engine_00000000000000000000';
@@ -15,21 +16,32 @@ let api: ReturnType<typeof apiClient>;
 let tenant: { id: string; apiKey: string };
 let counter = 0;
 
-async function subscribe(path: string, extra: Record<string, unknown> = {}) {
-  const type = `order.t${++counter}`;
+/**
+ * Each test gets its own subscription to order.created, isolated by a content filter on a
+ * subject prefix of its own: real catalogue types, and tests that don't see each other's events.
+ */
+interface TestSubscription {
+  id: string;
+  secret: string;
+  prefix: string;
+}
+
+async function subscribe(path: string, extra: Record<string, unknown> = {}, url = `${receiver.url}${path}`): Promise<TestSubscription> {
+  const prefix = `t${++counter}:`;
   const { destination, ...rest } = extra as { destination?: Record<string, unknown> };
   const res = await api('POST', '/v1/subscriptions', tenant.apiKey, {
     name: path,
-    eventTypes: [type],
-    destination: { type: 'webhook', url: `${receiver.url}${path}`, ...destination },
+    eventTypes: ['order.created'],
+    filter: { subject: [{ prefix }] },
+    destination: { type: 'webhook', url, ...destination },
     ...rest,
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return { ...(res.body as { id: string; secret: string }), type };
+  return { ...(res.body as { id: string; secret: string }), prefix };
 }
 
-async function publish(type: string, subject = 'order-1', id?: string) {
-  const res = await api('POST', '/v1/events', ADMIN, { tenantId: tenant.id, type, subject, data: { subject }, ...(id ? { id } : {}) });
+async function publish(sub: TestSubscription, subject = 'order-1') {
+  const res = await api('POST', '/v1/events', ADMIN, { tenantId: tenant.id, type: 'order.created', subject: `${sub.prefix}${subject}`, data: exampleOf('order.created') });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   return res.body.id as string;
 }
@@ -59,7 +71,7 @@ describe('retry schedule', () => {
   it('follows an explicit schedule within jitter and records every attempt', async () => {
     const sub = await subscribe('/schedule', { retryPolicy: { schedule: [1, 2, 3] } });
     receiver.script('/schedule', [{ status: 500 }, { status: 502 }, { status: 500 }]);
-    await publish(sub.type);
+    await publish(sub);
     const requests = await receiver.waitFor('/schedule', 4, 25_000);
     const gaps = gapsOf(requests.map((r) => r.at));
     [1, 2, 3].forEach((delay, i) => {
@@ -76,7 +88,7 @@ describe('retry schedule', () => {
   it('honours Retry-After on 503, capped by the policy', async () => {
     const sub = await subscribe('/retry-after', { retryPolicy: { schedule: [1, 3] } });
     receiver.script('/retry-after', [{ status: 503, headers: { 'retry-after': '2' } }, { status: 429, headers: { 'retry-after': '3600' } }]);
-    await publish(sub.type);
+    await publish(sub);
     const requests = await receiver.waitFor('/retry-after', 3, 20_000);
     const gaps = gapsOf(requests.map((r) => r.at));
     expect(gaps[0]).toBeGreaterThanOrEqual(1.95);
@@ -93,7 +105,7 @@ describe('response handling', () => {
   it('pauses the subscription on 410 Gone and stops retrying', async () => {
     const sub = await subscribe('/gone', { retryPolicy: { schedule: [1, 1, 1] } });
     receiver.script('/gone', [{ status: 410 }]);
-    await publish(sub.type);
+    await publish(sub);
     const [request] = await receiver.waitFor('/gone', 1);
     const delivery = await deliveryWhen(String(request!.headers['webhook-id']), (d) => d.status === 'failed');
     expect(delivery.reason).toMatch(/410/);
@@ -106,7 +118,7 @@ describe('response handling', () => {
   it('counts a timeout as a failed attempt and retries', async () => {
     const sub = await subscribe('/slow', { destination: { timeoutSeconds: 1 }, retryPolicy: { schedule: [1] } });
     receiver.script('/slow', [{ status: 200, delayMs: 2500 }]);
-    await publish(sub.type);
+    await publish(sub);
     const [first] = await receiver.waitFor('/slow', 2, 15_000);
     const delivery = await deliveryWhen(String(first!.headers['webhook-id']), (d) => d.status === 'succeeded');
     expect(delivery.attempts[0]).toMatchObject({ number: 1, error: 'timeout' });
@@ -117,7 +129,7 @@ describe('response handling', () => {
   it('does not follow redirects: a 3xx is a failed attempt', async () => {
     const sub = await subscribe('/redirect', { retryPolicy: { schedule: [1] } });
     receiver.script('/redirect', [{ status: 302, headers: { location: `${receiver.url}/elsewhere` } }]);
-    await publish(sub.type);
+    await publish(sub);
     const [first] = await receiver.waitFor('/redirect', 2, 15_000);
     const delivery = await deliveryWhen(String(first!.headers['webhook-id']), (d) => d.status === 'succeeded');
     expect(delivery.attempts[0]).toMatchObject({ statusCode: 302, error: 'redirect' });
@@ -125,16 +137,10 @@ describe('response handling', () => {
   });
 
   it('records connection failures by class', async () => {
-    const res = await api('POST', '/v1/subscriptions', tenant.apiKey, {
-      name: 'refused',
-      eventTypes: ['order.refused'],
-      destination: { type: 'webhook', url: 'http://127.0.0.1:9/nothing-listens' },
-      retryPolicy: { schedule: [], maxAttempts: 1 },
-    });
-    expect(res.status).toBe(201);
-    await publish('order.refused');
+    const sub = await subscribe('/refused', { retryPolicy: { schedule: [], maxAttempts: 1 } }, 'http://127.0.0.1:9/nothing-listens');
+    await publish(sub);
     const letters = await eventually(async () => {
-      const list = await api('GET', `/v1/dead-letters?subscriptionId=${res.body.id}`, tenant.apiKey);
+      const list = await api('GET', `/v1/dead-letters?subscriptionId=${sub.id}`, tenant.apiKey);
       return list.body.items?.length ? list.body.items : undefined;
     });
     expect(letters[0].attempts[0]).toMatchObject({ error: 'connection_refused' });
@@ -145,7 +151,7 @@ describe('exhaustion, dead letters and redrive', () => {
   it('parks an exhausted delivery with its reason, then redrive delivers it', async () => {
     const sub = await subscribe('/exhaust', { retryPolicy: { schedule: [1], maxAttempts: 2 } });
     receiver.script('/exhaust', [{ status: 500, body: 'down' }, { status: 500, body: 'still down' }]);
-    await publish(sub.type);
+    await publish(sub);
     const [first] = await receiver.waitFor('/exhaust', 2);
     const id = String(first!.headers['webhook-id']);
     const failed = await deliveryWhen(id, (d) => d.status === 'failed');
@@ -181,7 +187,7 @@ describe('exhaustion, dead letters and redrive', () => {
 describe('resend', () => {
   it('resends one delivery as a new delivery of the same event', async () => {
     const sub = await subscribe('/resend');
-    const eventId = await publish(sub.type);
+    const eventId = await publish(sub);
     const [original] = await receiver.waitFor('/resend', 1);
     const res = await api('POST', `/v1/deliveries/${String(original!.headers['webhook-id'])}/resend`, tenant.apiKey);
     expect(res.status).toBe(202);
@@ -193,17 +199,17 @@ describe('resend', () => {
 
   it('resends by subject only the matching kept events, even while paused', async () => {
     const sub = await subscribe('/by-subject');
-    await publish(sub.type, 'TRK-1');
-    await publish(sub.type, 'TRK-2');
-    await publish(sub.type, 'TRK-1');
+    await publish(sub, 'TRK-1');
+    await publish(sub, 'TRK-2');
+    await publish(sub, 'TRK-1');
     await receiver.waitFor('/by-subject', 3);
     await api('PATCH', `/v1/subscriptions/${sub.id}`, tenant.apiKey, { status: 'paused' });
-    const res = await api('POST', `/v1/subscriptions/${sub.id}/resend`, tenant.apiKey, { subject: 'TRK-1' });
+    const res = await api('POST', `/v1/subscriptions/${sub.id}/resend`, tenant.apiKey, { subject: `${sub.prefix}TRK-1` });
     expect(res.status).toBe(202);
     expect(res.body.count).toBe(2);
     const all = await receiver.waitFor('/by-subject', 5);
     const resent = all.slice(3).map((r) => JSON.parse(r.body).subject);
-    expect(resent).toEqual(['TRK-1', 'TRK-1']);
+    expect(resent).toEqual([`${sub.prefix}TRK-1`, `${sub.prefix}TRK-1`]);
     const ids = all.map((r) => r.headers['webhook-id']);
     expect(new Set(ids).size).toBe(5);
   });
@@ -211,8 +217,8 @@ describe('resend', () => {
   it('resends by time range and validates the range', async () => {
     const sub = await subscribe('/by-time');
     const from = new Date().toISOString();
-    await publish(sub.type, 'A');
-    await publish(sub.type, 'B');
+    await publish(sub, 'A');
+    await publish(sub, 'B');
     await receiver.waitFor('/by-time', 2);
     const res = await api('POST', `/v1/subscriptions/${sub.id}/resend`, tenant.apiKey, { from, to: new Date(Date.now() + 1000).toISOString() });
     expect(res.body.count).toBe(2);

@@ -8,6 +8,7 @@ import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import { apiClient, eventually } from '../support/api-client.ts';
+import { exampleOf } from '../support/catalogue.ts';
 import { Receiver } from '../support/receiver.ts';
 
 const ADMIN = 'hk_admin_e2e_walking_skeleton_0000000000000000000';
@@ -22,8 +23,8 @@ async function subscribe(key: string, body: Record<string, unknown>) {
   return res.body as { id: string; secret: string };
 }
 
-async function publish(body: Record<string, unknown>) {
-  const res = await api('POST', '/v1/events', ADMIN, { tenantId: tenant.id, subject: 'order-1', data: { orderId: 'order-1' }, ...body });
+async function publish(body: Record<string, unknown> & { type: string }) {
+  const res = await api('POST', '/v1/events', ADMIN, { tenantId: tenant.id, subject: 'order-1', data: exampleOf(body.type), ...body });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   return res.body as { id: string };
 }
@@ -54,7 +55,7 @@ describe('authentication', () => {
   it('refuses admin routes to a tenant key with 403', async () => {
     const res = await api('POST', '/v1/tenants', tenant.apiKey, { name: 'x' });
     expect(res.status).toBe(403);
-    const publishRes = await api('POST', '/v1/events', tenant.apiKey, { tenantId: tenant.id, type: 'order.created', subject: 's', data: {} });
+    const publishRes = await api('POST', '/v1/events', tenant.apiKey, { tenantId: tenant.id, type: 'order.created', subject: 's', data: exampleOf('order.created') });
     expect(publishRes.status).toBe(403);
   });
 
@@ -70,7 +71,8 @@ describe('publish → signed webhook', () => {
     const matching = await subscribe(tenant.apiKey, { eventTypes: ['order.created'], destination: { type: 'webhook', url: `${receiver.url}/match`, headers: { 'x-api-token': 'abc' } } });
     await subscribe(tenant.apiKey, { eventTypes: ['shipment.*'], destination: { type: 'webhook', url: `${receiver.url}/nomatch` } });
 
-    const { id } = await publish({ type: 'order.created', subject: 'order-42', data: { orderId: 'order-42', total: 12.5 } });
+    const data = { ...exampleOf('order.created'), total: 12.5 };
+    const { id } = await publish({ type: 'order.created', subject: 'order-42', data });
     const [request] = await receiver.waitFor('/match', 1);
     await new Promise((r) => setTimeout(r, 500));
     expect(receiver.on('/match')).toHaveLength(1);
@@ -86,7 +88,8 @@ describe('publish → signed webhook', () => {
       subject: 'order-42',
       datacontenttype: 'application/json',
       tenantid: tenant.id,
-      data: { orderId: 'order-42', total: 12.5 },
+      dataschema: 'urn:herald:event-types:order.created:v1',
+      data,
     });
     expect(request!.headers['content-type']).toBe('application/json');
     expect(request!.headers['x-api-token']).toBe('abc');
@@ -164,8 +167,8 @@ describe('publish → signed webhook', () => {
       payload: 'thin',
       destination: { type: 'webhook', url: `${receiver.url}/filtered` },
     });
-    await publish({ type: 'purchase_order.submitted', subject: 'po-1', data: { ReceivingLocation: 'XX1' } });
-    await publish({ type: 'purchase_order.submitted', subject: 'po-2', data: { ReceivingLocation: 'LF500' } });
+    await publish({ type: 'purchase_order.submitted', subject: 'po-1', data: { ...exampleOf('purchase_order.submitted'), ReceivingLocation: 'XX1' } });
+    await publish({ type: 'purchase_order.submitted', subject: 'po-2', data: { ...exampleOf('purchase_order.submitted'), ReceivingLocation: 'LF500' } });
     const [request] = await receiver.waitFor('/filtered', 1);
     await new Promise((r) => setTimeout(r, 500));
     expect(receiver.on('/filtered')).toHaveLength(1);
@@ -175,7 +178,7 @@ describe('publish → signed webhook', () => {
   });
 
   it('sends a herald.ping on /test and signs with old and new secret after a rotation', async () => {
-    const sub = await subscribe(tenant.apiKey, { eventTypes: ['herald.never'], destination: { type: 'webhook', url: `${receiver.url}/ping` } });
+    const sub = await subscribe(tenant.apiKey, { eventTypes: ['subscription.resumed'], destination: { type: 'webhook', url: `${receiver.url}/ping` } });
     const rotated = await api('POST', `/v1/subscriptions/${sub.id}/rotate-secret`, tenant.apiKey);
     expect(rotated.status).toBe(200);
     expect(rotated.body.secret).toMatch(/^whsec_/);
@@ -243,6 +246,10 @@ describe('bad input answers 4xx problem+json naming the field', () => {
     ['POST', '/v1/tenants', () => ADMIN, {}, 'name'],
     ['POST', '/v1/tenants', () => ADMIN, { name: 'x', extra: 1 }, 'extra'],
     ['POST', '/v1/events', () => ADMIN, { tenantId: 'ten_x', type: 'Order Created!', subject: 's', data: {} }, 'type'],
+    ['POST', '/v1/events', () => ADMIN, { tenantId: 'ten_x', type: 'order.craeted', subject: 's', data: {} }, 'type'],
+    ['POST', '/v1/events', () => ADMIN, { tenantId: 'ten_x', type: 'order.created', subject: 's', data: {}, version: 99 }, 'version'],
+    ['POST', '/v1/subscriptions', () => tenant.apiKey, { name: 'x', eventTypes: ['order.created', 'nosuch.*'], destination: { type: 'webhook', url: 'http://127.0.0.1/' } }, 'eventTypes[1]'],
+    ['POST', '/v1/subscriptions', () => tenant.apiKey, { name: 'x', eventTypes: ['order.created'], versions: { 'order.created': 7 }, destination: { type: 'webhook', url: 'http://127.0.0.1/' } }, 'versions.order.created'],
     ['POST', '/v1/events', () => ADMIN, { type: 'order.created', subject: 's', data: {} }, 'tenantId'],
     ['POST', '/v1/events', () => ADMIN, { tenantId: 't', type: 'order.created', data: {} }, 'subject'],
     ['POST', '/v1/events', () => ADMIN, { tenantId: 't', type: 'order.created', subject: 's', data: {}, id: 'has spaces' }, 'id'],
@@ -277,7 +284,40 @@ describe('bad input answers 4xx problem+json naming the field', () => {
     expect((await api('GET', '/v1/subscriptions/sub_doesnotexist', tenant.apiKey)).status).toBe(404);
     expect((await api('GET', '/v1/deliveries/dlv_doesnotexist', tenant.apiKey)).status).toBe(404);
     expect((await api('PUT', '/v1/tenants', ADMIN, {})).status).toBe(405);
-    const unknownTenant = await api('POST', '/v1/events', ADMIN, { tenantId: 'ten_missing', type: 'order.created', subject: 's', data: {} });
+    const unknownTenant = await api('POST', '/v1/events', ADMIN, { tenantId: 'ten_missing', type: 'order.created', subject: 's', data: exampleOf('order.created') });
     expect(unknownTenant.status).toBe(404);
+  });
+});
+
+describe('event catalogue', () => {
+  it('lists every catalogued type with versions and examples', async () => {
+    const res = await api('GET', '/v1/event-types', tenant.apiKey);
+    expect(res.status).toBe(200);
+    const types = res.body.items.map((t: { type: string }) => t.type);
+    for (const type of ['order.created', 'shipment.delivered', 'order.si.generate', 'purchase_order.submitted', 'print_file.ready', 'herald.ping', 'subscription.paused']) {
+      expect(types).toContain(type);
+    }
+    const created = res.body.items.find((t: { type: string }) => t.type === 'order.created');
+    expect(created).toMatchObject({ description: expect.any(String), versions: [{ version: 1, schema: expect.any(Object), example: expect.anything() }] });
+  });
+
+  it('answers an unknown type with close names, and schema violations with every path', async () => {
+    const unknown = await api('POST', '/v1/events', ADMIN, { tenantId: tenant.id, type: 'order.craeted', subject: 's', data: {} });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors[0]).toMatchObject({ path: 'type', message: expect.stringContaining('order.created') });
+    // An empty object misses every required field: each is reported at its own path.
+    const invalid = await api('POST', '/v1/events', ADMIN, { tenantId: tenant.id, type: 'order.created', subject: 's', data: {} });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.errors.length).toBeGreaterThanOrEqual(1);
+    expect(invalid.body.errors.every((e: { path: string }) => e.path.startsWith('data.'))).toBe(true);
+    const notObject = await api('POST', '/v1/events', ADMIN, { tenantId: tenant.id, type: 'order.created', subject: 's', data: 'nope' });
+    expect(notObject.body.errors[0]).toMatchObject({ path: 'data' });
+  });
+
+  it('delivers only the pinned version to a subscription that pins one', async () => {
+    await subscribe(tenant.apiKey, { eventTypes: ['order.completed'], versions: { 'order.completed': 1 }, destination: { type: 'webhook', url: `${receiver.url}/pinned` } });
+    await publish({ type: 'order.completed', version: 1 });
+    const [request] = await receiver.waitFor('/pinned', 1);
+    expect(JSON.parse(request!.body).dataschema).toBe('urn:herald:event-types:order.completed:v1');
   });
 });

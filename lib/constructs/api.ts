@@ -1,0 +1,110 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CATALOGUE_DIR } from '../herald-config.ts';
+import { HeraldFunction } from './herald-function.ts';
+
+export interface ApiProps {
+  readonly table: dynamodb.ITable;
+  readonly bus: events.IEventBus;
+  readonly deliveryQueue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Hex SHA-256 of the platform admin key. */
+  readonly adminKeyHash: string;
+  /** @default "0" */
+  readonly allowPrivateTargets?: string;
+  /** Steady-state requests per second across the API. @default 100 */
+  readonly throttlingRateLimit?: number;
+  /** @default 200 */
+  readonly throttlingBurstLimit?: number;
+}
+
+const problem = (status: number, title: string, detail: string) => ({
+  'application/problem+json': JSON.stringify({ type: 'about:blank', title, status, detail }),
+});
+
+/**
+ * The REST API: API Gateway proxies every route to the api function after a request authorizer
+ * (cached per key for 5 minutes) has resolved the Bearer key to a tenant and role.
+ */
+export class Api extends Construct {
+  public readonly restApi: apigateway.RestApi;
+  public readonly handler: HeraldFunction;
+  public readonly authorizer: HeraldFunction;
+  public readonly accessLogs: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    this.handler = new HeraldFunction(this, 'Handler', {
+      name: 'api',
+      env: {
+        tableName: props.table.tableName,
+        eventBusName: props.bus.eventBusName,
+        deliveryQueueUrl: props.deliveryQueue.queueUrl,
+        deadLetterQueueUrl: props.deadLetterQueue.queueUrl,
+        allowPrivateTargets: props.allowPrivateTargets ?? '0',
+        catalogueDir: `/var/task/${CATALOGUE_DIR}`,
+      },
+      timeout: Duration.seconds(29),
+      memorySize: 512,
+      assets: [CATALOGUE_DIR],
+    });
+    props.table.grantReadWriteData(this.handler.function);
+    props.bus.grantPutEventsTo(this.handler.function);
+    props.deliveryQueue.grantSendMessages(this.handler.function);
+    props.deadLetterQueue.grantConsumeMessages(this.handler.function);
+    props.deadLetterQueue.grantSendMessages(this.handler.function);
+
+    this.authorizer = new HeraldFunction(this, 'Authorizer', {
+      name: 'authorizer',
+      env: { tableName: props.table.tableName, adminKeyHash: props.adminKeyHash },
+      timeout: Duration.seconds(10),
+    });
+    props.table.grantReadData(this.authorizer.function);
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.RETAIN });
+    this.restApi = new apigateway.RestApi(this, 'RestApi', {
+      description: 'Herald event notifications API',
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: 'prod',
+        tracingEnabled: true,
+        metricsEnabled: true,
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        throttlingRateLimit: props.throttlingRateLimit ?? 100,
+        throttlingBurstLimit: props.throttlingBurstLimit ?? 200,
+        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+      },
+    });
+    const requestAuthorizer = new apigateway.RequestAuthorizer(this, 'KeyAuthorizer', {
+      handler: this.authorizer.function,
+      identitySources: [apigateway.IdentitySource.header('Authorization')],
+      resultsCacheTtl: Duration.minutes(5),
+    });
+    const integration = new apigateway.LambdaIntegration(this.handler.function, { proxy: true });
+    const methodOptions = { authorizer: requestAuthorizer, authorizationType: apigateway.AuthorizationType.CUSTOM };
+    this.restApi.root.addMethod('ANY', integration, methodOptions);
+    this.restApi.root.addProxy({ defaultIntegration: integration, defaultMethodOptions: methodOptions, anyMethod: true });
+
+    this.restApi.addGatewayResponse('Unauthorized', {
+      type: apigateway.ResponseType.UNAUTHORIZED,
+      statusCode: '401',
+      templates: problem(401, 'Unauthorized', 'missing or invalid API key'),
+    });
+    this.restApi.addGatewayResponse('AccessDenied', {
+      type: apigateway.ResponseType.ACCESS_DENIED,
+      statusCode: '403',
+      templates: problem(403, 'Forbidden', 'this key may not call this route'),
+    });
+    this.restApi.addGatewayResponse('Throttled', {
+      type: apigateway.ResponseType.THROTTLED,
+      statusCode: '429',
+      templates: problem(429, 'Too many requests', 'slow down and retry'),
+    });
+  }
+}

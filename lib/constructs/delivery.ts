@@ -1,0 +1,98 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DELIVER_BATCH_SIZE, FANOUT_RULE_PATTERN, TIMEOUTS } from '../herald-config.ts';
+import { HeraldFunction } from './herald-function.ts';
+
+export interface DeliveryProps {
+  readonly table: dynamodb.ITable;
+  readonly bus: events.IEventBus;
+  /** "1" lets subscriptions target http:// and private addresses (never in production). @default "0" */
+  readonly allowPrivateTargets?: string;
+  /**
+   * Receives of one message before SQS moves it to the DLQ by itself. The deliver function parks
+   * exhausted deliveries itself (with a reason) and re-enqueues long-running policies as fresh
+   * messages before this count, so the redrive policy only catches crashes and poison messages.
+   * @default 100
+   */
+  readonly maxReceiveCount?: number;
+}
+
+/**
+ * The delivery path: the fan-out function behind a rule on the bus, the delivery queue with its
+ * dead-letter queue, and the deliver function consuming it in batches with partial failures.
+ */
+export class Delivery extends Construct {
+  public readonly queue: sqs.Queue;
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly fanoutDeadLetterQueue: sqs.Queue;
+  public readonly fanout: HeraldFunction;
+  public readonly deliver: HeraldFunction;
+  public readonly fanoutRule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: DeliveryProps) {
+    super(scope, id);
+    const retention = Duration.days(14); // SQS maximum: a retry policy may run up to 14 days
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      retentionPeriod: retention,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.queue = new sqs.Queue(this, 'Deliveries', {
+      retentionPeriod: retention,
+      visibilityTimeout: Duration.seconds(TIMEOUTS.deliveryQueueVisibilitySeconds),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 100 },
+    });
+    this.fanoutDeadLetterQueue = new sqs.Queue(this, 'FanoutDeadLetters', {
+      retentionPeriod: retention,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+
+    const env = {
+      tableName: props.table.tableName,
+      deliveryQueueUrl: this.queue.queueUrl,
+      deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
+      allowPrivateTargets: props.allowPrivateTargets ?? '0',
+    };
+
+    this.deliver = new HeraldFunction(this, 'Deliver', {
+      name: 'deliver',
+      env,
+      timeout: Duration.seconds(TIMEOUTS.deliverFunctionTimeoutSeconds),
+      memorySize: 512,
+    });
+    props.table.grantReadWriteData(this.deliver.function);
+    this.queue.grantConsumeMessages(this.deliver.function);
+    this.queue.grantSendMessages(this.deliver.function);
+    this.deadLetterQueue.grantSendMessages(this.deliver.function);
+    this.deliver.function.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: DELIVER_BATCH_SIZE,
+        maxBatchingWindow: Duration.seconds(1),
+        reportBatchItemFailures: true,
+      }),
+    );
+
+    this.fanout = new HeraldFunction(this, 'Fanout', { name: 'fanout', env, timeout: Duration.seconds(60), memorySize: 512 });
+    props.table.grantReadData(this.fanout.function);
+    this.queue.grantSendMessages(this.fanout.function);
+    this.fanoutRule = new events.Rule(this, 'FanoutRule', {
+      eventBus: props.bus,
+      eventPattern: { source: [...FANOUT_RULE_PATTERN.source] },
+      targets: [
+        new targets.LambdaFunction(this.fanout.function, {
+          deadLetterQueue: this.fanoutDeadLetterQueue,
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+  }
+}

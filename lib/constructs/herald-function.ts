@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ENV, FUNCTIONS } from '../herald-config.ts';
+
+/** The repository root: entries, the lock file and the catalogue are resolved against it. */
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export type FunctionName = keyof typeof FUNCTIONS;
+export type EnvValues = Partial<Record<keyof typeof ENV, string>>;
+
+export interface HeraldFunctionProps {
+  /** Which Herald function: its entry and the environment it needs come from FUNCTIONS. */
+  readonly name: FunctionName;
+  /** Values for the function's environment variables; every variable it needs must be given. */
+  readonly env: EnvValues;
+  /** @default Duration.seconds(30) */
+  readonly timeout?: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** Extra files to copy next to the bundle (paths relative to the repo root). @default none */
+  readonly assets?: string[];
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Every Herald Lambda with the same defaults: Node.js 22 on arm64, minified ESM bundled by the
+ * local esbuild (no Docker), source maps, X-Ray tracing, JSON logs in a log group with a
+ * retention, and exactly the environment its entry in FUNCTIONS declares.
+ */
+export class HeraldFunction extends Construct {
+  public readonly function: NodejsFunction;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: HeraldFunctionProps) {
+    super(scope, id);
+    const spec = FUNCTIONS[props.name];
+    const environment: Record<string, string> = { NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: 'herald' };
+    for (const key of spec.env as readonly (keyof typeof ENV)[]) {
+      const value = props.env[key];
+      if (value === undefined) throw new Error(`HeraldFunction ${props.name}: environment value for ${ENV[key]} is missing`);
+      environment[ENV[key]] = value;
+    }
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const assets = props.assets ?? [];
+    const commandHooks: ICommandHooks = {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (inputDir, outputDir) => assets.map((asset) => `cp -R "${join(inputDir, asset)}" "${join(outputDir, asset)}"`),
+    };
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: join(REPO_ROOT, spec.entry),
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: props.timeout ?? Duration.seconds(30),
+      memorySize: props.memorySize ?? 256,
+      tracing: lambda.Tracing.ACTIVE,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      logGroup: this.logGroup,
+      environment,
+      bundling: {
+        format: OutputFormat.ESM,
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        // Some dependencies still call require(); give ESM bundles one.
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        externalModules: [],
+        commandHooks,
+      },
+    });
+  }
+}

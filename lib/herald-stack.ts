@@ -1,0 +1,68 @@
+import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { Api } from './constructs/api.ts';
+import { Bus } from './constructs/bus.ts';
+import { Delivery } from './constructs/delivery.ts';
+import { Monitoring } from './constructs/monitoring.ts';
+import { Storage } from './constructs/storage.ts';
+
+export interface HeraldStackProps extends StackProps {
+  /** Let subscriptions target http:// and private addresses. Never in production. @default false */
+  readonly allowPrivateTargets?: boolean;
+  /** Email address for operator alarms. @default none */
+  readonly alarmEmail?: string;
+}
+
+/** Herald as one deployment unit: wires the constructs together, nothing else. */
+export class HeraldStack extends Stack {
+  public readonly storage: Storage;
+  public readonly bus: Bus;
+  public readonly delivery: Delivery;
+  public readonly api: Api;
+  public readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: HeraldStackProps = {}) {
+    super(scope, id, props);
+    const adminKeyHash = new CfnParameter(this, 'AdminKeyHash', {
+      type: 'String',
+      noEcho: true,
+      default: '',
+      allowedPattern: '^([0-9a-f]{64})?$',
+      description: 'Hex SHA-256 of the platform admin API key: printf %s "$KEY" | sha256sum. Empty: no admin key.',
+    });
+    const allowPrivateTargets = props.allowPrivateTargets ? '1' : '0';
+
+    this.storage = new Storage(this, 'Storage');
+    this.bus = new Bus(this, 'Bus');
+    this.delivery = new Delivery(this, 'Delivery', { table: this.storage.table, bus: this.bus.bus, allowPrivateTargets });
+    this.api = new Api(this, 'Api', {
+      table: this.storage.table,
+      bus: this.bus.bus,
+      deliveryQueue: this.delivery.queue,
+      deadLetterQueue: this.delivery.deadLetterQueue,
+      adminKeyHash: adminKeyHash.valueAsString,
+      allowPrivateTargets,
+    });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      functions: {
+        Api: this.api.handler.function,
+        Authorizer: this.api.authorizer.function,
+        Fanout: this.delivery.fanout.function,
+        Deliver: this.delivery.deliver.function,
+      },
+      deliveryQueue: this.delivery.queue,
+      deadLetterQueue: this.delivery.deadLetterQueue,
+      fanoutDeadLetterQueue: this.delivery.fanoutDeadLetterQueue,
+      restApi: this.api.restApi,
+      alarmEmail: props.alarmEmail,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
+    new CfnOutput(this, 'EventBusName', { value: this.bus.bus.eventBusName });
+    new CfnOutput(this, 'EventBusArn', { value: this.bus.bus.eventBusArn });
+    new CfnOutput(this, 'DeliveryQueueUrl', { value: this.delivery.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.delivery.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'TableName', { value: this.storage.table.tableName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+  }
+}

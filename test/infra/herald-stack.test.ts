@@ -1,0 +1,183 @@
+/**
+ * The CDK stack's properties that matter: storage durability and encryption, the fan-out rule,
+ * queue/redrive/timeout consistency, the event source mapping, function defaults, API auth,
+ * throttling and logs, and the operator alarms. Bundling is skipped (assets are not built here;
+ * test/infra/synth.test.ts runs the real `cdk synth`).
+ */
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DELIVER_BATCH_SIZE, FANOUT_RULE_PATTERN, TABLE_SCHEMA, TIMEOUTS } from '../../lib/herald-config.ts';
+import { HeraldStack } from '../../lib/herald-stack.ts';
+
+let template: Template;
+let stack: HeraldStack;
+
+beforeAll(() => {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  stack = new HeraldStack(app, 'Test', { alarmEmail: 'ops@example.com' });
+  template = Template.fromStack(stack);
+});
+
+type Resource = { Properties: Record<string, any> };
+const resources = (type: string) => Object.values(template.findResources(type)) as Resource[];
+
+describe('storage', () => {
+  it('is on-demand with point-in-time recovery and a TTL attribute', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true },
+    });
+  });
+
+  it('is encrypted with a customer-managed key that rotates', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', { SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() } });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('has the key schema and both indexes the code queries', () => {
+    const table = resources('AWS::DynamoDB::Table')[0]!.Properties;
+    expect(table.KeySchema).toEqual([
+      { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+      { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+    ]);
+    expect(table.GlobalSecondaryIndexes.map((g: { IndexName: string }) => g.IndexName).sort()).toEqual([TABLE_SCHEMA.gsi1.indexName, TABLE_SCHEMA.gsi2.indexName]);
+  });
+
+  it('is retained when the stack is deleted', () => {
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+});
+
+describe('bus and fan-out', () => {
+  it('has a custom event bus', () => {
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+  });
+
+  it('routes Herald events to the fan-out function with retries and its own DLQ', () => {
+    const rule = resources('AWS::Events::Rule').find((r) => r.Properties.EventPattern)!.Properties;
+    expect(rule.EventPattern).toEqual({ source: [...FANOUT_RULE_PATTERN.source] });
+    expect(rule.EventBusName.Ref).toMatch(/^Bus/);
+    const target = rule.Targets[0];
+    expect(target.Arn['Fn::GetAtt'][0]).toMatch(/Fanout/);
+    expect(target.DeadLetterConfig.Arn['Fn::GetAtt'][0]).toMatch(/FanoutDeadLetters/);
+    expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 });
+  });
+});
+
+describe('delivery queue', () => {
+  const deliveries = () => resources('AWS::SQS::Queue').find((q) => q.Properties.RedrivePolicy)!.Properties;
+
+  it('keeps messages 14 days and redrives poison messages to the DLQ', () => {
+    const queue = deliveries();
+    expect(queue.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    expect(queue.RedrivePolicy.maxReceiveCount).toBe(100);
+    expect(queue.RedrivePolicy.deadLetterTargetArn['Fn::GetAtt'][0]).toMatch(/DeadLetters/);
+  });
+
+  it('encrypts every queue and refuses non-TLS access', () => {
+    for (const queue of resources('AWS::SQS::Queue')) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    const policies = resources('AWS::SQS::QueuePolicy');
+    expect(policies.length).toBe(resources('AWS::SQS::Queue').length);
+    for (const policy of policies) {
+      expect(policy.Properties.PolicyDocument.Statement).toEqual(
+        expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      );
+    }
+  });
+
+  it('feeds the deliver function in batches with partial batch failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: DELIVER_BATCH_SIZE,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumBatchingWindowInSeconds: 1,
+    });
+  });
+
+  it('keeps timeouts consistent: subscription timeout < function timeout, visibility ≥ 6 × function timeout', () => {
+    const deliver = stack.delivery.deliver.function.node.defaultChild as { timeout?: number };
+    expect(deliver.timeout).toBe(TIMEOUTS.deliverFunctionTimeoutSeconds);
+    expect(TIMEOUTS.deliverFunctionTimeoutSeconds).toBeGreaterThan(TIMEOUTS.maxSubscriptionTimeoutSeconds);
+    expect(deliveries().VisibilityTimeout).toBe(TIMEOUTS.deliveryQueueVisibilitySeconds);
+    expect(TIMEOUTS.deliveryQueueVisibilitySeconds).toBeGreaterThanOrEqual(6 * TIMEOUTS.deliverFunctionTimeoutSeconds);
+  });
+});
+
+describe('functions', () => {
+  it('run Node.js 22 on arm64 with tracing and JSON logs', () => {
+    const functions = resources('AWS::Lambda::Function').filter((f) => f.Properties.Runtime?.startsWith('nodejs'));
+    expect(functions.length).toBe(4);
+    for (const fn of functions) {
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, LoggingConfig: { LogFormat: 'JSON' } });
+    }
+  });
+
+  it('apply the deployed SSRF rules by default', () => {
+    const withFlag = resources('AWS::Lambda::Function').filter((f) => f.Properties.Environment?.Variables?.HERALD_ALLOW_PRIVATE_TARGETS !== undefined);
+    expect(withFlag.length).toBe(2);
+    for (const fn of withFlag) expect(fn.Properties.Environment.Variables.HERALD_ALLOW_PRIVATE_TARGETS).toBe('0');
+  });
+
+  it('give the authorizer read-only table access', () => {
+    const authorizerRole = stack.resolve((stack.api.authorizer.function.role!.node.defaultChild as { logicalId: string }).logicalId) as string;
+    const policies = resources('AWS::IAM::Policy').filter((p) => JSON.stringify(p.Properties.Roles).includes(authorizerRole));
+    const actions = policies.flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat()));
+    expect(actions.some((a: string) => /dynamodb:(Put|Update|Delete|BatchWrite)/.test(a))).toBe(false);
+    expect(actions).toContain('dynamodb:GetItem');
+  });
+
+  it('grant no wildcard actions', () => {
+    for (const policy of resources('AWS::IAM::Policy')) {
+      for (const statement of policy.Properties.PolicyDocument.Statement) {
+        for (const action of [statement.Action].flat()) expect(action).not.toMatch(/^(\*|[a-z0-9-]+:\*)$/);
+      }
+    }
+  });
+});
+
+describe('api', () => {
+  it('authorizes every method with a cached request authorizer', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'REQUEST',
+      IdentitySource: 'method.request.header.Authorization',
+      AuthorizerResultTtlInSeconds: 300,
+    });
+    for (const method of resources('AWS::ApiGateway::Method').filter((m) => m.Properties.HttpMethod !== 'OPTIONS')) {
+      expect(method.Properties.AuthorizationType).toBe('CUSTOM');
+    }
+  });
+
+  it('throttles, traces and writes access logs', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      TracingEnabled: true,
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 })]),
+    });
+  });
+
+  it('answers 401 and 403 from the gateway as problem+json', () => {
+    for (const [type, status] of [['UNAUTHORIZED', '401'], ['ACCESS_DENIED', '403']]) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        StatusCode: status,
+        ResponseTemplates: { 'application/problem+json': Match.stringLikeRegexp(`"status":${status}`) },
+      });
+    }
+  });
+
+  it('takes the admin key only as a SHA-256 parameter', () => {
+    template.hasParameter('AdminKeyHash', { Type: 'String', NoEcho: true, AllowedPattern: '^([0-9a-f]{64})?$' });
+  });
+});
+
+describe('monitoring', () => {
+  it('alarms on dead letters, waiting deliveries, function errors and API 5xx to an SNS topic', () => {
+    const alarms = resources('AWS::CloudWatch::Alarm');
+    const metrics = alarms.map((a) => a.Properties.MetricName);
+    expect(metrics).toEqual(expect.arrayContaining(['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage', 'Errors', 'Throttles', '5XXError']));
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions[0].Ref).toMatch(/AlarmTopic/);
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});

@@ -2,7 +2,7 @@ import { Agent, request } from 'undici';
 import { parseRetryAfter, RESPONSE_EXCERPT_BYTES, type AttemptResult, type ErrorClass } from '#core/delivery';
 import { targetUrlRefusal } from '#core/destination-policy';
 import type { HttpRequest, HttpSender } from '#core/ports';
-import { guardedLookup } from './target-guard.ts';
+import { connectLookup } from './target-guard.ts';
 
 /**
  * Sends one HTTP request and reports what happened, never throwing: every outcome becomes an
@@ -21,7 +21,7 @@ export class UndiciHttpSender implements HttpSender {
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connections: 64,
-      connect: { timeout: 10_000, ...(allowPrivateTargets ? {} : { lookup: guardedLookup }) },
+      connect: { timeout: 10_000, lookup: connectLookup(!allowPrivateTargets) },
     });
   }
 

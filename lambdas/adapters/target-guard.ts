@@ -44,9 +44,16 @@ export async function targetRefusal(rawUrl: string, allowPrivateTargets: boolean
   }
 }
 
-/** A `lookup` for net/tls connect that only ever yields checked addresses. */
-export const guardedLookup: LookupFunction = (hostname, options, callback) => {
-  resolveAllowedAddresses(hostname).then(
+/**
+ * A `lookup` for net/tls connect through the resolver seam. Guarded (deployed rules), it only
+ * ever yields checked addresses; unguarded (local development), any address.
+ */
+export function connectLookup(guarded: boolean): LookupFunction {
+  return (hostname, options, callback) => lookupWith(guarded ? resolveAllowedAddresses : resolver.lookup, hostname, options, callback);
+}
+
+function lookupWith(resolve: (host: string) => Promise<string[]>, ...[hostname, options, callback]: Parameters<LookupFunction>): void {
+  resolve(hostname).then(
     (addresses) => {
       const family = (a: string) => (isIP(a) === 6 ? 6 : 4);
       if ((options as { all?: boolean }).all) {
@@ -55,4 +62,4 @@ export const guardedLookup: LookupFunction = (hostname, options, callback) => {
     },
     (error: Error) => callback(error as NodeJS.ErrnoException, '', 4),
   );
-};
+}

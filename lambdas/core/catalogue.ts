@@ -19,6 +19,8 @@ export interface CatalogueEntry {
   example: unknown;
   /** Optional link template for thin payloads, e.g. https://api.example.com/orders/{subject}. */
   linkTemplate?: string;
+  /** The record type a batched notification names (GAINS `DataType`), e.g. purchase_order. */
+  batchDataType?: string;
 }
 
 export interface CatalogueListing {

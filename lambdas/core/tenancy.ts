@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { generateApiKey, type Principal } from './api-keys.ts';
-import { ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
+import { DomainError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
 import type { ApiKeyStore, Tenant, TenantStore } from './ports.ts';
 
@@ -21,7 +21,8 @@ export async function resolveTenant(
   requested: string | undefined,
 ): Promise<string> {
   if (principal.role === 'tenant') {
-    if (requested !== undefined && requested !== principal.tenantId) throw new NotFoundError('tenant', requested);
+    // Not even the id it named is echoed back: the answer is the same for any other tenant.
+    if (requested !== undefined && requested !== principal.tenantId) throw new DomainError(404, 'Not found', 'no such tenant');
     return principal.tenantId!;
   }
   if (!requested) throw new ValidationError([{ path: 'tenantId', message: 'is required when acting with the admin key' }]);

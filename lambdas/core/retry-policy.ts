@@ -10,6 +10,11 @@ import { z } from 'zod';
 export const MAX_POLICY_AGE_SECONDS = 14 * 24 * 3600;
 export const MAX_ATTEMPTS = 100;
 export const JITTER = 0.2;
+/**
+ * An exponential policy bounded by age alone (fulfillmenttools: 20 s doubling to 600 s, for
+ * 7 days ≈ 1,000 attempts) may go past MAX_ATTEMPTS, but its steady gap must keep it near this.
+ */
+export const MAX_AGE_BOUND_ATTEMPTS = 1440;
 
 const delaySeconds = z.number().int('must be a whole number of seconds').min(0, 'must not be negative').max(MAX_POLICY_AGE_SECONDS);
 const maxAttempts = z.number().int().min(1).max(MAX_ATTEMPTS, `at most ${MAX_ATTEMPTS} attempts`);
@@ -37,7 +42,25 @@ export const exponentialPolicySchema = z
   .refine((p) => p.maxAttempts !== undefined || p.maxAgeSeconds !== undefined, {
     path: ['maxAttempts'],
     message: 'an exponential policy needs maxAttempts or maxAgeSeconds to end',
+  })
+  .refine((p) => p.maxAttempts !== undefined || worstCaseAttempts(p) <= MAX_AGE_BOUND_ATTEMPTS, {
+    path: ['maxAgeSeconds'],
+    message: `bounded by age alone, the policy would make more than ${MAX_AGE_BOUND_ATTEMPTS} attempts: raise initialSeconds, factor or maxSeconds, shorten maxAgeSeconds, or set maxAttempts`,
   });
+
+/** Attempts an age-bounded exponential policy makes when jitter always draws the shortest gap. */
+function worstCaseAttempts(p: { initialSeconds: number; factor?: number; maxSeconds: number; maxAgeSeconds?: number }): number {
+  if (p.maxAgeSeconds === undefined) return 1;
+  let attempts = 1;
+  let elapsed = 0;
+  while (attempts <= MAX_AGE_BOUND_ATTEMPTS) {
+    const base = Math.min(p.initialSeconds * (p.factor ?? 2) ** Math.min(attempts - 1, 64), p.maxSeconds);
+    elapsed += Math.max(1, Math.round(base * (1 - JITTER)));
+    if (elapsed > p.maxAgeSeconds) break;
+    attempts += 1;
+  }
+  return attempts;
+}
 
 export type SchedulePolicy = z.infer<typeof schedulePolicySchema>;
 export type ExponentialPolicy = z.infer<typeof exponentialPolicySchema>;
@@ -88,8 +111,24 @@ const presetNames = Object.keys(RETRY_PRESETS) as [PresetName, ...PresetName[]];
 
 export const presetPolicySchema = z.object({ preset: z.enum(presetNames) }).strict();
 
-export const retryPolicySchema = z.union([presetPolicySchema, exponentialPolicySchema, schedulePolicySchema]);
-export type RetryPolicy = z.infer<typeof retryPolicySchema>;
+export type RetryPolicy = z.infer<typeof presetPolicySchema> | ExponentialPolicy | SchedulePolicy;
+
+/**
+ * The three shapes are told apart by their keys (`preset`, `strategy`, else a `schedule`), so a
+ * mistake is reported against the field that is wrong, not as "matches none of three shapes".
+ */
+export const retryPolicySchema = z.unknown().transform((value, ctx): RetryPolicy => {
+  const shape = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  if (!shape) {
+    ctx.addIssue({ code: 'custom', message: 'must be an object: {preset}, {schedule, …} or {strategy: "exponential", …}' });
+    return z.NEVER;
+  }
+  const schema = 'preset' in shape ? presetPolicySchema : 'strategy' in shape ? exponentialPolicySchema : schedulePolicySchema;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  return z.NEVER;
+});
 
 export function resolveRetryPolicy(policy: RetryPolicy | undefined): ResolvedRetryPolicy {
   if (!policy) return RETRY_PRESETS.default.policy;

@@ -47,6 +47,9 @@ export class LocalEventBus {
   readonly undeliverable: { rule: string; event: BusEvent; error: string }[] = [];
   /** Everything put on each bus, newest last (bounded), for inspection in tests and /local routes. */
   readonly received = new Map<string, BusEvent[]>();
+  /** Buses that exist: PutEvents to any other answers ResourceNotFoundException for the entry. */
+  private readonly buses = new Set<string>(['default']);
+  private readonly failures = new Map<string, { remaining: number; code: string; message: string }>();
 
   constructor(
     private readonly region = 'us-east-1',
@@ -54,7 +57,26 @@ export class LocalEventBus {
   ) {}
 
   addRule(rule: Rule): void {
+    this.createBus(rule.busName);
     this.rules.push(rule);
+  }
+
+  /** A named bus (Herald's own, or a stand-in for a customer's bus in another account). */
+  createBus(name: string): void {
+    this.buses.add(name);
+    if (!this.received.has(name)) this.received.set(name, []);
+  }
+
+  busNames(): string[] {
+    return [...this.buses];
+  }
+
+  /**
+   * Fault injection: the next `count` entries put on `busName` fail with `code`, as EventBridge
+   * reports throttling or refusals per entry (FailedEntryCount).
+   */
+  failNext(busName: string, count: number, code = 'ThrottlingException', message = 'Rate exceeded'): void {
+    this.failures.set(busName, { remaining: count, code, message });
   }
 
   async listen(port = 0): Promise<string> {
@@ -126,7 +148,18 @@ export class LocalEventBus {
         resources: entry.Resources ?? [],
         detail,
       };
-      this.route(busNameOf(entry.EventBusName), event);
+      const busName = busNameOf(entry.EventBusName);
+      if (!this.buses.has(busName)) {
+        failed++;
+        return { ErrorCode: 'ResourceNotFoundException', ErrorMessage: `Event bus ${busName} does not exist.` };
+      }
+      const failure = this.failures.get(busName);
+      if (failure && failure.remaining > 0) {
+        failure.remaining--;
+        failed++;
+        return { ErrorCode: failure.code, ErrorMessage: failure.message };
+      }
+      this.route(busName, event);
       return { EventId: event.id };
     });
     return { FailedEntryCount: failed, Entries: results };

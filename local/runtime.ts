@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -27,6 +28,11 @@ export interface HeraldLocalOptions {
   pollerConcurrency?: number;
   /** Extra catalogue folders beside the repository's catalogue/ (tests, operators trying types). */
   extraCatalogueDirs?: string[];
+  /**
+   * Extra local buses standing in for customers' EventBridge buses (default: `customer-bus`).
+   * What they receive is listed at GET /local/buses/{name}/events.
+   */
+  customerBuses?: string[];
   /** Fault injection for tests: wraps the deliver function as the event source mapping sees it. */
   wrapDeliver?: (handler: LambdaHandler<SQSEvent, SQSBatchResponse>) => LambdaHandler<SQSEvent, SQSBatchResponse>;
 }
@@ -56,6 +62,7 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
   const sqsEmulator = await startSqs({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
   const bus = new LocalEventBus();
   const busEndpoint = await bus.listen(0);
+  for (const name of options.customerBuses ?? ['customer-bus']) bus.createBus(name);
 
   Object.assign(process.env, {
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
@@ -102,7 +109,7 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
   });
   poller.start();
 
-  const gateway = new LocalApiGateway({ authorizer, api });
+  const gateway = new LocalApiGateway({ authorizer, api, extra: localInspection(bus) });
   const port = await gateway.listen(options.port ?? 3000, options.host ?? '127.0.0.1');
 
   let stopped = false;
@@ -128,4 +135,41 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
       await dynamo.stop();
     },
   };
+}
+
+/**
+ * Local-only inspection routes (never deployed): what each local bus received, so a developer
+ * can see `eventbridge` deliveries land on a stand-in customer bus.
+ *   GET /local/buses                      → {items: [{name, arn, events}]}
+ *   GET /local/buses/{name}/events        → {items: [EventBridge events, oldest first]}
+ */
+function localInspection(bus: LocalEventBus) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (!url.pathname.startsWith('/local/')) return false;
+    const send = (status: number, body: unknown, type = 'application/json') => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'GET') {
+      send(405, { type: 'about:blank', title: 'Method not allowed', status: 405, detail: 'local inspection routes are read-only' }, 'application/problem+json');
+      return true;
+    }
+    if (url.pathname === '/local/buses') {
+      send(200, { items: bus.busNames().map((name) => ({ name, arn: localBusArn(name), events: bus.received.get(name)?.length ?? 0 })) });
+      return true;
+    }
+    const match = /^\/local\/buses\/([^/]+)\/events$/.exec(url.pathname);
+    const name = match ? decodeURIComponent(match[1]!) : undefined;
+    if (name && bus.busNames().includes(name)) {
+      send(200, { items: bus.received.get(name) ?? [] });
+      return true;
+    }
+    send(404, { type: 'about:blank', title: 'Not found', status: 404, detail: `no local route ${url.pathname}` }, 'application/problem+json');
+    return true;
+  };
+}
+
+export function localBusArn(name: string): string {
+  return `arn:aws:events:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:event-bus/${name}`;
 }

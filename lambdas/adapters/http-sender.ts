@@ -26,10 +26,18 @@ export class UndiciHttpSender implements HttpSender {
   }
 
   async send(req: HttpRequest): Promise<AttemptResult> {
+    return (await this.exchange(req, RESPONSE_EXCERPT_BYTES)).result;
+  }
+
+  /**
+   * The same request with up to `maxBytes` of the answer kept (token endpoints answer more than
+   * an excerpt). Same SSRF rules, no redirects.
+   */
+  async exchange(req: HttpRequest, maxBytes: number): Promise<{ result: AttemptResult; text?: string }> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     const refusal = targetUrlRefusal(req.url, this.allowPrivateTargets);
-    if (refusal) return { durationMs: 0, error: 'blocked_destination', errorMessage: `${req.url} ${refusal}` };
+    if (refusal) return { result: { durationMs: 0, error: 'blocked_destination', errorMessage: `${req.url} ${refusal}` } };
     try {
       const response = await request(req.url, {
         method: req.method as 'POST',
@@ -40,18 +48,19 @@ export class UndiciHttpSender implements HttpSender {
         bodyTimeout: req.timeoutMs,
         signal: AbortSignal.timeout(req.timeoutMs),
       });
-      const responseExcerpt = await readExcerpt(response.body);
+      const text = await readExcerpt(response.body, maxBytes);
+      const responseExcerpt = text?.slice(0, RESPONSE_EXCERPT_BYTES);
       const result: AttemptResult = { statusCode: response.statusCode, durationMs: elapsed(), ...(responseExcerpt ? { responseExcerpt } : {}) };
       if (response.statusCode >= 300 && response.statusCode < 400) {
-        return { ...result, error: 'redirect', errorMessage: `redirect to ${String(response.headers.location ?? '(no location)')} not followed` };
+        return { result: { ...result, error: 'redirect', errorMessage: `redirect to ${String(response.headers.location ?? '(no location)')} not followed` }, text };
       }
       if (response.statusCode < 200 || response.statusCode >= 300) {
         const retryAfter = parseRetryAfter(headerValue(response.headers['retry-after']), new Date());
-        return { ...result, error: 'http_status', ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}) };
+        return { result: { ...result, error: 'http_status', ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}) }, text };
       }
-      return result;
+      return { result, text };
     } catch (error) {
-      return { durationMs: elapsed(), ...classifyNetworkError(error) };
+      return { result: { durationMs: elapsed(), ...classifyNetworkError(error) } };
     }
   }
 
@@ -64,14 +73,14 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function readExcerpt(body: AsyncIterable<Buffer> & { destroy?: () => void }): Promise<string | undefined> {
+async function readExcerpt(body: AsyncIterable<Buffer> & { destroy?: () => void }, maxBytes: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of body) {
       chunks.push(chunk);
       size += chunk.length;
-      if (size >= RESPONSE_EXCERPT_BYTES) break;
+      if (size >= maxBytes) break;
     }
   } catch {
     // A body that breaks off mid-way still leaves us the status code.
@@ -79,7 +88,7 @@ async function readExcerpt(body: AsyncIterable<Buffer> & { destroy?: () => void 
     body.destroy?.();
   }
   if (size === 0) return undefined;
-  return Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
 }
 
 export function classifyNetworkError(error: unknown): { error: ErrorClass; errorMessage: string } {

@@ -29,6 +29,7 @@ const ports: ApiPorts = {
     eventRetentionDays: SETTINGS.eventRetentionDays(),
     secretGraceHours: SETTINGS.secretGraceHours(),
     thinLinkTemplate: SETTINGS.thinLinkTemplate(),
+    region: process.env.AWS_REGION,
   },
 };
 

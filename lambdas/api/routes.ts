@@ -7,7 +7,7 @@ import { DomainError, NotFoundError } from '#core/errors';
 import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventPublisher, EventStore, SubscriptionStore, TenantStore } from '#core/ports';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
-import { createSubscriptionSchema, patchSubscriptionSchema } from '#core/subscription';
+import { createSubscriptionSchema, patchSubscriptionSchema, toPublicSubscription } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
 import { createApiKey, createTenant, createTenantSchema, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
 import { json, jsonBody, noContent, parseWith } from '#shared/http';
@@ -24,7 +24,7 @@ export interface ApiPorts {
   clock: () => Date;
   catalogue: Catalogue;
   targetRefusal: (url: string) => Promise<string | undefined>;
-  config: { eventSource: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string };
+  config: { eventSource: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string };
 }
 
 interface RouteContext {
@@ -101,8 +101,7 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
   }],
   ['GET', '/v1/subscriptions/{id}', async (ctx) => {
     const sub = await subscriptions.getSubscription(ctx.ports, await tenantFor(ctx), ctx.params.id!);
-    const { secrets: _secrets, ...visible } = sub;
-    return json(200, visible);
+    return json(200, toPublicSubscription(sub));
   }],
   ['PATCH', '/v1/subscriptions/{id}', async (ctx) => {
     const patch = parseWith(patchSubscriptionSchema, jsonBody(ctx.event));

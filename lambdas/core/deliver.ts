@@ -1,9 +1,10 @@
 import { decideAfterAttempt, describeFailure, type AttemptResult, type Attempt, type AttemptDecision, type DeliveryStatus } from './delivery.ts';
 import type { DeliveryJob } from './delivery-job.ts';
 import { payloadFor } from './envelope.ts';
-import type { DeliveryStore, HttpSender, SubscriptionStore } from './ports.ts';
+import type { CustomerBusSender, DeliveryStore, HttpRequest, HttpSender, SubscriptionStore, TokenSource } from './ports.ts';
+import { applyTransform } from './transform.ts';
 import { signWebhook } from './signing.ts';
-import { activeSecrets, timeoutSecondsOf, type Subscription } from './subscription.ts';
+import { activeSecrets, timeoutSecondsOf, type EventBridgeDestination, type HttpDestination, type Subscription } from './subscription.ts';
 
 /**
  * One delivery attempt: send the job's event to its subscription, log the attempt, and decide
@@ -13,6 +14,8 @@ export interface DeliverPorts {
   subscriptions: Pick<SubscriptionStore, 'getSubscription' | 'putSubscription'>;
   deliveries: DeliveryStore;
   http: HttpSender;
+  customerBus: CustomerBusSender;
+  tokens: TokenSource;
   clock: () => Date;
   random: () => number;
   config: { deliveryRetentionDays: number };
@@ -20,8 +23,8 @@ export interface DeliverPorts {
 
 export type DeliverOutcome = AttemptDecision & { attempt: number };
 
-export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob, now: Date) {
-  if (subscription.destination.type !== 'webhook') throw new Error(`unsupported destination ${subscription.destination.type}`);
+export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob, now: Date): HttpRequest {
+  if (subscription.destination.type !== 'webhook') throw new Error(`not a webhook destination: ${subscription.destination.type}`);
   const body = JSON.stringify(payloadFor(job.event, subscription.payload));
   const signed = signWebhook(activeSecrets(subscription, now), job.deliveryId, now, body);
   return {
@@ -43,11 +46,11 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
     // Not dropped: parked in the dead letters with this reason, redriven once resumed.
     result = { durationMs: 0, error: 'subscription_paused', errorMessage: 'the subscription is paused' };
   } else {
-    result = await ports.http.send(buildWebhookRequest(subscription, job, startedAt));
+    result = await sendToDestination(ports, subscription, job, startedAt);
   }
   const firstAttemptAt = job.firstAttemptAt ? Date.parse(job.firstAttemptAt) : Date.parse(job.createdAt);
   const decision: AttemptDecision =
-    result.error === 'subscription_deleted' || result.error === 'subscription_paused'
+    result.error && NOT_RETRIED.has(result.error)
       ? { kind: 'failed', reason: describeFailure(result) }
       : decideAfterAttempt(result, subscription?.retryPolicy, {
           attempt: attempt - (job.retryFrom ?? 0),
@@ -61,6 +64,82 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
     await ports.subscriptions.putSubscription({ ...subscription, status: 'paused', updatedAt: now }, subscription);
   }
   return { ...decision, attempt };
+}
+
+/** Failures that would fail the same way on every retry. */
+const NOT_RETRIED = new Set(['subscription_deleted', 'subscription_paused', 'transform_failed']);
+
+/** One attempt on whichever destination the subscription names; every outcome is an AttemptResult. */
+function sendToDestination(ports: DeliverPorts, subscription: Subscription, job: DeliveryJob, now: Date): Promise<AttemptResult> {
+  switch (subscription.destination.type) {
+    case 'webhook':
+      return ports.http.send(buildWebhookRequest(subscription, job, now));
+    case 'eventbridge':
+      return ports.customerBus.put(buildCustomerBusEntry(subscription.destination, subscription, job, now));
+    case 'http':
+      return sendToHttpApi(ports, subscription.destination, subscription, job);
+  }
+}
+
+/** The CloudEvent becomes `detail`; source and detail-type default to the event's own. */
+export function buildCustomerBusEntry(destination: EventBridgeDestination, subscription: Subscription, job: DeliveryJob, now: Date) {
+  return {
+    eventBusArn: destination.eventBusArn,
+    source: destination.source ?? job.event.source,
+    detailType: destination.detailType ?? job.event.type,
+    detail: JSON.stringify(payloadFor(job.event, subscription.payload)),
+    time: new Date(Date.parse(job.event.time) || now.getTime()),
+  };
+}
+
+/**
+ * A third-party API: the body is the event shaped by the subscription's JSONata transform (or
+ * the CloudEvent itself), sent with the API's own auth. An OAuth2 token the API rejects with 401
+ * is refreshed once within the same attempt.
+ */
+async function sendToHttpApi(ports: DeliverPorts, destination: HttpDestination, subscription: Subscription, job: DeliveryJob): Promise<AttemptResult> {
+  const payload = payloadFor(job.event, subscription.payload);
+  let body: string;
+  if (destination.transform) {
+    const shaped = await applyTransform(destination.transform, payload);
+    if (!shaped.ok) return { durationMs: 0, error: 'transform_failed', errorMessage: shaped.reason };
+    body = JSON.stringify(shaped.value);
+  } else {
+    body = JSON.stringify(payload);
+  }
+  const timeoutMs = timeoutSecondsOf(destination) * 1000;
+  const request = (authorization?: string): HttpRequest => ({
+    url: destination.url,
+    method: destination.method ?? 'POST',
+    headers: {
+      ...(destination.headers ?? {}),
+      ...staticAuthHeader(destination),
+      ...(authorization ? { authorization } : {}),
+      'content-type': 'application/json',
+      'user-agent': 'Herald-Webhooks/1',
+      // Lets an API that supports it drop a retried request it already processed.
+      'idempotency-key': job.deliveryId,
+    },
+    body,
+    timeoutMs,
+  });
+  const auth = destination.auth;
+  if (auth?.type !== 'oauth2') return ports.http.send(request());
+  const first = await ports.tokens.token(auth, { timeoutMs, refresh: false });
+  if ('failure' in first) return first.failure;
+  const result = await ports.http.send(request(`Bearer ${first.token}`));
+  if (result.statusCode !== 401) return result;
+  const fresh = await ports.tokens.token(auth, { timeoutMs, refresh: true });
+  if ('failure' in fresh) return fresh.failure;
+  const retried = await ports.http.send(request(`Bearer ${fresh.token}`));
+  return { ...retried, durationMs: result.durationMs + retried.durationMs };
+}
+
+function staticAuthHeader(destination: HttpDestination): Record<string, string> {
+  const auth = destination.auth;
+  if (auth?.type === 'api_key') return { [auth.header]: auth.value };
+  if (auth?.type === 'basic') return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
+  return {};
 }
 
 async function logAttempt(

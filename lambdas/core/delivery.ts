@@ -17,7 +17,14 @@ export type ErrorClass =
   | 'network'
   | 'blocked_destination'
   | 'subscription_paused'
-  | 'subscription_deleted';
+  | 'subscription_deleted'
+  /** A JSONata transform failed on this event: not retried, the same input fails again. */
+  | 'transform_failed'
+  /** The OAuth2 token endpoint refused or failed: retried, credentials may be fixed meanwhile. */
+  | 'auth_failed'
+  /** PutEvents refused the entry (FailedEntryCount, access denied, …); the code is in the message. */
+  | 'eventbridge_error'
+  | 'throttled';
 
 export interface AttemptResult {
   statusCode?: number;

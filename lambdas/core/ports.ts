@@ -2,7 +2,7 @@ import type { Principal, Role } from './api-keys.ts';
 import type { Attempt, Delivery, DeliveryStatus } from './delivery.ts';
 import type { CloudEvent } from './envelope.ts';
 import type { DeliveryJob } from './delivery-job.ts';
-import type { Subscription } from './subscription.ts';
+import type { OAuth2Auth, Subscription } from './subscription.ts';
 import type { AttemptResult } from './delivery.ts';
 
 /**
@@ -139,6 +139,25 @@ export interface HttpRequest {
 
 export interface HttpSender {
   send(request: HttpRequest): Promise<AttemptResult>;
+}
+
+/** One entry for a customer's EventBridge bus (cross-account PutEvents). */
+export interface CustomerBusEntry {
+  eventBusArn: string;
+  source: string;
+  detailType: string;
+  detail: string;
+  time: Date;
+}
+
+export interface CustomerBusSender {
+  /** Never throws: refusals, throttling and network errors come back as a failed attempt. */
+  put(entry: CustomerBusEntry): Promise<AttemptResult>;
+}
+
+/** OAuth2 client-credentials tokens, cached until shortly before they expire. */
+export interface TokenSource {
+  token(auth: OAuth2Auth, options: { timeoutMs: number; refresh: boolean }): Promise<{ token: string } | { failure: AttemptResult }>;
 }
 
 export type { Principal };

@@ -8,6 +8,8 @@ import { newId } from './ids.ts';
 import type { DeliveryQueue, DeliveryStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
 import { generateSigningSecret } from './signing.ts';
 import {
+  destinationUrls,
+  EVENT_BUS_ARN,
   toPublicSubscription,
   type CreateSubscriptionInput,
   type Destination,
@@ -24,12 +26,23 @@ export interface SubscriptionPorts {
   catalogue: Catalogue;
   /** Why Herald would refuse to send to this URL (scheme, address, what the host resolves to). */
   targetRefusal: (url: string) => Promise<string | undefined>;
-  config: { eventSource: string; secretGraceHours: number };
+  /** `region`: where Herald runs; an EventBridge destination must be in it (PutEvents is same-region). */
+  config: { eventSource: string; secretGraceHours: number; region?: string };
 }
 
-async function checkDestination(ports: Pick<SubscriptionPorts, 'targetRefusal'>, destination: Destination): Promise<void> {
-  const refusal = await ports.targetRefusal(destination.url);
-  if (refusal) throw new ValidationError([{ path: 'destination.url', message: refusal }]);
+async function checkDestination(ports: Pick<SubscriptionPorts, 'targetRefusal' | 'config'>, destination: Destination): Promise<void> {
+  const problems: FieldError[] = [];
+  for (const { path, url } of destinationUrls(destination)) {
+    const refusal = await ports.targetRefusal(url);
+    if (refusal) problems.push({ path, message: refusal });
+  }
+  if (destination.type === 'eventbridge' && ports.config.region) {
+    const region = EVENT_BUS_ARN.exec(destination.eventBusArn)?.[1];
+    if (region !== ports.config.region) {
+      problems.push({ path: 'destination.eventBusArn', message: `must be a bus in ${ports.config.region}, where Herald runs (EventBridge delivers across accounts, not regions)` });
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
 }
 
 /** Event types must select catalogued types; pinned versions must exist. */

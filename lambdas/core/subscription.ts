@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { normaliseTypePattern } from './event-types.ts';
 import { validateEventPattern, type EventPattern } from './event-pattern.ts';
 import { retryPolicySchema, type RetryPolicy } from './retry-policy.ts';
+import { transformProblem } from './transform.ts';
 
 /**
  * A subscription: which events a tenant wants (`eventTypes`, optional content `filter`), where
@@ -54,8 +55,111 @@ export const webhookDestinationSchema = z
   })
   .strict();
 
-export const destinationSchema = z.discriminatedUnion('type', [webhookDestinationSchema]);
+/** `arn:aws:events:<region>:<account>:event-bus/<name>` (also the aws-cn and aws-us-gov partitions). */
+export const EVENT_BUS_ARN = /^arn:aws(?:-cn|-us-gov)?:events:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):event-bus\/([A-Za-z0-9._\-/]{1,256})$/;
+
+export const eventbridgeDestinationSchema = z
+  .object({
+    type: z.literal('eventbridge'),
+    eventBusArn: z.string().regex(EVENT_BUS_ARN, 'must be an event bus ARN: arn:aws:events:<region>:<account id>:event-bus/<name>'),
+    source: z
+      .string()
+      .min(1)
+      .max(256)
+      .refine((v) => !v.startsWith('aws.'), 'must not start with aws. (reserved by AWS)')
+      .optional(),
+    detailType: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+
+const secretText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((v) => !/[\r\n\0]/.test(v), 'must not contain CR, LF or NUL');
+
+export const httpAuthSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('api_key'),
+      header: z
+        .string()
+        .regex(HEADER_NAME, 'is not a valid header name')
+        .refine((v) => !RESERVED_HEADER.test(v), 'is set by Herald and cannot be used'),
+      value: secretText(2048),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('basic'),
+      username: secretText(256).refine((v) => !v.includes(':'), 'must not contain a colon'),
+      password: secretText(1024),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('oauth2'),
+      tokenUrl: urlSchema,
+      clientId: secretText(512),
+      clientSecret: secretText(2048),
+      scope: z.string().max(1024).optional(),
+      /** Where the client credentials go in the token request (RFC 6749 §2.3.1); default the body. */
+      credentialsIn: z.enum(['body', 'header']).optional(),
+    })
+    .strict(),
+]);
+export type HttpAuth = z.infer<typeof httpAuthSchema>;
+export type OAuth2Auth = Extract<HttpAuth, { type: 'oauth2' }>;
+
+export const MAX_TRANSFORM_LENGTH = 10_000;
+
+export const httpDestinationSchema = z
+  .object({
+    type: z.literal('http'),
+    url: urlSchema,
+    method: z.enum(['POST', 'PUT', 'PATCH']).optional(),
+    headers: headersSchema.optional(),
+    transform: z
+      .string()
+      .min(1)
+      .max(MAX_TRANSFORM_LENGTH)
+      .superRefine((expression, ctx) => {
+        const problem = transformProblem(expression);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    timeoutSeconds: z.number().int().min(1).max(MAX_SUBSCRIPTION_TIMEOUT_SECONDS).optional(),
+    auth: httpAuthSchema.optional(),
+  })
+  .strict();
+
+export const destinationSchema = z.discriminatedUnion('type', [webhookDestinationSchema, eventbridgeDestinationSchema, httpDestinationSchema]);
 export type Destination = z.infer<typeof destinationSchema>;
+export type WebhookDestination = z.infer<typeof webhookDestinationSchema>;
+export type EventBridgeDestination = z.infer<typeof eventbridgeDestinationSchema>;
+export type HttpDestination = z.infer<typeof httpDestinationSchema>;
+
+/** URLs Herald will connect to for this destination: each is checked against the SSRF rules. */
+export function destinationUrls(destination: Destination): { path: string; url: string }[] {
+  if (destination.type === 'eventbridge') return [];
+  const urls = [{ path: 'destination.url', url: destination.url }];
+  if (destination.type === 'http' && destination.auth?.type === 'oauth2') urls.push({ path: 'destination.auth.tokenUrl', url: destination.auth.tokenUrl });
+  return urls;
+}
+
+/** The destination as the API shows it: credentials are write-only. */
+export function toPublicDestination(destination: Destination): Destination | Record<string, unknown> {
+  if (destination.type !== 'http' || !destination.auth) return destination;
+  const auth = destination.auth;
+  const visible =
+    auth.type === 'api_key'
+      ? { type: auth.type, header: auth.header }
+      : auth.type === 'basic'
+        ? { type: auth.type, username: auth.username }
+        : { type: auth.type, tokenUrl: auth.tokenUrl, clientId: auth.clientId, ...(auth.scope ? { scope: auth.scope } : {}), ...(auth.credentialsIn ? { credentialsIn: auth.credentialsIn } : {}) };
+  return { ...destination, auth: visible };
+}
 
 const eventTypePattern = z.string().transform((value, ctx) => {
   const normalised = normaliseTypePattern(value);
@@ -136,12 +240,12 @@ export interface Subscription {
   updatedAt: string;
 }
 
-/** What the API shows: secrets never leave after creation/rotation. */
-export type PublicSubscription = Omit<Subscription, 'secrets'>;
+/** What the API shows: signing secrets and destination credentials never leave after creation. */
+export type PublicSubscription = Omit<Subscription, 'secrets' | 'destination'> & { destination: Destination | Record<string, unknown> };
 
 export function toPublicSubscription(subscription: Subscription): PublicSubscription {
-  const { secrets: _secrets, ...rest } = subscription;
-  return rest;
+  const { secrets: _secrets, destination, ...rest } = subscription;
+  return { ...rest, destination: toPublicDestination(destination) };
 }
 
 /** Secrets that still sign at `now`: the current one plus any rotated-out one inside its grace. */
@@ -150,5 +254,5 @@ export function activeSecrets(subscription: Pick<Subscription, 'secrets'>, now: 
 }
 
 export function timeoutSecondsOf(destination: Destination): number {
-  return destination.timeoutSeconds ?? DEFAULT_SUBSCRIPTION_TIMEOUT_SECONDS;
+  return ('timeoutSeconds' in destination ? destination.timeoutSeconds : undefined) ?? DEFAULT_SUBSCRIPTION_TIMEOUT_SECONDS;
 }

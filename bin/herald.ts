@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
+import { parseEnterpriseTargets } from '../lib/enterprise-targets.ts';
 import { HeraldStack } from '../lib/herald-stack.ts';
 
 /** The CDK app: reads context, instantiates the stack. No lookups, so synth works offline. */
 const app = new App();
 const flag = (value: unknown) => value === true || value === 'true';
+/** A list from cdk.json, or a comma-separated string from `-c key=a,b`. */
+const list = (value: unknown): string[] | undefined =>
+  Array.isArray(value) ? value.map(String) : typeof value === 'string' && value ? value.split(',').map((v) => v.trim()) : undefined;
 new HeraldStack(app, 'Herald', {
   description: 'Herald: signed event notifications (webhooks, EventBridge, third-party APIs)',
   allowPrivateTargets: flag(app.node.tryGetContext('herald:allowPrivateTargets')),
   alarmEmail: app.node.tryGetContext('herald:alarmEmail') || undefined,
+  customerBusAccounts: list(app.node.tryGetContext('herald:customerBusAccounts')),
+  enterpriseTargets: parseEnterpriseTargets(app.node.tryGetContext('herald:enterpriseTargets')),
 });
 app.synth();

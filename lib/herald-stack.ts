@@ -3,6 +3,8 @@ import type { Construct } from 'constructs';
 import { Api } from './constructs/api.ts';
 import { Bus } from './constructs/bus.ts';
 import { Delivery } from './constructs/delivery.ts';
+import { EnterpriseTargets } from './constructs/enterprise-targets.ts';
+import type { EnterpriseTarget } from './enterprise-targets.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { Storage } from './constructs/storage.ts';
 
@@ -11,6 +13,10 @@ export interface HeraldStackProps extends StackProps {
   readonly allowPrivateTargets?: boolean;
   /** Email address for operator alarms. @default none */
   readonly alarmEmail?: string;
+  /** Accounts whose EventBridge buses subscriptions may deliver to. @default any account */
+  readonly customerBusAccounts?: string[];
+  /** Operator-configured rule targets for enterprise clients (buses and API destinations). */
+  readonly enterpriseTargets?: EnterpriseTarget[];
 }
 
 /** Herald as one deployment unit: wires the constructs together, nothing else. */
@@ -20,6 +26,7 @@ export class HeraldStack extends Stack {
   public readonly delivery: Delivery;
   public readonly api: Api;
   public readonly monitoring: Monitoring;
+  public readonly enterpriseTargets: EnterpriseTargets;
 
   constructor(scope: Construct, id: string, props: HeraldStackProps = {}) {
     super(scope, id, props);
@@ -34,7 +41,13 @@ export class HeraldStack extends Stack {
 
     this.storage = new Storage(this, 'Storage');
     this.bus = new Bus(this, 'Bus');
-    this.delivery = new Delivery(this, 'Delivery', { table: this.storage.table, bus: this.bus.bus, allowPrivateTargets });
+    this.delivery = new Delivery(this, 'Delivery', {
+      table: this.storage.table,
+      bus: this.bus.bus,
+      allowPrivateTargets,
+      customerBusAccounts: props.customerBusAccounts,
+    });
+    this.enterpriseTargets = new EnterpriseTargets(this, 'EnterpriseTargets', { bus: this.bus.bus, targets: props.enterpriseTargets ?? [] });
     this.api = new Api(this, 'Api', {
       table: this.storage.table,
       bus: this.bus.bus,
@@ -64,5 +77,9 @@ export class HeraldStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.delivery.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'TableName', { value: this.storage.table.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'CustomerBusPrincipal', {
+      value: this.delivery.deliver.function.role!.roleArn,
+      description: 'The role that puts events on customers’ buses: allow it events:PutEvents in the bus resource policy',
+    });
   }
 }

@@ -1,4 +1,5 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -20,6 +21,8 @@ export interface DeliveryProps {
    * @default 100
    */
   readonly maxReceiveCount?: number;
+  /** Accounts whose buses `eventbridge` destinations may target. @default any account */
+  readonly customerBusAccounts?: string[];
 }
 
 /**
@@ -77,6 +80,24 @@ export class Delivery extends Construct {
     this.queue.grantConsumeMessages(this.deliver.function);
     this.queue.grantSendMessages(this.deliver.function);
     this.deadLetterQueue.grantSendMessages(this.deliver.function);
+    // `eventbridge` destinations: PutEvents onto customers' buses in this region. The customer's
+    // bus policy decides who may put; this side can be narrowed to known accounts.
+    const stack = Stack.of(this);
+    const accounts = props.customerBusAccounts?.length ? props.customerBusAccounts : ['*'];
+    this.deliver.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['events:PutEvents'],
+        resources: accounts.map((account) => `arn:${stack.partition}:events:${stack.region}:${account}:event-bus/*`),
+      }),
+    );
+    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    for (const account of accounts) {
+      const resource = `arn:<AWS::Partition>:events:${region}:${account}:event-bus/*`;
+      Validations.of(this.deliver).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`,
+        reason: 'eventbridge destinations name customers’ buses at run time (any bus name, in the accounts the operator allows via herald:customerBusAccounts); each customer’s bus resource policy is what grants the put.',
+      });
+    }
     this.deliver.function.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: DELIVER_BATCH_SIZE,

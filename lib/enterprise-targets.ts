@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+/**
+ * Static enterprise rule targets, configured by the operator at deploy time (stack props, or the
+ * `herald:enterpriseTargets` context list in cdk.json). Each becomes a rule on the Herald bus:
+ * either an EventBus target (the client's bus, usually in another account) or an API
+ * destination (the client's HTTP API, with an EventBridge Connection holding its auth). Both
+ * get their own SQS dead-letter queue and retry policy.
+ *
+ * Rule patterns are raw EventBridge patterns over the events on the Herald bus:
+ * `source: herald.events`, `detail-type: <event type>`, `detail: <the CloudEvent>` — e.g.
+ * `{"detail-type": [{"prefix": "order."}], "detail": {"tenantid": ["ten_123"]}}`.
+ */
+const name = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be 1-40 letters, digits or dashes, starting with a letter');
+const pattern = z.record(z.string(), z.unknown()).refine((p) => Object.keys(p).length > 0, 'must not be empty');
+const retry = {
+  /** Attempts EventBridge makes before the DLQ (0-185). @default 185 */
+  retryAttempts: z.number().int().min(0).max(185).optional(),
+  /** How long EventBridge keeps retrying (60 s to 24 h). @default 86400 */
+  maxEventAgeSeconds: z.number().int().min(60).max(86_400).optional(),
+};
+
+export const busTargetSchema = z
+  .object({
+    name,
+    eventBusArn: z.string().regex(/^arn:aws(?:-cn|-us-gov)?:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]+$/, 'must be an event bus ARN'),
+    eventPattern: pattern,
+    ...retry,
+  })
+  .strict();
+
+const secretName = z.string().min(1).max(512);
+export const apiTargetAuthSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('api_key'), header: z.string().min(1), secretName }).strict(),
+  z.object({ type: z.literal('basic'), username: z.string().min(1), secretName }).strict(),
+  z
+    .object({
+      type: z.literal('oauth2'),
+      tokenUrl: z.url({ protocol: /^https$/ }),
+      clientId: z.string().min(1),
+      secretName,
+      scope: z.string().optional(),
+    })
+    .strict(),
+]);
+
+export const apiTargetSchema = z
+  .object({
+    name,
+    apiUrl: z.url({ protocol: /^https$/ }),
+    httpMethod: z.enum(['POST', 'PUT', 'PATCH']).optional(),
+    /** Secrets Manager secret names hold the credentials; nothing secret is in the template. */
+    auth: apiTargetAuthSchema,
+    /**
+     * The body sent: a JSON object whose string values may be `$.`-paths into the bus event
+     * (e.g. `{"DataType": "$.detail-type", "Data": "$.detail.data"}`). @default the whole event
+     */
+    inputTemplate: z.record(z.string(), z.unknown()).optional(),
+    /** @default {"source": ["herald.events"]} */
+    eventPattern: pattern.optional(),
+    rateLimitPerSecond: z.number().int().min(1).max(300).optional(),
+    ...retry,
+  })
+  .strict();
+
+export const enterpriseTargetSchema = z.union([busTargetSchema, apiTargetSchema]);
+export type BusTarget = z.infer<typeof busTargetSchema>;
+export type ApiTarget = z.infer<typeof apiTargetSchema>;
+export type EnterpriseTarget = BusTarget | ApiTarget;
+
+/** Parses the context/props list, failing synth with every problem and its place. */
+export function parseEnterpriseTargets(raw: unknown): EnterpriseTarget[] {
+  if (raw === undefined || raw === null || raw === '') return [];
+  const value = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  if (!Array.isArray(value)) throw new Error('herald:enterpriseTargets must be a list');
+  const problems: string[] = [];
+  const targets = value.map((entry, i) => {
+    const schema = entry && typeof entry === 'object' && 'eventBusArn' in entry ? busTargetSchema : apiTargetSchema;
+    const parsed = schema.safeParse(entry);
+    if (!parsed.success) for (const issue of parsed.error.issues) problems.push(`herald:enterpriseTargets[${i}].${issue.path.join('.')}: ${issue.message}`);
+    return parsed.data as EnterpriseTarget;
+  });
+  const names = targets.filter(Boolean).map((t) => t.name);
+  for (const dup of names.filter((n, i) => names.indexOf(n) !== i)) problems.push(`herald:enterpriseTargets: the name ${dup} is used twice`);
+  if (problems.length > 0) throw new Error(`invalid enterprise targets:\n  ${problems.join('\n  ')}`);
+  return targets;
+}
+
+export function isBusTarget(target: EnterpriseTarget): target is BusTarget {
+  return 'eventBusArn' in target;
+}

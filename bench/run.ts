@@ -1,0 +1,197 @@
+/**
+ * `npm run bench`: Herald's delivery path measured on the local runtime (bounded to a few
+ * minutes). Prints a table and writes bench/results.json with the machine, the date and every
+ * figure:
+ *   - AWS requests per delivery, by service and operation (an AWS SDK middleware counts every
+ *     call the real handlers make), for 1,000 events × 1 subscription and 100 events × 10
+ *     subscriptions, every delivery succeeding on its first attempt;
+ *   - cost per million deliveries from those counts and bench/prices.json (us-east-1 list prices);
+ *   - publish → receiver latency p50/p99 at a steady rate;
+ *   - each function's minified bundle size (the cold-start proxy).
+ */
+import { writeFileSync, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { build } from 'esbuild';
+import { FUNCTIONS } from '../lib/herald-config.ts';
+import { dynamo, eventBridge, sqs } from '../lambdas/adapters/clients.ts';
+import { startHeraldLocal } from '../local/runtime.ts';
+
+type Counts = Map<string, number>;
+const counts: Counts = new Map();
+let counting = true;
+
+function countCalls(client: { middlewareStack: { add: (mw: any, opts: any) => void } }, label: string) {
+  client.middlewareStack.add(
+    (next: any, context: any) => async (args: any) => {
+      if (counting) {
+        const key = `${label}:${String(context.commandName ?? 'unknown').replace(/Command$/, '')}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: `herald-bench-count-${label}` },
+  );
+}
+
+const prices = JSON.parse(readFileSync(new URL('./prices.json', import.meta.url), 'utf8'));
+const ADMIN = 'hk_admin_bench_000000000000000000000000000000000000';
+const receiverTimes = new Map<string, number>();
+let received = 0;
+const receiver = createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    received++;
+    try {
+      const id = JSON.parse(body).id as string;
+      if (!receiverTimes.has(id)) receiverTimes.set(id, performance.now());
+    } catch {
+      /* not an event */
+    }
+    res.end('ok');
+  });
+});
+await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+
+const deliverRuns = { invocations: 0, ms: 0 };
+const herald = await startHeraldLocal({
+  port: 0,
+  adminKey: ADMIN,
+  pollerConcurrency: 8,
+  // Measures the deliver function as the event source mapping invokes it.
+  wrapDeliver: (handler) => async (event, context) => {
+    const t0 = performance.now();
+    try {
+      return await handler(event, context);
+    } finally {
+      if (counting) {
+        deliverRuns.invocations++;
+        deliverRuns.ms += performance.now() - t0;
+      }
+    }
+  },
+});
+countCalls(dynamo() as never, 'DynamoDB');
+countCalls(sqs() as never, 'SQS');
+countCalls(eventBridge() as never, 'EventBridge');
+countCalls(herald.sqs as never, 'SQS(event source mapping)');
+
+async function call(method: string, path: string, key: string, body?: unknown) {
+  const res = await fetch(`${herald.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+  return (await res.json()) as any;
+}
+
+const example = JSON.parse(readFileSync(new URL('../catalogue/order.created/v1.json', import.meta.url), 'utf8')).example;
+
+async function scenario(name: string, events: number, subscriptions: number, ratePerSecond: number) {
+  counting = false;
+  const tenant = await call('POST', '/v1/tenants', ADMIN, { name });
+  for (let i = 0; i < subscriptions; i++) {
+    await call('POST', '/v1/subscriptions', tenant.apiKey, { name: `s${i}`, eventTypes: ['order.created'], destination: { type: 'webhook', url: `${receiverUrl}/${name}/${i}` } });
+  }
+  await herald.settle();
+  counts.clear();
+  deliverRuns.invocations = 0;
+  deliverRuns.ms = 0;
+  received = 0;
+  counting = true;
+  const publishedAt = new Map<string, number>();
+  const started = performance.now();
+  const gap = 1000 / ratePerSecond;
+  for (let i = 0; i < events; i++) {
+    const due = started + i * gap;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const id = `${name}-${i}`;
+    publishedAt.set(id, performance.now());
+    void call('POST', '/v1/events', ADMIN, { tenantId: tenant.id, id, type: 'order.created', subject: `order-${i}`, data: example });
+  }
+  const expected = events * subscriptions;
+  const deadline = Date.now() + 120_000;
+  while (received < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await herald.settle();
+  await new Promise((r) => setTimeout(r, 500));
+  counting = false;
+  const latencies = [...publishedAt].map(([id, t]) => (receiverTimes.get(id) ?? Number.NaN) - t).filter(Number.isFinite).sort((a, b) => a - b);
+  const pct = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN);
+  const perDelivery = Object.fromEntries([...counts].sort().map(([k, v]) => [k, +(v / expected).toFixed(3)]));
+  return {
+    name,
+    events,
+    subscriptions,
+    deliveries: received,
+    expected,
+    seconds: +((performance.now() - started) / 1000).toFixed(1),
+    latencyMs: { p50: pct(50), p99: pct(99) },
+    requestsPerDelivery: perDelivery,
+    deliverFunction: { invocationsPerDelivery: +(deliverRuns.invocations / expected).toFixed(3), msPerInvocation: +(deliverRuns.ms / Math.max(1, deliverRuns.invocations)).toFixed(1) },
+  };
+}
+
+/**
+ * Cost per million deliveries from the measured request counts, the measured deliver-function
+ * invocations and wall time (an upper bound for billed duration: locally it includes the
+ * emulators' time), and bench/prices.json. The api and fan-out functions run once per event;
+ * their duration is not measured locally and is taken as ASSUMED_MS each (labelled in results).
+ */
+const ASSUMED_MS = 30;
+const MEMORY_GB = 0.5;
+function costPerMillion(result: Awaited<ReturnType<typeof scenario>>) {
+  const r = result.requestsPerDelivery as Record<string, number>;
+  const sum = (prefix: string) => Object.entries(r).filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
+  const dynamoWrites = ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'].reduce((a, op) => a + (r[`DynamoDB:${op}`] ?? 0), 0);
+  const dynamoReads = sum('DynamoDB:') - dynamoWrites;
+  const perEvent = 1 / result.subscriptions;
+  const invocations = 2 * perEvent + result.deliverFunction.invocationsPerDelivery;
+  const gbSeconds = MEMORY_GB * ((2 * perEvent * ASSUMED_MS) / 1000 + (result.deliverFunction.invocationsPerDelivery * result.deliverFunction.msPerInvocation) / 1000);
+  const parts = {
+    dynamodb: dynamoWrites * prices.dynamodb.perMillionWriteRequestUnits + dynamoReads * prices.dynamodb.perMillionReadRequestUnits,
+    sqs: sum('SQS') * prices.sqs.perMillionRequests,
+    eventbridge: (r['EventBridge:PutEvents'] ?? 0) * prices.eventbridge.perMillionCustomEvents,
+    lambdaRequests: invocations * prices.lambda.perMillionRequests,
+    lambdaDuration: gbSeconds * 1_000_000 * prices.lambda.arm64GbSecond,
+  };
+  const total = Object.values(parts).reduce((a, b) => a + b, 0);
+  return {
+    perMillionUsd: +total.toFixed(2),
+    parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, +v.toFixed(3)])),
+    assumptions: `api and fanout ${ASSUMED_MS} ms each per event; ${MEMORY_GB * 1024} MB functions; DynamoDB items under 1 KB (1 unit per request)`,
+  };
+}
+
+async function bundleSizes() {
+  const sizes: Record<string, number> = {};
+  for (const [name, fn] of Object.entries(FUNCTIONS)) {
+    const out = await build({ entryPoints: [fn.entry], bundle: true, minify: true, platform: 'node', format: 'esm', target: 'node22', write: false, metafile: true, external: ['@aws-sdk/*'], logLevel: 'silent' });
+    sizes[name] = out.outputFiles.reduce((a, f) => a + f.contents.length, 0);
+  }
+  return sizes;
+}
+
+const one = await scenario('one', 1000, 1, 100);
+const ten = await scenario('ten', 100, 10, 20);
+await herald.stop();
+receiver.close();
+const bundles = await bundleSizes();
+
+const results = {
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+  date: new Date().toISOString(),
+  scenarios: [one, ten].map((s) => ({ ...s, cost: costPerMillion(s) })),
+  bundleBytes: bundles,
+  prices,
+};
+writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+
+console.log(`\nHerald bench — ${results.date} — ${results.machine.cpus} × ${results.machine.cpuModel}, Node ${results.machine.node}\n`);
+for (const s of results.scenarios) {
+  console.log(`${s.events} events × ${s.subscriptions} subscription(s): ${s.deliveries}/${s.expected} delivered in ${s.seconds} s; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms`);
+  console.table(s.requestsPerDelivery);
+  console.log(`  ≈ $${s.cost.perMillionUsd} per million deliveries`, s.cost.parts);
+}
+console.table(bundles);
+console.log('written bench/results.json');
+process.exit(0);

@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DELIVER_BATCH_SIZE, FANOUT_RULE_PATTERN, TIMEOUTS } from '../herald-config.ts';
 import { HeraldFunction } from './herald-function.ts';
+import { QUEUE_DEFAULTS } from './queue-defaults.ts';
 
 export interface DeliveryProps {
   readonly table: dynamodb.ITable;
@@ -39,24 +40,13 @@ export class Delivery extends Construct {
 
   constructor(scope: Construct, id: string, props: DeliveryProps) {
     super(scope, id);
-    const retention = Duration.days(14); // SQS maximum: a retry policy may run up to 14 days
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      retentionPeriod: retention,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-    });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', QUEUE_DEFAULTS);
     this.queue = new sqs.Queue(this, 'Deliveries', {
-      retentionPeriod: retention,
+      ...QUEUE_DEFAULTS,
       visibilityTimeout: Duration.seconds(TIMEOUTS.deliveryQueueVisibilitySeconds),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 100 },
     });
-    this.fanoutDeadLetterQueue = new sqs.Queue(this, 'FanoutDeadLetters', {
-      retentionPeriod: retention,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-    });
+    this.fanoutDeadLetterQueue = new sqs.Queue(this, 'FanoutDeadLetters', QUEUE_DEFAULTS);
     Validations.of(this.fanoutDeadLetterQueue).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SQS3',
       reason: `This queue is itself a dead-letter queue: the fan-out rule target's (EventBridge DeadLetterConfig, which cdk-nag cannot see).`,

@@ -4,6 +4,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { HERALD_EVENT_SOURCE } from '../herald-config.ts';
+import { QUEUE_DEFAULTS } from './queue-defaults.ts';
 import { isBusTarget, type ApiTarget, type BusTarget, type EnterpriseTarget } from '../enterprise-targets.ts';
 
 export interface EnterpriseTargetsProps {
@@ -43,11 +44,7 @@ export class EnterpriseTargets extends Construct {
   constructor(scope: Construct, id: string, props: EnterpriseTargetsProps) {
     super(scope, id);
     for (const target of props.targets) {
-      const dlq = new sqs.Queue(this, `${target.name}DeadLetters`, {
-        retentionPeriod: Duration.days(14),
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-      });
+      const dlq = new sqs.Queue(this, `${target.name}DeadLetters`, QUEUE_DEFAULTS);
       Validations.of(dlq).acknowledge({
         id: 'AwsSolutions::AwsSolutions-SQS3',
         reason: `This queue is itself the dead-letter queue of the ${target.name} rule target (EventBridge DeadLetterConfig, which cdk-nag cannot see).`,

@@ -53,7 +53,7 @@ export const FUNCTIONS = {
   api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl'] },
-  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets'] },
+  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets'] },
 } as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
 
 /** SQS batch size for the deliver function's event source mapping. */

@@ -67,6 +67,8 @@ export class HeraldStack extends Stack {
       deadLetterQueue: this.delivery.deadLetterQueue,
       fanoutDeadLetterQueue: this.delivery.fanoutDeadLetterQueue,
       restApi: this.api.restApi,
+      fanoutRule: this.delivery.fanoutRule,
+      bus: this.bus.bus,
       alarmEmail: props.alarmEmail,
     });
 

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { tracer } from '#shared/observability';
 
 /**
  * SDK clients, built once per container and only when first used. Endpoints come from the
@@ -12,8 +13,9 @@ function lazy<T>(make: () => T): () => T {
   return () => (value ??= make());
 }
 
+/** Each AWS call becomes a subsegment when the function runs with active tracing (a no-op locally). */
 export const dynamo = lazy(() =>
-  DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+  DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), { marshallOptions: { removeUndefinedValues: true } }),
 );
-export const sqs = lazy(() => new SQSClient({}));
-export const eventBridge = lazy(() => new EventBridgeClient({}));
+export const sqs = lazy(() => tracer.captureAWSv3Client(new SQSClient({})));
+export const eventBridge = lazy(() => tracer.captureAWSv3Client(new EventBridgeClient({})));

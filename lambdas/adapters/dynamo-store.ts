@@ -10,6 +10,7 @@ import {
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { Delivery } from '#core/delivery';
+import type { DeliveryJob } from '#core/delivery-job';
 import type { CloudEvent } from '#core/envelope';
 import { ValidationError } from '#core/errors';
 import type {
@@ -40,12 +41,31 @@ import { dynamo } from './clients.ts';
  *   event         TENANT#<tid>          EVT#<eid>        gsi1: SUBJECT#<tid>#<subject> / <time>#<eid>
  *                                                        gsi2: EVENTS#<tid> / <time>#<eid>
  *   delivery      DLV#<did>             #DLV             gsi1: SUBDLV#<tid>#<sid> / <createdAt>#<did>
- *                                                        gsi2 (only while failed): DEAD#<tid> / <finishedAt>#<did>
+ *                                                        gsi2, by status (sparse, one at a time):
+ *                                                          pending  PENDING#<shard> / <nextAttemptAt>#<did>  (the sweeper)
+ *                                                          held     HELD#<shard>    / <tid>#<sid>#<heldAt>#<did>
+ *                                                          failed   DEAD#<tid>      / <finishedAt>#<did>
+ *   stats         STATS#<tid>#<sid>     M#<minute> | H#<hour> | HEALTH   (lambdas/adapters/stats-store.ts)
  */
 const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi1, gsi2 } = TABLE_SCHEMA;
 const KEY_FIELDS = [PK, SK, TTL, gsi1.partitionKey, gsi1.sortKey, gsi2.partitionKey, gsi2.sortKey];
 
 const DAY_SECONDS = 86_400;
+
+/** Pending deliveries and holds spread over this many GSI partitions each. */
+export const SHARDS = 8;
+
+export function shardOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % SHARDS;
+}
+
+export const pendingKey = (deliveryId: string, nextAttemptAt: string) => ({
+  pk: `PENDING#${shardOf(deliveryId)}`,
+  sk: `${nextAttemptAt}#${deliveryId}`,
+});
+export const heldPartition = (tenantId: string, subscriptionId: string) => `HELD#${shardOf(`${tenantId}#${subscriptionId}`)}`;
 const expiry = (now: Date, days: number) => Math.floor(now.getTime() / 1000) + Math.round(days * DAY_SECONDS);
 
 function stripKeys<T>(item: Record<string, unknown> | undefined): T | undefined {
@@ -316,13 +336,19 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       names[`#${field}`] = field;
       values[`:${field}`] = delivery[field];
     }
-    const removes: string[] = [];
+    // An attempt ends any hold: the job it kept is no longer needed.
+    const removes: string[] = ['job', 'heldAt'];
     names['#dpk'] = gsi2.partitionKey;
     names['#dsk'] = gsi2.sortKey;
     if (status === 'failed') {
       sets.push('#dpk = :dpk', '#dsk = :dsk');
       values[':dpk'] = `DEAD#${delivery.tenantId}`;
       values[':dsk'] = `${delivery.finishedAt ?? attempt.at}#${delivery.id}`;
+    } else if (status === 'pending' && delivery.nextAttemptAt) {
+      const key = pendingKey(delivery.id, delivery.nextAttemptAt);
+      sets.push('#dpk = :dpk', '#dsk = :dsk');
+      values[':dpk'] = key.pk;
+      values[':dsk'] = key.sk;
     } else removes.push('#dpk', '#dsk');
     for (const field of ['nextAttemptAt', 'finishedAt', 'reason'] as const) {
       names[`#${field}`] = field;
@@ -363,14 +389,16 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
   }
 
   async markRedriven(deliveryId: string, at: string): Promise<void> {
+    const key = pendingKey(deliveryId, at);
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [PK]: `DLV#${deliveryId}`, [SK]: '#DLV' },
-        UpdateExpression: 'SET #status = :pending, updatedAt = :at, redrivenAt = :at REMOVE #dpk, #dsk, finishedAt, reason',
+        UpdateExpression:
+          'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, #dpk = :dpk, #dsk = :dsk REMOVE finishedAt, reason',
         ConditionExpression: 'attribute_exists(#pk)',
         ExpressionAttributeNames: { '#status': 'status', '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey, '#pk': PK },
-        ExpressionAttributeValues: { ':pending': 'pending', ':at': at },
+        ExpressionAttributeValues: { ':pending': 'pending', ':at': at, ':dpk': key.pk, ':dsk': key.sk },
       }),
     ).catch((error: unknown) => {
       // A letter whose delivery record expired or never got written is still redriven.
@@ -389,6 +417,127 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
         ExpressionAttributeValues: { ':gpk': `SUBDLV#${tenantId}#${subscriptionId}`, ...(page.status ? { ':status': page.status } : {}) },
       },
       page,
+    );
+  }
+
+  async changeSubscriptionStatus(
+    tenantId: string,
+    id: string,
+    change: { from: Subscription['status']; to: Subscription['status']; at: string; reason?: string },
+  ): Promise<Subscription | undefined> {
+    const pausing = change.to === 'paused';
+    try {
+      const out = await dynamo().send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: `TENANT#${tenantId}`, [SK]: `SUB#${id}` },
+          UpdateExpression: pausing
+            ? 'SET #status = :to, updatedAt = :at, pausedAt = :at, pausedReason = :reason'
+            : 'SET #status = :to, updatedAt = :at, resumedAt = :at REMOVE pausedAt, pausedReason',
+          ConditionExpression: '#status = :from',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':to': change.to,
+            ':from': change.from,
+            ':at': change.at,
+            ...(pausing ? { ':reason': change.reason ?? 'paused by the tenant' } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return stripKeys<Subscription>(out.Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async holdDelivery(job: DeliveryJob, at: string, retentionDays: number): Promise<void> {
+    const { event } = job;
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: `DLV#${job.deliveryId}`, [SK]: '#DLV' },
+        UpdateExpression: [
+          'SET #status = :held, heldAt = :at, updatedAt = :at, job = :job, #gpk = :gpk, #gsk = :gsk, #dpk = :dpk, #dsk = :dsk, #ttl = :ttl',
+          'id = if_not_exists(id, :id), tenantId = if_not_exists(tenantId, :tid), subscriptionId = if_not_exists(subscriptionId, :sid)',
+          'eventId = if_not_exists(eventId, :eid), eventType = if_not_exists(eventType, :etype), subject = if_not_exists(subject, :subject)',
+          'createdAt = if_not_exists(createdAt, :created), attempts = if_not_exists(attempts, :empty)',
+        ].join(', '),
+        ConditionExpression: 'attribute_not_exists(#status) OR #status IN (:pending, :held)',
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          '#gpk': gsi1.partitionKey,
+          '#gsk': gsi1.sortKey,
+          '#dpk': gsi2.partitionKey,
+          '#dsk': gsi2.sortKey,
+          '#ttl': TTL,
+        },
+        ExpressionAttributeValues: {
+          ':held': 'held',
+          ':pending': 'pending',
+          ':at': at,
+          ':job': job,
+          ':gpk': `SUBDLV#${job.tenantId}#${job.subscriptionId}`,
+          ':gsk': `${job.createdAt}#${job.deliveryId}`,
+          ':dpk': heldPartition(job.tenantId, job.subscriptionId),
+          ':dsk': `${job.tenantId}#${job.subscriptionId}#${at}#${job.deliveryId}`,
+          ':ttl': expiry(new Date(), retentionDays),
+          ':id': job.deliveryId,
+          ':tid': job.tenantId,
+          ':sid': job.subscriptionId,
+          ':eid': event.id,
+          ':etype': event.type,
+          ':subject': event.subject,
+          ':created': job.createdAt,
+          ':empty': [],
+        },
+      }),
+    ).catch((error: unknown) => {
+      // Already succeeded or dead-lettered (a duplicate message): nothing to hold.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    });
+  }
+
+  async listHeld(tenantId: string, subscriptionId: string, page: PageRequest): Promise<Page<DeliveryJob>> {
+    const result = await this.queryPage<{ job: DeliveryJob }>(
+      {
+        IndexName: gsi2.indexName,
+        KeyConditionExpression: '#dpk = :dpk AND begins_with(#dsk, :prefix)',
+        ExpressionAttributeNames: { '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey },
+        ExpressionAttributeValues: { ':dpk': heldPartition(tenantId, subscriptionId), ':prefix': `${tenantId}#${subscriptionId}#` },
+      },
+      page,
+    );
+    return { ...result, items: result.items.filter((item) => item.job).map((item) => item.job) };
+  }
+
+  async endHold(deliveryId: string, at: string, to: 'pending' | 'discarded'): Promise<boolean> {
+    const key = pendingKey(deliveryId, at);
+    return dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: `DLV#${deliveryId}`, [SK]: '#DLV' },
+        UpdateExpression:
+          to === 'pending'
+            ? 'SET #status = :to, updatedAt = :at, nextAttemptAt = :at, #dpk = :dpk, #dsk = :dsk REMOVE job, heldAt'
+            : 'SET #status = :to, updatedAt = :at, finishedAt = :at, reason = :reason REMOVE job, heldAt, #dpk, #dsk',
+        ConditionExpression: '#status = :held',
+        ExpressionAttributeNames: { '#status': 'status', '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey },
+        ExpressionAttributeValues: {
+          ':to': to,
+          ':at': at,
+          ':held': 'held',
+          ...(to === 'pending' ? { ':dpk': key.pk, ':dsk': key.sk } : { ':reason': 'discarded when the subscription resumed' }),
+        },
+      }),
+    ).then(
+      () => true,
+      (error: unknown) => {
+        // Someone else ended this hold first (a concurrent release): theirs to enqueue.
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      },
     );
   }
 }

@@ -5,6 +5,7 @@ import { loadCatalogue } from '#adapters/catalogue-files';
 import { DynamoStore } from '#adapters/dynamo-store';
 import { EventBridgePublisher } from '#adapters/event-bus';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { DynamoStatsStore } from '#adapters/stats-store';
 import { targetRefusal } from '#adapters/target-guard';
 import { allowPrivateTargets, requireEnv, SETTINGS } from '#shared/env';
 import { errorResponse, principalOf } from '#shared/http';
@@ -21,6 +22,7 @@ const ports: ApiPorts = {
   publisher: new EventBridgePublisher(requireEnv('eventBusName')),
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
+  stats: new DynamoStatsStore(requireEnv('tableName')),
   clock: () => new Date(),
   catalogue: loadCatalogue(),
   targetRefusal: (url) => targetRefusal(url, allowPrivateTargets()),

@@ -4,7 +4,8 @@ import type { Principal } from '#core/api-keys';
 import type { Catalogue } from '#core/catalogue';
 import { publishEventSchema } from '#core/envelope';
 import { DomainError, NotFoundError } from '#core/errors';
-import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventPublisher, EventStore, SubscriptionStore, TenantStore } from '#core/ports';
+import { pauseSubscription, resumeSubscription, subscriptionStats } from '#core/health';
+import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StatsStore, SubscriptionStore, TenantStore } from '#core/ports';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
 import { createSubscriptionSchema, patchSubscriptionSchema, toPublicSubscription } from '#core/subscription';
@@ -21,6 +22,7 @@ export interface ApiPorts {
   publisher: EventPublisher;
   queue: DeliveryQueue;
   deadLetters: DeadLetterQueue;
+  stats: StatsStore;
   clock: () => Date;
   catalogue: Catalogue;
   targetRefusal: (url: string) => Promise<string | undefined>;
@@ -41,7 +43,7 @@ const pageQuery = z
     limit: z.coerce.number().int().min(1).max(100).default(50),
     nextToken: z.string().max(2048).optional(),
     tenantId: z.string().optional(),
-    status: z.enum(['pending', 'succeeded', 'failed']).optional(),
+    status: z.enum(['pending', 'succeeded', 'failed', 'held', 'discarded']).optional(),
   })
   .strict();
 
@@ -55,6 +57,17 @@ const deadLetterQuery = z
   .strict();
 
 const tenantQuery = z.object({ tenantId: z.string().optional() }).strict();
+const pauseBody = z.object({ reason: z.string().trim().min(1).max(300).optional(), tenantId: z.string().optional() }).strict();
+const resumeBody = z.object({ held: z.enum(['deliver', 'discard']).default('deliver'), tenantId: z.string().optional() }).strict();
+
+/** Pause or resume through core/health.ts: atomic, announced, held deliveries released. */
+async function changeStatus(ctx: RouteContext, tenantId: string, id: string, status: 'active' | 'paused', reason?: string) {
+  if (status === 'paused') {
+    await pauseSubscription(ctx.ports, tenantId, id, reason ?? 'paused by the tenant');
+    return subscriptions.getSubscription(ctx.ports, tenantId, id);
+  }
+  return (await resumeSubscription(ctx.ports, tenantId, id, 'deliver')).subscription;
+}
 const tenantBody = z.object({ tenantId: z.string().optional() }).strict();
 
 const query = (ctx: RouteContext) => ctx.event.queryStringParameters ?? {};
@@ -105,7 +118,22 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
   }],
   ['PATCH', '/v1/subscriptions/{id}', async (ctx) => {
     const patch = parseWith(patchSubscriptionSchema, jsonBody(ctx.event));
-    return json(200, await subscriptions.patchSubscription(ctx.ports, await tenantFor(ctx, patch.tenantId), ctx.params.id!, patch));
+    const tenantId = await tenantFor(ctx, patch.tenantId);
+    const updated = await subscriptions.patchSubscription(ctx.ports, tenantId, ctx.params.id!, patch);
+    if (patch.status === undefined || patch.status === updated.status) return json(200, updated);
+    return json(200, toPublicSubscription(await changeStatus(ctx, tenantId, ctx.params.id!, patch.status)));
+  }],
+  ['POST', '/v1/subscriptions/{id}/pause', async (ctx) => {
+    const { tenantId, reason } = parseWith(pauseBody, jsonBody(ctx.event));
+    return json(200, toPublicSubscription(await changeStatus(ctx, await tenantFor(ctx, tenantId), ctx.params.id!, 'paused', reason)));
+  }],
+  ['POST', '/v1/subscriptions/{id}/resume', async (ctx) => {
+    const { tenantId, held } = parseWith(resumeBody, jsonBody(ctx.event));
+    const result = await resumeSubscription(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, held);
+    return json(200, { subscription: toPublicSubscription(result.subscription), released: result.released, discarded: result.discarded });
+  }],
+  ['GET', '/v1/subscriptions/{id}/stats', async (ctx) => {
+    return json(200, await subscriptionStats(ctx.ports, await tenantFor(ctx), ctx.params.id!));
   }],
   ['DELETE', '/v1/subscriptions/{id}', async (ctx) => {
     await subscriptions.deleteSubscription(ctx.ports, await tenantFor(ctx), ctx.params.id!);

@@ -1,7 +1,9 @@
 import { decideAfterAttempt, describeFailure, type AttemptResult, type Attempt, type AttemptDecision, type DeliveryStatus } from './delivery.ts';
 import type { DeliveryJob } from './delivery-job.ts';
 import { payloadFor } from './envelope.ts';
-import type { CustomerBusSender, DeliveryStore, HttpRequest, HttpSender, SubscriptionStore, TokenSource } from './ports.ts';
+import { autoPausePolicyOf, pauseSubscription, releaseHeld, type HealthPorts } from './health.ts';
+import type { CustomerBusSender, DeliveryQueue, DeliveryStore, HttpRequest, HttpSender, SubscriptionStore, TokenSource } from './ports.ts';
+import type { AttemptObservation } from './stats.ts';
 import { applyTransform } from './transform.ts';
 import { signWebhook } from './signing.ts';
 import { activeSecrets, timeoutSecondsOf, type EventBridgeDestination, type HttpDestination, type Subscription } from './subscription.ts';
@@ -10,18 +12,22 @@ import { activeSecrets, timeoutSecondsOf, type EventBridgeDestination, type Http
  * One delivery attempt: send the job's event to its subscription, log the attempt, and decide
  * what happens next. The caller (the deliver handler) turns the decision into SQS calls.
  */
-export interface DeliverPorts {
-  subscriptions: Pick<SubscriptionStore, 'getSubscription' | 'putSubscription'>;
+export type DeliverPorts = HealthPorts & {
+  subscriptions: Pick<SubscriptionStore, 'getSubscription' | 'changeSubscriptionStatus'>;
   deliveries: DeliveryStore;
+  queue: DeliveryQueue;
   http: HttpSender;
   customerBus: CustomerBusSender;
   tokens: TokenSource;
-  clock: () => Date;
   random: () => number;
-  config: { deliveryRetentionDays: number };
-}
+  config: { deliveryRetentionDays: number; eventSource: string; eventRetentionDays: number };
+};
 
-export type DeliverOutcome = AttemptDecision & { attempt: number };
+export type DeliverOutcome = (AttemptDecision | { kind: 'held' }) & {
+  attempt: number;
+  /** What the attempt adds to the subscription's statistics (none for a deleted subscription). */
+  observation?: AttemptObservation;
+};
 
 export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob, now: Date): HttpRequest {
   if (subscription.destination.type !== 'webhook') throw new Error(`not a webhook destination: ${subscription.destination.type}`);
@@ -39,15 +45,12 @@ export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob
 export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt: number): Promise<DeliverOutcome> {
   const startedAt = ports.clock();
   const subscription = await ports.subscriptions.getSubscription(job.tenantId, job.subscriptionId);
-  let result: AttemptResult;
-  if (!subscription) {
-    result = { durationMs: 0, error: 'subscription_deleted', errorMessage: 'the subscription was deleted' };
-  } else if (subscription.status !== 'active' && !job.ignorePause) {
-    // Not dropped: parked in the dead letters with this reason, redriven once resumed.
-    result = { durationMs: 0, error: 'subscription_paused', errorMessage: 'the subscription is paused' };
-  } else {
-    result = await sendToDestination(ports, subscription, job, startedAt);
+  if (subscription && subscription.status !== 'active' && !job.ignorePause) {
+    return holdForPausedSubscription(ports, job, attempt, subscription);
   }
+  const result: AttemptResult = subscription
+    ? await sendToDestination(ports, subscription, job, startedAt)
+    : { durationMs: 0, error: 'subscription_deleted', errorMessage: 'the subscription was deleted' };
   const firstAttemptAt = job.firstAttemptAt ? Date.parse(job.firstAttemptAt) : Date.parse(job.createdAt);
   const decision: AttemptDecision =
     result.error && NOT_RETRIED.has(result.error)
@@ -60,14 +63,51 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
         });
   await logAttempt(ports, job, attempt, startedAt, result, decision);
   if (decision.kind === 'failed' && decision.pauseSubscription && subscription?.status === 'active') {
-    const now = ports.clock().toISOString();
-    await ports.subscriptions.putSubscription({ ...subscription, status: 'paused', updatedAt: now }, subscription);
+    await pauseSubscription(ports, job.tenantId, job.subscriptionId, decision.reason);
   }
-  return { ...decision, attempt };
+  const observation: AttemptObservation | undefined = subscription && {
+    tenantId: job.tenantId,
+    subscriptionId: job.subscriptionId,
+    at: ports.clock().getTime(),
+    attempt,
+    outcome: decision.kind,
+    durationMs: result.durationMs,
+    ...(result.statusCode !== undefined ? { statusCode: result.statusCode } : {}),
+    ...(result.error ? { error: result.error } : {}),
+    ...(result.errorMessage ? { errorMessage: result.errorMessage } : {}),
+    endpointFailure: decision.kind !== 'succeeded',
+    autoPause: autoPausePolicyOf(subscription),
+  };
+  return { ...decision, attempt, ...(observation ? { observation } : {}) };
+}
+
+/**
+ * A paused subscription's delivery is held (kept with its job, no attempt made) until resume.
+ * If the subscription was resumed while this job was on its way, the hold is released at once.
+ */
+async function holdForPausedSubscription(ports: DeliverPorts, job: DeliveryJob, attempt: number, subscription: Subscription): Promise<DeliverOutcome> {
+  const at = ports.clock().toISOString();
+  await ports.deliveries.holdDelivery({ ...job, attemptOffset: attempt - 1 }, at, ports.config.deliveryRetentionDays);
+  const now = await ports.subscriptions.getSubscription(job.tenantId, job.subscriptionId);
+  if (now?.status === 'active') await releaseHeld(ports, job.tenantId, job.subscriptionId, 'deliver');
+  return {
+    kind: 'held',
+    attempt,
+    observation: {
+      tenantId: job.tenantId,
+      subscriptionId: job.subscriptionId,
+      at: ports.clock().getTime(),
+      attempt,
+      outcome: 'held',
+      durationMs: 0,
+      endpointFailure: false,
+      autoPause: autoPausePolicyOf(subscription),
+    },
+  };
 }
 
 /** Failures that would fail the same way on every retry. */
-const NOT_RETRIED = new Set(['subscription_deleted', 'subscription_paused', 'transform_failed']);
+const NOT_RETRIED = new Set(['subscription_deleted', 'transform_failed']);
 
 /** One attempt on whichever destination the subscription names; every outcome is an AttemptResult. */
 function sendToDestination(ports: DeliverPorts, subscription: Subscription, job: DeliveryJob, now: Date): Promise<AttemptResult> {

@@ -4,7 +4,8 @@ import { resolveRetryPolicy, retryDelayFor, type RetryPolicy } from './retry-pol
  * Deliveries and their attempts (the attempt log), and the pure decision taken after each
  * attempt: done, retry after a delay, or dead-letter with a reason.
  */
-export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+/** `held`: waiting for a paused subscription to resume; `discarded`: dropped from hold by the tenant. */
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'held' | 'discarded';
 
 export type ErrorClass =
   | 'http_status'
@@ -56,6 +57,7 @@ export interface Delivery {
   nextAttemptAt?: string;
   finishedAt?: string;
   reason?: string;
+  heldAt?: string;
 }
 
 export const RESPONSE_EXCERPT_BYTES = 1024;

@@ -6,14 +6,15 @@ import { deliveryIdFor } from './ids.ts';
 import type { DeliveryQueue, SubscriptionIndexEntry, SubscriptionStore } from './ports.ts';
 
 /**
- * Fan-out: one published event becomes one delivery job per matching, active subscription of
- * its tenant. Candidates come from a key lookup per pattern that can select the type
+ * Fan-out: one published event becomes one delivery job per matching subscription of its tenant,
+ * paused ones included (the deliver function holds those until they resume, so nothing published
+ * while paused is lost). Candidates come from a key lookup per pattern that can select the type
  * (`order.shipped`, `order.*`, `*`), never from a scan; content filters then narrow them.
  */
 export function selectRecipients(event: CloudEvent, candidates: SubscriptionIndexEntry[]): SubscriptionIndexEntry[] {
   const seen = new Set<string>();
   return candidates.filter((entry) => {
-    if (seen.has(entry.subscriptionId) || entry.status !== 'active') return false;
+    if (seen.has(entry.subscriptionId)) return false;
     seen.add(entry.subscriptionId);
     const pinned = entry.versions?.[event.type];
     if (pinned !== undefined && pinned !== versionFromDataSchema(event.dataschema)) return false;

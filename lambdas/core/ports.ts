@@ -4,6 +4,7 @@ import type { CloudEvent } from './envelope.ts';
 import type { DeliveryJob } from './delivery-job.ts';
 import type { OAuth2Auth, Subscription } from './subscription.ts';
 import type { AttemptResult } from './delivery.ts';
+import type { Counters, HealthState, StatsIncrement } from './stats.ts';
 
 /**
  * The ports the domain needs from the outside world. Adapters in lambdas/adapters implement
@@ -64,6 +65,15 @@ export interface SubscriptionStore {
   deleteSubscription(subscription: Subscription): Promise<void>;
   /** Index entries for these normalised patterns: a key-based query per pattern, never a scan. */
   findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]>;
+  /**
+   * Moves a subscription from `from` to `to` status, atomically: the answer is the updated
+   * subscription, or undefined when it was not in `from` (someone else changed it first).
+   */
+  changeSubscriptionStatus(
+    tenantId: string,
+    id: string,
+    change: { from: Subscription['status']; to: Subscription['status']; at: string; reason?: string },
+  ): Promise<Subscription | undefined>;
 }
 
 export type StoredEvent = CloudEvent & { publishedAt?: string };
@@ -101,6 +111,26 @@ export interface DeliveryStore {
   listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>>;
   /** A redriven delivery is pending again and leaves the dead letters. */
   markRedriven(deliveryId: string, at: string): Promise<void>;
+  /** Keeps a job for a paused subscription (status held) until it is released or discarded. */
+  holdDelivery(job: DeliveryJob, at: string, retentionDays: number): Promise<void>;
+  /** A subscription's held jobs, oldest first. */
+  listHeld(tenantId: string, subscriptionId: string, page: PageRequest): Promise<Page<DeliveryJob>>;
+  /**
+   * Ends the hold: `pending` (about to be enqueued again) or `discarded` (the tenant said so).
+   * False when it was no longer held (another release got there first).
+   */
+  endHold(deliveryId: string, at: string, to: 'pending' | 'discarded'): Promise<boolean>;
+}
+
+/** Counters per subscription and time bucket, and each subscription's health record. */
+export interface StatsStore {
+  /** Adds a batch's counters; answers each subscription's health after the batch, in order. */
+  addStats(increments: StatsIncrement[], now: Date): Promise<HealthState[]>;
+  readStats(
+    tenantId: string,
+    subscriptionId: string,
+    range: { minutesFrom: string; hoursFrom: string },
+  ): Promise<{ minutes: Record<string, Counters>; hours: Record<string, Counters>; health?: HealthState }>;
 }
 
 /** A dead letter: the job and why it ended there, for people and for redrive. */

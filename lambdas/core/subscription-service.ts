@@ -110,7 +110,7 @@ export async function patchSubscription(
   const previous = await getSubscription(ports, tenantId, id);
   if (patch.destination) await checkDestination(ports, patch.destination);
   checkAgainstCatalogue(ports.catalogue, patch.eventTypes, patch.versions);
-  const { tenantId: _ignored, retryPolicy, filter, versions, ...fields } = patch;
+  const { tenantId: _ignored, retryPolicy, filter, versions, autoPause, status, ...fields } = patch;
   const next: Subscription = { ...previous, updatedAt: ports.clock().toISOString() };
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
   if (fields.eventTypes) next.eventTypes = [...new Set(fields.eventTypes)];
@@ -121,6 +121,11 @@ export async function patchSubscription(
   else if (filter !== undefined) next.filter = filter;
   if (versions === null) delete next.versions;
   else if (versions !== undefined) next.versions = versions;
+  if (autoPause === null) delete next.autoPause;
+  else if (autoPause !== undefined) next.autoPause = autoPause;
+  // `status` is not written here: pausing and resuming go through core/health.ts (atomic,
+  // announced, held deliveries released), which the route calls after this.
+  void status;
   await ports.subscriptions.putSubscription(next, previous);
   return toPublicSubscription(next);
 }

@@ -178,6 +178,20 @@ const filterSchema = z.record(z.string(), z.unknown()).superRefine((pattern, ctx
 
 export const subscriptionStatusSchema = z.enum(['active', 'paused']);
 
+/**
+ * Endpoint health: after `afterFailures` consecutive failed attempts spanning at least
+ * `afterHours`, the subscription is paused and its deliveries held (defaults: 100 over 24 h).
+ */
+export const autoPauseSchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    afterFailures: z.number().int().min(1).max(100_000).optional(),
+    afterHours: z.number().min(0).max(720).optional(),
+  })
+  .strict();
+
+export type AutoPauseSettings = z.infer<typeof autoPauseSchema>;
+
 const subscriptionFields = {
   name: z.string().trim().min(1).max(200),
   description: z.string().max(1000).optional(),
@@ -188,6 +202,7 @@ const subscriptionFields = {
   payload: z.enum(['full', 'thin']).optional(),
   ordering: z.enum(['none']).optional(),
   status: subscriptionStatusSchema.optional(),
+  autoPause: autoPauseSchema.optional(),
   metadata: z.record(z.string(), z.string().max(500)).optional(),
   /** Pins event types to one schema version: `{"order.created": 1}`. */
   versions: z.record(z.string(), z.number().int().min(1)).optional(),
@@ -205,6 +220,7 @@ export const patchSubscriptionSchema = z
     payload: subscriptionFields.payload,
     ordering: subscriptionFields.ordering,
     status: subscriptionFields.status,
+    autoPause: subscriptionFields.autoPause.nullable(),
     metadata: subscriptionFields.metadata,
     versions: subscriptionFields.versions.nullable(),
     tenantId: z.string().optional(),
@@ -233,6 +249,10 @@ export interface Subscription {
   payload: 'full' | 'thin';
   ordering: 'none';
   status: 'active' | 'paused';
+  /** Why and when it was last paused (by the tenant, a 410, or auto-pause). */
+  pausedAt?: string;
+  pausedReason?: string;
+  autoPause?: AutoPauseSettings;
   metadata?: Record<string, string>;
   versions?: Record<string, number>;
   secrets: SigningSecret[];

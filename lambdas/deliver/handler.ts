@@ -2,13 +2,19 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoStore } from '#adapters/dynamo-store';
 import { EventBridgeCustomerBus } from '#adapters/customer-bus';
+import { EventBridgePublisher } from '#adapters/event-bus';
 import { UndiciHttpSender } from '#adapters/http-sender';
 import { OAuthTokenSource } from '#adapters/oauth-tokens';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { DynamoStatsStore } from '#adapters/stats-store';
+import { recordBatchStats } from '#core/health';
+import type { AttemptObservation } from '#core/stats';
 import { allowPrivateTargets, requireEnv, SETTINGS } from '#shared/env';
-import { logger } from '#shared/observability';
+import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 import { processDeliveryMessage, type DeliveryWorkerPorts } from './worker.ts';
 
 const store = new DynamoStore(requireEnv('tableName'));
@@ -16,6 +22,9 @@ const http = new UndiciHttpSender(allowPrivateTargets());
 const ports: DeliveryWorkerPorts = {
   subscriptions: store,
   deliveries: store,
+  events: store,
+  stats: new DynamoStatsStore(requireEnv('tableName')),
+  publisher: new EventBridgePublisher(requireEnv('eventBusName')),
   http,
   customerBus: new EventBridgeCustomerBus(),
   tokens: new OAuthTokenSource(http),
@@ -23,19 +32,40 @@ const ports: DeliveryWorkerPorts = {
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
   clock: () => new Date(),
   random: Math.random,
-  config: { deliveryRetentionDays: SETTINGS.deliveryRetentionDays() },
+  config: {
+    deliveryRetentionDays: SETTINGS.deliveryRetentionDays(),
+    eventSource: SETTINGS.eventSource(),
+    eventRetentionDays: SETTINGS.eventRetentionDays(),
+  },
 };
 
 // Records of a batch go out concurrently: one slow endpoint does not hold the others.
 const processor = new BatchProcessor(EventType.SQS);
 
-/** SQS consumer: one delivery attempt per record; retries are reported as batch item failures. */
+/**
+ * SQS consumer: one delivery attempt per record; retries are reported as batch item failures.
+ * The batch's attempts then go into the per-subscription statistics in one write per bucket,
+ * which may auto-pause a subscription that keeps failing. Statistics never fail the batch: the
+ * deliveries themselves are already recorded.
+ */
 export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .handler(async (event: SQSEvent, context: Context) =>
-    processPartialResponse(event, (record: SQSRecord) => processDeliveryMessage(ports, record), processor, {
-      context,
-      processInParallel: true,
-      throwOnFullBatchFailure: false,
-    }),
-  );
+  .use(logMetrics(metrics))
+  .handler(async (event: SQSEvent, context: Context) => {
+    metrics.addMetric('batch_size', MetricUnit.Count, event.Records.length);
+    const observations: AttemptObservation[] = [];
+    const response = await processPartialResponse(
+      event,
+      (record: SQSRecord) => processDeliveryMessage(ports, record, observations),
+      processor,
+      { context, processInParallel: true, throwOnFullBatchFailure: false },
+    );
+    try {
+      const paused = await recordBatchStats(ports, observations);
+      for (const subscriptionId of paused) logger.warn('subscription auto-paused: endpoint failing continuously', { subscriptionId });
+    } catch (error) {
+      logger.error('could not record delivery statistics for this batch', { error: error as Error, attempts: observations.length });
+    }
+    return response;
+  });

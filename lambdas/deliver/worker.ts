@@ -4,7 +4,9 @@ import type { DeadLetterQueue } from '#core/ports';
 import { MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS } from '#adapters/sqs-queue';
 import { deliverJob, type DeliverPorts } from '#core/deliver';
 import { deliveryJobSchema, type DeliveryJob } from '#core/delivery-job';
-import { logger } from '#shared/observability';
+import { emitOperationalEvent, isOperationalEvent } from '#core/operational-events';
+import type { AttemptObservation } from '#core/stats';
+import { logger, metrics, MetricUnit } from '#shared/observability';
 
 export type DeliveryWorkerPorts = DeliverPorts & {
   queue: Pick<SqsDeliveryQueue, 'enqueue' | 'changeVisibility'>;
@@ -30,7 +32,7 @@ export class RetryLater extends Error {
  * success → acknowledged; retry → visibility set to the backoff (or a delayed re-enqueue past
  * SQS's 12 h visibility cap); exhausted → parked in the DLQ with its reason, then acknowledged.
  */
-export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record: SQSRecord): Promise<void> {
+export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record: SQSRecord, observations: AttemptObservation[] = []): Promise<void> {
   const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
   let job: DeliveryJob;
   try {
@@ -53,15 +55,40 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   }
   // A re-enqueued job makes exactly one attempt; early receives while waiting don't count.
   const attempt = notBefore ? job.attemptOffset + 1 : job.attemptOffset + receiveCount;
-  logger.appendKeys({ deliveryId: job.deliveryId, subscriptionId: job.subscriptionId, eventId: job.event.id, tenantId: job.tenantId });
+  // Records run in parallel: each gets its own child logger, so ids never leak between them.
+  const log = logger.createChild({
+    persistentKeys: { deliveryId: job.deliveryId, subscriptionId: job.subscriptionId, eventId: job.event.id, tenantId: job.tenantId },
+  });
   const outcome = await deliverJob(ports, job, attempt);
+  if (outcome.observation) observations.push(outcome.observation);
+  metrics.addMetric(`deliveries_${outcome.kind}`, MetricUnit.Count, 1);
+  if (outcome.observation && outcome.kind !== 'held') metrics.addMetric('attempt_duration', MetricUnit.Milliseconds, outcome.observation.durationMs);
 
-  if (outcome.kind === 'succeeded') return;
-  if (outcome.kind === 'failed') {
-    await ports.deadLetters.park({ job, reason: outcome.reason, attempts: attempt, failedAt: ports.clock().toISOString() });
-    logger.warn('delivery failed; parked in dead letters', { reason: outcome.reason, attempt });
+  if (outcome.kind === 'succeeded') {
+    log.info('delivered', { attempt, durationMs: outcome.observation?.durationMs });
     return;
   }
+  if (outcome.kind === 'held') {
+    log.info('subscription paused; delivery held until it resumes');
+    return;
+  }
+  if (outcome.kind === 'failed') {
+    await ports.deadLetters.park({ job, reason: outcome.reason, attempts: attempt, failedAt: ports.clock().toISOString() });
+    log.warn('delivery failed; parked in dead letters', { reason: outcome.reason, attempt });
+    if (outcome.observation && !isOperationalEvent(job.event.type)) {
+      await emitOperationalEvent(ports, job.tenantId, 'delivery.dead_lettered', job.deliveryId, {
+        deliveryId: job.deliveryId,
+        subscriptionId: job.subscriptionId,
+        eventId: job.event.id,
+        eventType: job.event.type,
+        subject: job.event.subject,
+        reason: outcome.reason,
+        attempts: attempt,
+      });
+    }
+    return;
+  }
+  log.info('delivery attempt failed; retrying', { attempt, delaySeconds: outcome.delaySeconds });
   const canHide = !notBefore && outcome.delaySeconds <= MAX_VISIBILITY_SECONDS && receiveCount < REENQUEUE_AFTER_RECEIVES;
   if (canHide) {
     await ports.queue.changeVisibility(record.receiptHandle, outcome.delaySeconds);

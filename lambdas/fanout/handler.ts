@@ -1,12 +1,14 @@
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoStore } from '#adapters/dynamo-store';
 import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { cloudEventSchema } from '#core/envelope';
 import { fanOut } from '#core/fanout';
 import { requireEnv } from '#shared/env';
-import { logger } from '#shared/observability';
+import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
 const ports = {
   subscriptions: new DynamoStore(requireEnv('tableName')),
@@ -20,7 +22,9 @@ const ports = {
  * after a partial enqueue only repeats what receivers deduplicate.
  */
 export const handler = middy<EventBridgeEvent<string, unknown>, { jobs: number }>()
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
   .handler(async (event) => {
     const parsed = cloudEventSchema.safeParse(event.detail);
     if (!parsed.success) {
@@ -30,5 +34,6 @@ export const handler = middy<EventBridgeEvent<string, unknown>, { jobs: number }
     logger.appendKeys({ tenantId: parsed.data.tenantid, eventId: parsed.data.id, eventType: parsed.data.type });
     const result = await fanOut(ports, parsed.data);
     logger.info('fanned out', { jobs: result.jobs });
+    metrics.addMetric('fanout_size', MetricUnit.Count, result.jobs);
     return result;
   });

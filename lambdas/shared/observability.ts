@@ -1,4 +1,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 
-/** One Logger per function container; handlers add correlation ids (tenant, subscription, event, delivery). */
+/**
+ * Powertools per function container. Logs are JSON carrying the correlation ids handlers append
+ * (tenantId, subscriptionId, eventId, deliveryId); metrics are CloudWatch EMF lines in the
+ * `Herald` namespace with the service as their only dimension (low cardinality: no tenant or
+ * subscription ids, those belong in logs and in GET /v1/subscriptions/{id}/stats); the tracer
+ * records the AWS SDK calls when the function runs with active tracing.
+ */
 export const logger = new Logger({ serviceName: 'herald' });
+export const metrics = new Metrics({ namespace: 'Herald', serviceName: 'herald' });
+export const tracer = new Tracer({ serviceName: 'herald' });
+export { MetricUnit };

@@ -57,6 +57,7 @@ export class Delivery extends Construct {
       deliveryQueueUrl: this.queue.queueUrl,
       deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
       allowPrivateTargets: props.allowPrivateTargets ?? '0',
+      eventBusName: props.bus.eventBusName,
     };
 
     this.deliver = new HeraldFunction(this, 'Deliver', {
@@ -70,6 +71,8 @@ export class Delivery extends Construct {
     this.queue.grantConsumeMessages(this.deliver.function);
     this.queue.grantSendMessages(this.deliver.function);
     this.deadLetterQueue.grantSendMessages(this.deliver.function);
+    // Herald's own events (subscription.paused, delivery.dead_lettered) go on the Herald bus.
+    props.bus.grantPutEventsTo(this.deliver.function);
     // `eventbridge` destinations: PutEvents onto customers' buses in this region. The customer's
     // bus policy decides who may put; this side can be narrowed to known accounts.
     const stack = Stack.of(this);

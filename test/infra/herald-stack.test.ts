@@ -181,4 +181,27 @@ describe('monitoring', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
+
+  it('alarms on fan-out failures: the fan-out DLQ and failed rule invocations', () => {
+    const alarms = resources('AWS::CloudWatch::Alarm');
+    const failedInvocations = alarms.find((a) => a.Properties.MetricName === 'FailedInvocations');
+    expect(failedInvocations?.Properties).toMatchObject({ Namespace: 'AWS/Events', Threshold: 0 });
+    const ruleDimension = failedInvocations!.Properties.Dimensions.find((d: any) => d.Name === 'RuleName');
+    expect(JSON.stringify(ruleDimension.Value)).toMatch(/Fanout/);
+    expect(alarms.filter((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(2);
+  });
+
+  it('charts the functions’ own delivery metrics (EMF, namespace Herald) on the dashboard', () => {
+    const [dashboard] = resources('AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard!.Properties.DashboardBody);
+    for (const metric of ['deliveries_succeeded', 'deliveries_retry', 'deliveries_failed', 'deliveries_held', 'attempt_duration', 'fanout_size']) {
+      expect(body).toContain(metric);
+    }
+    expect(body).toContain('Herald');
+  });
+
+  it('gives the deliver function what auto-pause needs: PutEvents on the Herald bus and its name', () => {
+    const deliver = resources('AWS::Lambda::Function').find((f) => JSON.stringify(f.Properties.Environment ?? {}).includes('DEAD_LETTER_QUEUE_URL') && !JSON.stringify(f.Properties.Environment).includes('HERALD_CATALOGUE_DIR'));
+    expect(Object.keys(deliver!.Properties.Environment.Variables)).toContain('EVENT_BUS_NAME');
+  });
 });

@@ -60,9 +60,14 @@ describe('event types and patterns', () => {
 describe('selectRecipients', () => {
   const entry = (id: string, extra: Partial<SubscriptionIndexEntry> = {}): SubscriptionIndexEntry => ({ subscriptionId: id, status: 'active', ...extra });
 
-  it('keeps active subscriptions once, even when several of their patterns match', () => {
-    const chosen = selectRecipients(event('order.created'), [entry('a'), entry('a'), entry('b', { status: 'paused' }), entry('c')]);
+  it('keeps each subscription once, even when several of their patterns match', () => {
+    const chosen = selectRecipients(event('order.created'), [entry('a'), entry('a'), entry('c')]);
     expect(chosen.map((e) => e.subscriptionId)).toEqual(['a', 'c']);
+  });
+
+  it('plans deliveries for paused subscriptions too: they are held, not dropped', () => {
+    const chosen = selectRecipients(event('order.created'), [entry('a'), entry('b', { status: 'paused' })]);
+    expect(chosen.map((e) => e.subscriptionId)).toEqual(['a', 'b']);
   });
 
   it('applies content filters to the envelope', () => {

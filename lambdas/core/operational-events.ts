@@ -1,0 +1,45 @@
+import { buildEnvelope, dataSchemaUri, type CloudEvent } from './envelope.ts';
+import { newId } from './ids.ts';
+import type { EventPublisher, EventStore } from './ports.ts';
+
+/**
+ * Herald's own events (subscription.paused, subscription.resumed, delivery.dead_lettered): kept
+ * and published exactly like a platform event, so a tenant subscribes to them on any destination.
+ * Their data is built here to match catalogue/<type>/v1.json (a unit test holds them to it).
+ */
+export const OPERATIONAL_TYPES = ['subscription.paused', 'subscription.resumed', 'delivery.dead_lettered'] as const;
+export type OperationalType = (typeof OPERATIONAL_TYPES)[number];
+
+export interface OperationalEventPorts {
+  events: Pick<EventStore, 'putEventIfAbsent' | 'markEventPublished'>;
+  publisher: EventPublisher;
+  clock: () => Date;
+  config: { eventSource: string; eventRetentionDays: number };
+}
+
+/**
+ * Events about Herald's own events are not announced again: a subscription to `*` whose endpoint
+ * fails must not feed itself an endless chain of delivery.dead_lettered.
+ */
+export function isOperationalEvent(type: string): boolean {
+  return type === 'herald.ping' || (OPERATIONAL_TYPES as readonly string[]).includes(type);
+}
+
+export function operationalEvent(tenantId: string, type: OperationalType, subject: string, data: Record<string, unknown>, source: string, now: Date): CloudEvent {
+  return buildEnvelope({ tenantId, id: newId('evt'), type, subject, data }, source, now, { dataschema: dataSchemaUri(type, 1) });
+}
+
+export async function emitOperationalEvent(
+  ports: OperationalEventPorts,
+  tenantId: string,
+  type: OperationalType,
+  subject: string,
+  data: Record<string, unknown>,
+): Promise<CloudEvent> {
+  const now = ports.clock();
+  const event = operationalEvent(tenantId, type, subject, data, ports.config.eventSource, now);
+  await ports.events.putEventIfAbsent(event, ports.config.eventRetentionDays);
+  await ports.publisher.publish(event);
+  await ports.events.markEventPublished(tenantId, event.id, now.toISOString());
+  return event;
+}

@@ -5,8 +5,9 @@
  */
 
 /**
- * Single-table design: every item has pk/sk; two sparse GSIs serve the "list by parent" queries
- * (gsi1: deliveries by subscription, events by subject; gsi2: events by time, dead letters).
+ * Single-table design: every item has pk/sk; sparse GSIs serve the "list by parent" queries
+ * (gsi1: deliveries by subscription, events by subject; gsi2: events by time, dead letters,
+ * pending and held deliveries) and the sweeper (gsi3, keys only: events not yet reconciled).
  */
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',
@@ -14,7 +15,10 @@ export const TABLE_SCHEMA = {
   ttlAttribute: 'expiresAt',
   gsi1: { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
   gsi2: { indexName: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  gsi3: { indexName: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk', keysOnly: true },
 } as const;
+
+export const TABLE_INDEXES = [TABLE_SCHEMA.gsi1, TABLE_SCHEMA.gsi2, TABLE_SCHEMA.gsi3] as const;
 
 /** `source` of the events the API puts on the Herald bus. */
 export const HERALD_EVENT_SOURCE = 'herald.events';
@@ -54,7 +58,11 @@ export const FUNCTIONS = {
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl'] },
   deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets'] },
+  sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl'] },
 } as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
+
+/** How often the sweeper runs (the stack's schedule; the local runtime's default interval). */
+export const SWEEP_INTERVAL_MINUTES = 1;
 
 /** SQS batch size for the deliver function's event source mapping. */
 export const DELIVER_BATCH_SIZE = 10;

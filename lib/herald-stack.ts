@@ -62,6 +62,7 @@ export class HeraldStack extends Stack {
         Authorizer: this.api.authorizer.function,
         Fanout: this.delivery.fanout.function,
         Deliver: this.delivery.deliver.function,
+        Sweeper: this.delivery.sweeper.function,
       },
       deliveryQueue: this.delivery.queue,
       deadLetterQueue: this.delivery.deadLetterQueue,

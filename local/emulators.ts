@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { interceptLocalhostDns, startFauxqs } from 'fauxqs';
-import { TABLE_SCHEMA, TIMEOUTS } from '../lib/herald-config.ts';
+import { TABLE_INDEXES, TABLE_SCHEMA, TIMEOUTS } from '../lib/herald-config.ts';
 
 /**
  * The AWS-compatible emulators behind the local runtime, all in-process and from npm:
@@ -43,23 +43,23 @@ export async function ensureTable(endpoint: string, tableName: string): Promise<
   } catch (error) {
     if (!(error instanceof ResourceNotFoundException)) throw error;
   }
-  const { partitionKey, sortKey, gsi1, gsi2 } = TABLE_SCHEMA;
+  const { partitionKey, sortKey } = TABLE_SCHEMA;
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [partitionKey, sortKey, gsi1.partitionKey, gsi1.sortKey, gsi2.partitionKey, gsi2.sortKey].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      AttributeDefinitions: [partitionKey, sortKey, ...TABLE_INDEXES.flatMap((gsi) => [gsi.partitionKey, gsi.sortKey])].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
       KeySchema: [
         { AttributeName: partitionKey, KeyType: 'HASH' },
         { AttributeName: sortKey, KeyType: 'RANGE' },
       ],
-      GlobalSecondaryIndexes: [gsi1, gsi2].map((gsi) => ({
+      GlobalSecondaryIndexes: TABLE_INDEXES.map((gsi) => ({
         IndexName: gsi.indexName,
         KeySchema: [
           { AttributeName: gsi.partitionKey, KeyType: 'HASH' as const },
           { AttributeName: gsi.sortKey, KeyType: 'RANGE' as const },
         ],
-        Projection: { ProjectionType: 'ALL' as const },
+        Projection: { ProjectionType: 'keysOnly' in gsi ? ('KEYS_ONLY' as const) : ('ALL' as const) },
       })),
     }),
   );

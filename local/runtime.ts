@@ -3,8 +3,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent, EventBridgeEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, TIMEOUTS } from '../lib/herald-config.ts';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+  EventBridgeEvent,
+  ScheduledEvent,
+  SQSBatchResponse,
+  SQSEvent,
+} from 'aws-lambda';
+import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../lib/herald-config.ts';
+import type { SweepReport } from '../lambdas/core/sweeper.ts';
 import { hashApiKey } from '../lambdas/core/api-keys.ts';
 import { LocalApiGateway } from './api-gateway.ts';
 import { ensureTable, startDynamo, startSqs } from './emulators.ts';
@@ -33,6 +43,10 @@ export interface HeraldLocalOptions {
    * What they receive is listed at GET /local/buses/{name}/events.
    */
   customerBuses?: string[];
+  /** How often the sweeper runs (ms; 0: only when `sweep()` is called). Default 60 s, as deployed. */
+  sweepIntervalMs?: number;
+  /** The sweeper's grace period (HERALD_SWEEP_AFTER_SECONDS). Default 60 s locally. */
+  sweepAfterSeconds?: number;
   /** Fault injection for tests: wraps the deliver function as the event source mapping sees it. */
   wrapDeliver?: (handler: LambdaHandler<SQSEvent, SQSBatchResponse>) => LambdaHandler<SQSEvent, SQSBatchResponse>;
 }
@@ -47,6 +61,8 @@ export interface HeraldLocal {
   queues: { delivery: string; deadLetter: string };
   /** Resolves when nothing is in flight on the bus and no delivery batch is running. */
   settle(): Promise<void>;
+  /** Runs the reconciliation sweeper once now (it also runs every `sweepIntervalMs`). */
+  sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
 }
 
@@ -79,6 +95,7 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
     [ENV.deadLetterQueueUrl]: sqsEmulator.deadLetterQueue.url,
     [ENV.adminKeyHash]: hashApiKey(adminKey),
     [ENV.allowPrivateTargets]: options.allowPrivateTargets === false ? '0' : '1',
+    HERALD_SWEEP_AFTER_SECONDS: String(options.sweepAfterSeconds ?? process.env.HERALD_SWEEP_AFTER_SECONDS ?? 60),
     [ENV.catalogueDir]: [fileURLToPath(new URL('../catalogue', import.meta.url)), ...(options.extraCatalogueDirs ?? [])].join(delimiter),
   });
   delete process.env.AWS_PROFILE;
@@ -88,6 +105,7 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
   const authorizer = (await import('../lambdas/authorizer/handler.ts')).handler as unknown as LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>;
   const fanout = (await import('../lambdas/fanout/handler.ts')).handler as unknown as LambdaHandler<EventBridgeEvent<string, unknown>, unknown>;
   const deliver = (await import('../lambdas/deliver/handler.ts')).handler as unknown as LambdaHandler<SQSEvent, SQSBatchResponse>;
+  const sweeper = (await import('../lambdas/sweeper/handler.ts')).handler as unknown as LambdaHandler<ScheduledEvent, SweepReport>;
 
   bus.addRule({
     name: 'fanout',
@@ -109,6 +127,21 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
   });
   poller.start();
 
+  // The stack's every-minute schedule; runs never overlap.
+  let sweeping: Promise<SweepReport> | undefined;
+  const runSweep = (): Promise<SweepReport> =>
+    (sweeping ??= sweeper(scheduledEvent(), lambdaContext('herald-sweeper', 55_000)).finally(() => {
+      sweeping = undefined;
+    }));
+  const sweepEvery = options.sweepIntervalMs ?? SWEEP_INTERVAL_MINUTES * 60_000;
+  const sweepTimer =
+    sweepEvery > 0
+      ? setInterval(() => {
+          runSweep().catch((error: Error) => console.error(`[local sweeper] ${error.message}`));
+        }, sweepEvery)
+      : undefined;
+  sweepTimer?.unref();
+
   const gateway = new LocalApiGateway({ authorizer, api, extra: localInspection(bus) });
   const port = await gateway.listen(options.port ?? 3000, options.host ?? '127.0.0.1');
 
@@ -124,9 +157,12 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
     async settle() {
       await bus.drain();
     },
+    sweep: runSweep,
     async stop() {
       if (stopped) return;
       stopped = true;
+      if (sweepTimer) clearInterval(sweepTimer);
+      await sweeping?.catch(() => undefined);
       await gateway.stop();
       await poller.stop();
       await bus.stop();
@@ -172,4 +208,18 @@ function localInspection(bus: LocalEventBus) {
 
 export function localBusArn(name: string): string {
   return `arn:aws:events:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:event-bus/${name}`;
+}
+
+function scheduledEvent(): ScheduledEvent {
+  return {
+    version: '0',
+    id: randomBytes(16).toString('hex'),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:000000000000:rule/herald-local-sweep'],
+    detail: {},
+  };
 }

@@ -47,8 +47,8 @@ import { dynamo } from './clients.ts';
  *                                                          failed   DEAD#<tid>      / <finishedAt>#<did>
  *   stats         STATS#<tid>#<sid>     M#<minute> | H#<hour> | HEALTH   (lambdas/adapters/stats-store.ts)
  */
-const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi1, gsi2 } = TABLE_SCHEMA;
-const KEY_FIELDS = [PK, SK, TTL, gsi1.partitionKey, gsi1.sortKey, gsi2.partitionKey, gsi2.sortKey];
+const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi1, gsi2, gsi3 } = TABLE_SCHEMA;
+const KEY_FIELDS = [PK, SK, TTL, gsi1.partitionKey, gsi1.sortKey, gsi2.partitionKey, gsi2.sortKey, gsi3.partitionKey, gsi3.sortKey];
 
 const DAY_SECONDS = 86_400;
 
@@ -65,6 +65,12 @@ export const pendingKey = (deliveryId: string, nextAttemptAt: string) => ({
   pk: `PENDING#${shardOf(deliveryId)}`,
   sk: `${nextAttemptAt}#${deliveryId}`,
 });
+/** An event on the sweeper's list: gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>. */
+export const sweepKeys = (tenantId: string, eventId: string, dueAt: string) => ({
+  [TABLE_SCHEMA.gsi3.partitionKey]: `SWEEP#${shardOf(`${tenantId}#${eventId}`)}`,
+  [TABLE_SCHEMA.gsi3.sortKey]: `${dueAt}#${tenantId}#${eventId}`,
+});
+
 export const heldPartition = (tenantId: string, subscriptionId: string) => `HELD#${shardOf(`${tenantId}#${subscriptionId}`)}`;
 const expiry = (now: Date, days: number) => Math.floor(now.getTime() / 1000) + Math.round(days * DAY_SECONDS);
 
@@ -165,6 +171,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       status: subscription.status,
       filter: subscription.filter,
       versions: subscription.versions,
+      createdAt: subscription.createdAt,
     };
     const puts = subscription.eventTypes.map((pattern) => ({
       PutRequest: { Item: { [PK]: `SUBIDX#${subscription.tenantId}#${pattern}`, [SK]: `SUB#${subscription.id}`, ...entry } },
@@ -240,7 +247,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     }
   }
 
-  async putEventIfAbsent(event: CloudEvent, retentionDays: number): Promise<StoredEvent | undefined> {
+  async putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string): Promise<StoredEvent | undefined> {
     try {
       await dynamo().send(
         new PutCommand({
@@ -252,6 +259,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
             [gsi1.sortKey]: `${event.time}#${event.id}`,
             [gsi2.partitionKey]: `EVENTS#${event.tenantid}`,
             [gsi2.sortKey]: `${event.time}#${event.id}`,
+            ...(sweepAt ? sweepKeys(event.tenantid, event.id, sweepAt) : {}),
             [TTL]: expiry(new Date(), retentionDays),
             ...event,
           },
@@ -350,6 +358,12 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       values[':dpk'] = key.pk;
       values[':dsk'] = key.sk;
     } else removes.push('#dpk', '#dsk');
+    for (const field of ['firstAttemptAt', 'retryFrom'] as const) {
+      if (delivery[field] === undefined) continue;
+      names[`#${field}`] = field;
+      sets.push(`#${field} = :${field}`);
+      values[`:${field}`] = delivery[field];
+    }
     for (const field of ['nextAttemptAt', 'finishedAt', 'reason'] as const) {
       names[`#${field}`] = field;
       if (delivery[field] !== undefined) {
@@ -388,17 +402,17 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     );
   }
 
-  async markRedriven(deliveryId: string, at: string): Promise<void> {
+  async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<void> {
     const key = pendingKey(deliveryId, at);
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [PK]: `DLV#${deliveryId}`, [SK]: '#DLV' },
         UpdateExpression:
-          'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, #dpk = :dpk, #dsk = :dsk REMOVE finishedAt, reason',
+          'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, firstAttemptAt = :at, retryFrom = :retryFrom, #dpk = :dpk, #dsk = :dsk REMOVE finishedAt, reason',
         ConditionExpression: 'attribute_exists(#pk)',
         ExpressionAttributeNames: { '#status': 'status', '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey, '#pk': PK },
-        ExpressionAttributeValues: { ':pending': 'pending', ':at': at, ':dpk': key.pk, ':dsk': key.sk },
+        ExpressionAttributeValues: { ':pending': 'pending', ':at': at, ':dpk': key.pk, ':dsk': key.sk, ':retryFrom': retryFrom },
       }),
     ).catch((error: unknown) => {
       // A letter whose delivery record expired or never got written is still redriven.

@@ -29,6 +29,7 @@ const ports: ApiPorts = {
   config: {
     eventSource: SETTINGS.eventSource(),
     eventRetentionDays: SETTINGS.eventRetentionDays(),
+    sweepAfterSeconds: SETTINGS.sweepAfterSeconds(),
     secretGraceHours: SETTINGS.secretGraceHours(),
     thinLinkTemplate: SETTINGS.thinLinkTemplate(),
     region: process.env.AWS_REGION,

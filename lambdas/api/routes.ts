@@ -26,7 +26,7 @@ export interface ApiPorts {
   clock: () => Date;
   catalogue: Catalogue;
   targetRefusal: (url: string) => Promise<string | undefined>;
-  config: { eventSource: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string };
+  config: { eventSource: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string; sweepAfterSeconds?: number };
 }
 
 interface RouteContext {

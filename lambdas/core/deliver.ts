@@ -203,6 +203,8 @@ async function logAttempt(
       subject: job.event.subject,
       status,
       createdAt: job.createdAt,
+      firstAttemptAt: job.firstAttemptAt ?? job.createdAt,
+      ...(job.retryFrom !== undefined ? { retryFrom: job.retryFrom } : {}),
       ...(nextAttemptAt ? { nextAttemptAt } : {}),
       ...(status !== 'pending' ? { finishedAt: ports.clock().toISOString() } : {}),
       ...(decision.kind === 'failed' ? { reason: decision.reason } : {}),

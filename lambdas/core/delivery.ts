@@ -58,6 +58,9 @@ export interface Delivery {
   finishedAt?: string;
   reason?: string;
   heldAt?: string;
+  /** Where the current run of the retry policy started (set by a redrive). */
+  retryFrom?: number;
+  firstAttemptAt?: string;
 }
 
 export const RESPONSE_EXCERPT_BYTES = 1024;

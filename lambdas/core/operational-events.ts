@@ -14,7 +14,7 @@ export interface OperationalEventPorts {
   events: Pick<EventStore, 'putEventIfAbsent' | 'markEventPublished'>;
   publisher: EventPublisher;
   clock: () => Date;
-  config: { eventSource: string; eventRetentionDays: number };
+  config: { eventSource: string; eventRetentionDays: number; sweepAfterSeconds?: number };
 }
 
 /**
@@ -38,8 +38,13 @@ export async function emitOperationalEvent(
 ): Promise<CloudEvent> {
   const now = ports.clock();
   const event = operationalEvent(tenantId, type, subject, data, ports.config.eventSource, now);
-  await ports.events.putEventIfAbsent(event, ports.config.eventRetentionDays);
+  await ports.events.putEventIfAbsent(event, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds));
   await ports.publisher.publish(event);
   await ports.events.markEventPublished(tenantId, event.id, now.toISOString());
   return event;
+}
+
+/** When the sweeper first checks an event stored now (undefined: the event is not swept). */
+export function sweepTime(now: Date, afterSeconds: number | undefined): string | undefined {
+  return afterSeconds === undefined ? undefined : new Date(now.getTime() + afterSeconds * 1000).toISOString();
 }

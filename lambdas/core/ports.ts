@@ -55,6 +55,8 @@ export interface SubscriptionIndexEntry {
   status: Subscription['status'];
   filter?: Subscription['filter'];
   versions?: Subscription['versions'];
+  /** When the subscription was created: the sweeper plans no deliveries of older events for it. */
+  createdAt?: string;
 }
 
 export interface SubscriptionStore {
@@ -87,16 +89,48 @@ export interface EventQuery {
 }
 
 export interface EventStore {
-  /** Stores the event unless one with its id exists; returns the existing one if so. */
-  putEventIfAbsent(event: CloudEvent, retentionDays: number): Promise<StoredEvent | undefined>;
+  /**
+   * Stores the event unless one with its id exists; returns the existing one if so. `sweepAt`
+   * puts it on the sweeper's list: from then on the sweeper checks that it was published and
+   * that every delivery it should have made exists.
+   */
+  putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string): Promise<StoredEvent | undefined>;
   markEventPublished(tenantId: string, eventId: string, at: string): Promise<void>;
   getEvent(tenantId: string, id: string): Promise<StoredEvent | undefined>;
   /** Kept events by subject and/or time, oldest first; a key query on an index, never a scan. */
   findEvents(tenantId: string, query: EventQuery): Promise<StoredEvent[]>;
 }
 
+/** An event on the sweeper's list, and the sort key that claims it. */
+export interface SweepEntry {
+  tenantId: string;
+  eventId: string;
+  dueAt: string;
+  key: string;
+}
+
+/** What the reconciliation sweeper reads and claims; every read is a key query on a shard. */
+export interface SweepStore {
+  dueEvents(shard: number, now: string, limit: number): Promise<SweepEntry[]>;
+  /** Moves the entry to a later time if nobody else did (false: another sweeper has it). */
+  rescheduleEvent(entry: SweepEntry, dueAt: string): Promise<boolean>;
+  /** The event is reconciled: off the list. */
+  clearEvent(entry: SweepEntry): Promise<void>;
+  /** Which of these delivery ids have a record (any status). */
+  existingDeliveries(ids: string[]): Promise<Set<string>>;
+  /** Pending deliveries whose next attempt was due before `before`, oldest first. */
+  overduePending(shard: number, before: string, limit: number): Promise<Delivery[]>;
+  /** Claims an overdue delivery by moving its next attempt to `to` (false: someone else did). */
+  claimPending(delivery: Delivery, to: string): Promise<boolean>;
+  /** Subscriptions with held deliveries in this shard. */
+  heldSubscriptions(shard: number): Promise<{ tenantId: string; subscriptionId: string }[]>;
+  /** A delivery that can't be rebuilt (its event is past retention): failed, with the reason. */
+  markUnrecoverable(deliveryId: string, tenantId: string, reason: string, at: string): Promise<void>;
+}
+
 export interface AttemptRecord {
-  delivery: Omit<Delivery, 'attempts' | 'updatedAt'>;
+  /** `retryFrom` and `firstAttemptAt` come from the job, so the sweeper can rebuild it exactly. */
+  delivery: Omit<Delivery, 'attempts' | 'updatedAt'> & { retryFrom?: number; firstAttemptAt?: string };
   attempt: Attempt;
   status: DeliveryStatus;
   retentionDays: number;
@@ -110,7 +144,7 @@ export interface DeliveryStore {
   /** Deliveries that exhausted their policy (status failed), newest first. */
   listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>>;
   /** A redriven delivery is pending again and leaves the dead letters. */
-  markRedriven(deliveryId: string, at: string): Promise<void>;
+  markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<void>;
   /** Keeps a job for a paused subscription (status held) until it is released or discarded. */
   holdDelivery(job: DeliveryJob, at: string, retentionDays: number): Promise<void>;
   /** A subscription's held jobs, oldest first. */

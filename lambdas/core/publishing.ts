@@ -2,6 +2,7 @@ import { dataSchemaUri, expandLinkTemplate, type Catalogue } from './catalogue.t
 import { buildEnvelope, type PublishEventInput } from './envelope.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
+import { sweepTime } from './operational-events.ts';
 import type { EventPublisher, EventStore, TenantStore } from './ports.ts';
 
 export interface PublishPorts {
@@ -10,7 +11,8 @@ export interface PublishPorts {
   publisher: EventPublisher;
   clock: () => Date;
   catalogue: Catalogue;
-  config: { eventSource: string; eventRetentionDays: number; thinLinkTemplate?: string };
+  /** `sweepAfterSeconds`: when the sweeper first checks this event's fan-out (none: never). */
+  config: { eventSource: string; eventRetentionDays: number; thinLinkTemplate?: string; sweepAfterSeconds?: number };
 }
 
 /**
@@ -33,7 +35,7 @@ export async function publishEvent(ports: PublishPorts, input: PublishEventInput
       ? { dataref: expandLinkTemplate(linkTemplate, { tenantid: input.tenantId, type: input.type, subject: input.subject, id }) }
       : {}),
   });
-  const existing = await ports.events.putEventIfAbsent(envelope, ports.config.eventRetentionDays);
+  const existing = await ports.events.putEventIfAbsent(envelope, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds));
   if (existing?.publishedAt) return { id: envelope.id, duplicate: true };
   const toPublish = existing ?? envelope;
   await ports.publisher.publish(toPublish);

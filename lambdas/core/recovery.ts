@@ -112,7 +112,7 @@ export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string,
         return { ...rest, attemptOffset: attempts, retryFrom: attempts, firstAttemptAt: now };
       });
       await ports.queue.enqueue(jobs);
-      await Promise.all(jobs.map((job) => ports.deliveries.markRedriven(job.deliveryId, now)));
+      await Promise.all(jobs.map((job) => ports.deliveries.markRedriven(job.deliveryId, now, job.retryFrom)));
     },
   );
   return { count };

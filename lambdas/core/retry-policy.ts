@@ -166,13 +166,23 @@ export interface RetryContext {
  * or the next attempt would fall past `maxAgeSeconds`). Jitter of ±20 % spreads retries of many
  * deliveries that failed together, and never pushes a delay beyond the policy's own cap.
  */
+/**
+ * Whole seconds (SQS visibility has no finer grain) inside base ±20 %: rounding never leaves the
+ * band (3 s never becomes 2 s); a band holding no whole second gives the base, rounded.
+ */
+export function jittered(base: number, random: number): number {
+  const low = Math.ceil(base * (1 - JITTER));
+  const high = Math.floor(base * (1 + JITTER));
+  if (low > high) return Math.round(base);
+  return Math.min(high, Math.max(low, Math.round(base * (1 - JITTER + 2 * JITTER * random))));
+}
+
 export function retryDelayFor(policy: ResolvedRetryPolicy, ctx: RetryContext): number | undefined {
   if (ctx.attempt >= maxAttemptsOf(policy)) return undefined;
   const base = baseDelaySeconds(policy, ctx.attempt);
   const cap = 'schedule' in policy ? Math.max(base, 0) : policy.maxSeconds;
-  let delay = Math.round(base * (1 - JITTER + 2 * JITTER * ctx.random));
-  if ('schedule' in policy) delay = Math.min(delay, Math.round(base * (1 + JITTER)));
-  else delay = Math.min(delay, cap);
+  let delay = jittered(base, ctx.random);
+  if (!('schedule' in policy)) delay = Math.min(delay, cap);
   if (ctx.retryAfterSeconds !== undefined) delay = Math.min(Math.max(ctx.retryAfterSeconds, 0), maxDelayOf(policy));
   if (policy.maxAgeSeconds !== undefined) {
     const deadline = ctx.firstAttemptAt + policy.maxAgeSeconds * 1000;

@@ -36,6 +36,7 @@ const ports: DeliveryWorkerPorts = {
     deliveryRetentionDays: SETTINGS.deliveryRetentionDays(),
     eventSource: SETTINGS.eventSource(),
     eventRetentionDays: SETTINGS.eventRetentionDays(),
+    sweepAfterSeconds: SETTINGS.sweepAfterSeconds(),
   },
 };
 

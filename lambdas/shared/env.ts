@@ -32,6 +32,11 @@ export const SETTINGS = {
   eventRetentionDays: () => numberSetting('HERALD_EVENT_RETENTION_DAYS', 30),
   deliveryRetentionDays: () => numberSetting('HERALD_DELIVERY_RETENTION_DAYS', 30),
   secretGraceHours: () => numberSetting('HERALD_SECRET_GRACE_HOURS', 24),
+  /**
+   * How long past its due time the sweeper leaves a delivery (or an event's fan-out) alone before
+   * re-enqueuing it: longer than a healthy queue takes, short enough to bound a lost message.
+   */
+  sweepAfterSeconds: () => numberSetting('HERALD_SWEEP_AFTER_SECONDS', 600),
   /** e.g. https://api.example.com/{type}/{subject}: a link thin payloads carry as `dataref`. */
   thinLinkTemplate: () => process.env.HERALD_THIN_LINK_TEMPLATE || undefined,
 };

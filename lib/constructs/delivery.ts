@@ -6,7 +6,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DELIVER_BATCH_SIZE, FANOUT_RULE_PATTERN, TIMEOUTS } from '../herald-config.ts';
+import { DELIVER_BATCH_SIZE, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../herald-config.ts';
 import { HeraldFunction } from './herald-function.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';
 
@@ -37,6 +37,8 @@ export class Delivery extends Construct {
   public readonly fanout: HeraldFunction;
   public readonly deliver: HeraldFunction;
   public readonly fanoutRule: events.Rule;
+  public readonly sweeper: HeraldFunction;
+  public readonly sweepSchedule: events.Rule;
 
   constructor(scope: Construct, id: string, props: DeliveryProps) {
     super(scope, id);
@@ -113,6 +115,22 @@ export class Delivery extends Construct {
           maxEventAge: Duration.hours(24),
         }),
       ],
+    });
+
+    // The reconciliation sweeper: every minute, re-enqueues what was lost between accepting an
+    // event and an endpoint answering (see lambdas/core/sweeper.ts).
+    this.sweeper = new HeraldFunction(this, 'Sweeper', {
+      name: 'sweeper',
+      env: { tableName: props.table.tableName, eventBusName: props.bus.eventBusName, deliveryQueueUrl: this.queue.queueUrl },
+      timeout: Duration.seconds(55),
+    });
+    props.table.grantReadWriteData(this.sweeper.function);
+    this.sweeper.acknowledgeTableGrant(props.table, props.table.encryptionKey);
+    this.queue.grantSendMessages(this.sweeper.function);
+    props.bus.grantPutEventsTo(this.sweeper.function);
+    this.sweepSchedule = new events.Rule(this, 'SweepSchedule', {
+      schedule: events.Schedule.rate(Duration.minutes(SWEEP_INTERVAL_MINUTES)),
+      targets: [new targets.LambdaFunction(this.sweeper.function, { retryAttempts: 0 })],
     });
   }
 }

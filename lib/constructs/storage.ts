@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMA } from '../herald-config.ts';
+import { TABLE_INDEXES, TABLE_SCHEMA } from '../herald-config.ts';
 
 export interface StorageProps {
   /** @default RemovalPolicy.RETAIN — the table holds subscriptions, secrets and the attempt log */
@@ -24,7 +24,7 @@ export class Storage extends Construct {
       description: 'Herald table encryption (subscriptions, signing secrets, attempt log)',
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    const { partitionKey, sortKey, ttlAttribute, gsi1, gsi2 } = TABLE_SCHEMA;
+    const { partitionKey, sortKey, ttlAttribute } = TABLE_SCHEMA;
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: sortKey, type: dynamodb.AttributeType.STRING },
@@ -35,12 +35,12 @@ export class Storage extends Construct {
       encryptionKey: this.key,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    for (const gsi of [gsi1, gsi2]) {
+    for (const gsi of TABLE_INDEXES) {
       this.table.addGlobalSecondaryIndex({
         indexName: gsi.indexName,
         partitionKey: { name: gsi.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: gsi.sortKey, type: dynamodb.AttributeType.STRING },
-        projectionType: dynamodb.ProjectionType.ALL,
+        projectionType: 'keysOnly' in gsi ? dynamodb.ProjectionType.KEYS_ONLY : dynamodb.ProjectionType.ALL,
       });
     }
   }

@@ -37,13 +37,19 @@ describe('storage', () => {
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('has the key schema and both indexes the code queries', () => {
+  it('has the key schema and every index the code queries (the sweeper’s keys only)', () => {
     const table = resources('AWS::DynamoDB::Table')[0]!.Properties;
     expect(table.KeySchema).toEqual([
       { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
       { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
     ]);
-    expect(table.GlobalSecondaryIndexes.map((g: { IndexName: string }) => g.IndexName).sort()).toEqual([TABLE_SCHEMA.gsi1.indexName, TABLE_SCHEMA.gsi2.indexName]);
+    expect(table.GlobalSecondaryIndexes.map((g: { IndexName: string }) => g.IndexName).sort()).toEqual([
+      TABLE_SCHEMA.gsi1.indexName,
+      TABLE_SCHEMA.gsi2.indexName,
+      TABLE_SCHEMA.gsi3.indexName,
+    ]);
+    const sweep = table.GlobalSecondaryIndexes.find((g: { IndexName: string }) => g.IndexName === TABLE_SCHEMA.gsi3.indexName);
+    expect(sweep.Projection).toEqual({ ProjectionType: 'KEYS_ONLY' });
   });
 
   it('is retained when the stack is deleted', () => {
@@ -105,10 +111,23 @@ describe('delivery queue', () => {
   });
 });
 
+describe('reconciliation sweeper', () => {
+  it('runs every minute with what it needs: the table, the delivery queue and the bus', () => {
+    const sweeper = resources('AWS::Lambda::Function').find((f) => {
+      const vars = Object.keys(f.Properties.Environment?.Variables ?? {});
+      return vars.includes('EVENT_BUS_NAME') && vars.includes('DELIVERY_QUEUE_URL') && !vars.includes('DEAD_LETTER_QUEUE_URL');
+    });
+    expect(sweeper).toBeDefined();
+    const schedule = resources('AWS::Events::Rule').find((r) => r.Properties.ScheduleExpression);
+    expect(schedule!.Properties.ScheduleExpression).toBe('rate(1 minute)');
+    expect(JSON.stringify(schedule!.Properties.Targets)).toMatch(/Sweeper/);
+  });
+});
+
 describe('functions', () => {
   it('run Node.js 22 on arm64 with tracing and JSON logs', () => {
     const functions = resources('AWS::Lambda::Function').filter((f) => f.Properties.Runtime?.startsWith('nodejs'));
-    expect(functions.length).toBe(4);
+    expect(functions.length).toBe(5);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, LoggingConfig: { LogFormat: 'JSON' } });
     }

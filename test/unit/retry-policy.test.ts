@@ -85,8 +85,12 @@ describe('schedule properties (fast-check)', () => {
         const { delays } = simulate(policy, rs);
         delays.forEach((delay, i) => {
           const base = baseDelaySeconds(policy, i + 1);
-          expect(delay).toBeGreaterThanOrEqual(Math.floor(base * (1 - JITTER)));
-          expect(delay).toBeLessThanOrEqual(Math.ceil(base * (1 + JITTER)));
+          // Whole seconds inside the band, or the base itself when the band holds no whole second.
+          const [low, high] = [Math.ceil(base * (1 - JITTER)), Math.floor(base * (1 + JITTER))];
+          if (low <= high) {
+            expect(delay).toBeGreaterThanOrEqual(Math.min(low, 'schedule' in policy ? low : policy.maxSeconds));
+            expect(delay).toBeLessThanOrEqual(high);
+          } else expect(delay).toBe(Math.min(Math.round(base), 'schedule' in policy ? Math.round(base) : policy.maxSeconds));
           expect(delay).toBeLessThanOrEqual('schedule' in policy ? Math.round(base * (1 + JITTER)) : policy.maxSeconds);
         });
       }),

@@ -1,0 +1,134 @@
+import type { DeliveryJob } from './delivery-job.ts';
+import type { Delivery } from './delivery.ts';
+import type { CloudEvent } from './envelope.ts';
+import { patternKeysFor } from './event-types.ts';
+import { jobsFor, selectRecipients } from './fanout.ts';
+import { releaseHeld } from './health.ts';
+import { deliveryIdFor } from './ids.ts';
+import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEvent, SubscriptionStore, SweepStore } from './ports.ts';
+
+/**
+ * The reconciliation sweeper: the safety net under at-least-once delivery. Whatever was lost
+ * between the API accepting an event and an endpoint answering (an event that never reached the
+ * bus, a fan-out that failed, a queue message lost with an emulator restart or a crash, a hold
+ * that missed its release), it finds by key and re-enqueues, idempotently: deliveries have
+ * deterministic ids, so a re-enqueued job is the same delivery with the same `webhook-id`.
+ *
+ *   1. Events on the sweep list whose time has come: publish them if they never were; otherwise
+ *      re-plan their fan-out and enqueue every planned delivery that has no record yet. An event
+ *      whose deliveries all exist leaves the list; one still missing some is checked again later.
+ *   2. Pending deliveries overdue by the grace period: claimed, rebuilt from the kept event and
+ *      their record (attempt count, policy start), re-enqueued.
+ *   3. Held deliveries of subscriptions that are active again: released.
+ */
+export interface SweepPorts {
+  sweep: SweepStore;
+  subscriptions: SubscriptionStore;
+  events: Pick<EventStore, 'getEvent' | 'markEventPublished'>;
+  publisher: EventPublisher;
+  deliveries: Pick<DeliveryStore, 'listHeld' | 'endHold'>;
+  queue: DeliveryQueue;
+  clock: () => Date;
+  config: { sweepAfterSeconds: number; shards: number; pageSize?: number };
+}
+
+export interface SweepReport {
+  eventsChecked: number;
+  eventsPublished: number;
+  eventsCleared: number;
+  deliveriesEnqueued: number;
+  pendingRequeued: number;
+  heldReleased: number;
+  unrecoverable: number;
+}
+
+export async function sweep(ports: SweepPorts): Promise<SweepReport> {
+  const report: SweepReport = { eventsChecked: 0, eventsPublished: 0, eventsCleared: 0, deliveriesEnqueued: 0, pendingRequeued: 0, heldReleased: 0, unrecoverable: 0 };
+  const shards = Array.from({ length: ports.config.shards }, (_, i) => i);
+  await Promise.all(shards.map((shard) => sweepShard(ports, shard, report)));
+  return report;
+}
+
+async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport): Promise<void> {
+  const limit = ports.config.pageSize ?? 100;
+  const now = ports.clock();
+  const later = new Date(now.getTime() + ports.config.sweepAfterSeconds * 1000).toISOString();
+
+  for (const entry of await ports.sweep.dueEvents(shard, now.toISOString(), limit)) {
+    report.eventsChecked++;
+    const event = await ports.events.getEvent(entry.tenantId, entry.eventId);
+    if (!event) {
+      await ports.sweep.clearEvent(entry);
+      continue;
+    }
+    // Claim first: a concurrent sweeper that loses the claim leaves this event to us.
+    if (!(await ports.sweep.rescheduleEvent(entry, later))) continue;
+    const claimed = { ...entry, dueAt: later, key: `${later}#${entry.tenantId}#${entry.eventId}` };
+    if (!event.publishedAt) {
+      await ports.publisher.publish(stripStorage(event));
+      await ports.events.markEventPublished(event.tenantid, event.id, now.toISOString());
+      report.eventsPublished++;
+      continue;
+    }
+    const missing = await missingDeliveries(ports, event, now);
+    if (missing.length === 0) {
+      await ports.sweep.clearEvent(claimed);
+      report.eventsCleared++;
+    } else {
+      await ports.queue.enqueue(missing);
+      report.deliveriesEnqueued += missing.length;
+    }
+  }
+
+  const before = new Date(now.getTime() - ports.config.sweepAfterSeconds * 1000).toISOString();
+  for (const delivery of await ports.sweep.overduePending(shard, before, limit)) {
+    if (!(await ports.sweep.claimPending(delivery, later))) continue;
+    const event = await ports.events.getEvent(delivery.tenantId, delivery.eventId);
+    if (!event) {
+      await ports.sweep.markUnrecoverable(delivery.id, delivery.tenantId, 'lost in transit and its event is past retention: it cannot be rebuilt', now.toISOString());
+      report.unrecoverable++;
+      continue;
+    }
+    await ports.queue.enqueue([rebuildJob(delivery, stripStorage(event))]);
+    report.pendingRequeued++;
+  }
+
+  for (const { tenantId, subscriptionId } of await ports.sweep.heldSubscriptions(shard)) {
+    const subscription = await ports.subscriptions.getSubscription(tenantId, subscriptionId);
+    // A deleted subscription's holds are released too: each ends as a recorded failure.
+    if (subscription?.status === 'paused') continue;
+    const { released } = await releaseHeld(ports, tenantId, subscriptionId, 'deliver');
+    report.heldReleased += released;
+  }
+}
+
+/** The deliveries fan-out should have made for this event and that have no record. */
+export async function missingDeliveries(ports: Pick<SweepPorts, 'subscriptions' | 'sweep'>, event: CloudEvent & { publishedAt?: string }, now: Date): Promise<DeliveryJob[]> {
+  const candidates = await ports.subscriptions.findSubscriptionsByPatterns(event.tenantid, patternKeysFor(event.type));
+  const publishedAt = event.publishedAt ?? event.time;
+  const recipients = selectRecipients(event, candidates).filter((entry) => !entry.createdAt || entry.createdAt <= publishedAt);
+  if (recipients.length === 0) return [];
+  const existing = await ports.sweep.existingDeliveries(recipients.map((r) => deliveryIdFor(event.tenantid, event.id, r.subscriptionId)));
+  return jobsFor(stripStorage(event), recipients, now).filter((job) => !existing.has(job.deliveryId));
+}
+
+/** The job an overdue pending delivery was waiting on, rebuilt from its record. */
+export function rebuildJob(delivery: Delivery, event: CloudEvent): DeliveryJob {
+  return {
+    v: 1,
+    deliveryId: delivery.id,
+    tenantId: delivery.tenantId,
+    subscriptionId: delivery.subscriptionId,
+    event,
+    attemptOffset: delivery.attempts?.length ?? 0,
+    createdAt: delivery.createdAt,
+    ...(delivery.firstAttemptAt ? { firstAttemptAt: delivery.firstAttemptAt } : {}),
+    ...(delivery.retryFrom !== undefined ? { retryFrom: delivery.retryFrom } : {}),
+  };
+}
+
+function stripStorage(event: StoredEvent): CloudEvent {
+  const { publishedAt: _p, ...envelope } = event as StoredEvent & { sweptAt?: string };
+  delete (envelope as { sweptAt?: string }).sweptAt;
+  return envelope;
+}

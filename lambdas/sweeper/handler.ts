@@ -1,0 +1,38 @@
+import middy from '@middy/core';
+import type { ScheduledEvent } from 'aws-lambda';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { DynamoStore, SHARDS } from '#adapters/dynamo-store';
+import { EventBridgePublisher } from '#adapters/event-bus';
+import { SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { DynamoSweepStore } from '#adapters/sweep-store';
+import { sweep, type SweepPorts, type SweepReport } from '#core/sweeper';
+import { requireEnv, SETTINGS } from '#shared/env';
+import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
+
+const store = new DynamoStore(requireEnv('tableName'));
+const ports: SweepPorts = {
+  sweep: new DynamoSweepStore(requireEnv('tableName')),
+  subscriptions: store,
+  events: store,
+  deliveries: store,
+  publisher: new EventBridgePublisher(requireEnv('eventBusName')),
+  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
+  clock: () => new Date(),
+  config: { sweepAfterSeconds: SETTINGS.sweepAfterSeconds(), shards: SHARDS },
+};
+
+/** Runs on a schedule (every minute): finds what was lost in transit and re-enqueues it. */
+export const handler = middy<ScheduledEvent, SweepReport>()
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(async () => {
+    const report = await sweep(ports);
+    for (const [name, value] of Object.entries(report)) metrics.addMetric(`sweep_${name}`, MetricUnit.Count, value);
+    const acted = report.eventsPublished + report.deliveriesEnqueued + report.pendingRequeued + report.heldReleased + report.unrecoverable;
+    if (acted > 0) logger.warn('sweeper recovered work that was lost in transit', { ...report });
+    else logger.info('sweep clean', { ...report });
+    return report;
+  });

@@ -75,13 +75,16 @@ export interface SqsEmulator {
 
 let dnsIntercepted = false;
 
-export async function startSqs(options: { visibilityTimeoutSeconds?: number } = {}): Promise<SqsEmulator> {
-  // fauxqs queue URLs use *.localhost host names; resolve them to loopback in this process.
-  if (!dnsIntercepted) {
-    interceptLocalhostDns();
-    dnsIntercepted = true;
-  }
-  const server = await startFauxqs({ port: 0, logger: false });
+/** fauxqs queue URLs use *.localhost host names; resolve them to loopback in this process. */
+export function resolveLocalhostNames(): void {
+  if (dnsIntercepted) return;
+  interceptLocalhostDns();
+  dnsIntercepted = true;
+}
+
+export async function startSqs(options: { visibilityTimeoutSeconds?: number; port?: number } = {}): Promise<SqsEmulator> {
+  resolveLocalhostNames();
+  const server = await startFauxqs({ port: options.port ?? 0, logger: false });
   const dlq = server.createQueue('herald-dead-letters', { attributes: { MessageRetentionPeriod: '1209600' } });
   const queue = server.createQueue('herald-deliveries', {
     attributes: {

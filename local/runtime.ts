@@ -17,7 +17,7 @@ import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, T
 import type { SweepReport } from '../lambdas/core/sweeper.ts';
 import { hashApiKey } from '../lambdas/core/api-keys.ts';
 import { LocalApiGateway } from './api-gateway.ts';
-import { ensureTable, startDynamo, startSqs } from './emulators.ts';
+import { ensureTable, resolveLocalhostNames, startDynamo, startSqs } from './emulators.ts';
 import { LocalEventBus } from './event-bus.ts';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
 import { SqsPoller } from './sqs-poller.ts';
@@ -69,56 +69,101 @@ export interface HeraldLocal {
 export const LOCAL_TABLE = 'herald-local';
 export const LOCAL_BUS = 'herald-local';
 
-export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promise<HeraldLocal> {
-  const adminKeyGenerated = !options.adminKey;
-  const adminKey = options.adminKey ?? `hk_admin_${randomBytes(32).toString('base64url')}`;
+/** The emulators half: DynamoDB, SQS and the local buses. Functions may run in another process. */
+export interface LocalEmulators {
+  dynamoEndpoint: string;
+  sqsEndpoint: string;
+  busEndpoint: string;
+  bus: LocalEventBus;
+  queues: { delivery: string; deadLetter: string };
+  /** Stops and starts the SQS emulator on the same port: queues come back empty (fauxqs is memory only). */
+  restartSqs(): Promise<void>;
+  stop(): Promise<void>;
+}
 
+export async function startEmulators(
+  options: Pick<HeraldLocalOptions, 'dataDir' | 'visibilityTimeoutSeconds' | 'customerBuses'> = {},
+): Promise<LocalEmulators> {
   const dynamo = await startDynamo(options.dataDir);
   await ensureTable(dynamo.endpoint, LOCAL_TABLE);
-  const sqsEmulator = await startSqs({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
+  let sqsEmulator = await startSqs({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
+  const sqsPort = Number(new URL(sqsEmulator.endpoint).port);
   const bus = new LocalEventBus();
   const busEndpoint = await bus.listen(0);
   for (const name of options.customerBuses ?? ['customer-bus']) bus.createBus(name);
+  return {
+    dynamoEndpoint: dynamo.endpoint,
+    sqsEndpoint: sqsEmulator.endpoint,
+    busEndpoint,
+    bus,
+    queues: { delivery: sqsEmulator.deliveryQueue.url, deadLetter: sqsEmulator.deadLetterQueue.url },
+    async restartSqs() {
+      await sqsEmulator.stop();
+      sqsEmulator = await startSqs({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds, port: sqsPort });
+    },
+    async stop() {
+      await bus.stop();
+      await sqsEmulator.stop();
+      await dynamo.stop();
+    },
+  };
+}
 
-  Object.assign(process.env, {
+/** The environment the functions need to find the emulators (and their own settings). */
+export function functionEnvironment(emulators: Pick<LocalEmulators, 'dynamoEndpoint' | 'sqsEndpoint' | 'busEndpoint' | 'queues'>, options: HeraldLocalOptions & { adminKey: string }): Record<string, string> {
+  return {
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
-    AWS_ENDPOINT_URL_EVENTBRIDGE: busEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: emulators.busEndpoint,
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_DEV: process.env.POWERTOOLS_DEV ?? 'true',
     [ENV.tableName]: LOCAL_TABLE,
     [ENV.eventBusName]: LOCAL_BUS,
-    [ENV.deliveryQueueUrl]: sqsEmulator.deliveryQueue.url,
-    [ENV.deadLetterQueueUrl]: sqsEmulator.deadLetterQueue.url,
-    [ENV.adminKeyHash]: hashApiKey(adminKey),
+    [ENV.deliveryQueueUrl]: emulators.queues.delivery,
+    [ENV.deadLetterQueueUrl]: emulators.queues.deadLetter,
+    [ENV.adminKeyHash]: hashApiKey(options.adminKey),
     [ENV.allowPrivateTargets]: options.allowPrivateTargets === false ? '0' : '1',
     HERALD_SWEEP_AFTER_SECONDS: String(options.sweepAfterSeconds ?? process.env.HERALD_SWEEP_AFTER_SECONDS ?? 60),
     [ENV.catalogueDir]: [fileURLToPath(new URL('../catalogue', import.meta.url)), ...(options.extraCatalogueDirs ?? [])].join(delimiter),
-  });
-  delete process.env.AWS_PROFILE;
+  };
+}
 
+/** The functions half: the local API Gateway, the SQS event source mapping and the sweeper. */
+export interface LocalFunctions {
+  url: string;
+  port: number;
+  sqs: SQSClient;
+  invokeFanout(event: EventBridgeEvent<string, unknown>): Promise<unknown>;
+  sweep(): Promise<SweepReport>;
+  /** Waits until no delivery batch is running. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the functions against the emulators named in process.env (set by the caller, or by the
+ * parent process). `bus` is given when the buses live in this process (inspection routes).
+ */
+export async function startFunctions(options: HeraldLocalOptions & { bus?: LocalEventBus } = {}): Promise<LocalFunctions> {
+  delete process.env.AWS_PROFILE;
+  resolveLocalhostNames();
   // Imported only now: handlers read their environment once, at cold start, as in Lambda.
   const api = (await import('../lambdas/api/handler.ts')).handler as unknown as LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
   const authorizer = (await import('../lambdas/authorizer/handler.ts')).handler as unknown as LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>;
   const fanout = (await import('../lambdas/fanout/handler.ts')).handler as unknown as LambdaHandler<EventBridgeEvent<string, unknown>, unknown>;
   const deliver = (await import('../lambdas/deliver/handler.ts')).handler as unknown as LambdaHandler<SQSEvent, SQSBatchResponse>;
   const sweeper = (await import('../lambdas/sweeper/handler.ts')).handler as unknown as LambdaHandler<ScheduledEvent, SweepReport>;
+  const invokeFanout = (event: EventBridgeEvent<string, unknown>) => fanout(event, lambdaContext('herald-fanout', 30_000));
 
-  bus.addRule({
-    name: 'fanout',
-    busName: LOCAL_BUS,
-    pattern: FANOUT_RULE_PATTERN as unknown as Record<string, unknown>,
-    target: (event) => fanout(event as unknown as EventBridgeEvent<string, unknown>, lambdaContext('herald-fanout', 30_000)),
-  });
-
-  const sqs = new SQSClient({ endpoint: sqsEmulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const queueUrl = process.env[ENV.deliveryQueueUrl]!;
+  const sqs = new SQSClient({ endpoint: process.env.AWS_ENDPOINT_URL_SQS, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const poller = new SqsPoller({
     sqs,
-    queueUrl: sqsEmulator.deliveryQueue.url,
-    queueArn: sqsEmulator.deliveryQueue.arn,
+    queueUrl,
+    queueArn: 'arn:aws:sqs:us-east-1:000000000000:herald-deliveries',
     functionName: 'herald-deliver',
     handler: options.wrapDeliver ? options.wrapDeliver(deliver) : deliver,
     batchSize: DELIVER_BATCH_SIZE,
@@ -142,22 +187,18 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
       : undefined;
   sweepTimer?.unref();
 
-  const gateway = new LocalApiGateway({ authorizer, api, extra: localInspection(bus) });
+  const gateway = new LocalApiGateway({ authorizer, api, extra: localRoutes(options.bus, invokeFanout) });
   const port = await gateway.listen(options.port ?? 3000, options.host ?? '127.0.0.1');
-
   let stopped = false;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    adminKey,
-    adminKeyGenerated,
-    bus,
     sqs,
-    queues: { delivery: sqsEmulator.deliveryQueue.url, deadLetter: sqsEmulator.deadLetterQueue.url },
-    async settle() {
-      await bus.drain();
-    },
+    invokeFanout,
     sweep: runSweep,
+    async idle() {
+      while (poller.busy > 0) await new Promise((r) => setTimeout(r, 20));
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -165,28 +206,69 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
       await sweeping?.catch(() => undefined);
       await gateway.stop();
       await poller.stop();
-      await bus.stop();
       sqs.destroy();
-      await sqsEmulator.stop();
-      await dynamo.stop();
+    },
+  };
+}
+
+/** Both halves in this process: what `npm start` and most tests use. */
+export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promise<HeraldLocal> {
+  const adminKeyGenerated = !options.adminKey;
+  const adminKey = options.adminKey ?? `hk_admin_${randomBytes(32).toString('base64url')}`;
+  const emulators = await startEmulators(options);
+  Object.assign(process.env, functionEnvironment(emulators, { ...options, adminKey }));
+  const functions = await startFunctions({ ...options, bus: emulators.bus });
+  emulators.bus.addRule({
+    name: 'fanout',
+    busName: LOCAL_BUS,
+    pattern: FANOUT_RULE_PATTERN as unknown as Record<string, unknown>,
+    target: (event) => functions.invokeFanout(event as unknown as EventBridgeEvent<string, unknown>),
+  });
+  let stopped = false;
+  return {
+    url: functions.url,
+    port: functions.port,
+    adminKey,
+    adminKeyGenerated,
+    bus: emulators.bus,
+    sqs: functions.sqs,
+    queues: emulators.queues,
+    async settle() {
+      await emulators.bus.drain();
+    },
+    sweep: functions.sweep,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await functions.stop();
+      await emulators.stop();
     },
   };
 }
 
 /**
- * Local-only inspection routes (never deployed): what each local bus received, so a developer
- * can see `eventbridge` deliveries land on a stand-in customer bus.
- *   GET /local/buses                      → {items: [{name, arn, events}]}
- *   GET /local/buses/{name}/events        → {items: [EventBridge events, oldest first]}
+ * Local-only routes (never deployed):
+ *   GET  /local/buses                      → {items: [{name, arn, events}]}: what each local bus received,
+ *   GET  /local/buses/{name}/events        → {items: [EventBridge events, oldest first]}
+ *   POST /local/invoke/fanout              the fan-out rule's target when the buses run in another process
  */
-function localInspection(bus: LocalEventBus) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+function localRoutes(bus: LocalEventBus | undefined, invokeFanout: (event: EventBridgeEvent<string, unknown>) => Promise<unknown>) {
+  return async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
     const url = new URL(req.url ?? '/', 'http://local');
     if (!url.pathname.startsWith('/local/')) return false;
-    const send = (status: number, body: unknown, type = 'application/json') => {
+    const send = (status: number, payload: unknown, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type });
-      res.end(JSON.stringify(body));
+      res.end(JSON.stringify(payload));
     };
+    if (req.method === 'POST' && url.pathname === '/local/invoke/fanout') {
+      try {
+        send(200, await invokeFanout(JSON.parse(body.toString('utf8')) as EventBridgeEvent<string, unknown>));
+      } catch (error) {
+        send(500, { errorMessage: (error as Error).message });
+      }
+      return true;
+    }
+    if (!bus) return false;
     if (req.method !== 'GET') {
       send(405, { type: 'about:blank', title: 'Method not allowed', status: 405, detail: 'local inspection routes are read-only' }, 'application/problem+json');
       return true;

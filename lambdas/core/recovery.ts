@@ -9,6 +9,7 @@ import type { DeadLetter, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventSt
 import { getDelivery, getSubscription } from './subscription-service.ts';
 import type { Subscription } from './subscription.ts';
 import type { Principal } from './api-keys.ts';
+import { rebuildJob } from './sweeper.ts';
 
 /**
  * Getting events to a subscriber again: resend one delivery, resend kept events by entity or
@@ -57,8 +58,8 @@ function freshJob(event: CloudEvent, subscription: Subscription, now: Date): Del
   };
 }
 
-function stripStorage(event: CloudEvent & { publishedAt?: string }): CloudEvent {
-  const { publishedAt: _p, ...envelope } = event;
+function stripStorage(event: CloudEvent & { publishedAt?: string; sweptAt?: string }): CloudEvent {
+  const { publishedAt: _p, sweptAt: _s, ...envelope } = event;
   return envelope;
 }
 
@@ -103,6 +104,7 @@ function isJob(job: DeadLetter['job']): job is DeliveryJob {
  */
 export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string, subscriptionId?: string): Promise<{ count: number }> {
   if (subscriptionId) await getSubscription(ports, tenantId, subscriptionId);
+  const moved = new Set<string>();
   const count = await ports.deadLetters.redrive(
     (letter) => isJob(letter.job) && letter.job.tenantId === tenantId && (!subscriptionId || letter.job.subscriptionId === subscriptionId),
     async (letters) => {
@@ -113,7 +115,37 @@ export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string,
       });
       await ports.queue.enqueue(jobs);
       await Promise.all(jobs.map((job) => ports.deliveries.markRedriven(job.deliveryId, now, job.retryFrom)));
+      for (const job of jobs) moved.add(job.deliveryId);
     },
   );
-  return { count };
+  return { count: count + (await redriveFromRecords(ports, tenantId, moved, subscriptionId)) };
+}
+
+/**
+ * The attempt log is the record of what failed; the SQS dead-letter queue is a copy. A failed
+ * delivery whose letter is gone from the queue (purged, expired, or lost with a local emulator)
+ * is rebuilt from its record and the kept event, so a redrive never leaves one behind.
+ */
+async function redriveFromRecords(ports: RecoveryPorts, tenantId: string, moved: Set<string>, subscriptionId?: string): Promise<number> {
+  let count = 0;
+  let nextToken: string | undefined;
+  do {
+    const page = await ports.deliveries.listDeadLetters(tenantId, { limit: 100, ...(subscriptionId ? { subscriptionId } : {}), ...(nextToken ? { nextToken } : {}) });
+    nextToken = page.nextToken;
+    const now = ports.clock().toISOString();
+    const jobs: DeliveryJob[] = [];
+    for (const delivery of page.items) {
+      // Already moved from the queue in this redrive (the index may not show it yet).
+      if (moved.has(delivery.id) || delivery.status !== 'failed') continue;
+      const event = await ports.events.getEvent(tenantId, delivery.eventId);
+      if (!event) continue;
+      const attempts = delivery.attempts?.length ?? 0;
+      jobs.push({ ...rebuildJob(delivery, stripStorage(event)), attemptOffset: attempts, retryFrom: attempts, firstAttemptAt: now });
+    }
+    if (jobs.length === 0) continue;
+    await ports.queue.enqueue(jobs);
+    await Promise.all(jobs.map((job) => ports.deliveries.markRedriven(job.deliveryId, now, job.retryFrom ?? 0)));
+    count += jobs.length;
+  } while (nextToken);
+  return count;
 }

@@ -10,6 +10,16 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
  * records the AWS SDK calls when the function runs with active tracing.
  */
 export const logger = new Logger({ serviceName: 'herald' });
-export const metrics = new Metrics({ namespace: 'Herald', serviceName: 'herald' });
+export const metrics = new Metrics({
+  namespace: 'Herald',
+  serviceName: 'herald',
+  // Its own warnings go through the structured logger, at the logger's level.
+  logger: {
+    debug: (...args: unknown[]) => logger.debug(args.map(String).join(' ')),
+    info: (...args: unknown[]) => logger.debug(args.map(String).join(' ')),
+    warn: (...args: unknown[]) => logger.debug(args.map(String).join(' ')),
+    error: (...args: unknown[]) => logger.error(args.map(String).join(' ')),
+  },
+});
 export const tracer = new Tracer({ serviceName: 'herald' });
 export { MetricUnit };

@@ -7,7 +7,10 @@
  *     subscriptions, every delivery succeeding on its first attempt;
  *   - cost per million deliveries from those counts and bench/prices.json (us-east-1 list prices);
  *   - publish → receiver latency p50/p99 at a steady rate;
- *   - each function's minified bundle size (the cold-start proxy).
+ *   - worker efficiency: the deliver handler against a bare undici POST loop (bench/measures.ts);
+ *   - fan-out of one event to 1,000 subscriptions among 10,000 others;
+ *   - the cold start proxy: each bundle's size and the median init time of fresh processes.
+ * Every figure is reported beside its goal from issue #8; none is asserted (no timed tests).
  */
 import { writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -17,6 +20,7 @@ import { build } from 'esbuild';
 import { FUNCTIONS } from '../lib/herald-config.ts';
 import { dynamo, eventBridge, sqs } from '../lambdas/adapters/clients.ts';
 import { startHeraldLocal } from '../local/runtime.ts';
+import { coldStarts, fanoutAtScale, fastReceiver, workerEfficiency } from './measures.ts';
 
 type Counts = Map<string, number>;
 const counts: Counts = new Map();
@@ -162,6 +166,14 @@ function costPerMillion(result: Awaited<ReturnType<typeof scenario>>) {
   };
 }
 
+function sumOf(result: Awaited<ReturnType<typeof scenario>>, prefix: string) {
+  return +Object.entries(result.requestsPerDelivery as Record<string, number>).filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0).toFixed(3);
+}
+function writesOf(result: Awaited<ReturnType<typeof scenario>>) {
+  const r = result.requestsPerDelivery as Record<string, number>;
+  return +['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'].reduce((a, op) => a + (r[`DynamoDB:${op}`] ?? 0), 0).toFixed(3);
+}
+
 async function bundleSizes() {
   const sizes: Record<string, number> = {};
   for (const [name, fn] of Object.entries(FUNCTIONS)) {
@@ -173,15 +185,60 @@ async function bundleSizes() {
 
 const one = await scenario('one', 1000, 1, 100);
 const ten = await scenario('ten', 100, 10, 20);
+
+// Worker efficiency: the real deliver handler, called as the event source mapping calls it.
+const fast = await fastReceiver();
+const workerTenant = await call('POST', '/v1/tenants', ADMIN, { name: 'worker' });
+const workerSub = await call('POST', '/v1/subscriptions', workerTenant.apiKey, { name: 'w', eventTypes: ['order.created'], destination: { type: 'webhook', url: `${fast.url}/worker` } });
+const { handler: deliver } = await import('../lambdas/deliver/handler.ts');
+counting = false;
+const worker = await workerEfficiency({
+  deliver: deliver as never,
+  tenantId: workerTenant.id,
+  subscriptionId: workerSub.id,
+  receiverUrl: fast.url,
+  deliveries: 2000,
+  batchesInFlight: 4,
+});
+
+// Fan-out to 1,000 subscriptions among 10,000 others.
+counts.clear();
+counting = true;
+const fanout = await fanoutAtScale({
+  tableName: process.env.TABLE_NAME!,
+  queueUrl: herald.queues.delivery,
+  receiverUrl: fast.url,
+  matching: 1000,
+  others: 10_000,
+  count: (prefix) => [...counts].filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0),
+  reset: () => counts.clear(),
+});
+counting = false;
 await herald.stop();
 receiver.close();
+fast.close();
 const bundles = await bundleSizes();
+const cold = await coldStarts(20);
 
 const results = {
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
   date: new Date().toISOString(),
   scenarios: [one, ten].map((s) => ({ ...s, cost: costPerMillion(s) })),
   bundleBytes: bundles,
+  workerEfficiency: worker,
+  fanout,
+  coldStart: cold,
+  goals: {
+    costPerMillion1Sub: { goal: 1.5, measured: costPerMillion(one).perMillionUsd },
+    costPerMillion10Subs: { goal: 0.9, measured: costPerMillion(ten).perMillionUsd },
+    sqsRequestsPerDelivery: { goal: 0.35, measured1Sub: sumOf(one, 'SQS'), measured10Subs: sumOf(ten, 'SQS') },
+    dynamodbWritesPerDelivery: { goal: 1, measured1Sub: writesOf(one), measured10Subs: writesOf(ten) },
+    fanout1000SqsRequests: { goal: 101, measured: fanout.sqsRequests },
+    bundleBytesMax: { goal: 250_000, measured: Object.fromEntries(Object.entries(cold).map(([k, v]) => [k, v.bundleBytes])) },
+    initMsMedianMax: { goal: 80, measured: Object.fromEntries(Object.entries(cold).map(([k, v]) => [k, v.initMsMedian])) },
+    workerEfficiencyRatio: { goal: 0.5, measured: worker.throughputRatio },
+    publishToReceiveP99Ms: { goal: 250, measured1Sub: one.latencyMs.p99, measured10Subs: ten.latencyMs.p99 },
+  },
   prices,
 };
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
@@ -193,5 +250,9 @@ for (const s of results.scenarios) {
   console.log(`  ≈ $${s.cost.perMillionUsd} per million deliveries`, s.cost.parts);
 }
 console.table(bundles);
+console.log('worker efficiency', worker);
+console.log('fan-out', fanout);
+console.table(cold);
+console.log('goals', JSON.stringify(results.goals, null, 1));
 console.log('written bench/results.json');
 process.exit(0);

@@ -14,6 +14,8 @@ const result = await runSoak({
   kills: arg('kills', 2),
   sqsRestarts: arg('sqs-restarts', 1),
   deadlineMs: arg('deadline-seconds', 290) * 1000,
+  pollerConcurrency: arg('pollers', 16),
+  sweepAfterSeconds: arg('sweep-after', 30),
   log: (line) => console.log(line),
 });
 const { invariants, ...figures } = result;

@@ -30,6 +30,13 @@ export interface SoakOptions {
   /** Give up waiting for the system to settle after this long (the run then fails). */
   deadlineMs?: number;
   seed?: number;
+  /**
+   * The sweeper's grace period: long enough that a backlog is not mistaken for loss (each
+   * mistaken re-enqueue is a duplicate that adds to the backlog). Default 30 s.
+   */
+  sweepAfterSeconds?: number;
+  /** Concurrent delivery batches in the function process (Lambda would scale out further). Default 16. */
+  pollerConcurrency?: number;
   log?: (line: string) => void;
 }
 
@@ -158,10 +165,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const url = `http://127.0.0.1:${port}`;
   const env = {
     ...process.env,
-    ...functionEnvironment(emulators, { adminKey: ADMIN, sweepAfterSeconds: 4 }),
+    ...functionEnvironment(emulators, { adminKey: ADMIN, sweepAfterSeconds: options.sweepAfterSeconds ?? 30 }),
     PORT: String(port),
     HERALD_SWEEP_INTERVAL_MS: '2000',
-    HERALD_POLLER_CONCURRENCY: '8',
+    HERALD_POLLER_CONCURRENCY: String(options.pollerConcurrency ?? 16),
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
   };
 

@@ -1,6 +1,7 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
+  GetQueueAttributesCommand,
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -36,6 +37,12 @@ export class SqsDeliveryQueue implements DeliveryQueue {
       const failed = new Set((out.Failed ?? []).map((f) => f.Id));
       entries = entries.filter((entry) => failed.has(entry.Id));
     }
+  }
+
+  /** Messages waiting to be received (not in flight, not delayed): how far the workers lag. */
+  async backlog(): Promise<number> {
+    const out = await sqs().send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
   }
 
   async changeVisibility(receiptHandle: string, seconds: number): Promise<void> {

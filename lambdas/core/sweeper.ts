@@ -27,9 +27,16 @@ export interface SweepPorts {
   events: Pick<EventStore, 'getEvent' | 'markEventPublished'>;
   publisher: EventPublisher;
   deliveries: Pick<DeliveryStore, 'listHeld' | 'endHold'>;
-  queue: DeliveryQueue;
+  queue: DeliveryQueue & { backlog(): Promise<number> };
   clock: () => Date;
-  config: { sweepAfterSeconds: number; shards: number; pageSize?: number };
+  /**
+   * `maxBacklog`: above this many messages waiting in the delivery queue, the workers are behind
+   * and an overdue delivery is most likely waiting in that backlog, not lost; re-enqueuing it
+   * would only add a duplicate to the backlog. The sweeper then leaves deliveries alone and
+   * looks again next run. A lost message is never in the backlog, so it is found once the
+   * workers catch up.
+   */
+  config: { sweepAfterSeconds: number; shards: number; pageSize?: number; maxBacklog?: number };
 }
 
 export interface SweepReport {
@@ -40,16 +47,30 @@ export interface SweepReport {
   pendingRequeued: number;
   heldReleased: number;
   unrecoverable: number;
+  /** Deliveries were left alone this run because the queue had this many messages waiting. */
+  deferredForBacklog: number;
 }
 
 export async function sweep(ports: SweepPorts): Promise<SweepReport> {
-  const report: SweepReport = { eventsChecked: 0, eventsPublished: 0, eventsCleared: 0, deliveriesEnqueued: 0, pendingRequeued: 0, heldReleased: 0, unrecoverable: 0 };
+  const report: SweepReport = {
+    eventsChecked: 0,
+    eventsPublished: 0,
+    eventsCleared: 0,
+    deliveriesEnqueued: 0,
+    pendingRequeued: 0,
+    heldReleased: 0,
+    unrecoverable: 0,
+    deferredForBacklog: 0,
+  };
+  const backlog = await ports.queue.backlog();
+  const behind = backlog > (ports.config.maxBacklog ?? 100);
+  if (behind) report.deferredForBacklog = backlog;
   const shards = Array.from({ length: ports.config.shards }, (_, i) => i);
-  await Promise.all(shards.map((shard) => sweepShard(ports, shard, report)));
+  await Promise.all(shards.map((shard) => sweepShard(ports, shard, report, behind)));
   return report;
 }
 
-async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport): Promise<void> {
+async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport, behind: boolean): Promise<void> {
   const limit = ports.config.pageSize ?? 100;
   const now = ports.clock();
   const later = new Date(now.getTime() + ports.config.sweepAfterSeconds * 1000).toISOString();
@@ -61,6 +82,8 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport)
       await ports.sweep.clearEvent(entry);
       continue;
     }
+    // Behind: fan-out's jobs may still be in the backlog; only an unpublished event is certain.
+    if (behind && event.publishedAt) continue;
     // Claim first: a concurrent sweeper that loses the claim leaves this event to us.
     if (!(await ports.sweep.rescheduleEvent(entry, later))) continue;
     const claimed = { ...entry, dueAt: later, key: `${later}#${entry.tenantId}#${entry.eventId}` };
@@ -81,7 +104,7 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport)
   }
 
   const before = new Date(now.getTime() - ports.config.sweepAfterSeconds * 1000).toISOString();
-  for (const delivery of await ports.sweep.overduePending(shard, before, limit)) {
+  for (const delivery of behind ? [] : await ports.sweep.overduePending(shard, before, limit)) {
     if (!(await ports.sweep.claimPending(delivery, later))) continue;
     const event = await ports.events.getEvent(delivery.tenantId, delivery.eventId);
     if (!event) {

@@ -43,6 +43,8 @@ export const ENV = {
   tableName: 'TABLE_NAME',
   eventBusName: 'EVENT_BUS_NAME',
   deliveryQueueUrl: 'DELIVERY_QUEUE_URL',
+  /** The FIFO delivery queue for `ordering: "subject"` subscriptions (message group per subscription and subject). */
+  orderedQueueUrl: 'ORDERED_QUEUE_URL',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   adminKeyHash: 'HERALD_ADMIN_KEY_HASH',
   allowPrivateTargets: 'HERALD_ALLOW_PRIVATE_TARGETS',
@@ -54,11 +56,11 @@ export const CATALOGUE_DIR = 'catalogue';
 
 /** One entry per Lambda: the folder under lambdas/ holding handler.ts, and the env it needs. */
 export const FUNCTIONS = {
-  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir'] },
+  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
-  fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl'] },
-  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets'] },
-  sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl'] },
+  fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
+  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets'] },
+  sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
 } as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
 
 /** How often the sweeper runs (the stack's schedule; the local runtime's default interval). */

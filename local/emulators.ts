@@ -70,6 +70,7 @@ export interface SqsEmulator {
   endpoint: string;
   deliveryQueue: { url: string; arn: string };
   deadLetterQueue: { url: string; arn: string };
+  orderedQueue: { url: string; arn: string };
   stop(): Promise<void>;
 }
 
@@ -93,6 +94,16 @@ export async function startSqs(options: { visibilityTimeoutSeconds?: number; por
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 100 }),
     },
   });
+  // `ordering: "subject"` subscriptions: FIFO, one message group per subscription and subject.
+  const orderedDlq = server.createQueue('herald-ordered-dead-letters.fifo', { attributes: { FifoQueue: 'true', MessageRetentionPeriod: '1209600' } });
+  const ordered = server.createQueue('herald-ordered.fifo', {
+    attributes: {
+      FifoQueue: 'true',
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? TIMEOUTS.deliveryQueueVisibilitySeconds),
+      MessageRetentionPeriod: '1209600',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: orderedDlq.queueArn, maxReceiveCount: 100 }),
+    },
+  });
   // fauxqs tells regions apart by host name, so the endpoint is the queue URLs' own origin
   // (sqs.<region>.localhost:<port>, resolved to loopback above): the SDK then sends every call
   // where the queue URL says, without warning that the two differ.
@@ -100,6 +111,7 @@ export async function startSqs(options: { visibilityTimeoutSeconds?: number; por
     endpoint: new URL(queue.queueUrl).origin,
     deliveryQueue: { url: queue.queueUrl, arn: queue.queueArn },
     deadLetterQueue: { url: dlq.queueUrl, arn: dlq.queueArn },
+    orderedQueue: { url: ordered.queueUrl, arn: ordered.queueArn },
     stop: () => server.stop(),
   };
 }

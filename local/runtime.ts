@@ -75,7 +75,7 @@ export interface LocalEmulators {
   sqsEndpoint: string;
   busEndpoint: string;
   bus: LocalEventBus;
-  queues: { delivery: string; deadLetter: string };
+  queues: { delivery: string; deadLetter: string; ordered: string };
   /** Stops and starts the SQS emulator on the same port: queues come back empty (fauxqs is memory only). */
   restartSqs(): Promise<void>;
   stop(): Promise<void>;
@@ -96,7 +96,7 @@ export async function startEmulators(
     sqsEndpoint: sqsEmulator.endpoint,
     busEndpoint,
     bus,
-    queues: { delivery: sqsEmulator.deliveryQueue.url, deadLetter: sqsEmulator.deadLetterQueue.url },
+    queues: { delivery: sqsEmulator.deliveryQueue.url, deadLetter: sqsEmulator.deadLetterQueue.url, ordered: sqsEmulator.orderedQueue.url },
     async restartSqs() {
       await sqsEmulator.stop();
       sqsEmulator = await startSqs({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds, port: sqsPort });
@@ -123,6 +123,7 @@ export function functionEnvironment(emulators: Pick<LocalEmulators, 'dynamoEndpo
     [ENV.tableName]: LOCAL_TABLE,
     [ENV.eventBusName]: LOCAL_BUS,
     [ENV.deliveryQueueUrl]: emulators.queues.delivery,
+    [ENV.orderedQueueUrl]: emulators.queues.ordered,
     [ENV.deadLetterQueueUrl]: emulators.queues.deadLetter,
     [ENV.adminKeyHash]: hashApiKey(options.adminKey),
     [ENV.allowPrivateTargets]: options.allowPrivateTargets === false ? '0' : '1',
@@ -171,6 +172,18 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
     timeoutMs: TIMEOUTS.deliverFunctionTimeoutSeconds * 1000,
   });
   poller.start();
+  // The FIFO queue's event source mapping (ordered subscriptions).
+  const orderedPoller = new SqsPoller({
+    sqs,
+    queueUrl: process.env[ENV.orderedQueueUrl]!,
+    queueArn: 'arn:aws:sqs:us-east-1:000000000000:herald-ordered.fifo',
+    functionName: 'herald-deliver',
+    handler: options.wrapDeliver ? options.wrapDeliver(deliver) : deliver,
+    batchSize: DELIVER_BATCH_SIZE,
+    concurrency: 2,
+    timeoutMs: TIMEOUTS.deliverFunctionTimeoutSeconds * 1000,
+  });
+  orderedPoller.start();
 
   // The stack's every-minute schedule; runs never overlap.
   let sweeping: Promise<SweepReport> | undefined;
@@ -197,7 +210,7 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
     invokeFanout,
     sweep: runSweep,
     async idle() {
-      while (poller.busy > 0) await new Promise((r) => setTimeout(r, 20));
+      while (poller.busy + orderedPoller.busy > 0) await new Promise((r) => setTimeout(r, 20));
     },
     async stop() {
       if (stopped) return;
@@ -206,6 +219,7 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
       await sweeping?.catch(() => undefined);
       await gateway.stop();
       await poller.stop();
+      await orderedPoller.stop();
       sqs.destroy();
     },
   };

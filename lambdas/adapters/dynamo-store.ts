@@ -172,6 +172,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       filter: subscription.filter,
       versions: subscription.versions,
       createdAt: subscription.createdAt,
+      ...(subscription.ordering !== 'none' ? { ordering: subscription.ordering } : {}),
     };
     const puts = subscription.eventTypes.map((pattern) => ({
       PutRequest: { Item: { [PK]: `SUBIDX#${subscription.tenantId}#${pattern}`, [SK]: `SUB#${subscription.id}`, ...entry } },
@@ -358,7 +359,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       values[':dpk'] = key.pk;
       values[':dsk'] = key.sk;
     } else removes.push('#dpk', '#dsk');
-    for (const field of ['firstAttemptAt', 'retryFrom'] as const) {
+    for (const field of ['firstAttemptAt', 'retryFrom', 'orderingGroup'] as const) {
       if (delivery[field] === undefined) continue;
       names[`#${field}`] = field;
       sets.push(`#${field} = :${field}`);

@@ -10,6 +10,7 @@ import {
 import type { DeliveryJob } from '#core/delivery-job';
 import { deliveryJobSchema } from '#core/delivery-job';
 import type { DeadLetter, DeadLetterQueue, DeliveryQueue } from '#core/ports';
+import { randomUUID } from 'node:crypto';
 import { sqs } from './clients.ts';
 
 /** SQS allows 10 entries per batch call: fan-out to 1,000 subscriptions costs 100 requests. */
@@ -19,21 +20,41 @@ export const MAX_DELAY_SECONDS = 900;
 /** SQS caps one message's visibility timeout at 12 hours. */
 export const MAX_VISIBILITY_SECONDS = 43_200;
 
+/**
+ * The delivery queues: the standard queue, and the FIFO queue for jobs with an ordering group
+ * (message group = subscription and subject; deduplication on the delivery id for fan-out's
+ * first enqueue, so a repeated fan-out is dropped; any later enqueue of the same delivery, a
+ * redrive or a release, is a new message). Without a FIFO queue, ordered jobs use the standard one.
+ */
 export class SqsDeliveryQueue implements DeliveryQueue {
-  constructor(private readonly queueUrl: string) {}
+  constructor(
+    private readonly queueUrl: string,
+    private readonly orderedQueueUrl?: string,
+  ) {}
 
   async enqueue(jobs: DeliveryJob[], delaySeconds = 0): Promise<void> {
-    const chunks: DeliveryJob[][] = [];
-    for (let i = 0; i < jobs.length; i += SQS_BATCH) chunks.push(jobs.slice(i, i + SQS_BATCH));
-    await Promise.all(chunks.map((chunk) => this.sendBatch(chunk, Math.min(delaySeconds, MAX_DELAY_SECONDS))));
+    const ordered = this.orderedQueueUrl ? jobs.filter((job) => job.orderingGroup) : [];
+    const standard = ordered.length > 0 ? jobs.filter((job) => !job.orderingGroup) : jobs;
+    const chunks: { url: string; jobs: DeliveryJob[]; fifo: boolean }[] = [];
+    for (let i = 0; i < standard.length; i += SQS_BATCH) chunks.push({ url: this.queueUrl, jobs: standard.slice(i, i + SQS_BATCH), fifo: false });
+    for (let i = 0; i < ordered.length; i += SQS_BATCH) chunks.push({ url: this.orderedQueueUrl!, jobs: ordered.slice(i, i + SQS_BATCH), fifo: true });
+    // FIFO batches go one after another: within a group, send order is delivery order.
+    await Promise.all(chunks.filter((c) => !c.fifo).map((c) => this.sendBatch(c.url, c.jobs, Math.min(delaySeconds, MAX_DELAY_SECONDS), false)));
+    for (const c of chunks.filter((c) => c.fifo)) await this.sendBatch(c.url, c.jobs, 0, true);
   }
 
-  private async sendBatch(jobs: DeliveryJob[], delaySeconds: number): Promise<void> {
-    let entries = jobs.map((job, index) => ({ Id: String(index), MessageBody: JSON.stringify(job), DelaySeconds: delaySeconds }));
+  private async sendBatch(queueUrl: string, jobs: DeliveryJob[], delaySeconds: number, fifo: boolean): Promise<void> {
+    let entries = jobs.map((job, index) => ({
+      Id: String(index),
+      MessageBody: JSON.stringify(job),
+      ...(fifo
+        ? { MessageGroupId: job.orderingGroup, MessageDeduplicationId: job.firstEnqueue ? job.deliveryId : `${job.deliveryId}.${randomUUID()}` }
+        : { DelaySeconds: delaySeconds }),
+    }));
     for (let round = 0; entries.length > 0; round++) {
       if (round === 5) throw new Error(`SQS refused ${entries.length} delivery job(s) after 5 tries`);
       if (round > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** round));
-      const out = await sqs().send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }));
+      const out = await sqs().send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
       const failed = new Set((out.Failed ?? []).map((f) => f.Id));
       entries = entries.filter((entry) => failed.has(entry.Id));
     }
@@ -41,14 +62,21 @@ export class SqsDeliveryQueue implements DeliveryQueue {
 
   /** Messages waiting to be received (not in flight, not delayed): how far the workers lag. */
   async backlog(): Promise<number> {
-    const out = await sqs().send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
-    return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+    const urls = [this.queueUrl, ...(this.orderedQueueUrl ? [this.orderedQueueUrl] : [])];
+    const counts = await Promise.all(
+      urls.map(async (url) => {
+        const out = await sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
+        return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 
-  async changeVisibility(receiptHandle: string, seconds: number): Promise<void> {
+  /** `ordered`: the message came from the FIFO queue. */
+  async changeVisibility(receiptHandle: string, seconds: number, ordered = false): Promise<void> {
     await sqs().send(
       new ChangeMessageVisibilityCommand({
-        QueueUrl: this.queueUrl,
+        QueueUrl: ordered && this.orderedQueueUrl ? this.orderedQueueUrl : this.queueUrl,
         ReceiptHandle: receiptHandle,
         VisibilityTimeout: Math.max(0, Math.min(Math.round(seconds), MAX_VISIBILITY_SECONDS)),
       }),

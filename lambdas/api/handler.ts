@@ -7,7 +7,7 @@ import { EventBridgePublisher } from '#adapters/event-bus';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { targetRefusal } from '#adapters/target-guard';
-import { allowPrivateTargets, requireEnv, SETTINGS } from '#shared/env';
+import { allowPrivateTargets, optionalEnv, requireEnv, SETTINGS } from '#shared/env';
 import { errorResponse, principalOf } from '#shared/http';
 import { logger } from '#shared/observability';
 import { route, type ApiPorts } from './routes.ts';
@@ -20,7 +20,7 @@ const ports: ApiPorts = {
   events: store,
   deliveries: store,
   publisher: new EventBridgePublisher(requireEnv('eventBusName')),
-  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
+  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
   stats: new DynamoStatsStore(requireEnv('tableName')),
   clock: () => new Date(),

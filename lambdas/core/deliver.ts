@@ -52,7 +52,7 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
     ? await sendToDestination(ports, subscription, job, startedAt)
     : { durationMs: 0, error: 'subscription_deleted', errorMessage: 'the subscription was deleted' };
   const firstAttemptAt = job.firstAttemptAt ? Date.parse(job.firstAttemptAt) : Date.parse(job.createdAt);
-  const decision: AttemptDecision =
+  const decided: AttemptDecision =
     result.error && NOT_RETRIED.has(result.error)
       ? { kind: 'failed', reason: describeFailure(result) }
       : decideAfterAttempt(result, subscription?.retryPolicy, {
@@ -61,6 +61,10 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
           now: ports.clock().getTime(),
           random: ports.random(),
         });
+  const decision: AttemptDecision =
+    decided.kind === 'failed' && job.orderingGroup
+      ? { ...decided, reason: `${decided.reason}; ordered delivery: the subject's later events proceed without this one` }
+      : decided;
   await logAttempt(ports, job, attempt, startedAt, result, decision);
   if (decision.kind === 'failed' && decision.pauseSubscription && subscription?.status === 'active') {
     await pauseSubscription(ports, job.tenantId, job.subscriptionId, decision.reason);
@@ -205,6 +209,7 @@ async function logAttempt(
       createdAt: job.createdAt,
       firstAttemptAt: job.firstAttemptAt ?? job.createdAt,
       ...(job.retryFrom !== undefined ? { retryFrom: job.retryFrom } : {}),
+      ...(job.orderingGroup ? { orderingGroup: job.orderingGroup } : {}),
       ...(nextAttemptAt ? { nextAttemptAt } : {}),
       ...(status !== 'pending' ? { finishedAt: ports.clock().toISOString() } : {}),
       ...(decision.kind === 'failed' ? { reason: decision.reason } : {}),

@@ -25,6 +25,13 @@ export const deliveryJobSchema = z.object({
   retryFrom: z.number().int().min(0).optional(),
   /** A resend asked for by the tenant goes out even while the subscription is paused. */
   ignorePause: z.boolean().optional(),
+  /**
+   * `ordering: "subject"`: the FIFO message group (subscription and subject). Jobs of one group
+   * are delivered one at a time, in order; a failing one blocks only its group.
+   */
+  orderingGroup: z.string().optional(),
+  /** Set by fan-out: a repeat of this enqueue (EventBridge delivers at least once) is dropped by FIFO deduplication. */
+  firstEnqueue: z.boolean().optional(),
 });
 
 export type DeliveryJob = z.infer<typeof deliveryJobSchema>;

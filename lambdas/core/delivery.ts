@@ -61,6 +61,7 @@ export interface Delivery {
   /** Where the current run of the retry policy started (set by a redrive). */
   retryFrom?: number;
   firstAttemptAt?: string;
+  orderingGroup?: string;
 }
 
 export const RESPONSE_EXCERPT_BYTES = 1024;

@@ -2,7 +2,7 @@ import type { DeliveryJob } from './delivery-job.ts';
 import { versionFromDataSchema, type CloudEvent } from './envelope.ts';
 import { matchesEventPattern } from './event-pattern.ts';
 import { patternKeysFor } from './event-types.ts';
-import { deliveryIdFor } from './ids.ts';
+import { deliveryIdFor, orderingGroupFor } from './ids.ts';
 import type { DeliveryQueue, SubscriptionIndexEntry, SubscriptionStore } from './ports.ts';
 
 /**
@@ -31,6 +31,8 @@ export function jobsFor(event: CloudEvent, recipients: SubscriptionIndexEntry[],
     event,
     attemptOffset: 0,
     createdAt: now.toISOString(),
+    firstEnqueue: true,
+    ...(entry.ordering === 'subject' ? { orderingGroup: orderingGroupFor(entry.subscriptionId, event.subject) } : {}),
   }));
 }
 

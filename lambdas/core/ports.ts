@@ -57,6 +57,7 @@ export interface SubscriptionIndexEntry {
   versions?: Subscription['versions'];
   /** When the subscription was created: the sweeper plans no deliveries of older events for it. */
   createdAt?: string;
+  ordering?: Subscription['ordering'];
 }
 
 export interface SubscriptionStore {
@@ -130,7 +131,7 @@ export interface SweepStore {
 
 export interface AttemptRecord {
   /** `retryFrom` and `firstAttemptAt` come from the job, so the sweeper can rebuild it exactly. */
-  delivery: Omit<Delivery, 'attempts' | 'updatedAt'> & { retryFrom?: number; firstAttemptAt?: string };
+  delivery: Omit<Delivery, 'attempts' | 'updatedAt'> & { retryFrom?: number; firstAttemptAt?: string; orderingGroup?: string };
   attempt: Attempt;
   status: DeliveryStatus;
   retentionDays: number;

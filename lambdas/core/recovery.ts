@@ -4,7 +4,7 @@ import type { CloudEvent } from './envelope.ts';
 import { NotFoundError } from './errors.ts';
 import { matchesEventPattern } from './event-pattern.ts';
 import { typeMatchesPattern } from './event-types.ts';
-import { newId } from './ids.ts';
+import { newId, orderingGroupFor } from './ids.ts';
 import type { DeadLetter, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventStore, SubscriptionStore } from './ports.ts';
 import { getDelivery, getSubscription } from './subscription-service.ts';
 import type { Subscription } from './subscription.ts';
@@ -55,6 +55,7 @@ function freshJob(event: CloudEvent, subscription: Subscription, now: Date): Del
     createdAt: now.toISOString(),
     // The tenant asked for it: a resend goes out even to a paused subscription.
     ignorePause: true,
+    ...(subscription.ordering === 'subject' ? { orderingGroup: orderingGroupFor(subscription.id, event.subject) } : {}),
   };
 }
 

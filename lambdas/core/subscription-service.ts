@@ -4,7 +4,7 @@ import type { DeliveryJob } from './delivery-job.ts';
 import type { Delivery, DeliveryStatus } from './delivery.ts';
 import { buildEnvelope } from './envelope.ts';
 import { NotFoundError, ValidationError, type FieldError } from './errors.ts';
-import { newId } from './ids.ts';
+import { newId, orderingGroupFor } from './ids.ts';
 import type { DeliveryQueue, DeliveryStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
 import { generateSigningSecret } from './signing.ts';
 import {
@@ -162,7 +162,16 @@ export async function sendTestEvent(ports: SubscriptionPorts, tenantId: string, 
     ports.config.eventSource,
     now,
   );
-  const job: DeliveryJob = { v: 1, deliveryId: newId('dlv'), tenantId, subscriptionId: subscription.id, event, attemptOffset: 0, createdAt: now.toISOString() };
+  const job: DeliveryJob = {
+    v: 1,
+    deliveryId: newId('dlv'),
+    tenantId,
+    subscriptionId: subscription.id,
+    event,
+    attemptOffset: 0,
+    createdAt: now.toISOString(),
+    ...(subscription.ordering === 'subject' ? { orderingGroup: orderingGroupFor(subscription.id, event.subject) } : {}),
+  };
   await ports.queue.enqueue([job]);
   return { deliveryId: job.deliveryId, eventId: event.id };
 }

@@ -200,7 +200,8 @@ const subscriptionFields = {
   retryPolicy: retryPolicySchema.optional(),
   filter: filterSchema.optional(),
   payload: z.enum(['full', 'thin']).optional(),
-  ordering: z.enum(['none']).optional(),
+  /** `subject`: the events of one subject reach this subscription one at a time, in publish order. */
+  ordering: z.enum(['none', 'subject']).optional(),
   status: subscriptionStatusSchema.optional(),
   autoPause: autoPauseSchema.optional(),
   metadata: z.record(z.string(), z.string().max(500)).optional(),
@@ -247,7 +248,7 @@ export interface Subscription {
   retryPolicy?: RetryPolicy;
   filter?: EventPattern;
   payload: 'full' | 'thin';
-  ordering: 'none';
+  ordering: 'none' | 'subject';
   status: 'active' | 'paused';
   /** Why and when it was last paused (by the tenant, a 410, or auto-pause). */
   pausedAt?: string;

@@ -147,6 +147,7 @@ export function rebuildJob(delivery: Delivery, event: CloudEvent): DeliveryJob {
     createdAt: delivery.createdAt,
     ...(delivery.firstAttemptAt ? { firstAttemptAt: delivery.firstAttemptAt } : {}),
     ...(delivery.retryFrom !== undefined ? { retryFrom: delivery.retryFrom } : {}),
+    ...(delivery.orderingGroup ? { orderingGroup: delivery.orderingGroup } : {}),
   };
 }
 

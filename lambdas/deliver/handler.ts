@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
@@ -13,9 +13,9 @@ import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { recordBatchStats } from '#core/health';
 import type { AttemptObservation } from '#core/stats';
-import { allowPrivateTargets, requireEnv, SETTINGS } from '#shared/env';
+import { allowPrivateTargets, optionalEnv, requireEnv, SETTINGS } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
-import { processDeliveryMessage, type DeliveryWorkerPorts } from './worker.ts';
+import { processDeliveryMessage, RetryLater, type DeliveryWorkerPorts } from './worker.ts';
 
 const store = new DynamoStore(requireEnv('tableName'));
 const http = new UndiciHttpSender(allowPrivateTargets());
@@ -28,7 +28,7 @@ const ports: DeliveryWorkerPorts = {
   http,
   customerBus: new EventBridgeCustomerBus(),
   tokens: new OAuthTokenSource(http),
-  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
+  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
   clock: () => new Date(),
   random: Math.random,
@@ -40,8 +40,6 @@ const ports: DeliveryWorkerPorts = {
   },
 };
 
-// Records of a batch go out concurrently: one slow endpoint does not hold the others.
-const processor = new BatchProcessor(EventType.SQS);
 
 /**
  * SQS consumer: one delivery attempt per record; retries are reported as batch item failures.
@@ -56,12 +54,34 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
   .handler(async (event: SQSEvent, context: Context) => {
     metrics.addMetric('batch_size', MetricUnit.Count, event.Records.length);
     const observations: AttemptObservation[] = [];
-    const response = await processPartialResponse(
-      event,
-      (record: SQSRecord) => processDeliveryMessage(ports, record, observations),
-      processor,
-      { context, processInParallel: true, throwOnFullBatchFailure: false },
-    );
+    const hidden = new Set<string>();
+    const run = async (record: SQSRecord) => {
+      try {
+        await processDeliveryMessage(ports, record, observations);
+      } catch (error) {
+        if (error instanceof RetryLater) hidden.add(record.messageId);
+        throw error;
+      }
+    };
+    const fifo = event.Records[0]?.eventSourceARN?.endsWith('.fifo') ?? false;
+    // A processor per invocation: it holds the batch's state, and the local runtime (unlike
+    // Lambda) runs several invocations of one container at once.
+    // Standard queue: records go out concurrently, one slow endpoint does not hold the others.
+    // FIFO queue: in order; a failing record fails only the rest of its own group.
+    const response = fifo
+      ? await processPartialResponse(event, run, new SqsFifoPartialProcessorAsync(), { context, skipGroupOnError: true, throwOnFullBatchFailure: false })
+      : await processPartialResponse(event, run, new BatchProcessor(EventType.SQS), { context, processInParallel: true, throwOnFullBatchFailure: false });
+    if (fifo) {
+      // Records skipped behind a failing one of their group: visible again at once, still queued
+      // behind it (a group's messages are only received after the one in flight ends).
+      const skipped = response.batchItemFailures.filter((f) => !hidden.has(f.itemIdentifier));
+      await Promise.all(
+        skipped.map((f) => {
+          const record = event.Records.find((r) => r.messageId === f.itemIdentifier)!;
+          return ports.queue.changeVisibility(record.receiptHandle, 0, true).catch(() => undefined);
+        }),
+      );
+    }
     try {
       const paused = await recordBatchStats(ports, observations);
       for (const subscriptionId of paused) logger.warn('subscription auto-paused: endpoint failing continuously', { subscriptionId });

@@ -34,6 +34,8 @@ export class RetryLater extends Error {
  */
 export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record: SQSRecord, observations: AttemptObservation[] = []): Promise<void> {
   const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
+  // From the FIFO queue: this message holds its group (subscription and subject) until it ends.
+  const ordered = record.eventSourceARN?.endsWith('.fifo') ?? false;
   let job: DeliveryJob;
   try {
     job = deliveryJobSchema.parse(JSON.parse(record.body));
@@ -50,7 +52,7 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   const notBefore = job.notBefore;
   if (notBefore && Date.parse(notBefore) > ports.clock().getTime()) {
     const wait = Math.ceil((Date.parse(notBefore) - ports.clock().getTime()) / 1000);
-    await ports.queue.changeVisibility(record.receiptHandle, Math.min(wait, MAX_VISIBILITY_SECONDS));
+    await ports.queue.changeVisibility(record.receiptHandle, Math.min(wait, MAX_VISIBILITY_SECONDS), ordered);
     throw new RetryLater(wait);
   }
   // A re-enqueued job makes exactly one attempt; early receives while waiting don't count.
@@ -89,10 +91,13 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
     return;
   }
   log.info('delivery attempt failed; retrying', { attempt, delaySeconds: outcome.delaySeconds });
-  const canHide = !notBefore && outcome.delaySeconds <= MAX_VISIBILITY_SECONDS && receiveCount < REENQUEUE_AFTER_RECEIVES;
+  // An ordered job is never re-enqueued (that would put it behind its subject's later events):
+  // it stays in flight, holding its group, and its gaps are capped at SQS's 12 h visibility.
+  const canHide = ordered || (!notBefore && outcome.delaySeconds <= MAX_VISIBILITY_SECONDS && receiveCount < REENQUEUE_AFTER_RECEIVES);
   if (canHide) {
-    await ports.queue.changeVisibility(record.receiptHandle, outcome.delaySeconds);
-    throw new RetryLater(outcome.delaySeconds);
+    const delay = Math.min(outcome.delaySeconds, MAX_VISIBILITY_SECONDS);
+    await ports.queue.changeVisibility(record.receiptHandle, delay, ordered);
+    throw new RetryLater(delay);
   }
   const next = {
     ...job,

@@ -7,12 +7,12 @@ import { DynamoStore } from '#adapters/dynamo-store';
 import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { cloudEventSchema } from '#core/envelope';
 import { fanOut } from '#core/fanout';
-import { requireEnv } from '#shared/env';
+import { optionalEnv, requireEnv } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
 const ports = {
   subscriptions: new DynamoStore(requireEnv('tableName')),
-  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
+  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
   clock: () => new Date(),
 };
 

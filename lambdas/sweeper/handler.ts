@@ -8,7 +8,7 @@ import { EventBridgePublisher } from '#adapters/event-bus';
 import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoSweepStore } from '#adapters/sweep-store';
 import { sweep, type SweepPorts, type SweepReport } from '#core/sweeper';
-import { requireEnv, SETTINGS } from '#shared/env';
+import { optionalEnv, requireEnv, SETTINGS } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
 const store = new DynamoStore(requireEnv('tableName'));
@@ -18,7 +18,7 @@ const ports: SweepPorts = {
   events: store,
   deliveries: store,
   publisher: new EventBridgePublisher(requireEnv('eventBusName')),
-  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl')),
+  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
   clock: () => new Date(),
   config: { sweepAfterSeconds: SETTINGS.sweepAfterSeconds(), shards: SHARDS },
 };

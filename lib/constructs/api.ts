@@ -12,6 +12,8 @@ export interface ApiProps {
   readonly table: dynamodb.ITable;
   readonly bus: events.IEventBus;
   readonly deliveryQueue: sqs.IQueue;
+  /** The FIFO queue of ordered subscriptions (resend, redrive, test events to them). */
+  readonly orderedQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
   /** Hex SHA-256 of the platform admin key. */
   readonly adminKeyHash: string;
@@ -45,6 +47,7 @@ export class Api extends Construct {
         tableName: props.table.tableName,
         eventBusName: props.bus.eventBusName,
         deliveryQueueUrl: props.deliveryQueue.queueUrl,
+        orderedQueueUrl: props.orderedQueue.queueUrl,
         deadLetterQueueUrl: props.deadLetterQueue.queueUrl,
         allowPrivateTargets: props.allowPrivateTargets ?? '0',
         catalogueDir: `/var/task/${CATALOGUE_DIR}`,
@@ -57,6 +60,7 @@ export class Api extends Construct {
     this.handler.acknowledgeTableGrant(props.table, props.table.encryptionKey);
     props.bus.grantPutEventsTo(this.handler.function);
     props.deliveryQueue.grantSendMessages(this.handler.function);
+    props.orderedQueue.grantSendMessages(this.handler.function);
     props.deadLetterQueue.grantConsumeMessages(this.handler.function);
     props.deadLetterQueue.grantSendMessages(this.handler.function);
 

@@ -34,6 +34,8 @@ export class Delivery extends Construct {
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
   public readonly fanoutDeadLetterQueue: sqs.Queue;
+  public readonly orderedQueue: sqs.Queue;
+  public readonly orderedDeadLetterQueue: sqs.Queue;
   public readonly fanout: HeraldFunction;
   public readonly deliver: HeraldFunction;
   public readonly fanoutRule: events.Rule;
@@ -48,6 +50,14 @@ export class Delivery extends Construct {
       visibilityTimeout: Duration.seconds(TIMEOUTS.deliveryQueueVisibilitySeconds),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 100 },
     });
+    // Ordered subscriptions: FIFO, a message group per subscription and subject.
+    this.orderedDeadLetterQueue = new sqs.Queue(this, 'OrderedDeadLetters', { ...QUEUE_DEFAULTS, fifo: true });
+    this.orderedQueue = new sqs.Queue(this, 'OrderedDeliveries', {
+      ...QUEUE_DEFAULTS,
+      fifo: true,
+      visibilityTimeout: Duration.seconds(TIMEOUTS.deliveryQueueVisibilitySeconds),
+      deadLetterQueue: { queue: this.orderedDeadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 100 },
+    });
     this.fanoutDeadLetterQueue = new sqs.Queue(this, 'FanoutDeadLetters', QUEUE_DEFAULTS);
     Validations.of(this.fanoutDeadLetterQueue).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SQS3',
@@ -57,6 +67,7 @@ export class Delivery extends Construct {
     const env = {
       tableName: props.table.tableName,
       deliveryQueueUrl: this.queue.queueUrl,
+      orderedQueueUrl: this.orderedQueue.queueUrl,
       deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
       allowPrivateTargets: props.allowPrivateTargets ?? '0',
       eventBusName: props.bus.eventBusName,
@@ -72,6 +83,8 @@ export class Delivery extends Construct {
     this.deliver.acknowledgeTableGrant(props.table, props.table.encryptionKey);
     this.queue.grantConsumeMessages(this.deliver.function);
     this.queue.grantSendMessages(this.deliver.function);
+    this.orderedQueue.grantConsumeMessages(this.deliver.function);
+    this.orderedQueue.grantSendMessages(this.deliver.function);
     this.deadLetterQueue.grantSendMessages(this.deliver.function);
     // Herald's own events (subscription.paused, delivery.dead_lettered) go on the Herald bus.
     props.bus.grantPutEventsTo(this.deliver.function);
@@ -100,11 +113,14 @@ export class Delivery extends Construct {
         reportBatchItemFailures: true,
       }),
     );
+    // FIFO event sources take no batching window; order within a group is kept by SQS.
+    this.deliver.function.addEventSource(new SqsEventSource(this.orderedQueue, { batchSize: DELIVER_BATCH_SIZE, reportBatchItemFailures: true }));
 
     this.fanout = new HeraldFunction(this, 'Fanout', { name: 'fanout', env, timeout: Duration.seconds(60), memorySize: 512 });
     props.table.grantReadData(this.fanout.function);
     this.fanout.acknowledgeTableGrant(props.table, props.table.encryptionKey);
     this.queue.grantSendMessages(this.fanout.function);
+    this.orderedQueue.grantSendMessages(this.fanout.function);
     this.fanoutRule = new events.Rule(this, 'FanoutRule', {
       eventBus: props.bus,
       eventPattern: { source: [...FANOUT_RULE_PATTERN.source] },
@@ -121,12 +137,13 @@ export class Delivery extends Construct {
     // event and an endpoint answering (see lambdas/core/sweeper.ts).
     this.sweeper = new HeraldFunction(this, 'Sweeper', {
       name: 'sweeper',
-      env: { tableName: props.table.tableName, eventBusName: props.bus.eventBusName, deliveryQueueUrl: this.queue.queueUrl },
+      env: { tableName: props.table.tableName, eventBusName: props.bus.eventBusName, deliveryQueueUrl: this.queue.queueUrl, orderedQueueUrl: this.orderedQueue.queueUrl },
       timeout: Duration.seconds(55),
     });
     props.table.grantReadWriteData(this.sweeper.function);
     this.sweeper.acknowledgeTableGrant(props.table, props.table.encryptionKey);
     this.queue.grantSendMessages(this.sweeper.function);
+    this.orderedQueue.grantSendMessages(this.sweeper.function);
     props.bus.grantPutEventsTo(this.sweeper.function);
     this.sweepSchedule = new events.Rule(this, 'SweepSchedule', {
       schedule: events.Schedule.rate(Duration.minutes(SWEEP_INTERVAL_MINUTES)),

@@ -14,6 +14,8 @@ export interface MonitoringProps {
   readonly deliveryQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
   readonly fanoutDeadLetterQueue: sqs.IQueue;
+  /** The FIFO queue's own DLQ (crashes and poison messages of ordered subscriptions). */
+  readonly orderedDeadLetterQueue?: sqs.IQueue;
   readonly restApi: apigateway.RestApi;
   /** The rule feeding the fan-out function: its failed invocations are lost-event risks. */
   readonly fanoutRule: events.Rule;
@@ -59,6 +61,10 @@ export class Monitoring extends Construct {
 
     alarm('DeadLettersPresent', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 0,
       'Deliveries exhausted their retry policy or crashed the worker: see GET /v1/dead-letters, then redrive.');
+    if (props.orderedDeadLetterQueue) {
+      alarm('OrderedDeadLettersPresent', props.orderedDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 0,
+        'Ordered deliveries crashed the worker repeatedly: inspect the FIFO dead-letter queue.');
+    }
     alarm('FanoutDeadLettersPresent', props.fanoutDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 0,
       'Published events that could not be fanned out after EventBridge retries.');
     alarm('DeliveriesWaiting', props.deliveryQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),

@@ -111,6 +111,18 @@ describe('delivery queue', () => {
   });
 });
 
+describe('ordered delivery', () => {
+  it('has a FIFO delivery queue with a FIFO DLQ, consumed by the deliver function with partial failures', () => {
+    const queues = resources('AWS::SQS::Queue').filter((q) => q.Properties.FifoQueue === true);
+    expect(queues).toHaveLength(2);
+    const fifo = queues.find((q) => q.Properties.RedrivePolicy);
+    expect(fifo!.Properties).toMatchObject({ VisibilityTimeout: TIMEOUTS.deliveryQueueVisibilitySeconds, MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
+    const mappings = resources('AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(2);
+    for (const mapping of mappings) expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+  });
+});
+
 describe('reconciliation sweeper', () => {
   it('runs every minute with what it needs: the table, the delivery queue and the bus', () => {
     const sweeper = resources('AWS::Lambda::Function').find((f) => {
@@ -207,7 +219,8 @@ describe('monitoring', () => {
     expect(failedInvocations?.Properties).toMatchObject({ Namespace: 'AWS/Events', Threshold: 0 });
     const ruleDimension = failedInvocations!.Properties.Dimensions.find((d: any) => d.Name === 'RuleName');
     expect(JSON.stringify(ruleDimension.Value)).toMatch(/Fanout/);
-    expect(alarms.filter((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(2);
+    // Delivery DLQ, ordered (FIFO) DLQ, fan-out DLQ.
+    expect(alarms.filter((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(3);
   });
 
   it('charts the functions’ own delivery metrics (EMF, namespace Herald) on the dashboard', () => {

@@ -173,6 +173,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       versions: subscription.versions,
       createdAt: subscription.createdAt,
       ...(subscription.ordering !== 'none' ? { ordering: subscription.ordering } : {}),
+      ...(subscription.batching ? { batching: subscription.batching } : {}),
     };
     const puts = subscription.eventTypes.map((pattern) => ({
       PutRequest: { Item: { [PK]: `SUBIDX#${subscription.tenantId}#${pattern}`, [SK]: `SUB#${subscription.id}`, ...entry } },
@@ -359,7 +360,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       values[':dpk'] = key.pk;
       values[':dsk'] = key.sk;
     } else removes.push('#dpk', '#dsk');
-    for (const field of ['firstAttemptAt', 'retryFrom', 'orderingGroup'] as const) {
+    for (const field of ['firstAttemptAt', 'retryFrom', 'orderingGroup', 'eventIds'] as const) {
       if (delivery[field] === undefined) continue;
       names[`#${field}`] = field;
       sets.push(`#${field} = :${field}`);

@@ -7,7 +7,7 @@ import {
   SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
-import type { DeliveryJob } from '#core/delivery-job';
+import type { DeliveryJob, FlushJob } from '#core/delivery-job';
 import { deliveryJobSchema } from '#core/delivery-job';
 import type { DeadLetter, DeadLetterQueue, DeliveryQueue } from '#core/ports';
 import { randomUUID } from 'node:crypto';
@@ -58,6 +58,13 @@ export class SqsDeliveryQueue implements DeliveryQueue {
       const failed = new Set((out.Failed ?? []).map((f) => f.Id));
       entries = entries.filter((entry) => failed.has(entry.Id));
     }
+  }
+
+  async enqueueFlush(tenantId: string, subscriptionId: string, delaySeconds: number): Promise<void> {
+    const body: FlushJob = { v: 1, kind: 'flush', tenantId, subscriptionId };
+    await sqs().send(
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(body), DelaySeconds: Math.max(0, Math.min(Math.ceil(delaySeconds), MAX_DELAY_SECONDS)) }),
+    );
   }
 
   /** Messages waiting to be received (not in flight, not delayed): how far the workers lag. */

@@ -1,5 +1,6 @@
 import { decideAfterAttempt, describeFailure, type AttemptResult, type Attempt, type AttemptDecision, type DeliveryStatus } from './delivery.ts';
 import type { DeliveryJob } from './delivery-job.ts';
+import { batchEnvelope } from './batching.ts';
 import { payloadFor } from './envelope.ts';
 import { autoPausePolicyOf, pauseSubscription, releaseHeld, type HealthPorts } from './health.ts';
 import type { CustomerBusSender, DeliveryQueue, DeliveryStore, HttpRequest, HttpSender, SubscriptionStore, TokenSource } from './ports.ts';
@@ -29,9 +30,18 @@ export type DeliverOutcome = (AttemptDecision | { kind: 'held' }) & {
   observation?: AttemptObservation;
 };
 
+/**
+ * What the destination receives: the CloudEvent, or for a batching subscription the batch
+ * envelope (a resend of one event is a notification of one).
+ */
+export function payloadOf(job: DeliveryJob, subscription: Subscription): unknown {
+  if (job.batch || subscription.batching) return batchEnvelope(job.deliveryId, subscription.id, job.batch ?? [job.event], subscription.payload);
+  return payloadFor(job.event, subscription.payload);
+}
+
 export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob, now: Date): HttpRequest {
   if (subscription.destination.type !== 'webhook') throw new Error(`not a webhook destination: ${subscription.destination.type}`);
-  const body = JSON.stringify(payloadFor(job.event, subscription.payload));
+  const body = JSON.stringify(payloadOf(job, subscription));
   const signed = signWebhook(activeSecrets(subscription, now), job.deliveryId, now, body);
   return {
     url: subscription.destination.url,
@@ -131,7 +141,7 @@ export function buildCustomerBusEntry(destination: EventBridgeDestination, subsc
     eventBusArn: destination.eventBusArn,
     source: destination.source ?? job.event.source,
     detailType: destination.detailType ?? job.event.type,
-    detail: JSON.stringify(payloadFor(job.event, subscription.payload)),
+    detail: JSON.stringify(payloadOf(job, subscription)),
     time: new Date(Date.parse(job.event.time) || now.getTime()),
   };
 }
@@ -142,7 +152,7 @@ export function buildCustomerBusEntry(destination: EventBridgeDestination, subsc
  * is refreshed once within the same attempt.
  */
 async function sendToHttpApi(ports: DeliverPorts, destination: HttpDestination, subscription: Subscription, job: DeliveryJob): Promise<AttemptResult> {
-  const payload = payloadFor(job.event, subscription.payload);
+  const payload = payloadOf(job, subscription);
   let body: string;
   if (destination.transform) {
     const shaped = await applyTransform(destination.transform, payload);
@@ -210,6 +220,7 @@ async function logAttempt(
       firstAttemptAt: job.firstAttemptAt ?? job.createdAt,
       ...(job.retryFrom !== undefined ? { retryFrom: job.retryFrom } : {}),
       ...(job.orderingGroup ? { orderingGroup: job.orderingGroup } : {}),
+      ...(job.batch ? { eventIds: job.batch.map((e) => e.id) } : {}),
       ...(nextAttemptAt ? { nextAttemptAt } : {}),
       ...(status !== 'pending' ? { finishedAt: ports.clock().toISOString() } : {}),
       ...(decision.kind === 'failed' ? { reason: decision.reason } : {}),

@@ -32,6 +32,12 @@ export const deliveryJobSchema = z.object({
   orderingGroup: z.string().optional(),
   /** Set by fan-out: a repeat of this enqueue (EventBridge delivers at least once) is dropped by FIFO deduplication. */
   firstEnqueue: z.boolean().optional(),
+  /** A batched notification: its events, oldest first (`event` is the first of them). */
+  batch: z.array(cloudEventSchema).optional(),
 });
 
 export type DeliveryJob = z.infer<typeof deliveryJobSchema>;
+
+/** Asks the deliver function to look at a batching subscription's buffer (see core/batching.ts). */
+export const flushJobSchema = z.object({ v: z.literal(1), kind: z.literal('flush'), tenantId: z.string(), subscriptionId: z.string() });
+export type FlushJob = z.infer<typeof flushJobSchema>;

@@ -62,6 +62,8 @@ export interface Delivery {
   retryFrom?: number;
   firstAttemptAt?: string;
   orderingGroup?: string;
+  /** A batched notification: every event it carried (`eventId` is the first). */
+  eventIds?: string[];
 }
 
 export const RESPONSE_EXCERPT_BYTES = 1024;

@@ -3,7 +3,8 @@ import { versionFromDataSchema, type CloudEvent } from './envelope.ts';
 import { matchesEventPattern } from './event-pattern.ts';
 import { patternKeysFor } from './event-types.ts';
 import { deliveryIdFor, orderingGroupFor } from './ids.ts';
-import type { DeliveryQueue, SubscriptionIndexEntry, SubscriptionStore } from './ports.ts';
+import { bufferForBatching } from './batch-flush.ts';
+import type { BatchStore, DeliveryQueue, SubscriptionIndexEntry, SubscriptionStore } from './ports.ts';
 
 /**
  * Fan-out: one published event becomes one delivery job per matching subscription of its tenant,
@@ -37,11 +38,17 @@ export function jobsFor(event: CloudEvent, recipients: SubscriptionIndexEntry[],
 }
 
 export async function fanOut(
-  ports: { subscriptions: SubscriptionStore; queue: DeliveryQueue; clock: () => Date },
+  ports: { subscriptions: SubscriptionStore; queue: DeliveryQueue; clock: () => Date; batches?: BatchStore; config?: { eventRetentionDays: number } },
   event: CloudEvent,
-): Promise<{ jobs: number }> {
+): Promise<{ jobs: number; buffered: number }> {
   const candidates = await ports.subscriptions.findSubscriptionsByPatterns(event.tenantid, patternKeysFor(event.type));
-  const jobs = jobsFor(event, selectRecipients(event, candidates), ports.clock());
+  const recipients = selectRecipients(event, candidates);
+  // Batching subscriptions collect the event in their buffer instead (core/batch-flush.ts).
+  const batching = ports.batches ? recipients.filter((r) => r.batching) : [];
+  const direct = batching.length > 0 ? recipients.filter((r) => !r.batching) : recipients;
+  const jobs = jobsFor(event, direct, ports.clock());
   if (jobs.length > 0) await ports.queue.enqueue(jobs);
-  return { jobs: jobs.length };
+  const batchPorts = { ...ports, batches: ports.batches!, config: ports.config ?? { eventRetentionDays: 30 } };
+  await Promise.all(batching.map((entry) => bufferForBatching(batchPorts, entry, event)));
+  return { jobs: jobs.length, buffered: batching.length };
 }

@@ -5,6 +5,7 @@ import type { DeliveryJob } from './delivery-job.ts';
 import type { OAuth2Auth, Subscription } from './subscription.ts';
 import type { AttemptResult } from './delivery.ts';
 import type { Counters, HealthState, StatsIncrement } from './stats.ts';
+import type { BufferedEvent } from './batching.ts';
 
 /**
  * The ports the domain needs from the outside world. Adapters in lambdas/adapters implement
@@ -58,6 +59,7 @@ export interface SubscriptionIndexEntry {
   /** When the subscription was created: the sweeper plans no deliveries of older events for it. */
   createdAt?: string;
   ordering?: Subscription['ordering'];
+  batching?: Subscription['batching'];
 }
 
 export interface SubscriptionStore {
@@ -131,7 +133,7 @@ export interface SweepStore {
 
 export interface AttemptRecord {
   /** `retryFrom` and `firstAttemptAt` come from the job, so the sweeper can rebuild it exactly. */
-  delivery: Omit<Delivery, 'attempts' | 'updatedAt'> & { retryFrom?: number; firstAttemptAt?: string; orderingGroup?: string };
+  delivery: Omit<Delivery, 'attempts' | 'updatedAt'> & { retryFrom?: number; firstAttemptAt?: string; orderingGroup?: string; eventIds?: string[] };
   attempt: Attempt;
   status: DeliveryStatus;
   retentionDays: number;
@@ -192,6 +194,21 @@ export interface EventPublisher {
 
 export interface DeliveryQueue {
   enqueue(jobs: DeliveryJob[], delaySeconds?: number): Promise<void>;
+  /** A look at a batching subscription's buffer, after `delaySeconds` (at most 900). */
+  enqueueFlush(tenantId: string, subscriptionId: string, delaySeconds: number): Promise<void>;
+}
+
+/** The buffers of batching subscriptions (core/batching.ts). */
+export interface BatchStore {
+  /** Adds an event (idempotent per event); answers how many wait and when a look is scheduled. */
+  buffer(tenantId: string, subscriptionId: string, event: CloudEvent, retentionDays: number): Promise<{ pending: number; checkAt?: string }>;
+  /** Claims "the next look is at `at`" unless one is already scheduled after now. */
+  scheduleCheck(tenantId: string, subscriptionId: string, at: string, now: string): Promise<boolean>;
+  /** One flush at a time per subscription: the lease, and when the last notification went. */
+  lease(tenantId: string, subscriptionId: string, now: Date, forMs: number): Promise<{ lastSentAt?: string } | undefined>;
+  release(tenantId: string, subscriptionId: string, changes: { sentAt?: string; sent?: number; checkAt?: string | null }): Promise<void>;
+  read(tenantId: string, subscriptionId: string, limit: number): Promise<BufferedEvent[]>;
+  remove(tenantId: string, subscriptionId: string, keys: string[]): Promise<void>;
 }
 
 export interface HttpRequest {

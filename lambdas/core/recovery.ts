@@ -67,9 +67,15 @@ function stripStorage(event: CloudEvent & { publishedAt?: string; sweptAt?: stri
 export async function resendDelivery(ports: RecoveryPorts, principal: Principal, tenantId: string, deliveryId: string): Promise<{ deliveryId: string }> {
   const delivery = await getDelivery(ports, principal, tenantId, deliveryId);
   const subscription = await getSubscription(ports, tenantId, delivery.subscriptionId);
-  const event = await ports.events.getEvent(tenantId, delivery.eventId);
-  if (!event) throw new NotFoundError('event (past its retention period)', delivery.eventId);
-  const job = freshJob(stripStorage(event), subscription, ports.clock());
+  const ids = delivery.eventIds ?? [delivery.eventId];
+  const events: CloudEvent[] = [];
+  for (const id of ids) {
+    const event = await ports.events.getEvent(tenantId, id);
+    if (!event) throw new NotFoundError('event (past its retention period)', id);
+    events.push(stripStorage(event));
+  }
+  // A batched notification is resent whole, as a new notification with a new id.
+  const job = { ...freshJob(events[0]!, subscription, ports.clock()), ...(delivery.eventIds ? { batch: events } : {}) };
   await ports.queue.enqueue([job]);
   return { deliveryId: job.deliveryId };
 }

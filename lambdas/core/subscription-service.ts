@@ -110,7 +110,7 @@ export async function patchSubscription(
   const previous = await getSubscription(ports, tenantId, id);
   if (patch.destination) await checkDestination(ports, patch.destination);
   checkAgainstCatalogue(ports.catalogue, patch.eventTypes, patch.versions);
-  const { tenantId: _ignored, retryPolicy, filter, versions, autoPause, status, ...fields } = patch;
+  const { tenantId: _ignored, retryPolicy, filter, versions, autoPause, batching, status, ...fields } = patch;
   const next: Subscription = { ...previous, updatedAt: ports.clock().toISOString() };
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
   if (fields.eventTypes) next.eventTypes = [...new Set(fields.eventTypes)];
@@ -121,6 +121,8 @@ export async function patchSubscription(
   else if (filter !== undefined) next.filter = filter;
   if (versions === null) delete next.versions;
   else if (versions !== undefined) next.versions = versions;
+  if (batching === null) delete next.batching;
+  else if (batching !== undefined) next.batching = batching;
   if (autoPause === null) delete next.autoPause;
   else if (autoPause !== undefined) next.autoPause = autoPause;
   // `status` is not written here: pausing and resuming go through core/health.ts (atomic,

@@ -204,6 +204,11 @@ const subscriptionFields = {
   ordering: z.enum(['none', 'subject']).optional(),
   status: subscriptionStatusSchema.optional(),
   autoPause: autoPauseSchema.optional(),
+  /** Batched notifications: up to maxItems events of one type per notification, intervalSeconds apart. */
+  batching: z
+    .object({ maxItems: z.number().int().min(1).max(1000), intervalSeconds: z.number().int().min(0).max(3600) })
+    .strict()
+    .optional(),
   metadata: z.record(z.string(), z.string().max(500)).optional(),
   /** Pins event types to one schema version: `{"order.created": 1}`. */
   versions: z.record(z.string(), z.number().int().min(1)).optional(),
@@ -222,6 +227,7 @@ export const patchSubscriptionSchema = z
     ordering: subscriptionFields.ordering,
     status: subscriptionFields.status,
     autoPause: subscriptionFields.autoPause.nullable(),
+    batching: subscriptionFields.batching.nullable(),
     metadata: subscriptionFields.metadata,
     versions: subscriptionFields.versions.nullable(),
     tenantId: z.string().optional(),
@@ -254,6 +260,7 @@ export interface Subscription {
   pausedAt?: string;
   pausedReason?: string;
   autoPause?: AutoPauseSettings;
+  batching?: { maxItems: number; intervalSeconds: number };
   metadata?: Record<string, string>;
   versions?: Record<string, number>;
   secrets: SigningSecret[];

@@ -129,7 +129,8 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
 export async function missingDeliveries(ports: Pick<SweepPorts, 'subscriptions' | 'sweep'>, event: CloudEvent & { publishedAt?: string }, now: Date): Promise<DeliveryJob[]> {
   const candidates = await ports.subscriptions.findSubscriptionsByPatterns(event.tenantid, patternKeysFor(event.type));
   const publishedAt = event.publishedAt ?? event.time;
-  const recipients = selectRecipients(event, candidates).filter((entry) => !entry.createdAt || entry.createdAt <= publishedAt);
+  // Batching subscriptions keep the event in their buffer, not as a delivery of its own.
+  const recipients = selectRecipients(event, candidates).filter((entry) => !entry.batching && (!entry.createdAt || entry.createdAt <= publishedAt));
   if (recipients.length === 0) return [];
   const existing = await ports.sweep.existingDeliveries(recipients.map((r) => deliveryIdFor(event.tenantid, event.id, r.subscriptionId)));
   return jobsFor(stripStorage(event), recipients, now).filter((job) => !existing.has(job.deliveryId));

@@ -4,6 +4,7 @@ import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProces
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { DynamoBatchStore } from '#adapters/batch-store';
 import { DynamoStore } from '#adapters/dynamo-store';
 import { EventBridgeCustomerBus } from '#adapters/customer-bus';
 import { EventBridgePublisher } from '#adapters/event-bus';
@@ -24,6 +25,7 @@ const ports: DeliveryWorkerPorts = {
   deliveries: store,
   events: store,
   stats: new DynamoStatsStore(requireEnv('tableName')),
+  batches: new DynamoBatchStore(requireEnv('tableName')),
   publisher: new EventBridgePublisher(requireEnv('eventBusName')),
   http,
   customerBus: new EventBridgeCustomerBus(),

@@ -3,12 +3,15 @@ import type { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import type { DeadLetterQueue } from '#core/ports';
 import { MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS } from '#adapters/sqs-queue';
 import { deliverJob, type DeliverPorts } from '#core/deliver';
-import { deliveryJobSchema, type DeliveryJob } from '#core/delivery-job';
+import { deliveryJobSchema, flushJobSchema, type DeliveryJob, type FlushJob } from '#core/delivery-job';
+import { flushBatch } from '#core/batch-flush';
+import type { BatchStore } from '#core/ports';
 import { emitOperationalEvent, isOperationalEvent } from '#core/operational-events';
 import type { AttemptObservation } from '#core/stats';
 import { logger, metrics, MetricUnit } from '#shared/observability';
 
 export type DeliveryWorkerPorts = DeliverPorts & {
+  batches: BatchStore;
   queue: Pick<SqsDeliveryQueue, 'enqueue' | 'changeVisibility'>;
   deadLetters: Pick<DeadLetterQueue, 'park'>;
 };
@@ -37,8 +40,12 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   // From the FIFO queue: this message holds its group (subscription and subject) until it ends.
   const ordered = record.eventSourceARN?.endsWith('.fifo') ?? false;
   let job: DeliveryJob;
+  let flush: FlushJob | undefined;
   try {
-    job = deliveryJobSchema.parse(JSON.parse(record.body));
+    const body: unknown = JSON.parse(record.body);
+    const asFlush = flushJobSchema.safeParse(body);
+    if (asFlush.success) flush = asFlush.data;
+    else job = deliveryJobSchema.parse(body);
   } catch (error) {
     logger.error('malformed delivery job parked in the DLQ', { messageId: record.messageId, error: error as Error });
     await ports.deadLetters.park({
@@ -49,6 +56,19 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
     });
     return;
   }
+  if (flush) {
+    // A look at a batching subscription's buffer; a failure retries the look (visibility timeout).
+    try {
+      const outcome = await flushBatch(ports, flush);
+      logger.info('batch buffer looked at', { subscriptionId: flush.subscriptionId, ...outcome });
+    } catch (error) {
+      logger.error('batch buffer look failed; retried shortly', { subscriptionId: flush.subscriptionId, error: error as Error });
+      await ports.queue.changeVisibility(record.receiptHandle, 5, ordered);
+      throw new RetryLater(5);
+    }
+    return;
+  }
+  job = job!;
   const notBefore = job.notBefore;
   if (notBefore && Date.parse(notBefore) > ports.clock().getTime()) {
     const wait = Math.ceil((Date.parse(notBefore) - ports.clock().getTime()) / 1000);

@@ -3,15 +3,18 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { DynamoBatchStore } from '#adapters/batch-store';
 import { DynamoStore } from '#adapters/dynamo-store';
 import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { cloudEventSchema } from '#core/envelope';
 import { fanOut } from '#core/fanout';
-import { optionalEnv, requireEnv } from '#shared/env';
+import { optionalEnv, requireEnv, SETTINGS } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
 const ports = {
   subscriptions: new DynamoStore(requireEnv('tableName')),
+  batches: new DynamoBatchStore(requireEnv('tableName')),
+  config: { eventRetentionDays: SETTINGS.eventRetentionDays() },
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
   clock: () => new Date(),
 };
@@ -33,7 +36,7 @@ export const handler = middy<EventBridgeEvent<string, unknown>, { jobs: number }
     }
     logger.appendKeys({ tenantId: parsed.data.tenantid, eventId: parsed.data.id, eventType: parsed.data.type });
     const result = await fanOut(ports, parsed.data);
-    logger.info('fanned out', { jobs: result.jobs });
+    logger.info('fanned out', { jobs: result.jobs, buffered: result.buffered });
     metrics.addMetric('fanout_size', MetricUnit.Count, result.jobs);
     return result;
   });

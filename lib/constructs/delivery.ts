@@ -117,7 +117,8 @@ export class Delivery extends Construct {
     this.deliver.function.addEventSource(new SqsEventSource(this.orderedQueue, { batchSize: DELIVER_BATCH_SIZE, reportBatchItemFailures: true }));
 
     this.fanout = new HeraldFunction(this, 'Fanout', { name: 'fanout', env, timeout: Duration.seconds(60), memorySize: 512 });
-    props.table.grantReadData(this.fanout.function);
+    // Reads the fan-out index; writes batching subscriptions' buffers.
+    props.table.grantReadWriteData(this.fanout.function);
     this.fanout.acknowledgeTableGrant(props.table, props.table.encryptionKey);
     this.queue.grantSendMessages(this.fanout.function);
     this.orderedQueue.grantSendMessages(this.fanout.function);

@@ -1,0 +1,147 @@
+import { BatchWriteCommand, QueryCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
+import type { BufferedEvent } from '#core/batching';
+import type { CloudEvent } from '#core/envelope';
+import type { BatchStore } from '#core/ports';
+import { dynamo } from './clients.ts';
+
+/**
+ * Batching buffers, one partition per subscription: BATCH#<tid>#<sid> with
+ *   ITEM#<event time>#<event id>   a waiting event (arrival order = publish time; idempotent per event)
+ *   STATE                          pending count, the next scheduled look, the flush lease, last sent
+ */
+const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_SCHEMA;
+const partition = (tenantId: string, subscriptionId: string) => `BATCH#${tenantId}#${subscriptionId}`;
+
+export class DynamoBatchStore implements BatchStore {
+  constructor(private readonly tableName: string) {}
+
+  async buffer(tenantId: string, subscriptionId: string, event: CloudEvent, retentionDays: number) {
+    const pk = partition(tenantId, subscriptionId);
+    try {
+      await dynamo().send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { [PK]: pk, [SK]: `ITEM#${event.time}#${event.id}`, event, [TTL]: Math.floor(Date.now() / 1000) + retentionDays * 86_400 },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        }),
+      );
+    } catch (error) {
+      // Already buffered (a repeated fan-out): counted once.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const out = await dynamo().send(
+        new UpdateCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: 'STATE' }, UpdateExpression: 'ADD pending :zero', ExpressionAttributeValues: { ':zero': 0 }, ReturnValues: 'ALL_NEW' }),
+      );
+      return { pending: Number(out.Attributes?.pending ?? 0), checkAt: out.Attributes?.checkAt as string | undefined };
+    }
+    const out = await dynamo().send(
+      new UpdateCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: 'STATE' }, UpdateExpression: 'ADD pending :one', ExpressionAttributeValues: { ':one': 1 }, ReturnValues: 'ALL_NEW' }),
+    );
+    return { pending: Number(out.Attributes?.pending ?? 0), checkAt: out.Attributes?.checkAt as string | undefined };
+  }
+
+  async scheduleCheck(tenantId: string, subscriptionId: string, at: string, now: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: partition(tenantId, subscriptionId), [SK]: 'STATE' },
+        UpdateExpression: 'SET checkAt = :at',
+        ConditionExpression: 'attribute_not_exists(checkAt) OR checkAt < :now',
+        ExpressionAttributeValues: { ':at': at, ':now': now },
+      }),
+    );
+  }
+
+  async lease(tenantId: string, subscriptionId: string, now: Date, forMs: number) {
+    try {
+      const out = await dynamo().send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: partition(tenantId, subscriptionId), [SK]: 'STATE' },
+          UpdateExpression: 'SET leaseUntil = :until',
+          ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now',
+          ExpressionAttributeValues: { ':until': new Date(now.getTime() + forMs).toISOString(), ':now': now.toISOString() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const lastSentAt = out.Attributes?.lastSentAt as string | undefined;
+      return lastSentAt ? { lastSentAt } : {};
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async release(tenantId: string, subscriptionId: string, changes: { sentAt?: string; sent?: number; checkAt?: string | null }): Promise<void> {
+    const sets: string[] = [];
+    const removes = ['leaseUntil'];
+    const values: Record<string, unknown> = {};
+    if (changes.sentAt) {
+      sets.push('lastSentAt = :sentAt');
+      values[':sentAt'] = changes.sentAt;
+    }
+    if (changes.checkAt === null) removes.push('checkAt');
+    else if (changes.checkAt) {
+      sets.push('checkAt = :checkAt');
+      values[':checkAt'] = changes.checkAt;
+    }
+    const add = changes.sent ? ' ADD pending :minus' : '';
+    if (changes.sent) values[':minus'] = -changes.sent;
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: partition(tenantId, subscriptionId), [SK]: 'STATE' },
+        UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}REMOVE ${removes.join(', ')}${add}`,
+        ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+      }),
+    );
+  }
+
+  async read(tenantId: string, subscriptionId: string, limit: number): Promise<BufferedEvent[]> {
+    const items: BufferedEvent[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await dynamo().send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :item)',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': partition(tenantId, subscriptionId), ':item': 'ITEM#' },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+          Limit: Math.min(1000, limit - items.length),
+        }),
+      );
+      for (const item of out.Items ?? []) items.push({ key: String(item[SK]), event: item.event as CloudEvent });
+      start = out.LastEvaluatedKey;
+    } while (start && items.length < limit);
+    return items;
+  }
+
+  async remove(tenantId: string, subscriptionId: string, keys: string[]): Promise<void> {
+    const pk = partition(tenantId, subscriptionId);
+    for (let i = 0; i < keys.length; i += 25) {
+      let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 25).map((sk) => ({ DeleteRequest: { Key: { [PK]: pk, [SK]: sk } } }));
+      for (let round = 0; pending && pending.length > 0; round++) {
+        if (round === 8) throw new Error('DynamoDB kept returning unprocessed deletes');
+        if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
+        const out = await dynamo().send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }));
+        pending = out.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
+      }
+    }
+  }
+
+  private conditional(command: UpdateCommand): Promise<boolean> {
+    return dynamo()
+      .send(command)
+      .then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof ConditionalCheckFailedException) return false;
+          throw error;
+        },
+      );
+  }
+}

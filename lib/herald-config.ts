@@ -63,6 +63,9 @@ export const FUNCTIONS = {
   sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
 } as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
 
+/** Routes anyone may GET without a key: the API's own documentation. */
+export const PUBLIC_ROUTES = ['/v1/openapi.json', '/docs'] as const;
+
 /** How often the sweeper runs (the stack's schedule; the local runtime's default interval). */
 export const SWEEP_INTERVAL_MINUTES = 1;
 

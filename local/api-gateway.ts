@@ -7,6 +7,7 @@ import type {
   APIGatewayProxyResult,
   APIGatewayRequestAuthorizerEvent,
 } from 'aws-lambda';
+import { PUBLIC_ROUTES } from '../lib/herald-config.ts';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
 
 /**
@@ -88,11 +89,12 @@ export class LocalApiGateway {
     const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
     const methodArn = `arn:aws:execute-api:us-east-1:000000000000:local/${STAGE}/${method}${url.pathname}`;
     const authHeader = Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+    const isPublic = method === 'GET' && (PUBLIC_ROUTES as readonly string[]).includes(url.pathname);
     // API Gateway answers 401 itself when the identity source is missing, without the authorizer.
-    if (!authHeader) return gatewayProblem(res, 401, 'Unauthorized', 'missing or invalid API key');
+    if (!authHeader && !isPublic) return gatewayProblem(res, 401, 'Unauthorized', 'missing or invalid API key');
 
-    let authorization: APIGatewayAuthorizerResult;
-    try {
+    let authorization: APIGatewayAuthorizerResult = { principalId: 'anonymous', policyDocument: { Version: '2012-10-17', Statement: [] }, context: {} };
+    if (!isPublic) try {
       authorization = await this.options.authorizer(
         {
           type: 'REQUEST',
@@ -114,7 +116,7 @@ export class LocalApiGateway {
       if ((error as Error).message === 'Unauthorized') return gatewayProblem(res, 401, 'Unauthorized', 'missing or invalid API key');
       throw error;
     }
-    const allowed = authorization.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');
+    const allowed = isPublic || authorization.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');
     if (!allowed) return gatewayProblem(res, 403, 'Forbidden', 'this key may not call this route');
 
     const event = {

@@ -21,6 +21,7 @@ import { ensureTable, resolveLocalhostNames, startDynamo, startSqs } from './emu
 import { LocalEventBus } from './event-bus.ts';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
 import { SqsPoller } from './sqs-poller.ts';
+import { buildConsole, type ConsoleFiles } from '../console/build.ts';
 
 /**
  * The embedded Herald: emulators, the local bus with the stack's fan-out rule, local event
@@ -260,8 +261,11 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
   };
 }
 
+let consoleFiles: Promise<ConsoleFiles> | undefined;
+
 /**
  * Local-only routes (never deployed):
+ *   GET  /console/                         the tenant console (console/), bundled on first request
  *   GET  /local/buses                      → {items: [{name, arn, events}]}: what each local bus received,
  *   GET  /local/buses/{name}/events        → {items: [EventBridge events, oldest first]}
  *   POST /local/invoke/fanout              the fan-out rule's target when the buses run in another process
@@ -269,6 +273,18 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
 function localRoutes(bus: LocalEventBus | undefined, invokeFanout: (event: EventBridgeEvent<string, unknown>) => Promise<unknown>) {
   return async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
     const url = new URL(req.url ?? '/', 'http://local');
+    const consoleFile = /^\/console\/?(index\.html|app\.js|console\.css)?$/.exec(url.pathname);
+    if (req.method === 'GET' && consoleFile) {
+      if (url.pathname === '/console') {
+        res.writeHead(301, { location: '/console/' }).end();
+        return true;
+      }
+      const name = (consoleFile[1] ?? 'index.html') as keyof ConsoleFiles;
+      consoleFiles ??= buildConsole();
+      const types: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript', 'console.css': 'text/css' };
+      res.writeHead(200, { 'content-type': types[name]!, 'cache-control': 'no-store' }).end((await consoleFiles)[name]);
+      return true;
+    }
     if (!url.pathname.startsWith('/local/')) return false;
     const send = (status: number, payload: unknown, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type });

@@ -8,7 +8,8 @@ import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { targetRefusal } from '#adapters/target-guard';
 import { allowPrivateTargets, optionalEnv, requireEnv, SETTINGS } from '#shared/env';
-import { errorResponse, principalOf } from '#shared/http';
+import { errorResponse, json, principalOf } from '#shared/http';
+import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
 import { route, type ApiPorts } from './routes.ts';
 
@@ -41,6 +42,11 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async (event) => {
     try {
+      // The documentation is public (API Gateway has no authorizer on these two routes).
+      if (event.httpMethod === 'GET' && event.path === '/v1/openapi.json') return json(200, openApiDocument());
+      if (event.httpMethod === 'GET' && event.path === '/docs') {
+        return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: docsPage() };
+      }
       const principal = principalOf(event);
       logger.appendKeys({ tenantId: principal.tenantId, role: principal.role });
       const { handler: run, params } = route(event.httpMethod, event.path);

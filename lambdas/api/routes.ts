@@ -172,6 +172,9 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
   }],
 ];
 
+/** Method and path of every route, for the OpenAPI document's coverage test. */
+export const ROUTES: readonly [method: string, path: string][] = routes.map(([method, path]) => [method, path]);
+
 const compiled = routes.map(([method, pattern, handler]) => ({
   method,
   regex: new RegExp(`^${pattern.replace(/\{(\w+)\}/g, '(?<$1>[A-Za-z0-9_.:@-]{1,128})')}/?$`),

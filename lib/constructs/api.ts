@@ -96,6 +96,23 @@ export class Api extends Construct {
     const methodOptions = { authorizer: requestAuthorizer, authorizationType: apigateway.AuthorizationType.CUSTOM };
     this.restApi.root.addMethod('ANY', integration, methodOptions);
     this.restApi.root.addProxy({ defaultIntegration: integration, defaultMethodOptions: methodOptions, anyMethod: true });
+    // The API's documentation is public: GET /v1/openapi.json and GET /docs, no key.
+    const publicMethods = [
+      this.restApi.root.addResource('v1').addResource('openapi.json').addMethod('GET', integration, { authorizationType: apigateway.AuthorizationType.NONE }),
+      this.restApi.root.addResource('docs').addMethod('GET', integration, { authorizationType: apigateway.AuthorizationType.NONE }),
+    ];
+    for (const method of publicMethods) {
+      Validations.of(method).acknowledge(
+        {
+          id: 'AwsSolutions::AwsSolutions-APIG4',
+          reason: 'The OpenAPI document and the docs page describe the public contract and hold no tenant data; integrators read them before they have a key.',
+        },
+        {
+          id: 'AwsSolutions::AwsSolutions-COG4',
+          reason: 'The OpenAPI document and the docs page are public by design: no Cognito, no key, read-only and free of tenant data.',
+        },
+      );
+    }
 
     Validations.of(this.restApi).acknowledge(
       {

@@ -169,15 +169,18 @@ describe('functions', () => {
 });
 
 describe('api', () => {
-  it('authorizes every method with a cached request authorizer', () => {
+  it('authorizes every method with a cached request authorizer, except GET of the two documentation routes', () => {
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'REQUEST',
       IdentitySource: 'method.request.header.Authorization',
       AuthorizerResultTtlInSeconds: 300,
     });
-    for (const method of resources('AWS::ApiGateway::Method').filter((m) => m.Properties.HttpMethod !== 'OPTIONS')) {
-      expect(method.Properties.AuthorizationType).toBe('CUSTOM');
-    }
+    const methods = resources('AWS::ApiGateway::Method').filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
+    const open = methods.filter((m) => m.Properties.AuthorizationType !== 'CUSTOM');
+    expect(open).toHaveLength(2);
+    for (const method of open) expect(method.Properties).toMatchObject({ HttpMethod: 'GET', AuthorizationType: 'NONE' });
+    const pathParts = resources('AWS::ApiGateway::Resource').map((r) => r.Properties.PathPart);
+    expect(pathParts).toEqual(expect.arrayContaining(['docs', 'openapi.json', '{proxy+}']));
   });
 
   it('throttles, traces and writes access logs', () => {

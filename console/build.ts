@@ -1,0 +1,37 @@
+/**
+ * Bundles the console (console/app.ts and the typed client) into static files: index.html,
+ * console.css, app.js. The local runtime serves them at /console; the stack deploys them to S3
+ * behind CloudFront. `npm run build:console` writes them to console/dist.
+ */
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+export interface ConsoleFiles {
+  'index.html': string;
+  'console.css': string;
+  'app.js': string;
+}
+
+export async function buildConsole(): Promise<ConsoleFiles> {
+  const out = await build({
+    entryPoints: [fileURLToPath(new URL('./app.ts', import.meta.url))],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: 'es2022',
+    platform: 'browser',
+    write: false,
+    logLevel: 'silent',
+  });
+  const read = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
+  return { 'index.html': read('index.html'), 'console.css': read('console.css'), 'app.js': out.outputFiles[0]!.text };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const files = await buildConsole();
+  const dist = new URL('./dist/', import.meta.url);
+  mkdirSync(dist, { recursive: true });
+  for (const [name, content] of Object.entries(files)) writeFileSync(new URL(name, dist), content);
+  console.log(`console built: ${Object.entries(files).map(([n, c]) => `${n} ${c.length} B`).join(', ')}`);
+}

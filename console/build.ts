@@ -5,12 +5,31 @@
  */
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, buildSync } from 'esbuild';
 
 export interface ConsoleFiles {
   'index.html': string;
   'console.css': string;
   'app.js': string;
+}
+
+const OPTIONS = {
+  entryPoints: [fileURLToPath(new URL('./app.ts', import.meta.url))],
+  bundle: true,
+  minify: true,
+  format: 'esm' as const,
+  target: 'es2022',
+  platform: 'browser' as const,
+  write: false as const,
+  logLevel: 'silent' as const,
+};
+
+const read = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
+
+/** The same, synchronously: the CDK stack builds the site while it synthesizes. */
+export function buildConsoleSync(): ConsoleFiles {
+  const out = buildSync(OPTIONS);
+  return { 'index.html': read('index.html'), 'console.css': read('console.css'), 'app.js': out.outputFiles[0]!.text };
 }
 
 export async function buildConsole(): Promise<ConsoleFiles> {

@@ -2,6 +2,7 @@ import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './constructs/api.ts';
 import { Bus } from './constructs/bus.ts';
+import { ConsoleSite } from './constructs/console-site.ts';
 import { Delivery } from './constructs/delivery.ts';
 import { EnterpriseTargets } from './constructs/enterprise-targets.ts';
 import type { EnterpriseTarget } from './enterprise-targets.ts';
@@ -27,6 +28,7 @@ export class HeraldStack extends Stack {
   public readonly api: Api;
   public readonly monitoring: Monitoring;
   public readonly enterpriseTargets: EnterpriseTargets;
+  public readonly console: ConsoleSite;
 
   constructor(scope: Construct, id: string, props: HeraldStackProps = {}) {
     super(scope, id, props);
@@ -75,7 +77,10 @@ export class HeraldStack extends Stack {
       alarmEmail: props.alarmEmail,
     });
 
+    this.console = new ConsoleSite(this, 'Console', { apiUrl: this.api.restApi.url });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
+    new CfnOutput(this, 'ConsoleUrl', { value: `https://${this.console.distribution.distributionDomainName}/` });
     new CfnOutput(this, 'EventBusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'EventBusArn', { value: this.bus.bus.eventBusArn });
     new CfnOutput(this, 'DeliveryQueueUrl', { value: this.delivery.queue.queueUrl });

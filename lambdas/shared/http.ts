@@ -6,18 +6,21 @@ import { DomainError, UnauthorizedError, ValidationError, type FieldError } from
 /** The single mapping from domain outcomes to HTTP: JSON bodies and RFC 9457 problem details. */
 const MAX_BODY_BYTES = 256 * 1024;
 
+/** The console is served from another origin and authenticates with a bearer key (no cookies). */
+const CORS = { 'access-control-allow-origin': '*' };
+
 export function json(status: number, body: unknown): APIGatewayProxyResult {
-  return { statusCode: status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  return { statusCode: status, headers: { 'content-type': 'application/json', ...CORS }, body: JSON.stringify(body) };
 }
 
 export function noContent(): APIGatewayProxyResult {
-  return { statusCode: 204, headers: {}, body: '' };
+  return { statusCode: 204, headers: { ...CORS }, body: '' };
 }
 
 export function problem(status: number, title: string, detail: string, errors?: FieldError[]): APIGatewayProxyResult {
   return {
     statusCode: status,
-    headers: { 'content-type': 'application/problem+json' },
+    headers: { 'content-type': 'application/problem+json', ...CORS },
     body: JSON.stringify({ type: 'about:blank', title, status, detail, ...(errors?.length ? { errors } : {}) }),
   };
 }

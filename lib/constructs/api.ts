@@ -25,6 +25,9 @@ export interface ApiProps {
   readonly throttlingBurstLimit?: number;
 }
 
+/** Gateway-made answers carry the CORS header too, so the console can read them. */
+const CORS_HEADERS = { 'Access-Control-Allow-Origin': "'*'" };
+
 const problem = (status: number, title: string, detail: string) => ({
   'application/problem+json': JSON.stringify({ type: 'about:blank', title, status, detail }),
 });
@@ -86,6 +89,12 @@ export class Api extends Construct {
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
       },
+      // The console (another origin) calls the API with a bearer key; no cookies, so any origin.
+      defaultCorsPreflightOptions: {
+        allowOrigins: apigateway.Cors.ALL_ORIGINS,
+        allowMethods: apigateway.Cors.ALL_METHODS,
+        allowHeaders: ['Authorization', 'Content-Type'],
+      },
     });
     const requestAuthorizer = new apigateway.RequestAuthorizer(this, 'KeyAuthorizer', {
       handler: this.authorizer.function,
@@ -135,16 +144,19 @@ export class Api extends Construct {
     this.restApi.addGatewayResponse('Unauthorized', {
       type: apigateway.ResponseType.UNAUTHORIZED,
       statusCode: '401',
+      responseHeaders: CORS_HEADERS,
       templates: problem(401, 'Unauthorized', 'missing or invalid API key'),
     });
     this.restApi.addGatewayResponse('AccessDenied', {
       type: apigateway.ResponseType.ACCESS_DENIED,
       statusCode: '403',
+      responseHeaders: CORS_HEADERS,
       templates: problem(403, 'Forbidden', 'this key may not call this route'),
     });
     this.restApi.addGatewayResponse('Throttled', {
       type: apigateway.ResponseType.THROTTLED,
       statusCode: '429',
+      responseHeaders: CORS_HEADERS,
       templates: problem(429, 'Too many requests', 'slow down and retry'),
     });
   }

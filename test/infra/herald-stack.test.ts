@@ -111,6 +111,28 @@ describe('delivery queue', () => {
   });
 });
 
+describe('tenant console site', () => {
+  it('serves the console from a private bucket through CloudFront with origin access control', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    });
+    template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({ DefaultRootObject: 'index.html', DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: 'redirect-to-https' }) }),
+    });
+    template.resourceCountIs('Custom::CDKBucketDeployment', 1);
+    template.hasOutput('ConsoleUrl', {});
+  });
+
+  it('lets the console (another origin) call the API: CORS preflight and headers on gateway answers', () => {
+    const options = resources('AWS::ApiGateway::Method').filter((m) => m.Properties.HttpMethod === 'OPTIONS');
+    expect(options.length).toBeGreaterThan(0);
+    for (const response of resources('AWS::ApiGateway::GatewayResponse')) {
+      expect(response.Properties.ResponseParameters).toMatchObject({ 'gatewayresponse.header.Access-Control-Allow-Origin': "'*'" });
+    }
+  });
+});
+
 describe('ordered delivery', () => {
   it('has a FIFO delivery queue with a FIFO DLQ, consumed by the deliver function with partial failures', () => {
     const queues = resources('AWS::SQS::Queue').filter((q) => q.Properties.FifoQueue === true);

@@ -1,0 +1,104 @@
+import { RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import { Construct } from 'constructs';
+import { buildConsoleSync } from '../../console/build.ts';
+
+export interface ConsoleSiteProps {
+  /** The API the console calls (written to config.json beside it). */
+  readonly apiUrl: string;
+}
+
+/**
+ * The tenant console as a static site: a private S3 bucket behind CloudFront with origin access
+ * control, filled at deploy time with the bundle built while the stack synthesizes, and a
+ * config.json naming the API.
+ */
+export class ConsoleSite extends Construct {
+  public readonly bucket: s3.Bucket;
+  public readonly distribution: cloudfront.Distribution;
+
+  constructor(scope: Construct, id: string, props: ConsoleSiteProps) {
+    super(scope, id);
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.distribution = new cloudfront.Distribution(this, 'Distribution', {
+      comment: 'Herald tenant console',
+      defaultRootObject: 'index.html',
+      defaultBehavior: {
+        origin: origins.S3BucketOrigin.withOriginAccessControl(this.bucket),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+      },
+    });
+    const files = buildConsoleSync();
+    const deployment = new s3deploy.BucketDeployment(this, 'Deploy', {
+      destinationBucket: this.bucket,
+      distribution: this.distribution,
+      distributionPaths: ['/*'],
+      sources: [
+        ...Object.entries(files).map(([name, content]) => s3deploy.Source.data(name, content)),
+        s3deploy.Source.jsonData('config.json', { apiUrl: props.apiUrl }),
+      ],
+    });
+
+    Validations.of(this.bucket).acknowledge(
+      {
+        id: 'AwsSolutions::AwsSolutions-S1',
+        reason: 'The bucket only holds the console’s public static files, served through CloudFront; access logging them adds cost without security value.',
+      },
+    );
+    Validations.of(this.distribution).acknowledge(
+      {
+        id: 'AwsSolutions::AwsSolutions-CFR1',
+        reason: 'The console serves tenants wherever they are; geo restrictions are the operator’s choice per deployment.',
+      },
+      {
+        id: 'AwsSolutions::AwsSolutions-CFR2',
+        reason: 'The distribution serves static files only; every request for data goes to the key-authenticated, throttled API.',
+      },
+      {
+        id: 'AwsSolutions::AwsSolutions-CFR3',
+        reason: 'Access logs of static console files add cost without security value; the API keeps its own access logs.',
+      },
+      {
+        id: 'AwsSolutions::AwsSolutions-CFR4',
+        reason: 'The default CloudFront domain and certificate are used; attach a custom domain with a TLSv1.2_2021 policy where required.',
+      },
+    );
+    // The deployment's helper function is a stack-level singleton created by aws-cdk-lib.
+    const helpers = Stack.of(this).node.children.filter((c) => c.node.id.startsWith('Custom::CDKBucketDeployment'));
+    for (const helper of [deployment, ...helpers]) Validations.of(helper).acknowledge(
+      {
+        id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'The CDK BucketDeployment helper function writes its logs with the AWS-managed basic execution policy.',
+      },
+      ...[
+        'Resource::*',
+        'Action::s3:GetObject*',
+        'Action::s3:GetBucket*',
+        'Action::s3:List*',
+        'Action::s3:DeleteObject*',
+        'Action::s3:Abort*',
+        // The CDK asset bucket: named with placeholders, or resolved when the stack has an env.
+        Token.isUnresolved(Stack.of(this).account) || Token.isUnresolved(Stack.of(this).region)
+          ? 'Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*'
+          : `Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-${Stack.of(this).account}-${Stack.of(this).region}/*`,
+        `Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*`,
+      ].map((finding) => ({
+        id: `AwsSolutions::AwsSolutions-IAM5[${finding}]`,
+        reason: 'The CDK BucketDeployment helper copies the console from the CDK asset bucket into the site bucket and invalidates CloudFront; aws-cdk-lib scopes these grants.',
+      })),
+      {
+        id: 'AwsSolutions::AwsSolutions-L1',
+        reason: 'The BucketDeployment helper’s runtime is chosen by aws-cdk-lib and moves with it; it runs only at deploy time.',
+      },
+    );
+  }
+}

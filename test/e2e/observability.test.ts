@@ -82,7 +82,8 @@ describe('GET /v1/subscriptions/{id}/stats', () => {
 
     const stats = await eventually(async () => {
       const res = await api('GET', `/v1/subscriptions/${sub.id}/stats`, tenant.apiKey);
-      return res.body.windows['1h'].attempts === 5 && res.body.windows['1h'].deadLettered === 1 ? res.body : undefined;
+      // Counters and the health record are written one after the other: wait for both.
+      return res.body.windows['1h'].attempts === 5 && res.body.windows['1h'].deadLettered === 1 && res.body.consecutiveFailures === 2 ? res.body : undefined;
     });
     for (const window of ['1h', '24h', '7d']) {
       expect(stats.windows[window]).toMatchObject({

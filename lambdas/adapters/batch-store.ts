@@ -5,6 +5,7 @@ import type { BufferedEvent } from '#core/batching';
 import type { CloudEvent } from '#core/envelope';
 import type { BatchStore } from '#core/ports';
 import { dynamo } from './clients.ts';
+import { conditionalUpdate } from './conditional.ts';
 
 /**
  * Batching buffers, one partition per subscription: BATCH#<tid>#<sid> with
@@ -43,7 +44,7 @@ export class DynamoBatchStore implements BatchStore {
   }
 
   async scheduleCheck(tenantId: string, subscriptionId: string, at: string, now: string): Promise<boolean> {
-    return this.conditional(
+    return conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [PK]: partition(tenantId, subscriptionId), [SK]: 'STATE' },
@@ -131,17 +132,5 @@ export class DynamoBatchStore implements BatchStore {
         pending = out.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
       }
     }
-  }
-
-  private conditional(command: UpdateCommand): Promise<boolean> {
-    return dynamo()
-      .send(command)
-      .then(
-        () => true,
-        (error: unknown) => {
-          if (error instanceof ConditionalCheckFailedException) return false;
-          throw error;
-        },
-      );
   }
 }

@@ -1,9 +1,9 @@
 import { BatchGetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { Delivery } from '#core/delivery';
 import type { SweepEntry, SweepStore } from '#core/ports';
 import { dynamo } from './clients.ts';
+import { conditionalUpdate } from './conditional.ts';
 import { pendingKey, sweepKeys } from './dynamo-store.ts';
 
 /**
@@ -36,7 +36,7 @@ export class DynamoSweepStore implements SweepStore {
 
   async rescheduleEvent(entry: SweepEntry, dueAt: string): Promise<boolean> {
     const keys = sweepKeys(entry.tenantId, entry.eventId, dueAt);
-    return this.conditional(
+    return conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [PK]: `TENANT#${entry.tenantId}`, [SK]: `EVT#${entry.eventId}` },
@@ -49,7 +49,7 @@ export class DynamoSweepStore implements SweepStore {
   }
 
   async clearEvent(entry: SweepEntry): Promise<void> {
-    await this.conditional(
+    await conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [PK]: `TENANT#${entry.tenantId}`, [SK]: `EVT#${entry.eventId}` },
@@ -96,7 +96,7 @@ export class DynamoSweepStore implements SweepStore {
 
   async claimPending(delivery: Delivery, to: string): Promise<boolean> {
     const key = pendingKey(delivery.id, to);
-    return this.conditional(
+    return conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [PK]: `DLV#${delivery.id}`, [SK]: '#DLV' },
@@ -143,17 +143,5 @@ export class DynamoSweepStore implements SweepStore {
         ExpressionAttributeValues: { ':failed': 'failed', ':reason': reason, ':at': at, ':dead': `DEAD#${tenantId}`, ':deadKey': `${at}#${deliveryId}` },
       }),
     );
-  }
-
-  private conditional(command: UpdateCommand): Promise<boolean> {
-    return dynamo()
-      .send(command)
-      .then(
-        () => true,
-        (error: unknown) => {
-          if (error instanceof ConditionalCheckFailedException) return false;
-          throw error;
-        },
-      );
   }
 }

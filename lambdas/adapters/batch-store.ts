@@ -1,11 +1,11 @@
-import { BatchWriteCommand, QueryCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { BufferedEvent } from '#core/batching';
 import type { CloudEvent } from '#core/envelope';
 import type { BatchStore } from '#core/ports';
 import { dynamo } from './clients.ts';
-import { conditionalUpdate } from './conditional.ts';
+import { batchWriteAll, conditionalUpdate } from './dynamo-helpers.ts';
 
 /**
  * Batching buffers, one partition per subscription: BATCH#<tid>#<sid> with
@@ -123,14 +123,7 @@ export class DynamoBatchStore implements BatchStore {
 
   async remove(tenantId: string, subscriptionId: string, keys: string[]): Promise<void> {
     const pk = partition(tenantId, subscriptionId);
-    for (let i = 0; i < keys.length; i += 25) {
-      let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 25).map((sk) => ({ DeleteRequest: { Key: { [PK]: pk, [SK]: sk } } }));
-      for (let round = 0; pending && pending.length > 0; round++) {
-        if (round === 8) throw new Error('DynamoDB kept returning unprocessed deletes');
-        if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
-        const out = await dynamo().send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }));
-        pending = out.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
-      }
-    }
+    await batchWriteAll(this.tableName, keys.map((sk) => ({ DeleteRequest: { Key: { [PK]: pk, [SK]: sk } } })));
   }
+
 }

@@ -1,5 +1,4 @@
 import {
-  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -30,6 +29,7 @@ import type {
 } from '#core/ports';
 import type { Subscription } from '#core/subscription';
 import { dynamo } from './clients.ts';
+import { batchWriteAll } from './dynamo-helpers.ts';
 
 /**
  * One DynamoDB table for everything (single-table design). Keys:
@@ -237,16 +237,8 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     return items;
   }
 
-  private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
-    for (let i = 0; i < requests.length; i += 25) {
-      let pending: Record<string, unknown>[] | undefined = requests.slice(i, i + 25);
-      for (let round = 0; pending && pending.length > 0; round++) {
-        if (round === 8) throw new Error('DynamoDB kept returning unprocessed items');
-        if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
-        const out = await dynamo().send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }));
-        pending = out.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
-      }
-    }
+  private batchWrite(requests: Record<string, unknown>[]): Promise<void> {
+    return batchWriteAll(this.tableName, requests);
   }
 
   async putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string): Promise<StoredEvent | undefined> {

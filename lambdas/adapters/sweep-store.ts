@@ -3,7 +3,7 @@ import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { Delivery } from '#core/delivery';
 import type { SweepEntry, SweepStore } from '#core/ports';
 import { dynamo } from './clients.ts';
-import { conditionalUpdate } from './conditional.ts';
+import { conditionalUpdate } from './dynamo-helpers.ts';
 import { pendingKey, sweepKeys } from './dynamo-store.ts';
 
 /**

@@ -9,7 +9,7 @@ import type { DeadLetter, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventSt
 import { getDelivery, getSubscription } from './subscription-service.ts';
 import type { Subscription } from './subscription.ts';
 import type { Principal } from './api-keys.ts';
-import { rebuildJob } from './sweeper.ts';
+import { rebuildJob, stripStorage } from './sweeper.ts';
 
 /**
  * Getting events to a subscriber again: resend one delivery, resend kept events by entity or
@@ -57,11 +57,6 @@ function freshJob(event: CloudEvent, subscription: Subscription, now: Date): Del
     ignorePause: true,
     ...(subscription.ordering === 'subject' ? { orderingGroup: orderingGroupFor(subscription.id, event.subject) } : {}),
   };
-}
-
-function stripStorage(event: CloudEvent & { publishedAt?: string; sweptAt?: string }): CloudEvent {
-  const { publishedAt: _p, sweptAt: _s, ...envelope } = event;
-  return envelope;
 }
 
 export async function resendDelivery(ports: RecoveryPorts, principal: Principal, tenantId: string, deliveryId: string): Promise<{ deliveryId: string }> {

@@ -152,8 +152,8 @@ export function rebuildJob(delivery: Delivery, event: CloudEvent): DeliveryJob {
   };
 }
 
-function stripStorage(event: StoredEvent): CloudEvent {
-  const { publishedAt: _p, ...envelope } = event as StoredEvent & { sweptAt?: string };
-  delete (envelope as { sweptAt?: string }).sweptAt;
+/** A kept event as it is sent: without the store's own bookkeeping. */
+export function stripStorage(event: StoredEvent & { sweptAt?: string }): CloudEvent {
+  const { publishedAt: _p, sweptAt: _s, ...envelope } = event;
   return envelope;
 }

@@ -20,6 +20,7 @@ import { build } from 'esbuild';
 import { FUNCTIONS } from '../lib/herald-config.ts';
 import { dynamo, eventBridge, sqs } from '../lambdas/adapters/clients.ts';
 import { startHeraldLocal } from '../local/runtime.ts';
+import { countCapacityUnits, WRITE_OPS, type UnitTotals } from './dynamo-units.ts';
 import { coldStarts, fanoutAtScale, fastReceiver, workerEfficiency } from './measures.ts';
 
 type Counts = Map<string, number>;
@@ -42,12 +43,23 @@ function countCalls(client: { middlewareStack: { add: (mw: any, opts: any) => vo
 const prices = JSON.parse(readFileSync(new URL('./prices.json', import.meta.url), 'utf8'));
 const ADMIN = 'hk_admin_bench_000000000000000000000000000000000000';
 const receiverTimes = new Map<string, number>();
+const failedOnce = new Set<string>();
 let received = 0;
+let succeeded = 0;
 const receiver = createServer((req, res) => {
   let body = '';
   req.on('data', (c) => (body += c));
   req.on('end', () => {
     received++;
+    // A path ending in /retry fails each delivery's first attempt (one retry each).
+    const webhookId = String(req.headers['webhook-id'] ?? '');
+    if (req.url?.endsWith('/retry') && !failedOnce.has(webhookId)) {
+      failedOnce.add(webhookId);
+      res.statusCode = 503;
+      res.end('try again');
+      return;
+    }
+    succeeded++;
     try {
       const id = JSON.parse(body).id as string;
       if (!receiverTimes.has(id)) receiverTimes.set(id, performance.now());
@@ -60,11 +72,15 @@ const receiver = createServer((req, res) => {
 await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
 const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
+/** The sweeper's grace period in the bench: short, so each event's sweep is counted in its scenario. */
+const SWEEP_AFTER_SECONDS = 3;
 const deliverRuns = { invocations: 0, ms: 0 };
 const herald = await startHeraldLocal({
   port: 0,
   adminKey: ADMIN,
   pollerConcurrency: 8,
+  sweepIntervalMs: 0,
+  sweepAfterSeconds: SWEEP_AFTER_SECONDS,
   // Measures the deliver function as the event source mapping invokes it.
   wrapDeliver: (handler) => async (event, context) => {
     const t0 = performance.now();
@@ -78,7 +94,9 @@ const herald = await startHeraldLocal({
     }
   },
 });
+const capacity: UnitTotals = { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, byKind: new Map() };
 countCalls(dynamo() as never, 'DynamoDB');
+countCapacityUnits(dynamo() as never, capacity, () => counting);
 countCalls(sqs() as never, 'SQS');
 countCalls(eventBridge() as never, 'EventBridge');
 countCalls(herald.sqs as never, 'SQS(event source mapping)');
@@ -90,17 +108,32 @@ async function call(method: string, path: string, key: string, body?: unknown) {
 
 const example = JSON.parse(readFileSync(new URL('../catalogue/order.created/v1.json', import.meta.url), 'utf8')).example;
 
-async function scenario(name: string, events: number, subscriptions: number, ratePerSecond: number) {
+/**
+ * `events` published at `ratePerSecond` to a tenant with `subscriptions` webhook subscriptions,
+ * every delivery succeeding on its first attempt (or, with `retryEach`, on its second, one second
+ * later). Counting runs from the first publish until every delivery has arrived and the sweeper
+ * has checked every event (its grace period is SWEEP_AFTER_SECONDS here), so the sweeper's
+ * per-event work is part of the figures.
+ */
+async function scenario(name: string, events: number, subscriptions: number, ratePerSecond: number, retryEach = false) {
   counting = false;
   const tenant = await call('POST', '/v1/tenants', ADMIN, { name });
   for (let i = 0; i < subscriptions; i++) {
-    await call('POST', '/v1/subscriptions', tenant.apiKey, { name: `s${i}`, eventTypes: ['order.created'], destination: { type: 'webhook', url: `${receiverUrl}/${name}/${i}` } });
+    await call('POST', '/v1/subscriptions', tenant.apiKey, {
+      name: `s${i}`,
+      eventTypes: ['order.created'],
+      destination: { type: 'webhook', url: `${receiverUrl}/${name}/${i}${retryEach ? '/retry' : ''}` },
+      ...(retryEach ? { retryPolicy: { schedule: [1] } } : {}),
+    });
   }
   await herald.settle();
   counts.clear();
+  Object.assign(capacity, { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0 });
+  capacity.byKind!.clear();
   deliverRuns.invocations = 0;
   deliverRuns.ms = 0;
   received = 0;
+  succeeded = 0;
   counting = true;
   const publishedAt = new Map<string, number>();
   const started = performance.now();
@@ -114,10 +147,19 @@ async function scenario(name: string, events: number, subscriptions: number, rat
     void call('POST', '/v1/events', ADMIN, { tenantId: tenant.id, id, type: 'order.created', subject: `order-${i}`, data: example });
   }
   const expected = events * subscriptions;
-  const deadline = Date.now() + 120_000;
-  while (received < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const deadline = Date.now() + 180_000;
+  while (succeeded < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const seconds = +((performance.now() - started) / 1000).toFixed(1);
   await herald.settle();
-  await new Promise((r) => setTimeout(r, 500));
+  // The sweeper's check of each event, once its grace period has passed.
+  await new Promise((r) => setTimeout(r, (SWEEP_AFTER_SECONDS + 1) * 1000));
+  const sweeps = [];
+  for (let i = 0; i < 5; i++) {
+    const report = await herald.sweep();
+    sweeps.push(report);
+    if (report.eventsChecked === 0) break;
+  }
+  await herald.settle();
   counting = false;
   const latencies = [...publishedAt].map(([id, t]) => (receiverTimes.get(id) ?? Number.NaN) - t).filter(Number.isFinite).sort((a, b) => a - b);
   const pct = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN);
@@ -126,33 +168,43 @@ async function scenario(name: string, events: number, subscriptions: number, rat
     name,
     events,
     subscriptions,
-    deliveries: received,
+    ratePerSecond,
+    retryEach,
+    delivered: succeeded,
+    requestsReceived: received,
     expected,
-    seconds: +((performance.now() - started) / 1000).toFixed(1),
-    latencyMs: { p50: pct(50), p99: pct(99) },
+    seconds,
+    latencyMs: retryEach ? undefined : { p50: pct(50), p99: pct(99) },
     requestsPerDelivery: perDelivery,
+    dynamodbUnitsPerDelivery: {
+      write: +(capacity.writeUnits / expected).toFixed(3),
+      writeInIndexes: +(capacity.writeUnitsIndexes / expected).toFixed(3),
+      read: +(capacity.readUnits / expected).toFixed(3),
+      writeByKind: Object.fromEntries([...capacity.byKind!].sort().map(([k, v]) => [k, +(v / expected).toFixed(3)])),
+    },
+    sweeperEventsChecked: sweeps.reduce((a, r) => a + r.eventsChecked, 0),
     deliverFunction: { invocationsPerDelivery: +(deliverRuns.invocations / expected).toFixed(3), msPerInvocation: +(deliverRuns.ms / Math.max(1, deliverRuns.invocations)).toFixed(1) },
   };
 }
 
 /**
- * Cost per million deliveries from the measured request counts, the measured deliver-function
- * invocations and wall time (an upper bound for billed duration: locally it includes the
- * emulators' time), and bench/prices.json. The api and fan-out functions run once per event;
- * their duration is not measured locally and is taken as ASSUMED_MS each (labelled in results).
+ * Cost per million deliveries from the measured request counts, DynamoDB capacity units, the
+ * measured deliver-function invocations and wall time (an upper bound for billed duration:
+ * locally it includes the emulators' time), and bench/prices.json. The api and fan-out
+ * functions run once per event and the sweeper once a minute; the api and fan-out durations are
+ * not measured locally and are taken as ASSUMED_MS each (labelled in results).
  */
 const ASSUMED_MS = 30;
 const MEMORY_GB = 0.5;
 function costPerMillion(result: Awaited<ReturnType<typeof scenario>>) {
   const r = result.requestsPerDelivery as Record<string, number>;
   const sum = (prefix: string) => Object.entries(r).filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
-  const dynamoWrites = ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'].reduce((a, op) => a + (r[`DynamoDB:${op}`] ?? 0), 0);
-  const dynamoReads = sum('DynamoDB:') - dynamoWrites;
   const perEvent = 1 / result.subscriptions;
   const invocations = 2 * perEvent + result.deliverFunction.invocationsPerDelivery;
   const gbSeconds = MEMORY_GB * ((2 * perEvent * ASSUMED_MS) / 1000 + (result.deliverFunction.invocationsPerDelivery * result.deliverFunction.msPerInvocation) / 1000);
+  const units = result.dynamodbUnitsPerDelivery;
   const parts = {
-    dynamodb: dynamoWrites * prices.dynamodb.perMillionWriteRequestUnits + dynamoReads * prices.dynamodb.perMillionReadRequestUnits,
+    dynamodb: units.write * prices.dynamodb.perMillionWriteRequestUnits + units.read * prices.dynamodb.perMillionReadRequestUnits,
     sqs: sum('SQS') * prices.sqs.perMillionRequests,
     eventbridge: (r['EventBridge:PutEvents'] ?? 0) * prices.eventbridge.perMillionCustomEvents,
     lambdaRequests: invocations * prices.lambda.perMillionRequests,
@@ -162,7 +214,7 @@ function costPerMillion(result: Awaited<ReturnType<typeof scenario>>) {
   return {
     perMillionUsd: +total.toFixed(2),
     parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, +v.toFixed(3)])),
-    assumptions: `api and fanout ${ASSUMED_MS} ms each per event; ${MEMORY_GB * 1024} MB functions; DynamoDB items under 1 KB (1 unit per request)`,
+    assumptions: `api and fanout ${ASSUMED_MS} ms each per event; ${MEMORY_GB * 1024} MB functions; DynamoDB units measured (table and indexes)`,
   };
 }
 
@@ -171,7 +223,7 @@ function sumOf(result: Awaited<ReturnType<typeof scenario>>, prefix: string) {
 }
 function writesOf(result: Awaited<ReturnType<typeof scenario>>) {
   const r = result.requestsPerDelivery as Record<string, number>;
-  return +['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'].reduce((a, op) => a + (r[`DynamoDB:${op}`] ?? 0), 0).toFixed(3);
+  return +WRITE_OPS.reduce((a, op) => a + (r[`DynamoDB:${op}`] ?? 0), 0).toFixed(3);
 }
 
 async function bundleSizes() {
@@ -183,8 +235,19 @@ async function bundleSizes() {
   return sizes;
 }
 
-const one = await scenario('one', 1000, 1, 100);
-const ten = await scenario('ten', 100, 10, 20);
+/** `npm run bench -- --quick`: the request-count scenarios only, smaller (for working on the path). */
+const quick = process.argv.includes('--quick');
+if (quick) {
+  for (const s of [await scenario('one', 200, 1, 50), await scenario('ten', 20, 10, 10), await scenario('one-retry', 50, 1, 50, true)]) {
+    console.log(s.name, s.delivered, '/', s.expected, s.latencyMs, JSON.stringify(s.requestsPerDelivery), s.dynamodbUnitsPerDelivery, s.deliverFunction, costPerMillion(s));
+  }
+  await herald.stop();
+  process.exit(0);
+}
+const one = await scenario('one', 1000, 1, 50);
+const ten = await scenario('ten', 100, 10, 10);
+const oneRetry = await scenario('one-retry', 200, 1, 50, true);
+const tenRetry = await scenario('ten-retry', 20, 10, 10, true);
 
 // Worker efficiency: the real deliver handler, called as the event source mapping calls it.
 const fast = await fastReceiver();
@@ -223,7 +286,7 @@ const cold = await coldStarts(20);
 const results = {
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
   date: new Date().toISOString(),
-  scenarios: [one, ten].map((s) => ({ ...s, cost: costPerMillion(s) })),
+  scenarios: [one, ten, oneRetry, tenRetry].map((s) => ({ ...s, cost: costPerMillion(s) })),
   bundleBytes: bundles,
   workerEfficiency: worker,
   fanout,
@@ -232,12 +295,12 @@ const results = {
     costPerMillion1Sub: { goal: 1.5, measured: costPerMillion(one).perMillionUsd },
     costPerMillion10Subs: { goal: 0.9, measured: costPerMillion(ten).perMillionUsd },
     sqsRequestsPerDelivery: { goal: 0.35, measured1Sub: sumOf(one, 'SQS'), measured10Subs: sumOf(ten, 'SQS') },
-    dynamodbWritesPerDelivery: { goal: 1, measured1Sub: writesOf(one), measured10Subs: writesOf(ten) },
+    dynamodbWriteUnitsPerDelivery: { goal: 1, measured1Sub: one.dynamodbUnitsPerDelivery.write, measured10Subs: ten.dynamodbUnitsPerDelivery.write, writeRequests1Sub: writesOf(one), writeRequests10Subs: writesOf(ten) },
     fanout1000SqsRequests: { goal: 101, measured: fanout.sqsRequests },
     bundleBytesMax: { goal: 250_000, measured: Object.fromEntries(Object.entries(cold).map(([k, v]) => [k, v.bundleBytes])) },
     initMsMedianMax: { goal: 80, measured: Object.fromEntries(Object.entries(cold).map(([k, v]) => [k, v.initMsMedian])) },
     workerEfficiencyRatio: { goal: 0.5, measured: worker.throughputRatio },
-    publishToReceiveP99Ms: { goal: 250, measured1Sub: one.latencyMs.p99, measured10Subs: ten.latencyMs.p99 },
+    publishToReceiveP99Ms: { goal: 250, measured1Sub: one.latencyMs?.p99, measured10Subs: ten.latencyMs?.p99 },
   },
   prices,
 };
@@ -245,8 +308,9 @@ writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(resu
 
 console.log(`\nHerald bench — ${results.date} — ${results.machine.cpus} × ${results.machine.cpuModel}, Node ${results.machine.node}\n`);
 for (const s of results.scenarios) {
-  console.log(`${s.events} events × ${s.subscriptions} subscription(s): ${s.deliveries}/${s.expected} delivered in ${s.seconds} s; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms`);
+  console.log(`${s.events} events × ${s.subscriptions} subscription(s) at ${s.ratePerSecond}/s${s.retryEach ? ', one retry each' : ''}: ${s.delivered}/${s.expected} delivered in ${s.seconds} s${s.latencyMs ? `; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms` : ''}`);
   console.table(s.requestsPerDelivery);
+  console.log('  DynamoDB units per delivery', s.dynamodbUnitsPerDelivery);
   console.log(`  ≈ $${s.cost.perMillionUsd} per million deliveries`, s.cost.parts);
 }
 console.table(bundles);

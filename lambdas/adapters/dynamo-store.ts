@@ -241,7 +241,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     return batchWriteAll(this.tableName, requests);
   }
 
-  async putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string): Promise<StoredEvent | undefined> {
+  async putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string, publishedAt?: string): Promise<StoredEvent | undefined> {
     try {
       await dynamo().send(
         new PutCommand({
@@ -256,6 +256,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
             ...(sweepAt ? sweepKeys(event.tenantid, event.id, sweepAt) : {}),
             [TTL]: expiry(new Date(), retentionDays),
             ...event,
+            ...(publishedAt ? { publishedAt } : {}),
           },
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': PK },
@@ -310,6 +311,16 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
         Key: { [PK]: `TENANT#${tenantId}`, [SK]: `EVT#${eventId}` },
         UpdateExpression: 'SET publishedAt = :at',
         ExpressionAttributeValues: { ':at': at },
+      }),
+    );
+  }
+
+  async markEventUnpublished(tenantId: string, eventId: string): Promise<void> {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: `TENANT#${tenantId}`, [SK]: `EVT#${eventId}` },
+        UpdateExpression: 'REMOVE publishedAt',
       }),
     );
   }

@@ -6,13 +6,16 @@ import { dynamo } from './clients.ts';
 
 /**
  * Statistics items, one partition per subscription: STATS#<tid>#<sid> with
- *   H#<yyyy-mm-ddThh>  the hour's counters, the counters of each of its minutes (attributes
- *                      prefixed M<mm>_), and the hour's last attempt and last success (kept 8 days)
- *   HEALTH             the current run of failures and the last error
+ *   B#<yyyy-mm-ddThh:m>  a ten-minute block: its counters, the counters of each of its minutes
+ *                        (attributes prefixed M<m>_), and its last attempt and last success
+ *                        (kept 8 days)
+ *   HEALTH               the current run of failures and the last error
  * Counters are flat numeric attributes added with ADD, so concurrent batches never overwrite
- * each other. A batch costs one write per subscription and hour it touches; the health record is
- * written only when something in it changes (a failure, or the end of a run of failures), which
- * this container remembers per subscription. Reading a week is one key-range query and one get.
+ * each other. A batch costs one write per subscription and block it touches; ten minutes keep a
+ * block near or under 1 KB, the size of one write unit (an hour of minutes in one item grew to
+ * about 4 KB, and every write pays for the whole item). The health record is written only when
+ * something in it changes (a failure, or the end of a run of failures), which this container
+ * remembers per subscription. Reading a week is one key-range query (1,008 small items) and one get.
  */
 const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_SCHEMA;
 const HOUR_TTL_SECONDS = 8 * 86_400;
@@ -27,11 +30,14 @@ export class DynamoStatsStore implements StatsStore {
     return `STATS#${tenantId}#${subscriptionId}`;
   }
 
-  private async addHour(pk: string, hour: string, increment: StatsIncrement, expiresAt: number): Promise<void> {
-    const fields: Record<string, number> = { ...toCounterFields(increment.hours[hour]!) };
+  private async addBlock(pk: string, block: string, increment: StatsIncrement, expiresAt: number): Promise<void> {
+    const fields: Record<string, number> = {};
     for (const [minute, counters] of Object.entries(increment.minutes)) {
-      if (!minute.startsWith(hour)) continue;
-      for (const [field, value] of Object.entries(toCounterFields(counters))) fields[`M${minute.slice(-2)}_${field}`] = value;
+      if (blockKey(minute) !== block) continue;
+      for (const [field, value] of Object.entries(toCounterFields(counters))) {
+        fields[`M${minute.slice(-1)}_${field}`] = value;
+        fields[field] = (fields[field] ?? 0) + value;
+      }
     }
     const names: Record<string, string> = { '#ttl': TTL };
     const values: Record<string, unknown> = { ':ttl': expiresAt };
@@ -41,20 +47,20 @@ export class DynamoStatsStore implements StatsStore {
       return `#f${i} :f${i}`;
     });
     const sets = ['#ttl = :ttl'];
-    // Within one batch's hour, the latest times; across batches the read takes the newest hour's.
+    // Within one batch's block, the latest times; across batches the read takes the newest block's.
     const { lastAttemptAt, lastSuccessAt } = increment.health;
-    if (lastAttemptAt?.startsWith(hour)) {
+    if (lastAttemptAt && blockKey(lastAttemptAt) === block) {
       sets.push('lastAttemptAt = :lastAttemptAt');
       values[':lastAttemptAt'] = lastAttemptAt;
     }
-    if (lastSuccessAt?.startsWith(hour)) {
+    if (lastSuccessAt && blockKey(lastSuccessAt) === block) {
       sets.push('lastSuccessAt = :lastSuccessAt');
       values[':lastSuccessAt'] = lastSuccessAt;
     }
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: pk, [SK]: `H#${hour}` },
+        Key: { [PK]: pk, [SK]: `B#${block}` },
         UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -120,7 +126,8 @@ export class DynamoStatsStore implements StatsStore {
     return Promise.all(
       increments.map(async (increment) => {
         const pk = this.partition(increment.tenantId, increment.subscriptionId);
-        await Promise.all(Object.keys(increment.hours).map((hour) => this.addHour(pk, hour, increment, expiresAt)));
+        const blocks = new Set(Object.keys(increment.minutes).map(blockKey));
+        await Promise.all([...blocks].map((block) => this.addBlock(pk, block, increment, expiresAt)));
         return this.updateHealth(pk, increment);
       }),
     );
@@ -140,20 +147,22 @@ export class DynamoStatsStore implements StatsStore {
             TableName: this.tableName,
             KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
             ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-            ExpressionAttributeValues: { ':pk': pk, ':from': `H#${range.hoursFrom}`, ':to': 'H#~' },
+            ExpressionAttributeValues: { ':pk': pk, ':from': `B#${range.hoursFrom}`, ':to': 'B#~' },
             ExclusiveStartKey: start,
           }),
         );
         for (const item of out.Items ?? []) {
-          const hour = String(item[SK]).slice(2);
-          hours[hour] = fromCounterFields(item);
+          const block = String(item[SK]).slice(2);
+          const hour = (hourFields[block.slice(0, 13)] ??= {});
           const byMinute: Record<string, Record<string, unknown>> = {};
           for (const [name, value] of Object.entries(item)) {
-            const m = /^M(\d\d)_(.+)$/.exec(name);
+            if (typeof value !== 'number') continue;
+            const m = /^M(\d)_(.+)$/.exec(name);
             if (m) (byMinute[m[1]!] ??= {})[m[2]!] = value;
+            else hour[name] = ((hour[name] as number | undefined) ?? 0) + value;
           }
-          for (const [mm, fields] of Object.entries(byMinute)) {
-            const minute = `${hour}:${mm}`;
+          for (const [m, fields] of Object.entries(byMinute)) {
+            const minute = `${block}${m}`;
             if (minute >= range.minutesFrom) minutes[minute] = fromCounterFields(fields);
           }
           if (typeof item.lastAttemptAt === 'string' && (!lastAttemptAt || item.lastAttemptAt > lastAttemptAt)) lastAttemptAt = item.lastAttemptAt;
@@ -162,7 +171,9 @@ export class DynamoStatsStore implements StatsStore {
         start = out.LastEvaluatedKey;
       } while (start);
     };
+    const hourFields: Record<string, Record<string, unknown>> = {};
     const [, health] = await Promise.all([readHours(), dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: 'HEALTH' } }))]);
+    for (const [hour, fields] of Object.entries(hourFields)) hours[hour] = fromCounterFields(fields);
     const state: HealthState = {
       ...toHealth(health.Item),
       ...(lastAttemptAt ? { lastAttemptAt } : {}),
@@ -171,6 +182,9 @@ export class DynamoStatsStore implements StatsStore {
     return { minutes, hours, health: state };
   }
 }
+
+/** The ten-minute block of a minute key or a timestamp: `2026-11-25T08:47` → `2026-11-25T08:4`. */
+const blockKey = (minuteOrTime: string) => minuteOrTime.slice(0, 15);
 
 function toHealth(item: Record<string, unknown> | undefined): HealthState {
   return {

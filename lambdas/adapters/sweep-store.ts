@@ -1,4 +1,4 @@
-import { BatchGetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { Delivery } from '#core/delivery';
 import type { SweepEntry, SweepStore } from '#core/ports';
@@ -8,57 +8,76 @@ import { pendingKey, sweepKeys } from './dynamo-store.ts';
 
 /**
  * The sweeper's view of the table (key layout in dynamo-store.ts): events on its list (gsi3,
- * keys only), overdue pending deliveries (gsi2 PENDING#<shard>), held deliveries (gsi2
- * HELD#<shard>). Claims are conditional updates, so concurrent sweepers never both act.
+ * keys only: an event is listed by the write that stores it, a recheck is a small item
+ * RESWEEP#<tid>#<eid>), the list's cursor per shard (SWEEP / CURSOR#<shard>), overdue pending
+ * deliveries (gsi2 PENDING#<shard>), held deliveries (gsi2 HELD#<shard>). Claims and the cursor
+ * are conditional updates, so concurrent sweepers never both move them.
  */
 const { partitionKey: PK, sortKey: SK, gsi2, gsi3 } = TABLE_SCHEMA;
 
 export class DynamoSweepStore implements SweepStore {
   constructor(private readonly tableName: string) {}
 
-  async dueEvents(shard: number, now: string, limit: number): Promise<SweepEntry[]> {
+  async sweptUpTo(shard: number): Promise<string> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: 'SWEEP', [SK]: `CURSOR#${shard}` }, ConsistentRead: true }));
+    return String(out.Item?.position ?? '');
+  }
+
+  async dueEvents(shard: number, after: string, now: string, limit: number): Promise<SweepEntry[]> {
+    const upper = `${now}#~`;
+    if (after >= upper) return [];
     const out = await dynamo().send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: gsi3.indexName,
-        KeyConditionExpression: '#pk = :pk AND #sk <= :now',
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :after AND :now',
         ExpressionAttributeNames: { '#pk': gsi3.partitionKey, '#sk': gsi3.sortKey },
-        ExpressionAttributeValues: { ':pk': `SWEEP#${shard}`, ':now': `${now}#~` },
+        ExpressionAttributeValues: { ':pk': `SWEEP#${shard}`, ':after': `${after}\u0000`, ':now': upper },
         Limit: limit,
       }),
     );
     return (out.Items ?? []).map((item) => {
       const key = String(item[gsi3.sortKey]);
       const [dueAt, tenantId, ...rest] = key.split('#') as [string, string, ...string[]];
-      return { dueAt, tenantId, eventId: rest.join('#'), key };
+      return { dueAt, tenantId, eventId: rest.join('#'), key, recheck: String(item[PK]).startsWith('RESWEEP#') };
     });
   }
 
-  async rescheduleEvent(entry: SweepEntry, dueAt: string): Promise<boolean> {
-    const keys = sweepKeys(entry.tenantId, entry.eventId, dueAt);
+  async advance(shard: number, from: string, to: string): Promise<boolean> {
     return conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: `TENANT#${entry.tenantId}`, [SK]: `EVT#${entry.eventId}` },
-        UpdateExpression: 'SET #sk = :next',
-        ConditionExpression: '#sk = :current',
-        ExpressionAttributeNames: { '#sk': gsi3.sortKey },
-        ExpressionAttributeValues: { ':next': keys[gsi3.sortKey], ':current': entry.key },
+        Key: { [PK]: 'SWEEP', [SK]: `CURSOR#${shard}` },
+        UpdateExpression: 'SET #position = :to',
+        ConditionExpression: from ? '#position = :from' : 'attribute_not_exists(#position)',
+        ExpressionAttributeNames: { '#position': 'position' },
+        ExpressionAttributeValues: from ? { ':to': to, ':from': from } : { ':to': to },
       }),
     );
   }
 
-  async clearEvent(entry: SweepEntry): Promise<void> {
-    await conditionalUpdate(
-      new UpdateCommand({
+  async recheckLater(entry: SweepEntry, dueAt: string): Promise<void> {
+    await dynamo().send(
+      new PutCommand({
         TableName: this.tableName,
-        Key: { [PK]: `TENANT#${entry.tenantId}`, [SK]: `EVT#${entry.eventId}` },
-        UpdateExpression: 'SET sweptAt = :now REMOVE #pk3, #sk',
-        ConditionExpression: '#sk = :current',
-        ExpressionAttributeNames: { '#pk3': gsi3.partitionKey, '#sk': gsi3.sortKey },
-        ExpressionAttributeValues: { ':current': entry.key, ':now': new Date().toISOString() },
+        Item: { [PK]: `RESWEEP#${entry.tenantId}#${entry.eventId}`, [SK]: '#RESWEEP', ...sweepKeys(entry.tenantId, entry.eventId, dueAt), [TABLE_SCHEMA.ttlAttribute]: Math.floor(Date.parse(dueAt) / 1000) + 14 * 86_400 },
       }),
     );
+  }
+
+  async clearRecheck(entry: SweepEntry): Promise<void> {
+    await dynamo().send(
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: { [PK]: `RESWEEP#${entry.tenantId}#${entry.eventId}`, [SK]: '#RESWEEP' },
+        // Only the recheck just read: a newer one of the same event stays listed.
+        ConditionExpression: '#sk = :key',
+        ExpressionAttributeNames: { '#sk': gsi3.sortKey },
+        ExpressionAttributeValues: { ':key': entry.key },
+      }),
+    ).catch((error: Error) => {
+      if (error.name !== 'ConditionalCheckFailedException') throw error;
+    });
   }
 
   async existingDeliveries(ids: string[]): Promise<Set<string>> {

@@ -1,6 +1,7 @@
 import { buildEnvelope, dataSchemaUri, type CloudEvent } from './envelope.ts';
 import { newId } from './ids.ts';
 import type { EventPublisher, EventStore } from './ports.ts';
+import { publishMarked, sweepTime } from './publishing.ts';
 
 /**
  * Herald's own events (subscription.paused, subscription.resumed, delivery.dead_lettered): kept
@@ -11,7 +12,7 @@ export const OPERATIONAL_TYPES = ['subscription.paused', 'subscription.resumed',
 export type OperationalType = (typeof OPERATIONAL_TYPES)[number];
 
 export interface OperationalEventPorts {
-  events: Pick<EventStore, 'putEventIfAbsent' | 'markEventPublished'>;
+  events: Pick<EventStore, 'putEventIfAbsent' | 'markEventUnpublished'>;
   publisher: EventPublisher;
   clock: () => Date;
   config: { eventSource: string; eventRetentionDays: number; sweepAfterSeconds?: number };
@@ -38,13 +39,7 @@ export async function emitOperationalEvent(
 ): Promise<CloudEvent> {
   const now = ports.clock();
   const event = operationalEvent(tenantId, type, subject, data, ports.config.eventSource, now);
-  await ports.events.putEventIfAbsent(event, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds));
-  await ports.publisher.publish(event);
-  await ports.events.markEventPublished(tenantId, event.id, now.toISOString());
+  await ports.events.putEventIfAbsent(event, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds), now.toISOString());
+  await publishMarked(ports, event, true);
   return event;
-}
-
-/** When the sweeper first checks an event stored now (undefined: the event is not swept). */
-export function sweepTime(now: Date, afterSeconds: number | undefined): string | undefined {
-  return afterSeconds === undefined ? undefined : new Date(now.getTime() + afterSeconds * 1000).toISOString();
 }

@@ -97,28 +97,47 @@ export interface EventStore {
    * puts it on the sweeper's list: from then on the sweeper checks that it was published and
    * that every delivery it should have made exists.
    */
-  putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string): Promise<StoredEvent | undefined>;
+  /**
+   * Stores the event unless its id is taken (then returns the kept one). `sweepAt` puts it on the
+   * sweeper's list; `publishedAt` stores it already marked published (the caller publishes next
+   * and takes the mark back if that fails), which saves a second write per event.
+   */
+  putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string, publishedAt?: string): Promise<StoredEvent | undefined>;
   markEventPublished(tenantId: string, eventId: string, at: string): Promise<void>;
+  /** Takes back the mark of a publish that failed, so a repeat of the id (or the sweeper) publishes it. */
+  markEventUnpublished(tenantId: string, eventId: string): Promise<void>;
   getEvent(tenantId: string, id: string): Promise<StoredEvent | undefined>;
   /** Kept events by subject and/or time, oldest first; a key query on an index, never a scan. */
   findEvents(tenantId: string, query: EventQuery): Promise<StoredEvent[]>;
 }
 
-/** An event on the sweeper's list, and the sort key that claims it. */
+/**
+ * An entry on the sweeper's list: an event (listed when stored, at its due time) or a recheck of
+ * one (listed again by the sweeper when it had to act on the event). `key` orders the list.
+ */
 export interface SweepEntry {
   tenantId: string;
   eventId: string;
   dueAt: string;
   key: string;
+  recheck: boolean;
 }
 
-/** What the reconciliation sweeper reads and claims; every read is a key query on a shard. */
+/**
+ * What the reconciliation sweeper reads and writes. The list is read forward from a cursor per
+ * shard, so checking an event that needs nothing costs no write at all.
+ */
 export interface SweepStore {
-  dueEvents(shard: number, now: string, limit: number): Promise<SweepEntry[]>;
-  /** Moves the entry to a later time if nobody else did (false: another sweeper has it). */
-  rescheduleEvent(entry: SweepEntry, dueAt: string): Promise<boolean>;
-  /** The event is reconciled: off the list. */
-  clearEvent(entry: SweepEntry): Promise<void>;
+  /** Where the shard's list was swept up to ('' when never). */
+  sweptUpTo(shard: number): Promise<string>;
+  /** Entries after `after` due by `now`, in list order. */
+  dueEvents(shard: number, after: string, now: string, limit: number): Promise<SweepEntry[]>;
+  /** Moves the shard's cursor from `from` to `to` (false: another sweeper moved it first). */
+  advance(shard: number, from: string, to: string): Promise<boolean>;
+  /** Lists the entry's event again at `dueAt` (replacing an earlier recheck of it). */
+  recheckLater(entry: SweepEntry, dueAt: string): Promise<void>;
+  /** Takes a recheck entry off the list once its event needs nothing more. */
+  clearRecheck(entry: SweepEntry): Promise<void>;
   /** Which of these delivery ids have a record (any status). */
   existingDeliveries(ids: string[]): Promise<Set<string>>;
   /** Pending deliveries whose next attempt was due before `before`, oldest first. */

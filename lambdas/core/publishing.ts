@@ -1,8 +1,7 @@
 import { dataSchemaUri, expandLinkTemplate, type Catalogue } from './catalogue.ts';
-import { buildEnvelope, type PublishEventInput } from './envelope.ts';
+import { buildEnvelope, type CloudEvent, type PublishEventInput } from './envelope.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
-import { sweepTime } from './operational-events.ts';
 import type { EventPublisher, EventStore, TenantStore } from './ports.ts';
 
 export interface PublishPorts {
@@ -16,9 +15,12 @@ export interface PublishPorts {
 }
 
 /**
- * Accepts an event once per (tenant, id). The event is stored before it goes on the bus, and
- * marked published after: a repeat of an id whose earlier publish never reached the bus is
- * published now rather than swallowed, so a client retrying after an error loses nothing.
+ * Accepts an event once per (tenant, id), in one write: the event is stored already marked
+ * published, then put on the bus; if the bus refuses it the mark is taken back and the error
+ * goes to the client. A repeat of an id whose earlier publish never reached the bus is published
+ * now rather than swallowed, so a client retrying after an error loses nothing; an event whose
+ * publish died with its process (mark kept, never on the bus) is the sweeper's: it finds the
+ * event's deliveries missing and enqueues them.
  */
 export async function publishEvent(ports: PublishPorts, input: PublishEventInput): Promise<{ id: string; duplicate: boolean }> {
   const problems = ports.catalogue.validate(input.type, input.data, input.version);
@@ -35,10 +37,25 @@ export async function publishEvent(ports: PublishPorts, input: PublishEventInput
       ? { dataref: expandLinkTemplate(linkTemplate, { tenantid: input.tenantId, type: input.type, subject: input.subject, id }) }
       : {}),
   });
-  const existing = await ports.events.putEventIfAbsent(envelope, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds));
+  const at = now.toISOString();
+  const existing = await ports.events.putEventIfAbsent(envelope, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds), at);
   if (existing?.publishedAt) return { id: envelope.id, duplicate: true };
-  const toPublish = existing ?? envelope;
-  await ports.publisher.publish(toPublish);
-  await ports.events.markEventPublished(toPublish.tenantid, toPublish.id, now.toISOString());
+  await publishMarked(ports, existing ?? envelope, existing === undefined);
+  if (existing) await ports.events.markEventPublished(existing.tenantid, existing.id, at);
   return { id: envelope.id, duplicate: existing !== undefined };
+}
+
+/** Puts a stored event on the bus; when it was stored marked published and the bus refuses it, unmarks it. */
+export async function publishMarked(ports: { events: Pick<EventStore, 'markEventUnpublished'>; publisher: EventPublisher }, event: CloudEvent, marked: boolean): Promise<void> {
+  try {
+    await ports.publisher.publish(event);
+  } catch (error) {
+    if (marked) await ports.events.markEventUnpublished(event.tenantid, event.id).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** When the sweeper first checks an event stored now (undefined: the event is not swept). */
+export function sweepTime(now: Date, afterSeconds: number | undefined): string | undefined {
+  return afterSeconds === undefined ? undefined : new Date(now.getTime() + afterSeconds * 1000).toISOString();
 }

@@ -5,7 +5,7 @@ import { patternKeysFor } from './event-types.ts';
 import { jobsFor, selectRecipients } from './fanout.ts';
 import { releaseHeld } from './health.ts';
 import { deliveryIdFor } from './ids.ts';
-import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEvent, SubscriptionStore, SweepStore } from './ports.ts';
+import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEvent, SubscriptionIndexEntry, SubscriptionStore, SweepEntry, SweepStore } from './ports.ts';
 
 /**
  * The reconciliation sweeper: the safety net under at-least-once delivery. Whatever was lost
@@ -14,9 +14,10 @@ import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEv
  * that missed its release), it finds by key and re-enqueues, idempotently: deliveries have
  * deterministic ids, so a re-enqueued job is the same delivery with the same `webhook-id`.
  *
- *   1. Events on the sweep list whose time has come: publish them if they never were; otherwise
- *      re-plan their fan-out and enqueue every planned delivery that has no record yet. An event
- *      whose deliveries all exist leaves the list; one still missing some is checked again later.
+ *   1. Events on the sweep list whose time has come, read forward from a cursor: publish them if
+ *      they never were; otherwise re-plan their fan-out and enqueue every planned delivery that
+ *      has no record yet. An event whose deliveries all exist costs reads only; one the sweeper
+ *      had to act on is listed again, and checked later until all its deliveries exist.
  *   2. Pending deliveries overdue by the grace period: claimed, rebuilt from the kept event and
  *      their record (attempt count, policy start), re-enqueued.
  *   3. Held deliveries of subscriptions that are active again: released.
@@ -36,7 +37,7 @@ export interface SweepPorts {
    * looks again next run. A lost message is never in the backlog, so it is found once the
    * workers catch up.
    */
-  config: { sweepAfterSeconds: number; shards: number; pageSize?: number; maxBacklog?: number };
+  config: { sweepAfterSeconds: number; shards: number; pageSize?: number; maxPages?: number; maxBacklog?: number };
 }
 
 export interface SweepReport {
@@ -74,33 +75,26 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
   const limit = ports.config.pageSize ?? 100;
   const now = ports.clock();
   const later = new Date(now.getTime() + ports.config.sweepAfterSeconds * 1000).toISOString();
+  const recipients = new Map<string, Promise<SubscriptionIndexEntry[]>>();
 
-  for (const entry of await ports.sweep.dueEvents(shard, now.toISOString(), limit)) {
-    report.eventsChecked++;
-    const event = await ports.events.getEvent(entry.tenantId, entry.eventId);
-    if (!event) {
-      await ports.sweep.clearEvent(entry);
-      continue;
+  // The list, forward from where the last run stopped. Every event passes once; only one that
+  // needed action is listed again (a recheck), until all its deliveries exist.
+  const start = await ports.sweep.sweptUpTo(shard);
+  let position = start;
+  try {
+    for (let page = 0, more = true; more && page < (ports.config.maxPages ?? 20); page++) {
+      const entries = await ports.sweep.dueEvents(shard, position, now.toISOString(), limit);
+      more = entries.length === limit;
+      for (const entry of entries) {
+        if (!(await checkEvent(ports, entry, { now, later, behind, report, recipients }))) {
+          more = false;
+          break;
+        }
+        position = entry.key;
+      }
     }
-    // Behind: fan-out's jobs may still be in the backlog; only an unpublished event is certain.
-    if (behind && event.publishedAt) continue;
-    // Claim first: a concurrent sweeper that loses the claim leaves this event to us.
-    if (!(await ports.sweep.rescheduleEvent(entry, later))) continue;
-    const claimed = { ...entry, dueAt: later, key: `${later}#${entry.tenantId}#${entry.eventId}` };
-    if (!event.publishedAt) {
-      await ports.publisher.publish(stripStorage(event));
-      await ports.events.markEventPublished(event.tenantid, event.id, now.toISOString());
-      report.eventsPublished++;
-      continue;
-    }
-    const missing = await missingDeliveries(ports, event, now);
-    if (missing.length === 0) {
-      await ports.sweep.clearEvent(claimed);
-      report.eventsCleared++;
-    } else {
-      await ports.queue.enqueue(missing);
-      report.deliveriesEnqueued += missing.length;
-    }
+  } finally {
+    if (position !== start) await ports.sweep.advance(shard, start, position);
   }
 
   const before = new Date(now.getTime() - ports.config.sweepAfterSeconds * 1000).toISOString();
@@ -125,9 +119,58 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
   }
 }
 
-/** The deliveries fan-out should have made for this event and that have no record. */
-export async function missingDeliveries(ports: Pick<SweepPorts, 'subscriptions' | 'sweep'>, event: CloudEvent & { publishedAt?: string }, now: Date): Promise<DeliveryJob[]> {
-  const candidates = await ports.subscriptions.findSubscriptionsByPatterns(event.tenantid, patternKeysFor(event.type));
+/**
+ * One entry of the list; false when the sweeper must stop here for this run (the workers are
+ * behind, so a published event's deliveries may still be waiting in the queue).
+ */
+async function checkEvent(
+  ports: SweepPorts,
+  entry: SweepEntry,
+  run: { now: Date; later: string; behind: boolean; report: SweepReport; recipients: Map<string, Promise<SubscriptionIndexEntry[]>> },
+): Promise<boolean> {
+  const { report } = run;
+  const event = await ports.events.getEvent(entry.tenantId, entry.eventId);
+  if (!event) {
+    // Past retention: nothing left to do.
+    if (entry.recheck) await ports.sweep.clearRecheck(entry);
+    return true;
+  }
+  if (!event.publishedAt) {
+    report.eventsChecked++;
+    await ports.publisher.publish(stripStorage(event));
+    await ports.events.markEventPublished(event.tenantid, event.id, run.now.toISOString());
+    await ports.sweep.recheckLater(entry, run.later);
+    report.eventsPublished++;
+    return true;
+  }
+  if (run.behind) return false;
+  report.eventsChecked++;
+  const missing = await missingDeliveries(ports, event, run.now, run.recipients);
+  if (missing.length === 0) {
+    if (entry.recheck) await ports.sweep.clearRecheck(entry);
+    report.eventsCleared++;
+  } else {
+    await ports.queue.enqueue(missing);
+    await ports.sweep.recheckLater(entry, run.later);
+    report.deliveriesEnqueued += missing.length;
+  }
+  return true;
+}
+
+/**
+ * The deliveries fan-out should have made for this event and that have no record. `cache`
+ * keeps the subscription index of each tenant and type for one sweep run.
+ */
+export async function missingDeliveries(
+  ports: Pick<SweepPorts, 'subscriptions' | 'sweep'>,
+  event: CloudEvent & { publishedAt?: string },
+  now: Date,
+  cache?: Map<string, Promise<SubscriptionIndexEntry[]>>,
+): Promise<DeliveryJob[]> {
+  const lookup = () => ports.subscriptions.findSubscriptionsByPatterns(event.tenantid, patternKeysFor(event.type));
+  const cacheKey = `${event.tenantid}#${event.type}`;
+  if (cache && !cache.has(cacheKey)) cache.set(cacheKey, lookup());
+  const candidates = await (cache?.get(cacheKey) ?? lookup());
   const publishedAt = event.publishedAt ?? event.time;
   // Batching subscriptions keep the event in their buffer, not as a delivery of its own.
   const recipients = selectRecipients(event, candidates).filter((entry) => !entry.batching && (!entry.createdAt || entry.createdAt <= publishedAt));

@@ -34,9 +34,11 @@ export const handler = middy<EventBridgeEvent<string, unknown>, { jobs: number }
       logger.error('event on the Herald bus is not a Herald CloudEvent; dropped', { eventBridgeId: event.id, issues: parsed.error.issues });
       return { jobs: 0 };
     }
-    logger.appendKeys({ tenantId: parsed.data.tenantid, eventId: parsed.data.id, eventType: parsed.data.type });
+    // A child logger, not appended keys: locally the functions share one logger, and another
+    // function's invocation resets its keys.
+    const log = logger.createChild({ persistentKeys: { tenantId: parsed.data.tenantid, eventId: parsed.data.id, eventType: parsed.data.type } });
     const result = await fanOut(ports, parsed.data);
-    logger.info('fanned out', { jobs: result.jobs, buffered: result.buffered });
+    log.info('fanned out', { jobs: result.jobs, buffered: result.buffered });
     metrics.addMetric('fanout_size', MetricUnit.Count, result.jobs);
     return result;
   });

@@ -11,11 +11,13 @@ import { allowPrivateTargets, optionalEnv, requireEnv, SETTINGS } from '#shared/
 import { errorResponse, json, principalOf } from '#shared/http';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
+import { cachedTenants } from '#core/caching';
 import { route, type ApiPorts } from './routes.ts';
 
 const store = new DynamoStore(requireEnv('tableName'));
 const ports: ApiPorts = {
-  tenants: store,
+  // Read on every publish; tenants are never deleted, so a short memory is safe.
+  tenants: cachedTenants(store, 60_000),
   keys: store,
   subscriptions: store,
   events: store,

@@ -5,6 +5,7 @@ import { payloadFor } from './envelope.ts';
 import { autoPausePolicyOf, pauseSubscription, releaseHeld, type HealthPorts } from './health.ts';
 import type { CustomerBusSender, DeliveryQueue, DeliveryStore, HttpRequest, HttpSender, SubscriptionStore, TokenSource } from './ports.ts';
 import type { AttemptObservation } from './stats.ts';
+import type { SubscriptionReads } from './caching.ts';
 import { applyTransform } from './transform.ts';
 import { signWebhook } from './signing.ts';
 import { activeSecrets, timeoutSecondsOf, type EventBridgeDestination, type HttpDestination, type Subscription } from './subscription.ts';
@@ -22,6 +23,8 @@ export type DeliverPorts = HealthPorts & {
   tokens: TokenSource;
   random: () => number;
   config: { deliveryRetentionDays: number; eventSource: string; eventRetentionDays: number };
+  /** The batch's subscription reads, shared by its records (see core/caching.ts). */
+  subscriptionReads?: SubscriptionReads;
 };
 
 export type DeliverOutcome = (AttemptDecision | { kind: 'held' }) & {
@@ -54,7 +57,7 @@ export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob
 
 export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt: number): Promise<DeliverOutcome> {
   const startedAt = ports.clock();
-  const subscription = await ports.subscriptions.getSubscription(job.tenantId, job.subscriptionId);
+  const subscription = await readSubscription(ports, job);
   if (subscription && subscription.status !== 'active' && !job.ignorePause) {
     return holdForPausedSubscription(ports, job, attempt, subscription);
   }
@@ -93,6 +96,18 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
     autoPause: autoPausePolicyOf(subscription),
   };
   return { ...decision, attempt, ...(observation ? { observation } : {}) };
+}
+
+function readSubscription(ports: DeliverPorts, job: DeliveryJob): Promise<Subscription | undefined> {
+  const reads = ports.subscriptionReads;
+  if (!reads) return ports.subscriptions.getSubscription(job.tenantId, job.subscriptionId);
+  const key = `${job.tenantId}#${job.subscriptionId}`;
+  let read = reads.get(key);
+  if (!read) {
+    read = ports.subscriptions.getSubscription(job.tenantId, job.subscriptionId);
+    reads.set(key, read);
+  }
+  return read;
 }
 
 /**

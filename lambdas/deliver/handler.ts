@@ -57,9 +57,11 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     metrics.addMetric('batch_size', MetricUnit.Count, event.Records.length);
     const observations: AttemptObservation[] = [];
     const hidden = new Set<string>();
+    // One read per subscription for the whole batch (core/caching.ts).
+    const batchPorts = { ...ports, subscriptionReads: new Map() };
     const run = async (record: SQSRecord) => {
       try {
-        await processDeliveryMessage(ports, record, observations);
+        await processDeliveryMessage(batchPorts, record, observations);
       } catch (error) {
         if (error instanceof RetryLater) hidden.add(record.messageId);
         throw error;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Static enterprise rule targets, configured by the operator at deploy time (stack props, or the

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AttemptResult } from '#core/delivery';
 import type { TokenSource } from '#core/ports';
 import type { OAuth2Auth } from '#core/subscription';
-import type { UndiciHttpSender } from './http-sender.ts';
+import type { NodeHttpSender } from './http-sender.ts';
 
 const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 /** Refresh this long before the token says it expires; tokens without expires_in live 5 min. */
@@ -20,7 +20,7 @@ export class OAuthTokenSource implements TokenSource {
   private readonly pending = new Map<string, Promise<{ token: string } | { failure: AttemptResult }>>();
 
   constructor(
-    private readonly http: Pick<UndiciHttpSender, 'exchange'>,
+    private readonly http: Pick<NodeHttpSender, 'exchange'>,
     private readonly clock: () => number = Date.now,
   ) {}
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { publishEventSchema } from '#core/envelope';
 import { redriveSchema, resendQuerySchema } from '#core/recovery';
 import { createSubscriptionSchema, patchSubscriptionSchema } from '#core/subscription';

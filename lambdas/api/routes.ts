@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Principal } from '#core/api-keys';
 import type { Catalogue } from '#core/catalogue';
 import { publishEventSchema } from '#core/envelope';

@@ -3,7 +3,7 @@ import addFormats from 'ajv-formats';
 import { distance } from 'fastest-levenshtein';
 import type { FieldError } from './errors.ts';
 import { isValidEventType, normaliseTypePattern, patternKeysFor } from './event-types.ts';
-export { dataSchemaUri, versionFromDataSchema } from './envelope.ts';
+export { dataSchemaUri, expandLinkTemplate, versionFromDataSchema } from './envelope.ts';
 
 /**
  * The event catalogue: every event type the platform publishes, each version with a JSON Schema
@@ -121,8 +121,4 @@ export class Catalogue {
         };
       });
   }
-}
-
-export function expandLinkTemplate(template: string, fields: Record<string, string>): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in fields ? encodeURIComponent(fields[name]!) : whole));
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { isValidEventType } from './event-types.ts';
 
 /**
@@ -92,4 +92,8 @@ export function dataSchemaUri(type: string, version: number): string {
 export function versionFromDataSchema(uri: string | undefined): number | undefined {
   const match = /:v(\d+)$/.exec(uri ?? '');
   return match ? Number(match[1]) : undefined;
+}
+
+export function expandLinkTemplate(template: string, fields: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in fields ? encodeURIComponent(fields[name]!) : whole));
 }

@@ -1,4 +1,5 @@
-import { dataSchemaUri, expandLinkTemplate, type Catalogue } from './catalogue.ts';
+import type { Catalogue } from './catalogue.ts';
+import { dataSchemaUri, expandLinkTemplate } from './envelope.ts';
 import { buildEnvelope, type CloudEvent, type PublishEventInput } from './envelope.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';

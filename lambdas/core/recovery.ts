@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DeliveryJob } from './delivery-job.ts';
 import type { CloudEvent } from './envelope.ts';
 import { NotFoundError } from './errors.ts';

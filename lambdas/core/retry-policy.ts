@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Per-subscription retry policies. A policy is an explicit schedule of delays, an exponential

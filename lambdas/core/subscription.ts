@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { normaliseTypePattern } from './event-types.ts';
 import { validateEventPattern, type EventPattern } from './event-pattern.ts';
 import { retryPolicySchema, type RetryPolicy } from './retry-policy.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { generateApiKey, type Principal } from './api-keys.ts';
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';

@@ -8,7 +8,7 @@ import { DynamoBatchStore } from '#adapters/batch-store';
 import { DynamoStore } from '#adapters/dynamo-store';
 import { EventBridgeCustomerBus } from '#adapters/customer-bus';
 import { EventBridgePublisher } from '#adapters/event-bus';
-import { UndiciHttpSender } from '#adapters/http-sender';
+import { NodeHttpSender } from '#adapters/http-sender';
 import { OAuthTokenSource } from '#adapters/oauth-tokens';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
@@ -19,7 +19,7 @@ import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 import { processDeliveryMessage, RetryLater, type DeliveryWorkerPorts } from './worker.ts';
 
 const store = new DynamoStore(requireEnv('tableName'));
-const http = new UndiciHttpSender(allowPrivateTargets());
+const http = new NodeHttpSender(allowPrivateTargets());
 const ports: DeliveryWorkerPorts = {
   subscriptions: store,
   deliveries: store,

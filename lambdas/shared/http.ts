@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Principal } from '#core/api-keys';
 import { DomainError, UnauthorizedError, ValidationError, type FieldError } from '#core/errors';
 

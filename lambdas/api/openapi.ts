@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { publishEventSchema } from '#core/envelope';
+import { publishEventSchema } from '#core/publish-schema';
 import { redriveSchema, resendQuerySchema } from '#core/recovery';
 import { createSubscriptionSchema, patchSubscriptionSchema } from '#core/subscription';
 import { createTenantSchema } from '#core/tenancy';

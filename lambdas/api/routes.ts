@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import type { Principal } from '#core/api-keys';
 import type { Catalogue } from '#core/catalogue';
-import { publishEventSchema } from '#core/envelope';
+import { publishEventSchema } from '#core/publish-schema';
 import { DomainError, NotFoundError } from '#core/errors';
 import { pauseSubscription, resumeSubscription, subscriptionStats } from '#core/health';
 import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StatsStore, SubscriptionStore, TenantStore } from '#core/ports';

@@ -1,7 +1,9 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { cloudEventSchema } from './envelope.ts';
 
 /**
+ * (zod/mini, like the envelope: this module is on every function's delivery path.)
+ *
  * A delivery job: the SQS message that asks the deliver function to send one event to one
  * subscription. It carries the event itself so delivery needs no read of the event store.
  * `attemptOffset` counts attempts made before this message existed (a re-enqueued job after a
@@ -13,27 +15,27 @@ export const deliveryJobSchema = z.object({
   tenantId: z.string(),
   subscriptionId: z.string(),
   event: cloudEventSchema,
-  attemptOffset: z.number().int().min(0).default(0),
+  attemptOffset: z._default(z.int().check(z.minimum(0)), 0),
   createdAt: z.string(),
-  firstAttemptAt: z.string().optional(),
+  firstAttemptAt: z.optional(z.string()),
   /** Set on a job re-enqueued for a gap longer than SQS can hide a message: not due before. */
-  notBefore: z.string().optional(),
+  notBefore: z.optional(z.string()),
   /**
    * Attempts made before the current run of the retry policy began: a redrive starts the
    * policy afresh while the attempt log keeps counting.
    */
-  retryFrom: z.number().int().min(0).optional(),
+  retryFrom: z.optional(z.int().check(z.minimum(0))),
   /** A resend asked for by the tenant goes out even while the subscription is paused. */
-  ignorePause: z.boolean().optional(),
+  ignorePause: z.optional(z.boolean()),
   /**
    * `ordering: "subject"`: the FIFO message group (subscription and subject). Jobs of one group
    * are delivered one at a time, in order; a failing one blocks only its group.
    */
-  orderingGroup: z.string().optional(),
+  orderingGroup: z.optional(z.string()),
   /** Set by fan-out: a repeat of this enqueue (EventBridge delivers at least once) is dropped by FIFO deduplication. */
-  firstEnqueue: z.boolean().optional(),
+  firstEnqueue: z.optional(z.boolean()),
   /** A batched notification: its events, oldest first (`event` is the first of them). */
-  batch: z.array(cloudEventSchema).optional(),
+  batch: z.optional(z.array(cloudEventSchema)),
 });
 
 export type DeliveryJob = z.infer<typeof deliveryJobSchema>;

@@ -1,6 +1,7 @@
 import type { Catalogue } from './catalogue.ts';
 import { dataSchemaUri, expandLinkTemplate } from './envelope.ts';
-import { buildEnvelope, type CloudEvent, type PublishEventInput } from './envelope.ts';
+import { buildEnvelope, type CloudEvent } from './envelope.ts';
+import type { PublishEventInput } from './publish-schema.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
 import type { EventPublisher, EventStore, TenantStore } from './ports.ts';

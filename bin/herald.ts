@@ -15,5 +15,8 @@ new HeraldStack(app, 'Herald', {
   alarmEmail: app.node.tryGetContext('herald:alarmEmail') || undefined,
   customerBusAccounts: list(app.node.tryGetContext('herald:customerBusAccounts')),
   enterpriseTargets: parseEnterpriseTargets(app.node.tryGetContext('herald:enterpriseTargets')),
+  ...(app.node.tryGetContext('herald:deliveryBatchWindowSeconds') !== undefined
+    ? { deliveryBatchWindowSeconds: Number(app.node.tryGetContext('herald:deliveryBatchWindowSeconds')) }
+    : {}),
 });
 app.synth();

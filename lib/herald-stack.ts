@@ -16,6 +16,12 @@ export interface HeraldStackProps extends StackProps {
   readonly alarmEmail?: string;
   /** Accounts whose EventBridge buses subscriptions may deliver to. @default any account */
   readonly customerBusAccounts?: string[];
+  /**
+   * How long the deliver function's event source mapping waits to fill a batch of 10 (0-300 s).
+   * Longer: fewer invocations, receives and statistics writes per delivery at low traffic; up to
+   * that much added latency. @default 1
+   */
+  readonly deliveryBatchWindowSeconds?: number;
   /** Operator-configured rule targets for enterprise clients (buses and API destinations). */
   readonly enterpriseTargets?: EnterpriseTarget[];
 }
@@ -48,6 +54,7 @@ export class HeraldStack extends Stack {
       bus: this.bus.bus,
       allowPrivateTargets,
       customerBusAccounts: props.customerBusAccounts,
+      deliveryBatchWindowSeconds: props.deliveryBatchWindowSeconds,
     });
     this.enterpriseTargets = new EnterpriseTargets(this, 'EnterpriseTargets', { bus: this.bus.bus, targets: props.enterpriseTargets ?? [] });
     this.api = new Api(this, 'Api', {

@@ -37,6 +37,11 @@ export interface HeraldLocalOptions {
   /** Visibility timeout of the delivery queue; only crashed batches wait for it. */
   visibilityTimeoutSeconds?: number;
   pollerConcurrency?: number;
+  /**
+   * The delivery queue's batching window (ms), as the stack's `herald:deliveryBatchWindowSeconds`
+   * sets it when deployed. Default 0 locally: each delivery is picked up at once.
+   */
+  batchWindowMs?: number;
   /** Extra catalogue folders beside the repository's catalogue/ (tests, operators trying types). */
   extraCatalogueDirs?: string[];
   /**
@@ -62,6 +67,8 @@ export interface HeraldLocal {
   queues: { delivery: string; deadLetter: string };
   /** Resolves when nothing is in flight on the bus and no delivery batch is running. */
   settle(): Promise<void>;
+  /** Changes the delivery queue's batching window from now on (ms; see `batchWindowMs`). */
+  setBatchWindowMs(ms: number): void;
   /** Runs the reconciliation sweeper once now (it also runs every `sweepIntervalMs`). */
   sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
@@ -140,6 +147,8 @@ export interface LocalFunctions {
   sqs: SQSClient;
   invokeFanout(event: EventBridgeEvent<string, unknown>): Promise<unknown>;
   sweep(): Promise<SweepReport>;
+  /** Changes the delivery queue's batching window from now on (ms; see `batchWindowMs`). */
+  setBatchWindowMs(ms: number): void;
   /** Waits until no delivery batch is running. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -171,6 +180,7 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
     batchSize: DELIVER_BATCH_SIZE,
     concurrency: options.pollerConcurrency ?? 4,
     timeoutMs: TIMEOUTS.deliverFunctionTimeoutSeconds * 1000,
+    batchWindowMs: options.batchWindowMs ?? 0,
   });
   poller.start();
   // The FIFO queue's event source mapping (ordered subscriptions).
@@ -210,6 +220,9 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
     sqs,
     invokeFanout,
     sweep: runSweep,
+    setBatchWindowMs(ms: number) {
+      poller.setBatchWindowMs(ms);
+    },
     async idle() {
       while (poller.busy + orderedPoller.busy > 0) await new Promise((r) => setTimeout(r, 20));
     },
@@ -252,6 +265,7 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
       await emulators.bus.drain();
     },
     sweep: functions.sweep,
+    setBatchWindowMs: (ms) => functions.setBatchWindowMs(ms),
     async stop() {
       if (stopped) return;
       stopped = true;

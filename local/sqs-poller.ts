@@ -17,6 +17,11 @@ export interface PollerOptions {
   /** Concurrent pollers, like Lambda scaling out on a busy queue. */
   concurrency?: number;
   timeoutMs?: number;
+  /**
+   * Lambda's MaximumBatchingWindowInSeconds, in ms: after the first message, keep receiving
+   * until the batch is full or the window has passed. 0 (the default): invoke at once.
+   */
+  batchWindowMs?: number;
 }
 
 export function toSqsRecord(message: Message, queueArn: string): SQSRecord {
@@ -50,7 +55,11 @@ export class SqsPoller {
   /** Batches currently inside the function. */
   busy = 0;
 
-  constructor(private readonly options: PollerOptions) {}
+  constructor(private options: PollerOptions) {}
+
+  setBatchWindowMs(ms: number): void {
+    this.options = { ...this.options, batchWindowMs: ms };
+  }
 
   start(): void {
     this.running = true;
@@ -79,6 +88,22 @@ export class SqsPoller {
           { abortSignal: this.abort.signal },
         );
         messages = out.Messages ?? [];
+        const size = this.options.batchSize ?? 10;
+        const deadline = Date.now() + (this.options.batchWindowMs ?? 0);
+        while (messages.length > 0 && messages.length < size && Date.now() < deadline && this.running) {
+          const more = await sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: queueUrl,
+              MaxNumberOfMessages: size - messages.length,
+              WaitTimeSeconds: Math.max(0, Math.min(1, Math.floor((deadline - Date.now()) / 1000))),
+              MessageSystemAttributeNames: ['All'],
+              MessageAttributeNames: ['All'],
+            }),
+            { abortSignal: this.abort.signal },
+          );
+          if (more.Messages?.length) messages.push(...more.Messages);
+          else await new Promise((r) => setTimeout(r, Math.min(100, Math.max(0, deadline - Date.now()))));
+        }
       } catch (error) {
         if (!this.running) return;
         console.error(`[local sqs] receive failed: ${(error as Error).message}`);

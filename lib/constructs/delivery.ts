@@ -24,6 +24,8 @@ export interface DeliveryProps {
   readonly maxReceiveCount?: number;
   /** Accounts whose buses `eventbridge` destinations may target. @default any account */
   readonly customerBusAccounts?: string[];
+  /** The standard queue's batching window (see HeraldStackProps). @default 1 */
+  readonly deliveryBatchWindowSeconds?: number;
 }
 
 /**
@@ -109,7 +111,7 @@ export class Delivery extends Construct {
     this.deliver.function.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: DELIVER_BATCH_SIZE,
-        maxBatchingWindow: Duration.seconds(1),
+        maxBatchingWindow: Duration.seconds(props.deliveryBatchWindowSeconds ?? 1),
         reportBatchItemFailures: true,
       }),
     );

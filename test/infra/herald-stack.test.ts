@@ -102,6 +102,14 @@ describe('delivery queue', () => {
     });
   });
 
+  it('lets the operator trade the batching window for latency (herald:deliveryBatchWindowSeconds)', () => {
+    const fast = Template.fromStack(new HeraldStack(new App(), 'Fast', { deliveryBatchWindowSeconds: 0 }));
+    const mappings = Object.values(fast.findResources('AWS::Lambda::EventSourceMapping')).map((r) => r.Properties);
+    const standard = mappings.filter((p) => p.BatchSize === DELIVER_BATCH_SIZE && p.MaximumBatchingWindowInSeconds !== undefined);
+    expect(standard).toHaveLength(1);
+    expect(standard[0].MaximumBatchingWindowInSeconds).toBe(0);
+  });
+
   it('keeps timeouts consistent: subscription timeout < function timeout, visibility ≥ 6 × function timeout', () => {
     const deliver = stack.delivery.deliver.function.node.defaultChild as { timeout?: number };
     expect(deliver.timeout).toBe(TIMEOUTS.deliverFunctionTimeoutSeconds);

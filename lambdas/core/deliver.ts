@@ -8,7 +8,8 @@ import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
 import { applyTransform } from './transform.ts';
 import { signWebhook } from './signing.ts';
-import { activeSecrets, timeoutSecondsOf, type EventBridgeDestination, type HttpDestination, type Subscription } from './subscription.ts';
+import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
+import { activeSecrets, timeoutSecondsOf } from './subscription-settings.ts';
 
 /**
  * One delivery attempt: send the job's event to its subscription, log the attempt, and decide

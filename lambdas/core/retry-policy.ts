@@ -1,5 +1,3 @@
-import * as z from 'zod';
-
 /**
  * Per-subscription retry policies. A policy is an explicit schedule of delays, an exponential
  * curve, or a named preset; `maxAttempts` and `maxAgeSeconds` bound it. Delays are the gaps
@@ -16,54 +14,20 @@ export const JITTER = 0.2;
  */
 export const MAX_AGE_BOUND_ATTEMPTS = 1440;
 
-const delaySeconds = z.number().int('must be a whole number of seconds').min(0, 'must not be negative').max(MAX_POLICY_AGE_SECONDS);
-const maxAttempts = z.number().int().min(1).max(MAX_ATTEMPTS, `at most ${MAX_ATTEMPTS} attempts`);
-const maxAgeSeconds = z.number().int().min(1).max(MAX_POLICY_AGE_SECONDS, 'must fit in SQS retention (14 days, 1209600 s)');
-
-export const schedulePolicySchema = z
-  .object({
-    schedule: z.array(delaySeconds).max(MAX_ATTEMPTS - 1, `at most ${MAX_ATTEMPTS - 1} retries`),
-    maxAttempts: maxAttempts.optional(),
-    maxAgeSeconds: maxAgeSeconds.optional(),
-  })
-  .strict();
-
-export const exponentialPolicySchema = z
-  .object({
-    strategy: z.literal('exponential'),
-    initialSeconds: delaySeconds.refine((v) => v >= 1, 'must be at least 1'),
-    factor: z.number().min(1).max(10).optional(),
-    maxSeconds: delaySeconds.refine((v) => v >= 1, 'must be at least 1'),
-    maxAttempts: maxAttempts.optional(),
-    maxAgeSeconds: maxAgeSeconds.optional(),
-  })
-  .strict()
-  .refine((p) => p.maxSeconds >= p.initialSeconds, { path: ['maxSeconds'], message: 'must be at least initialSeconds' })
-  .refine((p) => p.maxAttempts !== undefined || p.maxAgeSeconds !== undefined, {
-    path: ['maxAttempts'],
-    message: 'an exponential policy needs maxAttempts or maxAgeSeconds to end',
-  })
-  .refine((p) => p.maxAttempts !== undefined || worstCaseAttempts(p) <= MAX_AGE_BOUND_ATTEMPTS, {
-    path: ['maxAgeSeconds'],
-    message: `bounded by age alone, the policy would make more than ${MAX_AGE_BOUND_ATTEMPTS} attempts: raise initialSeconds, factor or maxSeconds, shorten maxAgeSeconds, or set maxAttempts`,
-  });
-
-/** Attempts an age-bounded exponential policy makes when jitter always draws the shortest gap. */
-function worstCaseAttempts(p: { initialSeconds: number; factor?: number; maxSeconds: number; maxAgeSeconds?: number }): number {
-  if (p.maxAgeSeconds === undefined) return 1;
-  let attempts = 1;
-  let elapsed = 0;
-  while (attempts <= MAX_AGE_BOUND_ATTEMPTS) {
-    const base = Math.min(p.initialSeconds * (p.factor ?? 2) ** Math.min(attempts - 1, 64), p.maxSeconds);
-    elapsed += Math.max(1, Math.round(base * (1 - JITTER)));
-    if (elapsed > p.maxAgeSeconds) break;
-    attempts += 1;
-  }
-  return attempts;
+/** Shapes checked by retry-policy-schema.ts (kept apart: the delivery path needs no zod). */
+export interface SchedulePolicy {
+  schedule: number[];
+  maxAttempts?: number;
+  maxAgeSeconds?: number;
 }
-
-export type SchedulePolicy = z.infer<typeof schedulePolicySchema>;
-export type ExponentialPolicy = z.infer<typeof exponentialPolicySchema>;
+export interface ExponentialPolicy {
+  strategy: 'exponential';
+  initialSeconds: number;
+  factor?: number;
+  maxSeconds: number;
+  maxAttempts?: number;
+  maxAgeSeconds?: number;
+}
 export type ResolvedRetryPolicy = SchedulePolicy | ExponentialPolicy;
 
 export interface RetryPreset {
@@ -107,28 +71,7 @@ export const RETRY_PRESETS = {
 } as const satisfies Record<string, RetryPreset>;
 
 export type PresetName = keyof typeof RETRY_PRESETS;
-const presetNames = Object.keys(RETRY_PRESETS) as [PresetName, ...PresetName[]];
-
-export const presetPolicySchema = z.object({ preset: z.enum(presetNames) }).strict();
-
-export type RetryPolicy = z.infer<typeof presetPolicySchema> | ExponentialPolicy | SchedulePolicy;
-
-/**
- * The three shapes are told apart by their keys (`preset`, `strategy`, else a `schedule`), so a
- * mistake is reported against the field that is wrong, not as "matches none of three shapes".
- */
-export const retryPolicySchema = z.unknown().transform((value, ctx): RetryPolicy => {
-  const shape = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  if (!shape) {
-    ctx.addIssue({ code: 'custom', message: 'must be an object: {preset}, {schedule, …} or {strategy: "exponential", …}' });
-    return z.NEVER;
-  }
-  const schema = 'preset' in shape ? presetPolicySchema : 'strategy' in shape ? exponentialPolicySchema : schedulePolicySchema;
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-  return z.NEVER;
-});
+export type RetryPolicy = { preset: PresetName } | ExponentialPolicy | SchedulePolicy;
 
 export function resolveRetryPolicy(policy: RetryPolicy | undefined): ResolvedRetryPolicy {
   if (!policy) return RETRY_PRESETS.default.policy;

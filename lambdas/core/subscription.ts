@@ -1,8 +1,10 @@
 import * as z from 'zod';
 import { normaliseTypePattern } from './event-types.ts';
 import { validateEventPattern, type EventPattern } from './event-pattern.ts';
-import { retryPolicySchema, type RetryPolicy } from './retry-policy.ts';
-import { transformProblem } from './transform.ts';
+import type { RetryPolicy } from './retry-policy.ts';
+import { retryPolicySchema } from './retry-policy-schema.ts';
+import { DEFAULT_TIMEOUT_SECONDS } from './subscription-settings.ts';
+import { transformProblem } from './transform-check.ts';
 
 /**
  * A subscription: which events a tenant wants (`eventTypes`, optional content `filter`), where
@@ -11,7 +13,7 @@ import { transformProblem } from './transform.ts';
  */
 
 export const MAX_SUBSCRIPTION_TIMEOUT_SECONDS = 90;
-export const DEFAULT_SUBSCRIPTION_TIMEOUT_SECONDS = 15;
+export const DEFAULT_SUBSCRIPTION_TIMEOUT_SECONDS = DEFAULT_TIMEOUT_SECONDS;
 const MAX_HEADERS = 20;
 const MAX_HEADER_VALUE = 1024;
 
@@ -276,11 +278,4 @@ export function toPublicSubscription(subscription: Subscription): PublicSubscrip
   return { ...rest, destination: toPublicDestination(destination) };
 }
 
-/** Secrets that still sign at `now`: the current one plus any rotated-out one inside its grace. */
-export function activeSecrets(subscription: Pick<Subscription, 'secrets'>, now: Date): string[] {
-  return subscription.secrets.filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now.getTime()).map((s) => s.secret);
-}
-
-export function timeoutSecondsOf(destination: Destination): number {
-  return ('timeoutSeconds' in destination ? destination.timeoutSeconds : undefined) ?? DEFAULT_SUBSCRIPTION_TIMEOUT_SECONDS;
-}
+export { activeSecrets, timeoutSecondsOf } from './subscription-settings.ts';

@@ -16,9 +16,9 @@ import {
   maxDelayOf,
   resolveRetryPolicy,
   retryDelayFor,
-  retryPolicySchema,
   type ResolvedRetryPolicy,
 } from '../../lambdas/core/retry-policy.ts';
+import { retryPolicySchema } from '../../lambdas/core/retry-policy-schema.ts';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 

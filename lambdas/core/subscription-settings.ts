@@ -1,0 +1,16 @@
+import type { Destination, Subscription } from './subscription.ts';
+
+/**
+ * What the delivery path reads from a subscription, without the schemas that check one (those,
+ * with zod and the JSONata parser, stay in subscription.ts for the API).
+ */
+export const DEFAULT_TIMEOUT_SECONDS = 15;
+
+/** Secrets that still sign at `now`: the current one plus any rotated-out one inside its grace. */
+export function activeSecrets(subscription: Pick<Subscription, 'secrets'>, now: Date): string[] {
+  return subscription.secrets.filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now.getTime()).map((s) => s.secret);
+}
+
+export function timeoutSecondsOf(destination: Destination): number {
+  return ('timeoutSeconds' in destination ? destination.timeoutSeconds : undefined) ?? DEFAULT_TIMEOUT_SECONDS;
+}

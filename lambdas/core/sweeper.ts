@@ -37,7 +37,11 @@ export interface SweepPorts {
    * looks again next run. A lost message is never in the backlog, so it is found once the
    * workers catch up.
    */
-  config: { sweepAfterSeconds: number; shards: number; pageSize?: number; maxPages?: number; maxBacklog?: number };
+  /**
+   * `deadline` (epoch ms): the list is read until then and the cursor saved, so a run cut short
+   * by the function's timeout never loses its progress (the pending and held phases follow).
+   */
+  config: { sweepAfterSeconds: number; shards: number; pageSize?: number; maxPages?: number; maxBacklog?: number; deadline?: number };
 }
 
 export interface SweepReport {
@@ -51,6 +55,9 @@ export interface SweepReport {
   /** Deliveries were left alone this run because the queue had this many messages waiting. */
   deferredForBacklog: number;
 }
+
+/** Events of one shard checked concurrently. */
+const CHECKS_AT_ONCE = 8;
 
 export async function sweep(ports: SweepPorts): Promise<SweepReport> {
   const report: SweepReport = {
@@ -81,16 +88,27 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
   // needed action is listed again (a recheck), until all its deliveries exist.
   const start = await ports.sweep.sweptUpTo(shard);
   let position = start;
+  const deadline = ports.config.deadline ?? Number.POSITIVE_INFINITY;
+  const run = { now, later, behind, report, recipients };
   try {
-    for (let page = 0, more = true; more && page < (ports.config.maxPages ?? 20); page++) {
+    for (let page = 0, more = true; more && page < (ports.config.maxPages ?? 200) && ports.clock().getTime() < deadline; page++) {
       const entries = await ports.sweep.dueEvents(shard, position, now.toISOString(), limit);
       more = entries.length === limit;
-      for (const entry of entries) {
-        if (!(await checkEvent(ports, entry, { now, later, behind, report, recipients }))) {
+      // A few at a time; the cursor moves past a group only when every entry in it is done.
+      for (let i = 0; i < entries.length; i += CHECKS_AT_ONCE) {
+        const group = entries.slice(i, i + CHECKS_AT_ONCE);
+        const done = await Promise.all(group.map((entry) => checkEvent(ports, entry, run)));
+        const stop = done.indexOf(false);
+        if (stop >= 0) {
+          if (stop > 0) position = group[stop - 1]!.key;
           more = false;
           break;
         }
-        position = entry.key;
+        position = group.at(-1)!.key;
+        if (ports.clock().getTime() >= deadline) {
+          more = false;
+          break;
+        }
       }
     }
   } finally {

@@ -1,0 +1,141 @@
+/**
+ * The sweeper's list walk (core/sweeper.ts) against an in-memory list: every due event is
+ * checked once and the cursor moves past it; one the sweeper had to act on is listed again; a
+ * run that reaches its deadline saves how far it got; a backlog stops the walk at the first
+ * published event.
+ */
+import { describe, expect, it } from 'vitest';
+import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
+import { deliveryIdFor } from '../../lambdas/core/ids.ts';
+import type { StoredEvent, SweepEntry } from '../../lambdas/core/ports.ts';
+import { sweep, type SweepPorts } from '../../lambdas/core/sweeper.ts';
+
+const T = 'ten_1';
+const SUB = 'sub_1';
+
+function event(id: string, published = true): StoredEvent {
+  return {
+    specversion: '1.0',
+    id,
+    source: 'urn:test',
+    type: 'order.created',
+    time: '2026-01-01T00:00:00.000Z',
+    subject: id,
+    datacontenttype: 'application/json',
+    tenantid: T,
+    data: {},
+    ...(published ? { publishedAt: '2026-01-01T00:00:00.000Z' } : {}),
+  };
+}
+
+/** A one-shard world: the list (sorted keys), the cursor, events, delivery records. */
+function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: number; clockStep?: number }) {
+  let time = Date.parse('2026-01-01T01:00:00.000Z');
+  const entries = new Map<string, SweepEntry>();
+  for (const e of options.events) {
+    const key = `2026-01-01T00:10:00.000Z#${T}#${e.id}`;
+    entries.set(key, { dueAt: '2026-01-01T00:10:00.000Z', tenantId: T, eventId: e.id, key, recheck: false });
+  }
+  let cursor = '';
+  const events = new Map(options.events.map((e) => [e.id, e]));
+  const existing = new Set(options.delivered.map((id) => deliveryIdFor(T, id, SUB)));
+  const enqueued: DeliveryJob[] = [];
+  const published: string[] = [];
+  const rechecks: string[] = [];
+  const ports: SweepPorts = {
+    sweep: {
+      sweptUpTo: async () => cursor,
+      dueEvents: async (_shard, after, now, limit) =>
+        [...entries.values()].filter((e) => e.key > after && e.key <= `${now}#~`).sort((a, b) => (a.key < b.key ? -1 : 1)).slice(0, limit),
+      advance: async (_shard, from, to) => {
+        if (cursor !== from) return false;
+        cursor = to;
+        return true;
+      },
+      recheckLater: async (entry, dueAt) => {
+        rechecks.push(entry.eventId);
+        const key = `${dueAt}#${T}#${entry.eventId}`;
+        entries.set(key, { ...entry, dueAt, key, recheck: true });
+      },
+      clearRecheck: async (entry) => void entries.delete(entry.key),
+      existingDeliveries: async (ids) => new Set(ids.filter((id) => existing.has(id))),
+      overduePending: async () => [],
+      claimPending: async () => false,
+      heldSubscriptions: async () => [],
+      markUnrecoverable: async () => undefined,
+    },
+    subscriptions: {
+      findSubscriptionsByPatterns: async () => [{ subscriptionId: SUB, status: 'active', createdAt: '2025-01-01T00:00:00.000Z' }],
+    } as unknown as SweepPorts['subscriptions'],
+    events: {
+      getEvent: async (_t, id) => events.get(id),
+      markEventPublished: async (_t, id, at) => void events.set(id, { ...events.get(id)!, publishedAt: at }),
+    },
+    publisher: { publish: async (e) => void published.push(e.id) },
+    deliveries: { listHeld: async () => ({ items: [] }), endHold: async () => false } as unknown as SweepPorts['deliveries'],
+    queue: {
+      enqueue: async (jobs: DeliveryJob[]) => {
+        enqueued.push(...jobs);
+        for (const j of jobs) existing.add(j.deliveryId);
+      },
+      backlog: async () => options.backlog ?? 0,
+    } as unknown as SweepPorts['queue'],
+    clock: () => {
+      time += options.clockStep ?? 0;
+      return new Date(time);
+    },
+    config: { sweepAfterSeconds: 60, shards: 1, pageSize: 3 },
+  };
+  return { ports, enqueued, published, rechecks, cursor: () => cursor, entries };
+}
+
+describe('the sweeper list walk', () => {
+  it('checks each due event once, moves the cursor past it, and writes nothing for events that need nothing', async () => {
+    const w = world({ events: ['e1', 'e2', 'e3', 'e4', 'e5'].map((id) => event(id)), delivered: ['e1', 'e2', 'e3', 'e4', 'e5'] });
+    const report = await sweep(w.ports);
+    expect(report).toMatchObject({ eventsChecked: 5, eventsCleared: 5, deliveriesEnqueued: 0 });
+    expect(w.cursor()).toContain('#e5');
+    expect(w.rechecks).toEqual([]);
+    // A second run finds nothing new.
+    expect((await sweep(w.ports)).eventsChecked).toBe(0);
+  });
+
+  it('enqueues missing deliveries with their deterministic ids, publishes unpublished events, and lists both again', async () => {
+    const w = world({ events: [event('e1'), event('e2', false), event('e3')], delivered: ['e1'] });
+    const report = await sweep(w.ports);
+    expect(report).toMatchObject({ eventsPublished: 1, deliveriesEnqueued: 1 });
+    expect(w.published).toEqual(['e2']);
+    expect(w.enqueued.map((j) => j.deliveryId)).toEqual([deliveryIdFor(T, 'e3', SUB)]);
+    expect(w.rechecks.sort()).toEqual(['e2', 'e3']);
+    // Once due, a recheck whose deliveries all exist leaves the list.
+    w.ports.clock = () => new Date('2026-01-01T02:00:00.000Z');
+    await w.ports.queue.enqueue([{ deliveryId: deliveryIdFor(T, 'e2', SUB) } as DeliveryJob]);
+    const again = await sweep(w.ports);
+    expect(again.eventsCleared).toBe(2);
+    expect([...w.entries.values()].filter((e) => e.recheck)).toEqual([]);
+  });
+
+  it('saves how far it got when the deadline comes', async () => {
+    const w = world({ events: Array.from({ length: 40 }, (_, i) => event(`e${String(i).padStart(2, '0')}`)), delivered: [], clockStep: 10 });
+    w.ports.config = { ...w.ports.config, deadline: Date.parse('2026-01-01T01:00:00.000Z') + 100 };
+    const first = await sweep(w.ports);
+    expect(first.eventsChecked).toBeGreaterThan(0);
+    expect(first.eventsChecked).toBeLessThan(40);
+    const reached = w.cursor();
+    expect(reached).not.toBe('');
+    // The next run goes on from there; nothing is skipped.
+    w.ports.config = { ...w.ports.config, deadline: undefined };
+    const second = await sweep(w.ports);
+    expect(w.cursor() > reached).toBe(true);
+    expect(new Set(w.enqueued.map((j) => j.event.id)).size).toBe(40);
+    expect(first.eventsChecked + second.eventsChecked).toBeGreaterThanOrEqual(40);
+  });
+
+  it('with the queue backlogged, stops at the first published event and leaves it for later', async () => {
+    const w = world({ events: [event('e1', false), event('e2'), event('e3')], delivered: [], backlog: 10_000 });
+    const report = await sweep(w.ports);
+    expect(report.eventsPublished).toBe(1);
+    expect(report.deliveriesEnqueued).toBe(0);
+    expect(w.cursor()).toContain('#e1');
+  });
+});

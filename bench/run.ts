@@ -1,12 +1,16 @@
 /**
- * `npm run bench`: Herald's delivery path measured on the local runtime (bounded to a few
- * minutes). Prints a table and writes bench/results.json with the machine, the date and every
- * figure:
+ * `npm run bench`: Herald's delivery path measured on the local runtime (about six minutes;
+ * `-- --quick` runs the request-count scenarios alone, smaller). Prints a table and writes
+ * bench/results.json with the machine, the date and every figure:
  *   - AWS requests per delivery, by service and operation (an AWS SDK middleware counts every
  *     call the real handlers make), for 1,000 events × 1 subscription and 100 events × 10
- *     subscriptions, every delivery succeeding on its first attempt;
- *   - cost per million deliveries from those counts and bench/prices.json (us-east-1 list prices);
- *   - publish → receiver latency p50/p99 at a steady rate;
+ *     subscriptions, every delivery succeeding on its first attempt, and again with one retry
+ *     each; counting lasts until the sweeper has checked every event;
+ *   - DynamoDB capacity units as billed, indexes included (bench/dynamo-units.ts);
+ *   - cost per million deliveries from those counts and bench/prices.json (us-east-1 list
+ *     prices), and the idle cost per month;
+ *   - publish → receiver latency p50/p99 at a steady rate, with the stack's default 1 s batching
+ *     window and without it;
  *   - worker efficiency: the deliver handler against a bare undici POST loop (bench/measures.ts);
  *   - fan-out of one event to 1,000 subscriptions among 10,000 others;
  *   - the cold start proxy: each bundle's size and the median init time of fresh processes.

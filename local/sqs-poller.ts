@@ -1,4 +1,5 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { setMaxListeners } from 'node:events';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
 
@@ -63,6 +64,8 @@ export class SqsPoller {
 
   start(): void {
     this.running = true;
+    // Every poller's receive listens on the one stop signal.
+    setMaxListeners(Math.max(10, 4 * (this.options.concurrency ?? 2)), this.abort.signal);
     for (let i = 0; i < (this.options.concurrency ?? 2); i++) this.loops.push(this.loop());
   }
 

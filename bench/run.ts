@@ -84,12 +84,18 @@ const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port
 /** The sweeper's grace period in the bench: short, so each event's sweep is counted in its scenario. */
 const SWEEP_AFTER_SECONDS = 3;
 const deliverRuns = { invocations: 0, ms: 0 };
+const perEventRuns = { api: { invocations: 0, ms: 0 }, fanout: { invocations: 0, ms: 0 } };
 const herald = await startHeraldLocal({
   port: 0,
   adminKey: ADMIN,
   pollerConcurrency: 8,
   sweepIntervalMs: 0,
   sweepAfterSeconds: SWEEP_AFTER_SECONDS,
+  onInvocation: (fn, ms) => {
+    if (!counting) return;
+    perEventRuns[fn].invocations++;
+    perEventRuns[fn].ms += ms;
+  },
   // Measures the deliver function as the event source mapping invokes it.
   wrapDeliver: (handler) => async (event, context) => {
     const t0 = performance.now();
@@ -141,6 +147,7 @@ async function scenario(name: string, events: number, subscriptions: number, rat
   capacity.byKind!.clear();
   deliverRuns.invocations = 0;
   deliverRuns.ms = 0;
+  for (const run of Object.values(perEventRuns)) Object.assign(run, { invocations: 0, ms: 0 });
   received = 0;
   succeeded = 0;
   counting = true;
@@ -193,24 +200,27 @@ async function scenario(name: string, events: number, subscriptions: number, rat
     },
     sweeperEventsChecked: sweeps.reduce((a, r) => a + r.eventsChecked, 0),
     deliverFunction: { invocationsPerDelivery: +(deliverRuns.invocations / expected).toFixed(3), msPerInvocation: +(deliverRuns.ms / Math.max(1, deliverRuns.invocations)).toFixed(1) },
+    apiFunction: { invocationsPerEvent: +(perEventRuns.api.invocations / events).toFixed(3), msPerInvocation: +(perEventRuns.api.ms / Math.max(1, perEventRuns.api.invocations)).toFixed(1) },
+    fanoutFunction: { invocationsPerEvent: +(perEventRuns.fanout.invocations / events).toFixed(3), msPerInvocation: +(perEventRuns.fanout.ms / Math.max(1, perEventRuns.fanout.invocations)).toFixed(1) },
   };
 }
 
 /**
- * Cost per million deliveries from the measured request counts, DynamoDB capacity units, the
- * measured deliver-function invocations and wall time (an upper bound for billed duration:
- * locally it includes the emulators' time), and bench/prices.json. The api and fan-out
- * functions run once per event and the sweeper once a minute; the api and fan-out durations are
- * not measured locally and are taken as ASSUMED_MS each (labelled in results).
+ * Cost per million deliveries from the measured request counts, DynamoDB capacity units, and
+ * each function's measured invocations and wall time (api and fan-out per event, deliver per
+ * batch: an upper bound for billed duration, since locally it includes the emulators' time),
+ * with bench/prices.json. The sweeper runs once a minute whatever the traffic (fixedMonthlyUsd).
  */
-const ASSUMED_MS = 30;
 const MEMORY_GB = 0.5;
 function costPerMillion(result: Awaited<ReturnType<typeof scenario>>) {
   const r = result.requestsPerDelivery as Record<string, number>;
   const sum = (prefix: string) => Object.entries(r).filter(([k]) => k.startsWith(prefix) && !k.includes('not counted')).reduce((a, [, v]) => a + v, 0);
   const perEvent = 1 / result.subscriptions;
-  const invocations = 2 * perEvent + result.deliverFunction.invocationsPerDelivery;
-  const gbSeconds = MEMORY_GB * ((2 * perEvent * ASSUMED_MS) / 1000 + (result.deliverFunction.invocationsPerDelivery * result.deliverFunction.msPerInvocation) / 1000);
+  const { apiFunction: api, fanoutFunction: fanout, deliverFunction: deliver } = result;
+  const invocations = perEvent * (api.invocationsPerEvent + fanout.invocationsPerEvent) + deliver.invocationsPerDelivery;
+  const seconds =
+    (perEvent * (api.invocationsPerEvent * api.msPerInvocation + fanout.invocationsPerEvent * fanout.msPerInvocation) + deliver.invocationsPerDelivery * deliver.msPerInvocation) / 1000;
+  const gbSeconds = MEMORY_GB * seconds;
   const units = result.dynamodbUnitsPerDelivery;
   const parts = {
     dynamodb: units.write * prices.dynamodb.perMillionWriteRequestUnits + units.read * prices.dynamodb.perMillionReadRequestUnits,
@@ -223,7 +233,7 @@ function costPerMillion(result: Awaited<ReturnType<typeof scenario>>) {
   return {
     perMillionUsd: +total.toFixed(2),
     parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, +v.toFixed(3)])),
-    assumptions: `api and fanout ${ASSUMED_MS} ms each per event; ${MEMORY_GB * 1024} MB functions; DynamoDB units measured (table and indexes)`,
+    assumptions: `${MEMORY_GB * 1024} MB functions, billed for their measured local wall time; DynamoDB units measured (table and indexes)`,
   };
 }
 
@@ -267,7 +277,7 @@ const quick = process.argv.includes('--quick');
 if (quick) {
   herald.setBatchWindowMs(Number(process.env.BENCH_WINDOW_MS ?? 1000));
   for (const s of [await scenario('one', 200, 1, 50), await scenario('ten', 20, 10, 10), await scenario('one-retry', 50, 1, 50, true)]) {
-    console.log(s.name, s.delivered, '/', s.expected, s.latencyMs, JSON.stringify(s.requestsPerDelivery), s.dynamodbUnitsPerDelivery, s.deliverFunction, costPerMillion(s));
+    console.log(s.name, s.delivered, '/', s.expected, s.latencyMs, JSON.stringify(s.requestsPerDelivery), s.dynamodbUnitsPerDelivery, s.deliverFunction, s.apiFunction, s.fanoutFunction, costPerMillion(s));
   }
   await herald.stop();
   process.exit(0);

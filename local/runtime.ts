@@ -53,6 +53,8 @@ export interface HeraldLocalOptions {
   sweepIntervalMs?: number;
   /** The sweeper's grace period (HERALD_SWEEP_AFTER_SECONDS). Default 60 s locally. */
   sweepAfterSeconds?: number;
+  /** Observes how long each api and fan-out invocation took (ms): the bench's cost model. */
+  onInvocation?: (fn: 'api' | 'fanout', ms: number) => void;
   /** Fault injection for tests: wraps the deliver function as the event source mapping sees it. */
   wrapDeliver?: (handler: LambdaHandler<SQSEvent, SQSBatchResponse>) => LambdaHandler<SQSEvent, SQSBatchResponse>;
 }
@@ -162,9 +164,21 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
   delete process.env.AWS_PROFILE;
   resolveLocalhostNames();
   // Imported only now: handlers read their environment once, at cold start, as in Lambda.
-  const api = (await import('../lambdas/api/handler.ts')).handler as unknown as LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
+  const timed = <E, R>(name: 'api' | 'fanout', handler: LambdaHandler<E, R>): LambdaHandler<E, R> => {
+    const observe = options.onInvocation;
+    if (!observe) return handler;
+    return async (event, context) => {
+      const t0 = performance.now();
+      try {
+        return await handler(event, context);
+      } finally {
+        observe(name, performance.now() - t0);
+      }
+    };
+  };
+  const api = timed('api', (await import('../lambdas/api/handler.ts')).handler as unknown as LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>);
   const authorizer = (await import('../lambdas/authorizer/handler.ts')).handler as unknown as LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>;
-  const fanout = (await import('../lambdas/fanout/handler.ts')).handler as unknown as LambdaHandler<EventBridgeEvent<string, unknown>, unknown>;
+  const fanout = timed('fanout', (await import('../lambdas/fanout/handler.ts')).handler as unknown as LambdaHandler<EventBridgeEvent<string, unknown>, unknown>);
   const deliver = (await import('../lambdas/deliver/handler.ts')).handler as unknown as LambdaHandler<SQSEvent, SQSBatchResponse>;
   const sweeper = (await import('../lambdas/sweeper/handler.ts')).handler as unknown as LambdaHandler<ScheduledEvent, SweepReport>;
   const invokeFanout = (event: EventBridgeEvent<string, unknown>) => fanout(event, lambdaContext('herald-fanout', 30_000));

@@ -32,7 +32,8 @@ export class DynamoSweepStore implements SweepStore {
         IndexName: gsi3.indexName,
         KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :after AND :now',
         ExpressionAttributeNames: { '#pk': gsi3.partitionKey, '#sk': gsi3.sortKey },
-        ExpressionAttributeValues: { ':pk': `SWEEP#${shard}`, ':after': `${after}\u0000`, ':now': upper },
+        // Strictly after the cursor: no key extends another by a character below the space.
+        ExpressionAttributeValues: { ':pk': `SWEEP#${shard}`, ':after': `${after} `, ':now': upper },
         Limit: limit,
       }),
     );

@@ -6,14 +6,22 @@ import type { CloudEvent } from '#core/envelope';
 import type { BatchStore } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { batchWriteAll, conditionalUpdate } from './dynamo-helpers.ts';
+import { shardOf } from './dynamo-store.ts';
 
 /**
  * Batching buffers, one partition per subscription: BATCH#<tid>#<sid> with
  *   ITEM#<event time>#<event id>   a waiting event (arrival order = publish time; idempotent per event)
  *   STATE                          pending count, the next scheduled look, the flush lease, last sent
+ * While a look is scheduled, STATE is on gsi2 BATCHCHECK#<shard> / <checkAt>#<tid>#<sid>: the
+ * sweeper finds a look whose flush message was lost (checkAt long past) and sends another.
  */
-const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_SCHEMA;
+const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi2 } = TABLE_SCHEMA;
 const partition = (tenantId: string, subscriptionId: string) => `BATCH#${tenantId}#${subscriptionId}`;
+export const batchCheckPartition = (shard: number) => `BATCHCHECK#${shard}`;
+const checkKeys = (tenantId: string, subscriptionId: string, at: string) => ({
+  ':checkPk': batchCheckPartition(shardOf(`${tenantId}#${subscriptionId}`)),
+  ':checkSk': `${at}#${tenantId}#${subscriptionId}`,
+});
 
 export class DynamoBatchStore implements BatchStore {
   constructor(private readonly tableName: string) {}
@@ -48,9 +56,10 @@ export class DynamoBatchStore implements BatchStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [PK]: partition(tenantId, subscriptionId), [SK]: 'STATE' },
-        UpdateExpression: 'SET checkAt = :at',
+        UpdateExpression: 'SET checkAt = :at, #g2pk = :checkPk, #g2sk = :checkSk',
         ConditionExpression: 'attribute_not_exists(checkAt) OR checkAt < :now',
-        ExpressionAttributeValues: { ':at': at, ':now': now },
+        ExpressionAttributeNames: { '#g2pk': gsi2.partitionKey, '#g2sk': gsi2.sortKey },
+        ExpressionAttributeValues: { ':at': at, ':now': now, ...checkKeys(tenantId, subscriptionId, at) },
       }),
     );
   }
@@ -79,14 +88,18 @@ export class DynamoBatchStore implements BatchStore {
     const sets: string[] = [];
     const removes = ['leaseUntil'];
     const values: Record<string, unknown> = {};
+    const names: Record<string, string> = {};
     if (changes.sentAt) {
       sets.push('lastSentAt = :sentAt');
       values[':sentAt'] = changes.sentAt;
     }
-    if (changes.checkAt === null) removes.push('checkAt');
-    else if (changes.checkAt) {
-      sets.push('checkAt = :checkAt');
-      values[':checkAt'] = changes.checkAt;
+    if (changes.checkAt === null) {
+      removes.push('checkAt', '#g2pk', '#g2sk');
+      Object.assign(names, { '#g2pk': gsi2.partitionKey, '#g2sk': gsi2.sortKey });
+    } else if (changes.checkAt) {
+      sets.push('checkAt = :checkAt', '#g2pk = :checkPk', '#g2sk = :checkSk');
+      Object.assign(names, { '#g2pk': gsi2.partitionKey, '#g2sk': gsi2.sortKey });
+      Object.assign(values, { ':checkAt': changes.checkAt, ...checkKeys(tenantId, subscriptionId, changes.checkAt) });
     }
     const add = changes.sent ? ' ADD pending :minus' : '';
     if (changes.sent) values[':minus'] = -changes.sent;
@@ -95,6 +108,7 @@ export class DynamoBatchStore implements BatchStore {
         TableName: this.tableName,
         Key: { [PK]: partition(tenantId, subscriptionId), [SK]: 'STATE' },
         UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}REMOVE ${removes.join(', ')}${add}`,
+        ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
         ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
       }),
     );

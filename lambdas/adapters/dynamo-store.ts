@@ -40,12 +40,17 @@ import { batchWriteAll } from './dynamo-helpers.ts';
  *   fan-out index SUBIDX#<tid>#<pattern> SUB#<sid>       (one per event-type pattern)
  *   event         TENANT#<tid>          EVT#<eid>        gsi1: SUBJECT#<tid>#<subject> / <time>#<eid>
  *                                                        gsi2: EVENTS#<tid> / <time>#<eid>
+ *                                                        gsi3: SWEEP#<shard> / <dueAt>#<tid>#<eid> (the sweeper's list)
+ *   recheck       RESWEEP#<tid>#<eid>   #RESWEEP         gsi3 as the event's (lambdas/adapters/sweep-store.ts)
+ *   sweep cursor  SWEEP                 CURSOR#<shard>
  *   delivery      DLV#<did>             #DLV             gsi1: SUBDLV#<tid>#<sid> / <createdAt>#<did>
  *                                                        gsi2, by status (sparse, one at a time):
  *                                                          pending  PENDING#<shard> / <nextAttemptAt>#<did>  (the sweeper)
  *                                                          held     HELD#<shard>    / <tid>#<sid>#<heldAt>#<did>
  *                                                          failed   DEAD#<tid>      / <finishedAt>#<did>
- *   stats         STATS#<tid>#<sid>     M#<minute> | H#<hour> | HEALTH   (lambdas/adapters/stats-store.ts)
+ *   stats         STATS#<tid>#<sid>     B#<ten-minute block> | HEALTH   (lambdas/adapters/stats-store.ts)
+ *   batch buffer  BATCH#<tid>#<sid>     ITEM#<time>#<eid> | STATE      (lambdas/adapters/batch-store.ts)
+ *                                                        STATE with a look scheduled, gsi2: BATCHCHECK#<shard> / <checkAt>#<tid>#<sid>
  */
 const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi1, gsi2, gsi3 } = TABLE_SCHEMA;
 const KEY_FIELDS = [PK, SK, TTL, gsi1.partitionKey, gsi1.sortKey, gsi2.partitionKey, gsi2.sortKey, gsi3.partitionKey, gsi3.sortKey];

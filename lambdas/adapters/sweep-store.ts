@@ -4,6 +4,7 @@ import type { Delivery } from '#core/delivery';
 import type { SweepEntry, SweepStore } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate } from './dynamo-helpers.ts';
+import { batchCheckPartition } from './batch-store.ts';
 import { pendingKey, sweepKeys } from './dynamo-store.ts';
 
 /**
@@ -126,6 +127,24 @@ export class DynamoSweepStore implements SweepStore {
         ExpressionAttributeValues: { ':to': to, ':pk': key.pk, ':sk': key.sk, ':pending': 'pending', ':current': delivery.nextAttemptAt, ':now': new Date().toISOString() },
       }),
     );
+  }
+
+  async overdueBatchChecks(shard: number, before: string, limit: number): Promise<{ tenantId: string; subscriptionId: string; checkAt: string }[]> {
+    const out = await dynamo().send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: gsi2.indexName,
+        KeyConditionExpression: '#pk = :pk AND #sk < :before',
+        ExpressionAttributeNames: { '#pk': gsi2.partitionKey, '#sk': gsi2.sortKey },
+        ExpressionAttributeValues: { ':pk': batchCheckPartition(shard), ':before': before },
+        ProjectionExpression: '#sk',
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((item) => {
+      const [checkAt, tenantId, subscriptionId] = String(item[gsi2.sortKey]).split('#') as [string, string, string];
+      return { tenantId, subscriptionId, checkAt };
+    });
   }
 
   async heldSubscriptions(shard: number): Promise<{ tenantId: string; subscriptionId: string }[]> {

@@ -144,6 +144,8 @@ export interface SweepStore {
   overduePending(shard: number, before: string, limit: number): Promise<Delivery[]>;
   /** Claims an overdue delivery by moving its next attempt to `to` (false: someone else did). */
   claimPending(delivery: Delivery, to: string): Promise<boolean>;
+  /** Batching buffers whose scheduled look was due before `before` and never happened. */
+  overdueBatchChecks(shard: number, before: string, limit: number): Promise<{ tenantId: string; subscriptionId: string; checkAt: string }[]>;
   /** Subscriptions with held deliveries in this shard. */
   heldSubscriptions(shard: number): Promise<{ tenantId: string; subscriptionId: string }[]>;
   /** A delivery that can't be rebuilt (its event is past retention): failed, with the reason. */

@@ -21,6 +21,8 @@ import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEv
  *   2. Pending deliveries overdue by the grace period: claimed, rebuilt from the kept event and
  *      their record (attempt count, policy start), re-enqueued.
  *   3. Held deliveries of subscriptions that are active again: released.
+ *   4. Batching buffers whose scheduled look is overdue by the grace period (its flush message
+ *      was lost): looked at again. A look holds a lease, so a duplicate one sends nothing twice.
  */
 export interface SweepPorts {
   sweep: SweepStore;
@@ -52,6 +54,7 @@ export interface SweepReport {
   pendingRequeued: number;
   heldReleased: number;
   unrecoverable: number;
+  batchLooksRequeued: number;
   /** Deliveries were left alone this run because the queue had this many messages waiting. */
   deferredForBacklog: number;
 }
@@ -68,6 +71,7 @@ export async function sweep(ports: SweepPorts): Promise<SweepReport> {
     pendingRequeued: 0,
     heldReleased: 0,
     unrecoverable: 0,
+    batchLooksRequeued: 0,
     deferredForBacklog: 0,
   };
   const backlog = await ports.queue.backlog();
@@ -126,6 +130,11 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
     }
     await ports.queue.enqueue([rebuildJob(delivery, stripStorage(event))]);
     report.pendingRequeued++;
+  }
+
+  for (const check of behind ? [] : await ports.sweep.overdueBatchChecks(shard, before, limit)) {
+    await ports.queue.enqueueFlush(check.tenantId, check.subscriptionId, 0);
+    report.batchLooksRequeued++;
   }
 
   for (const { tenantId, subscriptionId } of await ports.sweep.heldSubscriptions(shard)) {

@@ -33,7 +33,7 @@ export const handler = middy<ScheduledEvent, SweepReport>()
     const budget = Math.max(1_000, Math.min(35_000, context.getRemainingTimeInMillis() - 15_000));
     const report = await sweep({ ...ports, config: { ...ports.config, deadline: Date.now() + budget } });
     for (const [name, value] of Object.entries(report)) metrics.addMetric(`sweep_${name}`, MetricUnit.Count, value);
-    const acted = report.eventsPublished + report.deliveriesEnqueued + report.pendingRequeued + report.heldReleased + report.unrecoverable;
+    const acted = report.eventsPublished + report.deliveriesEnqueued + report.pendingRequeued + report.heldReleased + report.unrecoverable + report.batchLooksRequeued;
     if (acted > 0) logger.warn('sweeper recovered work that was lost in transit', { ...report });
     else logger.info('sweep clean', { ...report });
     return report;

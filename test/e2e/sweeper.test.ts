@@ -121,6 +121,24 @@ describe('the reconciliation sweeper', () => {
     await receiver.waitFor('/unpublished', 1);
   });
 
+  it('looks again at a batching buffer whose scheduled look was lost in transit', async () => {
+    const sub = await subscribe('/batched-lost', { batching: { maxItems: 10, intervalSeconds: 1 } });
+    lose.set(sub.id, 1); // the look fan-out schedules for the buffer
+    const published = await publish(sub.prefix);
+    expect(published.status).toBe(202);
+    await eventually(async () => (lose.get(sub.id) === 0 ? true : undefined), 5000);
+    await later(2500); // the look was due after 1 s; the grace period is 1 s more
+    expect(receiver.on('/batched-lost')).toHaveLength(0);
+    const report = await herald.sweep();
+    expect(report.batchLooksRequeued).toBeGreaterThanOrEqual(1);
+    const [request] = await receiver.waitFor('/batched-lost', 1);
+    const note = JSON.parse(request!.body);
+    expect(note).toMatchObject({ batchsize: 1, items: [{ id: published.body.id }] });
+    // Looked at and sent: the buffer is off the sweeper's list.
+    await later(2200);
+    expect((await herald.sweep()).batchLooksRequeued).toBe(0);
+  });
+
   it('releases held deliveries of a subscription that is active again', async () => {
     const sub = await subscribe('/held');
     await api('POST', `/v1/subscriptions/${sub.id}/pause`, tenant.apiKey, {});

@@ -61,6 +61,7 @@ function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: 
       existingDeliveries: async (ids) => new Set(ids.filter((id) => existing.has(id))),
       overduePending: async () => [],
       claimPending: async () => false,
+      overdueBatchChecks: async () => [],
       heldSubscriptions: async () => [],
       markUnrecoverable: async () => undefined,
     },

@@ -2,7 +2,9 @@ import { runSoak } from '../local/soak.ts';
 
 /**
  * `npm run soak`: the fault-injection soak (loopback only, bounded). Options:
- *   --events N   events to publish (default 3000: within 5 minutes on 2 vCPUs; 10000 takes about 9), each to 3 subscriptions
+ *   --events N             events to publish (default 3000: within 5 minutes on 2 vCPUs), each to 3 subscriptions
+ *   --deadline-seconds S   how long to wait for everything to settle (default 290; 10000 events
+ *                          take about 9 minutes on 2 vCPUs, so give them 900)
  * Prints the figures and the invariants; exits non-zero if any invariant fails.
  */
 const arg = (name: string, fallback: number) => {

@@ -101,18 +101,24 @@ export class DynamoSweepStore implements SweepStore {
     return found;
   }
 
-  async overduePending(shard: number, before: string, limit: number): Promise<Delivery[]> {
+  /** One page of a gsi2 partition keyed by time: the entries due before `before`, oldest first. */
+  private async dueBefore(partition: string, before: string, limit: number, keysOnly = false): Promise<Record<string, unknown>[]> {
     const out = await dynamo().send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: gsi2.indexName,
         KeyConditionExpression: '#pk = :pk AND #sk < :before',
         ExpressionAttributeNames: { '#pk': gsi2.partitionKey, '#sk': gsi2.sortKey },
-        ExpressionAttributeValues: { ':pk': `PENDING#${shard}`, ':before': before },
+        ExpressionAttributeValues: { ':pk': partition, ':before': before },
+        ...(keysOnly ? { ProjectionExpression: '#sk' } : {}),
         Limit: limit,
       }),
     );
-    return (out.Items ?? []) as Delivery[];
+    return out.Items ?? [];
+  }
+
+  async overduePending(shard: number, before: string, limit: number): Promise<Delivery[]> {
+    return (await this.dueBefore(`PENDING#${shard}`, before, limit)) as unknown as Delivery[];
   }
 
   async claimPending(delivery: Delivery, to: string): Promise<boolean> {
@@ -130,18 +136,7 @@ export class DynamoSweepStore implements SweepStore {
   }
 
   async overdueBatchChecks(shard: number, before: string, limit: number): Promise<{ tenantId: string; subscriptionId: string; checkAt: string }[]> {
-    const out = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: gsi2.indexName,
-        KeyConditionExpression: '#pk = :pk AND #sk < :before',
-        ExpressionAttributeNames: { '#pk': gsi2.partitionKey, '#sk': gsi2.sortKey },
-        ExpressionAttributeValues: { ':pk': batchCheckPartition(shard), ':before': before },
-        ProjectionExpression: '#sk',
-        Limit: limit,
-      }),
-    );
-    return (out.Items ?? []).map((item) => {
+    return (await this.dueBefore(batchCheckPartition(shard), before, limit, true)).map((item) => {
       const [checkAt, tenantId, subscriptionId] = String(item[gsi2.sortKey]).split('#') as [string, string, string];
       return { tenantId, subscriptionId, checkAt };
     });

@@ -49,6 +49,10 @@ export const ENV = {
   adminKeyHash: 'HERALD_ADMIN_KEY_HASH',
   allowPrivateTargets: 'HERALD_ALLOW_PRIVATE_TARGETS',
   catalogueDir: 'HERALD_CATALOGUE_DIR',
+  /** `443,1024-65535` (default) or the operator's list: see lambdas/core/destination-policy.ts. */
+  destinationPorts: 'HERALD_DESTINATION_PORTS',
+  /** JSON of per-tenant quotas, e.g. {"subscriptions":100}: see lambdas/core/quotas.ts. */
+  tenantQuotas: 'HERALD_TENANT_QUOTAS',
 } as const;
 
 /** The event catalogue folder (relative to the repository root), bundled with the api function. */
@@ -56,10 +60,10 @@ export const CATALOGUE_DIR = 'catalogue';
 
 /** One entry per Lambda: the folder under lambdas/ holding handler.ts, and the env it needs. */
 export const FUNCTIONS = {
-  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir'] },
+  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
-  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets'] },
+  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts'] },
   sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
 } as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
 

@@ -8,6 +8,8 @@ import { EnterpriseTargets } from './constructs/enterprise-targets.ts';
 import type { EnterpriseTarget } from './enterprise-targets.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { Storage } from './constructs/storage.ts';
+import { parsePortRule } from '../lambdas/core/destination-policy.ts';
+import type { TenantQuotas } from '../lambdas/core/quotas.ts';
 
 export interface HeraldStackProps extends StackProps {
   /** Let subscriptions target http:// and private addresses. Never in production. @default false */
@@ -22,6 +24,13 @@ export interface HeraldStackProps extends StackProps {
    * that much added latency. @default 1
    */
   readonly deliveryBatchWindowSeconds?: number;
+  /**
+   * Ports subscription URLs may use: ports and ranges, `!port` to refuse one. Well-known non-HTTP
+   * service ports are always refused. @default 443,1024-65535
+   */
+  readonly destinationPorts?: string;
+  /** Per-tenant quotas (any subset). @default { subscriptions: 100, apiKeys: 10, resendsPerHour: 10000 } */
+  readonly tenantQuotas?: Partial<TenantQuotas>;
   /** Operator-configured rule targets for enterprise clients (buses and API destinations). */
   readonly enterpriseTargets?: EnterpriseTarget[];
 }
@@ -46,6 +55,8 @@ export class HeraldStack extends Stack {
       description: 'Hex SHA-256 of the platform admin API key: printf %s "$KEY" | sha256sum. Empty: no admin key.',
     });
     const allowPrivateTargets = props.allowPrivateTargets ? '1' : '0';
+    // A malformed list fails the synth here, not the first delivery.
+    const destinationPorts = parsePortRule(props.destinationPorts).describe;
 
     this.storage = new Storage(this, 'Storage');
     this.bus = new Bus(this, 'Bus');
@@ -53,6 +64,7 @@ export class HeraldStack extends Stack {
       table: this.storage.table,
       bus: this.bus.bus,
       allowPrivateTargets,
+      destinationPorts,
       customerBusAccounts: props.customerBusAccounts,
       deliveryBatchWindowSeconds: props.deliveryBatchWindowSeconds,
     });
@@ -65,6 +77,8 @@ export class HeraldStack extends Stack {
       deadLetterQueue: this.delivery.deadLetterQueue,
       adminKeyHash: adminKeyHash.valueAsString,
       allowPrivateTargets,
+      destinationPorts,
+      tenantQuotas: props.tenantQuotas,
     });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       functions: {

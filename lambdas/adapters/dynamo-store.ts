@@ -49,6 +49,7 @@ import { batchWriteAll } from './dynamo-helpers.ts';
  *                                                          held     HELD#<shard>    / <tid>#<sid>#<heldAt>#<did>
  *                                                          failed   DEAD#<tid>      / <finishedAt>#<did>
  *   stats         STATS#<tid>#<sid>     B#<ten-minute block> | HEALTH   (lambdas/adapters/stats-store.ts)
+ *   quota use     QUOTA#<tid>           <quota>#<window> (used: count in the window; expires after two days)
  *   batch buffer  BATCH#<tid>#<sid>     ITEM#<time>#<eid> | STATE      (lambdas/adapters/batch-store.ts)
  *                                                        STATE with a look scheduled, gsi2: BATCHCHECK#<shard> / <checkAt>#<tid>#<sid>
  */
@@ -195,6 +196,46 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: `SUB#${id}` }, ConsistentRead: true }),
     );
     return stripKeys<Subscription>(out.Item);
+  }
+
+  async countSubscriptions(tenantId: string): Promise<number> {
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await dynamo().send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :sub)',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': `TENANT#${tenantId}`, ':sub': 'SUB#' },
+          Select: 'COUNT',
+          ExclusiveStartKey: start,
+        }),
+      );
+      count += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return count;
+  }
+
+  async consumeQuota(tenantId: string, quota: string, window: string, amount: number, limit: number): Promise<boolean> {
+    if (amount > limit) return false;
+    try {
+      await dynamo().send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: `QUOTA#${tenantId}`, [SK]: `${quota}#${window}` },
+          UpdateExpression: 'ADD used :amount SET #ttl = if_not_exists(#ttl, :expires)',
+          ConditionExpression: 'attribute_not_exists(used) OR used <= :room',
+          ExpressionAttributeNames: { '#ttl': TTL },
+          ExpressionAttributeValues: { ':amount': amount, ':room': limit - amount, ':expires': expiry(new Date(), 2) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   listSubscriptions(tenantId: string, page: PageRequest): Promise<Page<Subscription>> {

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { parseRetryAfter, RESPONSE_EXCERPT_BYTES, type AttemptResult, type ErrorClass } from '#core/delivery';
 import { targetUrlRefusal } from '#core/destination-policy';
 import type { HttpRequest, HttpSender } from '#core/ports';
+import { destinationPorts } from '#shared/env';
 import { connectLookup } from './target-guard.ts';
 
 /**
@@ -37,7 +38,7 @@ export class NodeHttpSender implements HttpSender {
   async exchange(req: HttpRequest, maxBytes: number): Promise<{ result: AttemptResult; text?: string }> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const refusal = targetUrlRefusal(req.url, this.allowPrivateTargets);
+    const refusal = targetUrlRefusal(req.url, this.allowPrivateTargets, destinationPorts());
     if (refusal) return { result: { durationMs: 0, error: 'blocked_destination', errorMessage: `${req.url} ${refusal}` } };
     try {
       const { response, text } = await this.roundTrip(req, maxBytes);

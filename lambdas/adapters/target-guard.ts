@@ -1,6 +1,7 @@
 import type { LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
 import { addressRefusal, literalAddressOf, targetUrlRefusal } from '#core/destination-policy';
+import { destinationPorts } from '#shared/env';
 import { resolver } from './dns-resolver.ts';
 
 /**
@@ -32,7 +33,7 @@ export async function resolveAllowedAddresses(host: string): Promise<string[]> {
 
 /** Subscription-time check: scheme, literal addresses, then what the name resolves to. */
 export async function targetRefusal(rawUrl: string, allowPrivateTargets: boolean): Promise<string | undefined> {
-  const refusal = targetUrlRefusal(rawUrl, allowPrivateTargets);
+  const refusal = targetUrlRefusal(rawUrl, allowPrivateTargets, destinationPorts());
   if (refusal || allowPrivateTargets) return refusal;
   const url = new URL(rawUrl);
   if (literalAddressOf(url)) return undefined;

@@ -12,6 +12,7 @@ import { errorResponse, json, principalOf } from '#shared/http';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
 import { cachedTenants } from '#core/caching';
+import { parseTenantQuotas } from '#core/quotas';
 import { route, type ApiPorts } from './routes.ts';
 
 const store = new DynamoStore(requireEnv('tableName'));
@@ -26,6 +27,7 @@ const ports: ApiPorts = {
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
   stats: new DynamoStatsStore(requireEnv('tableName')),
+  quotas: store,
   clock: () => new Date(),
   catalogue: loadCatalogue(),
   targetRefusal: (url) => targetRefusal(url, allowPrivateTargets()),
@@ -36,6 +38,7 @@ const ports: ApiPorts = {
     secretGraceHours: SETTINGS.secretGraceHours(),
     thinLinkTemplate: SETTINGS.thinLinkTemplate(),
     region: process.env.AWS_REGION,
+    tenantQuotas: parseTenantQuotas(optionalEnv('tenantQuotas')),
   },
 };
 

@@ -3,9 +3,12 @@ import * as z from 'zod';
 import type { Principal } from '#core/api-keys';
 import type { Catalogue } from '#core/catalogue';
 import { publishEventSchema } from '#core/publish-schema';
+import { subscriptionIdField, tenantIdField } from '#core/id-schemas';
+import { ID_FORMATS } from '#core/ids';
 import { DomainError, NotFoundError } from '#core/errors';
 import { pauseSubscription, resumeSubscription, subscriptionStats } from '#core/health';
-import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StatsStore, SubscriptionStore, TenantStore } from '#core/ports';
+import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventPublisher, EventStore, QuotaCounter, StatsStore, SubscriptionStore, TenantStore } from '#core/ports';
+import type { TenantQuotas } from '#core/quotas';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
 import { createSubscriptionSchema, patchSubscriptionSchema, toPublicSubscription } from '#core/subscription';
@@ -23,10 +26,11 @@ export interface ApiPorts {
   queue: DeliveryQueue;
   deadLetters: DeadLetterQueue;
   stats: StatsStore;
+  quotas: QuotaCounter;
   clock: () => Date;
   catalogue: Catalogue;
   targetRefusal: (url: string) => Promise<string | undefined>;
-  config: { eventSource: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string; sweepAfterSeconds?: number };
+  config: { eventSource: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string; sweepAfterSeconds?: number; tenantQuotas: TenantQuotas };
 }
 
 interface RouteContext {
@@ -42,7 +46,7 @@ const pageQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(50),
     nextToken: z.string().max(2048).optional(),
-    tenantId: z.string().optional(),
+    tenantId: tenantIdField.optional(),
     status: z.enum(['pending', 'succeeded', 'failed', 'held', 'discarded']).optional(),
   })
   .strict();
@@ -51,14 +55,14 @@ const deadLetterQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(50),
     nextToken: z.string().max(2048).optional(),
-    tenantId: z.string().optional(),
-    subscriptionId: z.string().optional(),
+    tenantId: tenantIdField.optional(),
+    subscriptionId: subscriptionIdField.optional(),
   })
   .strict();
 
-const tenantQuery = z.object({ tenantId: z.string().optional() }).strict();
-const pauseBody = z.object({ reason: z.string().trim().min(1).max(300).optional(), tenantId: z.string().optional() }).strict();
-const resumeBody = z.object({ held: z.enum(['deliver', 'discard']).default('deliver'), tenantId: z.string().optional() }).strict();
+const tenantQuery = z.object({ tenantId: tenantIdField.optional() }).strict();
+const pauseBody = z.object({ reason: z.string().trim().min(1).max(300).optional(), tenantId: tenantIdField.optional() }).strict();
+const resumeBody = z.object({ held: z.enum(['deliver', 'discard']).default('deliver'), tenantId: tenantIdField.optional() }).strict();
 
 /** Pause or resume through core/health.ts: atomic, announced, held deliveries released. */
 async function changeStatus(ctx: RouteContext, tenantId: string, id: string, status: 'active' | 'paused', reason?: string) {
@@ -68,7 +72,7 @@ async function changeStatus(ctx: RouteContext, tenantId: string, id: string, sta
   }
   return (await resumeSubscription(ctx.ports, tenantId, id, 'deliver')).subscription;
 }
-const tenantBody = z.object({ tenantId: z.string().optional() }).strict();
+const tenantBody = z.object({ tenantId: tenantIdField.optional() }).strict();
 
 const query = (ctx: RouteContext) => ctx.event.queryStringParameters ?? {};
 
@@ -181,14 +185,26 @@ const compiled = routes.map(([method, pattern, handler]) => ({
   handler,
 }));
 
-/** Finds the route for a request: 404 for an unknown path, 405 for a known path and wrong method. */
+/** What the `{id}` of each resource names, and its shape: a malformed id is a 404 before any read. */
+const ID_PARAMS: [prefix: string, what: string, format: RegExp][] = [
+  ['/v1/tenants/', 'tenant', ID_FORMATS.tenant],
+  ['/v1/subscriptions/', 'subscription', ID_FORMATS.subscription],
+  ['/v1/deliveries/', 'delivery', ID_FORMATS.delivery],
+  ['/v1/keys/', 'API key', ID_FORMATS.apiKey],
+];
+
+/** Finds the route for a request: 404 for an unknown path or malformed id, 405 for a known path and wrong method. */
 export function route(method: string, path: string): { handler: RouteHandler; params: Record<string, string> } {
   let pathKnown = false;
   for (const candidate of compiled) {
     const match = candidate.regex.exec(path);
     if (!match) continue;
     pathKnown = true;
-    if (candidate.method === method) return { handler: candidate.handler, params: { ...match.groups } };
+    if (candidate.method !== method) continue;
+    const id = match.groups?.id;
+    const kind = id === undefined ? undefined : ID_PARAMS.find(([prefix]) => path.startsWith(prefix));
+    if (kind && !kind[2].test(id!)) throw new NotFoundError(kind[1], id!);
+    return { handler: candidate.handler, params: { ...match.groups } };
   }
   if (pathKnown) throw new DomainError(405, 'Method not allowed', `${method} is not supported on ${path}`);
   throw new NotFoundError('route', `${method} ${path}`);

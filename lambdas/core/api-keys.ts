@@ -14,7 +14,7 @@ export interface Principal {
  * that identifies the key in listings and logs without revealing it. Only the SHA-256 is stored.
  */
 export function generateApiKey(): { key: string; prefix: string; hash: string } {
-  const prefix = randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
+  const prefix = randomBytes(6).toString('base64url').replace(/[-_]/g, 'x'); // ID_FORMATS.apiKey
   const key = `hk_${prefix}_${randomBytes(32).toString('base64url')}`;
   return { key, prefix, hash: hashApiKey(key) };
 }

@@ -7,12 +7,26 @@ export interface FieldError {
   message: string;
 }
 
+export type PathPart = string | number;
+
+/** `data.items[3].sku`: the one spelling of a field path in problem details (long keys shortened). */
+export function formatFieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => {
+    if (typeof part === 'number') return `${acc}[${part}]`;
+    const text = String(part);
+    const name = text.length > 64 ? `${text.slice(0, 64)}…` : text;
+    return acc ? `${acc}.${name}` : name;
+  }, '');
+}
+
 export class DomainError extends Error {
   constructor(
     readonly status: number,
     readonly title: string,
     detail: string,
     readonly errors?: FieldError[],
+    /** Extra members of the problem document (RFC 9457 extensions), e.g. the quota and its limit. */
+    readonly extensions?: Record<string, unknown>,
   ) {
     super(detail);
     this.name = new.target.name;

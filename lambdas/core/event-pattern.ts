@@ -87,12 +87,12 @@ function matchesField(condition: unknown, value: unknown): boolean {
 
 /** A leaf matches when any listed condition matches. */
 function matchesLeaf(conditions: readonly unknown[], value: unknown): boolean {
-  const leaves = leafValues(value);
+  const leaves = leafValues(value).map((leaf) => new Leaf(leaf));
   return conditions.some((condition) => matchesCondition(condition, leaves));
 }
 
-function matchesCondition(condition: unknown, leaves: readonly LeafValue[]): boolean {
-  if (!isPlainObject(condition)) return leaves.some((leaf) => equalsExactly(condition, leaf));
+function matchesCondition(condition: unknown, leaves: readonly Leaf[]): boolean {
+  if (!isPlainObject(condition)) return leaves.some((leaf) => equalsExactly(condition, leaf.value));
   const operator = singleEntry(condition);
   if (operator === undefined) return false;
   const [name, operand] = operator;
@@ -101,8 +101,34 @@ function matchesCondition(condition: unknown, leaves: readonly LeafValue[]): boo
   if (name === 'exists') return typeof operand === 'boolean' && operand === (leaves.length > 0);
   // Every other operator is tested per leaf value, so an array field matches when any element
   // does. That includes anything-but: ["stopped", "running"] matches anything-but "stopped".
-  const test = leafTest(name, operand);
+  const test = compiledTest(condition, name, operand);
   return test !== undefined && leaves.some(test);
+}
+
+/**
+ * One leaf value with the forms the operators compare, derived once however many conditions
+ * look at it: the case-folded text and the parsed IP address. This keeps a filter's cost per
+ * event proportional to (conditions x leaves), never re-folding a long string per condition.
+ */
+class Leaf {
+  private folded?: string;
+  private address?: IpAddress | null;
+  constructor(readonly value: LeafValue) {}
+
+  get text(): string | undefined {
+    return typeof this.value === 'string' ? this.value : undefined;
+  }
+
+  lower(): string | undefined {
+    if (typeof this.value !== 'string') return undefined;
+    return (this.folded ??= foldCase(this.value));
+  }
+
+  ip(): IpAddress | undefined {
+    // The longest IPv6 text form is 45 characters; anything longer is not an address.
+    if (this.address === undefined) this.address = typeof this.value === 'string' && this.value.length <= 45 ? (parseIpAddress(this.value) ?? null) : null;
+    return this.address ?? undefined;
+  }
 }
 
 /**
@@ -115,14 +141,26 @@ function leafValues(value: unknown): LeafValue[] {
   return isLeafValue(value) ? [value] : [];
 }
 
-type LeafTest = (value: LeafValue) => boolean;
+type LeafTest = (leaf: Leaf) => boolean;
+
+/** Operator objects are compiled once (patterns are reused for every event) and remembered. */
+const compiledTests = new WeakMap<object, LeafTest | null>();
+
+function compiledTest(condition: object, name: string, operand: unknown): LeafTest | undefined {
+  let test = compiledTests.get(condition);
+  if (test === undefined) {
+    test = leafTest(name, operand) ?? null;
+    compiledTests.set(condition, test);
+  }
+  return test ?? undefined;
+}
 
 function leafTest(operator: string, operand: unknown): LeafTest | undefined {
   switch (operator) {
     case 'prefix':
-      return affixTest(operand, (value, affix) => value.startsWith(affix));
+      return affixTest(operand, 'prefix');
     case 'suffix':
-      return affixTest(operand, (value, affix) => value.endsWith(affix));
+      return affixTest(operand, 'suffix');
     case IGNORE_CASE:
       return typeof operand === 'string' ? ignoreCaseTest(operand) : undefined;
     case 'wildcard':
@@ -146,19 +184,26 @@ function equalsExactly(expected: unknown, value: LeafValue): boolean {
   return expected === value;
 }
 
-function affixTest(operand: unknown, hasAffix: (value: string, affix: string) => boolean): LeafTest | undefined {
-  if (typeof operand === 'string') return (value) => typeof value === 'string' && hasAffix(value, operand);
+function affixTest(operand: unknown, side: 'prefix' | 'suffix'): LeafTest | undefined {
+  if (typeof operand === 'string') {
+    return side === 'prefix' ? (leaf) => leaf.text?.startsWith(operand) === true : (leaf) => leaf.text?.endsWith(operand) === true;
+  }
   const ignoringCase = isPlainObject(operand) ? singleEntry(operand) : undefined;
   if (ignoringCase === undefined || ignoringCase[0] !== IGNORE_CASE || typeof ignoringCase[1] !== 'string') {
     return undefined;
   }
   const affix = foldCase(ignoringCase[1]);
-  return (value) => typeof value === 'string' && hasAffix(foldCase(value), affix);
+  // Case folding never shortens text, so the first (last) affix.length characters of a value
+  // decide a folded prefix (suffix): only those are folded, however long the value is.
+  return side === 'prefix'
+    ? (leaf) => leaf.text !== undefined && foldCase(leaf.text.slice(0, affix.length)).startsWith(affix)
+    : (leaf) => leaf.text !== undefined && foldCase(leaf.text.slice(-affix.length || leaf.text.length)).endsWith(affix);
 }
 
 function ignoreCaseTest(expected: string): LeafTest {
   const folded = foldCase(expected);
-  return (value) => typeof value === 'string' && foldCase(value) === folded;
+  // A value longer than the folded expectation folds to something longer still: no match.
+  return (leaf) => leaf.text !== undefined && leaf.text.length <= folded.length && leaf.lower() === folded;
 }
 
 function foldCase(text: string): string {
@@ -168,7 +213,7 @@ function foldCase(text: string): string {
 function wildcardTest(pattern: string): LeafTest | undefined {
   const segments = wildcardSegments(pattern);
   if (segments === undefined) return undefined;
-  return (value) => typeof value === 'string' && matchesWildcardSegments(segments, value);
+  return (leaf) => leaf.text !== undefined && matchesWildcardSegments(segments, leaf.text);
 }
 
 /**
@@ -214,7 +259,8 @@ function matchesWildcardSegments(segments: readonly string[], value: string): bo
   if (first.length + last.length > value.length || !value.startsWith(first) || !value.endsWith(last)) return false;
   const end = value.length - last.length;
   let position = first.length;
-  for (const segment of segments.slice(1, -1)) {
+  for (let i = 1; i < segments.length - 1; i++) {
+    const segment = segments[i]!;
     const found = value.indexOf(segment, position);
     if (found === -1 || found + segment.length > end) return false;
     position = found + segment.length;
@@ -228,7 +274,7 @@ function numericTest(operand: unknown): LeafTest | undefined {
   const comparisons = numericComparisons(operand);
   if (comparisons === undefined) return undefined;
   // Numeric matching only applies to JSON numbers; the string "5" is not 5.
-  return (value) => typeof value === 'number' && comparisons.every((c) => compareNumbers(value, c));
+  return ({ value }) => typeof value === 'number' && comparisons.every((c) => compareNumbers(value, c));
 }
 
 function numericComparisons(operand: unknown): Comparison[] | undefined {
@@ -265,9 +311,8 @@ function compareNumbers(value: number, { operator, bound }: Comparison): boolean
 function cidrTest(cidr: string): LeafTest | undefined {
   const range = parseCidr(cidr);
   if (range === undefined) return undefined;
-  return (value) => {
-    if (typeof value !== 'string') return false;
-    const address = parseIpAddress(value);
+  return (leaf) => {
+    const address = leaf.ip();
     return address !== undefined && isInRange(address, range);
   };
 }
@@ -278,12 +323,12 @@ function cidrTest(cidr: string): LeafTest | undefined {
  */
 function anythingButTest(operand: unknown): LeafTest | undefined {
   const excluded = anythingButExclusion(operand);
-  return excluded === undefined ? undefined : (value) => !excluded(value);
+  return excluded === undefined ? undefined : (leaf) => !excluded(leaf);
 }
 
 function anythingButExclusion(operand: unknown): LeafTest | undefined {
-  if (isLeafValue(operand)) return (value) => equalsExactly(operand, value);
-  if (Array.isArray(operand)) return (value) => operand.some((excluded) => equalsExactly(excluded, value));
+  if (isLeafValue(operand)) return ({ value }) => equalsExactly(operand, value);
+  if (Array.isArray(operand)) return ({ value }) => operand.some((excluded) => equalsExactly(excluded, value));
   const inner = isPlainObject(operand) ? singleEntry(operand) : undefined;
   if (inner === undefined) return undefined;
   const [name, innerOperand] = inner;
@@ -292,7 +337,7 @@ function anythingButExclusion(operand: unknown): LeafTest | undefined {
       typeof one === 'string' ? leafTest(name, one) : undefined,
     );
     if (tests.length === 0 || !tests.every(isDefined)) return undefined;
-    return (value) => tests.some((test) => test(value));
+    return (leaf) => tests.some((test) => test(leaf));
   }
   if (name === 'prefix' || name === 'suffix') return typeof innerOperand === 'string' ? leafTest(name, innerOperand) : undefined;
   return undefined;
@@ -390,9 +435,57 @@ export function validateEventPattern(pattern: unknown): PatternProblem[] {
   if (!isPlainObject(pattern)) {
     return [{ path: '', message: `an event pattern must be a JSON object, got ${describe(pattern)}` }];
   }
+  const size = JSON.stringify(pattern).length;
+  if (size > PATTERN_LIMITS.characters) {
+    return [{ path: '', message: `the pattern is ${size} characters; at most ${PATTERN_LIMITS.characters} are allowed` }];
+  }
   // An empty top-level pattern is Herald's "every event"; only nested empty objects are errors.
   const problems: PatternProblem[] = [];
   validateObjectLevel(pattern, '', problems);
+  if (problems.length === 0) problems.push(...patternCostProblems(pattern));
+  return problems;
+}
+
+/**
+ * What one pattern may cost per event. Exact values are cheap whatever their number; each
+ * operator condition is tested against every leaf value of its field (up to the event's size),
+ * and a wildcard scans the whole text of each, so both are counted.
+ */
+export const PATTERN_LIMITS = {
+  /** EventBridge's own limit on an event pattern's length. */
+  characters: 4096,
+  operators: 25,
+  wildcards: 5,
+} as const;
+
+function patternCostProblems(pattern: JsonObject): PatternProblem[] {
+  let operators = 0;
+  let wildcards = 0;
+  const countConditions = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const condition of value) {
+        if (!isPlainObject(condition)) continue;
+        operators++;
+        const [name, operand] = singleEntry(condition) ?? [];
+        const inner = name === 'anything-but' && isPlainObject(operand) ? singleEntry(operand) : undefined;
+        if (name === 'wildcard') wildcards++;
+        else if (inner?.[0] === 'wildcard') wildcards += Array.isArray(inner[1]) ? inner[1].length : 1;
+      }
+    } else if (isPlainObject(value)) {
+      for (const [key, nested] of Object.entries(value)) {
+        if (key === OR_KEY && Array.isArray(nested)) nested.forEach(countConditions);
+        else countConditions(nested);
+      }
+    }
+  };
+  countConditions(pattern);
+  const problems: PatternProblem[] = [];
+  if (operators > PATTERN_LIMITS.operators) {
+    problems.push({ path: '', message: `the pattern has ${operators} operator conditions; at most ${PATTERN_LIMITS.operators} are allowed (exact values are not limited)` });
+  }
+  if (wildcards > PATTERN_LIMITS.wildcards) {
+    problems.push({ path: '', message: `the pattern has ${wildcards} wildcard conditions; at most ${PATTERN_LIMITS.wildcards} are allowed` });
+  }
   return problems;
 }
 

@@ -9,6 +9,19 @@ export function newId(prefix: IdPrefix): string {
 }
 
 /**
+ * The shapes ids have, checked at the API's edge so a malformed one is a 400 or 404 there, never
+ * a key the store was not built for. ULIDs are 26 Crockford base-32 characters; delivery ids are
+ * 26 base64url characters (a digest, or a ULID); key ids are the 8-character key prefix.
+ */
+const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
+export const ID_FORMATS = {
+  tenant: new RegExp(`^ten_${ULID}$`),
+  subscription: new RegExp(`^sub_${ULID}$`),
+  delivery: /^dlv_[A-Za-z0-9_-]{26}$/,
+  apiKey: /^[A-Za-z0-9]{8}$/,
+} as const;
+
+/**
  * The first delivery of an event to a subscription gets an id derived from both, so a fan-out
  * that runs twice for one event (EventBridge delivers at least once) produces the same
  * delivery and the same `webhook-id`, which receivers deduplicate on.

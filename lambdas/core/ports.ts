@@ -67,6 +67,8 @@ export interface SubscriptionStore {
   putSubscription(subscription: Subscription, previous?: Subscription): Promise<void>;
   getSubscription(tenantId: string, id: string): Promise<Subscription | undefined>;
   listSubscriptions(tenantId: string, page: PageRequest): Promise<Page<Subscription>>;
+  /** How many subscriptions the tenant has (its quota). */
+  countSubscriptions(tenantId: string): Promise<number>;
   deleteSubscription(subscription: Subscription): Promise<void>;
   /** Index entries for these normalised patterns: a key-based query per pattern, never a scan. */
   findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]>;
@@ -264,3 +266,8 @@ export interface TokenSource {
 }
 
 export type { Principal };
+
+/** Counts uses of a rate quota in a window: true when `amount` more fit under `limit` (and were counted). */
+export interface QuotaCounter {
+  consumeQuota(tenantId: string, quota: string, window: string, amount: number, limit: number): Promise<boolean>;
+}

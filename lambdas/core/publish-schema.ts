@@ -1,13 +1,14 @@
 import * as z from 'zod';
 import { MAX_DATA_BYTES } from './envelope.ts';
 import { isValidEventType } from './event-types.ts';
+import { tenantIdField } from './id-schemas.ts';
 
 /** The body of `POST /v1/events` (API.md "Publish an event"). */
 const EVENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 
 export const publishEventSchema = z
   .object({
-    tenantId: z.string().min(1),
+    tenantId: tenantIdField,
     type: z.string().refine(isValidEventType, 'must be a dot-separated event type such as order.created'),
     subject: z.string().min(1).max(256),
     data: z.unknown().refine((d) => d !== undefined, 'is required').refine(

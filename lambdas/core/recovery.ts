@@ -4,8 +4,10 @@ import type { CloudEvent } from './envelope.ts';
 import { NotFoundError } from './errors.ts';
 import { matchesEventPattern } from './event-pattern.ts';
 import { typeMatchesPattern } from './event-types.ts';
+import { subscriptionIdField, tenantIdField } from './id-schemas.ts';
 import { newId, orderingGroupFor } from './ids.ts';
-import type { DeadLetter, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventStore, SubscriptionStore } from './ports.ts';
+import type { DeadLetter, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventStore, QuotaCounter, SubscriptionStore } from './ports.ts';
+import { consumeResends, type TenantQuotas } from './quotas.ts';
 import { getDelivery, getSubscription } from './subscription-service.ts';
 import type { Subscription } from './subscription.ts';
 import type { Principal } from './api-keys.ts';
@@ -17,6 +19,8 @@ import { rebuildJob, stripStorage } from './sweeper.ts';
  * A resend is a new delivery with a new id; a redrive continues the same delivery.
  */
 export interface RecoveryPorts {
+  quotas: QuotaCounter;
+  config: { tenantQuotas: TenantQuotas };
   subscriptions: SubscriptionStore;
   deliveries: DeliveryStore;
   events: EventStore;
@@ -33,7 +37,7 @@ export const resendQuerySchema = z
     subject: z.string().min(1).max(256).optional(),
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),
-    tenantId: z.string().optional(),
+    tenantId: tenantIdField.optional(),
   })
   .strict()
   .refine((q) => q.subject !== undefined || q.from !== undefined || q.to !== undefined, {
@@ -42,7 +46,7 @@ export const resendQuerySchema = z
   })
   .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { path: ['to'], message: 'must not be before from' });
 
-export const redriveSchema = z.object({ subscriptionId: z.string().optional(), tenantId: z.string().optional() }).strict();
+export const redriveSchema = z.object({ subscriptionId: subscriptionIdField.optional(), tenantId: tenantIdField.optional() }).strict();
 
 function freshJob(event: CloudEvent, subscription: Subscription, now: Date): DeliveryJob {
   return {
@@ -69,6 +73,7 @@ export async function resendDelivery(ports: RecoveryPorts, principal: Principal,
     if (!event) throw new NotFoundError('event (past its retention period)', id);
     events.push(stripStorage(event));
   }
+  await consumeResends(ports, tenantId, events.length);
   // A batched notification is resent whole, as a new notification with a new id.
   const job = { ...freshJob(events[0]!, subscription, ports.clock()), ...(delivery.eventIds ? { batch: events } : {}) };
   await ports.queue.enqueue([job]);
@@ -92,6 +97,7 @@ export async function resendEvents(
   const events = await ports.events.findEvents(tenantId, { ...query, limit: MAX_RESEND_EVENTS });
   const now = ports.clock();
   const jobs = events.filter((e) => subscriptionSelects(subscription, e)).map((e) => freshJob(stripStorage(e), subscription, now));
+  await consumeResends(ports, tenantId, jobs.length);
   if (jobs.length > 0) await ports.queue.enqueue(jobs);
   return { count: jobs.length };
 }

@@ -6,6 +6,7 @@ import { buildEnvelope } from './envelope.ts';
 import { NotFoundError, ValidationError, type FieldError } from './errors.ts';
 import { newId, orderingGroupFor } from './ids.ts';
 import type { DeliveryQueue, DeliveryStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
+import { checkHolding, type TenantQuotas } from './quotas.ts';
 import { generateSigningSecret } from './signing.ts';
 import {
   destinationUrls,
@@ -27,7 +28,7 @@ export interface SubscriptionPorts {
   /** Why Herald would refuse to send to this URL (scheme, address, what the host resolves to). */
   targetRefusal: (url: string) => Promise<string | undefined>;
   /** `region`: where Herald runs; an EventBridge destination must be in it (PutEvents is same-region). */
-  config: { eventSource: string; secretGraceHours: number; region?: string };
+  config: { eventSource: string; secretGraceHours: number; region?: string; tenantQuotas: TenantQuotas };
 }
 
 async function checkDestination(ports: Pick<SubscriptionPorts, 'targetRefusal' | 'config'>, destination: Destination): Promise<void> {
@@ -67,6 +68,8 @@ export async function createSubscription(
 ): Promise<PublicSubscription & { secret: string }> {
   await checkDestination(ports, input.destination);
   checkAgainstCatalogue(ports.catalogue, input.eventTypes, input.versions);
+  // Counted before the write: two creates racing at the limit may both pass (a soft quota).
+  checkHolding('subscriptions', ports.config.tenantQuotas, await ports.subscriptions.countSubscriptions(tenantId));
   const now = ports.clock().toISOString();
   const secret = generateSigningSecret();
   const { tenantId: _ignored, ...fields } = input;

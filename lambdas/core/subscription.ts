@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { normaliseTypePattern } from './event-types.ts';
+import { tenantIdField } from './id-schemas.ts';
 import { validateEventPattern, type EventPattern } from './event-pattern.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { retryPolicySchema } from './retry-policy-schema.ts';
@@ -20,6 +21,9 @@ const MAX_HEADER_VALUE = 1024;
 /** Headers Herald owns on the wire: a subscription may not set or override them. */
 const RESERVED_HEADER = /^(host|content-length|content-type|transfer-encoding|connection|keep-alive|upgrade|te|trailer|proxy-.*|webhook-.*)$/i;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+/** What HTTP allows in a field value (RFC 9110 §5.5) that every server reads alike: visible ASCII, space and tab. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+const HEADER_VALUE_MESSAGE = 'may only contain visible ASCII characters, spaces and tabs';
 
 const headersSchema = z
   .record(z.string(), z.string().max(MAX_HEADER_VALUE, `header values are at most ${MAX_HEADER_VALUE} characters`))
@@ -29,7 +33,7 @@ const headersSchema = z
     for (const name of names) {
       if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'is not a valid header name' });
       else if (RESERVED_HEADER.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'is set by Herald and cannot be overridden' });
-      if (/[\r\n\0]/.test(headers[name] ?? '')) ctx.addIssue({ code: 'custom', path: [name], message: 'must not contain CR, LF or NUL' });
+      if (!HEADER_VALUE.test(headers[name] ?? '')) ctx.addIssue({ code: 'custom', path: [name], message: HEADER_VALUE_MESSAGE });
     }
   });
 
@@ -89,7 +93,7 @@ export const httpAuthSchema = z.discriminatedUnion('type', [
         .string()
         .regex(HEADER_NAME, 'is not a valid header name')
         .refine((v) => !RESERVED_HEADER.test(v), 'is set by Herald and cannot be used'),
-      value: secretText(2048),
+      value: secretText(2048).regex(HEADER_VALUE, HEADER_VALUE_MESSAGE),
     })
     .strict(),
   z
@@ -216,7 +220,7 @@ const subscriptionFields = {
   versions: z.record(z.string(), z.number().int().min(1)).optional(),
 };
 
-export const createSubscriptionSchema = z.object({ ...subscriptionFields, tenantId: z.string().optional() }).strict();
+export const createSubscriptionSchema = z.object({ ...subscriptionFields, tenantId: tenantIdField.optional() }).strict();
 export const patchSubscriptionSchema = z
   .object({
     name: subscriptionFields.name.optional(),
@@ -232,7 +236,7 @@ export const patchSubscriptionSchema = z
     batching: subscriptionFields.batching.nullable(),
     metadata: subscriptionFields.metadata,
     versions: subscriptionFields.versions.nullable(),
-    tenantId: z.string().optional(),
+    tenantId: tenantIdField.optional(),
   })
   .strict();
 

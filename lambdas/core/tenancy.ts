@@ -3,6 +3,7 @@ import { generateApiKey, type Principal } from './api-keys.ts';
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
 import type { ApiKeyStore, Tenant, TenantStore } from './ports.ts';
+import { checkHolding, type TenantQuotas } from './quotas.ts';
 
 export const createTenantSchema = z.object({ name: z.string().trim().min(1).max(200) }).strict();
 
@@ -32,9 +33,11 @@ export async function resolveTenant(
 
 /** An extra key for a tenant (rotation without downtime: create the new, then revoke the old). */
 export async function createApiKey(
-  ports: { keys: ApiKeyStore; clock: () => Date },
+  ports: { keys: ApiKeyStore; clock: () => Date; config: { tenantQuotas: TenantQuotas } },
   tenantId: string,
 ): Promise<{ prefix: string; apiKey: string; role: 'tenant'; tenantId: string; createdAt: string }> {
+  const active = (await ports.keys.listApiKeys(tenantId)).filter((key) => !key.revokedAt).length;
+  checkHolding('apiKeys', ports.config.tenantQuotas, active);
   const createdAt = ports.clock().toISOString();
   const key = generateApiKey();
   await ports.keys.putApiKey({ hash: key.hash, prefix: key.prefix, role: 'tenant', tenantId, createdAt });

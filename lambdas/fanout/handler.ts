@@ -8,6 +8,7 @@ import { DynamoStore } from '#adapters/dynamo-store';
 import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { cloudEventSchema } from '#core/envelope';
 import { fanOut } from '#core/fanout';
+import { jsonDocumentProblems } from '#core/input-limits';
 import { optionalEnv, requireEnv, SETTINGS } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
@@ -29,6 +30,12 @@ export const handler = middy<EventBridgeEvent<string, unknown>, { jobs: number }
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(async (event) => {
+    // The API only puts events within the input limits; anything else on the bus is not Herald's.
+    const tooBig = jsonDocumentProblems(event.detail);
+    if (tooBig.length > 0) {
+      logger.error('event on the Herald bus breaks the input limits; dropped', { eventBridgeId: event.id, problems: tooBig });
+      return { jobs: 0 };
+    }
     const parsed = cloudEventSchema.safeParse(event.detail);
     if (!parsed.success) {
       logger.error('event on the Herald bus is not a Herald CloudEvent; dropped', { eventBridgeId: event.id, issues: parsed.error.issues });

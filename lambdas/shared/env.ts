@@ -1,4 +1,5 @@
 import { ENV } from '../../lib/herald-config.ts';
+import { parsePortRule, type PortRule } from '#core/destination-policy';
 
 /**
  * The one place functions read their environment. A missing variable fails at cold start with
@@ -14,6 +15,12 @@ export function requireEnv(key: keyof typeof ENV): string {
 export function optionalEnv(key: keyof typeof ENV): string | undefined {
   const value = process.env[ENV[key]];
   return value === undefined || value === '' ? undefined : value;
+}
+
+/** The ports destinations may use (`herald:destinationPorts`), parsed once per container. */
+let portRule: PortRule | undefined;
+export function destinationPorts(): PortRule {
+  return (portRule ??= parsePortRule(optionalEnv('destinationPorts')));
 }
 
 /** Deployed default is the strict rule; the local runtime sets 1 explicitly. */

@@ -1,10 +1,11 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type * as z from 'zod';
 import type { Principal } from '#core/api-keys';
-import { DomainError, UnauthorizedError, ValidationError, type FieldError } from '#core/errors';
+import { DomainError, formatFieldPath, UnauthorizedError, ValidationError, type FieldError } from '#core/errors';
+import { INPUT_LIMITS, jsonDocumentProblems } from '#core/input-limits';
 
 /** The single mapping from domain outcomes to HTTP: JSON bodies and RFC 9457 problem details. */
-const MAX_BODY_BYTES = 256 * 1024;
+const MAX_BODY_BYTES = INPUT_LIMITS.bodyBytes;
 
 /** The console is served from another origin and authenticates with a bearer key (no cookies). */
 const CORS = { 'access-control-allow-origin': '*' };
@@ -17,34 +18,26 @@ export function noContent(): APIGatewayProxyResult {
   return { statusCode: 204, headers: { ...CORS }, body: '' };
 }
 
-export function problem(status: number, title: string, detail: string, errors?: FieldError[]): APIGatewayProxyResult {
+export function problem(status: number, title: string, detail: string, errors?: FieldError[], extensions?: Record<string, unknown>): APIGatewayProxyResult {
   return {
     statusCode: status,
     headers: { 'content-type': 'application/problem+json', ...CORS },
-    body: JSON.stringify({ type: 'about:blank', title, status, detail, ...(errors?.length ? { errors } : {}) }),
+    body: JSON.stringify({ type: 'about:blank', title, status, detail, ...(errors?.length ? { errors } : {}), ...extensions }),
   };
 }
 
 export function errorResponse(error: unknown, log: (error: unknown) => void): APIGatewayProxyResult {
-  if (error instanceof DomainError) return problem(error.status, error.title, error.message, error.errors);
+  if (error instanceof DomainError) return problem(error.status, error.title, error.message, error.errors, error.extensions);
   log(error);
   return problem(500, 'Internal error', 'Herald could not complete the request; it was logged and nothing was accepted');
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, part) => {
-    if (typeof part === 'number') return `${acc}[${part}]`;
-    const name = String(part);
-    return acc ? `${acc}.${name}` : name;
-  }, '');
 }
 
 export function fieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.flatMap((issue) =>
     // An unknown field is reported at its own path, so the client sees which one to remove.
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'is not a known field' }))
-      : [{ path: formatPath(issue.path), message: issue.message }],
+      ? issue.keys.map((key) => ({ path: formatFieldPath([...issue.path, key]), message: 'is not a known field' }))
+      : [{ path: formatFieldPath(issue.path), message: issue.message }],
   );
 }
 
@@ -62,11 +55,15 @@ export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Enc
     throw new DomainError(415, 'Unsupported media type', 'send the body as application/json');
   }
   if (!raw.trim()) return {};
+  let body: unknown;
   try {
-    return JSON.parse(raw);
+    body = JSON.parse(raw);
   } catch (error) {
     throw new ValidationError([{ path: '', message: `body is not valid JSON (${(error as Error).message})` }]);
   }
+  const problems = jsonDocumentProblems(body);
+  if (problems.length > 0) throw new ValidationError(problems);
+  return body;
 }
 
 /** The principal the authorizer resolved (API Gateway passes its context through). */

@@ -6,6 +6,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CATALOGUE_DIR } from '../herald-config.ts';
+import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
+import { parseTenantQuotas, type TenantQuotas } from '../../lambdas/core/quotas.ts';
 import { HeraldFunction } from './herald-function.ts';
 
 export interface ApiProps {
@@ -19,6 +21,10 @@ export interface ApiProps {
   readonly adminKeyHash: string;
   /** @default "0" */
   readonly allowPrivateTargets?: string;
+  /** Ports destinations may use (lambdas/core/destination-policy.ts). @default 443,1024-65535 */
+  readonly destinationPorts?: string;
+  /** Per-tenant quotas over the defaults (lambdas/core/quotas.ts). @default 100 subscriptions, 10 keys, 10,000 resends an hour */
+  readonly tenantQuotas?: Partial<TenantQuotas>;
   /** Steady-state requests per second across the API. @default 100 */
   readonly throttlingRateLimit?: number;
   /** @default 200 */
@@ -53,6 +59,8 @@ export class Api extends Construct {
         orderedQueueUrl: props.orderedQueue.queueUrl,
         deadLetterQueueUrl: props.deadLetterQueue.queueUrl,
         allowPrivateTargets: props.allowPrivateTargets ?? '0',
+        destinationPorts: props.destinationPorts ?? DEFAULT_DESTINATION_PORTS,
+        tenantQuotas: JSON.stringify(parseTenantQuotas(JSON.stringify(props.tenantQuotas ?? {}))),
         catalogueDir: `/var/task/${CATALOGUE_DIR}`,
       },
       timeout: Duration.seconds(29),

@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DELIVER_BATCH_SIZE, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../herald-config.ts';
 import { HeraldFunction } from './herald-function.ts';
+import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';
 
 export interface DeliveryProps {
@@ -15,6 +16,8 @@ export interface DeliveryProps {
   readonly bus: events.IEventBus;
   /** "1" lets subscriptions target http:// and private addresses (never in production). @default "0" */
   readonly allowPrivateTargets?: string;
+  /** Ports destinations may use (lambdas/core/destination-policy.ts). @default 443,1024-65535 */
+  readonly destinationPorts?: string;
   /**
    * Receives of one message before SQS moves it to the DLQ by itself. The deliver function parks
    * exhausted deliveries itself (with a reason) and re-enqueues long-running policies as fresh
@@ -72,6 +75,7 @@ export class Delivery extends Construct {
       orderedQueueUrl: this.orderedQueue.queueUrl,
       deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
       allowPrivateTargets: props.allowPrivateTargets ?? '0',
+        destinationPorts: props.destinationPorts ?? DEFAULT_DESTINATION_PORTS,
       eventBusName: props.bus.eventBusName,
     };
 

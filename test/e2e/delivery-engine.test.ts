@@ -3,6 +3,8 @@
  * pausing, timeouts, redirects, exhaustion into dead letters with a reason, redrive, resend and
  * resend by subject.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import { apiClient, eventually } from '../support/api-client.ts';
@@ -137,7 +139,11 @@ describe('response handling', () => {
   });
 
   it('records connection failures by class', async () => {
-    const sub = await subscribe('/refused', { retryPolicy: { schedule: [], maxAttempts: 1 } }, 'http://127.0.0.1:9/nothing-listens');
+    // A port that was just free: nothing listens there (ports below 1024 are refused at create).
+    const closed = createServer();
+    const port = await new Promise<number>((resolve) => closed.listen(0, '127.0.0.1', () => resolve((closed.address() as AddressInfo).port)));
+    await new Promise((resolve) => closed.close(resolve));
+    const sub = await subscribe('/refused', { retryPolicy: { schedule: [], maxAttempts: 1 } }, `http://127.0.0.1:${port}/nothing-listens`);
     await publish(sub);
     const letters = await eventually(async () => {
       const list = await api('GET', `/v1/dead-letters?subscriptionId=${sub.id}`, tenant.apiKey);

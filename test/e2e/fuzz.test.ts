@@ -58,7 +58,7 @@ const jsonish = fc.oneof(
     {
       name: fc.string(),
       eventTypes: fc.array(fc.oneof(fc.string(), fc.constantFrom('order.*', 'order.created', '*', 'order.all'))),
-      destination: fc.record({ type: fc.constantFrom('webhook', 'eventbridge', 'x'), url: fc.oneof(fc.constant('http://127.0.0.1:9/fuzz'), fc.constant('https://example.invalid/x'), fc.string()), headers: fc.dictionary(fc.string(), fc.string()), timeoutSeconds: fc.integer() }, { requiredKeys: [] }),
+      destination: fc.record({ type: fc.constantFrom('webhook', 'eventbridge', 'x'), url: fc.oneof(fc.constant('http://127.0.0.1:9999/fuzz'), fc.constant('https://example.invalid/x'), fc.string()), headers: fc.dictionary(fc.string(), fc.string()), timeoutSeconds: fc.integer() }, { requiredKeys: [] }),
       retryPolicy: fc.oneof(fc.jsonValue(), fc.record({ schedule: fc.array(fc.integer()), maxAttempts: fc.integer() })),
       filter: fc.jsonValue(),
       status: fc.string(),

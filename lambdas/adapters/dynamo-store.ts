@@ -106,7 +106,8 @@ function pageTokenKey(tableName: string): Promise<Buffer> {
   return key;
 }
 
-async function loadOrCreatePageTokenKey(tableName: string): Promise<Buffer> {
+/** Reads the key, creating it if absent; concurrent first uses agree on one key. Exported for tests (no cache). */
+export async function loadOrCreatePageTokenKey(tableName: string): Promise<Buffer> {
   const read = async (): Promise<Buffer | undefined> => {
     const out = await dynamo().send(new GetCommand({ TableName: tableName, Key: PAGE_TOKEN_KEY_ITEM, ConsistentRead: true }));
     if (!out.Item) return undefined;

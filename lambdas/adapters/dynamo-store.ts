@@ -12,7 +12,6 @@ import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { Delivery } from '#core/delivery';
 import type { DeliveryJob } from '#core/delivery-job';
 import type { CloudEvent } from '#core/envelope';
-import { ValidationError } from '#core/errors';
 import type {
   ApiKeyRecord,
   ApiKeyStore,

@@ -12,6 +12,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: string;
+                    /** @description The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400 */
                     nextToken?: string;
                     subscriptionId?: string;
                     tenantId?: string;
@@ -455,6 +456,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: string;
+                    /** @description The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400 */
                     nextToken?: string;
                     tenantId?: string;
                 };
@@ -655,6 +657,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: string;
+                    /** @description The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400 */
                     nextToken?: string;
                     status?: string;
                     tenantId?: string;

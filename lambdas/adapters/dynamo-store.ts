@@ -7,11 +7,11 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { randomBytes } from 'node:crypto';
 import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { Delivery } from '#core/delivery';
 import type { DeliveryJob } from '#core/delivery-job';
 import type { CloudEvent } from '#core/envelope';
-import { ValidationError } from '#core/errors';
 import type {
   ApiKeyRecord,
   ApiKeyStore,
@@ -30,6 +30,7 @@ import type {
 import type { Subscription } from '#core/subscription';
 import { dynamo } from './clients.ts';
 import { batchWriteAll } from './dynamo-helpers.ts';
+import { openPageToken, PAGE_TOKEN_KEY_BYTES, pageTokenRefused, sealPageToken } from './page-tokens.ts';
 
 /**
  * One DynamoDB table for everything (single-table design). Keys:
@@ -52,6 +53,8 @@ import { batchWriteAll } from './dynamo-helpers.ts';
  *   quota use     QUOTA#<tid>           <quota>#<window> (used: count in the window; expires after two days)
  *   batch buffer  BATCH#<tid>#<sid>     ITEM#<time>#<eid> | STATE      (lambdas/adapters/batch-store.ts)
  *                                                        STATE with a look scheduled, gsi2: BATCHCHECK#<shard> / <checkAt>#<tid>#<sid>
+ *   page token key CONFIG              PAGE_TOKEN_KEY#v1 (the AES key sealing nextTokens; no index, no TTL;
+ *                                                        no route addresses a bare pk, so no tenant reads it)
  */
 const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi1, gsi2, gsi3 } = TABLE_SCHEMA;
 const KEY_FIELDS = [PK, SK, TTL, gsi1.partitionKey, gsi1.sortKey, gsi2.partitionKey, gsi2.sortKey, gsi3.partitionKey, gsi3.sortKey];
@@ -87,31 +90,95 @@ function stripKeys<T>(item: Record<string, unknown> | undefined): T | undefined 
   return copy as T;
 }
 
-export function encodeToken(key: Record<string, unknown> | undefined): string | undefined {
-  return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+/** The item holding the key that seals pagination tokens (lambdas/adapters/page-tokens.ts). */
+export const PAGE_TOKEN_KEY_ITEM = { [PK]: 'CONFIG', [SK]: 'PAGE_TOKEN_KEY#v1' } as const;
+
+/** Per container and table: read once, created by whichever container needs it first. */
+const pageTokenKeys = new Map<string, Promise<Buffer>>();
+
+function pageTokenKey(tableName: string): Promise<Buffer> {
+  let key = pageTokenKeys.get(tableName);
+  if (!key) {
+    key = loadOrCreatePageTokenKey(tableName);
+    pageTokenKeys.set(tableName, key);
+    key.catch(() => pageTokenKeys.delete(tableName));
+  }
+  return key;
 }
 
-export function decodeToken(token: string | undefined): Record<string, unknown> | undefined {
-  if (!token) return undefined;
+/** Reads the key, creating it if absent; concurrent first uses agree on one key. Exported for tests (no cache). */
+export async function loadOrCreatePageTokenKey(tableName: string): Promise<Buffer> {
+  const read = async (): Promise<Buffer | undefined> => {
+    const out = await dynamo().send(new GetCommand({ TableName: tableName, Key: PAGE_TOKEN_KEY_ITEM, ConsistentRead: true }));
+    if (!out.Item) return undefined;
+    const key = typeof out.Item.key === 'string' ? Buffer.from(out.Item.key, 'base64') : undefined;
+    if (!key || key.length !== PAGE_TOKEN_KEY_BYTES) throw new Error('the page token key item is malformed');
+    return key;
+  };
+  const existing = await read();
+  if (existing) return existing;
+  const fresh = randomBytes(PAGE_TOKEN_KEY_BYTES);
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch {
-    // fall through to the 400 below
+    await dynamo().send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { ...PAGE_TOKEN_KEY_ITEM, key: fresh.toString('base64'), createdAt: new Date().toISOString() },
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': PK },
+      }),
+    );
+    return fresh;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    // Another container created it first: use theirs.
+    const winner = await read();
+    if (!winner) throw new Error('the page token key item vanished');
+    return winner;
   }
-  throw new ValidationError([{ path: 'nextToken', message: 'is not a token this API returned' }]);
+}
+
+/**
+ * What a page token is bound to: the whole query (index, key condition, filter, direction and
+ * their values). The values carry the tenant, and for the delivery log the subscription; for
+ * held jobs the partition (HELD#<shard>) is shared, so the sort-key prefix is what binds them.
+ * Also names the partition attribute and value the start key must carry.
+ */
+function pageScope(input: Omit<QueryCommandInput, 'TableName'>): { scope: string; partition: [string, unknown] } {
+  const match = /^(#\w+) = (:\w+)/.exec(input.KeyConditionExpression ?? '');
+  const attribute = match && input.ExpressionAttributeNames?.[match[1]!];
+  if (!match || !attribute) throw new Error('paginated queries start their key condition with "#name = :value"');
+  const values = input.ExpressionAttributeValues ?? {};
+  const scope = JSON.stringify([
+    input.IndexName ?? 'table',
+    input.KeyConditionExpression,
+    input.FilterExpression ?? '',
+    input.ScanIndexForward ?? true,
+    Object.keys(values)
+      .sort()
+      .map((name) => [name, values[name]]),
+  ]);
+  return { scope, partition: [attribute, values[match[2]!]] };
 }
 
 export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore, EventStore, DeliveryStore {
   constructor(private readonly tableName: string) {}
 
+  /**
+   * One page of a query. Every list that hands a nextToken out goes through here, so every
+   * token is sealed for, and only opens for, the query that produced it (see pageScope).
+   */
   private async queryPage<T>(input: Omit<QueryCommandInput, 'TableName'>, page: PageRequest): Promise<Page<T>> {
-    const out = await dynamo().send(
-      new QueryCommand({ ...input, TableName: this.tableName, Limit: page.limit, ExclusiveStartKey: decodeToken(page.nextToken) }),
-    );
+    const { scope, partition } = pageScope(input);
+    let start: Record<string, unknown> | undefined;
+    if (page.nextToken !== undefined) {
+      start = openPageToken(await pageTokenKey(this.tableName), scope, page.nextToken);
+      // Implied by the seal; checked anyway so no start key can leave the query's partition.
+      if (start[partition[0]] !== partition[1]) throw pageTokenRefused();
+    }
+    const out = await dynamo().send(new QueryCommand({ ...input, TableName: this.tableName, Limit: page.limit, ExclusiveStartKey: start }));
     const items = (out.Items ?? []).map((item) => stripKeys<T>(item)!);
-    const nextToken = encodeToken(out.LastEvaluatedKey);
-    return nextToken ? { items, nextToken } : { items };
+    if (!out.LastEvaluatedKey) return { items };
+    return { items, nextToken: sealPageToken(await pageTokenKey(this.tableName), scope, out.LastEvaluatedKey) };
   }
 
   async putTenant(tenant: Tenant): Promise<void> {

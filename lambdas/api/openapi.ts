@@ -127,12 +127,18 @@ const problem = {
 
 type Op = { summary: string; body?: unknown; ok: [number, unknown?]; query?: string[] };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const queryParams: Record<string, object> = {
+  nextToken: {
+    description: "The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400",
+    schema: { type: 'string', maxLength: 2048 },
+  },
+};
 
 function operation(op: Op, withId: boolean) {
   const [status, schema] = op.ok;
   return {
     summary: op.summary,
-    parameters: [...(withId ? [idParam] : []), ...(op.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }))],
+    parameters: [...(withId ? [idParam] : []), ...(op.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' }, ...queryParams[name] }))],
     ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: op.body } } } } : {}),
     responses: {
       [String(status)]: schema ? { description: 'OK', content: { 'application/json': { schema } } } : { description: 'No content' },

@@ -1,8 +1,9 @@
+import { requireTenant } from './tenant-lookup.ts';
 import type { Catalogue } from './catalogue.ts';
 import { dataSchemaUri, expandLinkTemplate } from './envelope.ts';
 import { buildEnvelope, type CloudEvent } from './envelope.ts';
 import type { PublishEventInput } from './publish-schema.ts';
-import { NotFoundError, ValidationError } from './errors.ts';
+import { ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
 import type { EventPublisher, EventStore, TenantStore } from './ports.ts';
 
@@ -27,7 +28,7 @@ export interface PublishPorts {
 export async function publishEvent(ports: PublishPorts, input: PublishEventInput): Promise<{ id: string; duplicate: boolean }> {
   const problems = ports.catalogue.validate(input.type, input.data, input.version);
   if (problems.length > 0) throw new ValidationError(problems);
-  if (!(await ports.tenants.getTenant(input.tenantId))) throw new NotFoundError('tenant', input.tenantId);
+  await requireTenant(ports.tenants, input.tenantId);
   const now = ports.clock();
   const version = input.version ?? ports.catalogue.latestVersion(input.type)!;
   const id = input.id ?? newId('evt');

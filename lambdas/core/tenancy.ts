@@ -4,6 +4,7 @@ import { DomainError, ForbiddenError, NotFoundError, ValidationError } from './e
 import { newId } from './ids.ts';
 import type { ApiKeyStore, Tenant, TenantStore } from './ports.ts';
 import { checkHolding, type TenantQuotas } from './quotas.ts';
+import { requireTenant } from './tenant-lookup.ts';
 
 export const createTenantSchema = z.object({ name: z.string().trim().min(1).max(200) }).strict();
 
@@ -27,7 +28,7 @@ export async function resolveTenant(
     return principal.tenantId!;
   }
   if (!requested) throw new ValidationError([{ path: 'tenantId', message: 'is required when acting with the admin key' }]);
-  if (!(await tenants.getTenant(requested))) throw new NotFoundError('tenant', requested);
+  await requireTenant(tenants, requested);
   return requested;
 }
 

@@ -239,8 +239,12 @@ describe('cases that once crashed or widened', () => {
   it('malformed ids are a 404 or 400 at the edge', async () => {
     expect((await call('GET', '/v1/subscriptions/sub_x', tenants[0]!.key)).status).toBe(404);
     expect((await call('GET', '/v1/deliveries/dlv_short', tenants[0]!.key)).status).toBe(404);
-    const badTenant = await call('GET', '/v1/subscriptions?tenantId=TENANT%23x', ADMIN);
-    expect(badTenant.status).toBe(400);
-    expect(badTenant.body.errors[0].path).toBe('tenantId');
+    expect((await call('GET', '/v1/subscriptions?tenantId=TENANT%23x', ADMIN)).status).toBe(404);
+    const longTenant = await call('GET', `/v1/subscriptions?tenantId=${'t'.repeat(3000)}`, ADMIN);
+    expect(longTenant.status).toBe(400);
+    expect(longTenant.body.errors[0].path).toBe('tenantId');
+    const badSubscription = await call('GET', '/v1/dead-letters?subscriptionId=sub_x', tenants[0]!.key);
+    expect(badSubscription.status).toBe(400);
+    expect(badSubscription.body.errors[0].path).toBe('subscriptionId');
   });
 });

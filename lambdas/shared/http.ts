@@ -2,9 +2,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type * as z from 'zod';
 import type { Principal } from '#core/api-keys';
 import { DomainError, UnauthorizedError, ValidationError, type FieldError } from '#core/errors';
+import { MAX_BODY_BYTES } from '#core/limits';
 
 /** The single mapping from domain outcomes to HTTP: JSON bodies and RFC 9457 problem details. */
-const MAX_BODY_BYTES = 256 * 1024;
 
 /** The console is served from another origin and authenticates with a bearer key (no cookies). */
 const CORS = { 'access-control-allow-origin': '*' };

@@ -4,7 +4,8 @@ import type { Principal } from '#core/api-keys';
 import { DomainError, UnauthorizedError, ValidationError, type FieldError } from '#core/errors';
 import { MAX_BODY_BYTES } from '#core/limits';
 
-/** The single mapping from domain outcomes to HTTP: JSON bodies and RFC 9457 problem details. */
+// The single mapping from domain outcomes to HTTP: JSON bodies and RFC 9457 problem details.
+// Request bodies are at most MAX_BODY_BYTES (core/limits.ts, shared with transformed bodies).
 
 /** The console is served from another origin and authenticates with a bearer key (no cookies). */
 const CORS = { 'access-control-allow-origin': '*' };

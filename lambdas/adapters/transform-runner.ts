@@ -37,6 +37,8 @@ export class WorkerTransformRunner implements TransformRunner {
   constructor(
     limits: Partial<TransformLimits> = {},
     private readonly workerUrl: URL = new URL('./transform-worker.mjs', import.meta.url),
+    /** JSONata's own guards: JSONATA_OPTIONS, as the API checks expressions (tests may loosen them). */
+    private readonly options = JSONATA_OPTIONS,
   ) {
     this.limits = { ...TRANSFORM_LIMITS, ...limits };
   }
@@ -82,7 +84,7 @@ export class WorkerTransformRunner implements TransformRunner {
   private start(): Worker {
     const { memoryMb, youngGenerationMb, stackMb, maxOutputBytes, maxCached, maxStringChars } = this.limits;
     const worker = new Worker(this.workerUrl, {
-      workerData: { options: JSONATA_OPTIONS, maxOutputBytes, maxCached, maxStringChars, memoryMb },
+      workerData: { options: this.options, maxOutputBytes, maxCached, maxStringChars, memoryMb },
       resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: youngGenerationMb, stackSizeMb: stackMb },
       stdout: false,
       stderr: false,

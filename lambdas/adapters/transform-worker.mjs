@@ -33,23 +33,26 @@ const check = (what, size) => {
 };
 
 /**
- * A lower bound of the JSON text's length, walking at most until it passes `limit` (so a value
- * that repeats one big branch many times costs no more than the limit to measure).
+ * A lower bound of the JSON text's length (with `indent` spaces per level when pretty-printed),
+ * walking at most until it passes `limit` (so a value that repeats one big branch many times
+ * costs no more than the limit to measure).
  */
-function jsonLengthAtLeast(value, limit) {
+function jsonLengthAtLeast(value, limit, indent = 0) {
   let total = 0;
-  const stack = [value];
+  const stack = [value, 0];
   while (stack.length && total <= limit) {
+    const depth = stack.pop();
     const v = stack.pop();
+    total += indent * depth;
     if (typeof v === 'string') total += v.length + 2;
     else if (Array.isArray(v)) {
       total += v.length + 1;
-      for (let i = 0; i < v.length && total <= limit; i++) stack.push(v[i]);
+      for (let i = 0; i < v.length && total <= limit; i++) stack.push(v[i], depth + 1);
     } else if (v && typeof v === 'object') {
       for (const key in v) {
         total += key.length + 4;
         if (total > limit) break;
-        stack.push(v[key]);
+        stack.push(v[key], depth + 1);
       }
       total += 2;
     } else total += 1;
@@ -58,9 +61,10 @@ function jsonLengthAtLeast(value, limit) {
 }
 
 const stringify = JSON.stringify;
-JSON.stringify = function (value, ...rest) {
-  check('a JSON text', jsonLengthAtLeast(value, maxStringChars));
-  return stringify.call(this, value, ...rest);
+JSON.stringify = function (value, replacer, space) {
+  const indent = typeof space === 'number' ? Math.min(10, Math.max(0, Math.trunc(space))) : typeof space === 'string' ? Math.min(10, space.length) : 0;
+  check('a JSON text', jsonLengthAtLeast(value, maxStringChars, indent));
+  return stringify.call(this, value, replacer, space);
 };
 const concat = String.prototype.concat;
 String.prototype.concat = function (...parts) {

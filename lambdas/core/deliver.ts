@@ -3,10 +3,9 @@ import type { DeliveryJob } from './delivery-job.ts';
 import { batchEnvelope } from './batching.ts';
 import { payloadFor } from './envelope.ts';
 import { autoPausePolicyOf, pauseSubscription, releaseHeld, type HealthPorts } from './health.ts';
-import type { CustomerBusSender, DeliveryQueue, DeliveryStore, HttpRequest, HttpSender, SubscriptionStore, TokenSource } from './ports.ts';
+import type { CustomerBusSender, DeliveryQueue, DeliveryStore, HttpRequest, HttpSender, SubscriptionStore, TokenSource, TransformRunner } from './ports.ts';
 import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
-import { applyTransform } from './transform.ts';
 import { signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
 import { activeSecrets, timeoutSecondsOf } from './subscription-settings.ts';
@@ -22,6 +21,8 @@ export type DeliverPorts = HealthPorts & {
   http: HttpSender;
   customerBus: CustomerBusSender;
   tokens: TokenSource;
+  /** JSONata transforms of http destinations (deployed: a worker thread, see adapters/transform-runner.ts). */
+  transforms: TransformRunner;
   random: () => number;
   config: { deliveryRetentionDays: number; eventSource: string; eventRetentionDays: number };
   /** The batch's subscription reads, shared by its records (see core/caching.ts). */
@@ -171,9 +172,9 @@ async function sendToHttpApi(ports: DeliverPorts, destination: HttpDestination, 
   const payload = payloadOf(job, subscription);
   let body: string;
   if (destination.transform) {
-    const shaped = await applyTransform(destination.transform, payload);
+    const shaped = await ports.transforms.run(destination.transform, payload);
     if (!shaped.ok) return { durationMs: 0, error: 'transform_failed', errorMessage: shaped.reason };
-    body = JSON.stringify(shaped.value);
+    body = shaped.body;
   } else {
     body = JSON.stringify(payload);
   }

@@ -6,6 +6,7 @@ import type { OAuth2Auth, Subscription } from './subscription.ts';
 import type { AttemptResult } from './delivery.ts';
 import type { Counters, HealthState, StatsIncrement } from './stats.ts';
 import type { BufferedEvent } from './batching.ts';
+import type { TransformResult } from './transform.ts';
 
 /**
  * The ports the domain needs from the outside world. Adapters in lambdas/adapters implement
@@ -270,4 +271,12 @@ export type { Principal };
 /** Counts uses of a rate quota in a window: true when `amount` more fit under `limit` (and were counted). */
 export interface QuotaCounter {
   consumeQuota(tenantId: string, quota: string, window: string, amount: number, limit: number): Promise<boolean>;
+}
+
+/**
+ * Evaluates a subscription's JSONata transform on a payload. Never throws: a failing, slow,
+ * memory-hungry or oversized transform comes back as `{ ok: false, reason }`.
+ */
+export interface TransformRunner {
+  run(expression: string, input: unknown): Promise<TransformResult>;
 }

@@ -12,6 +12,7 @@ import { NodeHttpSender } from '#adapters/http-sender';
 import { OAuthTokenSource } from '#adapters/oauth-tokens';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
+import { WorkerTransformRunner } from '#adapters/transform-runner';
 import { recordBatchStats } from '#core/health';
 import type { AttemptObservation } from '#core/stats';
 import { allowPrivateTargets, optionalEnv, requireEnv, SETTINGS } from '#shared/env';
@@ -30,6 +31,8 @@ const ports: DeliveryWorkerPorts = {
   http,
   customerBus: new EventBridgeCustomerBus(),
   tokens: new OAuthTokenSource(http),
+  // JSONata in a worker thread with its own memory limit and deadline, started on first use.
+  transforms: new WorkerTransformRunner(),
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
   clock: () => new Date(),

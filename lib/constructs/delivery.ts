@@ -84,6 +84,8 @@ export class Delivery extends Construct {
       env,
       timeout: Duration.seconds(TIMEOUTS.deliverFunctionTimeoutSeconds),
       memorySize: 512,
+      // JSONata transforms run in this worker thread (lambdas/adapters/transform-runner.ts).
+      workers: ['lambdas/adapters/transform-worker.mjs'],
     });
     props.table.grantReadWriteData(this.deliver.function);
     this.deliver.acknowledgeTableGrant(props.table, props.table.encryptionKey);

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -27,6 +27,13 @@ export interface HeraldFunctionProps {
   readonly memorySize?: number;
   /** Extra files to copy next to the bundle (paths relative to the repo root). @default none */
   readonly assets?: string[];
+  /**
+   * Worker-thread entries (plain ESM, paths relative to the repo root) bundled by the same local
+   * esbuild, each next to index.mjs under its own file name: the function starts them with
+   * `new URL('./<name>.mjs', import.meta.url)`, which finds them beside the source module too.
+   * @default none
+   */
+  readonly workers?: string[];
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -58,10 +65,18 @@ export class HeraldFunction extends Construct {
     this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     this.logGroup.grantWrite(this.role);
     const assets = props.assets ?? [];
+    const workers = props.workers ?? [];
     const commandHooks: ICommandHooks = {
       beforeBundling: () => [],
       beforeInstall: () => [],
-      afterBundling: (inputDir, outputDir) => assets.map((asset) => `cp -R "${join(inputDir, asset)}" "${join(outputDir, asset)}"`),
+      afterBundling: (inputDir, outputDir) => [
+        ...assets.map((asset) => `cp -R "${join(inputDir, asset)}" "${join(outputDir, asset)}"`),
+        ...workers.map(
+          (worker) =>
+            `"${join(inputDir, 'node_modules', '.bin', 'esbuild')}" "${join(inputDir, worker)}" --bundle --platform=node --format=esm --target=node22 ` +
+            `--main-fields=module,main --minify --log-level=warning --outfile="${join(outputDir, basename(worker))}"`,
+        ),
+      ],
     };
     this.function = new NodejsFunction(this, 'Function', {
       entry: join(REPO_ROOT, spec.entry),

@@ -207,6 +207,22 @@ describe('http destination (third-party API)', () => {
     expect(thirdParty.on('/open/transform')).toHaveLength(0);
   });
 
+  it('does not send or retry a transform whose output is over 256 KB, and says why', async () => {
+    // 300 strings of 1,000 characters: within JSONata's own guards, over the request-body limit.
+    const transform = '$join($map([1..300], function($i){ $pad("", 1000, "x") }), "")';
+    const sub = await subscribe({ type: 'http', url: `${thirdParty.url}/open/too-big`, transform });
+    await publish(sub.subject);
+    const delivery = await onlyDelivery(sub.id, (d) => d.status === 'failed');
+    expect(delivery.attempts).toHaveLength(1);
+    expect(delivery.attempts[0]).toMatchObject({
+      error: 'transform_failed',
+      errorMessage: expect.stringMatching(/output is at least 300002 bytes, over the 262144-byte limit \(256 KB\)/),
+    });
+    expect(delivery.attempts[0].nextAttemptAt).toBeUndefined();
+    expect(delivery.reason).toMatch(/^transform_failed: the transform's output is at least 300002 bytes/);
+    expect(thirdParty.on('/open/too-big')).toHaveLength(0);
+  });
+
   it('never returns credentials, on create, get or list', async () => {
     const sub = await subscribe({
       type: 'http',

@@ -6,12 +6,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
+import { WorkerTransformRunner } from '../../lambdas/adapters/transform-runner.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'herald-synth-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-it('synthesizes with real bundles, the catalogue inside the api asset', () => {
+it('synthesizes with real bundles, the catalogue inside the api asset, the JSONata worker inside the deliver asset', async () => {
   const env = { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
   execFileSync('npx', ['cdk', 'synth', '-q', '--no-notices', '-o', out], { env, stdio: 'pipe', timeout: 120_000 });
   const template = JSON.parse(readFileSync(join(out, 'Herald.template.json'), 'utf8'));
@@ -23,4 +25,15 @@ it('synthesizes with real bundles, the catalogue inside the api asset', () => {
   expect(bundles.length).toBeGreaterThanOrEqual(5);
   expect(assets.some((d) => existsSync(join(out, d, 'app.js')) || readdirSync(join(out, d)).length > 0)).toBe(true);
   expect(assets.some((d) => existsSync(join(out, d, 'catalogue', 'order.created', 'v1.json')))).toBe(true);
+  // Only the deliver function carries the worker, beside its index.mjs, and the bundled worker runs.
+  const withWorker = bundles.filter((d) => existsSync(join(out, d, 'transform-worker.mjs')));
+  expect(withWorker).toHaveLength(1);
+  expect(readFileSync(join(out, withWorker[0]!, 'index.mjs'), 'utf8')).toContain('new URL("./transform-worker.mjs",import.meta.url)');
+  const runner = new WorkerTransformRunner({}, pathToFileURL(join(out, withWorker[0]!, 'transform-worker.mjs')));
+  try {
+    expect(await runner.run('{"ref": data.orderId}', { data: { orderId: 'o-1' } })).toEqual({ ok: true, body: '{"ref":"o-1"}' });
+    expect(await runner.run('$pad("x", 400000000)', {})).toMatchObject({ ok: false, reason: expect.stringContaining('64 MB memory limit') });
+  } finally {
+    await runner.close();
+  }
 }, 150_000);

@@ -117,7 +117,7 @@ describe('Host check (DNS rebinding)', () => {
 
 describe('cross-site browser requests to /local', () => {
   it('refuses a foreign or opaque Origin with 403, even with the admin key', async () => {
-    for (const headers of [
+    for (const headers of <Array<Record<string, string>>>[
       { origin: 'http://evil.example' },
       { origin: `http://evil.example:${herald.port}` },
       { origin: 'null' },

@@ -126,7 +126,7 @@ export class LocalApiGateway {
         res,
         421,
         'Misdirected request',
-        `the local server answers only to loopback host names (localhost, 127.0.0.1, [::1]), not ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))}; bind it to another address with HERALD_HOST to accept others`,
+        `the local server answers only to loopback host names (localhost, 127.x.y.z, [::1]) and the address it is bound to (HERALD_HOST), not Host ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))}`,
       );
     }
     const { pathname } = new URL(req.url ?? '/', 'http://local');

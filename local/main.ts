@@ -5,10 +5,12 @@ import { startHeraldLocal, type HeraldLocal } from './runtime.ts';
  * `npm start`: Herald on this machine, no cloud and no Docker.
  *
  * Startup errors are one line on stderr and exit code 1, never a stack trace. SIGINT, SIGTERM and
- * SIGHUP stop it within 5 s. When npm started it, it also stops when its parent goes away: npm
- * runs the script through `sh -c`, and on SIGTERM npm forwards the signal to that shell only,
- * which dies of it without passing it on (dash); this process would otherwise be orphaned and
- * keep the port.
+ * SIGHUP stop it within 5 s.
+ *
+ * npm runs a script through `sh -c` and forwards SIGINT/SIGTERM to that shell only; dash dies of
+ * SIGTERM without passing it on (orphaning this process on the port) and sits on SIGINT until its
+ * child exits. So `npm start` is `exec node …` (npm's child is this process), and, when npm
+ * started it, this process also stops when its parent goes away, whatever killed it.
  */
 function fail(message: string): never {
   console.error(`Herald could not start: ${message}`);
@@ -61,7 +63,7 @@ async function shutdown(reason: string): Promise<void> {
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(`${signal} received`));
 
-// Started by an npm script: stop when the parent (npm's `sh -c`) is gone, whatever killed it.
+// Started by an npm script: stop when the parent (npm, or its `sh -c`) is gone, even SIGKILLed.
 const parent = process.ppid;
 if (process.env.npm_lifecycle_event && parent > 1) {
   setInterval(() => {

@@ -1,7 +1,8 @@
 /**
- * `npm start` as an operator runs it: it stops on SIGTERM to the PID that was started (npm's) and
- * on SIGINT to the process group (Ctrl-C), leaving no process on the port; and it refuses to start
- * on a port already taken with one line and a non-zero exit.
+ * `npm start` as an operator runs it: it stops on SIGTERM or SIGINT to the PID that was started
+ * (npm's), when npm is killed outright, and on SIGINT to the process group (Ctrl-C), leaving no
+ * process on the port; and it refuses to start on a port already taken with one line and a
+ * non-zero exit.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
@@ -124,6 +125,18 @@ describe('npm start stops', () => {
     process.kill(child.pid!, 'SIGTERM');
     await goneWithin(port, 6000);
     expect(Date.now() - t0).toBeLessThan(6000);
+  }, 30_000);
+
+  it('on SIGINT to the PID that was started', async () => {
+    const { child, port } = await startedHerald();
+    process.kill(child.pid!, 'SIGINT');
+    await goneWithin(port, 6000);
+  }, 30_000);
+
+  it('when npm itself is SIGKILLed (parent gone)', async () => {
+    const { child, port } = await startedHerald();
+    process.kill(child.pid!, 'SIGKILL');
+    await goneWithin(port, 6000);
   }, 30_000);
 
   it('on SIGINT to the process group (Ctrl-C) within 5 s', async () => {

@@ -22,6 +22,63 @@ export interface LocalApiOptions {
   extra?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean>;
 }
 
+/**
+ * Which `Host` headers the local server answers (against DNS rebinding: a page on
+ * http://evil.example whose name is re-pointed at 127.0.0.1 reaches this server as a same-origin
+ * request, but its requests still say `Host: evil.example`):
+ *   - bound to a loopback address (the default, 127.0.0.1): loopback names only, any port:
+ *     `localhost`, `127.x.y.z`, `[::1]`;
+ *   - bound to a wildcard address (`0.0.0.0`, `::`): any Host, the operator chose to expose it;
+ *   - bound to another address or name: loopback names and that address or name.
+ * Everything else (and a request with no Host) gets 421 problem+json before any route runs.
+ */
+export function hostAllowed(hostHeader: string | undefined, boundHost: string): boolean {
+  const bound = boundHost.toLowerCase();
+  if (isWildcardAddress(bound)) return true;
+  const hostname = hostnameOf(hostHeader);
+  if (hostname === undefined) return false;
+  if (isLoopbackName(hostname)) return true;
+  const boundName = bound.startsWith('[') ? bound : bound.includes(':') ? `[${bound}]` : bound;
+  return hostname === boundName;
+}
+
+/** The host name of a Host header (`name`, `name:port`, `[v6]`, `[v6]:port`), lower case; undefined when malformed. */
+export function hostnameOf(hostHeader: string | undefined): string | undefined {
+  const match = /^(\[[0-9a-f:.]+\]|[^\s:[\]/@]+)(?::\d{1,5})?$/i.exec(hostHeader?.trim() ?? '');
+  return match ? match[1]!.toLowerCase().replace(/\.$/, '') : undefined;
+}
+
+export function isLoopbackName(hostname: string): boolean {
+  if (hostname === 'localhost' || hostname === '[::1]' || hostname === '::1') return true;
+  const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(hostname);
+  return !!v4 && v4.slice(1).every((octet) => Number(octet) <= 255);
+}
+
+function isWildcardAddress(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
+}
+
+/**
+ * A browser request made by a page of another site: an `Origin` that is neither a loopback
+ * origin nor this very origin (Origin host equal to Host), an opaque `Origin: null`, or
+ * `Sec-Fetch-Site: cross-site`. Requests without these headers (curl, SDKs, tests) are not browser
+ * cross-site requests.
+ */
+export function isCrossSiteRequest(req: IncomingMessage): boolean {
+  if (String(req.headers['sec-fetch-site'] ?? '').toLowerCase() === 'cross-site') return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    return true; // includes "null"
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return true;
+  if (isLoopbackName(parsed.hostname.toLowerCase())) return false;
+  return parsed.host.toLowerCase() !== String(req.headers.host ?? '').trim().toLowerCase();
+}
+
 const STAGE = 'prod';
 const MAX_BODY = 10 * 1024 * 1024; // API Gateway's payload limit
 
@@ -32,10 +89,12 @@ function gatewayProblem(res: ServerResponse, status: number, title: string, deta
 
 export class LocalApiGateway {
   private server?: Server;
+  private boundHost = '127.0.0.1';
 
   constructor(private readonly options: LocalApiOptions) {}
 
   async listen(port: number, host = '127.0.0.1'): Promise<number> {
+    this.boundHost = host;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error) => {
         console.error('[local api] internal error', error);
@@ -60,6 +119,21 @@ export class LocalApiGateway {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Before anything else, even reading the body: only the names this server is meant to answer.
+    if (!hostAllowed(req.headers.host, this.boundHost)) {
+      res.setHeader('connection', 'close');
+      return gatewayProblem(
+        res,
+        421,
+        'Misdirected request',
+        `the local server answers only to loopback host names (localhost, 127.x.y.z, [::1]) and the address it is bound to (HERALD_HOST), not Host ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))}`,
+      );
+    }
+    const { pathname } = new URL(req.url ?? '/', 'http://local');
+    if ((pathname === '/local' || pathname.startsWith('/local/')) && isCrossSiteRequest(req)) {
+      res.setHeader('connection', 'close');
+      return gatewayProblem(res, 403, 'Forbidden', 'the local routes refuse cross-site browser requests (Origin must be a loopback origin)');
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import type {
 } from 'aws-lambda';
 import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../lib/herald-config.ts';
 import type { SweepReport } from '../lambdas/core/sweeper.ts';
-import { hashApiKey } from '../lambdas/core/api-keys.ts';
+import { bearerToken, hashApiKey } from '../lambdas/core/api-keys.ts';
 import { LocalApiGateway } from './api-gateway.ts';
 import { ensureTable, resolveLocalhostNames, startDynamo, startSqs } from './emulators.ts';
 import { LocalEventBus } from './event-bus.ts';
@@ -225,11 +225,14 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
       : undefined;
   sweepTimer?.unref();
 
-  const gateway = new LocalApiGateway({ authorizer, api, extra: localRoutes(options.bus, invokeFanout) });
+  // The admin key guards the /local routes: the caller's (startHeraldLocal) or, in a function
+  // process of its own, the hash its parent put in the environment, as the authorizer reads it.
+  const adminKeyHash = options.adminKey ? hashApiKey(options.adminKey) : process.env[ENV.adminKeyHash];
+  const gateway = new LocalApiGateway({ authorizer, api, extra: localRoutes(options.bus, invokeFanout, adminKeyHash) });
   const port = await gateway.listen(options.port ?? 3000, options.host ?? '127.0.0.1');
   let stopped = false;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${urlHost(options.host)}:${port}`,
     port,
     sqs,
     invokeFanout,
@@ -259,7 +262,7 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
   const adminKey = options.adminKey ?? `hk_admin_${randomBytes(32).toString('base64url')}`;
   const emulators = await startEmulators(options);
   Object.assign(process.env, functionEnvironment(emulators, { ...options, adminKey }));
-  const functions = await startFunctions({ ...options, bus: emulators.bus });
+  const functions = await startFunctions({ ...options, adminKey, bus: emulators.bus });
   emulators.bus.addRule({
     name: 'fanout',
     busName: LOCAL_BUS,
@@ -291,14 +294,33 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
 
 let consoleFiles: Promise<ConsoleFiles> | undefined;
 
+/** Whether the request carries `Authorization: Bearer <admin key>` (SHA-256 hashes compared in constant time). */
+export function isAdminRequest(req: IncomingMessage, adminKeyHash: string | undefined): boolean {
+  const token = bearerToken(req.headers.authorization);
+  if (!token || !adminKeyHash || !/^[0-9a-f]{64}$/.test(adminKeyHash)) return false;
+  return timingSafeEqual(Buffer.from(hashApiKey(token), 'hex'), Buffer.from(adminKeyHash, 'hex'));
+}
+
+function problem(res: ServerResponse, status: number, title: string, detail: string, headers: Record<string, string> = {}): true {
+  res.writeHead(status, { 'content-type': 'application/problem+json', ...headers });
+  res.end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+  return true;
+}
+
 /**
  * Local-only routes (never deployed):
- *   GET  /console/                         the tenant console (console/), bundled on first request
+ *   GET  /console/                         the tenant console (console/), bundled on first request; public
+ * and, with the admin key only (`Authorization: Bearer <admin key>`; anything else gets 401):
  *   GET  /local/buses                      → {items: [{name, arn, events}]}: what each local bus received,
  *   GET  /local/buses/{name}/events        → {items: [EventBridge events, oldest first]}
  *   POST /local/invoke/fanout              the fan-out rule's target when the buses run in another process
+ * The gateway has already refused foreign Host headers and cross-site browser requests.
  */
-function localRoutes(bus: LocalEventBus | undefined, invokeFanout: (event: EventBridgeEvent<string, unknown>) => Promise<unknown>) {
+function localRoutes(
+  bus: LocalEventBus | undefined,
+  invokeFanout: (event: EventBridgeEvent<string, unknown>) => Promise<unknown>,
+  adminKeyHash: string | undefined,
+) {
   return async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
     const url = new URL(req.url ?? '/', 'http://local');
     const consoleFile = /^\/console\/?(index\.html|app\.js|console\.css)?$/.exec(url.pathname);
@@ -313,37 +335,59 @@ function localRoutes(bus: LocalEventBus | undefined, invokeFanout: (event: Event
       res.writeHead(200, { 'content-type': types[name]!, 'cache-control': 'no-store' }).end((await consoleFiles)[name]);
       return true;
     }
-    if (!url.pathname.startsWith('/local/')) return false;
-    const send = (status: number, payload: unknown, type = 'application/json') => {
-      res.writeHead(status, { 'content-type': type });
+    if (url.pathname !== '/local' && !url.pathname.startsWith('/local/')) return false;
+    // Never served to a tenant key (the buses hold every tenant's events) nor without a key.
+    if (!isAdminRequest(req, adminKeyHash)) {
+      return problem(res, 401, 'Unauthorized', 'the local routes need the admin key (Authorization: Bearer <admin key>)', { 'www-authenticate': 'Bearer' });
+    }
+    const send = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(payload));
     };
-    if (req.method === 'POST' && url.pathname === '/local/invoke/fanout') {
+    if (url.pathname === '/local/invoke/fanout') {
+      if (req.method !== 'POST') return problem(res, 405, 'Method not allowed', 'POST an EventBridge event to /local/invoke/fanout', { allow: 'POST' });
+      let event: unknown;
       try {
-        send(200, await invokeFanout(JSON.parse(body.toString('utf8')) as EventBridgeEvent<string, unknown>));
+        event = JSON.parse(body.toString('utf8'));
+      } catch {
+        return problem(res, 400, 'Bad request', 'the body must be a JSON EventBridge event');
+      }
+      if (typeof event !== 'object' || event === null || Array.isArray(event) || typeof (event as { detail?: unknown }).detail !== 'object' || (event as { detail?: unknown }).detail === null) {
+        return problem(res, 400, 'Bad request', 'the body must be an EventBridge event: a JSON object with a detail object');
+      }
+      try {
+        send(200, await invokeFanout(event as EventBridgeEvent<string, unknown>));
       } catch (error) {
-        send(500, { errorMessage: (error as Error).message });
+        // The function failed (as a Lambda invocation error): the bus retries it.
+        problem(res, 500, 'Function error', (error as Error).message);
       }
       return true;
     }
-    if (!bus) return false;
-    if (req.method !== 'GET') {
-      send(405, { type: 'about:blank', title: 'Method not allowed', status: 405, detail: 'local inspection routes are read-only' }, 'application/problem+json');
-      return true;
-    }
+    if (!bus) return problem(res, 404, 'Not found', `no local route ${url.pathname} in this process (the buses run elsewhere)`);
+    if (req.method !== 'GET') return problem(res, 405, 'Method not allowed', 'local inspection routes are read-only', { allow: 'GET' });
     if (url.pathname === '/local/buses') {
       send(200, { items: bus.busNames().map((name) => ({ name, arn: localBusArn(name), events: bus.received.get(name)?.length ?? 0 })) });
       return true;
     }
     const match = /^\/local\/buses\/([^/]+)\/events$/.exec(url.pathname);
-    const name = match ? decodeURIComponent(match[1]!) : undefined;
+    let name: string | undefined;
+    try {
+      name = match ? decodeURIComponent(match[1]!) : undefined;
+    } catch {
+      name = undefined;
+    }
     if (name && bus.busNames().includes(name)) {
       send(200, { items: bus.received.get(name) ?? [] });
       return true;
     }
-    send(404, { type: 'about:blank', title: 'Not found', status: 404, detail: `no local route ${url.pathname}` }, 'application/problem+json');
-    return true;
+    return problem(res, 404, 'Not found', `no local route ${url.pathname}`);
   };
+}
+
+/** Where a client on this machine reaches a server bound to `host`. */
+function urlHost(host: string | undefined): string {
+  if (!host || host === '0.0.0.0' || host === '::' || host === '[::]' || host === 'localhost' || host.startsWith('127.')) return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 export function localBusArn(name: string): string {

@@ -209,7 +209,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     pattern: FANOUT_RULE_PATTERN as unknown as Record<string, unknown>,
     maxAttempts: 30,
     target: async (event) => {
-      const res = await fetch(`${url}/local/invoke/fanout`, { method: 'POST', body: JSON.stringify(event), signal: AbortSignal.timeout(30_000) });
+      const res = await fetch(`${url}/local/invoke/fanout`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(event),
+        signal: AbortSignal.timeout(30_000),
+      });
       if (!res.ok) throw new Error(`fan-out answered ${res.status}`);
     },
   });

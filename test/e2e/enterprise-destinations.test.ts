@@ -61,7 +61,8 @@ async function onlyDelivery(subscriptionId: string, done: (d: any) => boolean) {
 }
 
 async function busEvents(name: string): Promise<any[]> {
-  const res = await fetch(`${herald.url}/local/buses/${name}/events`);
+  const res = await fetch(`${herald.url}/local/buses/${name}/events`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  expect(res.status).toBe(200);
   return ((await res.json()) as { items: any[] }).items;
 }
 

@@ -201,10 +201,19 @@ export function route(method: string, path: string): { handler: RouteHandler; pa
     if (!match) continue;
     pathKnown = true;
     if (candidate.method !== method) continue;
-    const id = match.groups?.id;
+    const params: Record<string, string> = { ...match.groups };
+    const id = params.id;
     const kind = id === undefined ? undefined : ID_PARAMS.find(([prefix]) => path.startsWith(prefix));
-    if (kind && !kind[2].test(id!)) throw new NotFoundError(kind[1], id!);
-    return { handler: candidate.handler, params: { ...match.groups } };
+    // Checked when the route reads it, after its body: a bad body is still a 400 naming the field.
+    if (kind && !kind[2].test(id!)) {
+      Object.defineProperty(params, 'id', {
+        enumerable: true,
+        get: () => {
+          throw new NotFoundError(kind[1], id!);
+        },
+      });
+    }
+    return { handler: candidate.handler, params };
   }
   if (pathKnown) throw new DomainError(405, 'Method not allowed', `${method} is not supported on ${path}`);
   throw new NotFoundError('route', `${method} ${path}`);

@@ -13,7 +13,9 @@
  *     window and without it;
  *   - worker efficiency: the deliver handler against a bare undici POST loop (bench/measures.ts);
  *   - fan-out of one event to 1,000 subscriptions among 10,000 others;
- *   - the cold start proxy: each bundle's size and the median init time of fresh processes.
+ *   - the cold start proxy: each bundle's size and the median init time of fresh processes;
+ *   - the worst filter cost per event within the input limits, and a tenant's API latency while
+ *     another tenant's worst filters fan out (bench/hostile-filters.ts).
  * Every figure is reported beside its goal from issue #8; none is asserted (no timed tests).
  */
 import './local-env.ts';
@@ -27,6 +29,7 @@ import { dynamo, eventBridge, sqs } from '../lambdas/adapters/clients.ts';
 import { startHeraldLocal } from '../local/runtime.ts';
 import { countCapacityUnits, WRITE_OPS, type UnitTotals } from './dynamo-units.ts';
 import { coldStarts, fanoutAtScale, fastReceiver, workerEfficiency } from './measures.ts';
+import { apiLatencyUnderHostileFanout, worstFilterCosts } from './hostile-filters.ts';
 
 type Counts = Map<string, number>;
 const counts: Counts = new Map();
@@ -272,6 +275,26 @@ async function bundleSizes() {
   return sizes;
 }
 
+/** `npm run bench -- --hostile`: the filter-cost figures alone (issue #17), in about a minute. */
+async function hostileFilterFigures() {
+  const perMatch = worstFilterCosts();
+  const latency = (filtered: boolean, subscriptions: number) =>
+    apiLatencyUnderHostileFanout({ call, admin: ADMIN, settle: () => herald.settle(), subscriptions, events: 60, filtered });
+  return {
+    worstCpuMsPerMatch: perMatch[0],
+    perMatch,
+    apiLatency: [await latency(false, 1), await latency(true, 1), await latency(false, 20), await latency(true, 20)],
+  };
+}
+if (process.argv.includes('--hostile')) {
+  counting = false;
+  const figures = await hostileFilterFigures();
+  console.table(figures.perMatch);
+  console.log(JSON.stringify({ ...figures, perMatch: undefined }, null, 1));
+  await herald.stop();
+  process.exit(0);
+}
+
 /** `npm run bench -- --quick`: the request-count scenarios only, smaller (for working on the path). */
 const quick = process.argv.includes('--quick');
 if (quick) {
@@ -321,6 +344,7 @@ const fanout = await fanoutAtScale({
   reset: () => counts.clear(),
 });
 counting = false;
+const hostile = await hostileFilterFigures();
 await herald.stop();
 receiver.close();
 fast.close();
@@ -336,6 +360,7 @@ const results = {
   fanout,
   coldStart: cold,
   fixedMonthlyCost: fixedMonthlyUsd(),
+  hostileFilters: hostile,
   goals: {
     costPerMillion1Sub: { goal: 1.5, measured: costPerMillion(one).perMillionUsd },
     costPerMillion10Subs: { goal: 0.9, measured: costPerMillion(ten).perMillionUsd },
@@ -352,6 +377,7 @@ const results = {
       noWindow1Sub: oneFast.latencyMs?.p99,
       noWindow10Subs: tenFast.latencyMs?.p99,
     },
+    worstFilterCpuMsPerEvent: { goal: 'a few ms', measured: hostile.worstCpuMsPerMatch },
     costPerMillionNoWindow: { measured1Sub: costPerMillion(oneFast).perMillionUsd, measured10Subs: costPerMillion(tenFast).perMillionUsd },
   },
   prices,
@@ -369,6 +395,8 @@ console.table(bundles);
 console.log('worker efficiency', worker);
 console.log('fan-out', fanout);
 console.table(cold);
+console.table(hostile.perMatch);
+console.log('API latency beside the worst filters', hostile.apiLatency);
 console.log('goals', JSON.stringify(results.goals, null, 1));
 console.log('written bench/results.json');
 process.exit(0);

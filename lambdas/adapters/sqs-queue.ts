@@ -26,6 +26,30 @@ export const MAX_VISIBILITY_SECONDS = 43_200;
  * first enqueue, so a repeated fan-out is dropped; any later enqueue of the same delivery, a
  * redrive or a release, is a new message). Without a FIFO queue, ordered jobs use the standard one.
  */
+/**
+ * SendMessageBatch takes at most 10 messages and 256 KiB in all (the queue's message size, which
+ * also bounds the batch). Jobs carry their event, up to 200 KB of data, so a batch is cut by size
+ * as well as count: ten jobs of one large event never go out as one refused request.
+ */
+const SQS_BATCH_BYTES = 256 * 1024;
+function batchesOf(jobs: DeliveryJob[]): DeliveryJob[][] {
+  const batches: DeliveryJob[][] = [];
+  let current: DeliveryJob[] = [];
+  let bytes = 0;
+  for (const job of jobs) {
+    const size = Buffer.byteLength(JSON.stringify(job)) + 200; // body plus the entry's id and attributes
+    if (current.length > 0 && (current.length === SQS_BATCH || bytes + size > SQS_BATCH_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(job);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
 export class SqsDeliveryQueue implements DeliveryQueue {
   constructor(
     private readonly queueUrl: string,
@@ -35,9 +59,10 @@ export class SqsDeliveryQueue implements DeliveryQueue {
   async enqueue(jobs: DeliveryJob[], delaySeconds = 0): Promise<void> {
     const ordered = this.orderedQueueUrl ? jobs.filter((job) => job.orderingGroup) : [];
     const standard = ordered.length > 0 ? jobs.filter((job) => !job.orderingGroup) : jobs;
-    const chunks: { url: string; jobs: DeliveryJob[]; fifo: boolean }[] = [];
-    for (let i = 0; i < standard.length; i += SQS_BATCH) chunks.push({ url: this.queueUrl, jobs: standard.slice(i, i + SQS_BATCH), fifo: false });
-    for (let i = 0; i < ordered.length; i += SQS_BATCH) chunks.push({ url: this.orderedQueueUrl!, jobs: ordered.slice(i, i + SQS_BATCH), fifo: true });
+    const chunks = [
+      ...batchesOf(standard).map((batch) => ({ url: this.queueUrl, jobs: batch, fifo: false })),
+      ...batchesOf(ordered).map((batch) => ({ url: this.orderedQueueUrl!, jobs: batch, fifo: true })),
+    ];
     // FIFO batches go one after another: within a group, send order is delivery order.
     await Promise.all(chunks.filter((c) => !c.fifo).map((c) => this.sendBatch(c.url, c.jobs, Math.min(delaySeconds, MAX_DELAY_SECONDS), false)));
     for (const c of chunks.filter((c) => c.fifo)) await this.sendBatch(c.url, c.jobs, 0, true);

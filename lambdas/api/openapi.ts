@@ -5,7 +5,7 @@ import { createSubscriptionSchema, patchSubscriptionSchema } from '#core/subscri
 import { createTenantSchema } from '#core/tenancy';
 
 /**
- * The OpenAPI 3.1 document of the public contract (../shared/API.md), generated from the same zod
+ * The OpenAPI 3.1 document of the public contract (docs/api.md), generated from the same zod
  * schemas the routes parse with, plus JSON Schemas for what the routes answer. Served at
  * GET /v1/openapi.json and rendered at /docs; the typed client (test/support/herald-client.ts)
  * is generated from it by `npm run openapi`.

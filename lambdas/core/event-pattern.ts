@@ -85,14 +85,38 @@ function matchesField(condition: unknown, value: unknown): boolean {
   return false;
 }
 
-/** A leaf matches when any listed condition matches. */
+/**
+ * A leaf matches when any listed condition matches. Exact values are looked up in a set (built
+ * once per pattern), so a pattern listing hundreds of values against a field of thousands costs
+ * one pass over the field; operator conditions are tested per value.
+ */
 function matchesLeaf(conditions: readonly unknown[], value: unknown): boolean {
-  const leaves = leafValues(value).map((leaf) => new Leaf(leaf));
-  return conditions.some((condition) => matchesCondition(condition, leaves));
+  const { exact, operators } = compiledLeaf(conditions);
+  const values = leafValues(value);
+  if (exact.size > 0 && values.some((one) => exact.has(one))) return true;
+  if (operators.length === 0) return false;
+  const leaves = values.map((one) => new Leaf(one));
+  return operators.some((condition) => matchesCondition(condition, leaves));
 }
 
-function matchesCondition(condition: unknown, leaves: readonly Leaf[]): boolean {
-  if (!isPlainObject(condition)) return leaves.some((leaf) => equalsExactly(condition, leaf.value));
+interface CompiledLeaf {
+  exact: ReadonlySet<unknown>;
+  operators: readonly JsonObject[];
+}
+
+const compiledLeaves = new WeakMap<readonly unknown[], CompiledLeaf>();
+
+function compiledLeaf(conditions: readonly unknown[]): CompiledLeaf {
+  let compiled = compiledLeaves.get(conditions);
+  if (!compiled) {
+    // A Set compares by SameValueZero, which for JSON values is exactly ===.
+    compiled = { exact: new Set(conditions.filter((c) => !isPlainObject(c))), operators: conditions.filter(isPlainObject) };
+    compiledLeaves.set(conditions, compiled);
+  }
+  return compiled;
+}
+
+function matchesCondition(condition: JsonObject, leaves: readonly Leaf[]): boolean {
   const operator = singleEntry(condition);
   if (operator === undefined) return false;
   const [name, operand] = operator;
@@ -111,22 +135,21 @@ function matchesCondition(condition: unknown, leaves: readonly Leaf[]): boolean 
  * event proportional to (conditions x leaves), never re-folding a long string per condition.
  */
 class Leaf {
-  private folded?: string;
-  private address?: IpAddress | null;
-  constructor(readonly value: LeafValue) {}
-
-  get text(): string | undefined {
-    return typeof this.value === 'string' ? this.value : undefined;
+  readonly text: string | undefined;
+  private folded: string | undefined = undefined;
+  private address: IpAddress | null | undefined = undefined;
+  constructor(readonly value: LeafValue) {
+    this.text = typeof value === 'string' ? value : undefined;
   }
 
   lower(): string | undefined {
-    if (typeof this.value !== 'string') return undefined;
-    return (this.folded ??= foldCase(this.value));
+    if (this.text === undefined) return undefined;
+    return (this.folded ??= foldCase(this.text));
   }
 
   ip(): IpAddress | undefined {
     // The longest IPv6 text form is 45 characters; anything longer is not an address.
-    if (this.address === undefined) this.address = typeof this.value === 'string' && this.value.length <= 45 ? (parseIpAddress(this.value) ?? null) : null;
+    if (this.address === undefined) this.address = this.text !== undefined && this.text.length <= 45 ? (parseIpAddress(this.text) ?? null) : null;
     return this.address ?? undefined;
   }
 }
@@ -137,7 +160,7 @@ class Leaf {
  * an object. `null` is a value, so `exists: true` matches a field that is present but null.
  */
 function leafValues(value: unknown): LeafValue[] {
-  if (Array.isArray(value)) return value.flatMap(leafValues);
+  if (Array.isArray(value)) return (value.flat(Infinity) as unknown[]).filter(isLeafValue);
   return isLeafValue(value) ? [value] : [];
 }
 
@@ -195,9 +218,11 @@ function affixTest(operand: unknown, side: 'prefix' | 'suffix'): LeafTest | unde
   const affix = foldCase(ignoringCase[1]);
   // Case folding never shortens text, so the first (last) affix.length characters of a value
   // decide a folded prefix (suffix): only those are folded, however long the value is.
+  // Short values are folded once per event (cached on the leaf); long ones only at the ends.
+  const folded = (leaf: Leaf, end: () => string) => (leaf.text!.length <= 256 ? leaf.lower()! : foldCase(end()));
   return side === 'prefix'
-    ? (leaf) => leaf.text !== undefined && foldCase(leaf.text.slice(0, affix.length)).startsWith(affix)
-    : (leaf) => leaf.text !== undefined && foldCase(leaf.text.slice(-affix.length || leaf.text.length)).endsWith(affix);
+    ? (leaf) => leaf.text !== undefined && folded(leaf, () => leaf.text!.slice(0, affix.length)).startsWith(affix)
+    : (leaf) => leaf.text !== undefined && folded(leaf, () => leaf.text!.slice(-affix.length || leaf.text!.length)).endsWith(affix);
 }
 
 function ignoreCaseTest(expected: string): LeafTest {
@@ -454,8 +479,9 @@ export function validateEventPattern(pattern: unknown): PatternProblem[] {
 export const PATTERN_LIMITS = {
   /** EventBridge's own limit on an event pattern's length. */
   characters: 4096,
-  operators: 25,
-  wildcards: 5,
+  /** Measured by `npm run bench` (bench/hostile-filters.ts): the worst pair costs a few ms per event. */
+  operators: 10,
+  wildcards: 3,
 } as const;
 
 function patternCostProblems(pattern: JsonObject): PatternProblem[] {

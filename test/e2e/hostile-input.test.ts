@@ -10,6 +10,8 @@ import { resolver } from '../../lambdas/adapters/dns-resolver.ts';
 import { INPUT_LIMITS } from '../../lambdas/core/input-limits.ts';
 import { startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import { apiClient } from '../support/api-client.ts';
+import { exampleOf } from '../support/catalogue.ts';
+import { Receiver } from '../support/receiver.ts';
 
 const ADMIN = 'hk_admin_e2e_hostile_0000000000000000000000000000000';
 let herald: HeraldLocal;
@@ -247,4 +249,23 @@ describe('cases that once crashed or widened', () => {
     expect(badSubscription.status).toBe(400);
     expect(badSubscription.body.errors[0].path).toBe('subscriptionId');
   });
+
+  it('one large event for many subscriptions is enqueued in batches SQS accepts, and reaches every one', async () => {
+    const receiver = await new Receiver().start();
+    try {
+      const tenant = (await call('POST', '/v1/tenants', ADMIN, { name: 'large' })).body;
+      for (let i = 0; i < 8; i++) {
+        const sub = await call('POST', '/v1/subscriptions', tenant.apiKey, subscriptionBody({ destination: { type: 'webhook', url: `${receiver.url}/large` } }));
+        expect(sub.status).toBe(201);
+      }
+      // 8 jobs of ~150 KB: one batch of them would pass SQS's batch size limit.
+      const data = { ...exampleOf('order.created'), notes: Array.from({ length: 3 }, () => 'n'.repeat(50_000)) };
+      const published = await call('POST', '/v1/events', ADMIN, { tenantId: tenant.id, type: 'order.created', subject: 'big-1', data });
+      expect(published.status).toBe(202);
+      const received = await receiver.waitFor('/large', 8, 30_000);
+      expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(8);
+    } finally {
+      await receiver.stop();
+    }
+  }, 60_000);
 });

@@ -11,7 +11,7 @@ import { Catalogue } from '../../lambdas/core/catalogue.ts';
 const entries = readCatalogueEntries(fileURLToPath(new URL('../../catalogue', import.meta.url)));
 const catalogue = new Catalogue(entries);
 
-/** Every event named in ../shared/reference/provider-docs, under Herald's names. */
+/** Every event named in the five provider documents Herald's users come from, under Herald's names. */
 const PROVIDER_EVENTS = {
   omisell: [
     'order.created', 'order.ready_to_ship', 'order.shipped', 'order.completed', 'order.returned', 'order.cancelled', 'order.reconciled', 'order.return_receive',

@@ -20,6 +20,8 @@ new HeraldStack(app, 'Herald', {
   enterpriseTargets: parseEnterpriseTargets(app.node.tryGetContext('herald:enterpriseTargets')),
   destinationPorts: list(app.node.tryGetContext('herald:destinationPorts'))?.join(','),
   tenantQuotas: objectContext(app.node.tryGetContext('herald:tenantQuotas')),
+  operatorAccountTenants: list(app.node.tryGetContext('herald:operatorAccountTenants')),
+  reservedSources: list(app.node.tryGetContext('herald:reservedSources')),
   ...(app.node.tryGetContext('herald:deliveryBatchWindowSeconds') !== undefined
     ? { deliveryBatchWindowSeconds: Number(app.node.tryGetContext('herald:deliveryBatchWindowSeconds')) }
     : {}),

@@ -53,6 +53,10 @@ export const ENV = {
   destinationPorts: 'HERALD_DESTINATION_PORTS',
   /** JSON of per-tenant quotas, e.g. {"subscriptions":100}: see lambdas/core/quotas.ts. */
   tenantQuotas: 'HERALD_TENANT_QUOTAS',
+  /** The account Herald runs in (its own buses are never a tenant's target). */
+  operatorAccount: 'HERALD_OPERATOR_ACCOUNT',
+  /** JSON: {"operatorAccountTenants": [...], "reservedSources": [...]} (core/destination-trust.ts). */
+  destinationTrust: 'HERALD_DESTINATION_TRUST',
 } as const;
 
 /** The event catalogue folder (relative to the repository root), bundled with the api function. */
@@ -60,10 +64,10 @@ export const CATALOGUE_DIR = 'catalogue';
 
 /** One entry per Lambda: the folder under lambdas/ holding handler.ts, and the env it needs. */
 export const FUNCTIONS = {
-  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas'] },
+  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas', 'operatorAccount', 'destinationTrust'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
-  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts'] },
+  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust'] },
   sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
 } as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
 

@@ -31,6 +31,13 @@ export interface HeraldStackProps extends StackProps {
   readonly destinationPorts?: string;
   /** Per-tenant quotas (any subset). @default { subscriptions: 100, apiKeys: 10, resendsPerHour: 10000 } */
   readonly tenantQuotas?: Partial<TenantQuotas>;
+  /**
+   * Tenants the operator binds its own account to, on purpose: only they may deliver to buses in
+   * the account Herald runs in (never Herald's own bus). @default none
+   */
+  readonly operatorAccountTenants?: string[];
+  /** `source` prefixes no tenant may put on a bus, beside Herald's own and `aws.`. @default none */
+  readonly reservedSources?: string[];
   /** Operator-configured rule targets for enterprise clients (buses and API destinations). */
   readonly enterpriseTargets?: EnterpriseTarget[];
 }
@@ -57,6 +64,7 @@ export class HeraldStack extends Stack {
     const allowPrivateTargets = props.allowPrivateTargets ? '1' : '0';
     // A malformed list fails the synth here, not the first delivery.
     const destinationPorts = parsePortRule(props.destinationPorts).describe;
+    const destinationTrust = JSON.stringify({ operatorAccountTenants: props.operatorAccountTenants ?? [], reservedSources: props.reservedSources ?? [] });
 
     this.storage = new Storage(this, 'Storage');
     this.bus = new Bus(this, 'Bus');
@@ -65,6 +73,7 @@ export class HeraldStack extends Stack {
       bus: this.bus.bus,
       allowPrivateTargets,
       destinationPorts,
+      destinationTrust,
       customerBusAccounts: props.customerBusAccounts,
       deliveryBatchWindowSeconds: props.deliveryBatchWindowSeconds,
     });
@@ -78,6 +87,7 @@ export class HeraldStack extends Stack {
       adminKeyHash: adminKeyHash.valueAsString,
       allowPrivateTargets,
       destinationPorts,
+      destinationTrust,
       tenantQuotas: props.tenantQuotas,
     });
     this.monitoring = new Monitoring(this, 'Monitoring', {

@@ -45,8 +45,9 @@ export interface HeraldLocalOptions {
   /** Extra catalogue folders beside the repository's catalogue/ (tests, operators trying types). */
   extraCatalogueDirs?: string[];
   /**
-   * Extra local buses standing in for customers' EventBridge buses (default: `customer-bus`).
-   * What they receive is listed at GET /local/buses/{name}/events.
+   * Local buses standing in for customers' EventBridge buses, `name` or `name@account` (default:
+   * `customer-bus` in 111111111111 and `other-customer-bus` in 222222222222). What they receive is
+   * listed at GET /local/buses/{name}/events.
    */
   customerBuses?: string[];
   /** How often the sweeper runs (ms; 0: only when `sweep()` is called). Default 60 s, as deployed. */
@@ -100,7 +101,11 @@ export async function startEmulators(
   const sqsPort = Number(new URL(sqsEmulator.endpoint).port);
   const bus = new LocalEventBus();
   const busEndpoint = await bus.listen(0);
-  for (const name of options.customerBuses ?? ['customer-bus']) bus.createBus(name);
+  for (const entry of options.customerBuses ?? DEFAULT_CUSTOMER_BUSES) {
+    const [name, account] = entry.split('@') as [string, string | undefined];
+    bus.createBus(name);
+    if (account) busAccounts.set(name, account);
+  }
   return {
     dynamoEndpoint: dynamo.endpoint,
     sqsEndpoint: sqsEmulator.endpoint,
@@ -137,6 +142,8 @@ export function functionEnvironment(emulators: Pick<LocalEmulators, 'dynamoEndpo
     [ENV.deadLetterQueueUrl]: emulators.queues.deadLetter,
     [ENV.adminKeyHash]: hashApiKey(options.adminKey),
     [ENV.allowPrivateTargets]: options.allowPrivateTargets === false ? '0' : '1',
+    // Herald's local account: its buses, and any bus named in it, are the operator's own.
+    [ENV.operatorAccount]: LOCAL_ACCOUNT,
     HERALD_SWEEP_AFTER_SECONDS: String(options.sweepAfterSeconds ?? process.env.HERALD_SWEEP_AFTER_SECONDS ?? 60),
     [ENV.catalogueDir]: [fileURLToPath(new URL('../catalogue', import.meta.url)), ...(options.extraCatalogueDirs ?? [])].join(delimiter),
   };
@@ -390,8 +397,18 @@ function urlHost(host: string | undefined): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
-export function localBusArn(name: string): string {
-  return `arn:aws:events:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:event-bus/${name}`;
+/**
+ * Local stand-ins for customers' buses live in customers' accounts, not Herald's: a tenant reaches
+ * one only once the admin binds that account (or bus) to it, as deployed. `name@account` sets the
+ * account; a bus without one is in LOCAL_CUSTOMER_ACCOUNT.
+ */
+export const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_CUSTOMER_ACCOUNT = '111111111111';
+const DEFAULT_CUSTOMER_BUSES = [`customer-bus@${LOCAL_CUSTOMER_ACCOUNT}`, 'other-customer-bus@222222222222'];
+const busAccounts = new Map<string, string>([[LOCAL_BUS, LOCAL_ACCOUNT]]);
+
+export function localBusArn(name: string, account = busAccounts.get(name) ?? LOCAL_CUSTOMER_ACCOUNT): string {
+  return `arn:aws:events:${process.env.AWS_REGION ?? 'us-east-1'}:${account}:event-bus/${name}`;
 }
 
 function scheduledEvent(): ScheduledEvent {

@@ -17,6 +17,7 @@ import type {
   ApiKeyStore,
   AttemptRecord,
   DeliveryStore,
+  DestinationBindingStore,
   EventQuery,
   EventStore,
   Page,
@@ -28,6 +29,7 @@ import type {
   TenantStore,
 } from '#core/ports';
 import type { Subscription } from '#core/subscription';
+import type { DestinationBinding } from '#core/destination-trust';
 import { dynamo } from './clients.ts';
 import { batchWriteAll } from './dynamo-helpers.ts';
 import { openPageToken, PAGE_TOKEN_KEY_BYTES, pageTokenRefused, sealPageToken } from './page-tokens.ts';
@@ -37,6 +39,7 @@ import { openPageToken, PAGE_TOKEN_KEY_BYTES, pageTokenRefused, sealPageToken } 
  *   tenant        TENANT#<tid>          #TENANT
  *   api key       APIKEY#<sha256>       #APIKEY
  *   key by prefix TENANT#<tid>          KEY#<prefix>     (hash, for listing and revocation)
+ *   binding       TENANT#<tid>          #BINDING         (the AWS accounts and buses it may deliver to)
  *   subscription  TENANT#<tid>          SUB#<sid>
  *   fan-out index SUBIDX#<tid>#<pattern> SUB#<sid>       (one per event-type pattern)
  *   event         TENANT#<tid>          EVT#<eid>        gsi1: SUBJECT#<tid>#<subject> / <time>#<eid>
@@ -160,7 +163,7 @@ function pageScope(input: Omit<QueryCommandInput, 'TableName'>): { scope: string
   return { scope, partition: [attribute, values[match[2]!]] };
 }
 
-export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore, EventStore, DeliveryStore {
+export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore, EventStore, DeliveryStore, DestinationBindingStore {
   constructor(private readonly tableName: string) {}
 
   /**
@@ -188,6 +191,24 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
   async getTenant(id: string): Promise<Tenant | undefined> {
     const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${id}`, [SK]: '#TENANT' } }));
     return stripKeys<Tenant>(out.Item);
+  }
+
+  async getDestinationBinding(tenantId: string): Promise<DestinationBinding | undefined> {
+    const out = await dynamo().send(
+      new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: '#BINDING' }, ConsistentRead: true }),
+    );
+    return stripKeys<DestinationBinding>(out.Item);
+  }
+
+  async putDestinationBinding(binding: DestinationBinding): Promise<void> {
+    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `TENANT#${binding.tenantId}`, [SK]: '#BINDING', ...binding } }));
+  }
+
+  async deleteDestinationBinding(tenantId: string): Promise<boolean> {
+    const out = await dynamo().send(
+      new DeleteCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: '#BINDING' }, ReturnValues: 'ALL_OLD' }),
+    );
+    return out.Attributes !== undefined;
   }
 
   async putApiKey(record: ApiKeyRecord): Promise<void> {

@@ -7,7 +7,7 @@ import { EventBridgePublisher } from '#adapters/event-bus';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { targetRefusal } from '#adapters/target-guard';
-import { allowPrivateTargets, optionalEnv, requireEnv, SETTINGS } from '#shared/env';
+import { allowPrivateTargets, destinationTrust, optionalEnv, requireEnv, SETTINGS } from '#shared/env';
 import { errorResponse, json, principalOf } from '#shared/http';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
@@ -28,6 +28,7 @@ const ports: ApiPorts = {
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
   stats: new DynamoStatsStore(requireEnv('tableName')),
   quotas: store,
+  bindings: store,
   clock: () => new Date(),
   catalogue: loadCatalogue(),
   targetRefusal: (url) => targetRefusal(url, allowPrivateTargets()),
@@ -39,6 +40,9 @@ const ports: ApiPorts = {
     thinLinkTemplate: SETTINGS.thinLinkTemplate(),
     region: process.env.AWS_REGION,
     tenantQuotas: parseTenantQuotas(optionalEnv('tenantQuotas')),
+    get trust() {
+      return destinationTrust();
+    },
   },
 };
 

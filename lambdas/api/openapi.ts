@@ -1,3 +1,4 @@
+import { destinationBindingSchema } from '#core/destination-trust';
 import * as z from 'zod';
 import { publishEventSchema } from '#core/publish-schema';
 import { redriveSchema, resendQuerySchema } from '#core/recovery';
@@ -151,6 +152,11 @@ function operation(op: Op, withId: boolean) {
 export const OPENAPI_OPERATIONS: Record<string, Record<string, Op>> = {
   '/v1/tenants': { post: { summary: 'Create a tenant (admin)', body: ref('CreateTenant'), ok: [201, { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, apiKey: { type: 'string' } } }] } },
   '/v1/tenants/{id}/keys': { post: { summary: 'Create an API key for a tenant (admin)', body: { type: 'object' }, ok: [201, { type: 'object', additionalProperties: true }] } },
+  '/v1/tenants/{id}/destination-binding': {
+    put: { summary: "Bind a tenant to the AWS accounts and buses it may deliver to (admin)", body: ref('DestinationBindingInput'), ok: [200, ref('DestinationBinding')] },
+    get: { summary: "A tenant's destination binding (admin, or the tenant itself)", ok: [200, ref('DestinationBinding')] },
+    delete: { summary: "Remove a tenant's destination binding: its AWS deliveries stop (admin)", ok: [204] },
+  },
   '/v1/keys': {
     post: { summary: 'Create an API key', body: { type: 'object', properties: { tenantId: { type: 'string' } } }, ok: [201, { type: 'object', additionalProperties: true }] },
     get: { summary: 'List API keys (prefixes only)', ok: [200, page({ type: 'object', additionalProperties: true })], query: ['tenantId'] },
@@ -205,6 +211,12 @@ export function openApiDocument(): Record<string, unknown> {
         PatchSubscription: input(patchSubscriptionSchema),
         ResendQuery: input(resendQuerySchema),
         Redrive: input(redriveSchema),
+        DestinationBindingInput: input(destinationBindingSchema),
+        DestinationBinding: {
+          type: 'object',
+          required: ['tenantId', 'accounts', 'eventBusArns'],
+          properties: { tenantId: { type: 'string' }, accounts: { type: 'array', items: { type: 'string' } }, eventBusArns: { type: 'array', items: { type: 'string' } }, updatedAt: { type: 'string', format: 'date-time' } },
+        },
         Subscription: subscription,
         SubscriptionWithSecret: { allOf: [subscription, { type: 'object', required: ['secret'], properties: { secret: { type: 'string' } } }] },
         Delivery: delivery,

@@ -7,7 +7,8 @@ import { subscriptionIdField, tenantIdField } from '#core/id-schemas';
 import { ID_FORMATS } from '#core/ids';
 import { DomainError, NotFoundError } from '#core/errors';
 import { pauseSubscription, resumeSubscription, subscriptionStats } from '#core/health';
-import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventPublisher, EventStore, QuotaCounter, StatsStore, SubscriptionStore, TenantStore } from '#core/ports';
+import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, DestinationBindingStore, EventPublisher, EventStore, QuotaCounter, StatsStore, SubscriptionStore, TenantStore } from '#core/ports';
+import { destinationBindingSchema, type DestinationTrust } from '#core/destination-trust';
 import type { TenantQuotas } from '#core/quotas';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
@@ -27,10 +28,11 @@ export interface ApiPorts {
   deadLetters: DeadLetterQueue;
   stats: StatsStore;
   quotas: QuotaCounter;
+  bindings: DestinationBindingStore;
   clock: () => Date;
   catalogue: Catalogue;
   targetRefusal: (url: string) => Promise<string | undefined>;
-  config: { eventSource: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string; sweepAfterSeconds?: number; tenantQuotas: TenantQuotas };
+  config: { eventSource: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string; sweepAfterSeconds?: number; tenantQuotas: TenantQuotas; trust: DestinationTrust };
 }
 
 interface RouteContext {
@@ -91,6 +93,25 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
     requireAdmin(ctx.principal);
     parseWith(z.object({}).strict(), jsonBody(ctx.event));
     return json(201, await createApiKey(ctx.ports, await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id)));
+  }],
+  ['PUT', '/v1/tenants/{id}/destination-binding', async (ctx) => {
+    requireAdmin(ctx.principal);
+    const input = parseWith(destinationBindingSchema, jsonBody(ctx.event));
+    const tenantId = await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id);
+    const binding = { ...input, tenantId, updatedAt: ctx.ports.clock().toISOString() };
+    await ctx.ports.bindings.putDestinationBinding(binding);
+    return json(200, binding);
+  }],
+  ['GET', '/v1/tenants/{id}/destination-binding', async (ctx) => {
+    const tenantId = await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id);
+    const binding = await ctx.ports.bindings.getDestinationBinding(tenantId);
+    return json(200, binding ?? { tenantId, accounts: [], eventBusArns: [] });
+  }],
+  ['DELETE', '/v1/tenants/{id}/destination-binding', async (ctx) => {
+    requireAdmin(ctx.principal);
+    const tenantId = await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id);
+    if (!(await ctx.ports.bindings.deleteDestinationBinding(tenantId))) throw new NotFoundError('destination binding of tenant', tenantId);
+    return noContent();
   }],
   ['POST', '/v1/keys', async (ctx) => {
     const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));

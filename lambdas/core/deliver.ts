@@ -3,7 +3,8 @@ import type { DeliveryJob } from './delivery-job.ts';
 import { batchEnvelope } from './batching.ts';
 import { payloadFor } from './envelope.ts';
 import { autoPausePolicyOf, pauseSubscription, releaseHeld, type HealthPorts } from './health.ts';
-import type { CustomerBusSender, DeliveryQueue, DeliveryStore, HttpRequest, HttpSender, SubscriptionStore, TokenSource, TransformRunner } from './ports.ts';
+import type { CustomerBusSender, DeliveryQueue, DeliveryStore, DestinationBindingStore, HttpRequest, HttpSender, SubscriptionStore, TokenSource, TransformRunner } from './ports.ts';
+import { busRefusal, defaultSourceFor, DELIVERY_MARKER, type DestinationTrust } from './destination-trust.ts';
 import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
 import { signWebhook } from './signing.ts';
@@ -20,11 +21,12 @@ export type DeliverPorts = HealthPorts & {
   queue: DeliveryQueue;
   http: HttpSender;
   customerBus: CustomerBusSender;
+  bindings: Pick<DestinationBindingStore, 'getDestinationBinding'>;
   tokens: TokenSource;
   /** JSONata transforms of http destinations (deployed: a worker thread, see adapters/transform-runner.ts). */
   transforms: TransformRunner;
   random: () => number;
-  config: { deliveryRetentionDays: number; eventSource: string; eventRetentionDays: number };
+  config: { deliveryRetentionDays: number; eventSource: string; eventRetentionDays: number; trust: DestinationTrust };
   /** The batch's subscription reads, shared by its records (see core/caching.ts). */
   subscriptionReads?: SubscriptionReads;
 };
@@ -138,7 +140,7 @@ async function holdForPausedSubscription(ports: DeliverPorts, job: DeliveryJob, 
 }
 
 /** Failures that would fail the same way on every retry. */
-const NOT_RETRIED = new Set(['subscription_deleted', 'transform_failed']);
+const NOT_RETRIED = new Set(['subscription_deleted', 'transform_failed', 'destination_not_allowed']);
 
 /** One attempt on whichever destination the subscription names; every outcome is an AttemptResult. */
 function sendToDestination(ports: DeliverPorts, subscription: Subscription, job: DeliveryJob, now: Date): Promise<AttemptResult> {
@@ -146,19 +148,31 @@ function sendToDestination(ports: DeliverPorts, subscription: Subscription, job:
     case 'webhook':
       return ports.http.send(buildWebhookRequest(subscription, job, now));
     case 'eventbridge':
-      return ports.customerBus.put(buildCustomerBusEntry(subscription.destination, subscription, job, now));
+      return sendToCustomerBus(ports, subscription.destination, subscription, job, now);
     case 'http':
       return sendToHttpApi(ports, subscription.destination, subscription, job);
   }
 }
 
-/** The CloudEvent becomes `detail`; source and detail-type default to the event's own. */
+/** Checked again at every attempt: a binding removed since the subscription was made stops it. */
+async function sendToCustomerBus(ports: DeliverPorts, destination: EventBridgeDestination, subscription: Subscription, job: DeliveryJob, now: Date): Promise<AttemptResult> {
+  const binding = await ports.bindings.getDestinationBinding(job.tenantId);
+  const refusal = busRefusal(destination.eventBusArn, job.tenantId, binding, ports.config.trust);
+  if (refusal) return { durationMs: 0, error: 'destination_not_allowed', errorMessage: `${destination.eventBusArn} ${refusal}` };
+  return ports.customerBus.put(buildCustomerBusEntry(destination, subscription, job, now));
+}
+
+/**
+ * The CloudEvent becomes `detail`, marked with the delivery's id (DELIVERY_MARKER) so Herald
+ * never fans it out again; `source` defaults to the tenant's own, detail-type to the event type.
+ */
 export function buildCustomerBusEntry(destination: EventBridgeDestination, subscription: Subscription, job: DeliveryJob, now: Date) {
   return {
+    tenantId: job.tenantId,
     eventBusArn: destination.eventBusArn,
-    source: destination.source ?? job.event.source,
+    source: destination.source ?? defaultSourceFor(job.tenantId),
     detailType: destination.detailType ?? job.event.type,
-    detail: JSON.stringify(payloadOf(job, subscription)),
+    detail: JSON.stringify({ ...(payloadOf(job, subscription) as object), [DELIVERY_MARKER]: job.deliveryId }),
     time: new Date(Date.parse(job.event.time) || now.getTime()),
   };
 }

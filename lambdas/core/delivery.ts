@@ -25,6 +25,8 @@ export type ErrorClass =
   | 'auth_failed'
   /** PutEvents refused the entry (FailedEntryCount, access denied, …); the code is in the message. */
   | 'eventbridge_error'
+  /** The tenant may not deliver to this AWS resource (core/destination-trust.ts): not retried. */
+  | 'destination_not_allowed'
   | 'throttled';
 
 export interface AttemptResult {

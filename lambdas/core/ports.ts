@@ -1,3 +1,4 @@
+import type { DestinationBinding } from './destination-trust.ts';
 import type { Principal, Role } from './api-keys.ts';
 import type { Attempt, Delivery, DeliveryStatus } from './delivery.ts';
 import type { CloudEvent } from './envelope.ts';
@@ -40,6 +41,14 @@ export interface PageRequest {
 export interface TenantStore {
   putTenant(tenant: Tenant): Promise<void>;
   getTenant(id: string): Promise<Tenant | undefined>;
+}
+
+/** Where each tenant may deliver on AWS (core/destination-trust.ts). */
+export interface DestinationBindingStore {
+  getDestinationBinding(tenantId: string): Promise<DestinationBinding | undefined>;
+  putDestinationBinding(binding: DestinationBinding): Promise<void>;
+  /** False when the tenant had none. */
+  deleteDestinationBinding(tenantId: string): Promise<boolean>;
 }
 
 export interface ApiKeyStore {
@@ -249,6 +258,8 @@ export interface HttpSender {
 
 /** One entry for a customer's EventBridge bus (cross-account PutEvents). */
 export interface CustomerBusEntry {
+  /** Whose delivery it is: the sender acts for this tenant (session tags, its own role). */
+  tenantId: string;
   eventBusArn: string;
   source: string;
   detailType: string;

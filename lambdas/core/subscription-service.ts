@@ -5,7 +5,8 @@ import type { Delivery, DeliveryStatus } from './delivery.ts';
 import { buildEnvelope } from './envelope.ts';
 import { NotFoundError, ValidationError, type FieldError } from './errors.ts';
 import { newId, orderingGroupFor } from './ids.ts';
-import type { DeliveryQueue, DeliveryStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
+import type { DeliveryQueue, DeliveryStore, DestinationBindingStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
+import { busRefusal, reservedSourceProblem, type DestinationTrust } from './destination-trust.ts';
 import { checkHolding, type TenantQuotas } from './quotas.ts';
 import { generateSigningSecret } from './signing.ts';
 import {
@@ -27,12 +28,19 @@ export interface SubscriptionPorts {
   catalogue: Catalogue;
   /** Why Herald would refuse to send to this URL (scheme, address, what the host resolves to). */
   targetRefusal: (url: string) => Promise<string | undefined>;
+  bindings: DestinationBindingStore;
   /** `region`: where Herald runs; an EventBridge destination must be in it (PutEvents is same-region). */
-  config: { eventSource: string; secretGraceHours: number; region?: string; tenantQuotas: TenantQuotas };
+  config: { eventSource: string; secretGraceHours: number; region?: string; tenantQuotas: TenantQuotas; trust: DestinationTrust };
 }
 
-async function checkDestination(ports: Pick<SubscriptionPorts, 'targetRefusal' | 'config'>, destination: Destination): Promise<void> {
+async function checkDestination(ports: Pick<SubscriptionPorts, 'targetRefusal' | 'config' | 'bindings'>, tenantId: string, destination: Destination): Promise<void> {
   const problems: FieldError[] = [];
+  if (destination.type === 'eventbridge') {
+    const refusal = busRefusal(destination.eventBusArn, tenantId, await ports.bindings.getDestinationBinding(tenantId), ports.config.trust);
+    if (refusal) problems.push({ path: 'destination.eventBusArn', message: refusal });
+    const reserved = destination.source === undefined ? undefined : reservedSourceProblem(destination.source, ports.config.trust);
+    if (reserved) problems.push({ path: 'destination.source', message: reserved });
+  }
   for (const { path, url } of destinationUrls(destination)) {
     const refusal = await ports.targetRefusal(url);
     if (refusal) problems.push({ path, message: refusal });
@@ -66,7 +74,7 @@ export async function createSubscription(
   tenantId: string,
   input: CreateSubscriptionInput,
 ): Promise<PublicSubscription & { secret: string }> {
-  await checkDestination(ports, input.destination);
+  await checkDestination(ports, tenantId, input.destination);
   checkAgainstCatalogue(ports.catalogue, input.eventTypes, input.versions);
   // Counted before the write: two creates racing at the limit may both pass (a soft quota).
   checkHolding('subscriptions', ports.config.tenantQuotas, await ports.subscriptions.countSubscriptions(tenantId));
@@ -111,7 +119,7 @@ export async function patchSubscription(
   patch: PatchSubscriptionInput,
 ): Promise<PublicSubscription> {
   const previous = await getSubscription(ports, tenantId, id);
-  if (patch.destination) await checkDestination(ports, patch.destination);
+  if (patch.destination) await checkDestination(ports, tenantId, patch.destination);
   checkAgainstCatalogue(ports.catalogue, patch.eventTypes, patch.versions);
   const { tenantId: _ignored, retryPolicy, filter, versions, autoPause, batching, status, ...fields } = patch;
   const next: Subscription = { ...previous, updatedAt: ports.clock().toISOString() };

@@ -1,6 +1,9 @@
 import * as z from 'zod';
 import { normaliseTypePattern } from './event-types.ts';
 import { tenantIdField } from './id-schemas.ts';
+import { EVENT_BUS_ARN } from './destination-trust.ts';
+
+export { EVENT_BUS_ARN };
 import { validateEventPattern, type EventPattern } from './event-pattern.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { retryPolicySchema } from './retry-policy-schema.ts';
@@ -61,8 +64,6 @@ export const webhookDestinationSchema = z
   })
   .strict();
 
-/** `arn:aws:events:<region>:<account>:event-bus/<name>` (also the aws-cn and aws-us-gov partitions). */
-export const EVENT_BUS_ARN = /^arn:aws(?:-cn|-us-gov)?:events:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):event-bus\/([A-Za-z0-9._\-/]{1,256})$/;
 
 export const eventbridgeDestinationSchema = z
   .object({

@@ -15,7 +15,7 @@ import { DynamoStatsStore } from '#adapters/stats-store';
 import { WorkerTransformRunner } from '#adapters/transform-runner';
 import { recordBatchStats } from '#core/health';
 import type { AttemptObservation } from '#core/stats';
-import { allowPrivateTargets, optionalEnv, requireEnv, SETTINGS } from '#shared/env';
+import { SETTINGS, allowPrivateTargets, destinationTrust, optionalEnv, requireEnv } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 import { processDeliveryMessage, RetryLater, type DeliveryWorkerPorts } from './worker.ts';
 
@@ -30,6 +30,7 @@ const ports: DeliveryWorkerPorts = {
   publisher: new EventBridgePublisher(requireEnv('eventBusName')),
   http,
   customerBus: new EventBridgeCustomerBus(),
+  bindings: store,
   tokens: new OAuthTokenSource(http),
   // JSONata in a worker thread with its own memory limit and deadline, started on first use.
   transforms: new WorkerTransformRunner(),
@@ -42,6 +43,9 @@ const ports: DeliveryWorkerPorts = {
     eventSource: SETTINGS.eventSource(),
     eventRetentionDays: SETTINGS.eventRetentionDays(),
     sweepAfterSeconds: SETTINGS.sweepAfterSeconds(),
+    get trust() {
+      return destinationTrust();
+    },
   },
 };
 

@@ -9,6 +9,7 @@ import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { cloudEventSchema } from '#core/envelope';
 import { fanOut } from '#core/fanout';
 import { jsonDocumentProblems } from '#core/input-limits';
+import { DELIVERY_MARKER } from '#core/destination-trust';
 import { optionalEnv, requireEnv, SETTINGS } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
@@ -34,6 +35,13 @@ export const handler = middy<EventBridgeEvent<string, unknown>, { jobs: number }
     const tooBig = jsonDocumentProblems(event.detail);
     if (tooBig.length > 0) {
       logger.error('event on the Herald bus breaks the input limits; dropped', { eventBridgeId: event.id, problems: tooBig });
+      return { jobs: 0 };
+    }
+    // Something Herald delivered came back to its own bus: never fan it out again (no loop).
+    const delivered = (event.detail as Record<string, unknown> | null)?.[DELIVERY_MARKER];
+    if (delivered !== undefined) {
+      logger.error('loop detected: an event Herald delivered reached the Herald bus; dropped', { eventBridgeId: event.id, source: event.source, deliveryId: String(delivered) });
+      metrics.addMetric('loop_detected', MetricUnit.Count, 1);
       return { jobs: 0 };
     }
     const parsed = cloudEventSchema.safeParse(event.detail);

@@ -1,5 +1,6 @@
 import { ENV } from '../../lib/herald-config.ts';
 import { parsePortRule, type PortRule } from '#core/destination-policy';
+import { parseDestinationTrust, type DestinationTrust } from '#core/destination-trust';
 
 /**
  * The one place functions read their environment. A missing variable fails at cold start with
@@ -21,6 +22,17 @@ export function optionalEnv(key: keyof typeof ENV): string | undefined {
 let portRule: PortRule | undefined;
 export function destinationPorts(): PortRule {
   return (portRule ??= parsePortRule(optionalEnv('destinationPorts')));
+}
+
+/**
+ * Who may deliver where on AWS (core/destination-trust.ts): the operator's account and context.
+ * Read on each use (parsed once per value), so the local runtime can change it while running.
+ */
+let trust: { raw: string; value: DestinationTrust } | undefined;
+export function destinationTrust(): DestinationTrust {
+  const raw = `${optionalEnv('destinationTrust') ?? ''}|${optionalEnv('operatorAccount') ?? ''}|${requireEnv('eventBusName')}`;
+  if (trust?.raw !== raw) trust = { raw, value: parseDestinationTrust(optionalEnv('destinationTrust'), optionalEnv('operatorAccount'), requireEnv('eventBusName')) };
+  return trust.value;
 }
 
 /** Deployed default is the strict rule; the local runtime sets 1 explicitly. */

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
@@ -25,6 +25,8 @@ export interface ApiProps {
   readonly destinationPorts?: string;
   /** Per-tenant quotas over the defaults (lambdas/core/quotas.ts). @default 100 subscriptions, 10 keys, 10,000 resends an hour */
   readonly tenantQuotas?: Partial<TenantQuotas>;
+  /** JSON of the destination-trust context (lambdas/core/destination-trust.ts). @default none */
+  readonly destinationTrust?: string;
   /** Steady-state requests per second across the API. @default 100 */
   readonly throttlingRateLimit?: number;
   /** @default 200 */
@@ -61,6 +63,8 @@ export class Api extends Construct {
         allowPrivateTargets: props.allowPrivateTargets ?? '0',
         destinationPorts: props.destinationPorts ?? DEFAULT_DESTINATION_PORTS,
         tenantQuotas: JSON.stringify(parseTenantQuotas(JSON.stringify(props.tenantQuotas ?? {}))),
+        operatorAccount: Stack.of(this).account,
+        destinationTrust: props.destinationTrust ?? '{}',
         catalogueDir: `/var/task/${CATALOGUE_DIR}`,
       },
       timeout: Duration.seconds(29),

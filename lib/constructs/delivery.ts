@@ -18,6 +18,8 @@ export interface DeliveryProps {
   readonly allowPrivateTargets?: string;
   /** Ports destinations may use (lambdas/core/destination-policy.ts). @default 443,1024-65535 */
   readonly destinationPorts?: string;
+  /** JSON of the destination-trust context (lambdas/core/destination-trust.ts). @default none */
+  readonly destinationTrust?: string;
   /**
    * Receives of one message before SQS moves it to the DLQ by itself. The deliver function parks
    * exhausted deliveries itself (with a reason) and re-enqueues long-running policies as fresh
@@ -76,6 +78,8 @@ export class Delivery extends Construct {
       deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
       allowPrivateTargets: props.allowPrivateTargets ?? '0',
         destinationPorts: props.destinationPorts ?? DEFAULT_DESTINATION_PORTS,
+        operatorAccount: Stack.of(this).account,
+        destinationTrust: props.destinationTrust ?? '{}',
       eventBusName: props.bus.eventBusName,
     };
 

@@ -5,7 +5,7 @@
  * JSONata-shaped body.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localBusArn, startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
+import { LOCAL_CUSTOMER_ACCOUNT, localBusArn, startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import { apiClient, eventually } from '../support/api-client.ts';
 import { exampleOf } from '../support/catalogue.ts';
 import { ThirdPartyApi } from '../support/third-party-api.ts';
@@ -21,6 +21,9 @@ beforeAll(async () => {
   herald = await startHeraldLocal({ port: 0, adminKey: ADMIN, customerBuses: ['customer-bus', 'flaky-bus'] });
   api = apiClient(herald.url);
   tenant = (await api('POST', '/v1/tenants', ADMIN, { name: 'Enterprise' })).body;
+  // The customer's account, bound to this tenant by the platform (core/destination-trust.ts).
+  const bound = await api('PUT', `/v1/tenants/${tenant.id}/destination-binding`, ADMIN, { accounts: [LOCAL_CUSTOMER_ACCOUNT] });
+  expect(bound.status).toBe(200);
   thirdParty = await new ThirdPartyApi().start();
 });
 
@@ -76,12 +79,12 @@ describe('eventbridge destination', () => {
     expect(delivery.attempts).toHaveLength(1);
   });
 
-  it('defaults source to the platform source and detail-type to a configured value when given', async () => {
+  it('defaults source to the tenant’s own and detail-type to a configured value when given', async () => {
     const sub = await subscribe({ type: 'eventbridge', eventBusArn: localBusArn('customer-bus'), detailType: 'Herald Order Event' });
     const eventId = await publish(sub.subject);
     const landed = await eventually(async () => (await busEvents('customer-bus')).find((e) => e.detail?.id === eventId));
     expect(landed['detail-type']).toBe('Herald Order Event');
-    expect(landed.source).toBe(landed.detail.source);
+    expect(landed.source).toBe(`herald.tenant.${tenant.id}`);
   });
 
   it('retries a throttled PutEvents and logs the error code', async () => {

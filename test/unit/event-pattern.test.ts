@@ -164,7 +164,6 @@ const cases: Case[] = [
   ['numeric <', { detail: { 'd-count': [{ numeric: ['<', 10] }] } }, contentEvent, true],
   ['numeric = with exponent notation', { detail: { 'x-limit': [{ numeric: ['=', 3.018e2] }] } }, contentEvent, true],
   ['numeric = another value', { detail: { 'x-limit': [{ numeric: ['=', 301] }] } }, contentEvent, false],
-  ['numeric != (Herald extension)', { detail: { 'c-count': [{ numeric: ['!=', 4] }] } }, contentEvent, true],
   ['numeric never matches a numeric string', { detail: { count: [{ numeric: ['>', 0] }] } }, withDetail({ count: '5' }), false],
   ['numeric on any element of an event array', { detail: { readings: [{ numeric: ['>', 40] }] } }, contentEvent, true],
   ['numeric on a missing field', { detail: { 'e-count': [{ numeric: ['>', 0] }] } }, contentEvent, false],
@@ -541,11 +540,15 @@ describe('validateEventPattern', () => {
     [{ detail: { price: [{ numeric: ['>', 0, '<='] }] } }, 'detail.price[0].numeric', 'numeric operator needs pairs of comparison and number'],
     [{ detail: { price: [{ numeric: ['>', 'zero'] }] } }, 'detail.price[0].numeric', 'numeric operator needs pairs of comparison and number'],
     [{ detail: { price: [{ numeric: 5 }] } }, 'detail.price[0].numeric', 'numeric operator needs pairs of comparison and number'],
-    [{ detail: { price: [{ numeric: ['~', 5] }] } }, 'detail.price[0].numeric', "unknown numeric comparison '~'"],
+    [{ detail: { price: [{ numeric: ['~', 5] }] } }, 'detail.price[0].numeric', "unrecognized numeric range operator '~'"],
+    // EventBridge's numeric operator has =, <, <=, > and >= only; "not equal" is anything-but
+    // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html).
+    // Herald used to accept '!=' as an extension; a pattern moved to EventBridge would be refused.
+    [{ detail: { price: [{ numeric: ['!=', 4] }] } }, 'detail.price[0].numeric', "unrecognized numeric range operator '!='"],
     [{ detail: { price: [{ numeric: ['>', 10, '<', 5] }] } }, 'detail.price[0].numeric', 'numeric range is empty'],
     [{ detail: { price: [{ numeric: ['>', 1, '>=', 2] }] } }, 'detail.price[0].numeric', 'one lower bound'],
     [{ detail: { price: [{ numeric: ['=', 1, '<', 5] }] } }, 'detail.price[0].numeric', 'cannot be combined'],
-    [{ detail: { price: [{ numeric: ['>', 0, '<', 5, '!=', 3] }] } }, 'detail.price[0].numeric', 'at most two comparisons'],
+    [{ detail: { price: [{ numeric: ['>', 0, '<', 5, '=', 3] }] } }, 'detail.price[0].numeric', 'at most two comparisons'],
     [{ detail: { price: [{ numeric: ['>', 6e9] }] } }, 'detail.price[0].numeric', 'outside the supported range'],
     [{ time: [{ prefix: 2017 }] }, 'time[0].prefix', 'prefix must be a string'],
     [{ FileName: [{ suffix: { 'equals-ignore-case': 1 } }] }, 'FileName[0].suffix', 'suffix must be a string'],
@@ -558,7 +561,12 @@ describe('validateEventPattern', () => {
     [{ state: [{ 'anything-but': ['stopped', 3] }] }, 'state[0].anything-but', 'only strings or only numbers'],
     [{ state: [{ 'anything-but': [] }] }, 'state[0].anything-but', 'must not be empty'],
     [{ state: [{ 'anything-but': true }] }, 'state[0].anything-but', 'anything-but needs a string, a number'],
-    [{ state: [{ 'anything-but': { prefix: ['a', 'b'] } }] }, 'state[0].anything-but', 'single string'],
+    // A list of prefixes or suffixes is valid in anything-but (see the documentation table below);
+    // an empty one is not: EventBridge refuses a "null prefix/suffix".
+    [{ state: [{ 'anything-but': { prefix: '' } }] }, 'state[0].anything-but', 'must not be empty'],
+    [{ state: [{ 'anything-but': { suffix: ['.png', ''] } }] }, 'state[0].anything-but', 'must not be empty'],
+    [{ state: [{ 'anything-but': { prefix: [] } }] }, 'state[0].anything-but', 'list must not be empty'],
+    [{ state: [{ 'anything-but': { prefix: ['a', 1] } }] }, 'state[0].anything-but', 'values must be strings'],
     [{ state: [{ 'anything-but': { numeric: ['>', 1] } }] }, 'state[0].anything-but', "does not support 'numeric'"],
     [{ state: [{ 'anything-but': { wildcard: ['ok*', 'a**'] } }] }, 'state[0].anything-but', 'consecutive'],
     [{ $or: [{ source: ['aws.ec2'] }] }, '$or', '$or needs at least two alternatives'],
@@ -568,6 +576,11 @@ describe('validateEventPattern', () => {
     [{ detail: { $or: [{ state: ['x'] }, { state: [{ prefix: 1 }] }] } }, 'detail.$or[1].state[0].prefix', 'prefix must be a string'],
     [{ 'a.b': [{ bogus: 1 }] }, '["a.b"][0].bogus', "unknown operator 'bogus'"],
   ];
+
+  it('still evaluates numeric != in filters stored before EventBridge parity, though it no longer validates', () => {
+    expect(matchesEventPattern({ detail: { 'c-count': [{ numeric: ['!=', 4] }] } }, contentEvent)).toBe(true);
+    expect(matchesEventPattern({ detail: { 'c-count': [{ numeric: ['!=', 3] }] } }, contentEvent)).toBe(false);
+  });
 
   it('has a broad table of invalid patterns', () => expect(invalidPatterns.length).toBeGreaterThanOrEqual(12));
 

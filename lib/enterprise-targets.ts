@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { validateEventPattern } from '../lambdas/core/event-pattern.ts';
 
 /**
  * Static enterprise rule targets, configured by the operator at deploy time (stack props, or the
@@ -12,7 +13,17 @@ import * as z from 'zod';
  * `{"detail-type": [{"prefix": "order."}], "detail": {"tenantid": ["ten_123"]}}`.
  */
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be 1-40 letters, digits or dashes, starting with a letter');
-const pattern = z.record(z.string(), z.unknown()).refine((p) => Object.keys(p).length > 0, 'must not be empty');
+// The same validator as subscription filters, held to EventBridge's rules only: EventBridge, not
+// Herald, matches these rules, so Herald's per-filter cost limits do not apply.
+const pattern = z
+  .record(z.string(), z.unknown())
+  .refine((p) => Object.keys(p).length > 0, 'must not be empty')
+  .superRefine((p, ctx) => {
+    if (Object.keys(p).length === 0) return;
+    for (const problem of validateEventPattern(p, { costLimits: false })) {
+      ctx.addIssue({ code: 'custom', path: problem.path ? [problem.path] : [], message: problem.message });
+    }
+  });
 const retry = {
   /** Attempts EventBridge makes before the DLQ (0-185). @default 185 */
   retryAttempts: z.number().int().min(0).max(185).optional(),

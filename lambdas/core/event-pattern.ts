@@ -34,9 +34,11 @@ const NUMERIC_LIMIT = 5e9;
 
 const LOWER_BOUNDS = new Set(['>', '>=']);
 const UPPER_BOUNDS = new Set(['<', '<=']);
-// `!=` is not in the EventBridge guide (it spells "not equal" as anything-but); Herald accepts it
-// as a single comparison because it reads naturally in a numeric filter.
-const EQUALITIES = new Set(['=', '!=']);
+// EventBridge's numeric operator knows =, <, <=, > and >= only; "not equal" is anything-but
+// (eb-create-pattern-operators.html). `!=` is refused by validation like EventBridge refuses it;
+// the matcher still evaluates it so that filters stored before this rule keep their meaning.
+const EQUALITIES = new Set(['=']);
+const LEGACY_NOT_EQUAL = '!=';
 
 const OPERATORS = ['prefix', 'suffix', IGNORE_CASE, 'wildcard', 'anything-but', 'numeric', 'exists', 'cidr'];
 const ANYTHING_BUT_OPERATORS = ['prefix', 'suffix', IGNORE_CASE, 'wildcard'];
@@ -46,7 +48,118 @@ const ANYTHING_BUT_OPERATORS = ['prefix', 'suffix', IGNORE_CASE, 'wildcard'];
 // ---------------------------------------------------------------------------------------------
 
 export function matchesEventPattern(pattern: EventPattern, event: unknown): boolean {
-  return isPlainObject(pattern) && matchesNestedPattern(pattern, event);
+  return isPlainObject(pattern) && matchesNestedPattern(normalisedPattern(pattern), event);
+}
+
+/**
+ * EventBridge joins the keys of a pattern and of an event with "." when it compiles them, so
+ * `{"detail.state": [...]}` is the same pattern as `{"detail": {"state": [...]}}`, and both match
+ * an event field `"detail": {"state": ...}` as well as a field literally named `"detail.state"`
+ * (eb-create-pattern.html, "considerations": dot as the joining character). Patterns are
+ * rewritten once into the nested form (cached); events are read through `fieldValue`.
+ */
+const normalisedPatterns = new WeakMap<object, JsonObject>();
+
+function normalisedPattern(pattern: JsonObject): JsonObject {
+  let normalised = normalisedPatterns.get(pattern);
+  if (!normalised) {
+    normalised = hasDottedKeyDeep(pattern) ? nestDottedKeys(pattern) : pattern;
+    normalisedPatterns.set(pattern, normalised);
+  }
+  return normalised;
+}
+
+function hasDottedKey(object: JsonObject): boolean {
+  for (const key in object) if (key.includes('.')) return true;
+  return false;
+}
+
+function hasDottedKeyDeep(pattern: JsonObject): boolean {
+  return Object.entries(pattern).some(([key, value]) =>
+    key.includes('.') ||
+    (isPlainObject(value) && hasDottedKeyDeep(value)) ||
+    (key === OR_KEY && Array.isArray(value) && value.some((alt) => isPlainObject(alt) && hasDottedKeyDeep(alt))),
+  );
+}
+
+/** The pattern with every dotted key split into nested objects (leaf arrays are kept as they are). */
+function nestDottedKeys(pattern: JsonObject): JsonObject {
+  const out: Record<string, unknown> = {};
+  for (const [key, condition] of Object.entries(pattern)) {
+    if (key === OR_KEY) {
+      out[key] = Array.isArray(condition) ? condition.map((alt) => (isPlainObject(alt) ? nestDottedKeys(alt) : alt)) : condition;
+      continue;
+    }
+    const segments = key.split('.');
+    let level = out;
+    for (const segment of segments.slice(0, -1)) {
+      const next = level[segment];
+      level = (level[segment] = isPlainObject(next) ? next : {}) as Record<string, unknown>;
+    }
+    const last = segments[segments.length - 1]!;
+    const value = isPlainObject(condition) ? nestDottedKeys(condition) : condition;
+    const existing = level[last];
+    level[last] = isPlainObject(existing) && isPlainObject(value) ? mergePatterns(existing, value) : value;
+  }
+  return out;
+}
+
+function mergePatterns(left: JsonObject, right: JsonObject): JsonObject {
+  const out: Record<string, unknown> = { ...left };
+  for (const [key, value] of Object.entries(right)) {
+    const existing = out[key];
+    out[key] = isPlainObject(existing) && isPlainObject(value) ? mergePatterns(existing, value) : value;
+  }
+  return out;
+}
+
+/**
+ * The event's value at `key`, reading keys with dots as paths the way EventBridge does. An event
+ * object without dotted keys (the usual case) is read directly; one with dotted keys is expanded
+ * once into nested form (cached per object, so every subscription shares the work). When both
+ * spellings carry a value, both count, as an array does.
+ */
+const expandedEvents = new WeakMap<object, JsonObject>();
+
+function fieldValue(object: JsonObject, key: string): unknown {
+  let expanded = expandedEvents.get(object);
+  if (expanded === undefined) {
+    expanded = hasDottedKey(object) ? expandDottedEventKeys(object) : object;
+    expandedEvents.set(object, expanded);
+  }
+  return Object.hasOwn(expanded, key) ? expanded[key] : undefined;
+}
+
+function expandDottedEventKeys(object: JsonObject): JsonObject {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(object)) {
+    const segments = key.split('.');
+    let level = out;
+    for (const segment of segments.slice(0, -1)) level = childObject(level, segment);
+    const last = segments[segments.length - 1]!;
+    level[last] = combineValues(level[last], value);
+  }
+  return out;
+}
+
+/** The object at `level[segment]`, created (or set beside a value already there) as needed. */
+function childObject(level: Record<string, unknown>, segment: string): Record<string, unknown> {
+  const existing = level[segment];
+  if (isPlainObject(existing)) return (level[segment] = { ...existing }) as Record<string, unknown>;
+  const child: Record<string, unknown> = {};
+  level[segment] = existing === undefined ? child : [...(Array.isArray(existing) ? existing : [existing]), child];
+  return child;
+}
+
+/** Two values at one path: objects merge; anything else is kept side by side, like array elements. */
+function combineValues(existing: unknown, value: unknown): unknown {
+  if (existing === undefined) return value;
+  if (isPlainObject(existing) && isPlainObject(value)) {
+    const merged: Record<string, unknown> = { ...existing };
+    for (const [key, inner] of Object.entries(value)) merged[key] = combineValues(merged[key], inner);
+    return merged;
+  }
+  return [...(Array.isArray(existing) ? existing : [existing]), ...(Array.isArray(value) ? value : [value])];
 }
 
 /**
@@ -68,7 +181,7 @@ function matchesObjectLevel(pattern: JsonObject, object: JsonObject | undefined)
   return Object.entries(pattern).every(([key, condition]) =>
     key === OR_KEY
       ? matchesAnyAlternative(condition, object)
-      : matchesField(condition, object !== undefined && Object.hasOwn(object, key) ? object[key] : undefined),
+      : matchesField(condition, object !== undefined ? fieldValue(object, key) : undefined),
   );
 }
 
@@ -357,15 +470,17 @@ function anythingButExclusion(operand: unknown): LeafTest | undefined {
   const inner = isPlainObject(operand) ? singleEntry(operand) : undefined;
   if (inner === undefined) return undefined;
   const [name, innerOperand] = inner;
-  if (name === IGNORE_CASE || name === 'wildcard') {
-    const tests = (Array.isArray(innerOperand) ? innerOperand : [innerOperand]).map((one) =>
-      typeof one === 'string' ? leafTest(name, one) : undefined,
-    );
-    if (tests.length === 0 || !tests.every(isDefined)) return undefined;
-    return (leaf) => tests.some((test) => test(leaf));
-  }
-  if (name === 'prefix' || name === 'suffix') return typeof innerOperand === 'string' ? leafTest(name, innerOperand) : undefined;
-  return undefined;
+  // Each inner operator takes one string or a list of strings (eb-create-pattern-operators.html:
+  // "anything-but" with prefix, suffix, equals-ignore-case and wildcard lists). An empty prefix or
+  // suffix would exclude every string; EventBridge refuses it, so it never compiles here either.
+  if (name !== IGNORE_CASE && name !== 'wildcard' && name !== 'prefix' && name !== 'suffix') return undefined;
+  const operands = Array.isArray(innerOperand) ? innerOperand : [innerOperand];
+  const affix = name === 'prefix' || name === 'suffix';
+  const tests = operands.map((one) => (typeof one === 'string' && !(affix && one === '') ? leafTest(name, one) : undefined));
+  if (tests.length === 0 || !tests.every(isDefined)) return undefined;
+  // A null, a number or a boolean is not a string, so it never has the excluded prefix, suffix,
+  // casing or shape: anything-but matches it (the inner tests all answer false for non-strings).
+  return tests.length === 1 ? tests[0] : (leaf) => tests.some((test) => test(leaf));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,8 +570,21 @@ function ipv6Groups(text: string, mayEndInIpv4: boolean): number[] | undefined {
 // Validation
 // ---------------------------------------------------------------------------------------------
 
-/** Every problem in `pattern`, each with the path to the offending part; `[]` when it is valid. */
-export function validateEventPattern(pattern: unknown): PatternProblem[] {
+export interface ValidateOptions {
+  /**
+   * Herald's own per-filter cost limits (`PATTERN_LIMITS.operators` and `.wildcards`), on by
+   * default for subscription filters, which Herald matches itself. Static enterprise targets are
+   * matched by EventBridge, so they are held to EventBridge's rules only.
+   */
+  costLimits?: boolean;
+}
+
+/**
+ * Every problem in `pattern`, each with the path to the offending part; `[]` when it is valid.
+ * Refuses what EventBridge's PutRule refuses (InvalidEventPatternException), then, unless
+ * `costLimits: false`, what passes Herald's cost limits.
+ */
+export function validateEventPattern(pattern: unknown, options: ValidateOptions = {}): PatternProblem[] {
   if (!isPlainObject(pattern)) {
     return [{ path: '', message: `an event pattern must be a JSON object, got ${describe(pattern)}` }];
   }
@@ -467,8 +595,178 @@ export function validateEventPattern(pattern: unknown): PatternProblem[] {
   // An empty top-level pattern is Herald's "every event"; only nested empty objects are errors.
   const problems: PatternProblem[] = [];
   validateObjectLevel(pattern, '', problems);
-  if (problems.length === 0) problems.push(...patternCostProblems(pattern));
+  if (problems.length === 0) problems.push(...duplicatePathProblems(pattern), ...orCombinationProblems(pattern));
+  if (problems.length === 0) problems.push(...wildcardComplexityProblems(pattern));
+  if (problems.length === 0 && options.costLimits !== false) problems.push(...patternCostProblems(pattern));
   return problems;
+}
+
+/**
+ * "a.b" and {"a": {"b"}} name the same field once EventBridge joins keys with "." (see
+ * `normalisedPattern`); naming one field twice at the same level is refused, as EventBridge
+ * refuses a path "allowed multiple times".
+ */
+function duplicatePathProblems(pattern: JsonObject): PatternProblem[] {
+  const problems: PatternProblem[] = [];
+  const visit = (level: JsonObject, prefix: string, seen: Map<string, string>): void => {
+    for (const [key, value] of Object.entries(level)) {
+      if (key === OR_KEY) {
+        if (Array.isArray(value)) for (const alt of value) if (isPlainObject(alt)) visit(alt, prefix, new Map(seen));
+        continue;
+      }
+      const path = prefix === '' ? key : `${prefix}.${key}`;
+      if (isPlainObject(value)) {
+        visit(value, path, seen);
+      } else if (seen.has(path)) {
+        problems.push({ path: seen.get(path)!, message: `the field path \`${path}\` cannot be allowed multiple times (EventBridge joins keys with ".", so "a.b" and {"a": {"b"}} are the same field)` });
+      } else {
+        seen.set(path, path);
+      }
+    }
+  };
+  visit(pattern, '', new Map());
+  return problems;
+}
+
+/** EventBridge refuses a pattern whose `$or`s expand to more than 1000 rule combinations. */
+export const MAX_OR_COMBINATIONS = 1000;
+
+/**
+ * The number of plain patterns the `$or`s expand to: sibling `$or`s (and `$or`s in sibling
+ * fields) multiply, alternatives of one `$or` add. Without nesting this is the guide's rule
+ * "multiply the number of arguments of each $or array".
+ */
+function orCombinations(level: JsonObject): number {
+  let combinations = 1;
+  for (const [key, value] of Object.entries(level)) {
+    if (key === OR_KEY && Array.isArray(value)) {
+      combinations *= value.reduce<number>((sum, alt) => sum + (isPlainObject(alt) ? orCombinations(alt) : 1), 0);
+    } else if (isPlainObject(value)) {
+      combinations *= orCombinations(value);
+    }
+    if (combinations > MAX_OR_COMBINATIONS) return combinations;
+  }
+  return combinations;
+}
+
+function orCombinationProblems(pattern: JsonObject): PatternProblem[] {
+  const combinations = orCombinations(pattern);
+  if (combinations <= MAX_OR_COMBINATIONS) return [];
+  return [{ path: '', message: `the pattern's $or conditions expand to more than ${MAX_OR_COMBINATIONS} rule combinations, which EventBridge does not allow` }];
+}
+
+/**
+ * EventBridge refuses a pattern whose wildcards are too complex ("Rule is too complex";
+ * eb-create-pattern-operators.html, "Wildcards and event pattern complexity"). Its measure,
+ * published with the matching engine (aws/event-ruler, MachineComplexityEvaluator), is how many
+ * prefixes of the wildcard patterns on one field a single worst-case string can match at once:
+ * `*a*a` against "aaa" keeps "*", "*a", "*a*", "*a*a" all alive. The guide does not publish
+ * the ceiling; Herald uses `MAX_WILDCARD_COMPLEXITY` (see the report in docs) and measures
+ * exactly, by exploring every string over the patterns' own characters. The ceiling, 10, is the
+ * per-rule figure the engine's documentation gives for limiting a single rule.
+ */
+export const MAX_WILDCARD_COMPLEXITY = 10;
+
+function wildcardComplexityProblems(pattern: JsonObject): PatternProblem[] {
+  const byField = new Map<string, string[]>();
+  const collect = (level: JsonObject, prefix: string): void => {
+    for (const [key, value] of Object.entries(level)) {
+      if (key === OR_KEY) {
+        if (Array.isArray(value)) for (const alt of value) if (isPlainObject(alt)) collect(alt, prefix);
+        continue;
+      }
+      const path = prefix === '' ? key : `${prefix}.${key}`;
+      if (isPlainObject(value)) collect(value, path);
+      else if (Array.isArray(value)) {
+        for (const condition of value) {
+          const [name, operand] = (isPlainObject(condition) ? singleEntry(condition) : undefined) ?? [];
+          const inner = name === 'anything-but' && isPlainObject(operand) ? singleEntry(operand) : undefined;
+          const wildcards = name === 'wildcard' ? [operand] : inner?.[0] === 'wildcard' ? [inner[1]].flat() : [];
+          for (const wildcard of wildcards) if (typeof wildcard === 'string') byField.set(path, [...(byField.get(path) ?? []), wildcard]);
+        }
+      }
+    }
+  };
+  collect(pattern, '');
+  const problems: PatternProblem[] = [];
+  for (const [path, wildcards] of byField) {
+    const complexity = wildcardComplexity(wildcards);
+    if (complexity > MAX_WILDCARD_COMPLEXITY) {
+      problems.push({
+        path,
+        message: `rule is too complex: the wildcard patterns on this field have complexity ${complexity > MAX_WILDCARD_COMPLEXITY * 2 ? `over ${MAX_WILDCARD_COMPLEXITY}` : complexity} (EventBridge refuses more than ${MAX_WILDCARD_COMPLEXITY}); use fewer '*' characters, avoid repeated characters after a '*', or a more specific prefix`,
+      });
+    }
+  }
+  return problems;
+}
+
+const STAR = -1;
+
+/**
+ * The largest number of distinct wildcard-pattern prefixes that one input string matches
+ * completely. Tokens are character codes or STAR; a state is the set of live prefixes, keyed by
+ * their text so that patterns sharing a prefix share it (as the engine's automaton does).
+ */
+export function wildcardComplexity(wildcards: readonly string[]): number {
+  const patterns = wildcards.map((w) => wildcardTokens(w)).filter(isDefined);
+  const keys = patterns.map((tokens) => tokens.map((_, i) => JSON.stringify(tokens.slice(0, i + 1))));
+  const alphabet = [...new Set(patterns.flat().filter((t) => t !== STAR)), 0x10ffff];
+  const close = (states: Set<number>[]) => {
+    patterns.forEach((tokens, p) => {
+      for (const position of [...states[p]!].sort((a, b) => a - b)) {
+        let at = position;
+        while (tokens[at] === STAR) states[p]!.add(++at);
+      }
+    });
+    return states;
+  };
+  const measure = (states: Set<number>[]) => {
+    const live = new Set<string>();
+    states.forEach((set, p) => set.forEach((position) => position > 0 && live.add(keys[p]![position - 1]!)));
+    return live.size;
+  };
+  const signature = (states: Set<number>[]) => states.map((set) => [...set].sort((a, b) => a - b).join(',')).join('|');
+  const start = close(patterns.map(() => new Set([0])));
+  const seen = new Set([signature(start)]);
+  const queue = [start];
+  let worst = measure(start);
+  while (queue.length > 0) {
+    const states = queue.shift()!;
+    for (const char of alphabet) {
+      const next = close(
+        patterns.map((tokens, p) => {
+          const out = new Set<number>();
+          for (const position of states[p]!) {
+            if (tokens[position] === char) out.add(position + 1);
+            if (position > 0 && tokens[position - 1] === STAR) out.add(position);
+          }
+          return out;
+        }),
+      );
+      const key = signature(next);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      worst = Math.max(worst, measure(next));
+      // Exploring stops early once the answer is clear (or the automaton itself is too large).
+      if (worst > MAX_WILDCARD_COMPLEXITY) return worst;
+      if (seen.size > 10_000) return Number.POSITIVE_INFINITY;
+      queue.push(next);
+    }
+  }
+  return worst;
+}
+
+/** A valid wildcard pattern as tokens (escapes resolved), or undefined. */
+function wildcardTokens(pattern: string): number[] | undefined {
+  const segments = wildcardSegments(pattern);
+  if (segments === undefined) return undefined;
+  const tokens: number[] = [];
+  segments.forEach((segment, i) => {
+    if (i > 0) tokens.push(STAR);
+    for (const char of segment) tokens.push(char.codePointAt(0)!);
+  });
+  return tokens;
 }
 
 /**
@@ -633,7 +931,11 @@ function numericProblem(operand: unknown): string | undefined {
     return `numeric operator needs pairs of comparison and number, e.g. [">", 0, "<=", 5], got ${describe(operand)}`;
   }
   const unknown = comparisons.find((c) => !LOWER_BOUNDS.has(c.operator) && !UPPER_BOUNDS.has(c.operator) && !EQUALITIES.has(c.operator));
-  if (unknown !== undefined) return `unknown numeric comparison '${unknown.operator}'; use =, !=, <, <=, > or >=`;
+  if (unknown !== undefined) {
+    return unknown.operator === LEGACY_NOT_EQUAL
+      ? `unrecognized numeric range operator '!='; EventBridge spells "not equal" as {"anything-but": number}`
+      : `unrecognized numeric range operator '${unknown.operator}'; use =, <, <=, > or >=`;
+  }
   const outOfRange = comparisons.find((c) => Math.abs(c.bound) > NUMERIC_LIMIT);
   if (outOfRange !== undefined) return `numeric bound ${outOfRange.bound} is outside the supported range -5e9 to 5e9`;
   if (comparisons.length > 2) return `numeric takes at most two comparisons (a lower and an upper bound), got ${comparisons.length}`;
@@ -644,7 +946,7 @@ function numericProblem(operand: unknown): string | undefined {
 
 function numericRangeProblem(first: Comparison, second: Comparison): string | undefined {
   if (EQUALITIES.has(first.operator) || EQUALITIES.has(second.operator)) {
-    return `'=' and '!=' cannot be combined with another comparison`;
+    return `'=' cannot be combined with another comparison`;
   }
   const lower = LOWER_BOUNDS.has(first.operator) ? first : second;
   const upper = UPPER_BOUNDS.has(second.operator) ? second : first;
@@ -667,17 +969,20 @@ function anythingButProblem(operand: unknown): string | undefined {
   }
   const [name, innerOperand] = inner;
   if (!ANYTHING_BUT_OPERATORS.includes(name)) {
-    return `anything-but does not support '${name}'; use a value, a list, or one of ${ANYTHING_BUT_OPERATORS.join(', ')}`;
+    return `anything-but does not support '${name}' (unsupported anything-but pattern); use a value, a list, or one of ${ANYTHING_BUT_OPERATORS.join(', ')}`;
   }
-  // The guide shows lists for equals-ignore-case and wildcard, but a single prefix or suffix only.
-  if ((name === IGNORE_CASE || name === 'wildcard') && Array.isArray(innerOperand)) {
-    if (innerOperand.length === 0) return `anything-but ${name} list must not be empty`;
-    return innerOperand.map((one) => operatorProblem(name, one)).find(isDefined);
+  // Every inner operator takes a string or a non-empty list of strings
+  // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html).
+  const operands = Array.isArray(innerOperand) ? innerOperand : [innerOperand];
+  if (operands.length === 0) return `anything-but ${name} list must not be empty`;
+  for (const one of operands) {
+    if (typeof one !== 'string') return `anything-but ${name} values must be strings, got ${describe(one)}`;
+    // EventBridge refuses an empty prefix or suffix here ("null prefix/suffix not allowed").
+    if ((name === 'prefix' || name === 'suffix') && one === '') return `anything-but ${name} must not be empty: a null (empty) prefix/suffix is not allowed`;
+    const problem = operatorProblem(name, one);
+    if (problem !== undefined) return problem;
   }
-  if (name === 'prefix' || name === 'suffix') {
-    return typeof innerOperand === 'string' ? undefined : `anything-but ${name} must be a single string, got ${describe(innerOperand)}`;
-  }
-  return operatorProblem(name, innerOperand);
+  return undefined;
 }
 
 function anythingButListProblem(list: readonly unknown[]): string | undefined {

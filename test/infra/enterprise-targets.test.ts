@@ -142,6 +142,10 @@ describe('configuration errors fail synth with their place', () => {
     [[{ name: 'x', apiUrl: 'http://plain.example', auth: { type: 'basic', username: 'u', secretName: 's' } }], /\[0\]\.apiUrl/],
     [[{ name: 'x', apiUrl: 'https://a.example', auth: { type: 'magic' } }], /\[0\]\.auth/],
     [[{ name: 'x', eventBusArn: 'arn:aws:events:us-east-1:111122223333:event-bus/a', eventPattern: {} }], /\[0\]\.eventPattern/],
+    // Static targets share validateEventPattern with subscription filters (EventBridge's rules only).
+    [[{ name: 'x', eventBusArn: 'arn:aws:events:us-east-1:111122223333:event-bus/a', eventPattern: { detail: { r: [{ 'anything-but': { prefix: '' } }] } } }], /\[0\]\.eventPattern\.detail\.r\[0\]\.anything-but: .*empty/],
+    [[{ name: 'x', apiUrl: 'https://a.example', auth: { type: 'basic', username: 'u', secretName: 's' }, eventPattern: { source: 'herald.events' } }], /\[0\]\.eventPattern\.source: pattern leaves must be arrays/],
+    [[{ name: 'x', apiUrl: 'https://a.example', auth: { type: 'basic', username: 'u', secretName: 's' }, eventPattern: { detail: { f: [{ wildcard: '*a*a*a*a*a*' }] } } }], /rule is too complex/],
     [
       [
         { name: 'dup', apiUrl: 'https://a.example', auth: { type: 'basic', username: 'u', secretName: 's' } },
@@ -156,5 +160,13 @@ describe('configuration errors fail synth with their place', () => {
 
   it('reads a JSON string from -c herald:enterpriseTargets=…', () => {
     expect(parseEnterpriseTargets(JSON.stringify([{ name: 'a', apiUrl: 'https://a.example', auth: { type: 'basic', username: 'u', secretName: 's' } }]))).toHaveLength(1);
+  });
+});
+
+describe('static target patterns follow EventBridge, not Herald cost limits', () => {
+  it('accepts more operator conditions than a subscription filter may have', () => {
+    const many = Array.from({ length: 12 }, (_, i) => ({ prefix: `p${i}` }));
+    const targets = parseEnterpriseTargets([{ name: 'x', eventBusArn: 'arn:aws:events:us-east-1:111122223333:event-bus/a', eventPattern: { 'detail-type': many } }]);
+    expect(targets).toHaveLength(1);
   });
 });

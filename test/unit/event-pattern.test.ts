@@ -164,7 +164,6 @@ const cases: Case[] = [
   ['numeric <', { detail: { 'd-count': [{ numeric: ['<', 10] }] } }, contentEvent, true],
   ['numeric = with exponent notation', { detail: { 'x-limit': [{ numeric: ['=', 3.018e2] }] } }, contentEvent, true],
   ['numeric = another value', { detail: { 'x-limit': [{ numeric: ['=', 301] }] } }, contentEvent, false],
-  ['numeric != (Herald extension)', { detail: { 'c-count': [{ numeric: ['!=', 4] }] } }, contentEvent, true],
   ['numeric never matches a numeric string', { detail: { count: [{ numeric: ['>', 0] }] } }, withDetail({ count: '5' }), false],
   ['numeric on any element of an event array', { detail: { readings: [{ numeric: ['>', 40] }] } }, contentEvent, true],
   ['numeric on a missing field', { detail: { 'e-count': [{ numeric: ['>', 0] }] } }, contentEvent, false],
@@ -541,11 +540,15 @@ describe('validateEventPattern', () => {
     [{ detail: { price: [{ numeric: ['>', 0, '<='] }] } }, 'detail.price[0].numeric', 'numeric operator needs pairs of comparison and number'],
     [{ detail: { price: [{ numeric: ['>', 'zero'] }] } }, 'detail.price[0].numeric', 'numeric operator needs pairs of comparison and number'],
     [{ detail: { price: [{ numeric: 5 }] } }, 'detail.price[0].numeric', 'numeric operator needs pairs of comparison and number'],
-    [{ detail: { price: [{ numeric: ['~', 5] }] } }, 'detail.price[0].numeric', "unknown numeric comparison '~'"],
+    [{ detail: { price: [{ numeric: ['~', 5] }] } }, 'detail.price[0].numeric', "unrecognized numeric range operator '~'"],
+    // EventBridge's numeric operator has =, <, <=, > and >= only; "not equal" is anything-but
+    // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html).
+    // Herald used to accept '!=' as an extension; a pattern moved to EventBridge would be refused.
+    [{ detail: { price: [{ numeric: ['!=', 4] }] } }, 'detail.price[0].numeric', "unrecognized numeric range operator '!='"],
     [{ detail: { price: [{ numeric: ['>', 10, '<', 5] }] } }, 'detail.price[0].numeric', 'numeric range is empty'],
     [{ detail: { price: [{ numeric: ['>', 1, '>=', 2] }] } }, 'detail.price[0].numeric', 'one lower bound'],
     [{ detail: { price: [{ numeric: ['=', 1, '<', 5] }] } }, 'detail.price[0].numeric', 'cannot be combined'],
-    [{ detail: { price: [{ numeric: ['>', 0, '<', 5, '!=', 3] }] } }, 'detail.price[0].numeric', 'at most two comparisons'],
+    [{ detail: { price: [{ numeric: ['>', 0, '<', 5, '=', 3] }] } }, 'detail.price[0].numeric', 'at most two comparisons'],
     [{ detail: { price: [{ numeric: ['>', 6e9] }] } }, 'detail.price[0].numeric', 'outside the supported range'],
     [{ time: [{ prefix: 2017 }] }, 'time[0].prefix', 'prefix must be a string'],
     [{ FileName: [{ suffix: { 'equals-ignore-case': 1 } }] }, 'FileName[0].suffix', 'suffix must be a string'],
@@ -558,7 +561,12 @@ describe('validateEventPattern', () => {
     [{ state: [{ 'anything-but': ['stopped', 3] }] }, 'state[0].anything-but', 'only strings or only numbers'],
     [{ state: [{ 'anything-but': [] }] }, 'state[0].anything-but', 'must not be empty'],
     [{ state: [{ 'anything-but': true }] }, 'state[0].anything-but', 'anything-but needs a string, a number'],
-    [{ state: [{ 'anything-but': { prefix: ['a', 'b'] } }] }, 'state[0].anything-but', 'single string'],
+    // A list of prefixes or suffixes is valid in anything-but (see the documentation table below);
+    // an empty one is not: EventBridge refuses a "null prefix/suffix".
+    [{ state: [{ 'anything-but': { prefix: '' } }] }, 'state[0].anything-but', 'must not be empty'],
+    [{ state: [{ 'anything-but': { suffix: ['.png', ''] } }] }, 'state[0].anything-but', 'must not be empty'],
+    [{ state: [{ 'anything-but': { prefix: [] } }] }, 'state[0].anything-but', 'list must not be empty'],
+    [{ state: [{ 'anything-but': { prefix: ['a', 1] } }] }, 'state[0].anything-but', 'values must be strings'],
     [{ state: [{ 'anything-but': { numeric: ['>', 1] } }] }, 'state[0].anything-but', "does not support 'numeric'"],
     [{ state: [{ 'anything-but': { wildcard: ['ok*', 'a**'] } }] }, 'state[0].anything-but', 'consecutive'],
     [{ $or: [{ source: ['aws.ec2'] }] }, '$or', '$or needs at least two alternatives'],
@@ -568,6 +576,11 @@ describe('validateEventPattern', () => {
     [{ detail: { $or: [{ state: ['x'] }, { state: [{ prefix: 1 }] }] } }, 'detail.$or[1].state[0].prefix', 'prefix must be a string'],
     [{ 'a.b': [{ bogus: 1 }] }, '["a.b"][0].bogus', "unknown operator 'bogus'"],
   ];
+
+  it('still evaluates numeric != in filters stored before EventBridge parity, though it no longer validates', () => {
+    expect(matchesEventPattern({ detail: { 'c-count': [{ numeric: ['!=', 4] }] } }, contentEvent)).toBe(true);
+    expect(matchesEventPattern({ detail: { 'c-count': [{ numeric: ['!=', 3] }] } }, contentEvent)).toBe(false);
+  });
 
   it('has a broad table of invalid patterns', () => expect(invalidPatterns.length).toBeGreaterThanOrEqual(12));
 
@@ -592,5 +605,176 @@ describe('validateEventPattern', () => {
         expect(message).not.toMatch(/undefined|\[object Object\]/);
       }
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// EventBridge parity: the user guide's own examples, both ways, and its documented invalid forms
+// ---------------------------------------------------------------------------------------------
+
+const OPERATORS_URL = 'https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html';
+const PATTERN_URL = 'https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern.html';
+const ARRAYS_URL = 'https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-arrays.html';
+const NULLS_URL = 'https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-null-values.html';
+const FILTERING_URL = 'https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html';
+
+type DocRow = [source: string, name: string, pattern: EventPattern, event: unknown, expected: boolean];
+
+const d = (detail: Record<string, unknown>) => ({ source: 'aws.ec2', detail });
+
+const docRows: DocRow[] = [
+  // anything-but with lists of prefixes / suffixes (operators page, "Anything-but (begins with)/(ends with)")
+  [OPERATORS_URL, 'anything-but prefix list: another region', { detail: { Region: [{ 'anything-but': { prefix: ['us-', 'eu-'] } }] } }, d({ Region: 'ap-south-1' }), true],
+  [OPERATORS_URL, 'anything-but prefix list: an excluded prefix', { detail: { Region: [{ 'anything-but': { prefix: ['us-', 'eu-'] } }] } }, d({ Region: 'eu-west-1' }), false],
+  [OPERATORS_URL, 'anything-but suffix list: another extension', { detail: { FileName: [{ 'anything-but': { suffix: ['.png', '.jpg'] } }] } }, d({ FileName: 'a.txt' }), true],
+  [OPERATORS_URL, 'anything-but suffix list: an excluded extension', { detail: { FileName: [{ 'anything-but': { suffix: ['.png', '.jpg'] } }] } }, d({ FileName: 'a.jpg' }), false],
+  // A null or a number is not a string, so it never has the prefix: anything-but prefix matches it.
+  [OPERATORS_URL, 'anything-but prefix matches null', { detail: { Region: [{ 'anything-but': { prefix: 'us-' } }] } }, d({ Region: null }), true],
+  [OPERATORS_URL, 'anything-but prefix list matches a number', { detail: { Region: [{ 'anything-but': { prefix: ['1', 'us-'] } }] } }, d({ Region: 12 }), true],
+  [OPERATORS_URL, 'anything-but suffix matches a boolean', { detail: { FileName: [{ 'anything-but': { suffix: 'e' } }] } }, d({ FileName: true }), true],
+  [OPERATORS_URL, 'anything-but prefix never matches a missing field', { detail: { Region: [{ 'anything-but': { prefix: 'us-' } }] } }, d({}), false],
+  // anything-but with equals-ignore-case and wildcard lists
+  [OPERATORS_URL, 'anything-but ignore-case list: another state', { detail: { state: [{ 'anything-but': { 'equals-ignore-case': ['Stopped', 'OverLoaded'] } }] } }, d({ state: 'running' }), true],
+  [OPERATORS_URL, 'anything-but ignore-case list: excluded in another casing', { detail: { state: [{ 'anything-but': { 'equals-ignore-case': ['Stopped', 'OverLoaded'] } }] } }, d({ state: 'OVERLOADED' }), false],
+  [OPERATORS_URL, 'anything-but wildcard list: not a jar or class', { detail: { FilePath: [{ 'anything-but': { wildcard: ['*/bin/*.jar', '*/bin/*.class'] } }] } }, d({ FilePath: '/usr/bin/x.sh' }), true],
+  [OPERATORS_URL, 'anything-but wildcard list: a class file', { detail: { FilePath: [{ 'anything-but': { wildcard: ['*/bin/*.jar', '*/bin/*.class'] } }] } }, d({ FilePath: '/opt/bin/A.class' }), false],
+  // prefix / suffix with equals-ignore-case
+  [OPERATORS_URL, 'prefix ignore-case: EVENTBRIDGE begins with eventb', { detail: { service: [{ prefix: { 'equals-ignore-case': 'eventb' } }] } }, d({ service: 'EVENTBRIDGE' }), true],
+  [OPERATORS_URL, 'prefix ignore-case: another service', { detail: { service: [{ prefix: { 'equals-ignore-case': 'eventb' } }] } }, d({ service: 'lambda' }), false],
+  [OPERATORS_URL, 'suffix ignore-case: .PNG ends with .png', { detail: { FileName: [{ suffix: { 'equals-ignore-case': '.png' } }] } }, d({ FileName: 'A.PNG' }), true],
+  [OPERATORS_URL, 'suffix ignore-case: .gif', { detail: { FileName: [{ suffix: { 'equals-ignore-case': '.png' } }] } }, d({ FileName: 'a.gif' }), false],
+  // cidr, exists, numeric
+  [OPERATORS_URL, 'cidr: inside 10.0.0.0/24', { detail: { 'source-ip': [{ cidr: '10.0.0.0/24' }] } }, d({ 'source-ip': '10.0.0.255' }), true],
+  [OPERATORS_URL, 'cidr: outside 10.0.0.0/24', { detail: { 'source-ip': [{ cidr: '10.0.0.0/24' }] } }, d({ 'source-ip': '10.0.1.1' }), false],
+  [OPERATORS_URL, 'exists true: field present', { detail: { 'c-count': [{ exists: true }] } }, d({ 'c-count': 1 }), true],
+  [OPERATORS_URL, 'exists false: field present', { detail: { 'c-count': [{ exists: false }] } }, d({ 'c-count': 1 }), false],
+  [OPERATORS_URL, 'exists false: only an intermediate (object) node', { detail: { 'c-count': [{ exists: false }] } }, d({ 'c-count': { c1: 100 } }), true],
+  [OPERATORS_URL, 'numeric range holds', { detail: { 'c-count': [{ numeric: ['>', 0, '<=', 5] }] } }, d({ 'c-count': 5 }), true],
+  [OPERATORS_URL, 'numeric range fails', { detail: { 'c-count': [{ numeric: ['>', 0, '<=', 5] }] } }, d({ 'c-count': 0 }), false],
+  // wildcard, with escapes
+  [OPERATORS_URL, 'wildcard *.png', { detail: { FileName: [{ wildcard: '*.png' }] } }, d({ FileName: 'dir/a.png' }), true],
+  [OPERATORS_URL, 'wildcard *.png on .jpg', { detail: { FileName: [{ wildcard: '*.png' }] } }, d({ FileName: 'dir/a.jpg' }), false],
+  [OPERATORS_URL, 'wildcard escaped star is literal', { detail: { name: [{ wildcard: 'file\\*' }] } }, d({ name: 'file*' }), true],
+  [OPERATORS_URL, 'wildcard escaped star does not match more', { detail: { name: [{ wildcard: 'file\\*' }] } }, d({ name: 'file1' }), false],
+  [OPERATORS_URL, 'wildcard escaped backslash', { detail: { name: [{ wildcard: 'a\\\\*' }] } }, d({ name: 'a\\bc' }), true],
+  // $or
+  [OPERATORS_URL, '$or: one alternative holds', { $or: [{ detail: { 'c-count': [{ numeric: ['>', 5] }] } }, { detail: { 'd-count': [{ numeric: ['<', 10] }] } }] }, d({ 'c-count': 1, 'd-count': 3 }), true],
+  [OPERATORS_URL, '$or: none holds', { $or: [{ detail: { 'c-count': [{ numeric: ['>', 5] }] } }, { detail: { 'd-count': [{ numeric: ['<', 10] }] } }] }, d({ 'c-count': 1, 'd-count': 30 }), false],
+  // arrays on either side
+  [ARRAYS_URL, 'pattern array and event array intersect', { resources: ['x', 'y'] }, { resources: ['z', 'y'] }, true],
+  [ARRAYS_URL, 'pattern array and event array do not intersect', { resources: ['x', 'y'] }, { resources: ['z'] }, false],
+  [ARRAYS_URL, 'an operator matches any element of an event array', { resources: [{ prefix: 'arn:aws:ec2' }] }, { resources: ['arn:aws:s3:::b', 'arn:aws:ec2:i'] }, true],
+  // nulls and empty values
+  [NULLS_URL, 'null matches null', { detail: { responseElements: [null] } }, d({ responseElements: null }), true],
+  [NULLS_URL, 'null does not match a missing field', { detail: { responseElements: [null] } }, d({}), false],
+  [NULLS_URL, 'empty string matches empty string', { detail: { eventVersion: [''] } }, d({ eventVersion: '' }), true],
+  [NULLS_URL, 'empty string does not match null', { detail: { eventVersion: [''] } }, d({ eventVersion: null }), false],
+  // dotted keys: EventBridge joins keys with "." when it compiles a pattern, so these are one field
+  [PATTERN_URL, 'dotted pattern key matches the nested event field', { 'detail.state': ['running'] }, d({ state: 'running' }), true],
+  [PATTERN_URL, 'dotted pattern key, another value', { 'detail.state': ['running'] }, d({ state: 'stopped' }), false],
+  [PATTERN_URL, 'nested pattern matches a dotted event key', { detail: { state: { status: ['running'] } } }, d({ 'state.status': 'running' }), true],
+  [PATTERN_URL, 'dotted pattern key matches a dotted event key', { detail: { 'state.status': ['running'] } }, d({ 'state.status': 'running' }), true],
+  [PATTERN_URL, 'dotted pattern key matches the nested event', { detail: { 'state.status': ['running'] } }, d({ state: { status: 'running' } }), true],
+  [PATTERN_URL, 'dotted key: exists false when neither spelling is present', { 'detail.reason': [{ exists: false }] }, d({ state: 'x' }), true],
+];
+
+describe('EventBridge parity — documentation examples', () => {
+  it.each(docRows)('%s: %s', (_source, _name, pattern, event, expected) => {
+    expect(validateEventPattern(pattern)).toEqual([]);
+    expect(matchesEventPattern(pattern, event)).toBe(expected);
+  });
+
+  type DocInvalid = [source: string, pattern: unknown, message: RegExp];
+  const documentedInvalid: DocInvalid[] = [
+    [OPERATORS_URL, { a: [{ 'anything-but': { prefix: '' } }] }, /null \(empty\) prefix\/suffix is not allowed/],
+    [OPERATORS_URL, { a: [{ 'anything-but': { suffix: '' } }] }, /null \(empty\) prefix\/suffix is not allowed/],
+    [OPERATORS_URL, { a: [{ 'anything-but': { prefix: ['x', ''] } }] }, /null \(empty\) prefix\/suffix is not allowed/],
+    [OPERATORS_URL, { a: [{ 'anything-but': ['a', 1] }] }, /only strings or only numbers/],
+    [OPERATORS_URL, { a: [{ 'anything-but': { numeric: ['>', 1] } }] }, /unsupported anything-but pattern/],
+    [OPERATORS_URL, { a: [{ wildcard: 'a**b' }] }, /consecutive/],
+    [OPERATORS_URL, { a: [{ wildcard: 'a\\b' }] }, /invalid escape/],
+    [OPERATORS_URL, { a: [{ numeric: ['!=', 1] }] }, /unrecognized numeric range operator/],
+    [OPERATORS_URL, { a: [{ exists: 'true' }] }, /exists must be true or false/],
+    [OPERATORS_URL, { a: [{ cidr: '10.0.0.0/40' }] }, /cidr must be/],
+    [OPERATORS_URL, { a: [{ prefix: 'a', suffix: 'b' }] }, /exactly one operator/],
+    [PATTERN_URL, { a: 'x' }, /must be arrays/],
+    [PATTERN_URL, { a: [] }, /at least one allowed value/],
+    [PATTERN_URL, { a: {} }, /empty object/],
+    [PATTERN_URL, { 'a.b': ['x'], a: { b: ['y'] } }, /cannot be allowed multiple times/],
+    [FILTERING_URL, { $or: [{ a: ['x'] }] }, /at least two alternatives/],
+    // Over 1000 $or combinations: 11 x 10 x 10 alternatives.
+    [FILTERING_URL, { $or: Array.from({ length: 11 }, (_, i) => ({ a: [i] })), b: { $or: Array.from({ length: 10 }, (_, i) => ({ b: [i] })) }, c: { $or: Array.from({ length: 10 }, (_, i) => ({ c: [i] })) } }, /more than 1000 rule combinations/],
+    // Wildcards too complex: one string can keep too many prefixes of the pattern alive.
+    [OPERATORS_URL, { a: [{ wildcard: '*a*a*a*a*a*' }] }, /rule is too complex/],
+    [OPERATORS_URL, { a: [{ wildcard: '*aaaaaaaaaaaa' }] }, /rule is too complex/],
+  ];
+
+  it.each(documentedInvalid)('%s refuses %j', (_source, pattern, message) => {
+    const problems = validateEventPattern(pattern, { costLimits: false });
+    expect(problems.map((p) => p.message).join('\n')).toMatch(message);
+  });
+
+  it('accepts exactly 1000 $or combinations', () => {
+    const pattern = { $or: Array.from({ length: 10 }, (_, i) => ({ a: [i] })), b: { $or: Array.from({ length: 10 }, (_, i) => ({ b: [i] })) }, c: { $or: Array.from({ length: 10 }, (_, i) => ({ c: [i] })) } };
+    expect(validateEventPattern(pattern, { costLimits: false })).toEqual([]);
+  });
+
+  it('measures wildcard complexity the way the matching engine does', async () => {
+    const { wildcardComplexity } = await import('../../lambdas/core/event-pattern.ts');
+    expect(wildcardComplexity(['*'])).toBe(1);
+    expect(wildcardComplexity(['*aa'])).toBe(3);
+    expect(wildcardComplexity(['*ab*ad'])).toBe(4);
+    expect(wildcardComplexity(['a*b*bb'])).toBe(5);
+    expect(wildcardComplexity(['*/lib/*', '*.png'])).toBeLessThanOrEqual(10);
+  });
+});
+
+describe('EventBridge parity — properties', () => {
+  const words = fc.string({ unit: fc.constantFrom('a', 'b', '.', '-'), maxLength: 5 });
+  const presentValue = fc.oneof(words, fc.integer({ min: -3, max: 3 }), fc.boolean(), fc.constant(null));
+
+  it('anything-but {prefix|suffix: [list]} never matches what the prefix/suffix matches, on a present field', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('prefix', 'suffix'), fc.array(words.filter((w) => w !== ''), { minLength: 1, maxLength: 3 }), fc.oneof(presentValue, fc.array(presentValue, { minLength: 1, maxLength: 3 })), (side, affixes, value) => {
+        const event = { f: value };
+        const positive = matchesEventPattern({ f: affixes.map((a) => ({ [side]: a })) }, event);
+        const negative = matchesEventPattern({ f: [{ 'anything-but': { [side]: affixes } }] }, event);
+        // On a scalar field exactly one holds; on an array each element is tested on its own.
+        if (!Array.isArray(value)) expect(negative).toBe(!positive);
+        else expect(negative).toBe(value.some((one) => !matchesEventPattern({ f: affixes.map((a) => ({ [side]: a })) }, { f: one })));
+      }),
+    );
+  });
+
+  it('anything-but {equals-ignore-case|wildcard: [list]} is the negation on a present scalar', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('equals-ignore-case', 'wildcard'), fc.array(words, { minLength: 1, maxLength: 2 }), presentValue, (name, operands, value) => {
+        const pattern = { f: operands.map((o) => ({ [name]: o })) };
+        fc.pre(validateEventPattern(pattern).length === 0);
+        const event = { f: value };
+        expect(matchesEventPattern({ f: [{ 'anything-but': { [name]: operands } }] }, event)).toBe(!matchesEventPattern(pattern, event));
+      }),
+    );
+  });
+
+  it('a dotted key and the nested form are the same pattern, against either event spelling', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('a', 'b'), fc.constantFrom('x', 'y'), fc.constantFrom('x', 'y'), fc.boolean(), (outer, expected, actual, dottedEvent) => {
+        const event = dottedEvent ? { [`${outer}.k`]: actual } : { [outer]: { k: actual } };
+        const dotted = matchesEventPattern({ [`${outer}.k`]: [expected] }, event);
+        const nested = matchesEventPattern({ [outer]: { k: [expected] } }, event);
+        expect(dotted).toBe(nested);
+        expect(dotted).toBe(expected === actual);
+      }),
+    );
+  });
+
+  it('validation never throws and the matcher never throws on what validation accepts', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), fc.jsonValue({ maxDepth: 3 }), (pattern, event) => {
+        const problems = validateEventPattern(pattern);
+        if (problems.length === 0) matchesEventPattern(pattern as EventPattern, event);
+      }),
+    );
   });
 });

@@ -22,6 +22,7 @@ new HeraldStack(app, 'Herald', {
   tenantQuotas: objectContext(app.node.tryGetContext('herald:tenantQuotas')),
   operatorAccountTenants: list(app.node.tryGetContext('herald:operatorAccountTenants')),
   reservedSources: list(app.node.tryGetContext('herald:reservedSources')),
+  customerRoleName: app.node.tryGetContext('herald:customerRoleName') || undefined,
   ...(app.node.tryGetContext('herald:deliveryBatchWindowSeconds') !== undefined
     ? { deliveryBatchWindowSeconds: Number(app.node.tryGetContext('herald:deliveryBatchWindowSeconds')) }
     : {}),

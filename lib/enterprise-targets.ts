@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { validateEventPattern } from '../lambdas/core/event-pattern.ts';
+import { HERALD_EVENT_SOURCE } from './herald-config.ts';
 
 /**
  * Static enterprise rule targets, configured by the operator at deploy time (stack props, or the
@@ -20,6 +21,9 @@ const pattern = z
   .refine((p) => Object.keys(p).length > 0, 'must not be empty')
   .superRefine((p, ctx) => {
     if (Object.keys(p).length === 0) return;
+    if ('source' in p && JSON.stringify(p.source) !== JSON.stringify([HERALD_EVENT_SOURCE])) {
+      ctx.addIssue({ code: 'custom', path: ['source'], message: `static targets see only events Herald published: source is always ["${HERALD_EVENT_SOURCE}"]` });
+    }
     for (const problem of validateEventPattern(p, { costLimits: false })) {
       ctx.addIssue({ code: 'custom', path: problem.path ? [problem.path] : [], message: problem.message });
     }

@@ -57,6 +57,10 @@ export const ENV = {
   operatorAccount: 'HERALD_OPERATOR_ACCOUNT',
   /** JSON: {"operatorAccountTenants": [...], "reservedSources": [...]} (core/destination-trust.ts). */
   destinationTrust: 'HERALD_DESTINATION_TRUST',
+  /** The role Herald assumes, per tenant, to put on customers' buses (empty: ambient credentials). */
+  customerBusRoleArn: 'HERALD_CUSTOMER_BUS_ROLE_ARN',
+  /** `herald:customerRoleName`: assume this role in the bus's account instead, external id = tenant id. */
+  customerRoleName: 'HERALD_CUSTOMER_ROLE_NAME',
 } as const;
 
 /** The event catalogue folder (relative to the repository root), bundled with the api function. */
@@ -67,7 +71,7 @@ export const FUNCTIONS = {
   api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas', 'operatorAccount', 'destinationTrust'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
-  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust'] },
+  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust', 'customerBusRoleArn', 'customerRoleName'] },
   sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
 } as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
 

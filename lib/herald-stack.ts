@@ -38,6 +38,12 @@ export interface HeraldStackProps extends StackProps {
   readonly operatorAccountTenants?: string[];
   /** `source` prefixes no tenant may put on a bus, beside Herald's own and `aws.`. @default none */
   readonly reservedSources?: string[];
+  /**
+   * Reach customers' buses through a role each customer creates in its own account with this
+   * name, assumed with the tenant's id as external id, instead of Herald's own customer-bus role.
+   * @default none
+   */
+  readonly customerRoleName?: string;
   /** Operator-configured rule targets for enterprise clients (buses and API destinations). */
   readonly enterpriseTargets?: EnterpriseTarget[];
 }
@@ -75,6 +81,7 @@ export class HeraldStack extends Stack {
       destinationPorts,
       destinationTrust,
       customerBusAccounts: props.customerBusAccounts,
+      customerRoleName: props.customerRoleName,
       deliveryBatchWindowSeconds: props.deliveryBatchWindowSeconds,
     });
     this.enterpriseTargets = new EnterpriseTargets(this, 'EnterpriseTargets', { bus: this.bus.bus, targets: props.enterpriseTargets ?? [] });
@@ -119,8 +126,8 @@ export class HeraldStack extends Stack {
     new CfnOutput(this, 'TableName', { value: this.storage.table.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'CustomerBusPrincipal', {
-      value: this.delivery.deliver.function.role!.roleArn,
-      description: 'The role that puts events on customers’ buses: allow it events:PutEvents in the bus resource policy',
+      value: this.delivery.customerBusRole.roleArn,
+      description: 'The role that puts events on customers’ buses, per tenant (session tag herald-tenant): allow it events:PutEvents in the bus resource policy',
     });
   }
 }

@@ -15,7 +15,7 @@ import { DynamoStatsStore } from '#adapters/stats-store';
 import { WorkerTransformRunner } from '#adapters/transform-runner';
 import { recordBatchStats } from '#core/health';
 import type { AttemptObservation } from '#core/stats';
-import { SETTINGS, allowPrivateTargets, destinationTrust, optionalEnv, requireEnv } from '#shared/env';
+import { SETTINGS, allowPrivateTargets, customerBusAccess, destinationTrust, optionalEnv, requireEnv } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 import { processDeliveryMessage, RetryLater, type DeliveryWorkerPorts } from './worker.ts';
 
@@ -29,7 +29,7 @@ const ports: DeliveryWorkerPorts = {
   batches: new DynamoBatchStore(requireEnv('tableName')),
   publisher: new EventBridgePublisher(requireEnv('eventBusName')),
   http,
-  customerBus: new EventBridgeCustomerBus(),
+  customerBus: new EventBridgeCustomerBus(customerBusAccess()),
   bindings: store,
   tokens: new OAuthTokenSource(http),
   // JSONata in a worker thread with its own memory limit and deadline, started on first use.

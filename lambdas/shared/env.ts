@@ -1,5 +1,6 @@
 import { ENV } from '../../lib/herald-config.ts';
 import { parsePortRule, type PortRule } from '#core/destination-policy';
+import type { CustomerBusAccess } from '#adapters/customer-bus';
 import { parseDestinationTrust, type DestinationTrust } from '#core/destination-trust';
 
 /**
@@ -33,6 +34,14 @@ export function destinationTrust(): DestinationTrust {
   const raw = `${optionalEnv('destinationTrust') ?? ''}|${optionalEnv('operatorAccount') ?? ''}|${requireEnv('eventBusName')}`;
   if (trust?.raw !== raw) trust = { raw, value: parseDestinationTrust(optionalEnv('destinationTrust'), optionalEnv('operatorAccount'), requireEnv('eventBusName')) };
   return trust.value;
+}
+
+/** How the deliver function acts on customers' buses (adapters/customer-bus.ts). */
+export function customerBusAccess(): CustomerBusAccess {
+  const roleName = optionalEnv('customerRoleName');
+  if (roleName) return { mode: 'customer-role', roleName };
+  const roleArn = optionalEnv('customerBusRoleArn');
+  return roleArn ? { mode: 'herald-role', roleArn } : { mode: 'ambient' };
 }
 
 /** Deployed default is the strict rule; the local runtime sets 1 explicitly. */

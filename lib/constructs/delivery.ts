@@ -29,6 +29,11 @@ export interface DeliveryProps {
   readonly maxReceiveCount?: number;
   /** Accounts whose buses `eventbridge` destinations may target. @default any account */
   readonly customerBusAccounts?: string[];
+  /**
+   * The assume-role variant: the name of the role customers create in their own accounts, which
+   * Herald assumes with the tenant's id as external id. @default none (Herald's own customer-bus role)
+   */
+  readonly customerRoleName?: string;
   /** The standard queue's batching window (see HeraldStackProps). @default 1 */
   readonly deliveryBatchWindowSeconds?: number;
 }
@@ -45,6 +50,8 @@ export class Delivery extends Construct {
   public readonly orderedDeadLetterQueue: sqs.Queue;
   public readonly fanout: HeraldFunction;
   public readonly deliver: HeraldFunction;
+  /** The role customers' bus policies trust (assumed per tenant by the deliver function). */
+  public readonly customerBusRole: iam.Role;
   public readonly fanoutRule: events.Rule;
   public readonly sweeper: HeraldFunction;
   public readonly sweepSchedule: events.Rule;
@@ -71,15 +78,27 @@ export class Delivery extends Construct {
       reason: `This queue is itself a dead-letter queue: the fan-out rule target's (EventBridge DeadLetterConfig, which cdk-nag cannot see).`,
     });
 
+    const stack = Stack.of(this);
+    // The principal customers' bus policies trust: the deliver function assumes it per tenant,
+    // tagging the session `herald-tenant=<id>`. A stable name, so replacing it never breaks a
+    // customer's policy; it may put on customers' buses and never on Herald's own.
+    this.customerBusRole = new iam.Role(this, 'CustomerBusRole', {
+      roleName: `${stack.stackName}-customer-bus-${stack.region}`,
+      assumedBy: new iam.AccountPrincipal(stack.account),
+      description: "Herald puts tenants' events on customers' EventBridge buses as this role (session tag herald-tenant)",
+      maxSessionDuration: Duration.hours(1),
+    });
     const env = {
       tableName: props.table.tableName,
       deliveryQueueUrl: this.queue.queueUrl,
       orderedQueueUrl: this.orderedQueue.queueUrl,
       deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
       allowPrivateTargets: props.allowPrivateTargets ?? '0',
-        destinationPorts: props.destinationPorts ?? DEFAULT_DESTINATION_PORTS,
-        operatorAccount: Stack.of(this).account,
-        destinationTrust: props.destinationTrust ?? '{}',
+      destinationPorts: props.destinationPorts ?? DEFAULT_DESTINATION_PORTS,
+      operatorAccount: stack.account,
+      destinationTrust: props.destinationTrust ?? '{}',
+      customerBusRoleArn: props.customerRoleName ? '' : this.customerBusRole.roleArn,
+      customerRoleName: props.customerRoleName ?? '',
       eventBusName: props.bus.eventBusName,
     };
 
@@ -100,23 +119,47 @@ export class Delivery extends Construct {
     this.deadLetterQueue.grantSendMessages(this.deliver.function);
     // Herald's own events (subscription.paused, delivery.dead_lettered) go on the Herald bus.
     props.bus.grantPutEventsTo(this.deliver.function);
-    // `eventbridge` destinations: PutEvents onto customers' buses in this region. The customer's
-    // bus policy decides who may put; this side can be narrowed to known accounts.
-    const stack = Stack.of(this);
+    // `eventbridge` destinations: PutEvents onto customers' buses in this region, as the
+    // customer-bus role (never the deliver role itself, which puts Herald's own operational events
+    // on the Herald bus). Which tenant may reach which bus is decided per delivery in
+    // core/destination-trust.ts; the customer's bus policy decides who may put on its side.
     const accounts = props.customerBusAccounts?.length ? props.customerBusAccounts : ['*'];
-    this.deliver.function.addToRolePolicy(
+    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const deliverRole = this.deliver.function.role!;
+    this.customerBusRole.assumeRolePolicy!.addStatements(
+      new iam.PolicyStatement({ actions: ['sts:AssumeRole', 'sts:TagSession'], principals: [new iam.ArnPrincipal(deliverRole.roleArn)] }),
+    );
+    this.customerBusRole.addToPolicy(
       new iam.PolicyStatement({
         actions: ['events:PutEvents'],
         resources: accounts.map((account) => `arn:${stack.partition}:events:${stack.region}:${account}:event-bus/*`),
       }),
     );
-    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    this.customerBusRole.addToPolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['events:PutEvents'], resources: [props.bus.eventBusArn] }));
     for (const account of accounts) {
-      const resource = `arn:<AWS::Partition>:events:${region}:${account}:event-bus/*`;
-      Validations.of(this.deliver).acknowledge({
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`,
-        reason: 'eventbridge destinations name customers’ buses at run time (any bus name, in the accounts the operator allows via herald:customerBusAccounts); each customer’s bus resource policy is what grants the put.',
+      Validations.of(this.customerBusRole).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:${region}:${account}:event-bus/*]`,
+        reason: 'eventbridge destinations name customers’ buses at run time (any bus, in the accounts herald:customerBusAccounts allows); core/destination-trust.ts binds each tenant to its own, and each customer’s bus policy grants the put (to this role, for its tenant’s session tag).',
       });
+    }
+    this.deliver.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole', 'sts:TagSession'], resources: [this.customerBusRole.roleArn] }));
+    if (props.customerRoleName) {
+      // The assume-role variant: a role the customer made in its own account, named as the
+      // operator documents it, which Herald assumes with the tenant's id as external id.
+      this.deliver.function.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['sts:AssumeRole', 'sts:TagSession'],
+          resources: accounts.map((account) => `arn:${stack.partition}:iam::${account}:role/${props.customerRoleName}`),
+          conditions: { StringLike: { 'sts:ExternalId': 'ten_*' } },
+        }),
+      );
+      for (const account of accounts) {
+        if (account !== '*') continue;
+        Validations.of(this.deliver).acknowledge({
+          id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/${props.customerRoleName}]`,
+          reason: 'the customer-role variant assumes the documented role name in whichever customer account a tenant is bound to, always with that tenant’s id as external id.',
+        });
+      }
     }
     this.deliver.function.addEventSource(
       new SqsEventSource(this.queue, {

@@ -15,9 +15,13 @@ export interface EnterpriseTargetsProps {
 const DEFAULT_RETRY_ATTEMPTS = 185;
 const DEFAULT_MAX_EVENT_AGE = Duration.hours(24);
 
-/** Raw EventBridge pattern keys (`detail-type`) → the CDK's EventPattern keys (`detailType`). */
+/**
+ * Raw EventBridge pattern keys (`detail-type`) → the CDK's EventPattern keys (`detailType`), with
+ * `source: herald.events` always: a static target sees only events Herald itself published, so
+ * nothing a tenant delivers to a bus can ever be routed to an enterprise target.
+ */
 export function toEventPattern(raw: Record<string, unknown>): events.EventPattern {
-  const pattern: Record<string, unknown> = {};
+  const pattern: Record<string, unknown> = { source: [HERALD_EVENT_SOURCE] };
   for (const [key, value] of Object.entries(raw)) pattern[key === 'detail-type' ? 'detailType' : key] = value;
   return pattern as events.EventPattern;
 }

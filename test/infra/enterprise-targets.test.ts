@@ -48,7 +48,7 @@ beforeAll(() => {
 });
 
 describe('eventbridge destinations', () => {
-  it('lets the deliver function put events on buses of the allowed accounts only', () => {
+  it('lets the customer-bus role put events on buses of the allowed accounts only', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -64,17 +64,59 @@ describe('eventbridge destinations', () => {
     });
   });
 
-  it('names the principal customers allow in their bus policy', () => {
+  it('names the principal customers allow in their bus policy: a stable role, assumed per tenant', () => {
     const outputs = template.findOutputs('CustomerBusPrincipal');
     expect(Object.keys(outputs)).toHaveLength(1);
-    expect(JSON.stringify(outputs)).toContain('DeliverRole');
+    expect(JSON.stringify(outputs)).toContain('CustomerBusRole');
+    template.hasResourceProperties('AWS::IAM::Role', {
+      RoleName: 'Ent-customer-bus-us-east-1',
+      AssumeRolePolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['sts:AssumeRole', 'sts:TagSession'], Principal: { AWS: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeliverRole'), 'Arn'] } } }),
+        ]),
+      },
+    });
+  });
+
+  it("never lets the role customers trust put on Herald's own bus, and gives the deliver role no customer bus at all", () => {
+    const policies = template.findResources('AWS::IAM::Policy');
+    const customerBus = Object.values(policies).find((p) => JSON.stringify(p.Properties.Roles).includes('CustomerBusRole'))!;
+    expect(customerBus.Properties.PolicyDocument.Statement).toContainEqual({
+      Action: 'events:PutEvents',
+      Effect: 'Deny',
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Bus[0-9A-F]{8}$/), 'Arn'] },
+    });
+    const deliver = Object.values(policies).filter((p) => JSON.stringify(p.Properties.Roles).includes('DeliverRole'));
+    const puts = deliver.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: any) => [s.Action].flat().includes('events:PutEvents'));
+    // Only Herald's own bus (its operational events), never event-bus/* of any account.
+    expect(JSON.stringify(puts)).not.toContain('event-bus/*');
+  });
+
+  it('with the assume-role variant, may assume only the documented role name, with an external id', () => {
+    const variant = Template.fromStack(stackWith({ customerBusAccounts: ['111122223333'], customerRoleName: 'HeraldDelivery' }, 'Variant').stack);
+    variant.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Action: ['sts:AssumeRole', 'sts:TagSession'],
+            Effect: 'Allow',
+            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111122223333:role/HeraldDelivery']] },
+            Condition: { StringLike: { 'sts:ExternalId': 'ten_*' } },
+          },
+        ]),
+      },
+    });
+    const functions = variant.findResources('AWS::Lambda::Function');
+    const deliver = Object.entries(functions).find(([id]) => id.includes('Deliver'))![1];
+    expect(deliver.Properties.Environment.Variables).toMatchObject({ HERALD_CUSTOMER_ROLE_NAME: 'HeraldDelivery', HERALD_CUSTOMER_BUS_ROLE_ARN: '' });
   });
 });
 
 describe('static enterprise targets', () => {
   it('routes matching events to the client’s bus with its own DLQ and retry policy', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'detail-type': [{ prefix: 'order.' }], detail: { tenantid: ['ten_acme'] } },
+      // Only events Herald published: a tenant's deliveries can never reach a static target.
+      EventPattern: { source: ['herald.events'], 'detail-type': [{ prefix: 'order.' }], detail: { tenantid: ['ten_acme'] } },
       Targets: [
         Match.objectLike({
           Arn: 'arn:aws:events:us-east-1:111122223333:event-bus/acme-orders',

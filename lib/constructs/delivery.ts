@@ -6,7 +6,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DELIVER_BATCH_SIZE, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../herald-config.ts';
+import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../herald-config.ts';
 import { HeraldFunction } from './herald-function.ts';
 import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';
@@ -79,15 +79,6 @@ export class Delivery extends Construct {
     });
 
     const stack = Stack.of(this);
-    // The principal customers' bus policies trust: the deliver function assumes it per tenant,
-    // tagging the session `herald-tenant=<id>`. A stable name, so replacing it never breaks a
-    // customer's policy; it may put on customers' buses and never on Herald's own.
-    this.customerBusRole = new iam.Role(this, 'CustomerBusRole', {
-      roleName: `${stack.stackName}-customer-bus-${stack.region}`,
-      assumedBy: new iam.AccountPrincipal(stack.account),
-      description: "Herald puts tenants' events on customers' EventBridge buses as this role (session tag herald-tenant)",
-      maxSessionDuration: Duration.hours(1),
-    });
     const env = {
       tableName: props.table.tableName,
       deliveryQueueUrl: this.queue.queueUrl,
@@ -97,7 +88,8 @@ export class Delivery extends Construct {
       destinationPorts: props.destinationPorts ?? DEFAULT_DESTINATION_PORTS,
       operatorAccount: stack.account,
       destinationTrust: props.destinationTrust ?? '{}',
-      customerBusRoleArn: props.customerRoleName ? '' : this.customerBusRole.roleArn,
+      // Set below, once the role exists (it trusts the deliver function's role).
+      customerBusRoleArn: '',
       customerRoleName: props.customerRoleName ?? '',
       eventBusName: props.bus.eventBusName,
     };
@@ -125,10 +117,16 @@ export class Delivery extends Construct {
     // core/destination-trust.ts; the customer's bus policy decides who may put on its side.
     const accounts = props.customerBusAccounts?.length ? props.customerBusAccounts : ['*'];
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
-    const deliverRole = this.deliver.function.role!;
-    this.customerBusRole.assumeRolePolicy!.addStatements(
-      new iam.PolicyStatement({ actions: ['sts:AssumeRole', 'sts:TagSession'], principals: [new iam.ArnPrincipal(deliverRole.roleArn)] }),
-    );
+    // The principal customers' bus policies trust: the deliver function assumes it per tenant,
+    // tagging the session `herald-tenant=<id>`. A stable name, so replacing it never breaks a
+    // customer's policy; it may put on customers' buses and never on Herald's own.
+    this.customerBusRole = new iam.Role(this, 'CustomerBusRole', {
+      roleName: `${stack.stackName}-customer-bus-${stack.region}`,
+      assumedBy: new iam.ArnPrincipal(this.deliver.function.role!.roleArn).withSessionTags(),
+      description: "Herald puts tenants' events on customers' EventBridge buses as this role (session tag herald-tenant)",
+      maxSessionDuration: Duration.hours(1),
+    });
+    if (!props.customerRoleName) this.deliver.function.addEnvironment(ENV.customerBusRoleArn, this.customerBusRole.roleArn);
     this.customerBusRole.addToPolicy(
       new iam.PolicyStatement({
         actions: ['events:PutEvents'],

@@ -1,4 +1,4 @@
-import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './constructs/api.ts';
 import { Bus } from './constructs/bus.ts';
@@ -33,6 +33,40 @@ export interface HeraldStackProps extends StackProps {
   readonly tenantQuotas?: Partial<TenantQuotas>;
   /** Operator-configured rule targets for enterprise clients (buses and API destinations). */
   readonly enterpriseTargets?: EnterpriseTarget[];
+  /**
+   * The API stage's steady-state request rate (requests per second), shared by every caller of
+   * this deployment. @default 100
+   */
+  readonly apiRateLimit?: number;
+  /** The API stage's burst (token bucket size). @default 200 */
+  readonly apiBurstLimit?: number;
+  /**
+   * The deliver function's role name, which customers allow in their bus policies.
+   * @default `herald-<stack name>-customer-bus-<region>` (see customerBusRoleName)
+   */
+  readonly customerBusRoleName?: string;
+}
+
+/** The longest AWS region name (e.g. ap-southeast-5, us-isob-east-1), for unresolved regions. */
+const MAX_REGION_LENGTH = 14;
+
+/**
+ * The stable name of the role customers allow on their buses: `herald-<stack>-customer-bus-<region>`.
+ * IAM role names are global per account (hence the region) and at most 64 characters: a name
+ * that would be longer fails the synth here, naming the setting that overrides it.
+ */
+export function customerBusRoleName(stack: Stack, override?: string): string {
+  const name = override ?? `herald-${stack.stackName}-customer-bus-${stack.region}`;
+  const shown = override ?? `herald-${stack.stackName}-customer-bus-<region>`;
+  const regionUnresolved = override === undefined && Token.isUnresolved(stack.region);
+  const length = regionUnresolved ? shown.length - '<region>'.length + MAX_REGION_LENGTH : name.length;
+  if (!Token.isUnresolved(shown) && !/^[\w+=,.@-]+$/.test(shown.replace('<region>', 'r'))) {
+    throw new Error(`customer-bus role name ${shown}: IAM allows only letters, digits and + = , . @ _ -`);
+  }
+  if (length > 64) {
+    throw new Error(`customer-bus role name ${shown} can be ${length} characters; IAM allows 64: use a shorter stack name or set herald:customerBusRoleName`);
+  }
+  return name;
 }
 
 /** Herald as one deployment unit: wires the constructs together, nothing else. */
@@ -46,7 +80,8 @@ export class HeraldStack extends Stack {
   public readonly console: ConsoleSite;
 
   constructor(scope: Construct, id: string, props: HeraldStackProps = {}) {
-    super(scope, id, props);
+    // Termination protection on unless the operator turns it off (herald:terminationProtection=false).
+    super(scope, id, { ...props, terminationProtection: props.terminationProtection ?? true });
     const adminKeyHash = new CfnParameter(this, 'AdminKeyHash', {
       type: 'String',
       noEcho: true,
@@ -66,6 +101,7 @@ export class HeraldStack extends Stack {
       allowPrivateTargets,
       destinationPorts,
       customerBusAccounts: props.customerBusAccounts,
+      customerBusRoleName: customerBusRoleName(this, props.customerBusRoleName),
       deliveryBatchWindowSeconds: props.deliveryBatchWindowSeconds,
     });
     this.enterpriseTargets = new EnterpriseTargets(this, 'EnterpriseTargets', { bus: this.bus.bus, targets: props.enterpriseTargets ?? [] });
@@ -79,6 +115,8 @@ export class HeraldStack extends Stack {
       allowPrivateTargets,
       destinationPorts,
       tenantQuotas: props.tenantQuotas,
+      throttlingRateLimit: props.apiRateLimit,
+      throttlingBurstLimit: props.apiBurstLimit,
     });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       functions: {
@@ -110,7 +148,7 @@ export class HeraldStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'CustomerBusPrincipal', {
       value: this.delivery.deliver.function.role!.roleArn,
-      description: 'The role that puts events on customers’ buses: allow it events:PutEvents in the bus resource policy',
+      description: 'The role that puts events on customers’ buses (a fixed name: herald-<stack>-customer-bus-<region>): allow it events:PutEvents in the bus resource policy',
     });
   }
 }

@@ -27,6 +27,11 @@ export interface DeliveryProps {
   readonly maxReceiveCount?: number;
   /** Accounts whose buses `eventbridge` destinations may target. @default any account */
   readonly customerBusAccounts?: string[];
+  /**
+   * The deliver function's role name: the principal customers allow in their bus policies, so
+   * it must not change when the role is replaced. @default a name CloudFormation generates
+   */
+  readonly customerBusRoleName?: string;
   /** The standard queue's batching window (see HeraldStackProps). @default 1 */
   readonly deliveryBatchWindowSeconds?: number;
 }
@@ -84,6 +89,7 @@ export class Delivery extends Construct {
       env,
       timeout: Duration.seconds(TIMEOUTS.deliverFunctionTimeoutSeconds),
       memorySize: 512,
+      roleName: props.customerBusRoleName,
       // JSONata transforms run in this worker thread (lambdas/adapters/transform-runner.ts).
       workers: ['lambdas/adapters/transform-worker.mjs'],
     });

@@ -36,6 +36,11 @@ export interface HeraldFunctionProps {
   readonly workers?: string[];
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * A fixed name for the function's role, when others refer to it by ARN (customers' bus
+   * policies name the deliver function's role). @default a name CloudFormation generates
+   */
+  readonly roleName?: string;
 }
 
 /**
@@ -62,7 +67,7 @@ export class HeraldFunction extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     // Its own role, writing only to its own log group: no AWS-managed policy with logs:* on *.
-    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), roleName: props.roleName });
     this.logGroup.grantWrite(this.role);
     const assets = props.assets ?? [];
     const workers = props.workers ?? [];

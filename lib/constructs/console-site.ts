@@ -1,10 +1,23 @@
-import { RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Aws, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { buildConsoleSync } from '../../console/build.ts';
+
+/** The longest AWS region name (e.g. ap-southeast-5), for stacks whose region is a token. */
+const MAX_REGION_LENGTH = 14;
+
+/**
+ * A name unique per account: `<stack>-console-<region>` (a stack name is unique per account
+ * and region), or, when that could pass CloudFront's 64 characters, the stack's unique id.
+ */
+export function originAccessControlName(stack: Stack): string {
+  const regionLength = Token.isUnresolved(stack.region) ? MAX_REGION_LENGTH : stack.region.length;
+  if (`${stack.stackName}-console-`.length + regionLength <= 64) return `${stack.stackName}-console-${stack.region}`;
+  return Fn.join('-', ['herald-console', Fn.select(2, Fn.split('/', Aws.STACK_ID))]);
+}
 
 export interface ConsoleSiteProps {
   /** The API the console calls (written to config.json beside it). */
@@ -37,6 +50,10 @@ export class ConsoleSite extends Construct {
         responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
       },
     });
+    // CloudFront is global: an origin access control's name must be unique in the account, and
+    // the generated one (stack name + path + hash) is the same for this stack in every region.
+    const oac = this.distribution.node.findAll().find((c): c is cloudfront.CfnOriginAccessControl => c instanceof cloudfront.CfnOriginAccessControl)!;
+    oac.addPropertyOverride('OriginAccessControlConfig.Name', originAccessControlName(Stack.of(this)));
     const files = buildConsoleSync();
     const deployment = new s3deploy.BucketDeployment(this, 'Deploy', {
       destinationBucket: this.bucket,

@@ -71,3 +71,44 @@ describe('API throttling is the operator’s setting', () => {
     });
   });
 });
+
+describe('a second region in the same account', () => {
+  it('names the console’s origin access control per stack and region (CloudFront names are per account)', () => {
+    const [[, oac]] = resources('AWS::CloudFront::OriginAccessControl') as [[string, Resource]];
+    expect(oac.Properties.OriginAccessControlConfig.Name).toEqual({ 'Fn::Join': ['', ['Herald-console-', { Ref: 'AWS::Region' }]] });
+    const pinned = synth({ env: { account: '111122223333', region: 'eu-west-1' } }, 'Pinned').template;
+    pinned.hasResourceProperties('AWS::CloudFront::OriginAccessControl', { OriginAccessControlConfig: Match.objectLike({ Name: 'Pinned-console-eu-west-1' }) });
+  });
+
+  it('falls back to the stack’s unique id when stack name and region could pass 64 characters', () => {
+    const long = synth({ customerBusRoleName: 'long-stack-bus-writer' }, 'L'.repeat(50)).template;
+    long.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
+      OriginAccessControlConfig: Match.objectLike({ Name: { 'Fn::Join': ['-', ['herald-console', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }]] } }),
+    });
+  });
+});
+
+describe('fan-out failures reach the fan-out DLQ', () => {
+  it('sends events the function failed on (after Lambda’s 2 retries) to the fan-out DLQ', () => {
+    const [[fanoutDlq]] = resources('AWS::SQS::Queue').filter(([id]) => id.startsWith('DeliveryFanoutDeadLetters'));
+    const [[fanoutFn]] = resources('AWS::Lambda::Function').filter(([id]) => id.startsWith('DeliveryFanoutFunction'));
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fanoutFn },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [fanoutDlq, 'Arn'] } } },
+    });
+    // ...and the function's role may send there.
+    const fanoutRole = stack.getLogicalId(stack.delivery.fanout.role.node.defaultChild as any);
+    const policies = resources('AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(fanoutRole));
+    const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    expect(statements).toEqual(expect.arrayContaining([expect.objectContaining({ Resource: { 'Fn::GetAtt': [fanoutDlq, 'Arn'] }, Action: expect.arrayContaining(['sqs:SendMessage']) })]));
+  });
+});
+
+describe('ordered delivery at high throughput', () => {
+  it('runs the FIFO queue in high-throughput mode (limits per message group), same logical id', () => {
+    const [[id, fifo]] = resources('AWS::SQS::Queue').filter(([, q]) => q.Properties.FifoQueue && q.Properties.RedrivePolicy);
+    expect(id).toBe('DeliveryOrderedDeliveries31FF48E4');
+    expect(fifo.Properties).toMatchObject({ FifoThroughputLimit: 'perMessageGroupId', DeduplicationScope: 'messageGroup' });
+  });
+});

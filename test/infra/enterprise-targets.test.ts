@@ -158,3 +158,11 @@ describe('configuration errors fail synth with their place', () => {
     expect(parseEnterpriseTargets(JSON.stringify([{ name: 'a', apiUrl: 'https://a.example', auth: { type: 'basic', username: 'u', secretName: 's' } }]))).toHaveLength(1);
   });
 });
+
+describe('API destinations time out after 5 s (an EventBridge limit)', () => {
+  it('refuses a timeout setting on a static HTTP target, saying why', () => {
+    expect(() =>
+      parseEnterpriseTargets([{ name: 'Slow', apiUrl: 'https://slow.example', auth: { type: 'basic', username: 'u', secretName: 's' }, timeoutSeconds: 30 }]),
+    ).toThrow(/\[0\]\.timeoutSeconds: API destinations time out after 5 s/);
+  });
+});

@@ -8,6 +8,7 @@ import { EnterpriseTargets } from './constructs/enterprise-targets.ts';
 import type { EnterpriseTarget } from './enterprise-targets.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { Storage } from './constructs/storage.ts';
+import { TABLE_INDEXES } from './herald-config.ts';
 import { parsePortRule } from '../lambdas/core/destination-policy.ts';
 import type { TenantQuotas } from '../lambdas/core/quotas.ts';
 
@@ -128,9 +129,13 @@ export class HeraldStack extends Stack {
       },
       deliveryQueue: this.delivery.queue,
       deadLetterQueue: this.delivery.deadLetterQueue,
+      orderedQueue: this.delivery.orderedQueue,
       orderedDeadLetterQueue: this.delivery.orderedDeadLetterQueue,
       fanoutDeadLetterQueue: this.delivery.fanoutDeadLetterQueue,
-      restApi: this.api.restApi,
+      enterpriseDeadLetterQueues: Object.fromEntries((props.enterpriseTargets ?? []).map((t, i) => [t.name, this.enterpriseTargets.deadLetterQueues[i]!])),
+      table: this.storage.table,
+      tableIndexes: TABLE_INDEXES.map((index) => index.indexName),
+      apiStage: this.api.restApi.deploymentStage,
       fanoutRule: this.delivery.fanoutRule,
       bus: this.bus.bus,
       alarmEmail: props.alarmEmail,

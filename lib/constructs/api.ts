@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
@@ -85,6 +85,8 @@ export class Api extends Construct {
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.RETAIN });
     this.restApi = new apigateway.RestApi(this, 'RestApi', {
+      // The name is the ApiName dimension of the API's metrics: unique per stack, not "RestApi".
+      restApiName: `${Stack.of(this).stackName}-api`,
       description: 'Herald event notifications API',
       cloudWatchRole: true,
       deployOptions: {

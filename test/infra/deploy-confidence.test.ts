@@ -19,6 +19,12 @@ function synth(props: HeraldStackProps = {}, id = 'Herald') {
 let stack: HeraldStack;
 let template: Template;
 const resources = (type: string, t = template) => Object.entries(t.findResources(type)) as [string, Resource][];
+/** The one resource of a type whose logical id starts with a prefix. */
+const one = (type: string, prefix: string, t = template): [string, Resource] => {
+  const found = resources(type, t).filter(([id]) => id.startsWith(prefix));
+  expect(found).toHaveLength(1);
+  return found[0]!;
+};
 
 beforeAll(() => {
   ({ stack, template } = synth({ alarmEmail: 'ops@example.com' }));
@@ -74,7 +80,7 @@ describe('API throttling is the operator’s setting', () => {
 
 describe('a second region in the same account', () => {
   it('names the console’s origin access control per stack and region (CloudFront names are per account)', () => {
-    const [[, oac]] = resources('AWS::CloudFront::OriginAccessControl') as [[string, Resource]];
+    const [, oac] = one('AWS::CloudFront::OriginAccessControl', 'Console');
     expect(oac.Properties.OriginAccessControlConfig.Name).toEqual({ 'Fn::Join': ['', ['Herald-console-', { Ref: 'AWS::Region' }]] });
     const pinned = synth({ env: { account: '111122223333', region: 'eu-west-1' } }, 'Pinned').template;
     pinned.hasResourceProperties('AWS::CloudFront::OriginAccessControl', { OriginAccessControlConfig: Match.objectLike({ Name: 'Pinned-console-eu-west-1' }) });
@@ -90,8 +96,8 @@ describe('a second region in the same account', () => {
 
 describe('fan-out failures reach the fan-out DLQ', () => {
   it('sends events the function failed on (after Lambda’s 2 retries) to the fan-out DLQ', () => {
-    const [[fanoutDlq]] = resources('AWS::SQS::Queue').filter(([id]) => id.startsWith('DeliveryFanoutDeadLetters'));
-    const [[fanoutFn]] = resources('AWS::Lambda::Function').filter(([id]) => id.startsWith('DeliveryFanoutFunction'));
+    const [fanoutDlq] = one('AWS::SQS::Queue', 'DeliveryFanoutDeadLetters');
+    const [fanoutFn] = one('AWS::Lambda::Function', 'DeliveryFanoutFunction');
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: fanoutFn },
       MaximumRetryAttempts: 2,
@@ -107,8 +113,78 @@ describe('fan-out failures reach the fan-out DLQ', () => {
 
 describe('ordered delivery at high throughput', () => {
   it('runs the FIFO queue in high-throughput mode (limits per message group), same logical id', () => {
-    const [[id, fifo]] = resources('AWS::SQS::Queue').filter(([, q]) => q.Properties.FifoQueue && q.Properties.RedrivePolicy);
+    const [id, fifo] = one('AWS::SQS::Queue', 'DeliveryOrderedDeliveries');
     expect(id).toBe('DeliveryOrderedDeliveries31FF48E4');
     expect(fifo.Properties).toMatchObject({ FifoThroughputLimit: 'perMessageGroupId', DeduplicationScope: 'messageGroup' });
+  });
+});
+
+describe('alarms that can fire', () => {
+  const alarm = (prefix: string, t = template) => one('AWS::CloudWatch::Alarm', `Monitoring${prefix}`, t)[1].Properties;
+  const dims = (a: Record<string, any>) => Object.fromEntries(a.Dimensions.map((d: { Name: string; Value: unknown }) => [d.Name, d.Value]));
+
+  it('watches the fan-out rule by its name and its custom bus (the rule’s Ref is "bus|rule")', () => {
+    const [rule] = one('AWS::Events::Rule', 'DeliveryFanoutRule');
+    const [bus] = one('AWS::Events::EventBus', 'Bus');
+    expect(dims(alarm('FanoutRuleFailures'))).toEqual({
+      EventBusName: { Ref: bus },
+      RuleName: { 'Fn::Select': [1, { 'Fn::Split': ['|', { Ref: rule }] }] },
+    });
+  });
+
+  it('alarms on new dead letters (sent or redriven), not on dead letters present', () => {
+    for (const [name, queue] of [['DeadLetterArrivals', 'DeliveryDeadLetters'], ['OrderedDeadLetterArrivals', 'DeliveryOrderedDeadLetters'], ['FanoutDeadLetterArrivals', 'DeliveryFanoutDeadLetters']]) {
+      const props = alarm(name!);
+      const [queueId] = one('AWS::SQS::Queue', queue!);
+      expect(props.MetricName).toBeUndefined();
+      const expression = props.Metrics.find((m: { Expression?: string }) => m.Expression);
+      expect(expression.Expression).toMatch(/sent.*DIFF\(FILL\(visible, 0\)\)/);
+      const metrics = props.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map((m: any) => m.MetricStat.Metric);
+      expect(metrics.map((m: any) => m.MetricName).sort()).toEqual(['ApproximateNumberOfMessagesVisible', 'NumberOfMessagesSent']);
+      for (const m of metrics) expect(m.Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }]);
+    }
+    expect(resources('AWS::CloudWatch::Alarm').filter(([id]) => /DeadLettersPresent/.test(id))).toEqual([]);
+  });
+
+  it('alarms on each enterprise target’s DLQ', () => {
+    const withTargets = synth({
+      enterpriseTargets: [{ name: 'Acme', eventBusArn: 'arn:aws:events:us-east-1:111122223333:event-bus/acme', eventPattern: { source: ['herald.events'] } }],
+    }, 'Targets').template;
+    const props = alarm('EnterpriseTargetAcmeDeadLetterArrivals', withTargets);
+    const [queueId] = one('AWS::SQS::Queue', 'EnterpriseTargetsAcmeDeadLetters', withTargets);
+    expect(JSON.stringify(props.Metrics)).toContain(queueId);
+  });
+
+  it('alarms on a backlog of due deliveries, not on the age of jobs waiting for their retry', () => {
+    const props = alarm('DeliveriesBacklogged');
+    expect(props).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Minimum', Period: 300, EvaluationPeriods: 3, DatapointsToAlarm: 3, Threshold: 500 });
+    const ages = resources('AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties.MetricName === 'ApproximateAgeOfOldestMessage');
+    expect(ages).toHaveLength(1);
+    const [orderedId] = one('AWS::SQS::Queue', 'DeliveryOrderedDeliveries');
+    expect(ages[0]![1].Properties).toMatchObject({ Threshold: 7 * 86_400, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [orderedId, 'QueueName'] } }] });
+  });
+
+  it('alarms on messages in flight well before SQS’s 120,000 limit', () => {
+    expect(alarm('DeliveriesInFlight')).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesNotVisible', Statistic: 'Maximum', Threshold: 96_000 });
+  });
+
+  it('alarms on throttled reads and writes of the table and every index', () => {
+    const props = alarm('TableThrottles');
+    const metrics = props.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map((m: any) => m.MetricStat.Metric);
+    expect(new Set(metrics.map((m: any) => m.MetricName))).toEqual(new Set(['ReadThrottleEvents', 'WriteThrottleEvents']));
+    expect(metrics).toHaveLength(8);
+    const [tableId] = one('AWS::DynamoDB::Table', 'StorageTable');
+    for (const m of metrics) expect(dims(m).TableName).toEqual({ Ref: tableId });
+    expect(metrics.map((m: any) => dims(m).GlobalSecondaryIndexName).filter(Boolean).sort()).toEqual(['gsi1', 'gsi1', 'gsi2', 'gsi2', 'gsi3', 'gsi3']);
+  });
+
+  it('alarms when the deliver function’s p99 duration passes 80% of its timeout', () => {
+    expect(alarm('DeliverNearTimeout')).toMatchObject({ MetricName: 'Duration', ExtendedStatistic: 'p99', Threshold: 80_000 });
+  });
+
+  it('watches 5xx of this stack’s API by its real name and stage', () => {
+    const [, api] = one('AWS::ApiGateway::RestApi', 'ApiRestApi');
+    expect(api.Properties.Name).toBe('Herald-api');
+    expect(dims(alarm('Api5xx'))).toEqual({ ApiName: 'Herald-api', Stage: { Ref: expect.stringMatching(/^ApiRestApiDeploymentStageprod/) } });
   });
 });

@@ -141,7 +141,10 @@ export class HeraldStack extends Stack {
       alarmEmail: props.alarmEmail,
     });
 
-    this.console = new ConsoleSite(this, 'Console', { apiUrl: this.api.restApi.url });
+    this.console = new ConsoleSite(this, 'Console', {
+      apiUrl: this.api.restApi.url,
+      apiOrigin: `https://${this.api.restApi.restApiId}.execute-api.${this.region}.${this.urlSuffix}`,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
     new CfnOutput(this, 'ConsoleUrl', { value: `https://${this.console.distribution.distributionDomainName}/` });

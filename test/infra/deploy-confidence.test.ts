@@ -188,3 +188,38 @@ describe('alarms that can fire', () => {
     expect(dims(alarm('Api5xx'))).toEqual({ ApiName: 'Herald-api', Stage: { Ref: expect.stringMatching(/^ApiRestApiDeploymentStageprod/) } });
   });
 });
+
+describe('the console’s security headers', () => {
+  it('serves the console with a strict CSP naming the API’s origin, HSTS, nosniff and no referrer', () => {
+    const [policyId, policy] = one('AWS::CloudFront::ResponseHeadersPolicy', 'ConsoleSecurityHeaders');
+    const config = policy.Properties.ResponseHeadersPolicyConfig;
+    expect(config.Name).toEqual({ 'Fn::Join': ['', ['Herald-console-headers-', { Ref: 'AWS::Region' }]] });
+    const headers = config.SecurityHeadersConfig;
+    const [apiId] = one('AWS::ApiGateway::RestApi', 'ApiRestApi');
+    const csp = headers.ContentSecurityPolicy.ContentSecurityPolicy;
+    const parts = csp['Fn::Join'][1] as unknown[];
+    const text = parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join('');
+    for (const directive of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'none'"]) {
+      expect(text).toContain(directive);
+    }
+    expect(text).toMatch(/connect-src 'self' https:\/\/\{"Ref":"ApiRestApi[^"]+"\}\.execute-api\./);
+    expect(text).toContain(apiId);
+    expect(text).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
+    expect(headers).toMatchObject({
+      ContentSecurityPolicy: { Override: true },
+      StrictTransportSecurity: { AccessControlMaxAgeSec: 63_072_000, IncludeSubdomains: true, Override: true },
+      ContentTypeOptions: { Override: true },
+      ReferrerPolicy: { ReferrerPolicy: 'no-referrer', Override: true },
+      FrameOptions: { FrameOption: 'DENY', Override: true },
+    });
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({ DefaultCacheBehavior: Match.objectLike({ ResponseHeadersPolicyId: { Ref: policyId } }) }),
+    });
+  });
+
+  it('has no inline script or style in the console’s page for the CSP to block', async () => {
+    const { readFileSync } = await import('node:fs');
+    const html = readFileSync(new URL('../../console/index.html', import.meta.url), 'utf8');
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=/i);
+  });
+});

@@ -12,6 +12,11 @@ import { HERALD_EVENT_SOURCE } from './herald-config.ts';
  * Rule patterns are raw EventBridge patterns over the events on the Herald bus:
  * `source: herald.events`, `detail-type: <event type>`, `detail: <the CloudEvent>` — e.g.
  * `{"detail-type": [{"prefix": "order."}], "detail": {"tenantid": ["ten_123"]}}`.
+ *
+ * API destinations time out after 5 seconds: an EventBridge limit, not a setting. The 10-90 s
+ * receiver timeouts of webhook subscriptions do not apply to these static targets; a client API
+ * that needs longer must answer 2xx first and work afterwards, or be a webhook subscription.
+ * A `timeoutSeconds` in a target fails the synth saying so.
  */
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be 1-40 letters, digits or dashes, starting with a letter');
 // The same validator as subscription filters, held to EventBridge's rules only: EventBridge, not
@@ -74,6 +79,11 @@ export const apiTargetSchema = z
     /** @default {"source": ["herald.events"]} */
     eventPattern: pattern.optional(),
     rateLimitPerSecond: z.number().int().min(1).max(300).optional(),
+    timeoutSeconds: z
+      .custom<never>(() => false, {
+        message: 'API destinations time out after 5 s (an EventBridge limit, not settable); use a webhook subscription (10-90 s) for slower receivers',
+      })
+      .optional(),
     ...retry,
   })
   .strict();

@@ -83,3 +83,32 @@ export const SWEEP_INTERVAL_MINUTES = 1;
 
 /** SQS batch size for the deliver function's event source mapping. */
 export const DELIVER_BATCH_SIZE = 10;
+
+/**
+ * The tenant console's Content-Security-Policy (it holds an API key in the page): its own files
+ * only, no inline script or style, no plugins, no <base>, no form posts, never framed; fetches to
+ * its own origin (config.json; locally the API too) and to the API's origin when that differs.
+ */
+export function consoleContentSecurityPolicy(apiOrigin?: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    `connect-src 'self'${apiOrigin ? ` ${apiOrigin}` : ''}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** The console's other security headers, the same deployed (CloudFront) and local. */
+export const CONSOLE_SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+} as const;
+
+/** HSTS for the deployed console (HTTPS only; two years, subdomains included). */
+export const CONSOLE_HSTS_MAX_AGE_SECONDS = 2 * 365 * 24 * 3600;

@@ -1,4 +1,4 @@
-import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './constructs/api.ts';
 import { Bus } from './constructs/bus.ts';
@@ -8,6 +8,7 @@ import { EnterpriseTargets } from './constructs/enterprise-targets.ts';
 import type { EnterpriseTarget } from './enterprise-targets.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { Storage } from './constructs/storage.ts';
+import { TABLE_INDEXES } from './herald-config.ts';
 import { parsePortRule } from '../lambdas/core/destination-policy.ts';
 import type { TenantQuotas } from '../lambdas/core/quotas.ts';
 
@@ -46,6 +47,40 @@ export interface HeraldStackProps extends StackProps {
   readonly customerRoleName?: string;
   /** Operator-configured rule targets for enterprise clients (buses and API destinations). */
   readonly enterpriseTargets?: EnterpriseTarget[];
+  /**
+   * The API stage's steady-state request rate (requests per second), shared by every caller of
+   * this deployment. @default 100
+   */
+  readonly apiRateLimit?: number;
+  /** The API stage's burst (token bucket size). @default 200 */
+  readonly apiBurstLimit?: number;
+  /**
+   * The customer-bus role's name, which customers allow in their bus policies.
+   * @default `herald-<stack name>-customer-bus-<region>` (see customerBusRoleName)
+   */
+  readonly customerBusRoleName?: string;
+}
+
+/** The longest AWS region name (e.g. ap-southeast-5, us-isob-east-1), for unresolved regions. */
+const MAX_REGION_LENGTH = 14;
+
+/**
+ * The stable name of the role customers allow on their buses: `herald-<stack>-customer-bus-<region>`.
+ * IAM role names are global per account (hence the region) and at most 64 characters: a name
+ * that would be longer fails the synth here, naming the setting that overrides it.
+ */
+export function customerBusRoleName(stack: Stack, override?: string): string {
+  const name = override ?? `herald-${stack.stackName}-customer-bus-${stack.region}`;
+  const shown = override ?? `herald-${stack.stackName}-customer-bus-<region>`;
+  const regionUnresolved = override === undefined && Token.isUnresolved(stack.region);
+  const length = regionUnresolved ? shown.length - '<region>'.length + MAX_REGION_LENGTH : name.length;
+  if (!Token.isUnresolved(shown) && !/^[\w+=,.@-]+$/.test(shown.replace('<region>', 'r'))) {
+    throw new Error(`customer-bus role name ${shown}: IAM allows only letters, digits and + = , . @ _ -`);
+  }
+  if (length > 64) {
+    throw new Error(`customer-bus role name ${shown} can be ${length} characters; IAM allows 64: use a shorter stack name or set herald:customerBusRoleName`);
+  }
+  return name;
 }
 
 /** Herald as one deployment unit: wires the constructs together, nothing else. */
@@ -59,7 +94,8 @@ export class HeraldStack extends Stack {
   public readonly console: ConsoleSite;
 
   constructor(scope: Construct, id: string, props: HeraldStackProps = {}) {
-    super(scope, id, props);
+    // Termination protection on unless the operator turns it off (herald:terminationProtection=false).
+    super(scope, id, { ...props, terminationProtection: props.terminationProtection ?? true });
     const adminKeyHash = new CfnParameter(this, 'AdminKeyHash', {
       type: 'String',
       noEcho: true,
@@ -82,6 +118,7 @@ export class HeraldStack extends Stack {
       destinationTrust,
       customerBusAccounts: props.customerBusAccounts,
       customerRoleName: props.customerRoleName,
+      customerBusRoleName: customerBusRoleName(this, props.customerBusRoleName),
       deliveryBatchWindowSeconds: props.deliveryBatchWindowSeconds,
     });
     this.enterpriseTargets = new EnterpriseTargets(this, 'EnterpriseTargets', { bus: this.bus.bus, targets: props.enterpriseTargets ?? [] });
@@ -96,6 +133,8 @@ export class HeraldStack extends Stack {
       destinationPorts,
       destinationTrust,
       tenantQuotas: props.tenantQuotas,
+      throttlingRateLimit: props.apiRateLimit,
+      throttlingBurstLimit: props.apiBurstLimit,
     });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       functions: {
@@ -107,15 +146,22 @@ export class HeraldStack extends Stack {
       },
       deliveryQueue: this.delivery.queue,
       deadLetterQueue: this.delivery.deadLetterQueue,
+      orderedQueue: this.delivery.orderedQueue,
       orderedDeadLetterQueue: this.delivery.orderedDeadLetterQueue,
       fanoutDeadLetterQueue: this.delivery.fanoutDeadLetterQueue,
-      restApi: this.api.restApi,
+      enterpriseDeadLetterQueues: Object.fromEntries((props.enterpriseTargets ?? []).map((t, i) => [t.name, this.enterpriseTargets.deadLetterQueues[i]!])),
+      table: this.storage.table,
+      tableIndexes: TABLE_INDEXES.map((index) => index.indexName),
+      apiStage: this.api.restApi.deploymentStage,
       fanoutRule: this.delivery.fanoutRule,
       bus: this.bus.bus,
       alarmEmail: props.alarmEmail,
     });
 
-    this.console = new ConsoleSite(this, 'Console', { apiUrl: this.api.restApi.url });
+    this.console = new ConsoleSite(this, 'Console', {
+      apiUrl: this.api.restApi.url,
+      apiOrigin: `https://${this.api.restApi.restApiId}.execute-api.${this.region}.${this.urlSuffix}`,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
     new CfnOutput(this, 'ConsoleUrl', { value: `https://${this.console.distribution.distributionDomainName}/` });
@@ -127,7 +173,7 @@ export class HeraldStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'CustomerBusPrincipal', {
       value: this.delivery.customerBusRole.roleArn,
-      description: 'The role that puts events on customers’ buses, per tenant (session tag herald-tenant): allow it events:PutEvents in the bus resource policy',
+      description: 'The role that puts events on customers’ buses, per tenant (session tag herald-tenant; a fixed name: herald-<stack>-customer-bus-<region>): allow it events:PutEvents in the bus resource policy',
     });
   }
 }

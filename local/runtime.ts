@@ -13,7 +13,7 @@ import type {
   SQSBatchResponse,
   SQSEvent,
 } from 'aws-lambda';
-import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../lib/herald-config.ts';
+import { CONSOLE_SECURITY_HEADERS, consoleContentSecurityPolicy, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../lib/herald-config.ts';
 import type { SweepReport } from '../lambdas/core/sweeper.ts';
 import { bearerToken, hashApiKey } from '../lambdas/core/api-keys.ts';
 import { LocalApiGateway } from './api-gateway.ts';
@@ -339,7 +339,11 @@ function localRoutes(
       const name = (consoleFile[1] ?? 'index.html') as keyof ConsoleFiles;
       consoleFiles ??= buildConsole();
       const types: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript', 'console.css': 'text/css' };
-      res.writeHead(200, { 'content-type': types[name]!, 'cache-control': 'no-store' }).end((await consoleFiles)[name]);
+      // The deployed console's headers (CloudFront), so the browser tests run under the same CSP;
+      // here the API is the console's own origin. No HSTS: this is plain HTTP.
+      res
+        .writeHead(200, { 'content-type': types[name]!, 'cache-control': 'no-store', 'content-security-policy': consoleContentSecurityPolicy(), ...CONSOLE_SECURITY_HEADERS })
+        .end((await consoleFiles)[name]);
       return true;
     }
     if (url.pathname !== '/local' && !url.pathname.startsWith('/local/')) return false;

@@ -22,9 +22,11 @@ const ports = {
 };
 
 /**
- * Target of the Herald bus rule. Throwing makes EventBridge retry the whole event (and park it
- * in the rule target's DLQ when it gives up); jobs are idempotent by delivery id, so a retry
- * after a partial enqueue only repeats what receivers deduplicate.
+ * Target of the Herald bus rule, invoked asynchronously. Throwing makes Lambda (not EventBridge:
+ * its retry policy and DLQ only cover handing the event over) retry the whole event twice, then
+ * send it to the function's on-failure destination, the fan-out DLQ, as an invocation record
+ * (requestPayload: the event; responsePayload: the error). Jobs are idempotent by delivery id,
+ * so a retry after a partial enqueue only repeats what receivers deduplicate.
  */
 export const handler = middy<EventBridgeEvent<string, unknown>, { jobs: number }>()
   .use(captureLambdaHandler(tracer, { captureResponse: false }))

@@ -89,6 +89,8 @@ export class Api extends Construct {
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.RETAIN });
     this.restApi = new apigateway.RestApi(this, 'RestApi', {
+      // The name is the ApiName dimension of the API's metrics: unique per stack, not "RestApi".
+      restApiName: `${Stack.of(this).stackName}-api`,
       description: 'Herald event notifications API',
       cloudWatchRole: true,
       deployOptions: {

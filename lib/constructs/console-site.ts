@@ -1,14 +1,30 @@
-import { RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { buildConsoleSync } from '../../console/build.ts';
+import { CONSOLE_HSTS_MAX_AGE_SECONDS, consoleContentSecurityPolicy } from '../herald-config.ts';
+
+/** The longest AWS region name (e.g. ap-southeast-5), for stacks whose region is a token. */
+const MAX_REGION_LENGTH = 14;
+
+/**
+ * A name unique per account: `<stack>-console-<region>` (a stack name is unique per account
+ * and region), or, when that could pass CloudFront's 64 characters, the stack's unique id.
+ */
+export function originAccessControlName(stack: Stack): string {
+  const regionLength = Token.isUnresolved(stack.region) ? MAX_REGION_LENGTH : stack.region.length;
+  if (`${stack.stackName}-console-`.length + regionLength <= 64) return `${stack.stackName}-console-${stack.region}`;
+  return Fn.join('-', ['herald-console', Fn.select(2, Fn.split('/', Aws.STACK_ID))]);
+}
 
 export interface ConsoleSiteProps {
   /** The API the console calls (written to config.json beside it). */
   readonly apiUrl: string;
+  /** The API's origin (scheme and host), the one other place the console may connect to. */
+  readonly apiOrigin: string;
 }
 
 /**
@@ -19,6 +35,7 @@ export interface ConsoleSiteProps {
 export class ConsoleSite extends Construct {
   public readonly bucket: s3.Bucket;
   public readonly distribution: cloudfront.Distribution;
+  public readonly responseHeaders: cloudfront.ResponseHeadersPolicy;
 
   constructor(scope: Construct, id: string, props: ConsoleSiteProps) {
     super(scope, id);
@@ -28,15 +45,34 @@ export class ConsoleSite extends Construct {
       enforceSSL: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    const stack = Stack.of(this);
+    // The console keeps a tenant's API key in the page: a strict CSP (no inline script, connect
+    // only to itself and the API), HSTS, nosniff, no referrer, never framed.
+    this.responseHeaders = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
+      // Names are per account, like the origin access control's (CloudFront is global).
+      responseHeadersPolicyName: `${stack.stackName}-console-headers-${stack.region}`,
+      comment: 'Herald tenant console: CSP, HSTS, nosniff, referrer policy, frame options',
+      securityHeadersBehavior: {
+        contentSecurityPolicy: { contentSecurityPolicy: consoleContentSecurityPolicy(props.apiOrigin), override: true },
+        strictTransportSecurity: { accessControlMaxAge: Duration.seconds(CONSOLE_HSTS_MAX_AGE_SECONDS), includeSubdomains: true, override: true },
+        contentTypeOptions: { override: true },
+        referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
+        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+      },
+    });
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: 'Herald tenant console',
       defaultRootObject: 'index.html',
       defaultBehavior: {
         origin: origins.S3BucketOrigin.withOriginAccessControl(this.bucket),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+        responseHeadersPolicy: this.responseHeaders,
       },
     });
+    // CloudFront is global: an origin access control's name must be unique in the account, and
+    // the generated one (stack name + path + hash) is the same for this stack in every region.
+    const oac = this.distribution.node.findAll().find((c): c is cloudfront.CfnOriginAccessControl => c instanceof cloudfront.CfnOriginAccessControl)!;
+    oac.addPropertyOverride('OriginAccessControlConfig.Name', originAccessControlName(Stack.of(this)));
     const files = buildConsoleSync();
     const deployment = new s3deploy.BucketDeployment(this, 'Deploy', {
       destinationBucket: this.bucket,

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -34,6 +35,11 @@ export interface DeliveryProps {
    * Herald assumes with the tenant's id as external id. @default none (Herald's own customer-bus role)
    */
   readonly customerRoleName?: string;
+  /**
+   * The customer-bus role's name: the principal customers allow in their bus policies, so it
+   * must not change when the role is replaced. @default a name CloudFormation generates
+   */
+  readonly customerBusRoleName?: string;
   /** The standard queue's batching window (see HeraldStackProps). @default 1 */
   readonly deliveryBatchWindowSeconds?: number;
 }
@@ -69,13 +75,18 @@ export class Delivery extends Construct {
     this.orderedQueue = new sqs.Queue(this, 'OrderedDeliveries', {
       ...QUEUE_DEFAULTS,
       fifo: true,
+      // High-throughput FIFO: the limits apply per message group (subscription and subject), not
+      // per queue. Deduplication ids are delivery ids, unique within a group, so deduplicating
+      // per group changes nothing. Both properties update in place (no replacement).
+      fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
       visibilityTimeout: Duration.seconds(TIMEOUTS.deliveryQueueVisibilitySeconds),
       deadLetterQueue: { queue: this.orderedDeadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 100 },
     });
     this.fanoutDeadLetterQueue = new sqs.Queue(this, 'FanoutDeadLetters', QUEUE_DEFAULTS);
     Validations.of(this.fanoutDeadLetterQueue).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason: `This queue is itself a dead-letter queue: the fan-out rule target's (EventBridge DeadLetterConfig, which cdk-nag cannot see).`,
+      reason: `This queue is itself a dead-letter queue: the fan-out rule target's (EventBridge DeadLetterConfig) and the fan-out function's on-failure destination, which cdk-nag cannot see.`,
     });
 
     const stack = Stack.of(this);
@@ -121,7 +132,7 @@ export class Delivery extends Construct {
     // tagging the session `herald-tenant=<id>`. A stable name, so replacing it never breaks a
     // customer's policy; it may put on customers' buses and never on Herald's own.
     this.customerBusRole = new iam.Role(this, 'CustomerBusRole', {
-      roleName: `${stack.stackName}-customer-bus-${stack.region}`,
+      roleName: props.customerBusRoleName,
       assumedBy: new iam.ArnPrincipal(this.deliver.function.role!.roleArn).withSessionTags(),
       description: "Herald puts tenants' events on customers' EventBridge buses as this role (session tag herald-tenant)",
       maxSessionDuration: Duration.hours(1),
@@ -185,6 +196,16 @@ export class Delivery extends Construct {
           maxEventAge: Duration.hours(24),
         }),
       ],
+    });
+
+    // EventBridge invokes the function asynchronously: its retry policy and DLQ only cover
+    // failing to hand the event to Lambda. A handler that throws is retried by Lambda (twice),
+    // then the event is discarded unless the async invocation config names a destination: the
+    // same fan-out DLQ, as a Lambda invocation record (requestPayload = the EventBridge event).
+    this.fanout.function.configureAsyncInvoke({
+      onFailure: new SqsDestination(this.fanoutDeadLetterQueue),
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
     });
 
     // The reconciliation sweeper: every minute, re-enqueues what was lost between accepting an

@@ -83,6 +83,9 @@ export class HeraldFunction extends Construct {
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       role: this.role,
+      // nodejs22.x: the bundles target node22, the local runtime and its tests run the same major,
+      // and Lambda supports it until Node 22's end of life (April 2027). nodejs24.x is the next
+      // step, taken as a tested change of its own (bundle target, local runtime) before then.
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       timeout: props.timeout ?? Duration.seconds(30),

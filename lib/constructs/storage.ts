@@ -34,6 +34,9 @@ export class Storage extends Construct {
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: this.key,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      // DeletionPolicy only covers the stack deleting the table; this also refuses DeleteTable
+      // from anyone (console, CLI, a replacement). Turn it off by hand before a deliberate delete.
+      deletionProtection: true,
     });
     for (const gsi of TABLE_INDEXES) {
       this.table.addGlobalSecondaryIndex({

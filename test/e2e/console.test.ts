@@ -41,7 +41,14 @@ afterAll(async () => {
 describe('tenant console', () => {
   it('creates a subscription, shows a published event’s delivery with its status, and resends it', async () => {
     const page = await browser.newPage();
-    await page.goto(`${herald.url}/console/`);
+    // Under the deployed console's Content-Security-Policy (the local runtime sends it too).
+    const violations: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy|Refused to/.test(message.text())) violations.push(message.text());
+    });
+    const response = await page.goto(`${herald.url}/console/`);
+    expect(response!.headers()['content-security-policy']).toMatch(/script-src 'self'.*connect-src 'self'.*frame-ancestors 'none'/);
+    expect(response!.headers()['x-content-type-options']).toBe('nosniff');
     await page.fill('#api-key', tenant.apiKey);
     await page.click('#login-form button');
     await page.waitForSelector('#main:not([hidden])');
@@ -79,6 +86,7 @@ describe('tenant console', () => {
     const screenshot = await page.screenshot({ fullPage: true });
     expect(screenshot.length).toBeGreaterThan(10_000);
     expect(screenshot.subarray(1, 4).toString()).toBe('PNG');
+    expect(violations).toEqual([]);
     await page.close();
   }, 60_000);
 

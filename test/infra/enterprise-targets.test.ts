@@ -69,7 +69,7 @@ describe('eventbridge destinations', () => {
     expect(Object.keys(outputs)).toHaveLength(1);
     expect(JSON.stringify(outputs)).toContain('CustomerBusRole');
     template.hasResourceProperties('AWS::IAM::Role', {
-      RoleName: 'Ent-customer-bus-us-east-1',
+      RoleName: 'herald-Ent-customer-bus-us-east-1',
       AssumeRolePolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Action: ['sts:AssumeRole', 'sts:TagSession'], Principal: { AWS: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeliverRole'), 'Arn'] } } }),
@@ -210,5 +210,13 @@ describe('static target patterns follow EventBridge, not Herald cost limits', ()
     const many = Array.from({ length: 12 }, (_, i) => ({ prefix: `p${i}` }));
     const targets = parseEnterpriseTargets([{ name: 'x', eventBusArn: 'arn:aws:events:us-east-1:111122223333:event-bus/a', eventPattern: { 'detail-type': many } }]);
     expect(targets).toHaveLength(1);
+  });
+});
+
+describe('API destinations time out after 5 s (an EventBridge limit)', () => {
+  it('refuses a timeout setting on a static HTTP target, saying why', () => {
+    expect(() =>
+      parseEnterpriseTargets([{ name: 'Slow', apiUrl: 'https://slow.example', auth: { type: 'basic', username: 'u', secretName: 's' }, timeoutSeconds: 30 }]),
+    ).toThrow(/\[0\]\.timeoutSeconds: API destinations time out after 5 s/);
   });
 });

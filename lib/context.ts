@@ -1,0 +1,66 @@
+import type { Node } from 'constructs';
+import { parseEnterpriseTargets } from './enterprise-targets.ts';
+import type { HeraldStackProps } from './herald-stack.ts';
+
+/**
+ * Every `herald:*` context setting (cdk.json or `-c key=value`) → the stack's props. One place,
+ * so bin/herald.ts and the tests that synthesize "every option set" read context the same way.
+ */
+export const HERALD_CONTEXT_KEYS = [
+  'herald:allowPrivateTargets',
+  'herald:alarmEmail',
+  'herald:customerBusAccounts',
+  'herald:customerBusRoleName',
+  'herald:enterpriseTargets',
+  'herald:destinationPorts',
+  'herald:tenantQuotas',
+  'herald:deliveryBatchWindowSeconds',
+  'herald:apiRateLimit',
+  'herald:apiBurstLimit',
+  'herald:terminationProtection',
+  'herald:operatorAccountTenants',
+  'herald:reservedSources',
+  'herald:customerRoleName',
+] as const;
+
+const flag = (value: unknown) => value === true || value === 'true';
+/** A list from cdk.json, or a comma-separated string from `-c key=a,b`. */
+const list = (value: unknown): string[] | undefined =>
+  Array.isArray(value) ? value.map(String) : typeof value === 'string' && value ? value.split(',').map((v) => v.trim()) : undefined;
+/** An object from cdk.json, or JSON from `-c key='{"a":1}'`. */
+const objectContext = (value: unknown): Record<string, number> | undefined =>
+  typeof value === 'string' && value ? JSON.parse(value) : value && typeof value === 'object' ? (value as Record<string, number>) : undefined;
+
+export function heraldPropsFromContext(node: Node): HeraldStackProps {
+  const get = (key: (typeof HERALD_CONTEXT_KEYS)[number]) => node.tryGetContext(key);
+  /** A positive number, or undefined when unset. */
+  const positive = (key: (typeof HERALD_CONTEXT_KEYS)[number], integer = false): number | undefined => {
+    const raw = get(key);
+    if (raw === undefined || raw === '') return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+      throw new Error(`${key} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+  const termination = get('herald:terminationProtection');
+  return {
+    allowPrivateTargets: flag(get('herald:allowPrivateTargets')),
+    alarmEmail: get('herald:alarmEmail') || undefined,
+    customerBusAccounts: list(get('herald:customerBusAccounts')),
+    // @default herald-<stack name>-customer-bus-<region>
+    customerBusRoleName: get('herald:customerBusRoleName') || undefined,
+    enterpriseTargets: parseEnterpriseTargets(get('herald:enterpriseTargets')),
+    destinationPorts: list(get('herald:destinationPorts'))?.join(','),
+    tenantQuotas: objectContext(get('herald:tenantQuotas')),
+    ...(get('herald:deliveryBatchWindowSeconds') !== undefined ? { deliveryBatchWindowSeconds: Number(get('herald:deliveryBatchWindowSeconds')) } : {}),
+    // The API stage's throttle, shared by every caller: requests/s and burst. @default 100 / 200
+    apiRateLimit: positive('herald:apiRateLimit'),
+    apiBurstLimit: positive('herald:apiBurstLimit', true),
+    // On unless set to false: deleting the stack must be a deliberate, two-step act.
+    terminationProtection: termination === undefined ? true : flag(termination),
+    operatorAccountTenants: list(get('herald:operatorAccountTenants')),
+    reservedSources: list(get('herald:reservedSources')),
+    customerRoleName: get('herald:customerRoleName') || undefined,
+  };
+}

@@ -178,6 +178,9 @@ export class Monitoring extends Construct {
 
     const herald = (metricName: string, statistic = 'Sum') =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: 'herald' }, period: Duration.minutes(5), statistic });
+    // Fan-out drops anything Herald itself delivered (lambdas/fanout/handler.ts): one alarm, never a loop.
+    alarm('LoopDetected', herald('loop_detected'), 0,
+      'An event Herald delivered reached the Herald bus and was dropped: some bus or rule sends Herald its own deliveries back. Find the event id in the fan-out logs.');
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard');
     this.dashboard.addWidgets(

@@ -257,6 +257,11 @@ describe('monitoring', () => {
     expect(arrivals).toHaveLength(3);
   });
 
+  it('alarms once when fan-out drops an event Herald itself delivered (a loop, never amplified)', () => {
+    const loop = resources('AWS::CloudWatch::Alarm').find((a) => a.Properties.MetricName === 'loop_detected');
+    expect(loop?.Properties).toMatchObject({ Namespace: 'Herald', Threshold: 0, Statistic: 'Sum' });
+  });
+
   it('charts the functions’ own delivery metrics (EMF, namespace Herald) on the dashboard', () => {
     const [dashboard] = resources('AWS::CloudWatch::Dashboard');
     const body = JSON.stringify(dashboard!.Properties.DashboardBody);

@@ -21,6 +21,7 @@ export const HERALD_CONTEXT_KEYS = [
   'herald:operatorAccountTenants',
   'herald:reservedSources',
   'herald:customerRoleName',
+  'herald:tracing',
 ] as const;
 
 const flag = (value: unknown) => value === true || value === 'true';
@@ -30,6 +31,12 @@ const list = (value: unknown): string[] | undefined =>
 /** An object from cdk.json, or JSON from `-c key='{"a":1}'`. */
 const objectContext = (value: unknown): Record<string, number> | undefined =>
   typeof value === 'string' && value ? JSON.parse(value) : value && typeof value === 'object' ? (value as Record<string, number>) : undefined;
+
+function tracingMode(raw: unknown): 'sampled' | 'full' | 'off' | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'sampled' || raw === 'full' || raw === 'off') return raw;
+  throw new Error(`herald:tracing must be sampled, full or off, got ${JSON.stringify(raw)}`);
+}
 
 export function heraldPropsFromContext(node: Node): HeraldStackProps {
   const get = (key: (typeof HERALD_CONTEXT_KEYS)[number]) => node.tryGetContext(key);
@@ -62,5 +69,6 @@ export function heraldPropsFromContext(node: Node): HeraldStackProps {
     operatorAccountTenants: list(get('herald:operatorAccountTenants')),
     reservedSources: list(get('herald:reservedSources')),
     customerRoleName: get('herald:customerRoleName') || undefined,
+    tracing: tracingMode(get('herald:tracing')),
   };
 }

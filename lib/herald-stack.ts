@@ -1,4 +1,6 @@
-import { CfnOutput, CfnParameter, Stack, Token, type StackProps } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, CfnParameter, Stack, Token, type StackProps } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as xray from 'aws-cdk-lib/aws-xray';
 import type { Construct } from 'constructs';
 import { Api } from './constructs/api.ts';
 import { Bus } from './constructs/bus.ts';
@@ -52,6 +54,11 @@ export interface HeraldStackProps extends StackProps {
    * this deployment. @default 100
    */
   readonly apiRateLimit?: number;
+  /**
+   * X-Ray: `sampled` keeps 1% of requests (a sampling rule for this stack's services), `full`
+   * every request, `off` none. @default sampled
+   */
+  readonly tracing?: 'sampled' | 'full' | 'off';
   /** The API stage's burst (token bucket size). @default 200 */
   readonly apiBurstLimit?: number;
   /**
@@ -135,7 +142,9 @@ export class HeraldStack extends Stack {
       tenantQuotas: props.tenantQuotas,
       throttlingRateLimit: props.apiRateLimit,
       throttlingBurstLimit: props.apiBurstLimit,
+      tracingEnabled: (props.tracing ?? 'sampled') !== 'off',
     });
+    this.traceSampling(props.tracing ?? 'sampled');
     this.monitoring = new Monitoring(this, 'Monitoring', {
       functions: {
         Api: this.api.handler.function,
@@ -174,6 +183,37 @@ export class HeraldStack extends Stack {
     new CfnOutput(this, 'CustomerBusPrincipal', {
       value: this.delivery.customerBusRole.roleArn,
       description: 'The role that puts events on customers’ buses, per tenant (session tag herald-tenant; a fixed name: herald-<stack>-customer-bus-<region>): allow it events:PutEvents in the bus resource policy',
+    });
+  }
+
+  /**
+   * Traces cost $5 per million recorded: by default a rule for this stack's services (function and
+   * API names start with the stack name) keeps 1%, with no per-second reservoir. `full` keeps all;
+   * `off` turns active tracing off on every function.
+   */
+  private traceSampling(mode: 'sampled' | 'full' | 'off'): void {
+    if (mode === 'off') {
+      Aspects.of(this).add({
+        visit(node) {
+          if (node instanceof lambda.CfnFunction) node.tracingConfig = { mode: 'PassThrough' };
+        },
+      });
+      return;
+    }
+    new xray.CfnSamplingRule(this, 'TraceSampling', {
+      samplingRule: {
+        ruleName: `${this.stackName}-traces`.slice(0, 32),
+        priority: 9000,
+        fixedRate: mode === 'full' ? 1 : 0.01,
+        reservoirSize: mode === 'full' ? 1 : 0,
+        serviceName: `${this.stackName}*`,
+        serviceType: '*',
+        host: '*',
+        httpMethod: '*',
+        urlPath: '*',
+        resourceArn: '*',
+        version: 1,
+      },
     });
   }
 }

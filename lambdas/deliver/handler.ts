@@ -61,7 +61,6 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(async (event: SQSEvent, context: Context) => {
-    metrics.addMetric('batch_size', MetricUnit.Count, event.Records.length);
     const observations: AttemptObservation[] = [];
     const hidden = new Set<string>();
     // One read per subscription for the whole batch (core/caching.ts).
@@ -93,6 +92,10 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
         }),
       );
     }
+    // The success path's one line per invocation; failures were logged one by one, with ids.
+    const outcomes: Record<string, number> = {};
+    for (const observation of observations) outcomes[observation.outcome] = (outcomes[observation.outcome] ?? 0) + 1;
+    logger.info('batch done', { records: event.Records.length, ...outcomes, failedRecords: response.batchItemFailures.length });
     try {
       const paused = await recordBatchStats(ports, observations);
       for (const subscriptionId of paused) logger.warn('subscription auto-paused: endpoint failing continuously', { subscriptionId });

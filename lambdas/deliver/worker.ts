@@ -87,11 +87,12 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   if (outcome.observation && outcome.kind !== 'held') metrics.addMetric('attempt_duration', MetricUnit.Milliseconds, outcome.observation.durationMs);
 
   if (outcome.kind === 'succeeded') {
-    log.info('delivered', { attempt, durationMs: outcome.observation?.durationMs });
+    // Success is summed up once per batch by the handler; the attempt log has every detail.
+    log.debug('delivered', { attempt, durationMs: outcome.observation?.durationMs });
     return;
   }
   if (outcome.kind === 'held') {
-    log.info('subscription paused; delivery held until it resumes');
+    log.debug('subscription paused; delivery held until it resumes');
     return;
   }
   if (outcome.kind === 'failed') {

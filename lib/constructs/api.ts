@@ -29,6 +29,8 @@ export interface ApiProps {
   readonly destinationTrust?: string;
   /** Steady-state requests per second across the API. @default 100 */
   readonly throttlingRateLimit?: number;
+  /** X-Ray tracing of the stage (which requests are kept is the stack's sampling rule). @default true */
+  readonly tracingEnabled?: boolean;
   /** @default 200 */
   readonly throttlingBurstLimit?: number;
 }
@@ -95,8 +97,10 @@ export class Api extends Construct {
       cloudWatchRole: true,
       deployOptions: {
         stageName: 'prod',
-        tracingEnabled: true,
-        metricsEnabled: true,
+        tracingEnabled: props.tracingEnabled ?? true,
+        // Stage metrics (count, 4xx, 5xx, latency) are free; per-method detailed metrics are billed
+        // as custom metrics, and nothing an operator acts on needs them.
+        metricsEnabled: false,
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
         throttlingRateLimit: props.throttlingRateLimit ?? 100,
         throttlingBurstLimit: props.throttlingBurstLimit ?? 200,

@@ -92,6 +92,10 @@ export class HeraldFunction extends Construct {
       memorySize: props.memorySize ?? 256,
       tracing: lambda.Tracing.ACTIVE,
       loggingFormat: lambda.LoggingFormat.JSON,
+      // The platform's START/END/REPORT lines cost log ingestion on every invocation; its warnings
+      // and errors (timeouts, crashes) are kept.
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       logGroup: this.logGroup,
       environment,
       bundling: {

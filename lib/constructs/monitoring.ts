@@ -194,7 +194,6 @@ export class Monitoring extends Construct {
         left: [herald('deliveries_succeeded'), herald('deliveries_retry'), herald('deliveries_failed'), herald('deliveries_held')],
       }),
       new cloudwatch.GraphWidget({ title: 'Endpoint response time', left: [herald('attempt_duration', 'p50'), herald('attempt_duration', 'p95')] }),
-      new cloudwatch.GraphWidget({ title: 'Fan-out size', left: [herald('fanout_size', 'Average'), herald('fanout_size', 'Maximum')] }),
     );
     this.dashboard.addWidgets(
       ...Object.entries(props.functions).map(

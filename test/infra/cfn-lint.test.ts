@@ -53,6 +53,7 @@ const EVERY_CONTEXT: Record<(typeof HERALD_CONTEXT_KEYS)[number], unknown> = {
   'herald:operatorAccountTenants': 'ten_01HZZZZZZZZZZZZZZZZZZZZZZZ',
   'herald:reservedSources': 'com.platform,com.platform-billing',
   'herald:customerRoleName': 'HeraldDelivery',
+  'herald:tracing': 'full',
   'herald:tenantQuotas': '{"subscriptions":500,"apiKeys":20}',
   'herald:deliveryBatchWindowSeconds': 5,
   'herald:apiRateLimit': 1000,

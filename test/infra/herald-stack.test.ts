@@ -265,7 +265,7 @@ describe('monitoring', () => {
   it('charts the functions’ own delivery metrics (EMF, namespace Herald) on the dashboard', () => {
     const [dashboard] = resources('AWS::CloudWatch::Dashboard');
     const body = JSON.stringify(dashboard!.Properties.DashboardBody);
-    for (const metric of ['deliveries_succeeded', 'deliveries_retry', 'deliveries_failed', 'deliveries_held', 'attempt_duration', 'fanout_size']) {
+    for (const metric of ['deliveries_succeeded', 'deliveries_retry', 'deliveries_failed', 'deliveries_held', 'attempt_duration']) {
       expect(body).toContain(metric);
     }
     expect(body).toContain('Herald');

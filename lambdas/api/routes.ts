@@ -12,6 +12,8 @@ import { destinationBindingSchema, type DestinationTrust } from '#core/destinati
 import type { TenantQuotas } from '#core/quotas';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
+import { BATCH_NESTING, batchBodyProblem, publishBatch, publishBatchSchema } from '#core/batch-publishing';
+import { INPUT_LIMITS } from '#core/input-limits';
 import { createSubscriptionSchema, patchSubscriptionSchema, toPublicSubscription } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
 import { createApiKey, createTenant, createTenantSchema, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
@@ -126,6 +128,15 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
     requireAdmin(ctx.principal);
     const result = await publishEvent(ctx.ports, parseWith(publishEventSchema, jsonBody(ctx.event)));
     return json(202, { id: result.id });
+  }],
+  ['POST', '/v1/events/batch', async (ctx) => {
+    requireAdmin(ctx.principal);
+    // Limits over the whole body as for every route; each event is checked again from itself.
+    const body = jsonBody(ctx.event, { depth: INPUT_LIMITS.depth + BATCH_NESTING });
+    const notABatch = batchBodyProblem(body);
+    if (notABatch) throw notABatch;
+    const { events } = parseWith(publishBatchSchema, body);
+    return json(207, { items: await publishBatch(ctx.ports, events, (raw) => parseWith(publishEventSchema, raw)) });
   }],
   ['GET', '/v1/event-types', async (ctx) => json(200, { items: ctx.ports.catalogue.list() })],
   ['POST', '/v1/subscriptions', async (ctx) => {

@@ -48,9 +48,10 @@ export function numberProblem(value: number): string | undefined {
 
 /**
  * Every limit a JSON document breaks, with the path to the offending part (at most
- * `reportedProblems`). A container deeper than the limit is reported and not entered.
+ * `reportedProblems`). A container deeper than the limit (`depth`, counting the document as
+ * level 1) is reported and not entered.
  */
-export function jsonDocumentProblems(document: unknown, basePath: readonly PathPart[] = []): FieldError[] {
+export function jsonDocumentProblems(document: unknown, basePath: readonly PathPart[] = [], depth: number = INPUT_LIMITS.depth): FieldError[] {
   const problems: FieldError[] = [];
   const report = (path: readonly PathPart[], message: string) => {
     if (problems.length < INPUT_LIMITS.reportedProblems) problems.push({ path: formatFieldPath(path), message });
@@ -69,8 +70,8 @@ export function jsonDocumentProblems(document: unknown, basePath: readonly PathP
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
-    if (level > INPUT_LIMITS.depth) {
-      report(path, `nests deeper than ${INPUT_LIMITS.depth} levels`);
+    if (level > depth) {
+      report(path, `nests deeper than ${depth} levels`);
       continue;
     }
     if (Array.isArray(value)) {

@@ -13,7 +13,6 @@ import type { TenantQuotas } from '#core/quotas';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
 import { BATCH_NESTING, batchBodyProblem, publishBatch, publishBatchSchema } from '#core/batch-publishing';
-import { INPUT_LIMITS } from '#core/input-limits';
 import { createSubscriptionSchema, patchSubscriptionSchema, toPublicSubscription } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
 import { createApiKey, createTenant, createTenantSchema, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
@@ -131,8 +130,8 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
   }],
   ['POST', '/v1/events/batch', async (ctx) => {
     requireAdmin(ctx.principal);
-    // Limits over the whole body as for every route; each event is checked again from itself.
-    const body = jsonBody(ctx.event, { depth: INPUT_LIMITS.depth + BATCH_NESTING });
+    // Input limits over the whole body, as on every route, with nesting counted from each event.
+    const body = jsonBody(ctx.event, { nestedAt: BATCH_NESTING });
     const notABatch = batchBodyProblem(body);
     if (notABatch) throw notABatch;
     const { events } = parseWith(publishBatchSchema, body);

@@ -48,10 +48,11 @@ export function numberProblem(value: number): string | undefined {
 
 /**
  * Every limit a JSON document breaks, with the path to the offending part (at most
- * `reportedProblems`). A container deeper than the limit (`depth`, counting the document as
- * level 1) is reported and not entered.
+ * `reportedProblems`). A container deeper than the limit is reported and not entered. A document
+ * that carries documents `nestedAt` levels down (a batch's events) allows that many more levels,
+ * so each carried document nests as deep as it could alone.
  */
-export function jsonDocumentProblems(document: unknown, basePath: readonly PathPart[] = [], depth: number = INPUT_LIMITS.depth): FieldError[] {
+export function jsonDocumentProblems(document: unknown, basePath: readonly PathPart[] = [], nestedAt = 0): FieldError[] {
   const problems: FieldError[] = [];
   const report = (path: readonly PathPart[], message: string) => {
     if (problems.length < INPUT_LIMITS.reportedProblems) problems.push({ path: formatFieldPath(path), message });
@@ -70,8 +71,8 @@ export function jsonDocumentProblems(document: unknown, basePath: readonly PathP
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
-    if (level > depth) {
-      report(path, `nests deeper than ${depth} levels`);
+    if (level > INPUT_LIMITS.depth + nestedAt) {
+      report(path, `nests deeper than ${INPUT_LIMITS.depth} levels`);
       continue;
     }
     if (Array.isArray(value)) {

@@ -48,11 +48,11 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.inf
 }
 
 /**
- * The body, parsed and checked against the input limits. `depth` is for a body that carries
- * documents one or more levels down (a batch's events), each of which its route checks again at
- * the usual depth, so a document nests as deep in a batch as on its own.
+ * The body, parsed and checked against the input limits. `nestedAt` is for a body that carries
+ * documents that many levels down (a batch's events): nesting is then counted from them, so a
+ * document nests as deep in a batch as on its own.
  */
-export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded' | 'headers'>, options: { depth?: number } = {}): unknown {
+export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded' | 'headers'>, options: { nestedAt?: number } = {}): unknown {
   const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
   if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new DomainError(413, 'Payload too large', `request bodies are at most ${MAX_BODY_BYTES} bytes`);
   const contentType = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
@@ -66,7 +66,7 @@ export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Enc
   } catch (error) {
     throw new ValidationError([{ path: '', message: `body is not valid JSON (${(error as Error).message})` }]);
   }
-  const problems = jsonDocumentProblems(body, [], options.depth);
+  const problems = jsonDocumentProblems(body, [], options.nestedAt);
   if (problems.length > 0) throw new ValidationError(problems);
   return body;
 }

@@ -308,6 +308,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publish up to 100 events (admin): 207 with one result per event, in order */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PublishEventBatch"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                207: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PublishEventBatchResult"];
+                    };
+                };
+                /** @description A problem */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/keys": {
         parameters: {
             query?: never;
@@ -1464,6 +1513,20 @@ export interface components {
             time?: string;
             type: string;
             version?: number;
+        };
+        PublishEventBatch: {
+            events: components["schemas"]["PublishEvent"][];
+        };
+        PublishEventBatchResult: {
+            items: {
+                /** @description The event's id (generated when the event had none) */
+                id?: string;
+                /** @description The position of the event in the request */
+                index: number;
+                problem?: components["schemas"]["Problem"];
+                /** @description 202 accepted; 200 this id was already accepted (no new deliveries); 4xx refused (see problem); 503 not published yet (stored: the sweeper publishes it) or not stored: send it again with the same id */
+                status: number;
+            }[];
         };
         Redrive: {
             subscriptionId?: string;

@@ -1,6 +1,7 @@
 import { destinationBindingSchema } from '#core/destination-trust';
 import * as z from 'zod';
 import { publishEventSchema } from '#core/publish-schema';
+import { MAX_BATCH_EVENTS } from '#core/batch-publishing';
 import { redriveSchema, resendQuerySchema } from '#core/recovery';
 import { createSubscriptionSchema, patchSubscriptionSchema } from '#core/subscription';
 import { createTenantSchema } from '#core/tenancy';
@@ -163,6 +164,13 @@ export const OPENAPI_OPERATIONS: Record<string, Record<string, Op>> = {
   },
   '/v1/keys/{id}': { delete: { summary: 'Revoke an API key by prefix', ok: [204], query: ['tenantId'] } },
   '/v1/events': { post: { summary: 'Publish an event (admin)', body: ref('PublishEvent'), ok: [202, { type: 'object', required: ['id'], properties: { id: { type: 'string' } } }] } },
+  '/v1/events/batch': {
+    post: {
+      summary: `Publish up to ${MAX_BATCH_EVENTS} events (admin): 207 with one result per event, in order`,
+      body: ref('PublishEventBatch'),
+      ok: [207, ref('PublishEventBatchResult')],
+    },
+  },
   '/v1/event-types': { get: { summary: 'The event catalogue', ok: [200, page({ type: 'object', additionalProperties: true })] } },
   '/v1/subscriptions': {
     post: { summary: 'Create a subscription (the signing secret is shown once)', body: ref('CreateSubscription'), ok: [201, ref('SubscriptionWithSecret')] },
@@ -207,6 +215,34 @@ export function openApiDocument(): Record<string, unknown> {
       schemas: {
         CreateTenant: input(createTenantSchema),
         PublishEvent: input(publishEventSchema),
+        PublishEventBatch: {
+          type: 'object',
+          required: ['events'],
+          additionalProperties: false,
+          properties: { events: { type: 'array', minItems: 1, maxItems: MAX_BATCH_EVENTS, items: ref('PublishEvent') } },
+        },
+        PublishEventBatchResult: {
+          type: 'object',
+          required: ['items'],
+          properties: {
+            items: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['index', 'status'],
+                properties: {
+                  index: { type: 'integer', minimum: 0, description: 'The position of the event in the request' },
+                  id: { type: 'string', description: "The event's id (generated when the event had none)" },
+                  status: {
+                    type: 'integer',
+                    description: '202 accepted; 200 this id was already accepted (no new deliveries); 4xx refused (see problem); 503 not published yet (stored: the sweeper publishes it) or not stored: send it again with the same id',
+                  },
+                  problem: ref('Problem'),
+                },
+              },
+            },
+          },
+        },
         CreateSubscription: input(createSubscriptionSchema),
         PatchSubscription: input(patchSubscriptionSchema),
         ResendQuery: input(resendQuerySchema),

@@ -33,6 +33,25 @@ export class DomainError extends Error {
   }
 }
 
+/** An RFC 9457 problem document, as the API answers errors (application/problem+json). */
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+/** The one spelling of a problem document: the API's error bodies and the items of a batch answer. */
+export function problemDocument(status: number, title: string, detail: string, errors?: FieldError[], extensions?: Record<string, unknown>): ProblemDocument {
+  return { type: 'about:blank', title, status, detail, ...(errors?.length ? { errors } : {}), ...extensions };
+}
+
+export function problemOf(error: DomainError): ProblemDocument {
+  return problemDocument(error.status, error.title, error.message, error.errors, error.extensions);
+}
+
 export class ValidationError extends DomainError {
   constructor(errors: FieldError[], detail?: string) {
     super(400, 'Invalid request', detail ?? errors.map((e) => `${e.path || '(body)'}: ${e.message}`).join('; '), errors);

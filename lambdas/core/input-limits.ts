@@ -48,9 +48,11 @@ export function numberProblem(value: number): string | undefined {
 
 /**
  * Every limit a JSON document breaks, with the path to the offending part (at most
- * `reportedProblems`). A container deeper than the limit is reported and not entered.
+ * `reportedProblems`). A container deeper than the limit is reported and not entered. A document
+ * that carries documents `nestedAt` levels down (a batch's events) allows that many more levels,
+ * so each carried document nests as deep as it could alone.
  */
-export function jsonDocumentProblems(document: unknown, basePath: readonly PathPart[] = []): FieldError[] {
+export function jsonDocumentProblems(document: unknown, basePath: readonly PathPart[] = [], nestedAt = 0): FieldError[] {
   const problems: FieldError[] = [];
   const report = (path: readonly PathPart[], message: string) => {
     if (problems.length < INPUT_LIMITS.reportedProblems) problems.push({ path: formatFieldPath(path), message });
@@ -69,7 +71,7 @@ export function jsonDocumentProblems(document: unknown, basePath: readonly PathP
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
-    if (level > INPUT_LIMITS.depth) {
+    if (level > INPUT_LIMITS.depth + nestedAt) {
       report(path, `nests deeper than ${INPUT_LIMITS.depth} levels`);
       continue;
     }

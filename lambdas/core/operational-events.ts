@@ -13,7 +13,7 @@ export type OperationalType = (typeof OPERATIONAL_TYPES)[number];
 
 export interface OperationalEventPorts {
   events: Pick<EventStore, 'putEventIfAbsent' | 'markEventUnpublished'>;
-  publisher: EventPublisher;
+  publisher: Pick<EventPublisher, 'publish'>;
   clock: () => Date;
   config: { eventSource: string; eventRetentionDays: number; sweepAfterSeconds?: number };
 }

@@ -221,8 +221,17 @@ export interface DeadLetterQueue {
   redrive(select: (letter: DeadLetter) => boolean, requeue: (letters: DeadLetter[]) => Promise<void>): Promise<number>;
 }
 
+/** What the bus said about one entry of a `publishMany`: on the bus, or refused with the reason. */
+export type PublishOutcome = { ok: true } | { ok: false; reason: string };
+
 export interface EventPublisher {
   publish(event: CloudEvent): Promise<void>;
+  /**
+   * Puts many events on the bus in as few calls as the bus allows (EventBridge: 10 entries and
+   * 256 KB per PutEvents). Never throws: a refused entry, or every entry of a call that failed,
+   * comes back as `{ ok: false, reason }`; one outcome per event, in order.
+   */
+  publishMany(events: CloudEvent[]): Promise<PublishOutcome[]>;
 }
 
 export interface DeliveryQueue {

@@ -30,16 +30,7 @@ export async function publishEvent(ports: PublishPorts, input: PublishEventInput
   if (problems.length > 0) throw new ValidationError(problems);
   await requireTenant(ports.tenants, input.tenantId);
   const now = ports.clock();
-  const version = input.version ?? ports.catalogue.latestVersion(input.type)!;
-  const id = input.id ?? newId('evt');
-  const linkTemplate = ports.catalogue.entry(input.type, version)?.linkTemplate ?? ports.config.thinLinkTemplate;
-  const { version: _v, ...fields } = input;
-  const envelope = buildEnvelope({ ...fields, id }, ports.config.eventSource, now, {
-    dataschema: dataSchemaUri(input.type, version),
-    ...(linkTemplate
-      ? { dataref: expandLinkTemplate(linkTemplate, { tenantid: input.tenantId, type: input.type, subject: input.subject, id }) }
-      : {}),
-  });
+  const envelope = envelopeOf(ports, input, now);
   const at = now.toISOString();
   const existing = await ports.events.putEventIfAbsent(envelope, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds), at);
   if (existing?.publishedAt) return { id: envelope.id, duplicate: true };
@@ -48,8 +39,22 @@ export async function publishEvent(ports: PublishPorts, input: PublishEventInput
   return { id: envelope.id, duplicate: existing !== undefined };
 }
 
+/** The CloudEvent of a validated input: its id (generated when absent), schema and thin link. */
+export function envelopeOf(ports: Pick<PublishPorts, 'catalogue' | 'config'>, input: PublishEventInput, now: Date): CloudEvent {
+  const version = input.version ?? ports.catalogue.latestVersion(input.type)!;
+  const id = input.id ?? newId('evt');
+  const linkTemplate = ports.catalogue.entry(input.type, version)?.linkTemplate ?? ports.config.thinLinkTemplate;
+  const { version: _v, ...fields } = input;
+  return buildEnvelope({ ...fields, id }, ports.config.eventSource, now, {
+    dataschema: dataSchemaUri(input.type, version),
+    ...(linkTemplate
+      ? { dataref: expandLinkTemplate(linkTemplate, { tenantid: input.tenantId, type: input.type, subject: input.subject, id }) }
+      : {}),
+  });
+}
+
 /** Puts a stored event on the bus; when it was stored marked published and the bus refuses it, unmarks it. */
-export async function publishMarked(ports: { events: Pick<EventStore, 'markEventUnpublished'>; publisher: EventPublisher }, event: CloudEvent, marked: boolean): Promise<void> {
+export async function publishMarked(ports: { events: Pick<EventStore, 'markEventUnpublished'>; publisher: Pick<EventPublisher, 'publish'> }, event: CloudEvent, marked: boolean): Promise<void> {
   try {
     await ports.publisher.publish(event);
   } catch (error) {

@@ -28,7 +28,7 @@ export interface SweepPorts {
   sweep: SweepStore;
   subscriptions: SubscriptionStore;
   events: Pick<EventStore, 'getEvent' | 'markEventPublished'>;
-  publisher: EventPublisher;
+  publisher: Pick<EventPublisher, 'publish'>;
   deliveries: Pick<DeliveryStore, 'listHeld' | 'endHold'>;
   queue: DeliveryQueue & { backlog(): Promise<number> };
   clock: () => Date;

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type * as z from 'zod';
 import type { Principal } from '#core/api-keys';
-import { DomainError, formatFieldPath, UnauthorizedError, ValidationError, type FieldError } from '#core/errors';
+import { DomainError, formatFieldPath, problemDocument, UnauthorizedError, ValidationError, type FieldError } from '#core/errors';
 import { INPUT_LIMITS, jsonDocumentProblems } from '#core/input-limits';
 
 /** The single mapping from domain outcomes to HTTP: JSON bodies and RFC 9457 problem details. */
@@ -22,7 +22,7 @@ export function problem(status: number, title: string, detail: string, errors?: 
   return {
     statusCode: status,
     headers: { 'content-type': 'application/problem+json', ...CORS },
-    body: JSON.stringify({ type: 'about:blank', title, status, detail, ...(errors?.length ? { errors } : {}), ...extensions }),
+    body: JSON.stringify(problemDocument(status, title, detail, errors, extensions)),
   };
 }
 
@@ -47,7 +47,12 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.inf
   return result.data;
 }
 
-export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded' | 'headers'>): unknown {
+/**
+ * The body, parsed and checked against the input limits. `nestedAt` is for a body that carries
+ * documents that many levels down (a batch's events): nesting is then counted from them, so a
+ * document nests as deep in a batch as on its own.
+ */
+export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded' | 'headers'>, options: { nestedAt?: number } = {}): unknown {
   const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
   if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new DomainError(413, 'Payload too large', `request bodies are at most ${MAX_BODY_BYTES} bytes`);
   const contentType = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
@@ -61,7 +66,7 @@ export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Enc
   } catch (error) {
     throw new ValidationError([{ path: '', message: `body is not valid JSON (${(error as Error).message})` }]);
   }
-  const problems = jsonDocumentProblems(body);
+  const problems = jsonDocumentProblems(body, [], options.nestedAt);
   if (problems.length > 0) throw new ValidationError(problems);
   return body;
 }

@@ -32,6 +32,7 @@ const ROUTES: [string, string][] = [
   ['POST', '/v1/tenants'],
   ['POST', '/v1/tenants/{id}/keys'],
   ['POST', '/v1/events'],
+  ['POST', '/v1/events/batch'],
   ['GET', '/v1/event-types'],
   ['POST', '/v1/subscriptions'],
   ['GET', '/v1/subscriptions'],
@@ -51,9 +52,12 @@ const ROUTES: [string, string][] = [
   ['DELETE', '/v1/keys/{id}'],
 ];
 
+const eventish = fc.record({ tenantId: fc.oneof(fc.string(), fc.constant('TENANT')), type: fc.string(), subject: fc.string(), data: fc.jsonValue(), id: fc.string() }, { requiredKeys: [] });
+
 const jsonish = fc.oneof(
   fc.jsonValue(),
-  fc.record({ tenantId: fc.oneof(fc.string(), fc.constant('TENANT')), type: fc.string(), subject: fc.string(), data: fc.jsonValue(), id: fc.string() }, { requiredKeys: [] }),
+  eventish,
+  fc.record({ events: fc.oneof(fc.array(fc.oneof(eventish, fc.jsonValue()), { maxLength: 12 }), fc.jsonValue()) }, { requiredKeys: [] }),
   fc.record(
     {
       name: fc.string(),

@@ -46,6 +46,7 @@ const ROUTES: [string, string][] = [
   ['POST', '/v1/tenants'],
   ['POST', '/v1/tenants/{tid}/keys'],
   ['POST', '/v1/events'],
+  ['POST', '/v1/events/batch'],
   ['POST', '/v1/subscriptions'],
   ['GET', '/v1/subscriptions'],
   ['GET', '/v1/subscriptions/{id}'],
@@ -160,7 +161,9 @@ describe('hostile input at every route', () => {
             Object.entries(query).map(([k, v]): [string, string] => [k, String(v).replace('TENANT', a.id).replace('SUBID', a.subscriptionId)]),
           ).toString();
           const key = who === 'admin' ? ADMIN : who === 'A' ? a.key : b.key;
-          const sendBody = method === 'GET' || method === 'DELETE' ? undefined : body?.replace(/"TENANT"/g, JSON.stringify(a.id));
+          const bodyText = body?.replace(/"TENANT"/g, JSON.stringify(a.id));
+          // A batch carries the hostile body as its events (twice: a repeat is answered too).
+          const sendBody = method === 'GET' || method === 'DELETE' ? undefined : template === '/v1/events/batch' && bodyText !== undefined ? `{"events":[${bodyText},${bodyText}]}` : bodyText;
           const res = await fetch(`${herald.url}${path}${qs ? `?${qs}` : ''}`, {
             method,
             headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -176,6 +179,13 @@ describe('hostile input at every route', () => {
             if (res.status === 400) {
               expect(problem.errors?.length, where).toBeGreaterThan(0);
               for (const error of problem.errors) expect(typeof error.path, where).toBe('string');
+            }
+          }
+          // Each event of a batch is answered like a request of its own: never 5xx, problems in shape.
+          if (res.status === 207) {
+            for (const item of JSON.parse(text).items) {
+              expect(item.status, where).toBeLessThan(500);
+              if (item.status >= 400) expect(item.problem.status, where).toBe(item.status);
             }
           }
           // A tenant never sees the other tenant's subscription.

@@ -1372,6 +1372,9 @@ export interface components {
             name: string;
         };
         Delivery: {
+            /** @description Every attempt made, including those no longer listed */
+            attemptCount?: number;
+            /** @description The last 10 attempts, oldest first (attempt numbers run on across redrives) */
             attempts: {
                 /** Format: date-time */
                 at: string;

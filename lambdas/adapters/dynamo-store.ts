@@ -32,6 +32,7 @@ import type { Subscription } from '#core/subscription';
 import type { DestinationBinding } from '#core/destination-trust';
 import { dynamo } from './clients.ts';
 import { batchWriteAll } from './dynamo-helpers.ts';
+import { attemptSlot, deliveryFromItem } from './delivery-items.ts';
 import { openPageToken, PAGE_TOKEN_KEY_BYTES, pageTokenRefused, sealPageToken } from './page-tokens.ts';
 
 /**
@@ -170,7 +171,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
    * One page of a query. Every list that hands a nextToken out goes through here, so every
    * token is sealed for, and only opens for, the query that produced it (see pageScope).
    */
-  private async queryPage<T>(input: Omit<QueryCommandInput, 'TableName'>, page: PageRequest): Promise<Page<T>> {
+  private async queryPage<T>(input: Omit<QueryCommandInput, 'TableName'>, page: PageRequest, read: (item: Record<string, unknown>) => T = (item) => item as T): Promise<Page<T>> {
     const { scope, partition } = pageScope(input);
     let start: Record<string, unknown> | undefined;
     if (page.nextToken !== undefined) {
@@ -179,7 +180,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       if (start[partition[0]] !== partition[1]) throw pageTokenRefused();
     }
     const out = await dynamo().send(new QueryCommand({ ...input, TableName: this.tableName, Limit: page.limit, ExclusiveStartKey: start }));
-    const items = (out.Items ?? []).map((item) => stripKeys<T>(item)!);
+    const items = (out.Items ?? []).map((item) => read(stripKeys<Record<string, unknown>>(item)!));
     if (!out.LastEvaluatedKey) return { items };
     return { items, nextToken: sealPageToken(await pageTokenKey(this.tableName), scope, out.LastEvaluatedKey) };
   }
@@ -460,12 +461,11 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
   }
 
   async recordAttempt({ delivery, attempt, status, retentionDays }: AttemptRecord): Promise<void> {
-    const names: Record<string, string> = { '#status': 'status', '#gpk': gsi1.partitionKey, '#gsk': gsi1.sortKey, '#ttl': TTL };
+    const names: Record<string, string> = { '#status': 'status', '#gpk': gsi1.partitionKey, '#gsk': gsi1.sortKey, '#ttl': TTL, '#slot': attemptSlot(attempt.number) };
     const values: Record<string, unknown> = {
       ':status': status,
       ':now': attempt.at,
-      ':attempt': [attempt],
-      ':empty': [],
+      ':attempt': attempt,
       ':gpk': `SUBDLV#${delivery.tenantId}#${delivery.subscriptionId}`,
       ':gsk': `${delivery.createdAt}#${delivery.id}`,
       ':ttl': expiry(new Date(), retentionDays),
@@ -473,7 +473,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     const sets = [
       '#status = :status',
       'updatedAt = :now',
-      'attempts = list_append(if_not_exists(attempts, :empty), :attempt)',
+      '#slot = :attempt',
       '#gpk = :gpk',
       '#gsk = :gsk',
       '#ttl = :ttl',
@@ -523,7 +523,8 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
 
   async getDelivery(id: string): Promise<Delivery | undefined> {
     const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `DLV#${id}`, [SK]: '#DLV' }, ConsistentRead: true }));
-    return stripKeys<Delivery>(out.Item);
+    const item = stripKeys<Record<string, unknown>>(out.Item);
+    return item && deliveryFromItem(item);
   }
 
   listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>> {
@@ -538,6 +539,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
         ExpressionAttributeValues: { ':dpk': `DEAD#${tenantId}`, ...(bySubscription ? { ':sid': page.subscriptionId } : {}) },
       },
       page,
+      deliveryFromItem,
     );
   }
 
@@ -570,6 +572,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
         ExpressionAttributeValues: { ':gpk': `SUBDLV#${tenantId}#${subscriptionId}`, ...(page.status ? { ':status': page.status } : {}) },
       },
       page,
+      deliveryFromItem,
     );
   }
 

@@ -1,3 +1,4 @@
+import { deliveryFromItem } from './delivery-items.ts';
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { Delivery } from '#core/delivery';
@@ -118,7 +119,7 @@ export class DynamoSweepStore implements SweepStore {
   }
 
   async overduePending(shard: number, before: string, limit: number): Promise<Delivery[]> {
-    return (await this.dueBefore(`PENDING#${shard}`, before, limit)) as unknown as Delivery[];
+    return (await this.dueBefore(`PENDING#${shard}`, before, limit)).map(deliveryFromItem);
   }
 
   async claimPending(delivery: Delivery, to: string): Promise<boolean> {

@@ -53,7 +53,9 @@ export interface Delivery {
   eventType: string;
   subject: string;
   status: DeliveryStatus;
+  /** The last KEPT_ATTEMPTS attempts, oldest first; `attemptCount` counts every attempt. */
   attempts: Attempt[];
+  attemptCount?: number;
   createdAt: string;
   updatedAt: string;
   nextAttemptAt?: string;
@@ -69,6 +71,18 @@ export interface Delivery {
 }
 
 export const RESPONSE_EXCERPT_BYTES = 1024;
+
+/**
+ * How many attempts a delivery's log keeps in full (with their response excerpts). Older ones
+ * are only counted: a delivery retried a thousand times against a dead endpoint stays a small
+ * item (about 16 KB at most) that costs the same to write at its 1,000th attempt as at its 11th.
+ */
+export const KEPT_ATTEMPTS = 10;
+
+/** Every attempt made so far, kept in full or not (attempt numbers run on across redrives). */
+export function attemptCountOf(delivery: Pick<Delivery, 'attempts' | 'attemptCount'>): number {
+  return delivery.attemptCount ?? delivery.attempts?.length ?? 0;
+}
 
 export function isSuccess(result: AttemptResult): boolean {
   return result.error === undefined && result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300;

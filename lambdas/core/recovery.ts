@@ -1,3 +1,4 @@
+import { attemptCountOf } from './delivery.ts';
 import * as z from 'zod';
 import type { DeliveryJob } from './delivery-job.ts';
 import type { CloudEvent } from './envelope.ts';
@@ -147,7 +148,7 @@ async function redriveFromRecords(ports: RecoveryPorts, tenantId: string, moved:
       if (moved.has(delivery.id) || delivery.status !== 'failed') continue;
       const event = await ports.events.getEvent(tenantId, delivery.eventId);
       if (!event) continue;
-      const attempts = delivery.attempts?.length ?? 0;
+      const attempts = attemptCountOf(delivery);
       jobs.push({ ...rebuildJob(delivery, stripStorage(event)), attemptOffset: attempts, retryFrom: attempts, firstAttemptAt: now });
     }
     if (jobs.length === 0) continue;

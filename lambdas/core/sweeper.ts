@@ -1,5 +1,5 @@
 import type { DeliveryJob } from './delivery-job.ts';
-import type { Delivery } from './delivery.ts';
+import { type Delivery, attemptCountOf } from './delivery.ts';
 import type { CloudEvent } from './envelope.ts';
 import { patternKeysFor } from './event-types.ts';
 import { jobsFor, selectRecipients } from './fanout.ts';
@@ -214,7 +214,7 @@ export function rebuildJob(delivery: Delivery, event: CloudEvent): DeliveryJob {
     tenantId: delivery.tenantId,
     subscriptionId: delivery.subscriptionId,
     event,
-    attemptOffset: delivery.attempts?.length ?? 0,
+    attemptOffset: attemptCountOf(delivery),
     createdAt: delivery.createdAt,
     ...(delivery.firstAttemptAt ? { firstAttemptAt: delivery.firstAttemptAt } : {}),
     ...(delivery.retryFrom !== undefined ? { retryFrom: delivery.retryFrom } : {}),

@@ -23,6 +23,15 @@ export type DeliveryWorkerPorts = DeliverPorts & {
  */
 const REENQUEUE_AFTER_RECEIVES = 50;
 
+/**
+ * The longest wait a standard-queue job spends in SQS's in-flight set (hidden by visibility).
+ * A longer one leaves it: the job is re-enqueued with a delay (at most SQS's 15 minutes) and its
+ * due time, and hops again until due. A standard queue holds about 120,000 messages in flight, so
+ * one large tenant's outage could otherwise stop every tenant's deliveries; a hop costs about 1.2
+ * SQS requests per 15 minutes of waiting. Ordered (FIFO) jobs wait in flight: they hold their group.
+ */
+export const IN_FLIGHT_WAIT_SECONDS = 300;
+
 /** Thrown to report the record in `batchItemFailures` after its visibility has been set. */
 export class RetryLater extends Error {
   constructor(readonly delaySeconds: number) {
@@ -72,8 +81,13 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   const notBefore = job.notBefore;
   if (notBefore && Date.parse(notBefore) > ports.clock().getTime()) {
     const wait = Math.ceil((Date.parse(notBefore) - ports.clock().getTime()) / 1000);
-    await ports.queue.changeVisibility(record.receiptHandle, Math.min(wait, MAX_VISIBILITY_SECONDS), ordered);
-    throw new RetryLater(wait);
+    if (ordered || wait <= IN_FLIGHT_WAIT_SECONDS) {
+      await ports.queue.changeVisibility(record.receiptHandle, Math.min(wait, MAX_VISIBILITY_SECONDS), ordered);
+      throw new RetryLater(wait);
+    }
+    // Not due yet: another hop, out of flight (this message is then acknowledged).
+    await ports.queue.enqueue([job], Math.min(wait, MAX_DELAY_SECONDS));
+    return;
   }
   // A re-enqueued job makes exactly one attempt; early receives while waiting don't count.
   const attempt = notBefore ? job.attemptOffset + 1 : job.attemptOffset + receiveCount;
@@ -114,7 +128,7 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   log.info('delivery attempt failed; retrying', { attempt, delaySeconds: outcome.delaySeconds });
   // An ordered job is never re-enqueued (that would put it behind its subject's later events):
   // it stays in flight, holding its group, and its gaps are capped at SQS's 12 h visibility.
-  const canHide = ordered || (!notBefore && outcome.delaySeconds <= MAX_VISIBILITY_SECONDS && receiveCount < REENQUEUE_AFTER_RECEIVES);
+  const canHide = ordered || (!notBefore && outcome.delaySeconds <= IN_FLIGHT_WAIT_SECONDS && receiveCount < REENQUEUE_AFTER_RECEIVES);
   if (canHide) {
     const delay = Math.min(outcome.delaySeconds, MAX_VISIBILITY_SECONDS);
     await ports.queue.changeVisibility(record.receiptHandle, delay, ordered);

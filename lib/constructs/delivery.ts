@@ -12,6 +12,9 @@ import { HeraldFunction } from './herald-function.ts';
 import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';
 
+/** SQS's largest maxReceiveCount: the most attempts an ordered delivery can make. */
+export const ORDERED_MAX_RECEIVES = 1000;
+
 export interface DeliveryProps {
   readonly table: dynamodb.ITable;
   readonly bus: events.IEventBus;
@@ -81,7 +84,10 @@ export class Delivery extends Construct {
       fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
       deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
       visibilityTimeout: Duration.seconds(TIMEOUTS.deliveryQueueVisibilitySeconds),
-      deadLetterQueue: { queue: this.orderedDeadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 100 },
+      // An ordered job is never re-enqueued (that would put it behind its subject's later events):
+      // each attempt is one more receive of the same message, so the redrive count is SQS's
+      // maximum, and a policy of up to 1,000 attempts keeps its order to the end.
+      deadLetterQueue: { queue: this.orderedDeadLetterQueue, maxReceiveCount: ORDERED_MAX_RECEIVES },
     });
     this.fanoutDeadLetterQueue = new sqs.Queue(this, 'FanoutDeadLetters', QUEUE_DEFAULTS);
     Validations.of(this.fanoutDeadLetterQueue).acknowledge({

@@ -147,6 +147,8 @@ describe('ordered delivery', () => {
     expect(queues).toHaveLength(2);
     const fifo = queues.find((q) => q.Properties.RedrivePolicy);
     expect(fifo!.Properties).toMatchObject({ VisibilityTimeout: TIMEOUTS.deliveryQueueVisibilitySeconds, MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
+    // Ordered jobs retry as receives of one message: up to 1,000 attempts keep their order.
+    expect(fifo!.Properties.RedrivePolicy.maxReceiveCount).toBe(1000);
     const mappings = resources('AWS::Lambda::EventSourceMapping');
     expect(mappings).toHaveLength(2);
     for (const mapping of mappings) expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);

@@ -7,8 +7,17 @@
  *     subscriptions, every delivery succeeding on its first attempt, and again with one retry
  *     each; counting lasts until the sweeper has checked every event;
  *   - DynamoDB capacity units as billed, indexes included (bench/dynamo-units.ts);
- *   - cost per million deliveries from those counts and bench/prices.json (us-east-1 list
- *     prices), and the idle cost per month;
+ *   - the all-in cost (bench/cost-model.ts, prices in bench/prices.json, us-east-1 list prices
+ *     with sources): API Gateway requests, the authorizer (cached 5 min per key), every
+ *     function's requests and GB-seconds at its stack memory (local wall time, plus a modelled
+ *     150 ms receiver wait per deliver invocation), SQS and EventBridge 64 KB chunks, DynamoDB
+ *     units, storage and PITR for the retention, CloudWatch Logs bytes captured at the deployed
+ *     INFO level (plus Lambda's platform lines and API access logs), X-Ray at default sampling;
+ *     per million events, deliveries and failed attempts and per GB-month kept, each recomputed
+ *     longhand from the per-event counts, beside the floor for the shape and EventBridge API
+ *     destinations; plus a 1,000-tenant scenario with uneven volumes, one endpoint dead for a
+ *     simulated 24 h under the default and fulfillmenttools policies, and the idle month
+ *     itemised from the synthesized stack;
  *   - publish → receiver latency p50/p99 at a steady rate, with the stack's default 1 s batching
  *     window and without it;
  *   - worker efficiency: the deliver handler against a bare undici POST loop (bench/measures.ts);

@@ -4,13 +4,19 @@
  * secondary index the item is (or was) in, and a key change in an index costs a delete and a put.
  * dynalite reports the table's units only, so for each write the bench reads the item before and
  * after (with its own client, not counted) and applies AWS's rules:
- *   - table: max(old, new) KB-units for a put or update, the old item's for a delete, 1 when a
- *     condition fails;
+ *   - table: max(old, new) KB-units for a put or update, the old item's for a delete; a write
+ *     that changes nothing (a failed condition, a no-op update) still costs the item's size
+ *     (at least 1 unit), as AWS bills it;
  *   - each index: a new entry costs its projected size, a removed one the old projected size,
  *     a moved key both, an entry whose projected attributes changed the larger of the two, an
  *     entry that did not change nothing. KEYS_ONLY projects the table and index keys only.
  * Reads use the units dynalite reports with ReturnConsumedCapacity (size / 4 KB, halved when
- * eventually consistent).
+ * eventually consistent), but never less than AWS's minimum: a GetItem or a Query that finds
+ * nothing still costs 0.5 unit (1 when strongly consistent), and a BatchGetItem that per key.
+ * Transactions (none on Herald's path today) would cost twice: TransactWriteItems /
+ * TransactGetItems are counted by `transactions` so a change that adds one shows up.
+ * Storage: the final size of every item the scenario wrote, plus its index entries, each with
+ * DynamoDB's 100 bytes of overhead (`storedBytes`), and the largest item written.
  */
 import { DynamoDBClient, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -34,7 +40,7 @@ function projected(item: Item, index: (typeof TABLE_INDEXES)[number]): Item {
 /** Units one write costs, from the item before and after it. */
 export function writeUnits(before: Item | undefined, after: Item | undefined): { table: number; indexes: number } {
   const unchanged = JSON.stringify(before ?? null) === JSON.stringify(after ?? null);
-  if (unchanged) return { table: 1, indexes: 0 };
+  if (unchanged) return { table: Math.max(1, units(before)), indexes: 0 };
   const table = Math.max(units(before), units(after));
   let indexes = 0;
   for (const index of TABLE_INDEXES) {
@@ -52,10 +58,34 @@ export function writeUnits(before: Item | undefined, after: Item | undefined): {
   return { table, indexes };
 }
 
+/** Bytes an item occupies in the table and its indexes, with AWS's 100-byte overhead per entry. */
+export function storedBytes(item: Item | undefined): number {
+  if (!item) return 0;
+  let bytes = itemSize(item) + 100;
+  for (const index of TABLE_INDEXES) if (item[index.partitionKey] && item[index.sortKey]) bytes += itemSize(projected(item, index)) + 100;
+  return bytes;
+}
+
+/** AWS's minimum read charge for a request: 0.5 unit per item looked up (1 when strongly consistent). */
+export function minimumReadUnits(op: string, input: any): number {
+  const per = (consistent: unknown) => (consistent ? 1 : 0.5);
+  if (op === 'GetItem' || op === 'Query' || op === 'Scan') return per(input.ConsistentRead);
+  if (op === 'BatchGetItem') return Object.values(input.RequestItems ?? {}).reduce((a: number, r: any) => a + (r.Keys?.length ?? 0) * per(r.ConsistentRead), 0);
+  return 0;
+}
+
 export interface UnitTotals {
   writeUnits: number;
   writeUnitsIndexes: number;
   readUnits: number;
+  /** Transactional requests seen (billed at twice the units). */
+  transactions?: number;
+  /** Final stored bytes of each item written, by key (see storedBytes). */
+  stored?: Map<string, { kind: string; bytes: number }>;
+  /** The largest item written (bytes, as DynamoDB sizes it) and its kind. */
+  largestItem?: { bytes: number; kind: string };
+  /** Sizes of each delivery item (kind DLV…) after each write, in order: its growth per attempt. */
+  deliverySizes?: Map<string, number[]>;
   /** Write units by operation and item kind (the key's leading word), e.g. `UpdateItem DLV/#DLV`. */
   byKind?: Map<string, number>;
 }
@@ -81,11 +111,14 @@ export function countCapacityUnits(client: { middlewareStack: { add: (mw: any, o
       if (!enabled()) return next(args);
       const op = String(context.commandName ?? '').replace(/Command$/, '');
       const input = args.input;
+      if (op.startsWith('Transact')) totals.transactions = (totals.transactions ?? 0) + 1;
       if (!(WRITE_OPS as readonly string[]).includes(op)) {
         input.ReturnConsumedCapacity ??= 'TOTAL';
         const out = await next(args);
         const consumed = out.output?.ConsumedCapacity;
-        for (const c of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) totals.readUnits += Number(c.CapacityUnits ?? 0);
+        let reported = 0;
+        for (const c of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) reported += Number(c.CapacityUnits ?? 0);
+        totals.readUnits += Math.max(reported, minimumReadUnits(op, input)) * (op.startsWith('Transact') ? 2 : 1);
         return out;
       }
       // Writes: the keys they touch, read before and after.
@@ -104,7 +137,19 @@ export function countCapacityUnits(client: { middlewareStack: { add: (mw: any, o
           const u = writeUnits(before[i], after[i]);
           totals.writeUnits += u.table + u.indexes;
           totals.writeUnitsIndexes += u.indexes;
-          const label = `${op} ${kind(targets[i]!.key)}`;
+          const itemKind = kind(targets[i]!.key);
+          const label = `${op} ${itemKind}`;
+          const a = after[i];
+          const keyString = `${targets[i]!.table}|${JSON.stringify(targets[i]!.key)}`;
+          if (a) {
+            totals.stored?.set(keyString, { kind: itemKind, bytes: storedBytes(a) });
+            const size = itemSize(a);
+            if (totals.largestItem && size > totals.largestItem.bytes) totals.largestItem = { bytes: size, kind: itemKind };
+            if (itemKind.startsWith('DLV') && totals.deliverySizes) {
+              if (!totals.deliverySizes.has(keyString)) totals.deliverySizes.set(keyString, []);
+              totals.deliverySizes.get(keyString)!.push(size);
+            }
+          } else totals.stored?.delete(keyString);
           totals.byKind?.set(label, (totals.byKind.get(label) ?? 0) + u.table + u.indexes);
         });
       }

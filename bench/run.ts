@@ -7,8 +7,17 @@
  *     subscriptions, every delivery succeeding on its first attempt, and again with one retry
  *     each; counting lasts until the sweeper has checked every event;
  *   - DynamoDB capacity units as billed, indexes included (bench/dynamo-units.ts);
- *   - cost per million deliveries from those counts and bench/prices.json (us-east-1 list
- *     prices), and the idle cost per month;
+ *   - the all-in cost (bench/cost-model.ts, prices in bench/prices.json, us-east-1 list prices
+ *     with sources): API Gateway requests, the authorizer (cached 5 min per key), every
+ *     function's requests and GB-seconds at its stack memory (local wall time, plus a modelled
+ *     150 ms receiver wait per deliver invocation), SQS and EventBridge 64 KB chunks, DynamoDB
+ *     units, storage and PITR for the retention, CloudWatch Logs bytes captured at the deployed
+ *     INFO level (plus Lambda's platform lines and API access logs), X-Ray at default sampling;
+ *     per million events, deliveries and failed attempts and per GB-month kept, each recomputed
+ *     longhand from the per-event counts, beside the floor for the shape and EventBridge API
+ *     destinations; plus a 1,000-tenant scenario with uneven volumes, one endpoint dead for a
+ *     simulated 24 h under the default and fulfillmenttools policies, and the idle month
+ *     itemised from the synthesized stack;
  *   - publish → receiver latency p50/p99 at a steady rate, with the stack's default 1 s batching
  *     window and without it;
  *   - worker efficiency: the deliver handler against a bare undici POST loop (bench/measures.ts);
@@ -28,6 +37,11 @@ import { FUNCTIONS } from '../lib/herald-config.ts';
 import { dynamo, eventBridge, sqs } from '../lambdas/adapters/clients.ts';
 import { startHeraldLocal } from '../local/runtime.ts';
 import { countCapacityUnits, WRITE_OPS, type UnitTotals } from './dynamo-units.ts';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { apiDestinationsPerMillion, attemptsWithin, authorizerInvocations, costLines, floorPerMillion, idleMonthly, kmsRotationAfterYears, perMillion, recomputeFromReport, round, roundLines, total, xrayTracesPerRequest, type FunctionName, type ReportedPerEvent, type Usage } from './cost-model.ts';
+import { idleInventory } from './idle.ts';
+import { baseDelaySeconds, maxAttemptsOf, RETRY_PRESETS, type ResolvedRetryPolicy } from '../lambdas/core/retry-policy.ts';
+import { RESPONSE_EXCERPT_BYTES } from '../lambdas/core/delivery.ts';
 import { coldStarts, fanoutAtScale, fastReceiver, workerEfficiency } from './measures.ts';
 import { apiLatencyUnderHostileFanout, worstFilterCosts } from './hostile-filters.ts';
 
@@ -46,10 +60,32 @@ function countCalls(client: { middlewareStack: { add: (mw: any, opts: any) => vo
       const empty = op === 'ReceiveMessage' && !(out.output?.Messages?.length > 0);
       const key = `${label}:${op}${empty ? '(empty, not counted)' : ''}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (!empty) billed.set(label.split('(')[0]!, (billed.get(label.split('(')[0]!) ?? 0) + billedUnits(label, op, args.input, out.output));
       return out;
     },
     { step: 'initialize', name: `herald-bench-count-${label}` },
   );
+}
+
+/**
+ * Requests as AWS bills them: SQS one per 64 KB chunk of a request's payload (message bodies sent
+ * or received), EventBridge one custom event per 64 KB chunk of each entry.
+ */
+const billed = new Map<string, number>();
+const byteLength = (v: unknown) => (typeof v === 'string' ? Buffer.byteLength(v) : 0);
+function billedUnits(label: string, op: string, input: any, output: any): number {
+  if (label.startsWith('EventBridge') && op === 'PutEvents') {
+    return (input.Entries ?? []).reduce((a: number, e: any) => {
+      const bytes = byteLength(e.Detail) + byteLength(e.DetailType) + byteLength(e.Source) + (e.Resources ?? []).reduce((b: number, r: string) => b + byteLength(r), 0) + (e.Time ? 14 : 0);
+      return a + Math.max(1, Math.ceil(bytes / prices.eventbridge.chunkBytes));
+    }, 0);
+  }
+  if (label.startsWith('SQS')) {
+    const bodies = op === 'SendMessageBatch' ? (input.Entries ?? []).map((e: any) => e.MessageBody) : op === 'SendMessage' ? [input.MessageBody] : op === 'ReceiveMessage' ? (output?.Messages ?? []).map((m: any) => m.Body) : [];
+    const bytes = bodies.reduce((a: number, b: string) => a + byteLength(b), 0);
+    return Math.max(1, Math.ceil(bytes / prices.sqs.chunkBytes));
+  }
+  return 1;
 }
 
 const prices = JSON.parse(readFileSync(new URL('./prices.json', import.meta.url), 'utf8'));
@@ -62,6 +98,13 @@ const receiver = createServer((req, res) => {
   let body = '';
   req.on('data', (c) => (body += c));
   req.on('end', () => {
+    if (req.url?.endsWith('/dead')) {
+      deadReceived++;
+      res.statusCode = 503;
+      res.setHeader('content-type', 'text/html');
+      res.end(DEAD_BODY);
+      return;
+    }
     received++;
     // A path ending in /retry fails each delivery's first attempt (one retry each).
     const webhookId = String(req.headers['webhook-id'] ?? '');
@@ -112,60 +155,223 @@ const herald = await startHeraldLocal({
     }
   },
 });
-const capacity: UnitTotals = { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, byKind: new Map() };
+const capacity: UnitTotals = { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, byKind: new Map(), stored: new Map(), largestItem: { bytes: 0, kind: '' }, deliverySizes: new Map(), transactions: 0 };
 countCalls(dynamo() as never, 'DynamoDB');
 countCapacityUnits(dynamo() as never, capacity, () => counting);
 countCalls(sqs() as never, 'SQS');
 countCalls(eventBridge() as never, 'EventBridge');
 countCalls(herald.sqs as never, 'SQS(event source mapping)');
 
+/**
+ * Invocations of every function, the authorizer and the sweeper included: each handler's
+ * Powertools middleware hands its Lambda context to the shared logger (addContext) once per
+ * invocation, so counting those calls counts invocations by function name.
+ */
+const observability = await import('../lambdas/shared/observability.ts');
+const invocations = new Map<string, number>();
+const addContext = observability.logger.addContext.bind(observability.logger);
+observability.logger.addContext = (context) => {
+  if (counting) invocations.set(context.functionName, (invocations.get(context.functionName) ?? 0) + 1);
+  return addContext(context);
+};
+
+/**
+ * CloudWatch Logs as deployed: the stack sets no POWERTOOLS_LOG_LEVEL (INFO, Powertools'
+ * default: see lib/constructs/herald-function.ts) and no POWERTOOLS_DEV, so functions log compact
+ * JSON at INFO and write their EMF metrics to stdout, all ingested by CloudWatch Logs. The local
+ * runtime runs at WARN in dev mode (bench/local-env.ts); during the cost scenarios the bench
+ * switches the shared logger and metrics to the deployed settings and counts (and swallows)
+ * every byte written to stdout and stderr, by function: a line's `function_name` (the logger
+ * adds the Lambda context), or for EMF lines the function that emits those metric names.
+ */
+const logBytes = new Map<string, number>();
+let capturing = false;
+const EMF_OWNER: [RegExp, string][] = [[/"(deliveries_|attempt_duration|batch_size)/, 'herald-deliver'], [/"(fanout_size|loop_detected)/, 'herald-fanout'], [/"sweep_/, 'herald-sweeper']];
+function attribute(line: string): string {
+  const fn = /"function_name":"([^"]+)"/.exec(line)?.[1];
+  if (fn) return fn;
+  if (line.includes('"_aws"')) return EMF_OWNER.find(([re]) => re.test(line))?.[1] ?? 'emf-other';
+  return 'other';
+}
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream);
+  stream.write = ((chunk: any, ...rest: any[]) => {
+    if (!capturing) return write(chunk, ...rest);
+    for (const line of String(chunk).split('\n')) {
+      if (!line) continue;
+      // Each line is one CloudWatch log event: its bytes plus 26 bytes of event overhead.
+      const fn = attribute(line);
+      logBytes.set(fn, (logBytes.get(fn) ?? 0) + Buffer.byteLength(line) + 26);
+    }
+    const callback = rest.find((r) => typeof r === 'function');
+    callback?.();
+    return true;
+  }) as typeof stream.write;
+}
+function deployedLogging(on: boolean) {
+  observability.logger.setLogLevel(on ? 'INFO' : 'WARN');
+  (observability.logger as unknown as { logIndentation: number }).logIndentation = on ? 0 : 4;
+  (observability.metrics as unknown as { disabled: boolean }).disabled = !on;
+  capturing = on;
+}
+
+/**
+ * Lambda's own lines per invocation with the JSON log format (loggingFormat JSON): a
+ * platform.start and a platform.report (metrics and, with active tracing, the trace ids). The
+ * bench cannot capture these locally; it sizes lines shaped as Lambda writes them, with ids and
+ * timestamps of the real lengths, plus 26 bytes of overhead per log event.
+ */
+const PLATFORM_BYTES_PER_INVOCATION = (() => {
+  const id = '8f5c1d2e-3b4a-4c5d-9e6f-7a8b9c0d1e2f';
+  const time = '2026-11-25T09:43:28.548Z';
+  const start = JSON.stringify({ time, type: 'platform.start', record: { requestId: id, version: '$LATEST' } });
+  const report = JSON.stringify({ time, type: 'platform.report', record: { requestId: id, metrics: { durationMs: 34.417, billedDurationMs: 35, memorySizeMB: 512, maxMemoryUsedMB: 118 }, tracing: { spanId: '1a2b3c4d5e6f7a8b', type: 'X-Amzn-Trace-Id', value: 'Root=1-6744e2a0-0123456789abcdef01234567;Parent=1a2b3c4d5e6f7a8b;Sampled=0' }, status: 'success' } });
+  return Buffer.byteLength(start) + Buffer.byteLength(report) + 2 * 26;
+})();
+
+/** Peak messages in the delivery queue, sampled 4 times a second by a client of the bench's own (not counted). */
+const sampler = new SQSClient({ endpoint: process.env.AWS_ENDPOINT_URL_SQS, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+const peak = { inFlight: 0, waiting: 0 };
+let sampling: NodeJS.Timeout | undefined;
+function sampleQueue(on: boolean) {
+  if (!on) return clearInterval(sampling);
+  Object.assign(peak, { inFlight: 0, waiting: 0 });
+  sampling = setInterval(() => {
+    sampler
+      .send(new GetQueueAttributesCommand({ QueueUrl: herald.queues.delivery, AttributeNames: ['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'] }))
+      .then((r) => {
+        const a = r.Attributes ?? {};
+        peak.inFlight = Math.max(peak.inFlight, Number(a.ApproximateNumberOfMessagesNotVisible ?? 0));
+        peak.waiting = Math.max(peak.waiting, Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0));
+      })
+      .catch(() => undefined);
+  }, 250);
+}
+
+let apiRequests = 0;
 async function call(method: string, path: string, key: string, body?: unknown) {
+  if (counting) apiRequests++;
   const res = await fetch(`${herald.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
   return (await res.json()) as any;
 }
 
 const example = JSON.parse(readFileSync(new URL('../catalogue/order.created/v1.json', import.meta.url), 'utf8')).example;
 
+/** Memory of each function as the stack sets it (lib/constructs/*.ts memorySize; 256 MB default). */
+const MEMORY_MB: Record<FunctionName, number> = { api: 512, authorizer: 256, fanout: 512, deliver: 512, sweeper: 256 };
 /**
- * `events` published at `ratePerSecond` to a tenant with `subscriptions` webhook subscriptions,
- * every delivery succeeding on its first attempt (or, with `retryEach`, on its second, one second
- * later). Counting runs from the first publish until every delivery has arrived and the sweeper
- * has checked every event (its grace period is SWEEP_AFTER_SECONDS here), so the sweeper's
- * per-event work is part of the figures.
+ * Modelled, not measured: a receiver's answer takes RECEIVER_MS in production (the local one
+ * answers at once), and the deliver function is billed while it waits. A batch's deliveries go out
+ * concurrently (standard queue), so each invocation waits about one receiver latency.
+ * REFERENCE_EVENTS_PER_MONTH sets the steady rate for what depends on it: X-Ray's default
+ * sampling (1 request a second, then 5 %) and the authorizer cache (one invocation per key per
+ * 5 minutes); the platform publishes with one admin key (POST /v1/events is admin-only).
  */
-async function scenario(name: string, events: number, subscriptions: number, ratePerSecond: number, retryEach = false) {
+const RECEIVER_MS = 150;
+const REFERENCE_EVENTS_PER_MONTH = 10_000_000;
+const REFERENCE_RATE = REFERENCE_EVENTS_PER_MONTH / (30 * 86400);
+const PUBLISHING_KEYS = 1;
+const AUTHORIZER_CACHE_SECONDS = 300;
+const RETENTION_DAYS = Number(process.env.HERALD_EVENT_RETENTION_DAYS ?? 30);
+const LOG_RETENTION_DAYS = 30;
+/** The access-log line per API request, from the stage's format in the synthesized template, filled with values of realistic length. */
+let inventory: ReturnType<typeof idleInventory>;
+let accessLogBytesPerRequest = 0;
+
+/** Measured separately: the authorizer on the admin key (it runs on every request locally, only once per key per 5 minutes deployed). */
+async function authorizerCost() {
+  const { handler } = await import('../lambdas/authorizer/handler.ts');
+  const { lambdaContext } = await import('../local/lambda-context.ts');
+  const event = { type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:000000000000:a/prod/POST/v1/events', headers: { Authorization: `Bearer ${ADMIN}` } };
+  const runs = 200;
+  counting = true;
+  invocations.clear();
+  logBytes.clear();
+  deployedLogging(true);
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) await (handler as any)(event, lambdaContext('herald-authorizer', 10_000));
+  const ms = (performance.now() - t0) / runs;
+  deployedLogging(false);
   counting = false;
-  const tenant = await call('POST', '/v1/tenants', ADMIN, { name });
-  for (let i = 0; i < subscriptions; i++) {
-    await call('POST', '/v1/subscriptions', tenant.apiKey, {
-      name: `s${i}`,
-      eventTypes: ['order.created'],
-      destination: { type: 'webhook', url: `${receiverUrl}/${name}/${i}${retryEach ? '/retry' : ''}` },
-      ...(retryEach ? { retryPolicy: { schedule: [1] } } : {}),
-    });
+  return { msPerInvocation: round(ms, 2), logBytesPerInvocation: round((logBytes.get('herald-authorizer') ?? 0) / runs, 1) };
+}
+
+interface TenantPlan {
+  subscriptions: number;
+  events: number;
+}
+
+/**
+ * Events published at `ratePerSecond` to tenants with webhook subscriptions (one tenant with
+ * `subscriptions`, or a list of tenants with uneven volumes), in shuffled order. With `retryEach`
+ * every delivery fails once and succeeds one second later. Counting runs from the first publish
+ * until every delivery has arrived and the sweeper has checked every event (its grace period is
+ * SWEEP_AFTER_SECONDS here), so the sweeper's per-event work is part of the figures. Functions log
+ * as deployed throughout (deployedLogging).
+ */
+async function scenario(name: string, events: number, subscriptions: number, ratePerSecond: number, retryEach = false, plans?: TenantPlan[]) {
+  counting = false;
+  const tenants = plans ?? [{ subscriptions, events }];
+  const created: { id: string; events: number; subscriptions: number }[] = [];
+  let setup = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let t = setup++; t < tenants.length; t = setup++) {
+        const tenant = await call('POST', '/v1/tenants', ADMIN, { name: `${name}-${t}` });
+        for (let i = 0; i < tenants[t]!.subscriptions; i++) {
+          await call('POST', '/v1/subscriptions', tenant.apiKey, {
+            name: `s${i}`,
+            eventTypes: ['order.created'],
+            destination: { type: 'webhook', url: `${receiverUrl}/${name}/${t}/${i}${retryEach ? '/retry' : ''}` },
+            ...(retryEach ? { retryPolicy: { schedule: [1] } } : {}),
+          });
+        }
+        created[t] = { id: tenant.id, events: tenants[t]!.events, subscriptions: tenants[t]!.subscriptions };
+      }
+    }),
+  );
+  const totalEvents = created.reduce((a, t) => a + t.events, 0);
+  // Publication order: every tenant's events, interleaved at random (seeded, repeatable).
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const order = created.flatMap((t) => Array.from({ length: t.events }, () => t));
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
   }
   await herald.settle();
   counts.clear();
-  Object.assign(capacity, { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0 });
+  billed.clear();
+  invocations.clear();
+  logBytes.clear();
+  Object.assign(capacity, { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, transactions: 0, largestItem: { bytes: 0, kind: '' } });
   capacity.byKind!.clear();
+  capacity.stored!.clear();
+  capacity.deliverySizes!.clear();
   deliverRuns.invocations = 0;
   deliverRuns.ms = 0;
+  sweepRuns.invocations = 0;
+  sweepRuns.ms = 0;
+  apiRequests = 0;
   for (const run of Object.values(perEventRuns)) Object.assign(run, { invocations: 0, ms: 0 });
   received = 0;
   succeeded = 0;
+  deployedLogging(true);
+  sampleQueue(true);
   counting = true;
+  const cpu0 = process.cpuUsage();
   const publishedAt = new Map<string, number>();
   const started = performance.now();
   const gap = 1000 / ratePerSecond;
-  for (let i = 0; i < events; i++) {
+  for (let i = 0; i < order.length; i++) {
     const due = started + i * gap;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const id = `${name}-${i}`;
     publishedAt.set(id, performance.now());
-    void call('POST', '/v1/events', ADMIN, { tenantId: tenant.id, id, type: 'order.created', subject: `order-${i}`, data: example });
+    void call('POST', '/v1/events', ADMIN, { tenantId: order[i]!.id, id, type: 'order.created', subject: `order-${i}`, data: example });
   }
-  const expected = events * subscriptions;
+  const expected = order.reduce((a, t) => a + t.subscriptions, 0);
   const deadline = Date.now() + 180_000;
   while (succeeded < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const seconds = +((performance.now() - started) / 1000).toFixed(1);
@@ -174,23 +380,30 @@ async function scenario(name: string, events: number, subscriptions: number, rat
   await new Promise((r) => setTimeout(r, (SWEEP_AFTER_SECONDS + 1) * 1000));
   const sweeps = [];
   for (let i = 0; i < 5; i++) {
-    const report = await herald.sweep();
+    const report = await timedSweep();
     sweeps.push(report);
     if (report.eventsChecked === 0) break;
   }
   await herald.settle();
   counting = false;
+  const cpu = process.cpuUsage(cpu0);
+  sampleQueue(false);
+  deployedLogging(false);
   const latencies = [...publishedAt].map(([id, t]) => (receiverTimes.get(id) ?? Number.NaN) - t).filter(Number.isFinite).sort((a, b) => a - b);
   const pct = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN);
   const perDelivery = Object.fromEntries([...counts].sort().map(([k, v]) => [k, +(v / expected).toFixed(3)]));
+  const failedAttempts = received - succeeded;
+  const usage = measuredUsage({ events: totalEvents, wallCpuMs: (cpu.user + cpu.system) / 1000 });
   return {
     name,
-    events,
-    subscriptions,
+    events: totalEvents,
+    subscriptions: plans ? `${plans.length} tenants × 1, uneven volumes` : subscriptions,
+    subscriptionsPerEvent: expected / totalEvents,
     ratePerSecond,
     retryEach,
     delivered: succeeded,
     requestsReceived: received,
+    failedAttempts,
     expected,
     seconds,
     latencyMs: retryEach ? undefined : { p50: pct(50), p99: pct(99) },
@@ -200,62 +413,288 @@ async function scenario(name: string, events: number, subscriptions: number, rat
       writeInIndexes: +(capacity.writeUnitsIndexes / expected).toFixed(3),
       read: +(capacity.readUnits / expected).toFixed(3),
       writeByKind: Object.fromEntries([...capacity.byKind!].sort().map(([k, v]) => [k, +(v / expected).toFixed(3)])),
+      transactions: capacity.transactions,
     },
     sweeperEventsChecked: sweeps.reduce((a, r) => a + r.eventsChecked, 0),
     deliverFunction: { invocationsPerDelivery: +(deliverRuns.invocations / expected).toFixed(3), msPerInvocation: +(deliverRuns.ms / Math.max(1, deliverRuns.invocations)).toFixed(1) },
-    apiFunction: { invocationsPerEvent: +(perEventRuns.api.invocations / events).toFixed(3), msPerInvocation: +(perEventRuns.api.ms / Math.max(1, perEventRuns.api.invocations)).toFixed(1) },
-    fanoutFunction: { invocationsPerEvent: +(perEventRuns.fanout.invocations / events).toFixed(3), msPerInvocation: +(perEventRuns.fanout.ms / Math.max(1, perEventRuns.fanout.invocations)).toFixed(1) },
+    apiFunction: { invocationsPerEvent: +(perEventRuns.api.invocations / totalEvents).toFixed(3), msPerInvocation: +(perEventRuns.api.ms / Math.max(1, perEventRuns.api.invocations)).toFixed(1) },
+    fanoutFunction: { invocationsPerEvent: +(perEventRuns.fanout.invocations / totalEvents).toFixed(3), msPerInvocation: +(perEventRuns.fanout.ms / Math.max(1, perEventRuns.fanout.invocations)).toFixed(1) },
+    ...usage,
+    largestItem: { ...capacity.largestItem! },
+    peakMessages: { ...peak },
   };
 }
 
+const sweepRuns = { invocations: 0, ms: 0 };
+async function timedSweep() {
+  const t0 = performance.now();
+  try {
+    return await herald.sweep();
+  } finally {
+    if (counting) {
+      sweepRuns.invocations++;
+      sweepRuns.ms += performance.now() - t0;
+    }
+  }
+}
+
+let authorizer = { msPerInvocation: 5, logBytesPerInvocation: 0 };
+
 /**
- * Cost per million deliveries from the measured request counts, DynamoDB capacity units, and
- * each function's measured invocations and wall time (api and fan-out per event, deliver per
- * batch: an upper bound for billed duration, since locally it includes the emulators' time),
- * with bench/prices.json. The sweeper runs once a minute whatever the traffic (fixedMonthlyUsd).
+ * The scenario's usage as billed, from this run's counters (totals), plus the modelled parts
+ * (receiver wait, authorizer cache, X-Ray sampling), and the per-event figures results.json
+ * keeps for the recomputation.
  */
-const MEMORY_GB = 0.5;
-function costPerMillion(result: Awaited<ReturnType<typeof scenario>>) {
-  const r = result.requestsPerDelivery as Record<string, number>;
-  const sum = (prefix: string) => Object.entries(r).filter(([k]) => k.startsWith(prefix) && !k.includes('not counted')).reduce((a, [, v]) => a + v, 0);
-  const perEvent = 1 / result.subscriptions;
-  const { apiFunction: api, fanoutFunction: fanout, deliverFunction: deliver } = result;
-  const invocations = perEvent * (api.invocationsPerEvent + fanout.invocationsPerEvent) + deliver.invocationsPerDelivery;
-  const seconds =
-    (perEvent * (api.invocationsPerEvent * api.msPerInvocation + fanout.invocationsPerEvent * fanout.msPerInvocation) + deliver.invocationsPerDelivery * deliver.msPerInvocation) / 1000;
-  const gbSeconds = MEMORY_GB * seconds;
-  const units = result.dynamodbUnitsPerDelivery;
-  const parts = {
-    dynamodb: units.write * prices.dynamodb.perMillionWriteRequestUnits + units.read * prices.dynamodb.perMillionReadRequestUnits,
-    sqs: sum('SQS') * prices.sqs.perMillionRequests,
-    eventbridge: (r['EventBridge:PutEvents'] ?? 0) * prices.eventbridge.perMillionCustomEvents,
-    lambdaRequests: invocations * prices.lambda.perMillionRequests,
-    lambdaDuration: gbSeconds * 1_000_000 * prices.lambda.arm64GbSecond,
+function measuredUsage({ events, wallCpuMs }: { events: number; wallCpuMs: number }) {
+  const inv = (fn: string) => invocations.get(`herald-${fn}`) ?? 0;
+  // Authorizer: one admin key, cached 5 min: a month's invocations, shared by a month's events.
+  const authorizerCalls = (authorizerInvocations(Array(PUBLISHING_KEYS).fill(REFERENCE_EVENTS_PER_MONTH / PUBLISHING_KEYS), AUTHORIZER_CACHE_SECONDS) * events) / REFERENCE_EVENTS_PER_MONTH;
+  const localAuthorizerCalls = inv('authorizer');
+  const functions: Usage['functions'] = {
+    api: { invocations: perEventRuns.api.invocations, billedMs: perEventRuns.api.ms, memoryMb: MEMORY_MB.api },
+    authorizer: { invocations: authorizerCalls, billedMs: authorizerCalls * authorizer.msPerInvocation, memoryMb: MEMORY_MB.authorizer },
+    fanout: { invocations: perEventRuns.fanout.invocations, billedMs: perEventRuns.fanout.ms, memoryMb: MEMORY_MB.fanout },
+    deliver: { invocations: deliverRuns.invocations, billedMs: deliverRuns.ms + RECEIVER_MS * deliverRuns.invocations, memoryMb: MEMORY_MB.deliver },
+    sweeper: { invocations: sweepRuns.invocations, billedMs: sweepRuns.ms, memoryMb: MEMORY_MB.sweeper },
   };
-  const total = Object.values(parts).reduce((a, b) => a + b, 0);
+  const lambdaInvocations = Object.values(functions).reduce((a, f) => a + (f?.invocations ?? 0), 0);
+  // Application lines as captured (the authorizer's scaled to its modelled invocations), Lambda's platform lines, API access logs.
+  const appBytes = [...logBytes].reduce((a, [fn, b]) => a + (fn === 'herald-authorizer' ? (localAuthorizerCalls ? (b / localAuthorizerCalls) * authorizerCalls : 0) : b), 0);
+  const logBytesTotal = appBytes + PLATFORM_BYTES_PER_INVOCATION * lambdaInvocations + accessLogBytesPerRequest * apiRequests;
+  const storedBytes = [...capacity.stored!.values()].reduce((a, s) => a + s.bytes, 0);
+  const storedByKind: Record<string, number> = {};
+  for (const s of capacity.stored!.values()) storedByKind[s.kind] = (storedByKind[s.kind] ?? 0) + s.bytes;
+  const usage: Usage = {
+    apiRequests,
+    functions,
+    sqsBilledRequests: billed.get('SQS') ?? 0,
+    eventbridgeBilledEvents: billed.get('EventBridge') ?? 0,
+    dynamodbWriteUnits: capacity.writeUnits,
+    dynamodbReadUnits: capacity.readUnits,
+    storedBytes,
+    retentionDays: RETENTION_DAYS,
+    logBytes: logBytesTotal,
+    logRetentionDays: LOG_RETENTION_DAYS,
+    // Root requests (API) sampled by the default rule; the sweeper's scheduled runs are roots of their own.
+    xrayTraces: apiRequests * xrayTracesPerRequest(REFERENCE_RATE, prices) + sweepRuns.invocations * xrayTracesPerRequest(1 / 60, prices),
+    // DynamoDB caches the table key (about 5 minutes per caller): KMS requests are a fixed monthly trickle (see idle), not per event.
+    kmsRequests: 0,
+  };
+  const per = (v: number, digits = 4) => round(v / events, digits);
+  const reportedPerEvent: ReportedPerEvent = {
+    apiRequests: per(usage.apiRequests),
+    functions: Object.fromEntries(
+      Object.entries(functions).map(([k, f]) => [k, { invocations: per(f!.invocations, 5), billedMsPerInvocation: round(f!.invocations ? f!.billedMs / f!.invocations : 0, 1), memoryMb: f!.memoryMb }]),
+    ),
+    sqsBilledRequests: per(usage.sqsBilledRequests),
+    eventbridgeBilledEvents: per(usage.eventbridgeBilledEvents),
+    dynamodbWriteUnits: per(usage.dynamodbWriteUnits),
+    dynamodbReadUnits: per(usage.dynamodbReadUnits),
+    storedBytes: per(storedBytes, 0),
+    retentionDays: RETENTION_DAYS,
+    logBytes: per(logBytesTotal, 0),
+    logRetentionDays: LOG_RETENTION_DAYS,
+    xrayTraces: per(usage.xrayTraces),
+    kmsRequests: 0,
+  };
   return {
-    perMillionUsd: +total.toFixed(2),
-    parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, +v.toFixed(3)])),
-    assumptions: `${MEMORY_GB * 1024} MB functions, billed for their measured local wall time; DynamoDB units measured (table and indexes)`,
+    usage,
+    usagePerEvent: reportedPerEvent,
+    storedBytesPerEventByKind: Object.fromEntries(Object.entries(storedByKind).map(([k, v]) => [k, per(v, 0)])),
+    logBytesPerEvent: {
+      byFunction: Object.fromEntries([...logBytes].map(([fn, b]) => [fn, per(fn === 'herald-authorizer' ? (localAuthorizerCalls ? (b / localAuthorizerCalls) * authorizerCalls : 0) : b, 1)])),
+      platform: per(PLATFORM_BYTES_PER_INVOCATION * lambdaInvocations, 1),
+      apiAccessLogs: per(accessLogBytesPerRequest * apiRequests, 1),
+    },
+    timePerEvent: {
+      lambdaWallMs: per(perEventRuns.api.ms + perEventRuns.fanout.ms + deliverRuns.ms + sweepRuns.ms, 2),
+      modelledReceiverWaitMs: per(RECEIVER_MS * deliverRuns.invocations, 2),
+      localProcessCpuMs: per(wallCpuMs, 2),
+      note: 'CPU is the whole bench process (functions, emulators, receiver), so an upper bound on the functions\' CPU',
+    },
+  };
+}
+
+type ScenarioResult = Awaited<ReturnType<typeof scenario>>;
+
+/** The four numbers, the audit, the floor and API destinations, for one scenario. */
+function costOf(s: ScenarioResult, failedAttemptCost?: number) {
+  const lines = costLines(s.usage, prices);
+  const all = total(lines);
+  const perEvents = perMillion(lines, s.events);
+  const recomputed = recomputeFromReport(s.usagePerEvent, prices);
+  const gbMonthsPerMillionEvents = ((s.usage.storedBytes / s.events) * 1e6 / 2 ** 30) * (RETENTION_DAYS / 30);
+  const d = s.subscriptionsPerEvent;
+  const bytesOf = (prefix: string, count: number) =>
+    Object.entries(s.storedBytesPerEventByKind).filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0) / count;
+  const floorLines = floorPerMillion(
+    {
+      subscriptionsPerEvent: d,
+      eventsPerApiRequest: 10,
+      batch: 10,
+      fanoutMs: s.fanoutFunction.msPerInvocation,
+      deliverMs: s.deliverFunction.msPerInvocation + RECEIVER_MS,
+      memoryMb: MEMORY_MB.deliver,
+      eventBytes: Math.min(1124, bytesOf('TENANT/EVT', 1) || 1124),
+      deliveryBytes: Math.min(1124, bytesOf('DLV', d) || 1124),
+      retentionDays: RETENTION_DAYS,
+    },
+    prices,
+  );
+  const floor = total(floorLines);
+  const perMillionEvents = (all / s.events) * 1e6;
+  const apiDestinations = apiDestinationsPerMillion(d, prices);
+  return {
+    perMillionEvents: round(perMillionEvents, 2),
+    perMillionDeliveries: round((all / Math.max(1, s.delivered)) * 1e6, 2),
+    perMillionFailedAttempts: failedAttemptCost !== undefined ? round(failedAttemptCost * 1e6, 2) : s.failedAttempts > 0 ? round((all / s.failedAttempts) * 1e6, 2) : null,
+    perGbMonthKept: round(prices.dynamodb.storagePerGbMonth + prices.dynamodb.pitrPerGbMonth, 2),
+    gbMonthsKeptPerMillionEvents: round(gbMonthsPerMillionEvents, 3),
+    linesPerMillionEvents: roundLines(perEvents),
+    recomputedPerMillionEvents: round(recomputed.perMillionEvents, 2),
+    recomputedLines: roundLines(recomputed.lines),
+    agreement: round(recomputed.perMillionEvents / perMillionEvents, 3),
+    floorPerMillionEvents: round(floor, 2),
+    floorLines: roundLines(floorLines),
+    ratioToFloor: round(perMillionEvents / floor, 2),
+    apiDestinationsPerMillionEvents: round(apiDestinations, 2),
+    ratioToApiDestinations: round(perMillionEvents / apiDestinations, 2),
+    assumptions: `us-east-1 list prices (bench/prices.json); functions billed for measured local wall time at their stack memory (${JSON.stringify(MEMORY_MB)}), deliver + ${RECEIVER_MS} ms modelled receiver wait per invocation; authorizer cached 5 min for ${PUBLISHING_KEYS} publishing key at ${REFERENCE_EVENTS_PER_MONTH.toLocaleString('en')} events/month; X-Ray default sampling at ${REFERENCE_RATE.toFixed(2)} requests/s; storage and PITR for ${RETENTION_DAYS} days; logs at INFO as deployed, kept ${LOG_RETENTION_DAYS} days (raw bytes, an upper bound for storage); free tiers left out`,
   };
 }
 
 /**
- * What the stack costs a month with no traffic at all (list prices): Lambda's pollers on the two
- * delivery queues (at least 5 each, 20 s long polls), and the sweeper once a minute (one
- * invocation, per shard a cursor read and a list query, one queue-depth read).
+ * One endpoint dead (answers 503 with an error page longer than the response excerpt) for a
+ * simulated 24 h: the attempts each retry policy schedules in 24 h come from its preset
+ * (lambdas/core/retry-policy.ts, base delays), the cost of one failed attempt is measured here
+ * once (a schedule of 1 s retries), and the delivery item's growth per attempt (each attempt
+ * appended with its response excerpt; ALL-projection indexes copy it) is measured and carried
+ * into the write units of every later attempt.
  */
-const IDLE_POLLING = { queues: 2, pollersPerQueue: 5, receivesPerPollerPerMinute: 3 };
-function fixedMonthlyUsd() {
-  const minutes = 30 * 24 * 60;
-  const receives = IDLE_POLLING.queues * IDLE_POLLING.pollersPerQueue * IDLE_POLLING.receivesPerPollerPerMinute * minutes;
-  const sweeper = { invocations: minutes, readUnits: minutes * 8 * 2 * 0.5, sqs: minutes, gbSeconds: minutes * 0.25 * 0.2 };
-  const usd =
-    ((receives + sweeper.sqs) / 1e6) * prices.sqs.perMillionRequests +
-    (sweeper.invocations / 1e6) * prices.lambda.perMillionRequests +
-    sweeper.gbSeconds * prices.lambda.arm64GbSecond +
-    (sweeper.readUnits / 1e6) * prices.dynamodb.perMillionReadRequestUnits;
-  return { usd: +usd.toFixed(2), assumptions: `${IDLE_POLLING.pollersPerQueue} pollers × ${IDLE_POLLING.queues} queues × ${IDLE_POLLING.receivesPerPollerPerMinute} empty receives/min; sweeper 1/min, 200 ms at 256 MB` };
+async function deadEndpoint(deliveries: number, attemptsEach: number) {
+  counting = false;
+  const tenant = await call('POST', '/v1/tenants', ADMIN, { name: 'dead' });
+  await call('POST', '/v1/subscriptions', tenant.apiKey, {
+    name: 'dead',
+    eventTypes: ['order.created'],
+    destination: { type: 'webhook', url: `${receiverUrl}/dead` },
+    retryPolicy: { schedule: Array(attemptsEach - 1).fill(1) },
+  });
+  await herald.settle();
+  const r = await scenarioCounters(async () => {
+    deadReceived = 0;
+    for (let i = 0; i < deliveries; i++) void call('POST', '/v1/events', ADMIN, { tenantId: tenant.id, id: `dead-${i}`, type: 'order.created', subject: `dead-${i}`, data: example });
+    const deadline = Date.now() + 240_000;
+    while (deadReceived < deliveries * attemptsEach && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1500));
+    await herald.settle();
+  });
+  const attempts = deadReceived;
+  const sizes = [...capacity.deliverySizes!.values()].filter((v) => v.length > 2);
+  const growth = sizes.length ? sizes.reduce((a, v) => a + (v[v.length - 1]! - v[1]!) / (v.length - 2), 0) / sizes.length : 0;
+  const firstSize = sizes.length ? sizes.reduce((a, v) => a + v[1]!, 0) / sizes.length : 0;
+  const writesOnDelivery = [...capacity.byKind!].filter(([k]) => k.includes('DLV')).reduce((a, [, v]) => a + v, 0);
+  const lines = costLines(r.usage, prices);
+  // Per attempt: the deliver function, SQS, reads, logs, X-Ray, and writes other than the delivery
+  // item's; the event's own costs (API, fan-out, EventBridge, its storage) are paid once, not per attempt.
+  const perAttemptKeys = Object.keys(lines).filter((k) => /^(lambda\.deliver|sqs|dynamodb\.reads|dynamodb\.writes|cloudwatch|xray)/.test(k));
+  const dlvUnits = writesOnDelivery;
+  const perAttemptOther = (perAttemptKeys.reduce((a, k) => a + lines[k]!, 0) - (dlvUnits / 1e6) * prices.dynamodb.perMillionWriteRequestUnits) / attempts;
+  // Units per KB-unit of the delivery item: the table's copy and every ALL-projection index holding it.
+  const kbUnitsWritten = [...capacity.deliverySizes!.values()].flat().reduce((a, size) => a + Math.max(1, Math.ceil(size / 1024)), 0);
+  const copies = dlvUnits / Math.max(1, kbUnitsWritten);
+  const policies = { default: RETRY_PRESETS.default.policy, fulfillmenttools: RETRY_PRESETS.fulfillmenttools.policy } as Record<string, ResolvedRetryPolicy>;
+  const presets = Object.fromEntries(
+    Object.entries(policies).map(([name, policy]) => {
+      const delayAfter = (attempt: number) => (attempt >= maxAttemptsOf(policy) ? undefined : baseDelaySeconds(policy, attempt));
+      const n = attemptsWithin(86400, delayAfter);
+      let usd = 0;
+      let size = firstSize;
+      for (let k = 1; k <= n; k++) {
+        usd += perAttemptOther + ((copies * Math.ceil(size / 1024)) / 1e6) * prices.dynamodb.perMillionWriteRequestUnits;
+        if (k < n) size += growth;
+      }
+      // Kept for the retention at its final size, in the table and its copies.
+      const storageUsd = ((copies * (size + 100)) / 2 ** 30) * (RETENTION_DAYS / 30) * (prices.dynamodb.storagePerGbMonth + prices.dynamodb.pitrPerGbMonth);
+      return [name, { attemptsIn24h: n, usdPerDeadDelivery24h: round(usd + storageUsd, 6), usdPerMillionFailedAttempts: round(((usd + storageUsd) / n) * 1e6, 2), deliveryItemBytesAfter24h: Math.round(size), itemCopies: round(copies, 2), fitsIn400KB: size <= 400 * 1024 }];
+    }),
+  );
+  return {
+    deliveries,
+    attemptsEach,
+    attemptsMeasured: attempts,
+    responseBodyBytes: DEAD_BODY.length,
+    responseExcerptBytes: RESPONSE_EXCERPT_BYTES,
+    deliveryItemBytesAtFirstAttempt: Math.round(firstSize),
+    deliveryItemGrowthPerAttemptBytes: Math.round(growth),
+    deliveryWriteUnitsPerAttempt: round(dlvUnits / attempts, 3),
+    deliveryItemCopies: round(copies, 2),
+    usdPerAttemptExcludingDeliveryItemWrites: round(perAttemptOther, 8),
+    usdPerMillionFailedAttemptsMeasured: round((total(lines) / attempts) * 1e6, 2),
+    linesPerMillionFailedAttempts: roundLines(perMillion(lines, attempts)),
+    presets,
+    largestItem: { ...capacity.largestItem! },
+    peakMessages: { ...peak },
+    note: 'time compressed: the cost of one failed attempt is measured on 1 s retries; the presets\' 24 h attempt counts come from their base delays; each later attempt writes the larger item',
+  };
+}
+let deadReceived = 0;
+const DEAD_BODY = `<html><head><title>503 Service Temporarily Unavailable</title></head><body>${'<p>The server is temporarily unable to service your request due to maintenance downtime or capacity problems. Please try again later.</p>'.repeat(12)}</body></html>`;
+
+/** Counters reset, deployed logging on, `work` run, counters read (as scenario() does, for ad-hoc work). */
+async function scenarioCounters(work: () => Promise<void>) {
+  counts.clear();
+  billed.clear();
+  invocations.clear();
+  logBytes.clear();
+  Object.assign(capacity, { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, transactions: 0, largestItem: { bytes: 0, kind: '' } });
+  capacity.byKind!.clear();
+  capacity.stored!.clear();
+  capacity.deliverySizes!.clear();
+  deliverRuns.invocations = 0;
+  deliverRuns.ms = 0;
+  sweepRuns.invocations = 0;
+  sweepRuns.ms = 0;
+  apiRequests = 0;
+  for (const run of Object.values(perEventRuns)) Object.assign(run, { invocations: 0, ms: 0 });
+  deployedLogging(true);
+  sampleQueue(true);
+  counting = true;
+  const cpu0 = process.cpuUsage();
+  await work();
+  counting = false;
+  const cpu = process.cpuUsage(cpu0);
+  sampleQueue(false);
+  deployedLogging(false);
+  return measuredUsage({ events: Math.max(1, perEventRuns.api.invocations), wallCpuMs: (cpu.user + cpu.system) / 1000 });
+}
+
+/** The idle month, itemised from the synthesized stack and a measured idle sweep. */
+async function idleCost() {
+  // One sweep with nothing to do, as the schedule runs it every minute.
+  const idle = await scenarioCounters(async () => {
+    await timedSweep();
+  });
+  const sweepUnits = idle.usage.dynamodbReadUnits;
+  const result = idleMonthly(
+    {
+      ...inventory,
+      pollersPerMapping: 5,
+      receivesPerPollerPerMinute: 3,
+      scheduled: { billedMs: idle.usage.functions.sweeper!.billedMs, memoryMb: MEMORY_MB.sweeper, readUnits: sweepUnits, sqsRequests: idle.usage.sqsBilledRequests, logBytes: idle.usage.logBytes },
+      kmsCallerRoles: 5,
+    },
+    prices,
+  );
+  return {
+    usdPerMonth: round(result.total, 2),
+    lines: roundLines(result.lines, 2),
+    kmsRotatedKeysAfterTwoYears: kmsRotationAfterYears(inventory, 2, prices),
+    inventory: { ...inventory, customMetrics: inventory.customMetrics.map((m) => m.name) },
+    idleSweep: { ms: round(idle.usage.functions.sweeper!.billedMs, 1), readUnits: sweepUnits, sqsRequests: idle.usage.sqsBilledRequests, logBytes: Math.round(idle.usage.logBytes) },
+    assumptions:
+      'a month of 30 days; Lambda keeps 5 pollers per SQS event source mapping, each long-polling 20 s (3 empty receives a minute); every custom metric and every API method\'s 7 detailed metrics are billed for the whole month once published (customMetricsWithTraffic and apiGatewayMethodMetrics vanish in a month with no traffic at all); DynamoDB asks KMS for the table key about once per 5 minutes per caller role (5 roles); the KMS key\'s automatic rotation adds $1/month after one year and $2 after two',
+  };
 }
 
 function sumOf(result: Awaited<ReturnType<typeof scenario>>, prefix: string) {
@@ -295,13 +734,50 @@ if (process.argv.includes('--hostile')) {
   process.exit(0);
 }
 
+// The stack as synthesized: idle inventory and the API access-log format (after --hostile, which needs neither).
+inventory = idleInventory();
+accessLogBytesPerRequest =
+  Buffer.byteLength(
+    inventory.accessLogFormat
+      .replace('$context.requestId', '3f1c2a4b-5d6e-4f70-8a9b-0c1d2e3f4a5b')
+      .replace('$context.identity.sourceIp', '203.0.113.42')
+      .replace(/\$context\.identity\.(user|caller)/g, '-')
+      .replace('$context.requestTime', '25/Nov/2026:09:43:28 +0000')
+      .replace('$context.httpMethod', 'POST')
+      .replace('$context.resourcePath', '/{proxy+}')
+      .replace('$context.status', '202')
+      .replace('$context.protocol', 'HTTP/1.1')
+      .replace('$context.responseLength', '38'),
+  ) + 26;
+authorizer = await authorizerCost();
+
+/** About 1,000 tenants, one subscription each, uneven (Zipf-like) volumes: tenant i publishes max(1, round(k / (i + 1))) events. */
+const unevenTenants = (tenants: number, k: number): TenantPlan[] => Array.from({ length: tenants }, (_, i) => ({ subscriptions: 1, events: Math.max(1, Math.round(k / (i + 1))) }));
+
+function printCost(s: ScenarioResult, cost: ReturnType<typeof costOf>) {
+  console.log(
+    `  $/M events ${cost.perMillionEvents} (recomputed ${cost.recomputedPerMillionEvents}, ratio ${cost.agreement}); $/M deliveries ${cost.perMillionDeliveries}; $/M failed attempts ${cost.perMillionFailedAttempts ?? '-'}; ` +
+      `GB-months kept per M events ${cost.gbMonthsKeptPerMillionEvents} at $${cost.perGbMonthKept}/GB-month; floor $${cost.floorPerMillionEvents} (×${cost.ratioToFloor}); API destinations $${cost.apiDestinationsPerMillionEvents} (×${cost.ratioToApiDestinations}); ` +
+      `largest item ${s.largestItem.bytes} B (${s.largestItem.kind}); peak in flight ${s.peakMessages.inFlight}, waiting ${s.peakMessages.waiting}`,
+  );
+  console.table(cost.linesPerMillionEvents);
+}
+
 /** `npm run bench -- --quick`: the request-count scenarios only, smaller (for working on the path). */
 const quick = process.argv.includes('--quick');
 if (quick) {
   herald.setBatchWindowMs(Number(process.env.BENCH_WINDOW_MS ?? 1000));
-  for (const s of [await scenario('one', 200, 1, 50), await scenario('ten', 20, 10, 10), await scenario('one-retry', 50, 1, 50, true)]) {
-    console.log(s.name, s.delivered, '/', s.expected, s.latencyMs, JSON.stringify(s.requestsPerDelivery), s.dynamodbUnitsPerDelivery, s.deliverFunction, s.apiFunction, s.fanoutFunction, costPerMillion(s));
+  const runs = [await scenario('one', 200, 1, 50), await scenario('ten', 20, 10, 10), await scenario('one-retry', 50, 1, 50, true), await scenario('tenants', 0, 1, 50, false, unevenTenants(100, 20))];
+  const dead = await deadEndpoint(3, 6);
+  for (const s of runs) {
+    console.log(s.name, s.delivered, '/', s.expected, s.latencyMs, JSON.stringify(s.requestsPerDelivery), s.dynamodbUnitsPerDelivery, s.deliverFunction, s.apiFunction, s.fanoutFunction);
+    console.log('  per event', JSON.stringify(s.usagePerEvent), JSON.stringify(s.logBytesPerEvent), JSON.stringify(s.storedBytesPerEventByKind), JSON.stringify(s.timePerEvent));
+    printCost(s, costOf(s));
   }
+  console.log('dead endpoint', JSON.stringify(dead, null, 1));
+  console.log('authorizer', authorizer);
+  const idle = await idleCost();
+  console.log('idle', JSON.stringify({ ...idle, inventory: undefined }, null, 1));
   await herald.stop();
   process.exit(0);
 }
@@ -315,6 +791,12 @@ const tenRetry = await scenario('ten-retry', 20, 10, 10, true);
 herald.setBatchWindowMs(0);
 const oneFast = await scenario('one-no-window', 1000, 1, 25);
 const tenFast = await scenario('ten-no-window', 100, 10, 10);
+// Production-like: about 1,000 tenants, one subscription each, uneven volumes (scaled down to about 2,000 events), at the deployed window.
+herald.setBatchWindowMs(1000);
+const tenants = await scenario('tenants', 0, 1, 50, false, unevenTenants(1000, 200));
+// One endpoint dead for a simulated 24 h (default and fulfillmenttools policies).
+const dead = await deadEndpoint(5, 20);
+const idle = await idleCost();
 
 // Worker efficiency: the real deliver handler, called as the event source mapping calls it.
 const fast = await fastReceiver();
@@ -354,16 +836,29 @@ const cold = await coldStarts(20);
 const results = {
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
   date: new Date().toISOString(),
-  scenarios: [one, ten, oneRetry, tenRetry, oneFast, tenFast].map((s) => ({ ...s, cost: costPerMillion(s) })),
+  scenarios: [one, ten, oneRetry, tenRetry, oneFast, tenFast, tenants].map((s) => ({ ...s, cost: costOf(s) })),
+  deadEndpoint: dead,
+  authorizer: { ...authorizer, memoryMb: MEMORY_MB.authorizer, cacheSeconds: AUTHORIZER_CACHE_SECONDS, publishingKeys: PUBLISHING_KEYS },
+  costModel: {
+    receiverMs: RECEIVER_MS,
+    referenceEventsPerMonth: REFERENCE_EVENTS_PER_MONTH,
+    xrayTracesPerApiRequest: round(xrayTracesPerRequest(REFERENCE_RATE, prices), 4),
+    platformLogBytesPerInvocation: PLATFORM_BYTES_PER_INVOCATION,
+    accessLogBytesPerRequest,
+    memoryMb: MEMORY_MB,
+    retentionDays: RETENTION_DAYS,
+  },
+  idleMonthlyCost: idle,
   bundleBytes: bundles,
   workerEfficiency: worker,
   fanout,
   coldStart: cold,
-  fixedMonthlyCost: fixedMonthlyUsd(),
   hostileFilters: hostile,
   goals: {
-    costPerMillion1Sub: { goal: 1.5, measured: costPerMillion(one).perMillionUsd },
-    costPerMillion10Subs: { goal: 0.9, measured: costPerMillion(ten).perMillionUsd },
+    costPerMillion1Sub: { goal: 1.5, measured: costOf(one).perMillionDeliveries, perMillionEvents: costOf(one).perMillionEvents },
+    costPerMillion10Subs: { goal: 0.9, measured: costOf(ten).perMillionDeliveries, perMillionEvents: costOf(ten).perMillionEvents },
+    recomputationWithin10Percent: Object.fromEntries([one, ten, oneRetry, tenRetry, oneFast, tenFast, tenants].map((s) => [s.name, { ratio: costOf(s).agreement, within: Math.abs(costOf(s).agreement - 1) <= 0.1 }])),
+    idleUsdPerMonth: { goal: 10, measured: idle.usdPerMonth },
     sqsRequestsPerDelivery: { goal: 0.35, measured1Sub: sumOf(one, 'SQS'), measured10Subs: sumOf(ten, 'SQS') },
     dynamodbWriteUnitsPerDelivery: { goal: 1, measured1Sub: one.dynamodbUnitsPerDelivery.write, measured10Subs: ten.dynamodbUnitsPerDelivery.write, writeRequests1Sub: writesOf(one), writeRequests10Subs: writesOf(ten) },
     fanout1000SqsRequests: { goal: 101, measured: fanout.sqsRequests },
@@ -378,7 +873,7 @@ const results = {
       noWindow10Subs: tenFast.latencyMs?.p99,
     },
     worstFilterCpuMsPerEvent: { goal: 'a few ms', measured: hostile.worstCpuMsPerMatch },
-    costPerMillionNoWindow: { measured1Sub: costPerMillion(oneFast).perMillionUsd, measured10Subs: costPerMillion(tenFast).perMillionUsd },
+    costPerMillionNoWindow: { measured1Sub: costOf(oneFast).perMillionDeliveries, measured10Subs: costOf(tenFast).perMillionDeliveries },
   },
   prices,
 };
@@ -389,7 +884,7 @@ for (const s of results.scenarios) {
   console.log(`${s.events} events × ${s.subscriptions} subscription(s) at ${s.ratePerSecond}/s${s.retryEach ? ', one retry each' : ''}: ${s.delivered}/${s.expected} delivered in ${s.seconds} s${s.latencyMs ? `; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms` : ''}`);
   console.table(s.requestsPerDelivery);
   console.log('  DynamoDB units per delivery', s.dynamodbUnitsPerDelivery);
-  console.log(`  ≈ $${s.cost.perMillionUsd} per million deliveries`, s.cost.parts);
+  printCost(s, s.cost);
 }
 console.table(bundles);
 console.log('worker efficiency', worker);
@@ -397,6 +892,8 @@ console.log('fan-out', fanout);
 console.table(cold);
 console.table(hostile.perMatch);
 console.log('API latency beside the worst filters', hostile.apiLatency);
+console.log('dead endpoint', JSON.stringify(dead, null, 1));
+console.log('idle month', JSON.stringify({ ...idle, inventory: undefined }, null, 1));
 console.log('goals', JSON.stringify(results.goals, null, 1));
 console.log('written bench/results.json');
 process.exit(0);

@@ -138,10 +138,11 @@ export function recomputeFromReport(r: ReportedPerEvent, p: Prices): { perMillio
  * EventBridge, deliver via SQS) carry the API request's trace header and add segments to the same
  * trace, so only root requests count.
  */
-export function xrayTracesPerRequest(requestsPerSecond: number, p: Prices): number {
+export function xrayTracesPerRequest(requestsPerSecond: number, p: Prices, rule?: { fixedRate: number; reservoirPerSecond: number }): number {
   if (requestsPerSecond <= 0) return 0;
-  const reservoir = Math.min(requestsPerSecond, p.xray.defaultSamplingReservoirPerSecond);
-  return (reservoir + p.xray.defaultSamplingRate * (requestsPerSecond - reservoir)) / requestsPerSecond;
+  const fixedRate = rule?.fixedRate ?? p.xray.defaultSamplingRate;
+  const reservoir = Math.min(requestsPerSecond, rule?.reservoirPerSecond ?? p.xray.defaultSamplingReservoirPerSecond);
+  return (reservoir + fixedRate * (requestsPerSecond - reservoir)) / requestsPerSecond;
 }
 
 /**
@@ -211,6 +212,8 @@ export function apiDestinationsPerMillion(subscriptionsPerEvent: number, p: Pric
 }
 
 export interface IdleInventory {
+  /** The stack's X-Ray sampling rule, if it has one (else the account's default rule). */
+  samplingRule?: { fixedRate: number; reservoirPerSecond: number };
   alarms: number;
   dashboards: number;
   customMetrics: { name: string; publishedWhenIdle: boolean }[];
@@ -249,7 +252,7 @@ export function idleMonthly(inv: IdleInventory, p: Prices & { sqs: { fifoPerMill
     scheduledDynamodb: ((n * s.readUnits) / 1e6) * p.dynamodb.perMillionReadRequestUnits,
     scheduledSqs: ((n * s.sqsRequests) / 1e6) * p.sqs.perMillionRequests,
     scheduledLogs: ((n * s.logBytes) / GB) * (p.cloudwatch.logsIngestionPerGb + p.cloudwatch.logsStoragePerGbMonth),
-    scheduledXray: (n / 1e6) * p.xray.perMillionTracesRecorded,
+    scheduledXray: ((n * xrayTracesPerRequest(1 / 60, p, inv.samplingRule)) / 1e6) * p.xray.perMillionTracesRecorded,
   };
   return { total: total(lines), lines };
 }

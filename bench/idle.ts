@@ -66,8 +66,12 @@ export function idleInventory() {
     kmsRotationEnabled: of('AWS::KMS::Key').filter((k) => k.Properties?.EnableKeyRotation).length,
     sqsEventSourceMappings: mappings.map((m) => ({ fifo: JSON.stringify(m.Properties?.EventSourceArn ?? '').match(/"([A-Za-z0-9]+)"/g)?.some((id) => fifoQueueIds.has(id.replace(/"/g, ''))) ?? false })),
     scheduledInvocationsPerMonth: schedules.reduce((a, r) => a + perMonth(String(r.Properties!.ScheduleExpression)), 0),
-    functions: of('AWS::Lambda::Function').map((f) => ({ memoryMb: f.Properties?.MemorySize, tracing: f.Properties?.TracingConfig?.Mode, logLevel: f.Properties?.Environment?.Variables?.POWERTOOLS_LOG_LEVEL ?? f.Properties?.LoggingConfig?.ApplicationLogLevel ?? 'INFO (default)' })),
+    functions: of('AWS::Lambda::Function').map((f) => ({ memoryMb: f.Properties?.MemorySize, tracing: f.Properties?.TracingConfig?.Mode, logLevel: f.Properties?.Environment?.Variables?.POWERTOOLS_LOG_LEVEL ?? f.Properties?.LoggingConfig?.ApplicationLogLevel ?? 'INFO (default)', systemLogLevel: f.Properties?.LoggingConfig?.SystemLogLevel ?? 'INFO (default)' })),
     apiTracing: of('AWS::ApiGateway::Stage').map((s) => s.Properties?.TracingEnabled),
+    /** Lambda's platform lines (START/REPORT, at INFO) are written only when the system log level lets INFO through. */
+    platformLinesWritten: of('AWS::Lambda::Function').some((f) => !['WARN', 'ERROR', 'FATAL'].includes(f.Properties?.LoggingConfig?.SystemLogLevel ?? 'INFO')),
+    /** The stack's own X-Ray sampling rule, or none (then the account's default rule applies). */
+    samplingRule: of('AWS::XRay::SamplingRule').map((r) => ({ fixedRate: Number(r.Properties?.SamplingRule?.FixedRate), reservoirPerSecond: Number(r.Properties?.SamplingRule?.ReservoirSize) }))[0],
     accessLogFormat,
   };
 }

@@ -460,7 +460,8 @@ function measuredUsage({ events, wallCpuMs }: { events: number; wallCpuMs: numbe
   const lambdaInvocations = Object.values(functions).reduce((a, f) => a + (f?.invocations ?? 0), 0);
   // Application lines as captured (the authorizer's scaled to its modelled invocations), Lambda's platform lines, API access logs.
   const appBytes = [...logBytes].reduce((a, [fn, b]) => a + (fn === 'herald-authorizer' ? (localAuthorizerCalls ? (b / localAuthorizerCalls) * authorizerCalls : 0) : b), 0);
-  const logBytesTotal = appBytes + PLATFORM_BYTES_PER_INVOCATION * lambdaInvocations + accessLogBytesPerRequest * apiRequests;
+  const platformBytes = inventory.platformLinesWritten ? PLATFORM_BYTES_PER_INVOCATION : 0;
+  const logBytesTotal = appBytes + platformBytes * lambdaInvocations + accessLogBytesPerRequest * apiRequests;
   const storedBytes = [...capacity.stored!.values()].reduce((a, s) => a + s.bytes, 0);
   const storedByKind: Record<string, number> = {};
   for (const s of capacity.stored!.values()) storedByKind[s.kind] = (storedByKind[s.kind] ?? 0) + s.bytes;
@@ -476,7 +477,8 @@ function measuredUsage({ events, wallCpuMs }: { events: number; wallCpuMs: numbe
     logBytes: logBytesTotal,
     logRetentionDays: LOG_RETENTION_DAYS,
     // Root requests (API) sampled by the default rule; the sweeper's scheduled runs are roots of their own.
-    xrayTraces: apiRequests * xrayTracesPerRequest(REFERENCE_RATE, prices) + sweepRuns.invocations * xrayTracesPerRequest(1 / 60, prices),
+    // The stack's sampling rule (herald:tracing), else the account's default rule.
+    xrayTraces: apiRequests * xrayTracesPerRequest(REFERENCE_RATE, prices, inventory.samplingRule) + sweepRuns.invocations * xrayTracesPerRequest(1 / 60, prices, inventory.samplingRule),
     // DynamoDB caches the table key (about 5 minutes per caller): KMS requests are a fixed monthly trickle (see idle), not per event.
     kmsRequests: 0,
   };
@@ -503,7 +505,7 @@ function measuredUsage({ events, wallCpuMs }: { events: number; wallCpuMs: numbe
     storedBytesPerEventByKind: Object.fromEntries(Object.entries(storedByKind).map(([k, v]) => [k, per(v, 0)])),
     logBytesPerEvent: {
       byFunction: Object.fromEntries([...logBytes].map(([fn, b]) => [fn, per(fn === 'herald-authorizer' ? (localAuthorizerCalls ? (b / localAuthorizerCalls) * authorizerCalls : 0) : b, 1)])),
-      platform: per(PLATFORM_BYTES_PER_INVOCATION * lambdaInvocations, 1),
+      platform: per(platformBytes * lambdaInvocations, 1),
       apiAccessLogs: per(accessLogBytesPerRequest * apiRequests, 1),
     },
     timePerEvent: {
@@ -842,7 +844,7 @@ const results = {
   costModel: {
     receiverMs: RECEIVER_MS,
     referenceEventsPerMonth: REFERENCE_EVENTS_PER_MONTH,
-    xrayTracesPerApiRequest: round(xrayTracesPerRequest(REFERENCE_RATE, prices), 4),
+    xrayTracesPerApiRequest: round(xrayTracesPerRequest(REFERENCE_RATE, prices, inventory.samplingRule), 4),
     platformLogBytesPerInvocation: PLATFORM_BYTES_PER_INVOCATION,
     accessLogBytesPerRequest,
     memoryMb: MEMORY_MB,

@@ -22,6 +22,8 @@ export const HERALD_CONTEXT_KEYS = [
   'herald:reservedSources',
   'herald:customerRoleName',
   'herald:tracing',
+  'herald:deliverMaxConcurrency',
+  'herald:deliverReservedConcurrency',
 ] as const;
 
 const flag = (value: unknown) => value === true || value === 'true';
@@ -70,5 +72,7 @@ export function heraldPropsFromContext(node: Node): HeraldStackProps {
     reservedSources: list(get('herald:reservedSources')),
     customerRoleName: get('herald:customerRoleName') || undefined,
     tracing: tracingMode(get('herald:tracing')),
+    deliverMaxConcurrency: positive('herald:deliverMaxConcurrency', true),
+    deliverReservedConcurrency: positive('herald:deliverReservedConcurrency', true),
   };
 }

@@ -59,6 +59,10 @@ export interface HeraldStackProps extends StackProps {
    * every request, `off` none. @default sampled
    */
   readonly tracing?: 'sampled' | 'full' | 'off';
+  /** Deliver invocations per event source mapping at once (2-1000). @default 100 */
+  readonly deliverMaxConcurrency?: number;
+  /** Reserved concurrency for the deliver function. @default none */
+  readonly deliverReservedConcurrency?: number;
   /** The API stage's burst (token bucket size). @default 200 */
   readonly apiBurstLimit?: number;
   /**
@@ -125,6 +129,8 @@ export class HeraldStack extends Stack {
       destinationTrust,
       customerBusAccounts: props.customerBusAccounts,
       customerRoleName: props.customerRoleName,
+      deliverMaxConcurrency: props.deliverMaxConcurrency,
+      deliverReservedConcurrency: props.deliverReservedConcurrency,
       customerBusRoleName: customerBusRoleName(this, props.customerBusRoleName),
       deliveryBatchWindowSeconds: props.deliveryBatchWindowSeconds,
     });

@@ -74,7 +74,9 @@ export class SqsDeliveryQueue implements DeliveryQueue {
       MessageBody: JSON.stringify(job),
       ...(fifo
         ? { MessageGroupId: job.orderingGroup, MessageDeduplicationId: job.firstEnqueue ? job.deliveryId : `${job.deliveryId}.${randomUUID()}` }
-        : { DelaySeconds: delaySeconds }),
+        : // SQS fair queues: the tenant as message group on the standard queue, so one tenant's
+          // backlog does not lengthen every other tenant's dwell time (no ordering is implied).
+          { DelaySeconds: delaySeconds, MessageGroupId: job.tenantId }),
     }));
     for (let round = 0; entries.length > 0; round++) {
       if (round === 5) throw new Error(`SQS refused ${entries.length} delivery job(s) after 5 tries`);
@@ -88,7 +90,7 @@ export class SqsDeliveryQueue implements DeliveryQueue {
   async enqueueFlush(tenantId: string, subscriptionId: string, delaySeconds: number): Promise<void> {
     const body: FlushJob = { v: 1, kind: 'flush', tenantId, subscriptionId };
     await sqs().send(
-      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(body), DelaySeconds: Math.max(0, Math.min(Math.ceil(delaySeconds), MAX_DELAY_SECONDS)) }),
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(body), MessageGroupId: tenantId, DelaySeconds: Math.max(0, Math.min(Math.ceil(delaySeconds), MAX_DELAY_SECONDS)) }),
     );
   }
 

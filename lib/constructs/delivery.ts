@@ -12,6 +12,9 @@ import { HeraldFunction } from './herald-function.ts';
 import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';
 
+/** Deliver invocations per event source mapping at once, unless `herald:deliverMaxConcurrency` says otherwise. */
+export const DEFAULT_DELIVER_MAX_CONCURRENCY = 100;
+
 /** SQS's largest maxReceiveCount: the most attempts an ordered delivery can make. */
 export const ORDERED_MAX_RECEIVES = 1000;
 
@@ -43,6 +46,14 @@ export interface DeliveryProps {
    * must not change when the role is replaced. @default a name CloudFormation generates
    */
   readonly customerBusRoleName?: string;
+  /**
+   * The most deliver invocations each event source mapping runs at once (2-1000): Herald's share
+   * of the account's Lambda concurrency, which it shares with the platform's own workloads.
+   * @default 100
+   */
+  readonly deliverMaxConcurrency?: number;
+  /** Reserved concurrency for the deliver function (a floor and a ceiling). @default none */
+  readonly deliverReservedConcurrency?: number;
   /** The standard queue's batching window (see HeraldStackProps). @default 1 */
   readonly deliveryBatchWindowSeconds?: number;
 }
@@ -116,6 +127,7 @@ export class Delivery extends Construct {
       env,
       timeout: Duration.seconds(TIMEOUTS.deliverFunctionTimeoutSeconds),
       memorySize: 512,
+      reservedConcurrency: props.deliverReservedConcurrency,
       // JSONata transforms run in this worker thread (lambdas/adapters/transform-runner.ts).
       workers: ['lambdas/adapters/transform-worker.mjs'],
     });
@@ -181,10 +193,13 @@ export class Delivery extends Construct {
         batchSize: DELIVER_BATCH_SIZE,
         maxBatchingWindow: Duration.seconds(props.deliveryBatchWindowSeconds ?? 1),
         reportBatchItemFailures: true,
+        maxConcurrency: props.deliverMaxConcurrency ?? DEFAULT_DELIVER_MAX_CONCURRENCY,
       }),
     );
     // FIFO event sources take no batching window; order within a group is kept by SQS.
-    this.deliver.function.addEventSource(new SqsEventSource(this.orderedQueue, { batchSize: DELIVER_BATCH_SIZE, reportBatchItemFailures: true }));
+    this.deliver.function.addEventSource(
+      new SqsEventSource(this.orderedQueue, { batchSize: DELIVER_BATCH_SIZE, reportBatchItemFailures: true, maxConcurrency: props.deliverMaxConcurrency ?? DEFAULT_DELIVER_MAX_CONCURRENCY }),
+    );
 
     this.fanout = new HeraldFunction(this, 'Fanout', { name: 'fanout', env, timeout: Duration.seconds(60), memorySize: 512 });
     // Reads the fan-out index; writes batching subscriptions' buffers.

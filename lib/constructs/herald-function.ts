@@ -25,6 +25,8 @@ export interface HeraldFunctionProps {
   readonly timeout?: Duration;
   /** @default 256 */
   readonly memorySize?: number;
+  /** @default none (the account's unreserved pool) */
+  readonly reservedConcurrency?: number;
   /** Extra files to copy next to the bundle (paths relative to the repo root). @default none */
   readonly assets?: string[];
   /**
@@ -90,6 +92,7 @@ export class HeraldFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       timeout: props.timeout ?? Duration.seconds(30),
       memorySize: props.memorySize ?? 256,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       tracing: lambda.Tracing.ACTIVE,
       loggingFormat: lambda.LoggingFormat.JSON,
       // The platform's START/END/REPORT lines cost log ingestion on every invocation; its warnings

@@ -54,6 +54,8 @@ const EVERY_CONTEXT: Record<(typeof HERALD_CONTEXT_KEYS)[number], unknown> = {
   'herald:reservedSources': 'com.platform,com.platform-billing',
   'herald:customerRoleName': 'HeraldDelivery',
   'herald:tracing': 'full',
+  'herald:deliverMaxConcurrency': 50,
+  'herald:deliverReservedConcurrency': 60,
   'herald:tenantQuotas': '{"subscriptions":500,"apiKeys":20}',
   'herald:deliveryBatchWindowSeconds': 5,
   'herald:apiRateLimit': 1000,

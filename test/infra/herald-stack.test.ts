@@ -110,6 +110,17 @@ describe('delivery queue', () => {
     expect(standard[0].MaximumBatchingWindowInSeconds).toBe(0);
   });
 
+  it("bounds Herald's share of the account's Lambda concurrency (herald:deliverMaxConcurrency, reserved concurrency by context)", () => {
+    const concurrency = (t: Template) => Object.values(t.findResources('AWS::Lambda::EventSourceMapping')).map((r) => r.Properties.ScalingConfig?.MaximumConcurrency);
+    expect(concurrency(template)).toEqual([100, 100]);
+    const bounded = Template.fromStack(new HeraldStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bounded', { deliverMaxConcurrency: 20, deliverReservedConcurrency: 40 }));
+    expect(concurrency(bounded)).toEqual([20, 20]);
+    const deliver = Object.entries(bounded.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('Deliver'))![1];
+    expect(deliver.Properties.ReservedConcurrentExecutions).toBe(40);
+    const unbounded = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('Deliver'))![1];
+    expect(unbounded.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
   it('keeps timeouts consistent: subscription timeout < function timeout, visibility ≥ 6 × function timeout', () => {
     const deliver = stack.delivery.deliver.function.node.defaultChild as { timeout?: number };
     expect(deliver.timeout).toBe(TIMEOUTS.deliverFunctionTimeoutSeconds);

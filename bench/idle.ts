@@ -29,7 +29,8 @@ export function customMetricNames(root = new URL('..', import.meta.url).pathname
   for (const file of files(join(root, 'lambdas'))) {
     for (const m of readFileSync(file, 'utf8').matchAll(/addMetric\(\s*([`'])(.*?)\1/g)) {
       const name = m[2]!;
-      if (name === 'sweep_${name}') for (const k of sweepKeys) (names.add(`sweep_${k}`), idle.add(`sweep_${k}`));
+      // The sweeper publishes only what a sweep did (non-zero counts): none while idle.
+      if (name === 'sweep_${name}') for (const k of sweepKeys) names.add(`sweep_${k}`);
       // Outcomes of an attempt (lambdas/core/deliver.ts DeliverOutcome): succeeded, retry, failed, held.
       else if (name === 'deliveries_${outcome.kind}') for (const k of ['succeeded', 'retry', 'failed', 'held']) names.add(`deliveries_${k}`);
       else names.add(name);
@@ -69,7 +70,9 @@ export function idleInventory() {
     functions: of('AWS::Lambda::Function').map((f) => ({ memoryMb: f.Properties?.MemorySize, tracing: f.Properties?.TracingConfig?.Mode, logLevel: f.Properties?.Environment?.Variables?.POWERTOOLS_LOG_LEVEL ?? f.Properties?.LoggingConfig?.ApplicationLogLevel ?? 'INFO (default)', systemLogLevel: f.Properties?.LoggingConfig?.SystemLogLevel ?? 'INFO (default)' })),
     apiTracing: of('AWS::ApiGateway::Stage').map((s) => s.Properties?.TracingEnabled),
     /** Lambda's platform lines (START/REPORT, at INFO) are written only when the system log level lets INFO through. */
-    platformLinesWritten: of('AWS::Lambda::Function').some((f) => !['WARN', 'ERROR', 'FATAL'].includes(f.Properties?.LoggingConfig?.SystemLogLevel ?? 'INFO')),
+    platformLinesWritten: of('AWS::Lambda::Function')
+      .filter((f) => f.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'herald')
+      .some((f) => !['WARN', 'ERROR', 'FATAL'].includes(f.Properties?.LoggingConfig?.SystemLogLevel ?? 'INFO')),
     /** The stack's own X-Ray sampling rule, or none (then the account's default rule applies). */
     samplingRule: of('AWS::XRay::SamplingRule').map((r) => ({ fixedRate: Number(r.Properties?.SamplingRule?.FixedRate), reservoirPerSecond: Number(r.Properties?.SamplingRule?.ReservoirSize) }))[0],
     accessLogFormat,

@@ -32,7 +32,9 @@ export const handler = middy<ScheduledEvent, SweepReport>()
     // The event list gets most of the run; 15 s stay for the cursor, pending and held deliveries.
     const budget = Math.max(1_000, Math.min(35_000, context.getRemainingTimeInMillis() - 15_000));
     const report = await sweep({ ...ports, config: { ...ports.config, deadline: Date.now() + budget } });
-    for (const [name, value] of Object.entries(report)) metrics.addMetric(`sweep_${name}`, MetricUnit.Count, value);
+    // Only what the sweep did: a custom metric costs by the month it has data, and an idle stack's
+    // sweeps (every minute) would otherwise keep nine of them alive at zero.
+    for (const [name, value] of Object.entries(report)) if (value > 0) metrics.addMetric(`sweep_${name}`, MetricUnit.Count, value);
     const acted = report.eventsPublished + report.deliveriesEnqueued + report.pendingRequeued + report.heldReleased + report.unrecoverable + report.batchLooksRequeued;
     if (acted > 0) logger.warn('sweeper recovered work that was lost in transit', { ...report });
     else logger.info('sweep clean', { ...report });

@@ -196,7 +196,7 @@ export function table(headers: string[], rows: unknown[][]): string {
   const text = rows.map((row) => row.map(cell));
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((row) => row[i]!.length)));
   const line = (row: string[]) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  return [line(headers), ...text.map(line)].join('\n');
+  return [line(headers), ...(text.length ? text.map(line) : ['(none)'])].join('\n');
 }
 
 function keyValues(entries: [string, unknown][]): string {
@@ -248,7 +248,10 @@ async function call<T>(request: Promise<{ data?: T; error?: unknown; response: R
   if (result.response.ok) return result.data as T;
   const problem = typeof result.error === 'object' && result.error !== null ? (result.error as Problem) : undefined;
   const title = problem?.title ?? result.response.statusText;
-  const detail = problem?.detail ?? (typeof result.error === 'string' ? result.error : '');
+  let detail = problem?.detail ?? (typeof result.error === 'string' ? result.error : '');
+  // The detail of a validation problem repeats its field errors, which are printed one a line.
+  const first = problem?.errors?.[0];
+  if (first?.message && detail.includes(first.message)) detail = '';
   throw new ApiError(`${result.response.status} ${title}${detail ? `: ${detail}` : ''}`, problem);
 }
 

@@ -274,7 +274,6 @@ function readJsonFile(path: string, io: Io): unknown {
         // fall through to the original error
       }
     }
-    void io;
     throw new UsageError(`${path} is not valid JSON: ${(error as Error).message}`);
   }
 }

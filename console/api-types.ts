@@ -175,7 +175,10 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        /** @description the tenant the admin key acts for */
+                        tenantId?: string;
+                    };
                 };
             };
             responses: {

@@ -196,7 +196,7 @@ export const OPENAPI_OPERATIONS: Record<string, Record<string, Op>> = {
   '/v1/subscriptions/{id}/deliveries': { get: { summary: 'The delivery log', ok: [200, page(ref('Delivery'))], query: ['status', 'limit', 'nextToken', 'tenantId'] } },
   '/v1/subscriptions/{id}/resend': { post: { summary: 'Resend kept events by subject and/or time range', body: ref('ResendQuery'), ok: [202, { type: 'object', properties: { count: { type: 'integer' } } }] } },
   '/v1/deliveries/{id}': { get: { summary: 'A delivery with its attempts', ok: [200, ref('Delivery')], query: ['tenantId'] } },
-  '/v1/deliveries/{id}/resend': { post: { summary: 'Deliver the same event again (a new delivery)', body: { type: 'object' }, ok: [202, { type: 'object', properties: { deliveryId: { type: 'string' } } }] } },
+  '/v1/deliveries/{id}/resend': { post: { summary: 'Deliver the same event again (a new delivery)', body: { type: 'object', properties: { tenantId: { type: 'string', description: 'the tenant the admin key acts for' } }, additionalProperties: false }, ok: [202, { type: 'object', properties: { deliveryId: { type: 'string' } } }] } },
   '/v1/dead-letters': { get: { summary: 'Deliveries that exhausted their policy, with the reason', ok: [200, page(ref('Delivery'))], query: ['subscriptionId', 'limit', 'nextToken', 'tenantId'] } },
   '/v1/dead-letters/redrive': { post: { summary: 'Redrive dead letters', body: ref('Redrive'), ok: [202, { type: 'object', properties: { count: { type: 'integer' } } }] } },
 };

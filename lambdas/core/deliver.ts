@@ -1,4 +1,4 @@
-import { decideAfterAttempt, describeFailure, type AttemptResult, type Attempt, type AttemptDecision, type DeliveryStatus } from './delivery.ts';
+import { decideAfterAttempt, describeFailure, judgeAnswer, type AttemptResult, type Attempt, type AttemptDecision, type DeliveryStatus } from './delivery.ts';
 import type { DeliveryJob } from './delivery-job.ts';
 import { batchEnvelope } from './batching.ts';
 import { payloadFor } from './envelope.ts';
@@ -9,7 +9,7 @@ import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
 import { signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
-import { activeSecrets, timeoutSecondsOf } from './subscription-settings.ts';
+import { activeSecrets, successStatusOf, timeoutSecondsOf } from './subscription-settings.ts';
 
 /**
  * One delivery attempt: send the job's event to its subscription, log the attempt, and decide
@@ -65,8 +65,10 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
   if (subscription && subscription.status !== 'active' && !job.ignorePause) {
     return holdForPausedSubscription(ports, job, attempt, subscription);
   }
+  const successStatus = subscription ? successStatusOf(subscription) : undefined;
+  // Senders report answers as they came; the subscription's success rule judges them here.
   const result: AttemptResult = subscription
-    ? await sendToDestination(ports, subscription, job, startedAt)
+    ? judgeAnswer(await sendToDestination(ports, subscription, job, startedAt), successStatus)
     : { durationMs: 0, error: 'subscription_deleted', errorMessage: 'the subscription was deleted' };
   const firstAttemptAt = job.firstAttemptAt ? Date.parse(job.firstAttemptAt) : Date.parse(job.createdAt);
   const decided: AttemptDecision =
@@ -77,6 +79,7 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
           firstAttemptAt,
           now: ports.clock().getTime(),
           random: ports.random(),
+          ...(successStatus ? { successStatus } : {}),
         });
   const decision: AttemptDecision =
     decided.kind === 'failed' && job.orderingGroup

@@ -69,11 +69,19 @@ function checkAgainstCatalogue(catalogue: Catalogue, eventTypes: string[] | unde
   if (problems.length > 0) throw new ValidationError(problems);
 }
 
+/** `successStatus` judges HTTP answers: an EventBridge destination has none to judge. */
+function checkSuccessStatus(subscription: Pick<Subscription, 'successStatus' | 'destination'>): void {
+  if (subscription.successStatus !== undefined && subscription.destination.type === 'eventbridge') {
+    throw new ValidationError([{ path: 'successStatus', message: 'applies to webhook and http destinations only' }]);
+  }
+}
+
 export async function createSubscription(
   ports: SubscriptionPorts,
   tenantId: string,
   input: CreateSubscriptionInput,
 ): Promise<PublicSubscription & { secret: string }> {
+  checkSuccessStatus(input);
   await checkDestination(ports, tenantId, input.destination);
   checkAgainstCatalogue(ports.catalogue, input.eventTypes, input.versions);
   // Counted before the write: two creates racing at the limit may both pass (a soft quota).
@@ -121,13 +129,16 @@ export async function patchSubscription(
   const previous = await getSubscription(ports, tenantId, id);
   if (patch.destination) await checkDestination(ports, tenantId, patch.destination);
   checkAgainstCatalogue(ports.catalogue, patch.eventTypes, patch.versions);
-  const { tenantId: _ignored, retryPolicy, filter, versions, autoPause, batching, status, ...fields } = patch;
+  const { tenantId: _ignored, retryPolicy, successStatus, filter, versions, autoPause, batching, status, ...fields } = patch;
   const next: Subscription = { ...previous, updatedAt: ports.clock().toISOString() };
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
   if (fields.eventTypes) next.eventTypes = [...new Set(fields.eventTypes)];
   // null clears an optional setting; undefined leaves it alone.
   if (retryPolicy === null) delete next.retryPolicy;
   else if (retryPolicy !== undefined) next.retryPolicy = retryPolicy;
+  if (successStatus === null) delete next.successStatus;
+  else if (successStatus !== undefined) next.successStatus = successStatus;
+  checkSuccessStatus(next);
   if (filter === null) delete next.filter;
   else if (filter !== undefined) next.filter = filter;
   if (versions === null) delete next.versions;

@@ -199,12 +199,26 @@ export const autoPauseSchema = z
 
 export type AutoPauseSettings = z.infer<typeof autoPauseSchema>;
 
+/**
+ * Which HTTP answers count as success: `"2xx"` (default) or exactly the codes listed (webhook and
+ * http destinations). Any other answer is a failed attempt (`http_status`), retried by the policy.
+ */
+export const successStatusSchema = z.union([
+  z.literal('2xx'),
+  z
+    .array(z.number().int().min(100).max(599))
+    .min(1)
+    .max(20)
+    .refine((codes) => new Set(codes).size === codes.length, 'codes must be unique'),
+]);
+
 const subscriptionFields = {
   name: z.string().trim().min(1).max(200),
   description: z.string().max(1000).optional(),
   eventTypes: z.array(eventTypePattern).min(1, 'at least one event type').max(50),
   destination: destinationSchema,
   retryPolicy: retryPolicySchema.optional(),
+  successStatus: successStatusSchema.optional(),
   filter: filterSchema.optional(),
   payload: z.enum(['full', 'thin']).optional(),
   /** `subject`: the events of one subject reach this subscription one at a time, in publish order. */
@@ -229,6 +243,7 @@ export const patchSubscriptionSchema = z
     eventTypes: subscriptionFields.eventTypes.optional(),
     destination: subscriptionFields.destination.optional(),
     retryPolicy: subscriptionFields.retryPolicy.nullable(),
+    successStatus: subscriptionFields.successStatus.nullable(),
     filter: subscriptionFields.filter.nullable(),
     payload: subscriptionFields.payload,
     ordering: subscriptionFields.ordering,
@@ -259,6 +274,8 @@ export interface Subscription {
   eventTypes: string[];
   destination: Destination;
   retryPolicy?: RetryPolicy;
+  /** Which answers count as success (webhook and http destinations): default any 2xx. */
+  successStatus?: '2xx' | number[];
   filter?: EventPattern;
   payload: 'full' | 'thin';
   ordering: 'none' | 'subject';

@@ -923,7 +923,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rotate the signing secret (the old one signs for 24 h more) */
+        /** Rotate the signing secret (the old one signs for 24 h more); with `secret`, to an imported one (not answered back) */
         post: {
             parameters: {
                 query?: never;
@@ -935,7 +935,10 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        secret?: string;
+                        tenantId?: string;
+                    };
                 };
             };
             responses: {
@@ -946,6 +949,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description The generated secret, shown once (absent for an imported one) */
                             secret?: string;
                         };
                     };
@@ -1361,8 +1365,10 @@ export interface components {
             /** @enum {string} */
             payload?: "full" | "thin";
             retryPolicy?: unknown;
+            secret?: string;
             /** @enum {string} */
             status?: "active" | "paused";
+            successStatus?: "2xx" | number[];
             tenantId?: string;
             versions?: {
                 [key: string]: number;
@@ -1492,6 +1498,7 @@ export interface components {
             retryPolicy?: unknown | null;
             /** @enum {string} */
             status?: "active" | "paused";
+            successStatus?: ("2xx" | number[]) | null;
             tenantId?: string;
             versions?: {
                 [key: string]: number;
@@ -1711,7 +1718,8 @@ export interface components {
             /** Format: date-time */
             updatedAt?: string;
         } & {
-            secret: string;
+            /** @description The generated signing secret, shown once (absent when one was imported) */
+            secret?: string;
         };
     };
     responses: never;

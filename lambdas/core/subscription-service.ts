@@ -8,7 +8,7 @@ import { newId, orderingGroupFor } from './ids.ts';
 import type { DeliveryQueue, DeliveryStore, DestinationBindingStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
 import { busRefusal, reservedSourceProblem, type DestinationTrust } from './destination-trust.ts';
 import { checkHolding, type TenantQuotas } from './quotas.ts';
-import { generateSigningSecret } from './signing.ts';
+import { generateSigningSecret, normaliseImportedSecret } from './signing.ts';
 import {
   destinationUrls,
   EVENT_BUS_ARN,
@@ -80,15 +80,16 @@ export async function createSubscription(
   ports: SubscriptionPorts,
   tenantId: string,
   input: CreateSubscriptionInput,
-): Promise<PublicSubscription & { secret: string }> {
+): Promise<PublicSubscription & { secret?: string }> {
   checkSuccessStatus(input);
   await checkDestination(ports, tenantId, input.destination);
   checkAgainstCatalogue(ports.catalogue, input.eventTypes, input.versions);
   // Counted before the write: two creates racing at the limit may both pass (a soft quota).
   checkHolding('subscriptions', ports.config.tenantQuotas, await ports.subscriptions.countSubscriptions(tenantId));
   const now = ports.clock().toISOString();
-  const secret = generateSigningSecret();
-  const { tenantId: _ignored, ...fields } = input;
+  // An imported secret is stored normalised and never answered back (the platform has it).
+  const { tenantId: _ignored, secret: imported, ...fields } = input;
+  const secret = imported === undefined ? generateSigningSecret() : normaliseImportedSecret(imported);
   const subscription: Subscription = {
     ...fields,
     eventTypes: [...new Set(fields.eventTypes)],
@@ -102,7 +103,7 @@ export async function createSubscription(
     updatedAt: now,
   };
   await ports.subscriptions.putSubscription(subscription);
-  return { ...toPublicSubscription(subscription), secret };
+  return { ...toPublicSubscription(subscription), ...(imported === undefined ? { secret } : {}) };
 }
 
 export async function getSubscription(ports: Pick<SubscriptionPorts, 'subscriptions'>, tenantId: string, id: string): Promise<Subscription> {
@@ -160,13 +161,14 @@ export async function deleteSubscription(ports: Pick<SubscriptionPorts, 'subscri
 
 /**
  * A new secret signs from now on; the previous one keeps signing beside it for the grace period
- * (24 h by default), so receivers can deploy the new secret without rejecting anything.
+ * (24 h by default), so receivers can deploy the new secret without rejecting anything. The new
+ * secret is generated (and answered once) or imported (stored normalised, answered `{}`).
  */
-export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, id: string): Promise<{ secret: string }> {
+export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, id: string, imported?: string): Promise<{ secret?: string }> {
   const previous = await getSubscription(ports, tenantId, id);
   const now = ports.clock();
   const graceEnds = new Date(now.getTime() + ports.config.secretGraceHours * 3600_000).toISOString();
-  const secret = generateSigningSecret();
+  const secret = imported === undefined ? generateSigningSecret() : normaliseImportedSecret(imported);
   const kept = previous.secrets
     .filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now.getTime())
     .map((s) => ({ ...s, expiresAt: s.expiresAt ?? graceEnds }));
@@ -174,7 +176,7 @@ export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, i
     { ...previous, secrets: [{ secret, createdAt: now.toISOString() }, ...kept], updatedAt: now.toISOString() },
     previous,
   );
-  return { secret };
+  return imported === undefined ? { secret } : {};
 }
 
 /** Sends a `herald.ping` to this one subscription now, bypassing type matching and filters. */

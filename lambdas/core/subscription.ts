@@ -9,6 +9,7 @@ import type { RetryPolicy } from './retry-policy.ts';
 import { retryPolicySchema } from './retry-policy-schema.ts';
 import { DEFAULT_TIMEOUT_SECONDS } from './subscription-settings.ts';
 import { transformProblem } from './transform-check.ts';
+import { importedSecretProblem } from './signing.ts';
 
 /**
  * A subscription: which events a tenant wants (`eventTypes`, optional content `filter`), where
@@ -235,7 +236,17 @@ const subscriptionFields = {
   versions: z.record(z.string(), z.number().int().min(1)).optional(),
 };
 
-export const createSubscriptionSchema = z.object({ ...subscriptionFields, tenantId: tenantIdField.optional() }).strict();
+/**
+ * A signing secret a platform brings along (create or rotate): `whsec_<base64 key>` (24–64 byte
+ * key) or a raw secret of 32–512 visible ASCII characters. Write-only: never answered back.
+ */
+export const importedSecretSchema = z.string().superRefine((secret, ctx) => {
+  const problem = importedSecretProblem(secret);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const createSubscriptionSchema = z.object({ ...subscriptionFields, secret: importedSecretSchema.optional(), tenantId: tenantIdField.optional() }).strict();
+export const rotateSecretSchema = z.object({ secret: importedSecretSchema.optional(), tenantId: tenantIdField.optional() }).strict();
 export const patchSubscriptionSchema = z
   .object({
     name: subscriptionFields.name.optional(),

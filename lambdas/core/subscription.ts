@@ -56,11 +56,25 @@ const urlSchema = z
     if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials; use headers' });
   });
 
+export const MAX_TRANSFORM_LENGTH = 10_000;
+
+/** A JSONata expression shaping the body (webhook and http destinations), checked when saved. */
+const transformSchema = z
+  .string()
+  .min(1)
+  .max(MAX_TRANSFORM_LENGTH)
+  .superRefine((expression, ctx) => {
+    const problem = transformProblem(expression);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const webhookDestinationSchema = z
   .object({
     type: z.literal('webhook'),
     url: urlSchema,
     headers: headersSchema.optional(),
+    /** The body is this JSONata expression's result; the signature covers exactly those bytes. */
+    transform: transformSchema.optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_SUBSCRIPTION_TIMEOUT_SECONDS).optional(),
   })
   .strict();
@@ -120,23 +134,13 @@ export const httpAuthSchema = z.discriminatedUnion('type', [
 export type HttpAuth = z.infer<typeof httpAuthSchema>;
 export type OAuth2Auth = Extract<HttpAuth, { type: 'oauth2' }>;
 
-export const MAX_TRANSFORM_LENGTH = 10_000;
-
 export const httpDestinationSchema = z
   .object({
     type: z.literal('http'),
     url: urlSchema,
     method: z.enum(['POST', 'PUT', 'PATCH']).optional(),
     headers: headersSchema.optional(),
-    transform: z
-      .string()
-      .min(1)
-      .max(MAX_TRANSFORM_LENGTH)
-      .superRefine((expression, ctx) => {
-        const problem = transformProblem(expression);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional(),
+    transform: transformSchema.optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_SUBSCRIPTION_TIMEOUT_SECONDS).optional(),
     auth: httpAuthSchema.optional(),
   })

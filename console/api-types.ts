@@ -1311,6 +1311,7 @@ export interface components {
                     [key: string]: string;
                 };
                 timeoutSeconds?: number;
+                transform?: string;
                 /** @constant */
                 type: "webhook";
                 url: string;
@@ -1442,6 +1443,7 @@ export interface components {
                     [key: string]: string;
                 };
                 timeoutSeconds?: number;
+                transform?: string;
                 /** @constant */
                 type: "webhook";
                 url: string;

@@ -26,7 +26,7 @@ export type DeliverPorts = HealthPorts & {
   /** JSONata transforms of webhook and http destinations (deployed: a worker thread, see adapters/transform-runner.ts). */
   transforms: TransformRunner;
   random: () => number;
-  config: { deliveryRetentionDays: number; eventSource: string; eventRetentionDays: number; trust: DestinationTrust };
+  config: { deliveryRetentionDays: number; eventSource: string; environment?: string; eventRetentionDays: number; trust: DestinationTrust };
   /** The batch's subscription reads, shared by its records (see core/caching.ts). */
   subscriptionReads?: SubscriptionReads;
 };

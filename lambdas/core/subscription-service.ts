@@ -30,7 +30,7 @@ export interface SubscriptionPorts {
   targetRefusal: (url: string) => Promise<string | undefined>;
   bindings: DestinationBindingStore;
   /** `region`: where Herald runs; an EventBridge destination must be in it (PutEvents is same-region). */
-  config: { eventSource: string; secretGraceHours: number; region?: string; tenantQuotas: TenantQuotas; trust: DestinationTrust };
+  config: { eventSource: string; environment?: string; secretGraceHours: number; region?: string; tenantQuotas: TenantQuotas; trust: DestinationTrust };
 }
 
 async function checkDestination(ports: Pick<SubscriptionPorts, 'targetRefusal' | 'config' | 'bindings'>, tenantId: string, destination: Destination): Promise<void> {
@@ -187,6 +187,7 @@ export async function sendTestEvent(ports: SubscriptionPorts, tenantId: string, 
     { tenantId, id: newId('evt'), type: 'herald.ping', subject: subscription.id, data: { message: 'Test event from Herald', subscriptionId: subscription.id } },
     ports.config.eventSource,
     now,
+    { environment: ports.config.environment },
   );
   const job: DeliveryJob = {
     v: 1,

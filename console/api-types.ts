@@ -926,7 +926,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rotate the signing secret (the old one signs for 24 h more) */
+        /** Rotate the signing secret (the old one signs for 24 h more); with `secret`, to an imported one (not answered back) */
         post: {
             parameters: {
                 query?: never;
@@ -938,7 +938,10 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        secret?: string;
+                        tenantId?: string;
+                    };
                 };
             };
             responses: {
@@ -949,6 +952,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description The generated secret, shown once (absent for an imported one) */
                             secret?: string;
                         };
                     };
@@ -1310,6 +1314,7 @@ export interface components {
                     [key: string]: string;
                 };
                 timeoutSeconds?: number;
+                transform?: string;
                 /** @constant */
                 type: "webhook";
                 url: string;
@@ -1364,8 +1369,10 @@ export interface components {
             /** @enum {string} */
             payload?: "full" | "thin";
             retryPolicy?: unknown;
+            secret?: string;
             /** @enum {string} */
             status?: "active" | "paused";
+            successStatus?: "2xx" | number[];
             tenantId?: string;
             versions?: {
                 [key: string]: number;
@@ -1439,6 +1446,7 @@ export interface components {
                     [key: string]: string;
                 };
                 timeoutSeconds?: number;
+                transform?: string;
                 /** @constant */
                 type: "webhook";
                 url: string;
@@ -1495,6 +1503,7 @@ export interface components {
             retryPolicy?: unknown | null;
             /** @enum {string} */
             status?: "active" | "paused";
+            successStatus?: ("2xx" | number[]) | null;
             tenantId?: string;
             versions?: {
                 [key: string]: number;
@@ -1714,7 +1723,8 @@ export interface components {
             /** Format: date-time */
             updatedAt?: string;
         } & {
-            secret: string;
+            /** @description The generated signing secret, shown once (absent when one was imported) */
+            secret?: string;
         };
     };
     responses: never;

@@ -24,6 +24,7 @@ export const HERALD_CONTEXT_KEYS = [
   'herald:tracing',
   'herald:deliverMaxConcurrency',
   'herald:deliverReservedConcurrency',
+  'herald:environment',
 ] as const;
 
 const flag = (value: unknown) => value === true || value === 'true';
@@ -33,6 +34,13 @@ const list = (value: unknown): string[] | undefined =>
 /** An object from cdk.json, or JSON from `-c key='{"a":1}'`. */
 const objectContext = (value: unknown): Record<string, number> | undefined =>
   typeof value === 'string' && value ? JSON.parse(value) : value && typeof value === 'object' ? (value as Record<string, number>) : undefined;
+
+/** A short name: letters, digits, `.`, `_`, `-` (it travels in every event as `environment`). */
+function environmentName(raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(raw)) return raw;
+  throw new Error(`herald:environment must be a name of letters, digits, '.', '_' or '-' (at most 64), got ${JSON.stringify(raw)}`);
+}
 
 function tracingMode(raw: unknown): 'sampled' | 'full' | 'off' | undefined {
   if (raw === undefined || raw === '') return undefined;
@@ -74,5 +82,7 @@ export function heraldPropsFromContext(node: Node): HeraldStackProps {
     tracing: tracingMode(get('herald:tracing')),
     deliverMaxConcurrency: positive('herald:deliverMaxConcurrency', true),
     deliverReservedConcurrency: positive('herald:deliverReservedConcurrency', true),
+    // The `environment` attribute of every event Herald builds (e.g. production, sandbox). @default none
+    environment: environmentName(get('herald:environment')),
   };
 }

@@ -61,6 +61,8 @@ export const ENV = {
   customerBusRoleArn: 'HERALD_CUSTOMER_BUS_ROLE_ARN',
   /** `herald:customerRoleName`: assume this role in the bus's account instead, external id = tenant id. */
   customerRoleName: 'HERALD_CUSTOMER_ROLE_NAME',
+  /** `herald:environment` (e.g. production, sandbox): the `environment` attribute of every event Herald builds; empty: none. */
+  environment: 'HERALD_ENVIRONMENT',
 } as const;
 
 /** The event catalogue folder (relative to the repository root), bundled with the api function. */
@@ -68,10 +70,10 @@ export const CATALOGUE_DIR = 'catalogue';
 
 /** One entry per Lambda: the folder under lambdas/ holding handler.ts, and the env it needs. */
 export const FUNCTIONS = {
-  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas', 'operatorAccount', 'destinationTrust'] },
+  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas', 'operatorAccount', 'destinationTrust', 'environment'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
-  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust', 'customerBusRoleArn', 'customerRoleName'] },
+  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust', 'customerBusRoleArn', 'customerRoleName', 'environment'] },
   sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
 } as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
 

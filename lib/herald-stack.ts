@@ -47,6 +47,11 @@ export interface HeraldStackProps extends StackProps {
    * @default none
    */
   readonly customerRoleName?: string;
+  /**
+   * The environment name (e.g. `production`, `sandbox`) every event Herald builds carries as the
+   * CloudEvents extension attribute `environment`. @default none
+   */
+  readonly environment?: string;
   /** Operator-configured rule targets for enterprise clients (buses and API destinations). */
   readonly enterpriseTargets?: EnterpriseTarget[];
   /**
@@ -129,6 +134,7 @@ export class HeraldStack extends Stack {
       destinationTrust,
       customerBusAccounts: props.customerBusAccounts,
       customerRoleName: props.customerRoleName,
+      environment: props.environment,
       deliverMaxConcurrency: props.deliverMaxConcurrency,
       deliverReservedConcurrency: props.deliverReservedConcurrency,
       customerBusRoleName: customerBusRoleName(this, props.customerBusRoleName),
@@ -146,6 +152,7 @@ export class HeraldStack extends Stack {
       destinationPorts,
       destinationTrust,
       tenantQuotas: props.tenantQuotas,
+      environment: props.environment,
       throttlingRateLimit: props.apiRateLimit,
       throttlingBurstLimit: props.apiBurstLimit,
       tracingEnabled: (props.tracing ?? 'sampled') !== 'off',

@@ -34,6 +34,8 @@ export interface HeraldLocalOptions {
   adminKey?: string;
   dataDir?: string;
   allowPrivateTargets?: boolean;
+  /** The `environment` attribute of the events Herald builds. @default HERALD_ENVIRONMENT, else none */
+  environment?: string;
   /** Visibility timeout of the delivery queue; only crashed batches wait for it. */
   visibilityTimeoutSeconds?: number;
   pollerConcurrency?: number;
@@ -144,6 +146,7 @@ export function functionEnvironment(emulators: Pick<LocalEmulators, 'dynamoEndpo
     [ENV.allowPrivateTargets]: options.allowPrivateTargets === false ? '0' : '1',
     // Herald's local account: its buses, and any bus named in it, are the operator's own.
     [ENV.operatorAccount]: LOCAL_ACCOUNT,
+    [ENV.environment]: options.environment ?? process.env[ENV.environment] ?? '',
     HERALD_SWEEP_AFTER_SECONDS: String(options.sweepAfterSeconds ?? process.env.HERALD_SWEEP_AFTER_SECONDS ?? 60),
     [ENV.catalogueDir]: [fileURLToPath(new URL('../catalogue', import.meta.url)), ...(options.extraCatalogueDirs ?? [])].join(delimiter),
   };

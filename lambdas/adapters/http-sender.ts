@@ -8,7 +8,8 @@ import { connectLookup } from './target-guard.ts';
 
 /**
  * Sends one HTTP request and reports what happened, never throwing: every outcome becomes an
- * attempt in the log. Connections are kept alive between deliveries to the same endpoint (Node's
+ * attempt in the log. An answer is reported as it came (status, excerpt, Retry-After); the
+ * subscription's success rule judges it in core (judgeAnswer). Connections are kept alive between deliveries to the same endpoint (Node's
  * own keep-alive agents: they cost the bundle nothing, where undici weighed 520 KB of it).
  * Redirects are not followed (a 3xx is a failed attempt): following them would let a receiver
  * send Herald, with its signature, somewhere the subscription never named.
@@ -44,14 +45,16 @@ export class NodeHttpSender implements HttpSender {
       const { response, text } = await this.roundTrip(req, maxBytes);
       const statusCode = response.statusCode ?? 0;
       const responseExcerpt = text?.slice(0, RESPONSE_EXCERPT_BYTES);
-      const result: AttemptResult = { statusCode, durationMs: elapsed(), ...(responseExcerpt ? { responseExcerpt } : {}) };
-      if (statusCode >= 300 && statusCode < 400) {
-        return { result: { ...result, error: 'redirect', errorMessage: `redirect to ${String(response.headers.location ?? '(no location)')} not followed` }, text };
-      }
-      if (statusCode < 200 || statusCode >= 300) {
-        const retryAfter = parseRetryAfter(headerValue(response.headers['retry-after']), new Date());
-        return { result: { ...result, error: 'http_status', ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}) }, text };
-      }
+      const retryAfter = parseRetryAfter(headerValue(response.headers['retry-after']), new Date());
+      // The answer as it came: whether this status is a success is the subscription's rule,
+      // decided in core (judgeAnswer in core/delivery.ts), not here.
+      const result: AttemptResult = {
+        statusCode,
+        durationMs: elapsed(),
+        ...(responseExcerpt ? { responseExcerpt } : {}),
+        ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
+        ...(statusCode >= 300 && statusCode < 400 ? { errorMessage: `redirect to ${String(response.headers.location ?? '(no location)')} not followed` } : {}),
+      };
       return { result, text };
     } catch (error) {
       return { result: { durationMs: elapsed(), ...classifyNetworkError(error) } };

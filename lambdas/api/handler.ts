@@ -34,6 +34,7 @@ const ports: ApiPorts = {
   targetRefusal: (url) => targetRefusal(url, allowPrivateTargets()),
   config: {
     eventSource: SETTINGS.eventSource(),
+    environment: optionalEnv('environment'),
     eventRetentionDays: SETTINGS.eventRetentionDays(),
     sweepAfterSeconds: SETTINGS.sweepAfterSeconds(),
     secretGraceHours: SETTINGS.secretGraceHours(),

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { publishEventSchema } from '#core/publish-schema';
 import { MAX_BATCH_EVENTS } from '#core/batch-publishing';
 import { redriveSchema, resendQuerySchema } from '#core/recovery';
-import { createSubscriptionSchema, patchSubscriptionSchema } from '#core/subscription';
+import { createSubscriptionSchema, patchSubscriptionSchema, rotateSecretSchema } from '#core/subscription';
 import { createTenantSchema } from '#core/tenancy';
 
 /**
@@ -182,7 +182,13 @@ export const OPENAPI_OPERATIONS: Record<string, Record<string, Op>> = {
     patch: { summary: 'Change a subscription (status pauses or resumes)', body: ref('PatchSubscription'), ok: [200, ref('Subscription')] },
     delete: { summary: 'Delete a subscription', ok: [204], query: ['tenantId'] },
   },
-  '/v1/subscriptions/{id}/rotate-secret': { post: { summary: 'Rotate the signing secret (the old one signs for 24 h more)', body: { type: 'object' }, ok: [200, { type: 'object', properties: { secret: { type: 'string' } } }] } },
+  '/v1/subscriptions/{id}/rotate-secret': {
+    post: {
+      summary: 'Rotate the signing secret (the old one signs for 24 h more); with `secret`, to an imported one (not answered back)',
+      body: input(rotateSecretSchema),
+      ok: [200, { type: 'object', properties: { secret: { type: 'string', description: 'The generated secret, shown once (absent for an imported one)' } } }],
+    },
+  },
   '/v1/subscriptions/{id}/test': { post: { summary: 'Send a herald.ping now', body: { type: 'object' }, ok: [202, { type: 'object', properties: { deliveryId: { type: 'string' }, eventId: { type: 'string' } } }] } },
   '/v1/subscriptions/{id}/pause': { post: { summary: 'Pause: deliveries are held', body: { type: 'object', properties: { reason: { type: 'string' } } }, ok: [200, ref('Subscription')] } },
   '/v1/subscriptions/{id}/resume': {
@@ -255,7 +261,9 @@ export function openApiDocument(): Record<string, unknown> {
           properties: { tenantId: { type: 'string' }, accounts: { type: 'array', items: { type: 'string' } }, eventBusArns: { type: 'array', items: { type: 'string' } }, updatedAt: { type: 'string', format: 'date-time' } },
         },
         Subscription: subscription,
-        SubscriptionWithSecret: { allOf: [subscription, { type: 'object', required: ['secret'], properties: { secret: { type: 'string' } } }] },
+        SubscriptionWithSecret: {
+          allOf: [subscription, { type: 'object', properties: { secret: { type: 'string', description: 'The generated signing secret, shown once (absent when one was imported)' } } }],
+        },
         Delivery: delivery,
         Stats: stats,
         Problem: problem,

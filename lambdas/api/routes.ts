@@ -13,7 +13,7 @@ import type { TenantQuotas } from '#core/quotas';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
 import { BATCH_NESTING, batchBodyProblem, publishBatch, publishBatchSchema } from '#core/batch-publishing';
-import { createSubscriptionSchema, patchSubscriptionSchema, toPublicSubscription } from '#core/subscription';
+import { createSubscriptionSchema, patchSubscriptionSchema, rotateSecretSchema, toPublicSubscription } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
 import { createApiKey, createTenant, createTenantSchema, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
 import { json, jsonBody, noContent, parseWith } from '#shared/http';
@@ -34,7 +34,7 @@ export interface ApiPorts {
   clock: () => Date;
   catalogue: Catalogue;
   targetRefusal: (url: string) => Promise<string | undefined>;
-  config: { eventSource: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string; sweepAfterSeconds?: number; tenantQuotas: TenantQuotas; trust: DestinationTrust };
+  config: { eventSource: string; environment?: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string; sweepAfterSeconds?: number; tenantQuotas: TenantQuotas; trust: DestinationTrust };
 }
 
 interface RouteContext {
@@ -186,8 +186,8 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
     return noContent();
   }],
   ['POST', '/v1/subscriptions/{id}/rotate-secret', async (ctx) => {
-    const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));
-    return json(200, await subscriptions.rotateSecret(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!));
+    const { tenantId, secret } = parseWith(rotateSecretSchema, jsonBody(ctx.event));
+    return json(200, await subscriptions.rotateSecret(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, secret));
   }],
   ['POST', '/v1/subscriptions/{id}/test', async (ctx) => {
     const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));

@@ -59,6 +59,7 @@ export interface BatchEnvelope {
   subject: string;
   datacontenttype: 'application/json';
   tenantid: string;
+  environment?: string;
   batchsize: number;
   items: { id: string; subject: string; time: string; dataschema?: string }[];
   data?: unknown[];
@@ -75,6 +76,7 @@ export function batchEnvelope(deliveryId: string, subscriptionId: string, events
     subject: subscriptionId,
     datacontenttype: 'application/json',
     tenantid: first.tenantid,
+    ...(first.environment ? { environment: first.environment } : {}),
     batchsize: events.length,
     items: events.map((e) => ({ id: e.id, subject: e.subject, time: e.time, ...(e.dataschema ? { dataschema: e.dataschema } : {}) })),
     ...(payload === 'full' ? { data: events.map((e) => e.data) } : {}),

@@ -1,4 +1,4 @@
-import { decideAfterAttempt, describeFailure, type AttemptResult, type Attempt, type AttemptDecision, type DeliveryStatus } from './delivery.ts';
+import { decideAfterAttempt, describeFailure, judgeAnswer, type AttemptResult, type Attempt, type AttemptDecision, type DeliveryStatus } from './delivery.ts';
 import type { DeliveryJob } from './delivery-job.ts';
 import { batchEnvelope } from './batching.ts';
 import { payloadFor } from './envelope.ts';
@@ -9,7 +9,7 @@ import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
 import { signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
-import { activeSecrets, timeoutSecondsOf } from './subscription-settings.ts';
+import { activeSecrets, successStatusOf, timeoutSecondsOf } from './subscription-settings.ts';
 
 /**
  * One delivery attempt: send the job's event to its subscription, log the attempt, and decide
@@ -23,10 +23,10 @@ export type DeliverPorts = HealthPorts & {
   customerBus: CustomerBusSender;
   bindings: Pick<DestinationBindingStore, 'getDestinationBinding'>;
   tokens: TokenSource;
-  /** JSONata transforms of http destinations (deployed: a worker thread, see adapters/transform-runner.ts). */
+  /** JSONata transforms of webhook and http destinations (deployed: a worker thread, see adapters/transform-runner.ts). */
   transforms: TransformRunner;
   random: () => number;
-  config: { deliveryRetentionDays: number; eventSource: string; eventRetentionDays: number; trust: DestinationTrust };
+  config: { deliveryRetentionDays: number; eventSource: string; environment?: string; eventRetentionDays: number; trust: DestinationTrust };
   /** The batch's subscription reads, shared by its records (see core/caching.ts). */
   subscriptionReads?: SubscriptionReads;
 };
@@ -46,9 +46,19 @@ export function payloadOf(job: DeliveryJob, subscription: Subscription): unknown
   return payloadFor(job.event, subscription.payload);
 }
 
-export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob, now: Date): HttpRequest {
+/**
+ * The body a webhook or http destination receives: the payload, or the subscription's JSONata
+ * transform of it (run with limits by ports.transforms). A failed transform is not retried.
+ */
+async function bodyFor(ports: Pick<DeliverPorts, 'transforms'>, transform: string | undefined, payload: unknown): Promise<{ body: string } | { failure: AttemptResult }> {
+  if (!transform) return { body: JSON.stringify(payload) };
+  const shaped = await ports.transforms.run(transform, payload);
+  return shaped.ok ? { body: shaped.body } : { failure: { durationMs: 0, error: 'transform_failed', errorMessage: shaped.reason } };
+}
+
+/** A Standard Webhooks request: signed over exactly the bytes sent (the transformed body, if any). */
+export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob, now: Date, body: string = JSON.stringify(payloadOf(job, subscription))): HttpRequest {
   if (subscription.destination.type !== 'webhook') throw new Error(`not a webhook destination: ${subscription.destination.type}`);
-  const body = JSON.stringify(payloadOf(job, subscription));
   const signed = signWebhook(activeSecrets(subscription, now), job.deliveryId, now, body);
   return {
     url: subscription.destination.url,
@@ -65,8 +75,10 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
   if (subscription && subscription.status !== 'active' && !job.ignorePause) {
     return holdForPausedSubscription(ports, job, attempt, subscription);
   }
+  const successStatus = subscription ? successStatusOf(subscription) : undefined;
+  // Senders report answers as they came; the subscription's success rule judges them here.
   const result: AttemptResult = subscription
-    ? await sendToDestination(ports, subscription, job, startedAt)
+    ? judgeAnswer(await sendToDestination(ports, subscription, job, startedAt), successStatus)
     : { durationMs: 0, error: 'subscription_deleted', errorMessage: 'the subscription was deleted' };
   const firstAttemptAt = job.firstAttemptAt ? Date.parse(job.firstAttemptAt) : Date.parse(job.createdAt);
   const decided: AttemptDecision =
@@ -77,6 +89,7 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
           firstAttemptAt,
           now: ports.clock().getTime(),
           random: ports.random(),
+          ...(successStatus ? { successStatus } : {}),
         });
   const decision: AttemptDecision =
     decided.kind === 'failed' && job.orderingGroup
@@ -146,12 +159,19 @@ const NOT_RETRIED = new Set(['subscription_deleted', 'transform_failed', 'destin
 function sendToDestination(ports: DeliverPorts, subscription: Subscription, job: DeliveryJob, now: Date): Promise<AttemptResult> {
   switch (subscription.destination.type) {
     case 'webhook':
-      return ports.http.send(buildWebhookRequest(subscription, job, now));
+      return sendToWebhook(ports, subscription, job, now);
     case 'eventbridge':
       return sendToCustomerBus(ports, subscription.destination, subscription, job, now);
     case 'http':
       return sendToHttpApi(ports, subscription.destination, subscription, job);
   }
+}
+
+async function sendToWebhook(ports: DeliverPorts, subscription: Subscription, job: DeliveryJob, now: Date): Promise<AttemptResult> {
+  const transform = subscription.destination.type === 'webhook' ? subscription.destination.transform : undefined;
+  const shaped = await bodyFor(ports, transform, payloadOf(job, subscription));
+  if ('failure' in shaped) return shaped.failure;
+  return ports.http.send(buildWebhookRequest(subscription, job, now, shaped.body));
 }
 
 /** Checked again at every attempt: a binding removed since the subscription was made stops it. */
@@ -183,15 +203,9 @@ export function buildCustomerBusEntry(destination: EventBridgeDestination, subsc
  * is refreshed once within the same attempt.
  */
 async function sendToHttpApi(ports: DeliverPorts, destination: HttpDestination, subscription: Subscription, job: DeliveryJob): Promise<AttemptResult> {
-  const payload = payloadOf(job, subscription);
-  let body: string;
-  if (destination.transform) {
-    const shaped = await ports.transforms.run(destination.transform, payload);
-    if (!shaped.ok) return { durationMs: 0, error: 'transform_failed', errorMessage: shaped.reason };
-    body = shaped.body;
-  } else {
-    body = JSON.stringify(payload);
-  }
+  const shaped = await bodyFor(ports, destination.transform, payloadOf(job, subscription));
+  if ('failure' in shaped) return shaped.failure;
+  const body = shaped.body;
   const timeoutMs = timeoutSecondsOf(destination) * 1000;
   const request = (authorization?: string): HttpRequest => ({
     url: destination.url,

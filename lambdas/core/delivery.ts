@@ -84,8 +84,37 @@ export function attemptCountOf(delivery: Pick<Delivery, 'attempts' | 'attemptCou
   return delivery.attemptCount ?? delivery.attempts?.length ?? 0;
 }
 
-export function isSuccess(result: AttemptResult): boolean {
-  return result.error === undefined && result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300;
+/**
+ * Which HTTP answers a subscription counts as success (`successStatus`): any 2xx (the default),
+ * or only the codes listed — a platform whose receivers were promised "200 means received" keeps
+ * that contract. Only webhook and http destinations have a rule; everything else is "2xx".
+ */
+export type SuccessStatus = '2xx' | readonly number[];
+
+export function isSuccessStatus(statusCode: number, rule: SuccessStatus = '2xx'): boolean {
+  return rule === '2xx' ? statusCode >= 200 && statusCode < 300 : rule.includes(statusCode);
+}
+
+/** The one success decision: no transport error, and a status the subscription's rule accepts. */
+export function isSuccess(result: AttemptResult, rule: SuccessStatus = '2xx'): boolean {
+  return result.error === undefined && result.statusCode !== undefined && isSuccessStatus(result.statusCode, rule);
+}
+
+/**
+ * Classifies an answer the sender reported as it came (status, excerpt, Retry-After): a status
+ * outside the rule becomes a failed attempt — `redirect` for an unfollowed 3xx (the sender's
+ * message names its Location), `http_status` otherwise; a success keeps nothing of a failure.
+ * Transport failures (timeout, refused, blocked, …) pass through unchanged.
+ */
+export function judgeAnswer(result: AttemptResult, rule: SuccessStatus = '2xx'): AttemptResult {
+  if (result.error !== undefined || result.statusCode === undefined) return result;
+  if (isSuccessStatus(result.statusCode, rule)) {
+    const { errorMessage: _message, retryAfterSeconds: _retryAfter, ...success } = result;
+    return success;
+  }
+  if (result.statusCode >= 300 && result.statusCode < 400) return { ...result, error: 'redirect', errorMessage: result.errorMessage ?? 'redirect not followed' };
+  const { errorMessage: _message, ...failed } = result;
+  return { ...failed, error: 'http_status' };
 }
 
 export type AttemptDecision =
@@ -98,6 +127,8 @@ export interface DecisionContext {
   firstAttemptAt: number;
   now: number;
   random: number;
+  /** The subscription's success rule (default any 2xx). */
+  successStatus?: SuccessStatus;
 }
 
 export function describeFailure(result: AttemptResult): string {
@@ -106,7 +137,7 @@ export function describeFailure(result: AttemptResult): string {
 }
 
 export function decideAfterAttempt(result: AttemptResult, policy: RetryPolicy | undefined, ctx: DecisionContext): AttemptDecision {
-  if (isSuccess(result)) return { kind: 'succeeded' };
+  if (isSuccess(result, ctx.successStatus)) return { kind: 'succeeded' };
   if (result.statusCode === 410) {
     return { kind: 'failed', reason: 'endpoint answered 410 Gone: subscription paused, no further retries', pauseSubscription: true };
   }

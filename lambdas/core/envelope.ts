@@ -18,6 +18,11 @@ export interface CloudEvent {
   dataschema?: string;
   /** Where a thin payload's entity can be fetched, when the operator configured a link. */
   dataref?: string;
+  /**
+   * Extension attribute: the Herald stack's environment (`herald:environment`, e.g. `production`
+   * or `sandbox`), on every event Herald builds when the operator set one.
+   */
+  environment?: string;
   data?: unknown;
 }
 
@@ -36,6 +41,7 @@ export const cloudEventSchema = z.object({
   tenantid: z.string(),
   dataschema: z.optional(z.string()),
   dataref: z.optional(z.string()),
+  environment: z.optional(z.string()),
   data: z.optional(z.unknown()),
 });
 
@@ -47,7 +53,7 @@ export function buildEnvelope(
   input: Omit<PublishEventInput, 'version'> & { id: string },
   source: string,
   now: Date,
-  extensions: Pick<CloudEvent, 'dataschema' | 'dataref'> = {},
+  extensions: Pick<CloudEvent, 'dataschema' | 'dataref' | 'environment'> = {},
 ): CloudEvent {
   return {
     specversion: '1.0',
@@ -60,6 +66,7 @@ export function buildEnvelope(
     tenantid: input.tenantId,
     ...(extensions.dataschema ? { dataschema: extensions.dataschema } : {}),
     ...(extensions.dataref ? { dataref: extensions.dataref } : {}),
+    ...(extensions.environment ? { environment: extensions.environment } : {}),
     data: input.data,
   };
 }

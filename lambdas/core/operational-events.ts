@@ -15,7 +15,7 @@ export interface OperationalEventPorts {
   events: Pick<EventStore, 'putEventIfAbsent' | 'markEventUnpublished'>;
   publisher: Pick<EventPublisher, 'publish'>;
   clock: () => Date;
-  config: { eventSource: string; eventRetentionDays: number; sweepAfterSeconds?: number };
+  config: { eventSource: string; environment?: string; eventRetentionDays: number; sweepAfterSeconds?: number };
 }
 
 /**
@@ -26,8 +26,8 @@ export function isOperationalEvent(type: string): boolean {
   return type === 'herald.ping' || (OPERATIONAL_TYPES as readonly string[]).includes(type);
 }
 
-export function operationalEvent(tenantId: string, type: OperationalType, subject: string, data: Record<string, unknown>, source: string, now: Date): CloudEvent {
-  return buildEnvelope({ tenantId, id: newId('evt'), type, subject, data }, source, now, { dataschema: dataSchemaUri(type, 1) });
+export function operationalEvent(tenantId: string, type: OperationalType, subject: string, data: Record<string, unknown>, source: string, now: Date, environment?: string): CloudEvent {
+  return buildEnvelope({ tenantId, id: newId('evt'), type, subject, data }, source, now, { dataschema: dataSchemaUri(type, 1), environment });
 }
 
 export async function emitOperationalEvent(
@@ -38,7 +38,7 @@ export async function emitOperationalEvent(
   data: Record<string, unknown>,
 ): Promise<CloudEvent> {
   const now = ports.clock();
-  const event = operationalEvent(tenantId, type, subject, data, ports.config.eventSource, now);
+  const event = operationalEvent(tenantId, type, subject, data, ports.config.eventSource, now, ports.config.environment);
   await ports.events.putEventIfAbsent(event, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds), now.toISOString());
   await publishMarked(ports, event, true);
   return event;

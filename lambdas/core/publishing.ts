@@ -14,7 +14,7 @@ export interface PublishPorts {
   clock: () => Date;
   catalogue: Catalogue;
   /** `sweepAfterSeconds`: when the sweeper first checks this event's fan-out (none: never). */
-  config: { eventSource: string; eventRetentionDays: number; thinLinkTemplate?: string; sweepAfterSeconds?: number };
+  config: { eventSource: string; environment?: string; eventRetentionDays: number; thinLinkTemplate?: string; sweepAfterSeconds?: number };
 }
 
 /**
@@ -47,6 +47,7 @@ export function envelopeOf(ports: Pick<PublishPorts, 'catalogue' | 'config'>, in
   const { version: _v, ...fields } = input;
   return buildEnvelope({ ...fields, id }, ports.config.eventSource, now, {
     dataschema: dataSchemaUri(input.type, version),
+    environment: ports.config.environment,
     ...(linkTemplate
       ? { dataref: expandLinkTemplate(linkTemplate, { tenantid: input.tenantId, type: input.type, subject: input.subject, id }) }
       : {}),

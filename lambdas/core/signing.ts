@@ -10,6 +10,47 @@ export function generateSigningSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
+/** An imported `whsec_` secret's key: as long as Standard Webhooks libraries generate (24–64 bytes). */
+export const IMPORTED_KEY_BYTES = { min: 24, max: 64 } as const;
+/** A raw imported secret (a provider's plain HMAC key): visible ASCII, long enough to be a key. */
+export const RAW_SECRET_LENGTH = { min: 32, max: 512 } as const;
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
+/**
+ * Why a secret a platform imports (to keep its receivers verifying through a migration) is not
+ * usable, or undefined. Two forms: a Standard Webhooks `whsec_<base64 key>`, or a raw secret
+ * whose UTF-8 bytes are the HMAC key (what a provider signing with a plain string used).
+ */
+export function importedSecretProblem(secret: string): string | undefined {
+  if (secret.startsWith('whsec_')) {
+    const encoded = secret.slice('whsec_'.length);
+    if (!STRICT_BASE64.test(encoded) || encoded.length === 0) return 'a whsec_ secret must be whsec_ followed by standard base64';
+    const bytes = Buffer.from(encoded, 'base64').length;
+    if (bytes < IMPORTED_KEY_BYTES.min || bytes > IMPORTED_KEY_BYTES.max) {
+      return `a whsec_ secret's key must be ${IMPORTED_KEY_BYTES.min}–${IMPORTED_KEY_BYTES.max} bytes, got ${bytes}`;
+    }
+    return undefined;
+  }
+  if (!VISIBLE_ASCII.test(secret)) return 'a raw secret may only contain visible ASCII characters (no spaces)';
+  if (secret.length < RAW_SECRET_LENGTH.min || secret.length > RAW_SECRET_LENGTH.max) {
+    return `a raw secret must be ${RAW_SECRET_LENGTH.min}–${RAW_SECRET_LENGTH.max} characters (or a whsec_ secret)`;
+  }
+  return undefined;
+}
+
+/**
+ * The stored form of an imported secret: always `whsec_<base64 key>`, so every secret signs by
+ * the same code path. A raw secret's key is its UTF-8 bytes, which is exactly how the provider
+ * computed HMAC-SHA256 with it; a whsec_ secret is kept as given (its base64 made canonical).
+ */
+export function normaliseImportedSecret(secret: string): string {
+  const problem = importedSecretProblem(secret);
+  if (problem) throw new Error(problem);
+  const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+  return `whsec_${key.toString('base64')}`;
+}
+
 export interface SignedHeaders {
   'webhook-id': string;
   'webhook-timestamp': string;

@@ -8,7 +8,7 @@ import { newId, orderingGroupFor } from './ids.ts';
 import type { DeliveryQueue, DeliveryStore, DestinationBindingStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
 import { busRefusal, reservedSourceProblem, type DestinationTrust } from './destination-trust.ts';
 import { checkHolding, type TenantQuotas } from './quotas.ts';
-import { generateSigningSecret } from './signing.ts';
+import { generateSigningSecret, normaliseImportedSecret } from './signing.ts';
 import {
   destinationUrls,
   EVENT_BUS_ARN,
@@ -30,7 +30,7 @@ export interface SubscriptionPorts {
   targetRefusal: (url: string) => Promise<string | undefined>;
   bindings: DestinationBindingStore;
   /** `region`: where Herald runs; an EventBridge destination must be in it (PutEvents is same-region). */
-  config: { eventSource: string; secretGraceHours: number; region?: string; tenantQuotas: TenantQuotas; trust: DestinationTrust };
+  config: { eventSource: string; environment?: string; secretGraceHours: number; region?: string; tenantQuotas: TenantQuotas; trust: DestinationTrust };
 }
 
 async function checkDestination(ports: Pick<SubscriptionPorts, 'targetRefusal' | 'config' | 'bindings'>, tenantId: string, destination: Destination): Promise<void> {
@@ -69,18 +69,27 @@ function checkAgainstCatalogue(catalogue: Catalogue, eventTypes: string[] | unde
   if (problems.length > 0) throw new ValidationError(problems);
 }
 
+/** `successStatus` judges HTTP answers: an EventBridge destination has none to judge. */
+function checkSuccessStatus(subscription: Pick<Subscription, 'successStatus' | 'destination'>): void {
+  if (subscription.successStatus !== undefined && subscription.destination.type === 'eventbridge') {
+    throw new ValidationError([{ path: 'successStatus', message: 'applies to webhook and http destinations only' }]);
+  }
+}
+
 export async function createSubscription(
   ports: SubscriptionPorts,
   tenantId: string,
   input: CreateSubscriptionInput,
-): Promise<PublicSubscription & { secret: string }> {
+): Promise<PublicSubscription & { secret?: string }> {
+  checkSuccessStatus(input);
   await checkDestination(ports, tenantId, input.destination);
   checkAgainstCatalogue(ports.catalogue, input.eventTypes, input.versions);
   // Counted before the write: two creates racing at the limit may both pass (a soft quota).
   checkHolding('subscriptions', ports.config.tenantQuotas, await ports.subscriptions.countSubscriptions(tenantId));
   const now = ports.clock().toISOString();
-  const secret = generateSigningSecret();
-  const { tenantId: _ignored, ...fields } = input;
+  // An imported secret is stored normalised and never answered back (the platform has it).
+  const { tenantId: _ignored, secret: imported, ...fields } = input;
+  const secret = imported === undefined ? generateSigningSecret() : normaliseImportedSecret(imported);
   const subscription: Subscription = {
     ...fields,
     eventTypes: [...new Set(fields.eventTypes)],
@@ -94,7 +103,7 @@ export async function createSubscription(
     updatedAt: now,
   };
   await ports.subscriptions.putSubscription(subscription);
-  return { ...toPublicSubscription(subscription), secret };
+  return { ...toPublicSubscription(subscription), ...(imported === undefined ? { secret } : {}) };
 }
 
 export async function getSubscription(ports: Pick<SubscriptionPorts, 'subscriptions'>, tenantId: string, id: string): Promise<Subscription> {
@@ -121,13 +130,16 @@ export async function patchSubscription(
   const previous = await getSubscription(ports, tenantId, id);
   if (patch.destination) await checkDestination(ports, tenantId, patch.destination);
   checkAgainstCatalogue(ports.catalogue, patch.eventTypes, patch.versions);
-  const { tenantId: _ignored, retryPolicy, filter, versions, autoPause, batching, status, ...fields } = patch;
+  const { tenantId: _ignored, retryPolicy, successStatus, filter, versions, autoPause, batching, status, ...fields } = patch;
   const next: Subscription = { ...previous, updatedAt: ports.clock().toISOString() };
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
   if (fields.eventTypes) next.eventTypes = [...new Set(fields.eventTypes)];
   // null clears an optional setting; undefined leaves it alone.
   if (retryPolicy === null) delete next.retryPolicy;
   else if (retryPolicy !== undefined) next.retryPolicy = retryPolicy;
+  if (successStatus === null) delete next.successStatus;
+  else if (successStatus !== undefined) next.successStatus = successStatus;
+  checkSuccessStatus(next);
   if (filter === null) delete next.filter;
   else if (filter !== undefined) next.filter = filter;
   if (versions === null) delete next.versions;
@@ -149,13 +161,14 @@ export async function deleteSubscription(ports: Pick<SubscriptionPorts, 'subscri
 
 /**
  * A new secret signs from now on; the previous one keeps signing beside it for the grace period
- * (24 h by default), so receivers can deploy the new secret without rejecting anything.
+ * (24 h by default), so receivers can deploy the new secret without rejecting anything. The new
+ * secret is generated (and answered once) or imported (stored normalised, answered `{}`).
  */
-export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, id: string): Promise<{ secret: string }> {
+export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, id: string, imported?: string): Promise<{ secret?: string }> {
   const previous = await getSubscription(ports, tenantId, id);
   const now = ports.clock();
   const graceEnds = new Date(now.getTime() + ports.config.secretGraceHours * 3600_000).toISOString();
-  const secret = generateSigningSecret();
+  const secret = imported === undefined ? generateSigningSecret() : normaliseImportedSecret(imported);
   const kept = previous.secrets
     .filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now.getTime())
     .map((s) => ({ ...s, expiresAt: s.expiresAt ?? graceEnds }));
@@ -163,7 +176,7 @@ export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, i
     { ...previous, secrets: [{ secret, createdAt: now.toISOString() }, ...kept], updatedAt: now.toISOString() },
     previous,
   );
-  return { secret };
+  return imported === undefined ? { secret } : {};
 }
 
 /** Sends a `herald.ping` to this one subscription now, bypassing type matching and filters. */
@@ -174,6 +187,7 @@ export async function sendTestEvent(ports: SubscriptionPorts, tenantId: string, 
     { tenantId, id: newId('evt'), type: 'herald.ping', subject: subscription.id, data: { message: 'Test event from Herald', subscriptionId: subscription.id } },
     ports.config.eventSource,
     now,
+    { environment: ports.config.environment },
   );
   const job: DeliveryJob = {
     v: 1,

@@ -1,3 +1,4 @@
+import type { SuccessStatus } from './delivery.ts';
 import type { Destination, Subscription } from './subscription.ts';
 
 /**
@@ -13,4 +14,9 @@ export function activeSecrets(subscription: Pick<Subscription, 'secrets'>, now: 
 
 export function timeoutSecondsOf(destination: Destination): number {
   return ('timeoutSeconds' in destination ? destination.timeoutSeconds : undefined) ?? DEFAULT_TIMEOUT_SECONDS;
+}
+
+/** Which answers count as success: the subscription's `successStatus` on webhook and http destinations, else any 2xx. */
+export function successStatusOf(subscription: Pick<Subscription, 'successStatus' | 'destination'>): SuccessStatus {
+  return subscription.destination.type === 'eventbridge' ? '2xx' : (subscription.successStatus ?? '2xx');
 }

@@ -9,6 +9,7 @@ import type { RetryPolicy } from './retry-policy.ts';
 import { retryPolicySchema } from './retry-policy-schema.ts';
 import { DEFAULT_TIMEOUT_SECONDS } from './subscription-settings.ts';
 import { transformProblem } from './transform-check.ts';
+import { importedSecretProblem } from './signing.ts';
 
 /**
  * A subscription: which events a tenant wants (`eventTypes`, optional content `filter`), where
@@ -55,11 +56,25 @@ const urlSchema = z
     if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials; use headers' });
   });
 
+export const MAX_TRANSFORM_LENGTH = 10_000;
+
+/** A JSONata expression shaping the body (webhook and http destinations), checked when saved. */
+const transformSchema = z
+  .string()
+  .min(1)
+  .max(MAX_TRANSFORM_LENGTH)
+  .superRefine((expression, ctx) => {
+    const problem = transformProblem(expression);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const webhookDestinationSchema = z
   .object({
     type: z.literal('webhook'),
     url: urlSchema,
     headers: headersSchema.optional(),
+    /** The body is this JSONata expression's result; the signature covers exactly those bytes. */
+    transform: transformSchema.optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_SUBSCRIPTION_TIMEOUT_SECONDS).optional(),
   })
   .strict();
@@ -119,23 +134,13 @@ export const httpAuthSchema = z.discriminatedUnion('type', [
 export type HttpAuth = z.infer<typeof httpAuthSchema>;
 export type OAuth2Auth = Extract<HttpAuth, { type: 'oauth2' }>;
 
-export const MAX_TRANSFORM_LENGTH = 10_000;
-
 export const httpDestinationSchema = z
   .object({
     type: z.literal('http'),
     url: urlSchema,
     method: z.enum(['POST', 'PUT', 'PATCH']).optional(),
     headers: headersSchema.optional(),
-    transform: z
-      .string()
-      .min(1)
-      .max(MAX_TRANSFORM_LENGTH)
-      .superRefine((expression, ctx) => {
-        const problem = transformProblem(expression);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional(),
+    transform: transformSchema.optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_SUBSCRIPTION_TIMEOUT_SECONDS).optional(),
     auth: httpAuthSchema.optional(),
   })
@@ -199,12 +204,26 @@ export const autoPauseSchema = z
 
 export type AutoPauseSettings = z.infer<typeof autoPauseSchema>;
 
+/**
+ * Which HTTP answers count as success: `"2xx"` (default) or exactly the codes listed (webhook and
+ * http destinations). Any other answer is a failed attempt (`http_status`), retried by the policy.
+ */
+export const successStatusSchema = z.union([
+  z.literal('2xx'),
+  z
+    .array(z.number().int().min(100).max(599))
+    .min(1)
+    .max(20)
+    .refine((codes) => new Set(codes).size === codes.length, 'codes must be unique'),
+]);
+
 const subscriptionFields = {
   name: z.string().trim().min(1).max(200),
   description: z.string().max(1000).optional(),
   eventTypes: z.array(eventTypePattern).min(1, 'at least one event type').max(50),
   destination: destinationSchema,
   retryPolicy: retryPolicySchema.optional(),
+  successStatus: successStatusSchema.optional(),
   filter: filterSchema.optional(),
   payload: z.enum(['full', 'thin']).optional(),
   /** `subject`: the events of one subject reach this subscription one at a time, in publish order. */
@@ -221,7 +240,17 @@ const subscriptionFields = {
   versions: z.record(z.string(), z.number().int().min(1)).optional(),
 };
 
-export const createSubscriptionSchema = z.object({ ...subscriptionFields, tenantId: tenantIdField.optional() }).strict();
+/**
+ * A signing secret a platform brings along (create or rotate): `whsec_<base64 key>` (24–64 byte
+ * key) or a raw secret of 32–512 visible ASCII characters. Write-only: never answered back.
+ */
+export const importedSecretSchema = z.string().superRefine((secret, ctx) => {
+  const problem = importedSecretProblem(secret);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const createSubscriptionSchema = z.object({ ...subscriptionFields, secret: importedSecretSchema.optional(), tenantId: tenantIdField.optional() }).strict();
+export const rotateSecretSchema = z.object({ secret: importedSecretSchema.optional(), tenantId: tenantIdField.optional() }).strict();
 export const patchSubscriptionSchema = z
   .object({
     name: subscriptionFields.name.optional(),
@@ -229,6 +258,7 @@ export const patchSubscriptionSchema = z
     eventTypes: subscriptionFields.eventTypes.optional(),
     destination: subscriptionFields.destination.optional(),
     retryPolicy: subscriptionFields.retryPolicy.nullable(),
+    successStatus: subscriptionFields.successStatus.nullable(),
     filter: subscriptionFields.filter.nullable(),
     payload: subscriptionFields.payload,
     ordering: subscriptionFields.ordering,
@@ -259,6 +289,8 @@ export interface Subscription {
   eventTypes: string[];
   destination: Destination;
   retryPolicy?: RetryPolicy;
+  /** Which answers count as success (webhook and http destinations): default any 2xx. */
+  successStatus?: '2xx' | number[];
   filter?: EventPattern;
   payload: 'full' | 'thin';
   ordering: 'none' | 'subject';

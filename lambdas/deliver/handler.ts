@@ -41,6 +41,7 @@ const ports: DeliveryWorkerPorts = {
   config: {
     deliveryRetentionDays: SETTINGS.deliveryRetentionDays(),
     eventSource: SETTINGS.eventSource(),
+    environment: optionalEnv('environment'),
     eventRetentionDays: SETTINGS.eventRetentionDays(),
     sweepAfterSeconds: SETTINGS.sweepAfterSeconds(),
     get trust() {

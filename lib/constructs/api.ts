@@ -27,6 +27,11 @@ export interface ApiProps {
   readonly tenantQuotas?: Partial<TenantQuotas>;
   /** JSON of the destination-trust context (lambdas/core/destination-trust.ts). @default none */
   readonly destinationTrust?: string;
+  /**
+   * The environment name (e.g. `production`, `sandbox`) every event Herald builds carries as the
+   * CloudEvents extension attribute `environment`. @default none
+   */
+  readonly environment?: string;
   /** Steady-state requests per second across the API. @default 100 */
   readonly throttlingRateLimit?: number;
   /** X-Ray tracing of the stage (which requests are kept is the stack's sampling rule). @default true */
@@ -67,6 +72,7 @@ export class Api extends Construct {
         tenantQuotas: JSON.stringify(parseTenantQuotas(JSON.stringify(props.tenantQuotas ?? {}))),
         operatorAccount: Stack.of(this).account,
         destinationTrust: props.destinationTrust ?? '{}',
+        environment: props.environment ?? '',
         catalogueDir: `/var/task/${CATALOGUE_DIR}`,
       },
       timeout: Duration.seconds(29),

@@ -42,6 +42,11 @@ export interface DeliveryProps {
    */
   readonly customerRoleName?: string;
   /**
+   * The environment name (e.g. `production`, `sandbox`) every event Herald builds carries as the
+   * CloudEvents extension attribute `environment`. @default none
+   */
+  readonly environment?: string;
+  /**
    * The customer-bus role's name: the principal customers allow in their bus policies, so it
    * must not change when the role is replaced. @default a name CloudFormation generates
    */
@@ -119,6 +124,7 @@ export class Delivery extends Construct {
       // Set below, once the role exists (it trusts the deliver function's role).
       customerBusRoleArn: '',
       customerRoleName: props.customerRoleName ?? '',
+      environment: props.environment ?? '',
       eventBusName: props.bus.eventBusName,
     };
 

@@ -3,7 +3,9 @@
  * a reason — 410 pauses, Retry-After only on 429/503 and capped by the policy.
  */
 import { describe, expect, it } from 'vitest';
-import { decideAfterAttempt, describeFailure, isSuccess, parseRetryAfter, type AttemptResult } from '../../lambdas/core/delivery.ts';
+import { decideAfterAttempt, describeFailure, isSuccess, isSuccessStatus, judgeAnswer, parseRetryAfter, type AttemptResult } from '../../lambdas/core/delivery.ts';
+import { successStatusSchema } from '../../lambdas/core/subscription.ts';
+import { successStatusOf } from '../../lambdas/core/subscription-settings.ts';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const ctx = { attempt: 1, firstAttemptAt: T0, now: T0, random: 0.5 };
@@ -62,4 +64,62 @@ describe('parseRetryAfter', () => {
   it('reads an HTTP date', () => expect(parseRetryAfter(new Date(T0 + 90_500).toUTCString(), now)).toBe(90));
   it('treats a past date as now', () => expect(parseRetryAfter(new Date(T0 - 60_000).toUTCString(), now)).toBe(0));
   it.each([undefined, '', 'soon', '-5', '1.5'])('ignores %j', (value) => expect(parseRetryAfter(value, now)).toBeUndefined());
+});
+
+describe('the success rule (successStatus)', () => {
+  it('"2xx" (the default) accepts every 2xx and nothing else', () => {
+    expect([199, 200, 204, 299, 300].map((code) => isSuccessStatus(code))).toEqual([false, true, true, true, false]);
+    expect([200, 204].map((code) => isSuccessStatus(code, '2xx'))).toEqual([true, true]);
+  });
+
+  it('a list accepts exactly its codes', () => {
+    expect([200, 201, 202, 302].map((code) => isSuccessStatus(code, [200, 302]))).toEqual([true, false, false, true]);
+  });
+
+  it('with [200], a 201 is a failed http_status attempt, retried by the policy', () => {
+    const judged = judgeAnswer(status(201, { responseExcerpt: 'created' }), [200]);
+    expect(judged).toEqual({ statusCode: 201, durationMs: 12, responseExcerpt: 'created', error: 'http_status' });
+    expect(decideAfterAttempt(judged, { schedule: [7, 9] }, { ...ctx, successStatus: [200] })).toEqual({ kind: 'retry', delaySeconds: 7 });
+    expect(decideAfterAttempt(status(200), undefined, { ...ctx, successStatus: [200] })).toEqual({ kind: 'succeeded' });
+  });
+
+  it('an unfollowed 3xx is a redirect failure unless the rule lists it', () => {
+    const answer = status(302, { errorMessage: 'redirect to https://elsewhere.example not followed' });
+    expect(judgeAnswer(answer)).toMatchObject({ error: 'redirect', errorMessage: 'redirect to https://elsewhere.example not followed' });
+    expect(judgeAnswer(answer, [200, 302])).toEqual({ statusCode: 302, durationMs: 12 });
+  });
+
+  it('a non-2xx success keeps no failure detail; failures keep Retry-After for 429/503', () => {
+    expect(judgeAnswer(status(503, { retryAfterSeconds: 30 }), [503])).toEqual({ statusCode: 503, durationMs: 12 });
+    const judged = judgeAnswer(status(503, { retryAfterSeconds: 30 }), [200]);
+    expect(judged).toMatchObject({ error: 'http_status', retryAfterSeconds: 30 });
+    expect(decideAfterAttempt(judged, { schedule: [10, 60] }, { ...ctx, successStatus: [200] })).toEqual({ kind: 'retry', delaySeconds: 30 });
+  });
+
+  it('410 Gone still pauses the subscription under any rule that does not list it', () => {
+    const decision = decideAfterAttempt(judgeAnswer(status(410), [200]), { schedule: [1] }, { ...ctx, successStatus: [200] });
+    expect(decision).toMatchObject({ kind: 'failed', pauseSubscription: true });
+  });
+
+  it('transport failures pass through unjudged', () => {
+    const timeout: AttemptResult = { durationMs: 15_000, error: 'timeout', errorMessage: 'no answer' };
+    expect(judgeAnswer(timeout, [200])).toBe(timeout);
+    expect(isSuccess({ statusCode: 200, durationMs: 1, error: 'timeout' }, [200])).toBe(false);
+  });
+
+  it('applies to webhook and http destinations; an EventBridge destination is judged as 2xx', () => {
+    const webhook = { type: 'webhook' as const, url: 'https://example.com/hook' };
+    expect(successStatusOf({ destination: webhook })).toBe('2xx');
+    expect(successStatusOf({ destination: webhook, successStatus: [200] })).toEqual([200]);
+    expect(successStatusOf({ destination: { type: 'http', url: 'https://api.example.com' }, successStatus: [202] })).toEqual([202]);
+    expect(successStatusOf({ destination: { type: 'eventbridge', eventBusArn: 'arn:aws:events:us-east-1:123456789012:event-bus/b' }, successStatus: [200] })).toBe('2xx');
+  });
+
+  it('the schema takes "2xx" or 1–20 unique codes in 100–599', () => {
+    expect(successStatusSchema.safeParse('2xx').success).toBe(true);
+    expect(successStatusSchema.safeParse([200, 202]).success).toBe(true);
+    for (const bad of ['200', '3xx', [], [99], [600], [200.5], [200, 200], Array.from({ length: 21 }, (_, i) => 200 + i)]) {
+      expect(successStatusSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
+  });
 });

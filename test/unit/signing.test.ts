@@ -6,7 +6,8 @@ import { Webhook as SvixWebhook } from 'svix';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { generateSigningSecret, signWebhook } from '../../lambdas/core/signing.ts';
+import { createHmac, randomBytes } from 'node:crypto';
+import { generateSigningSecret, importedSecretProblem, normaliseImportedSecret, signWebhook } from '../../lambdas/core/signing.ts';
 
 const at = new Date();
 const body = JSON.stringify({ specversion: '1.0', type: 'order.created', data: { orderId: 'o-1', note: 'naïve ✓' } });
@@ -53,5 +54,63 @@ describe('signWebhook', () => {
 
   it('refuses to sign without a secret', () => {
     expect(() => signWebhook([], 'msg_4', at, body)).toThrow(/at least one signing secret/);
+  });
+});
+
+describe('imported secrets', () => {
+  const providerSignature = (key: Buffer, id: string, seconds: string, payload: string) =>
+    createHmac('sha256', key).update(`${id}.${seconds}.${payload}`).digest('base64');
+
+  it('keeps a whsec_ secret as it is: deliveries verify with the secret the receiver already has', () => {
+    const theirs = `whsec_${randomBytes(24).toString('base64')}`;
+    const stored = normaliseImportedSecret(theirs);
+    expect(stored).toBe(theirs);
+    const headers = signWebhook([stored], 'msg_imp', at, body);
+    expect(() => new StandardWebhook(theirs).verify(body, { ...headers })).not.toThrow();
+  });
+
+  it('stores a raw secret as whsec_ + base64 of its UTF-8 bytes: the HMAC is the provider’s own', () => {
+    const raw = 'pk_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0';
+    const stored = normaliseImportedSecret(raw);
+    expect(stored).toBe(`whsec_${Buffer.from(raw, 'utf8').toString('base64')}`);
+    const headers = signWebhook([stored], 'msg_raw', at, body);
+    expect(headers['webhook-signature']).toBe(`v1,${providerSignature(Buffer.from(raw, 'utf8'), 'msg_raw', headers['webhook-timestamp'], body)}`);
+  });
+
+  it('any visible-ASCII raw secret of 32+ characters signs like the provider', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[\x21-\x7e]{32,80}$/), (raw) => {
+        if (raw.startsWith('whsec_')) return;
+        const headers = signWebhook([normaliseImportedSecret(raw)], 'm', at, body);
+        expect(headers['webhook-signature']).toBe(`v1,${providerSignature(Buffer.from(raw), 'm', headers['webhook-timestamp'], body)}`);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('makes a whsec_ secret’s base64 canonical only when it decodes to the same key', () => {
+    const key = randomBytes(32);
+    expect(normaliseImportedSecret(`whsec_${key.toString('base64')}`)).toBe(`whsec_${key.toString('base64')}`);
+  });
+
+  it.each([
+    ['whsec_', 'standard base64'],
+    ['whsec_not base64!!', 'standard base64'],
+    [`whsec_${randomBytes(16).toString('base64')}`, '24–64 bytes, got 16'],
+    [`whsec_${randomBytes(65).toString('base64')}`, '24–64 bytes, got 65'],
+    [`whsec_${randomBytes(32).toString('base64url').replace(/=+$/, '')}x`, 'standard base64'],
+    ['short-secret', '32–512 characters'],
+    ['a'.repeat(513), '32–512 characters'],
+    ['a secret with spaces in it, long enough anyway', 'visible ASCII'],
+    [`${'é'.repeat(40)}`, 'visible ASCII'],
+  ])('refuses %j', (secret, message) => {
+    expect(importedSecretProblem(secret)).toContain(message);
+    expect(() => normaliseImportedSecret(secret)).toThrow();
+  });
+
+  it('accepts the bounds', () => {
+    expect(importedSecretProblem(`whsec_${randomBytes(24).toString('base64')}`)).toBeUndefined();
+    expect(importedSecretProblem(`whsec_${randomBytes(64).toString('base64')}`)).toBeUndefined();
+    expect(importedSecretProblem('x'.repeat(32))).toBeUndefined();
   });
 });

@@ -340,20 +340,7 @@ async function scenario(name: string, events: number, subscriptions: number, rat
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   await herald.settle();
-  counts.clear();
-  billed.clear();
-  invocations.clear();
-  logBytes.clear();
-  Object.assign(capacity, { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, transactions: 0, largestItem: { bytes: 0, kind: '' } });
-  capacity.byKind!.clear();
-  capacity.stored!.clear();
-  capacity.deliverySizes!.clear();
-  deliverRuns.invocations = 0;
-  deliverRuns.ms = 0;
-  sweepRuns.invocations = 0;
-  sweepRuns.ms = 0;
-  apiRequests = 0;
-  for (const run of Object.values(perEventRuns)) Object.assign(run, { invocations: 0, ms: 0 });
+  resetCounters();
   received = 0;
   succeeded = 0;
   deployedLogging(true);
@@ -643,8 +630,8 @@ async function deadEndpoint(deliveries: number, attemptsEach: number) {
 let deadReceived = 0;
 const DEAD_BODY = `<html><head><title>503 Service Temporarily Unavailable</title></head><body>${'<p>The server is temporarily unable to service your request due to maintenance downtime or capacity problems. Please try again later.</p>'.repeat(12)}</body></html>`;
 
-/** Counters reset, deployed logging on, `work` run, counters read (as scenario() does, for ad-hoc work). */
-async function scenarioCounters(work: () => Promise<void>) {
+/** Every counter a scenario reads, back to zero. */
+function resetCounters() {
   counts.clear();
   billed.clear();
   invocations.clear();
@@ -659,6 +646,11 @@ async function scenarioCounters(work: () => Promise<void>) {
   sweepRuns.ms = 0;
   apiRequests = 0;
   for (const run of Object.values(perEventRuns)) Object.assign(run, { invocations: 0, ms: 0 });
+}
+
+/** Counters reset, deployed logging on, `work` run, counters read (as scenario() does, for ad-hoc work). */
+async function scenarioCounters(work: () => Promise<void>) {
+  resetCounters();
   deployedLogging(true);
   sampleQueue(true);
   counting = true;

@@ -1,3 +1,4 @@
+import { inBatches } from './batches.ts';
 import { PutEventsCommand, type PutEventsCommandOutput, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { HERALD_EVENT_SOURCE } from '../../lib/herald-config.ts';
 import type { CloudEvent } from '#core/envelope';
@@ -27,21 +28,7 @@ export function putEventsEntrySize(entry: PutEventsRequestEntry): number {
  * entries' indexes per call. An entry too large for any call travels alone (and is refused).
  */
 export function chunkPutEventsEntries(entries: PutEventsRequestEntry[], limits = PUT_EVENTS_LIMITS): number[][] {
-  const chunks: number[][] = [];
-  let current: number[] = [];
-  let bytes = 0;
-  entries.forEach((entry, index) => {
-    const size = putEventsEntrySize(entry);
-    if (current.length > 0 && (current.length >= limits.entries || bytes + size > limits.bytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(index);
-    bytes += size;
-  });
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return inBatches(entries.map((_, index) => index), limits.entries, limits.bytes, (index) => putEventsEntrySize(entries[index]!));
 }
 
 /** Puts Herald events on the Herald bus: source `herald.events`, detail-type = event type. */

@@ -1,3 +1,4 @@
+import { inBatches } from './batches.ts';
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
@@ -33,21 +34,8 @@ export const MAX_VISIBILITY_SECONDS = 43_200;
  */
 const SQS_BATCH_BYTES = 256 * 1024;
 function batchesOf(jobs: DeliveryJob[]): DeliveryJob[][] {
-  const batches: DeliveryJob[][] = [];
-  let current: DeliveryJob[] = [];
-  let bytes = 0;
-  for (const job of jobs) {
-    const size = Buffer.byteLength(JSON.stringify(job)) + 200; // body plus the entry's id and attributes
-    if (current.length > 0 && (current.length === SQS_BATCH || bytes + size > SQS_BATCH_BYTES)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(job);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  // Each entry: its body plus its id and attributes.
+  return inBatches(jobs, SQS_BATCH, SQS_BATCH_BYTES, (job) => Buffer.byteLength(JSON.stringify(job)) + 200);
 }
 
 export class SqsDeliveryQueue implements DeliveryQueue {

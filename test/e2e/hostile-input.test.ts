@@ -188,8 +188,10 @@ describe('hostile input at every route', () => {
               if (item.status >= 400) expect(item.problem.status, where).toBe(item.status);
             }
           }
-          // A tenant never sees the other tenant's subscription.
-          if (who === 'B') expect(text, where).not.toContain(a.subscriptionId);
+          // A tenant never sees the other tenant's subscription: naming it answers as for an id
+          // that does not exist (which may echo the id it named, and nothing else of A's).
+          if (who === 'B' && (path.includes(a.subscriptionId) || qs.includes(a.subscriptionId))) expect(res.status, where).toBeGreaterThanOrEqual(400);
+          else if (who === 'B') expect(text, where).not.toContain(a.subscriptionId);
           const alive = await call('GET', '/v1/event-types', a.key);
           expect(alive.status).toBe(200);
         },

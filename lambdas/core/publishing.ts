@@ -3,7 +3,7 @@ import type { Catalogue } from './catalogue.ts';
 import { dataSchemaUri, expandLinkTemplate } from './envelope.ts';
 import { buildEnvelope, type CloudEvent } from './envelope.ts';
 import type { PublishEventInput } from './publish-schema.ts';
-import { ValidationError } from './errors.ts';
+import { DomainError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
 import type { EventPublisher, EventStore, TenantStore } from './ports.ts';
 
@@ -34,7 +34,17 @@ export async function publishEvent(ports: PublishPorts, input: PublishEventInput
   const at = now.toISOString();
   const existing = await ports.events.putEventIfAbsent(envelope, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds), at);
   if (existing?.publishedAt) return { id: envelope.id, duplicate: true };
-  await publishMarked(ports, existing ?? envelope, existing === undefined);
+  try {
+    await publishMarked(ports, existing ?? envelope, existing === undefined);
+  } catch (error) {
+    // Stored but not on the bus: accepted all the same (the sweeper publishes it), so the client
+    // hears the truth, not "nothing was accepted".
+    throw new DomainError(
+      503,
+      'Service unavailable',
+      `event ${envelope.id} is stored, but the bus refused it (${(error as Error).name ?? 'Error'}): the sweeper publishes it within minutes, or send it again with the same id to publish it now`,
+    );
+  }
   if (existing) await ports.events.markEventPublished(existing.tenantid, existing.id, at);
   return { id: envelope.id, duplicate: existing !== undefined };
 }

@@ -114,7 +114,8 @@ describe('the reconciliation sweeper', () => {
     const sub = await subscribe('/unpublished');
     herald.bus.failNext(LOCAL_BUS, 1, 'InternalException', 'bus unavailable');
     const res = await publish(sub.prefix);
-    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(res.status).toBe(503);
+    expect(res.body.detail).toMatch(/is stored, but the bus refused it/);
     await later(1200);
     const report = await herald.sweep();
     expect(report.eventsPublished).toBe(1);

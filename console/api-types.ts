@@ -1313,6 +1313,22 @@ export interface components {
                 headers?: {
                     [key: string]: string;
                 };
+                legacySignature?: {
+                    /**
+                     * @default hex
+                     * @enum {string}
+                     */
+                    encoding: "hex" | "base64";
+                    header: string;
+                    /**
+                     * @default body
+                     * @enum {string}
+                     */
+                    over: "body" | "timestamp.body";
+                    prefix?: string;
+                    /** @default true */
+                    standardHeaders: boolean;
+                };
                 timeoutSeconds?: number;
                 transform?: string;
                 /** @constant */
@@ -1444,6 +1460,22 @@ export interface components {
             destination?: {
                 headers?: {
                     [key: string]: string;
+                };
+                legacySignature?: {
+                    /**
+                     * @default hex
+                     * @enum {string}
+                     */
+                    encoding: "hex" | "base64";
+                    header: string;
+                    /**
+                     * @default body
+                     * @enum {string}
+                     */
+                    over: "body" | "timestamp.body";
+                    prefix?: string;
+                    /** @default true */
+                    standardHeaders: boolean;
                 };
                 timeoutSeconds?: number;
                 transform?: string;

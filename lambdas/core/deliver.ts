@@ -7,9 +7,9 @@ import type { CustomerBusSender, DeliveryQueue, DeliveryStore, DestinationBindin
 import { busRefusal, defaultSourceFor, DELIVERY_MARKER, type DestinationTrust } from './destination-trust.ts';
 import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
-import { signWebhook } from './signing.ts';
+import { legacySignature, signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
-import { activeSecrets, successStatusOf, timeoutSecondsOf } from './subscription-settings.ts';
+import { activeSecrets, legacySigningSecret, successStatusOf, timeoutSecondsOf } from './subscription-settings.ts';
 
 /**
  * One delivery attempt: send the job's event to its subscription, log the attempt, and decide
@@ -59,11 +59,13 @@ async function bodyFor(ports: Pick<DeliverPorts, 'transforms'>, transform: strin
 /** A Standard Webhooks request: signed over exactly the bytes sent (the transformed body, if any). */
 export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob, now: Date, body: string = JSON.stringify(payloadOf(job, subscription))): HttpRequest {
   if (subscription.destination.type !== 'webhook') throw new Error(`not a webhook destination: ${subscription.destination.type}`);
-  const signed = signWebhook(activeSecrets(subscription, now), job.deliveryId, now, body);
+  const legacy = subscription.destination.legacySignature;
+  const signed = legacy?.standardHeaders === false ? {} : signWebhook(activeSecrets(subscription, now), job.deliveryId, now, body);
+  const legacyHeader = legacy ? legacySignature(legacySigningSecret(subscription, now), now, body, legacy) : {};
   return {
     url: subscription.destination.url,
     method: 'POST',
-    headers: { ...(subscription.destination.headers ?? {}), 'content-type': 'application/json', 'user-agent': 'Herald-Webhooks/1', ...signed },
+    headers: { ...(subscription.destination.headers ?? {}), 'content-type': 'application/json', 'user-agent': 'Herald-Webhooks/1', ...signed, ...legacyHeader },
     body,
     timeoutMs: timeoutSecondsOf(subscription.destination) * 1000,
   };

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 
 /**
@@ -62,4 +62,24 @@ export function signWebhook(secrets: readonly string[], msgId: string, timestamp
   const seconds = Math.floor(timestamp.getTime() / 1000);
   const signatures = secrets.map((secret) => new Webhook(secret).sign(msgId, timestamp, body));
   return { 'webhook-id': msgId, 'webhook-timestamp': String(seconds), 'webhook-signature': signatures.join(' ') };
+}
+
+export interface LegacySignatureSpec {
+  header: string;
+  over: 'body' | 'timestamp.body';
+  encoding: 'hex' | 'base64';
+  prefix?: string;
+}
+
+/**
+ * A provider's plain HMAC-SHA256 signature, for receivers that verify the provider's way during a
+ * migration: over the body (or `<unix seconds>.<body>`), hex or base64, after an optional prefix,
+ * keyed by the secret's bytes (an imported raw secret's are its UTF-8 bytes). One value only, as
+ * such receivers expect one.
+ */
+export function legacySignature(secret: string, timestamp: Date, body: string, spec: LegacySignatureSpec): Record<string, string> {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  const signed = spec.over === 'body' ? body : `${Math.floor(timestamp.getTime() / 1000)}.${body}`;
+  const mac = createHmac('sha256', key).update(signed, 'utf8').digest(spec.encoding);
+  return { [spec.header]: `${spec.prefix ?? ''}${mac}` };
 }

@@ -12,6 +12,15 @@ export function activeSecrets(subscription: Pick<Subscription, 'secrets'>, now: 
   return subscription.secrets.filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now.getTime()).map((s) => s.secret);
 }
 
+/**
+ * The one secret a legacy signature header uses: the oldest that still signs, so receivers that
+ * verify the provider's way keep working through the 24 h of a rotation and then switch.
+ */
+export function legacySigningSecret(subscription: Pick<Subscription, 'secrets'>, now: Date): string {
+  const active = subscription.secrets.filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now.getTime());
+  return [...active].sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0]!.secret;
+}
+
 export function timeoutSecondsOf(destination: Destination): number {
   return ('timeoutSeconds' in destination ? destination.timeoutSeconds : undefined) ?? DEFAULT_TIMEOUT_SECONDS;
 }

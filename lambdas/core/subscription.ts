@@ -76,9 +76,32 @@ export const webhookDestinationSchema = z
     /** The body is this JSONata expression's result; the signature covers exactly those bytes. */
     transform: transformSchema.optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_SUBSCRIPTION_TIMEOUT_SECONDS).optional(),
+    /**
+     * For migrations: a provider's own HMAC-SHA256 signature in a header of its choosing (e.g.
+     * Omisell's `Authorization`), beside the Standard Webhooks headers unless `standardHeaders`
+     * is false. Weaker than Standard Webhooks over `body` alone (no timestamp: replayable).
+     */
+    legacySignature: z
+      .object({
+        header: z
+          .string()
+          .regex(HEADER_NAME, 'is not a valid header name')
+          .refine((v) => !RESERVED_HEADER.test(v), 'is set by Herald and cannot be used'),
+        over: z.enum(['body', 'timestamp.body']).default('body'),
+        encoding: z.enum(['hex', 'base64']).default('hex'),
+        prefix: z.string().max(64).regex(HEADER_VALUE, HEADER_VALUE_MESSAGE).optional(),
+        standardHeaders: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
-
+  .strict()
+  .superRefine((destination, ctx) => {
+    const header = destination.legacySignature?.header.toLowerCase();
+    if (header && Object.keys(destination.headers ?? {}).some((name) => name.toLowerCase() === header)) {
+      ctx.addIssue({ code: 'custom', path: ['legacySignature', 'header'], message: 'is also set in headers: one of them would be lost' });
+    }
+  });
 
 export const eventbridgeDestinationSchema = z
   .object({

@@ -210,3 +210,51 @@ describe('webhook body templates and environment', () => {
     expect(JSON.parse(ping!.body)).toMatchObject({ type: 'herald.ping', environment: 'sandbox' });
   });
 });
+
+describe('legacy signature header (migrations)', () => {
+  it("signs in the provider's own header, the provider's way, beside the Standard Webhooks headers", async () => {
+    const raw = `omisell-${randomBytes(24).toString('hex')}`;
+    const sub = await subscribe('/legacy', {
+      secret: raw,
+      destination: { legacySignature: { header: 'Authorization', over: 'body', encoding: 'hex', prefix: 'HMAC-SHA256 ' } },
+    });
+    await publish(sub);
+    const [request] = await receiver.waitFor('/legacy', 1);
+    const expected = createHmac('sha256', Buffer.from(raw, 'utf8')).update(request!.body).digest('hex');
+    expect(request!.headers.authorization).toBe(`HMAC-SHA256 ${expected}`);
+    expect(request!.headers['webhook-signature']).toBe(`v1,${providerSignature(raw, request!)}`);
+    // A tampered body would not verify: the header is bound to these exact bytes.
+    expect(createHmac('sha256', Buffer.from(raw, 'utf8')).update(`${request!.body} `).digest('hex')).not.toBe(expected);
+  });
+
+  it('can sign timestamp.body in base64 and leave the Standard Webhooks headers out', async () => {
+    const raw = `provider-${randomBytes(24).toString('hex')}`;
+    const sub = await subscribe('/legacy-ts', {
+      secret: raw,
+      destination: { legacySignature: { header: 'X-Signature', over: 'timestamp.body', encoding: 'base64', standardHeaders: false } },
+    });
+    await publish(sub);
+    const [request] = await receiver.waitFor('/legacy-ts', 1);
+    expect(request!.headers['webhook-signature']).toBeUndefined();
+    const signature = String(request!.headers['x-signature']);
+    const seconds = Math.floor(Date.now() / 1000);
+    const candidates = [seconds, seconds - 1, seconds - 2, seconds - 3].map((t) => createHmac('sha256', Buffer.from(raw, 'utf8')).update(`${t}.${request!.body}`).digest('base64'));
+    expect(candidates).toContain(signature);
+  });
+
+  it('refuses a header Herald owns, or one the subscription also sets', async () => {
+    for (const [legacySignature, headers, path] of [
+      [{ header: 'webhook-signature' }, undefined, 'destination.legacySignature.header'],
+      [{ header: 'Authorization' }, { authorization: 'Bearer x' }, 'destination.legacySignature.header'],
+      [{ header: 'X-Sig', encoding: 'binary' }, undefined, 'destination.legacySignature.encoding'],
+    ] as const) {
+      const res = await api('POST', '/v1/subscriptions', tenant.apiKey, {
+        name: 'bad legacy',
+        eventTypes: ['order.created'],
+        destination: { type: 'webhook', url: `${receiver.url}/never`, legacySignature, ...(headers ? { headers } : {}) },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(path);
+    }
+  });
+});

@@ -88,20 +88,9 @@ export function perMillion(lines: Lines, units: number): Lines {
  * The figures results.json carries per event (rounded as written), for the recomputation. Each is
  * a count, never dollars: the recomputation prices them itself.
  */
-export interface ReportedPerEvent {
-  apiRequests: number;
+export type ReportedPerEvent = Omit<Usage, 'functions'> & {
   functions: Partial<Record<FunctionName, { invocations: number; billedMsPerInvocation: number; memoryMb: number }>>;
-  sqsBilledRequests: number;
-  eventbridgeBilledEvents: number;
-  dynamodbWriteUnits: number;
-  dynamodbReadUnits: number;
-  storedBytes: number;
-  retentionDays: number;
-  logBytes: number;
-  logRetentionDays: number;
-  xrayTraces: number;
-  kmsRequests: number;
-}
+};
 
 /**
  * The audit: $ per million events recomputed line by line from the per-event counts the bench

@@ -33,9 +33,13 @@ export const MAX_VISIBILITY_SECONDS = 43_200;
  * as well as count: ten jobs of one large event never go out as one refused request.
  */
 const SQS_BATCH_BYTES = 256 * 1024;
-function batchesOf(jobs: DeliveryJob[]): DeliveryJob[][] {
+/** A job with its message body, serialised once: measured for batching, then sent as is. */
+type Outgoing = { job: DeliveryJob; body: string };
+
+function batchesOf(jobs: DeliveryJob[]): Outgoing[][] {
+  const outgoing = jobs.map((job) => ({ job, body: JSON.stringify(job) }));
   // Each entry: its body plus its id and attributes.
-  return inBatches(jobs, SQS_BATCH, SQS_BATCH_BYTES, (job) => Buffer.byteLength(JSON.stringify(job)) + 200);
+  return inBatches(outgoing, SQS_BATCH, SQS_BATCH_BYTES, ({ body }) => Buffer.byteLength(body) + 200);
 }
 
 export class SqsDeliveryQueue implements DeliveryQueue {
@@ -56,10 +60,10 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     for (const c of chunks.filter((c) => c.fifo)) await this.sendBatch(c.url, c.jobs, 0, true);
   }
 
-  private async sendBatch(queueUrl: string, jobs: DeliveryJob[], delaySeconds: number, fifo: boolean): Promise<void> {
-    let entries = jobs.map((job, index) => ({
+  private async sendBatch(queueUrl: string, jobs: Outgoing[], delaySeconds: number, fifo: boolean): Promise<void> {
+    let entries = jobs.map(({ job, body }, index) => ({
       Id: String(index),
-      MessageBody: JSON.stringify(job),
+      MessageBody: body,
       ...(fifo
         ? { MessageGroupId: job.orderingGroup, MessageDeduplicationId: job.firstEnqueue ? job.deliveryId : `${job.deliveryId}.${randomUUID()}` }
         : // SQS fair queues: the tenant as message group on the standard queue, so one tenant's

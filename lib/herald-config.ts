@@ -86,6 +86,9 @@ export const SWEEP_INTERVAL_MINUTES = 1;
 /** SQS batch size for the deliver function's event source mapping. */
 export const DELIVER_BATCH_SIZE = 10;
 
+/** SQS's largest maxReceiveCount, on the ordered (FIFO) queue: an ordered delivery waits hidden, so each of its receives counts. */
+export const ORDERED_MAX_RECEIVES = 1000;
+
 /**
  * The tenant console's Content-Security-Policy (it holds an API key in the page): its own files
  * only, no inline script or style, no plugins, no <base>, no form posts, never framed; fetches to

@@ -10,16 +10,13 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { DeliveryJob, FlushJob } from '#core/delivery-job';
 import { deliveryJobSchema } from '#core/delivery-job';
+import { MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS } from '#core/delivery-plan';
 import type { DeadLetter, DeadLetterQueue, DeliveryQueue } from '#core/ports';
 import { randomUUID } from 'node:crypto';
 import { sqs } from './clients.ts';
 
 /** SQS allows 10 entries per batch call: fan-out to 1,000 subscriptions costs 100 requests. */
 const SQS_BATCH = 10;
-/** SQS caps DelaySeconds at 15 minutes. */
-export const MAX_DELAY_SECONDS = 900;
-/** SQS caps one message's visibility timeout at 12 hours. */
-export const MAX_VISIBILITY_SECONDS = 43_200;
 
 /**
  * The delivery queues: the standard queue, and the FIFO queue for jobs with an ordering group

@@ -1,5 +1,6 @@
 import { decideAfterAttempt, describeFailure, judgeAnswer, type AttemptResult, type Attempt, type AttemptDecision, type DeliveryStatus } from './delivery.ts';
 import type { DeliveryJob } from './delivery-job.ts';
+import { ORDERED_MAX_RECEIVES } from '../../lib/herald-config.ts';
 import { batchEnvelope } from './batching.ts';
 import { payloadFor } from './envelope.ts';
 import { autoPausePolicyOf, pauseSubscription, releaseHeld, type HealthPorts } from './health.ts';
@@ -71,7 +72,8 @@ export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob
   };
 }
 
-export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt: number): Promise<DeliverOutcome> {
+/** `lastReceive`: the queue will not offer this message again (core/delivery-plan.ts), so no retry. */
+export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt: number, lastReceive = false): Promise<DeliverOutcome> {
   const startedAt = ports.clock();
   const subscription = await readSubscription(ports, job);
   if (subscription && subscription.status !== 'active' && !job.ignorePause) {
@@ -93,10 +95,14 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
           random: ports.random(),
           ...(successStatus ? { successStatus } : {}),
         });
-  const decision: AttemptDecision =
-    decided.kind === 'failed' && job.orderingGroup
-      ? { ...decided, reason: `${decided.reason}; ordered delivery: the subject's later events proceed without this one` }
+  const final: AttemptDecision =
+    decided.kind === 'retry' && lastReceive
+      ? { kind: 'failed', reason: `ordered delivery received ${ORDERED_MAX_RECEIVES} times, the most the ordered queue allows; last: ${describeFailure(result)}` }
       : decided;
+  const decision: AttemptDecision =
+    final.kind === 'failed' && job.orderingGroup
+      ? { ...final, reason: `${final.reason}; ordered delivery: the subject's later events proceed without this one` }
+      : final;
   await logAttempt(ports, job, attempt, startedAt, result, decision);
   if (decision.kind === 'failed' && decision.pauseSubscription && subscription?.status === 'active') {
     await pauseSubscription(ports, job.tenantId, job.subscriptionId, decision.reason);

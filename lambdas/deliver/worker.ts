@@ -1,7 +1,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import type { DeadLetterQueue } from '#core/ports';
-import { MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS } from '#adapters/sqs-queue';
+import { attemptNumberOf, isLastReceive, planAfterAttempt, planBeforeDue, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
 import { deliverJob, type DeliverPorts } from '#core/deliver';
 import { deliveryJobSchema, flushJobSchema, type DeliveryJob, type FlushJob } from '#core/delivery-job';
 import { flushBatch } from '#core/batch-flush';
@@ -16,22 +16,6 @@ export type DeliveryWorkerPorts = DeliverPorts & {
   deadLetters: Pick<DeadLetterQueue, 'park'>;
 };
 
-/**
- * After this many receives of one message, a retry is re-enqueued as a new message instead of
- * hidden again, so the queue's redrive policy (which counts receives) only ever catches crashes
- * and poison messages, never a policy that is still running.
- */
-const REENQUEUE_AFTER_RECEIVES = 50;
-
-/**
- * The longest wait a standard-queue job spends in SQS's in-flight set (hidden by visibility).
- * A longer one leaves it: the job is re-enqueued with a delay (at most SQS's 15 minutes) and its
- * due time, and hops again until due. A standard queue holds about 120,000 messages in flight, so
- * one large tenant's outage could otherwise stop every tenant's deliveries; a hop costs about 1.2
- * SQS requests per 15 minutes of waiting. Ordered (FIFO) jobs wait in flight: they hold their group.
- */
-export const IN_FLIGHT_WAIT_SECONDS = 300;
-
 /** Thrown to report the record in `batchItemFailures` after its visibility has been set. */
 export class RetryLater extends Error {
   constructor(readonly delaySeconds: number) {
@@ -40,9 +24,8 @@ export class RetryLater extends Error {
 }
 
 /**
- * Turns one SQS record into one delivery attempt and the SQS calls its outcome needs:
- * success → acknowledged; retry → visibility set to the backoff (or a delayed re-enqueue past
- * SQS's 12 h visibility cap); exhausted → parked in the DLQ with its reason, then acknowledged.
+ * Turns one SQS record into one delivery attempt, and its outcome into the plan
+ * (core/delivery-plan.ts) that this worker carries out with the queue ports.
  */
 export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record: SQSRecord, observations: AttemptObservation[] = []): Promise<void> {
   const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
@@ -78,67 +61,51 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
     return;
   }
   job = job!;
-  const notBefore = job.notBefore;
-  if (notBefore && Date.parse(notBefore) > ports.clock().getTime()) {
-    const wait = Math.ceil((Date.parse(notBefore) - ports.clock().getTime()) / 1000);
-    if (ordered || wait <= IN_FLIGHT_WAIT_SECONDS) {
-      await ports.queue.changeVisibility(record.receiptHandle, Math.min(wait, MAX_VISIBILITY_SECONDS), ordered);
-      throw new RetryLater(wait);
-    }
-    // Not due yet: another hop, out of flight (this message is then acknowledged).
-    await ports.queue.enqueue([job], Math.min(wait, MAX_DELAY_SECONDS));
-    return;
-  }
-  // A re-enqueued job makes exactly one attempt; early receives while waiting don't count.
-  const attempt = notBefore ? job.attemptOffset + 1 : job.attemptOffset + receiveCount;
+  const receipt: Receipt = { ordered, receiveCount, now: ports.clock().getTime() };
+  const early = planBeforeDue(job, receipt);
+  if (early) return carryOut(ports, record, receipt, early);
+  const attempt = attemptNumberOf(job, receipt);
   // Records run in parallel: each gets its own child logger, so ids never leak between them.
   const log = logger.createChild({
     persistentKeys: { deliveryId: job.deliveryId, subscriptionId: job.subscriptionId, eventId: job.event.id, tenantId: job.tenantId },
   });
-  const outcome = await deliverJob(ports, job, attempt);
+  const outcome = await deliverJob(ports, job, attempt, isLastReceive(receipt));
   if (outcome.observation) observations.push(outcome.observation);
   metrics.addMetric(`deliveries_${outcome.kind}`, MetricUnit.Count, 1);
   if (outcome.observation && outcome.kind !== 'held') metrics.addMetric('attempt_duration', MetricUnit.Milliseconds, outcome.observation.durationMs);
+  // Success is summed up once per batch by the handler; the attempt log has every detail.
+  if (outcome.kind === 'succeeded') log.debug('delivered', { attempt, durationMs: outcome.observation?.durationMs });
+  else if (outcome.kind === 'held') log.debug('subscription paused; delivery held until it resumes');
+  else if (outcome.kind === 'retry') log.info('delivery attempt failed; retrying', { attempt, delaySeconds: outcome.delaySeconds });
+  else log.warn('delivery failed; parked in dead letters', { reason: outcome.reason, attempt });
+  await carryOut(ports, record, receipt, planAfterAttempt(job, receipt, outcome, ports.clock().toISOString()));
+  if (outcome.kind === 'failed' && outcome.observation && !isOperationalEvent(job.event.type)) {
+    await emitOperationalEvent(ports, job.tenantId, 'delivery.dead_lettered', job.deliveryId, {
+      deliveryId: job.deliveryId,
+      subscriptionId: job.subscriptionId,
+      eventId: job.event.id,
+      eventType: job.event.type,
+      subject: job.event.subject,
+      reason: outcome.reason,
+      attempts: attempt,
+    });
+  }
+}
 
-  if (outcome.kind === 'succeeded') {
-    // Success is summed up once per batch by the handler; the attempt log has every detail.
-    log.debug('delivered', { attempt, durationMs: outcome.observation?.durationMs });
-    return;
+/**
+ * Carries a plan out with the queue ports. `retryAfter` ends by throwing RetryLater: the
+ * record is then reported in `batchItemFailures`, its visibility already set.
+ */
+async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: Receipt, plan: DeliveryPlan): Promise<void> {
+  switch (plan.kind) {
+    case 'ack':
+      return;
+    case 'park':
+      return ports.deadLetters.park(plan.letter);
+    case 'reenqueue':
+      return ports.queue.enqueue([plan.job], plan.delaySeconds);
+    case 'retryAfter':
+      await ports.queue.changeVisibility(record.receiptHandle, plan.seconds, receipt.ordered);
+      throw new RetryLater(plan.seconds);
   }
-  if (outcome.kind === 'held') {
-    log.debug('subscription paused; delivery held until it resumes');
-    return;
-  }
-  if (outcome.kind === 'failed') {
-    await ports.deadLetters.park({ job, reason: outcome.reason, attempts: attempt, failedAt: ports.clock().toISOString() });
-    log.warn('delivery failed; parked in dead letters', { reason: outcome.reason, attempt });
-    if (outcome.observation && !isOperationalEvent(job.event.type)) {
-      await emitOperationalEvent(ports, job.tenantId, 'delivery.dead_lettered', job.deliveryId, {
-        deliveryId: job.deliveryId,
-        subscriptionId: job.subscriptionId,
-        eventId: job.event.id,
-        eventType: job.event.type,
-        subject: job.event.subject,
-        reason: outcome.reason,
-        attempts: attempt,
-      });
-    }
-    return;
-  }
-  log.info('delivery attempt failed; retrying', { attempt, delaySeconds: outcome.delaySeconds });
-  // An ordered job is never re-enqueued (that would put it behind its subject's later events):
-  // it stays in flight, holding its group, and its gaps are capped at SQS's 12 h visibility.
-  const canHide = ordered || (!notBefore && outcome.delaySeconds <= IN_FLIGHT_WAIT_SECONDS && receiveCount < REENQUEUE_AFTER_RECEIVES);
-  if (canHide) {
-    const delay = Math.min(outcome.delaySeconds, MAX_VISIBILITY_SECONDS);
-    await ports.queue.changeVisibility(record.receiptHandle, delay, ordered);
-    throw new RetryLater(delay);
-  }
-  const next = {
-    ...job,
-    attemptOffset: attempt,
-    firstAttemptAt: job.firstAttemptAt ?? job.createdAt,
-    notBefore: new Date(ports.clock().getTime() + outcome.delaySeconds * 1000).toISOString(),
-  };
-  await ports.queue.enqueue([next], Math.min(outcome.delaySeconds, MAX_DELAY_SECONDS));
 }

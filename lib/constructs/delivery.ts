@@ -7,16 +7,13 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../herald-config.ts';
+import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, ORDERED_MAX_RECEIVES, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../herald-config.ts';
 import { HeraldFunction } from './herald-function.ts';
 import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';
 
 /** Deliver invocations per event source mapping at once, unless `herald:deliverMaxConcurrency` says otherwise. */
 export const DEFAULT_DELIVER_MAX_CONCURRENCY = 100;
-
-/** SQS's largest maxReceiveCount: the most attempts an ordered delivery can make. */
-export const ORDERED_MAX_RECEIVES = 1000;
 
 export interface DeliveryProps {
   readonly table: dynamodb.ITable;

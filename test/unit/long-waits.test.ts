@@ -6,7 +6,8 @@
  */
 import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { IN_FLIGHT_WAIT_SECONDS, processDeliveryMessage, RetryLater, type DeliveryWorkerPorts } from '../../lambdas/deliver/worker.ts';
+import { processDeliveryMessage, RetryLater, type DeliveryWorkerPorts } from '../../lambdas/deliver/worker.ts';
+import { IN_FLIGHT_WAIT_SECONDS } from '../../lambdas/core/delivery-plan.ts';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 

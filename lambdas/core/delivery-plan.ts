@@ -1,0 +1,125 @@
+import type { DeliveryJob } from './delivery-job.ts';
+import type { DeadLetter } from './ports.ts';
+import type { DeliverOutcome } from './deliver.ts';
+import { ORDERED_MAX_RECEIVES } from '../../lib/herald-config.ts';
+
+/**
+ * The delivery path decided once: what happens to a delivery job's queue message, before an
+ * attempt (not due yet, waiting for a throttle slot) and after it (done, retry, dead letter).
+ * Pure: the deliver worker carries the plan out through the queue ports and does nothing else.
+ *
+ * - `ack`: the message is deleted (delivered, held for a paused subscription, or re-enqueued);
+ * - `retryAfter`: the message stays in flight and is received again after `seconds`;
+ * - `reenqueue`: a new message carries `job` (due at `job.notBefore`) after `delaySeconds`, and
+ *   this one is acknowledged;
+ * - `park`: the letter goes to the dead-letter queue with its reason, then the message is deleted.
+ */
+export type DeliveryPlan =
+  | { kind: 'ack'; why: 'delivered' | 'held' }
+  | { kind: 'retryAfter'; seconds: number }
+  | { kind: 'reenqueue'; job: DeliveryJob; delaySeconds: number }
+  | { kind: 'park'; letter: DeadLetter };
+
+/** How the message holding a job was received. */
+export interface Receipt {
+  /** From the FIFO queue: the message holds its ordering group until it ends. */
+  ordered: boolean;
+  /** SQS's ApproximateReceiveCount. */
+  receiveCount: number;
+  now: number;
+}
+
+/** SQS caps DelaySeconds at 15 minutes. */
+export const MAX_DELAY_SECONDS = 900;
+/** SQS caps one message's visibility timeout at 12 hours. */
+export const MAX_VISIBILITY_SECONDS = 43_200;
+
+/**
+ * The longest wait a standard-queue job spends in SQS's in-flight set (hidden by visibility).
+ * A longer one leaves it: the job is re-enqueued with a delay (at most SQS's 15 minutes) and its
+ * due time, and hops again until due. A standard queue holds about 120,000 messages in flight, so
+ * one large tenant's outage could otherwise stop every tenant's deliveries; a hop costs about 1.2
+ * SQS requests per 15 minutes of waiting. Ordered (FIFO) jobs wait in flight: they hold their group.
+ */
+export const IN_FLIGHT_WAIT_SECONDS = 300;
+
+/**
+ * After this many receives of one message, a retry is re-enqueued as a new message instead of
+ * hidden again, so the queue's redrive policy (which counts receives) only ever catches crashes
+ * and poison messages, never a policy that is still running.
+ */
+export const REENQUEUE_AFTER_RECEIVES = 50;
+
+/**
+ * The attempt a received job is about to make. A job that waited out of flight (`notBefore`)
+ * makes exactly one attempt per message, so its early receives never count; otherwise every
+ * receive of the message was an attempt. Ordered jobs also wait hidden for throttle slots,
+ * which are no attempts: `recordedAttempts` (the delivery's attempt log) then gives the count.
+ */
+export function attemptNumberOf(job: DeliveryJob, receipt: Receipt, recordedAttempts?: number): number {
+  if (job.notBefore) return job.attemptOffset + 1;
+  if (recordedAttempts !== undefined) return Math.max(job.attemptOffset, recordedAttempts) + 1;
+  return job.attemptOffset + receipt.receiveCount;
+}
+
+/**
+ * True when this receive of an ordered job is the last the ordered queue allows: its redrive
+ * policy would move the message at the next one, reason unknown and its record left pending,
+ * so no retry is possible and the attempt's failure is final (core/deliver.ts says why).
+ */
+export function isLastReceive(receipt: Receipt): boolean {
+  return receipt.ordered && receipt.receiveCount >= ORDERED_MAX_RECEIVES;
+}
+
+/**
+ * The plan for a job received before it is due, or undefined when it is due now: a short wait
+ * (or any wait of an ordered job) stays hidden; a longer one hops out of flight, due as before.
+ */
+export function planBeforeDue(job: DeliveryJob, receipt: Receipt): DeliveryPlan | undefined {
+  if (!job.notBefore) return undefined;
+  const waitMs = Date.parse(job.notBefore) - receipt.now;
+  if (!(waitMs > 0)) return undefined;
+  const wait = Math.ceil(waitMs / 1000);
+  if (receipt.ordered || wait <= IN_FLIGHT_WAIT_SECONDS) return { kind: 'retryAfter', seconds: Math.min(wait, MAX_VISIBILITY_SECONDS) };
+  return { kind: 'reenqueue', job, delaySeconds: Math.min(wait, MAX_DELAY_SECONDS) };
+}
+
+/**
+ * Waiting until `untilMs` before an attempt that was not made (a throttle slot): the job keeps
+ * `attemptsMade`, so the wait never counts as an attempt. A standard-queue job waits out of
+ * flight (a new message due at its slot); an ordered job waits hidden, holding its group.
+ */
+export function planWaitUntil(job: DeliveryJob, receipt: Receipt, untilMs: number, attemptsMade: number): DeliveryPlan {
+  const wait = Math.max(1, Math.ceil((untilMs - receipt.now) / 1000));
+  if (receipt.ordered) return { kind: 'retryAfter', seconds: Math.min(wait, MAX_VISIBILITY_SECONDS) };
+  return reenqueueAt(job, untilMs, wait, attemptsMade);
+}
+
+function reenqueueAt(job: DeliveryJob, dueMs: number, waitSeconds: number, attemptsMade: number): DeliveryPlan {
+  const { firstEnqueue: _first, ...rest } = job;
+  const next: DeliveryJob = { ...rest, attemptOffset: attemptsMade, notBefore: new Date(dueMs).toISOString() };
+  if (attemptsMade > 0) next.firstAttemptAt = job.firstAttemptAt ?? job.createdAt;
+  return { kind: 'reenqueue', job: next, delaySeconds: Math.min(waitSeconds, MAX_DELAY_SECONDS) };
+}
+
+/**
+ * What follows an attempt. A retry waits hidden when it is short (at most IN_FLIGHT_WAIT_SECONDS),
+ * its message was never re-enqueued and has few receives; ordered retries always wait hidden (at
+ * most SQS's 12 h visibility), holding their group; any other retry is re-enqueued, due at its time.
+ */
+export function planAfterAttempt(job: DeliveryJob, receipt: Receipt, outcome: DeliverOutcome, failedAt: string): DeliveryPlan {
+  switch (outcome.kind) {
+    case 'succeeded':
+      return { kind: 'ack', why: 'delivered' };
+    case 'held':
+      return { kind: 'ack', why: 'held' };
+    case 'failed':
+      return { kind: 'park', letter: { job, reason: outcome.reason, attempts: outcome.attempt, failedAt } };
+    case 'retry': {
+      const delay = Math.max(0, Math.ceil(outcome.delaySeconds));
+      const canHide = receipt.ordered || (!job.notBefore && delay <= IN_FLIGHT_WAIT_SECONDS && receipt.receiveCount < REENQUEUE_AFTER_RECEIVES);
+      if (canHide) return { kind: 'retryAfter', seconds: Math.min(delay, MAX_VISIBILITY_SECONDS) };
+      return reenqueueAt(job, receipt.now + delay * 1000, delay, outcome.attempt);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * In-memory fakes of the delivery path's ports, for unit tests of core services: a delivery
+ * store that keeps what the table keeps (the last KEPT_ATTEMPTS attempts and a count), and a
+ * queue on a virtual clock that behaves as SQS does for one consumer (delay, visibility,
+ * receive counts, in-flight set).
+ */
+import type { SQSRecord } from 'aws-lambda';
+import { KEPT_ATTEMPTS, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
+import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
+import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest } from '../../lambdas/core/ports.ts';
+
+export class InMemoryDeliveryStore implements DeliveryStore {
+  readonly items = new Map<string, Delivery>();
+  readonly held = new Map<string, DeliveryJob>();
+  /** Every write's item size (JSON bytes), in order: what one attempt costs to store. */
+  readonly writtenBytes: number[] = [];
+
+  async recordAttempt({ delivery, attempt, status }: AttemptRecord): Promise<void> {
+    const before = this.items.get(delivery.id);
+    const kept = [...(before?.attempts ?? []).filter((a) => a.number !== attempt.number), attempt].sort((a, b) => a.number - b.number).slice(-KEPT_ATTEMPTS);
+    const item: Delivery = { ...delivery, status, attempts: kept, attemptCount: Math.max(before?.attemptCount ?? 0, attempt.number), updatedAt: attempt.at };
+    this.items.set(delivery.id, item);
+    this.writtenBytes.push(Buffer.byteLength(JSON.stringify(item)));
+  }
+
+  async getDelivery(id: string): Promise<Delivery | undefined> {
+    return this.items.get(id);
+  }
+
+  async listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: DeliveryStatus }): Promise<Page<Delivery>> {
+    const items = [...this.items.values()].filter((d) => d.tenantId === tenantId && d.subscriptionId === subscriptionId && (!page.status || d.status === page.status));
+    return { items: items.slice(0, page.limit) };
+  }
+
+  async listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>> {
+    const items = [...this.items.values()].filter((d) => d.tenantId === tenantId && d.status === 'failed' && (!page.subscriptionId || d.subscriptionId === page.subscriptionId));
+    return { items: items.slice(0, page.limit) };
+  }
+
+  async markRedriven(deliveryId: string, _at: string, retryFrom: number): Promise<void> {
+    const item = this.items.get(deliveryId);
+    if (item) this.items.set(deliveryId, { ...item, status: 'pending', retryFrom });
+  }
+
+  async holdDelivery(job: DeliveryJob, at: string): Promise<void> {
+    this.held.set(job.deliveryId, job);
+    const item = this.items.get(job.deliveryId);
+    if (item) this.items.set(job.deliveryId, { ...item, status: 'held', heldAt: at });
+  }
+
+  async listHeld(tenantId: string, subscriptionId: string, page: PageRequest): Promise<Page<DeliveryJob>> {
+    return { items: [...this.held.values()].filter((j) => j.tenantId === tenantId && j.subscriptionId === subscriptionId).slice(0, page.limit) };
+  }
+
+  async endHold(deliveryId: string, _at: string, to: 'pending' | 'discarded'): Promise<boolean> {
+    if (!this.held.delete(deliveryId)) return false;
+    const item = this.items.get(deliveryId);
+    if (item) this.items.set(deliveryId, { ...item, status: to });
+    return true;
+  }
+}
+
+interface Message {
+  id: string;
+  body: string;
+  ordered: boolean;
+  visibleAt: number;
+  receiveCount: number;
+}
+
+/**
+ * A queue on a virtual clock: `enqueue` with a delay, `changeVisibility` on a receipt, and
+ * `next()` receives the earliest visible message, moving the clock to it. A message is in
+ * flight from its receive until it is deleted or visible again.
+ */
+export class SimulatedQueue {
+  now: number;
+  private readonly messages = new Map<string, Message>();
+  private seq = 0;
+  readonly sent: { job: DeliveryJob; delaySeconds: number }[] = [];
+  readonly parked: DeadLetter[] = [];
+  maxReceiveCount = 0;
+
+  constructor(start: number) {
+    this.now = start;
+  }
+
+  /** The ports the deliver worker uses: `queue` and `deadLetters`. */
+  readonly queue = {
+    enqueue: async (jobs: DeliveryJob[], delaySeconds = 0) => {
+      for (const job of jobs) this.add(JSON.stringify(job), false, delaySeconds);
+      for (const job of jobs) this.sent.push({ job, delaySeconds });
+    },
+    changeVisibility: async (handle: string, seconds: number) => {
+      const message = this.messages.get(handle);
+      if (message) message.visibleAt = this.now + seconds * 1000;
+    },
+  };
+
+  readonly deadLetters = { park: async (letter: DeadLetter) => void this.parked.push(letter) };
+
+  add(body: string, ordered: boolean, delaySeconds = 0): void {
+    const id = `m-${++this.seq}`;
+    this.messages.set(id, { id, body, ordered, visibleAt: this.now + delaySeconds * 1000, receiveCount: 0 });
+  }
+
+  get size(): number {
+    return this.messages.size;
+  }
+
+  /** Receives the next message to become visible (moving the clock there), as Lambda's poller would. */
+  next(): SQSRecord | undefined {
+    let first: Message | undefined;
+    for (const m of this.messages.values()) if (!first || m.visibleAt < first.visibleAt) first = m;
+    if (!first) return undefined;
+    this.now = Math.max(this.now, first.visibleAt);
+    first.receiveCount += 1;
+    this.maxReceiveCount = Math.max(this.maxReceiveCount, first.receiveCount);
+    // In flight until deleted or made visible again; Lambda's default is the queue's visibility.
+    first.visibleAt = this.now + 120_000;
+    return {
+      messageId: first.id,
+      receiptHandle: first.id,
+      body: first.body,
+      attributes: { ApproximateReceiveCount: String(first.receiveCount) },
+      eventSourceARN: first.ordered ? 'arn:aws:sqs:us-east-1:000000000000:herald-ordered.fifo' : 'arn:aws:sqs:us-east-1:000000000000:herald-deliveries',
+    } as unknown as SQSRecord;
+  }
+
+  delete(handle: string): void {
+    this.messages.delete(handle);
+  }
+}

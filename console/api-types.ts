@@ -1376,6 +1376,7 @@ export interface components {
             filter?: {
                 [key: string]: unknown;
             };
+            maxConcurrency?: number;
             metadata?: {
                 [key: string]: string;
             };
@@ -1384,6 +1385,10 @@ export interface components {
             ordering?: "none" | "subject";
             /** @enum {string} */
             payload?: "full" | "thin";
+            rateLimit?: {
+                burst?: number;
+                perSecond: number;
+            };
             retryPolicy?: unknown;
             secret?: string;
             /** @enum {string} */
@@ -1524,6 +1529,7 @@ export interface components {
             filter?: {
                 [key: string]: unknown;
             } | null;
+            maxConcurrency?: number | null;
             metadata?: {
                 [key: string]: string;
             };
@@ -1532,6 +1538,10 @@ export interface components {
             ordering?: "none" | "subject";
             /** @enum {string} */
             payload?: "full" | "thin";
+            rateLimit?: {
+                burst?: number;
+                perSecond: number;
+            } | null;
             retryPolicy?: unknown | null;
             /** @enum {string} */
             status?: "active" | "paused";
@@ -1696,6 +1706,7 @@ export interface components {
                 [key: string]: unknown;
             };
             id: string;
+            maxConcurrency?: number;
             metadata?: {
                 [key: string]: string;
             };
@@ -1707,6 +1718,10 @@ export interface components {
             pausedReason?: string;
             /** @enum {string} */
             payload?: "full" | "thin";
+            rateLimit?: {
+                burst?: number;
+                perSecond: number;
+            };
             retryPolicy?: {
                 [key: string]: unknown;
             };
@@ -1735,6 +1750,7 @@ export interface components {
                 [key: string]: unknown;
             };
             id: string;
+            maxConcurrency?: number;
             metadata?: {
                 [key: string]: string;
             };
@@ -1746,6 +1762,10 @@ export interface components {
             pausedReason?: string;
             /** @enum {string} */
             payload?: "full" | "thin";
+            rateLimit?: {
+                burst?: number;
+                perSecond: number;
+            };
             retryPolicy?: {
                 [key: string]: unknown;
             };

@@ -69,6 +69,12 @@ const subscription = {
     ordering: { type: 'string', enum: ['none', 'subject'] },
     batching: { type: 'object', properties: { maxItems: { type: 'integer' }, intervalSeconds: { type: 'integer' } } },
     autoPause: { type: 'object', additionalProperties: true },
+    rateLimit: {
+      type: 'object',
+      required: ['perSecond'],
+      properties: { perSecond: { type: 'number', exclusiveMinimum: 0, maximum: 10000 }, burst: { type: 'integer', minimum: 1, maximum: 10000 } },
+    },
+    maxConcurrency: { type: 'integer', minimum: 1, maximum: 1000 },
     status: { type: 'string', enum: ['active', 'paused'] },
     pausedAt: { type: 'string', format: 'date-time' },
     pausedReason: { type: 'string' },

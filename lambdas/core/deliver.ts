@@ -8,6 +8,8 @@ import type { CustomerBusSender, DeliveryQueue, DeliveryStore, DestinationBindin
 import { busRefusal, defaultSourceFor, DELIVERY_MARKER, type DestinationTrust } from './destination-trust.ts';
 import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
+import { throttleLimitsOf, type BatchThrottle } from './throttle.ts';
+import { attemptNumberOf, planThrottle, type DeliveryPlan, type Receipt } from './delivery-plan.ts';
 import { legacySignature, signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
 import { activeSecrets, legacySigningSecret, successStatusOf, timeoutSecondsOf } from './subscription-settings.ts';
@@ -30,6 +32,8 @@ export type DeliverPorts = HealthPorts & {
   config: { deliveryRetentionDays: number; eventSource: string; environment?: string; eventRetentionDays: number; trust: DestinationTrust };
   /** The batch's subscription reads, shared by its records (see core/caching.ts). */
   subscriptionReads?: SubscriptionReads;
+  /** The batch's share of each throttled subscription's rate and concurrency (core/throttle.ts). */
+  throttle?: BatchThrottle;
 };
 
 export type DeliverOutcome = (AttemptDecision | { kind: 'held' }) & {
@@ -123,7 +127,39 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
   return { ...decision, attempt, ...(observation ? { observation } : {}) };
 }
 
-function readSubscription(ports: DeliverPorts, job: DeliveryJob): Promise<Subscription | undefined> {
+/**
+ * Before an attempt: the attempt's number and, for a subscription with a rate or concurrency
+ * limit, its slot and lease. `wait` is the plan for a delivery that must wait (no attempt made);
+ * `release` ends the lease once the attempt is over. Unthrottled subscriptions cost nothing here.
+ */
+export async function admitDelivery(
+  ports: Pick<DeliverPorts, 'subscriptions' | 'subscriptionReads' | 'throttle' | 'deliveries' | 'clock'> & { sleep?: (ms: number) => Promise<void> },
+  job: DeliveryJob,
+  receipt: Receipt,
+): Promise<{ attempt: number; wait?: DeliveryPlan; release?: () => Promise<void> }> {
+  const subscription = ports.throttle && (await readSubscription(ports, job));
+  const limits = subscription && (subscription.status === 'active' || job.ignorePause) ? throttleLimitsOf(subscription) : undefined;
+  if (!subscription || !limits || !ports.throttle) return { attempt: attemptNumberOf(job, receipt) };
+  // An ordered job also waits hidden for its slot, and those receives were no attempts.
+  const recorded = receipt.ordered && receipt.receiveCount > 1 ? ((await ports.deliveries.getDelivery(job.deliveryId))?.attemptCount ?? 0) : undefined;
+  const attempt = attemptNumberOf(job, receipt, recorded);
+  const slotAt = limits.rateLimit ? (job.slotAt ? Date.parse(job.slotAt) : await ports.throttle.slot(subscription)) : receipt.now;
+  // Judged against the clock after the reservation: a slot that is now is not "ahead".
+  let decision = planThrottle(job, { ...receipt, now: Math.max(receipt.now, ports.clock().getTime()) }, attempt - 1, slotAt, undefined);
+  if (decision.kind === 'sleep') {
+    await (ports.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(decision.ms);
+    decision = { kind: 'go' };
+  }
+  if (decision.kind === 'wait') return { attempt, wait: decision.plan };
+  if (!limits.maxConcurrency) return { attempt };
+  const lease = await ports.throttle.lease(subscription);
+  const leased = planThrottle(job, { ...receipt, now: Math.max(receipt.now, ports.clock().getTime()) }, attempt - 1, slotAt, lease !== undefined);
+  if (leased.kind === 'wait') return { attempt, wait: leased.plan };
+  const throttle = ports.throttle;
+  return { attempt, release: () => throttle.release(subscription, lease!) };
+}
+
+function readSubscription(ports: Pick<DeliverPorts, 'subscriptions' | 'subscriptionReads'>, job: DeliveryJob): Promise<Subscription | undefined> {
   const reads = ports.subscriptionReads;
   if (!reads) return ports.subscriptions.getSubscription(job.tenantId, job.subscriptionId);
   const key = `${job.tenantId}#${job.subscriptionId}`;

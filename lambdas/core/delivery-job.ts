@@ -20,6 +20,8 @@ export const deliveryJobSchema = z.object({
   firstAttemptAt: z.optional(z.string()),
   /** Set on a job re-enqueued for a gap longer than SQS can hide a message: not due before. */
   notBefore: z.optional(z.string()),
+  /** A rate slot already reserved for this job's next attempt (core/throttle.ts): it reserves no other. */
+  slotAt: z.optional(z.string()),
   /**
    * Attempts made before the current run of the retry policy began: a redrive starts the
    * policy afresh while the attempt log keeps counting.
@@ -43,3 +45,9 @@ export type DeliveryJob = z.infer<typeof deliveryJobSchema>;
 /** Asks the deliver function to look at a batching subscription's buffer (see core/batching.ts). */
 export const flushJobSchema = z.object({ v: z.literal(1), kind: z.literal('flush'), tenantId: z.string(), subscriptionId: z.string() });
 export type FlushJob = z.infer<typeof flushJobSchema>;
+
+/** A job taken up again (released from hold, redriven): due now, its old schedule and slot dropped. */
+export function unscheduled(job: DeliveryJob): DeliveryJob {
+  const { notBefore: _due, slotAt: _slot, ...rest } = job;
+  return rest;
+}

@@ -1,4 +1,4 @@
-import type { DeliveryJob } from './delivery-job.ts';
+import { unscheduled, type DeliveryJob } from './delivery-job.ts';
 import type { DeadLetter } from './ports.ts';
 import type { DeliverOutcome } from './deliver.ts';
 import { ORDERED_MAX_RECEIVES } from '../../lib/herald-config.ts';
@@ -79,6 +79,8 @@ export function planBeforeDue(job: DeliveryJob, receipt: Receipt): DeliveryPlan 
   if (!job.notBefore) return undefined;
   const waitMs = Date.parse(job.notBefore) - receipt.now;
   if (!(waitMs > 0)) return undefined;
+  // Back for its rate slot, a little early on purpose: the throttle sleeps the rest.
+  if (job.slotAt && waitMs <= SLOT_SLEEP_MS) return undefined;
   const wait = Math.ceil(waitMs / 1000);
   if (receipt.ordered || wait <= IN_FLIGHT_WAIT_SECONDS) return { kind: 'retryAfter', seconds: Math.min(wait, MAX_VISIBILITY_SECONDS) };
   return { kind: 'reenqueue', job, delaySeconds: Math.min(wait, MAX_DELAY_SECONDS) };
@@ -90,8 +92,10 @@ export function planBeforeDue(job: DeliveryJob, receipt: Receipt): DeliveryPlan 
  * flight (a new message due at its slot); an ordered job waits hidden, holding its group.
  */
 export function planWaitUntil(job: DeliveryJob, receipt: Receipt, untilMs: number, attemptsMade: number): DeliveryPlan {
-  const wait = Math.max(1, Math.ceil((untilMs - receipt.now) / 1000));
-  if (receipt.ordered) return { kind: 'retryAfter', seconds: Math.min(wait, MAX_VISIBILITY_SECONDS) };
+  const waitMs = untilMs - receipt.now;
+  if (receipt.ordered) return { kind: 'retryAfter', seconds: Math.min(Math.max(1, Math.ceil(waitMs / 1000)), MAX_VISIBILITY_SECONDS) };
+  // A job with a slot comes back up to a second early and sleeps the rest (SLOT_SLEEP_MS).
+  const wait = job.slotAt ? Math.max(1, Math.floor(waitMs / 1000)) : Math.max(1, Math.ceil(waitMs / 1000));
   return reenqueueAt(job, untilMs, wait, attemptsMade);
 }
 
@@ -100,6 +104,40 @@ function reenqueueAt(job: DeliveryJob, dueMs: number, waitSeconds: number, attem
   const next: DeliveryJob = { ...rest, attemptOffset: attemptsMade, notBefore: new Date(dueMs).toISOString() };
   if (attemptsMade > 0) next.firstAttemptAt = job.firstAttemptAt ?? job.createdAt;
   return { kind: 'reenqueue', job: next, delaySeconds: Math.min(waitSeconds, MAX_DELAY_SECONDS) };
+}
+
+/** A slot this close counts as now. */
+export const SLOT_TOLERANCE_MS = 10;
+/**
+ * A delivery waits in process for a slot at most this far ahead: SQS delays come in whole
+ * seconds, so the jobs of one second would otherwise arrive together and leave in a clump. A
+ * throttled job is re-enqueued to arrive within this much before its slot, then sleeps the rest.
+ */
+export const SLOT_SLEEP_MS = 1000;
+/** An ordered job sleeps a little longer rather than hide: hiding gives up its reservation. */
+export const ORDERED_SLEEP_MS = 2000;
+/** With `maxConcurrency` requests already in flight (or no slot to be had), a delivery asks again after this long. */
+export const LEASE_WAIT_MS = 2000;
+
+export type ThrottleDecision = { kind: 'go' } | { kind: 'sleep'; ms: number } | { kind: 'wait'; plan: DeliveryPlan };
+
+/**
+ * A throttled subscription's delivery: go when its rate slot (`slotAt`) has come and it holds a
+ * lease (`leased`: undefined when concurrency is not limited); sleep for a slot just ahead;
+ * otherwise wait, with no attempt counted, keeping its slot on the job so the wait does not
+ * reserve another.
+ */
+export function planThrottle(job: DeliveryJob, receipt: Receipt, attemptsMade: number, slotAt: number | undefined, leased: boolean | undefined): ThrottleDecision {
+  // No slot could be reserved this time: ask again shortly, as a job without one.
+  if (slotAt === undefined) return { kind: 'wait', plan: planWaitUntil(job, receipt, receipt.now + LEASE_WAIT_MS, attemptsMade) };
+  const ahead = slotAt - receipt.now;
+  const keep = { ...job, slotAt: new Date(slotAt).toISOString() };
+  if (ahead > SLOT_TOLERANCE_MS) {
+    if (ahead <= (receipt.ordered ? ORDERED_SLEEP_MS : SLOT_SLEEP_MS)) return { kind: 'sleep', ms: ahead };
+    return { kind: 'wait', plan: planWaitUntil(keep, receipt, slotAt, attemptsMade) };
+  }
+  if (leased === false) return { kind: 'wait', plan: planWaitUntil(keep, receipt, receipt.now + LEASE_WAIT_MS, attemptsMade) };
+  return { kind: 'go' };
 }
 
 /**
@@ -119,7 +157,7 @@ export function planAfterAttempt(job: DeliveryJob, receipt: Receipt, outcome: De
       const delay = Math.max(0, Math.ceil(outcome.delaySeconds));
       const canHide = receipt.ordered || (!job.notBefore && delay <= IN_FLIGHT_WAIT_SECONDS && receipt.receiveCount < REENQUEUE_AFTER_RECEIVES);
       if (canHide) return { kind: 'retryAfter', seconds: Math.min(delay, MAX_VISIBILITY_SECONDS) };
-      return reenqueueAt(job, receipt.now + delay * 1000, delay, outcome.attempt);
+      return reenqueueAt(unscheduled(job), receipt.now + delay * 1000, delay, outcome.attempt);
     }
   }
 }

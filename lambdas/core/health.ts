@@ -1,4 +1,4 @@
-import type { DeliveryJob } from './delivery-job.ts';
+import { unscheduled, type DeliveryJob } from './delivery-job.ts';
 import { NotFoundError } from './errors.ts';
 import { emitOperationalEvent, type OperationalEventPorts } from './operational-events.ts';
 import type { DeliveryQueue, DeliveryStore, StatsStore, SubscriptionStore } from './ports.ts';
@@ -149,7 +149,7 @@ export async function releaseHeld(
       discarded += mine.length;
       continue;
     }
-    const jobs: DeliveryJob[] = mine.map(({ notBefore: _n, ...job }) => job);
+    const jobs: DeliveryJob[] = mine.map(unscheduled);
     if (jobs.length > 0) await ports.queue.enqueue(jobs);
     released += jobs.length;
   } while (nextToken);

@@ -1,6 +1,6 @@
 import { attemptCountOf } from './delivery.ts';
 import * as z from 'zod';
-import type { DeliveryJob } from './delivery-job.ts';
+import { unscheduled, type DeliveryJob } from './delivery-job.ts';
 import type { CloudEvent } from './envelope.ts';
 import { NotFoundError } from './errors.ts';
 import { matchesEventPattern } from './event-pattern.ts';
@@ -119,8 +119,7 @@ export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string,
     async (letters) => {
       const now = ports.clock().toISOString();
       const jobs = letters.map(({ job, attempts }) => {
-        const { notBefore: _n, ...rest } = job as DeliveryJob;
-        return { ...rest, attemptOffset: attempts, retryFrom: attempts, firstAttemptAt: now };
+        return { ...unscheduled(job as DeliveryJob), attemptOffset: attempts, retryFrom: attempts, firstAttemptAt: now };
       });
       await ports.queue.enqueue(jobs);
       await Promise.all(jobs.map((job) => ports.deliveries.markRedriven(job.deliveryId, now, job.retryFrom)));

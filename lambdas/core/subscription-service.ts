@@ -130,7 +130,7 @@ export async function patchSubscription(
   const previous = await getSubscription(ports, tenantId, id);
   if (patch.destination) await checkDestination(ports, tenantId, patch.destination);
   checkAgainstCatalogue(ports.catalogue, patch.eventTypes, patch.versions);
-  const { tenantId: _ignored, retryPolicy, successStatus, filter, versions, autoPause, batching, status, ...fields } = patch;
+  const { tenantId: _ignored, retryPolicy, successStatus, filter, versions, autoPause, batching, rateLimit, maxConcurrency, status, ...fields } = patch;
   const next: Subscription = { ...previous, updatedAt: ports.clock().toISOString() };
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
   if (fields.eventTypes) next.eventTypes = [...new Set(fields.eventTypes)];
@@ -148,6 +148,10 @@ export async function patchSubscription(
   else if (batching !== undefined) next.batching = batching;
   if (autoPause === null) delete next.autoPause;
   else if (autoPause !== undefined) next.autoPause = autoPause;
+  if (rateLimit === null) delete next.rateLimit;
+  else if (rateLimit !== undefined) next.rateLimit = rateLimit;
+  if (maxConcurrency === null) delete next.maxConcurrency;
+  else if (maxConcurrency !== undefined) next.maxConcurrency = maxConcurrency;
   // `status` is not written here: pausing and resuming go through core/health.ts (atomic,
   // announced, held deliveries released), which the route calls after this.
   void status;

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { MAX_BURST, MAX_CONCURRENCY, MAX_RATE_PER_SECOND, type RateLimit } from './throttle.ts';
 import { normaliseTypePattern } from './event-types.ts';
 import { tenantIdField } from './id-schemas.ts';
 import { EVENT_BUS_ARN } from './destination-trust.ts';
@@ -258,6 +259,17 @@ const subscriptionFields = {
     .object({ maxItems: z.number().int().min(1).max(1000), intervalSeconds: z.number().int().min(0).max(3600) })
     .strict()
     .optional(),
+  /**
+   * At most `perSecond` requests a second to this destination (batched notifications count one
+   * each), after a burst of `burst` (default one second's worth); deliveries over it wait their
+   * slot, no attempt counted.
+   */
+  rateLimit: z
+    .object({ perSecond: z.number().positive().min(0.001).max(MAX_RATE_PER_SECOND), burst: z.number().int().min(1).max(MAX_BURST).optional() })
+    .strict()
+    .optional(),
+  /** At most this many requests in flight to this destination at once, across every worker. */
+  maxConcurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional(),
   metadata: z.record(z.string(), z.string().max(500)).optional(),
   /** Pins event types to one schema version: `{"order.created": 1}`. */
   versions: z.record(z.string(), z.number().int().min(1)).optional(),
@@ -288,6 +300,8 @@ export const patchSubscriptionSchema = z
     status: subscriptionFields.status,
     autoPause: subscriptionFields.autoPause.nullable(),
     batching: subscriptionFields.batching.nullable(),
+    rateLimit: subscriptionFields.rateLimit.nullable(),
+    maxConcurrency: subscriptionFields.maxConcurrency.nullable(),
     metadata: subscriptionFields.metadata,
     versions: subscriptionFields.versions.nullable(),
     tenantId: tenantIdField.optional(),
@@ -323,6 +337,8 @@ export interface Subscription {
   pausedReason?: string;
   autoPause?: AutoPauseSettings;
   batching?: { maxItems: number; intervalSeconds: number };
+  rateLimit?: RateLimit;
+  maxConcurrency?: number;
   metadata?: Record<string, string>;
   versions?: Record<string, number>;
   secrets: SigningSecret[];

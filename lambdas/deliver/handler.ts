@@ -12,14 +12,21 @@ import { NodeHttpSender } from '#adapters/http-sender';
 import { OAuthTokenSource } from '#adapters/oauth-tokens';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
+import { DynamoThrottleStore } from '#adapters/throttle-store';
+import { BatchThrottle } from '#core/throttle';
+import { timeoutSecondsOf } from '#core/subscription-settings';
+import { randomUUID } from 'node:crypto';
 import { WorkerTransformRunner } from '#adapters/transform-runner';
 import { recordBatchStats } from '#core/health';
 import type { AttemptObservation } from '#core/stats';
 import { SETTINGS, allowPrivateTargets, customerBusAccess, destinationTrust, optionalEnv, requireEnv } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
-import { processDeliveryMessage, RetryLater, type DeliveryWorkerPorts } from './worker.ts';
+import { processDeliveryMessage, RetryLater, throttleDemandOf, type DeliveryWorkerPorts } from './worker.ts';
 
 const store = new DynamoStore(requireEnv('tableName'));
+const throttles = new DynamoThrottleStore(requireEnv('tableName'));
+/** A lease outlives its request by this much, should its holder crash before ending it. */
+const LEASE_MARGIN_MS = 30_000;
 const http = new NodeHttpSender(allowPrivateTargets());
 const ports: DeliveryWorkerPorts = {
   subscriptions: store,
@@ -65,7 +72,12 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     const observations: AttemptObservation[] = [];
     const hidden = new Set<string>();
     // One read per subscription for the whole batch (core/caching.ts).
-    const batchPorts = { ...ports, subscriptionReads: new Map() };
+    const batchPorts = {
+      ...ports,
+      subscriptionReads: new Map(),
+      // Throttled subscriptions reserve their slots and leases once for the whole batch.
+      throttle: new BatchThrottle(throttles, throttleDemandOf(event.Records, ports.clock().getTime()), () => ports.clock().getTime(), (s) => timeoutSecondsOf(s.destination) * 1000 + LEASE_MARGIN_MS, randomUUID),
+    };
     const run = async (record: SQSRecord) => {
       try {
         await processDeliveryMessage(batchPorts, record, observations);

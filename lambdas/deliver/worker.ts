@@ -1,8 +1,8 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import type { DeadLetterQueue } from '#core/ports';
-import { attemptNumberOf, isLastReceive, planAfterAttempt, planBeforeDue, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
-import { deliverJob, type DeliverPorts } from '#core/deliver';
+import { isLastReceive, planAfterAttempt, planBeforeDue, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
+import { admitDelivery, deliverJob, type DeliverPorts } from '#core/deliver';
 import { deliveryJobSchema, flushJobSchema, type DeliveryJob, type FlushJob } from '#core/delivery-job';
 import { flushBatch } from '#core/batch-flush';
 import type { BatchStore } from '#core/ports';
@@ -15,6 +15,35 @@ export type DeliveryWorkerPorts = DeliverPorts & {
   queue: Pick<SqsDeliveryQueue, 'enqueue' | 'changeVisibility'>;
   deadLetters: Pick<DeadLetterQueue, 'park'>;
 };
+
+/**
+ * What a batch asks of each subscription's throttle, counted before any record runs so one
+ * reservation covers them all: a rate slot for each job due now without one, a lease for each
+ * job due now. Subscriptions without limits ignore their count.
+ */
+export function throttleDemandOf(records: SQSRecord[], now: number): Map<string, { slots: number; leases: number }> {
+  const demand = new Map<string, { slots: number; leases: number }>();
+  for (const record of records) {
+    const parsed = deliveryJobSchema.safeParse(safeJson(record.body));
+    if (!parsed.success) continue;
+    const job = parsed.data;
+    if (job.notBefore && Date.parse(job.notBefore) > now) continue;
+    const key = `${job.tenantId}#${job.subscriptionId}`;
+    const entry = demand.get(key) ?? { slots: 0, leases: 0 };
+    if (!job.slotAt) entry.slots += 1;
+    entry.leases += 1;
+    demand.set(key, entry);
+  }
+  return demand;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Thrown to report the record in `batchItemFailures` after its visibility has been set. */
 export class RetryLater extends Error {
@@ -64,12 +93,19 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   const receipt: Receipt = { ordered, receiveCount, now: ports.clock().getTime() };
   const early = planBeforeDue(job, receipt);
   if (early) return carryOut(ports, record, receipt, early);
-  const attempt = attemptNumberOf(job, receipt);
+  const admitted = await admitDelivery(ports, job, receipt);
+  if (admitted.wait) return carryOut(ports, record, receipt, admitted.wait);
+  const attempt = admitted.attempt;
   // Records run in parallel: each gets its own child logger, so ids never leak between them.
   const log = logger.createChild({
     persistentKeys: { deliveryId: job.deliveryId, subscriptionId: job.subscriptionId, eventId: job.event.id, tenantId: job.tenantId },
   });
-  const outcome = await deliverJob(ports, job, attempt, isLastReceive(receipt));
+  let outcome;
+  try {
+    outcome = await deliverJob(ports, job, attempt, isLastReceive(receipt));
+  } finally {
+    await admitted.release?.();
+  }
   if (outcome.observation) observations.push(outcome.observation);
   metrics.addMetric(`deliveries_${outcome.kind}`, MetricUnit.Count, 1);
   if (outcome.observation && outcome.kind !== 'held') metrics.addMetric('attempt_duration', MetricUnit.Milliseconds, outcome.observation.durationMs);

@@ -8,6 +8,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { KEPT_ATTEMPTS, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest } from '../../lambdas/core/ports.ts';
+import type { ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
 
 export class InMemoryDeliveryStore implements DeliveryStore {
   readonly items = new Map<string, Delivery>();
@@ -129,5 +130,34 @@ export class SimulatedQueue {
 
   delete(handle: string): void {
     this.messages.delete(handle);
+  }
+}
+
+/** The throttle state item, with the version check the table's conditional write makes. */
+export class InMemoryThrottleStore implements ThrottleStore {
+  readonly items = new Map<string, { state: ThrottleState; version: number }>();
+  writes = 0;
+
+  async read(tenantId: string, subscriptionId: string) {
+    const item = this.items.get(`${tenantId}#${subscriptionId}`);
+    return item ? { state: structuredClone(item.state), version: item.version } : { state: {}, version: 0 };
+  }
+
+  async reserve(tenantId: string, subscriptionId: string, version: number, change: { tat?: number; newLeases: Record<string, number>; lapsedLeases: string[] }) {
+    const key = `${tenantId}#${subscriptionId}`;
+    const item = this.items.get(key) ?? { state: {}, version: 0 };
+    if (item.version !== version) return false;
+    this.writes += 1;
+    const leases = { ...item.state.leases, ...change.newLeases };
+    for (const id of change.lapsedLeases) delete leases[id];
+    this.items.set(key, { state: { ...(change.tat !== undefined ? { tat: change.tat } : item.state.tat !== undefined ? { tat: item.state.tat } : {}), leases }, version: version + 1 });
+    return true;
+  }
+
+  async release(tenantId: string, subscriptionId: string, leaseIds: string[]) {
+    const item = this.items.get(`${tenantId}#${subscriptionId}`);
+    if (!item) return;
+    this.writes += 1;
+    for (const id of leaseIds) delete item.state.leases?.[id];
   }
 }

@@ -22,12 +22,21 @@ export interface ScriptedResponse {
 export class Receiver {
   readonly requests: Received[] = [];
   private readonly scripts = new Map<string, ScriptedResponse[]>();
+  private readonly fallbacks = new Map<string, ScriptedResponse>();
+  private readonly inFlight = new Map<string, number>();
+  /** The most requests to each path that were open at once. */
+  readonly peakInFlight = new Map<string, number>();
   private server?: Server;
   url = '';
 
   /** Responses for requests to `path`, used in order; afterwards every request gets 200. */
   script(path: string, responses: ScriptedResponse[]): void {
     this.scripts.set(path, [...responses]);
+  }
+
+  /** The response for requests to `path` once its script is used up (default 200 at once). */
+  otherwise(path: string, response: ScriptedResponse): void {
+    this.fallbacks.set(path, response);
   }
 
   async start(): Promise<this> {
@@ -37,8 +46,12 @@ export class Receiver {
       req.on('end', () => {
         const path = req.url ?? '/';
         this.requests.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
-        const next = this.scripts.get(path)?.shift() ?? { status: 200, body: 'ok' };
+        const next = this.scripts.get(path)?.shift() ?? this.fallbacks.get(path) ?? { status: 200, body: 'ok' };
+        const open = (this.inFlight.get(path) ?? 0) + 1;
+        this.inFlight.set(path, open);
+        this.peakInFlight.set(path, Math.max(open, this.peakInFlight.get(path) ?? 0));
         setTimeout(() => {
+          this.inFlight.set(path, (this.inFlight.get(path) ?? 1) - 1);
           res.writeHead(next.status, next.headers ?? {});
           res.end(next.body ?? '');
         }, next.delayMs ?? 0);

@@ -1,0 +1,89 @@
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
+import type { ThrottleState, ThrottleStore } from '#core/throttle';
+import { dynamo } from './clients.ts';
+import { conditionalUpdate } from './dynamo-helpers.ts';
+
+/**
+ * A throttled subscription's shared state, one small item: THROTTLE#<tid>#<sid> / STATE with
+ *   tat       the rate's next slot (ms, GCRA)
+ *   leases    requests in flight: lease id → lapse time (ms)
+ *   version   bumped by every reservation (optimistic concurrency between deliver invocations)
+ * Kept for a month after its last reservation (TTL), so a deleted subscription's state goes too.
+ */
+const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_SCHEMA;
+const KEEP_SECONDS = 30 * 86_400;
+const key = (tenantId: string, subscriptionId: string) => ({ [PK]: `THROTTLE#${tenantId}#${subscriptionId}`, [SK]: 'STATE' });
+
+export class DynamoThrottleStore implements ThrottleStore {
+  constructor(private readonly tableName: string) {}
+
+  async read(tenantId: string, subscriptionId: string): Promise<{ state: ThrottleState; version: number }> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: key(tenantId, subscriptionId), ConsistentRead: true }));
+    const item = out.Item;
+    if (!item) return { state: {}, version: 0 };
+    return {
+      state: { ...(item.tat !== undefined ? { tat: Number(item.tat) } : {}), ...(item.leases ? { leases: item.leases as Record<string, number> } : {}) },
+      version: Number(item.version ?? 0),
+    };
+  }
+
+  reserve(
+    tenantId: string,
+    subscriptionId: string,
+    version: number,
+    change: { tat?: number; newLeases: Record<string, number>; lapsedLeases: string[]; hasLeases: boolean },
+  ): Promise<boolean> {
+    const names: Record<string, string> = { '#ttl': TTL };
+    const values: Record<string, unknown> = { ':next': version + 1, ':ttl': Math.floor(Date.now() / 1000) + KEEP_SECONDS };
+    const sets = ['version = :next', '#ttl = :ttl'];
+    const removes: string[] = [];
+    if (change.tat !== undefined) {
+      sets.push('tat = :tat');
+      values[':tat'] = change.tat;
+    }
+    const added = Object.entries(change.newLeases);
+    if (!change.hasLeases) {
+      // No map yet: it is created whole (a path into a missing map is refused).
+      sets.push('leases = :leases');
+      values[':leases'] = change.newLeases;
+    } else {
+      added.forEach(([id, until], i) => {
+        names[`#n${i}`] = id;
+        values[`:n${i}`] = until;
+        sets.push(`leases.#n${i} = :n${i}`);
+      });
+      change.lapsedLeases.forEach((id, i) => {
+        names[`#l${i}`] = id;
+        removes.push(`leases.#l${i}`);
+      });
+    }
+    if (version > 0) values[':version'] = version;
+    return conditionalUpdate(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: key(tenantId, subscriptionId),
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+        ConditionExpression: version > 0 ? 'version = :version' : 'attribute_not_exists(version)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async release(tenantId: string, subscriptionId: string, leaseIds: string[]): Promise<void> {
+    if (leaseIds.length === 0) return;
+    const names: Record<string, string> = {};
+    leaseIds.forEach((id, i) => (names[`#l${i}`] = id));
+    await conditionalUpdate(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: key(tenantId, subscriptionId),
+        UpdateExpression: `REMOVE ${leaseIds.map((_, i) => `leases.#l${i}`).join(', ')}`,
+        // Never creates the item: a release after the state expired has nothing to end.
+        ConditionExpression: 'attribute_exists(leases)',
+        ExpressionAttributeNames: names,
+      }),
+    );
+  }
+}

@@ -13,6 +13,7 @@ import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
 import { cachedTenants } from '#core/caching';
 import { parseTenantQuotas } from '#core/quotas';
+import { contextFor } from './route-table.ts';
 import { route, type ApiPorts } from './routes.ts';
 
 const store = new DynamoStore(requireEnv('tableName'));
@@ -59,8 +60,8 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
       }
       const principal = principalOf(event);
       logger.appendKeys({ tenantId: principal.tenantId, role: principal.role });
-      const { handler: run, params } = route(event.httpMethod, event.path);
-      return await run({ event, principal, params, ports });
+      const found = route(event.httpMethod, event.path);
+      return await found.route.handler(contextFor(found.route, { event, principal, params: found.params, ports }));
     } catch (error) {
       return errorResponse(error, (e) => logger.error('request failed', { error: e as Error, path: event.path }));
     }

@@ -54,9 +54,9 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .handler(async (event) => {
     try {
       // The documentation is public (API Gateway has no authorizer on these two routes).
-      if (event.httpMethod === 'GET' && event.path === '/v1/openapi.json') return json(200, openApiDocument());
+      if (event.httpMethod === 'GET' && event.path === '/v1/openapi.json') return json(200, openApiDocument(ports.catalogue));
       if (event.httpMethod === 'GET' && event.path === '/docs') {
-        return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: docsPage() };
+        return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: docsPage(ports.catalogue) };
       }
       const principal = principalOf(event);
       logger.appendKeys({ tenantId: principal.tenantId, role: principal.role });

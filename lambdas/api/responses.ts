@@ -1,4 +1,13 @@
 import * as z from 'zod';
+import { retryPolicySchema } from '#core/retry-policy-schema';
+import {
+  autoPauseSchema,
+  eventbridgeDestinationSchema,
+  eventPatternShape,
+  httpDestinationSchema,
+  successStatusSchema,
+  webhookDestinationSchema,
+} from '#core/subscription';
 
 /**
  * What the API answers, as zod schemas: the OpenAPI document's response bodies (and so the typed
@@ -56,6 +65,25 @@ export const deliverySchema = z
   })
   .meta({ id: 'Delivery' });
 
+/** An http destination as answered: credentials are write-only (subscription.ts toPublicDestination). */
+const publicHttpDestination = httpDestinationSchema
+  .omit({ auth: true })
+  .extend({
+    auth: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('api_key'), header: z.string() }),
+        z.object({ type: z.literal('basic'), username: z.string() }),
+        z.object({ type: z.literal('oauth2'), tokenUrl: z.string(), clientId: z.string(), scope: z.string().optional(), credentialsIn: z.enum(['body', 'header']).optional() }),
+      ])
+      .optional()
+      .describe('The authentication, without its secrets'),
+  })
+  .meta({ id: 'PublicHttpDestination' });
+
+export const publicDestinationSchema = z
+  .discriminatedUnion('type', [webhookDestinationSchema, eventbridgeDestinationSchema, publicHttpDestination])
+  .meta({ id: 'PublicDestination', description: 'The destination as answered: http credentials are never shown again' });
+
 export const subscriptionSchema = z
   .object({
     id: z.string(),
@@ -63,13 +91,15 @@ export const subscriptionSchema = z
     name: z.string(),
     description: z.string().optional(),
     eventTypes: z.array(z.string()),
-    destination: z.record(z.string(), z.unknown()),
-    retryPolicy: z.record(z.string(), z.unknown()).optional(),
-    filter: z.record(z.string(), z.unknown()).optional(),
-    payload: z.enum(['full', 'thin']).optional(),
-    ordering: z.enum(['none', 'subject']).optional(),
+    destination: publicDestinationSchema,
+    retryPolicy: retryPolicySchema.optional(),
+    successStatus: successStatusSchema.optional(),
+    filter: eventPatternShape.optional(),
+    payload: z.enum(['full', 'thin']),
+    ordering: z.enum(['none', 'subject']),
     batching: z.object({ maxItems: z.number().int(), intervalSeconds: z.number().int() }).optional(),
-    autoPause: z.record(z.string(), z.unknown()).optional(),
+    autoPause: autoPauseSchema.optional(),
+    versions: z.record(z.string(), z.number().int()).optional(),
     status: z.enum(['active', 'paused']),
     pausedAt: timestamp.optional(),
     pausedReason: z.string().optional(),
@@ -103,7 +133,7 @@ export const statsSchema = z
     pausedReason: z.string().nullable().optional(),
     lastAttemptAt: z.string().nullable().optional(),
     lastSuccessAt: z.string().nullable().optional(),
-    lastError: z.record(z.string(), z.unknown()).nullable().optional(),
+    lastError: z.object({ at: z.string().optional(), error: z.string().optional(), statusCode: z.number().int().optional(), message: z.string().optional() }).nullable().optional(),
     consecutiveFailures: z.number().int().optional(),
     failingSince: z.string().nullable().optional(),
     windows: z.object({ '1h': statsWindow.optional(), '24h': statsWindow.optional(), '7d': statsWindow.optional() }),

@@ -97,6 +97,62 @@ async function tenantFor(ctx: Context, named?: string): Promise<string> {
   return resolveTenant(ctx.ports.tenants, ctx.principal, named ?? parseWith(tenantQuery.partial().passthrough(), query(ctx)).tenantId);
 }
 
+// Examples shown in the document: a test validates each one against its schema.
+const EXAMPLE = {
+  tenantId: 'ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V',
+  subscriptionId: 'sub_01JD8Z7A1B2C3D4E5F6G7H8J9K',
+  deliveryId: 'dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M',
+  eventId: 'evt_01JD8Z9C3D4E5F6G7H8J9K0M1N',
+  at: '2026-12-01T10:15:30.000Z',
+};
+const exampleSubscription = {
+  id: EXAMPLE.subscriptionId,
+  tenantId: EXAMPLE.tenantId,
+  name: 'Orders to the warehouse',
+  eventTypes: ['order.created', 'shipment.*'],
+  destination: { type: 'webhook', url: 'https://hooks.example.com/herald' },
+  retryPolicy: { preset: 'default' },
+  filter: { data: { channel: ['shopee', 'lazada'] } },
+  payload: 'full',
+  ordering: 'subject',
+  status: 'active',
+  createdAt: EXAMPLE.at,
+  updatedAt: EXAMPLE.at,
+};
+const { filter: _filter, ...withoutFilter } = exampleSubscription;
+const exampleDelivery = {
+  id: EXAMPLE.deliveryId,
+  tenantId: EXAMPLE.tenantId,
+  subscriptionId: EXAMPLE.subscriptionId,
+  eventId: EXAMPLE.eventId,
+  eventType: 'order.created',
+  subject: 'OM-100234',
+  status: 'succeeded',
+  attempts: [
+    { number: 1, at: EXAMPLE.at, durationMs: 412, statusCode: 503, error: 'http_status', nextAttemptAt: '2026-12-01T10:15:35.000Z' },
+    { number: 2, at: '2026-12-01T10:15:35.000Z', durationMs: 87, statusCode: 200 },
+  ],
+  attemptCount: 2,
+  createdAt: EXAMPLE.at,
+  updatedAt: '2026-12-01T10:15:35.000Z',
+  finishedAt: '2026-12-01T10:15:35.000Z',
+};
+const exampleKey = { prefix: 'Ab3dE9xZ', apiKey: 'hk_Ab3dE9xZ_q0VtK2mP7wR4sY8uB1nC6eH5jL3gF0dA', role: 'tenant', tenantId: EXAMPLE.tenantId, createdAt: EXAMPLE.at };
+const exampleBinding = {
+  tenantId: EXAMPLE.tenantId,
+  accounts: ['123456789012'],
+  eventBusArns: ['arn:aws:events:eu-west-1:123456789012:event-bus/orders'],
+  updatedAt: EXAMPLE.at,
+};
+const examplePublish = {
+  tenantId: EXAMPLE.tenantId,
+  type: 'order.created',
+  subject: 'OM-100234',
+  id: 'order-OM-100234-created',
+  data: { orderId: 'OM-100234', orderNumber: '240925ABC', status: 'CREATED', channel: 'shopee', items: [{ sku: 'TSHIRT-M-BLK', quantity: 2 }] },
+};
+const exampleWindow = { from: '2026-12-01T09:15:30.000Z', to: EXAMPLE.at, events: 40, attempts: 42, succeeded: 40, failed: 2, retries: 2, deadLettered: 0, held: 0, successRate: 0.952, responseTimeMs: { p50: 85, p95: 410 }, errors: { http_status: 2 }, statusCodes: { '200': 40, '503': 2 } };
+
 const accepted = (description: string, schema: z.ZodType) => ({ status: 202, description, schema });
 
 /**
@@ -108,6 +164,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/tenants', auth: 'admin',
     summary: 'Create a tenant (answers its first API key, shown once)',
+    examples: { request: { name: 'Acme Retail' }, response: { id: EXAMPLE.tenantId, name: 'Acme Retail', createdAt: EXAMPLE.at, apiKey: exampleKey.apiKey } },
     body: createTenantSchema.meta({ id: 'CreateTenant' }),
     response: { status: 201, description: 'The tenant, with its first API key', schema: tenantCreatedSchema },
     handler: async (ctx) => {
@@ -118,6 +175,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/tenants/{id}/keys', auth: 'admin',
     summary: 'Create an API key for a tenant',
+    examples: { request: {}, response: exampleKey },
     body: z.object({}).strict(),
     response: { status: 201, description: 'The key, shown once', schema: apiKeyCreatedSchema },
     errors: { 429: "The tenant holds its quota of active API keys ('apiKeys')" },
@@ -130,6 +188,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'PUT', path: '/v1/tenants/{id}/destination-binding', auth: 'admin',
     summary: 'Bind a tenant to the AWS accounts and buses it may deliver to',
+    examples: { request: { accounts: exampleBinding.accounts, eventBusArns: exampleBinding.eventBusArns }, response: exampleBinding },
     body: destinationBindingSchema.meta({ id: 'DestinationBindingInput' }),
     response: { status: 200, description: 'The binding', schema: destinationBindingSchemaOut },
     handler: async (ctx) => {
@@ -144,6 +203,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'GET', path: '/v1/tenants/{id}/destination-binding', auth: 'tenant',
     summary: "A tenant's destination binding (the admin, or the tenant itself)",
+    examples: { response: exampleBinding },
     response: { status: 200, description: 'The binding (empty lists when there is none)', schema: destinationBindingSchemaOut },
     handler: async (ctx) => {
       const tenantId = await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id);
@@ -165,6 +225,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/keys', auth: 'tenant',
     summary: 'Create an API key',
+    examples: { request: {}, response: exampleKey },
     body: tenantBody,
     response: { status: 201, description: 'The key, shown once', schema: apiKeyCreatedSchema },
     errors: { 429: "The tenant holds its quota of active API keys ('apiKeys')" },
@@ -176,6 +237,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'GET', path: '/v1/keys', auth: 'tenant',
     summary: 'List API keys (prefixes only, never the keys)',
+    examples: { response: { items: [{ prefix: exampleKey.prefix, role: 'tenant', tenantId: EXAMPLE.tenantId, createdAt: EXAMPLE.at }] } },
     query: tenantQuery,
     response: { status: 200, description: 'The keys', schema: z.object({ items: z.array(apiKeySchema) }) },
     handler: async (ctx) => json(200, { items: await ctx.ports.keys.listApiKeys(await tenantFor(ctx)) }),
@@ -193,7 +255,8 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/events', auth: 'admin',
     summary: 'Publish an event',
-    body: publishEventSchema.meta({ id: 'PublishEvent' }),
+    examples: { request: examplePublish, response: { id: examplePublish.id } },
+    body: publishEventSchema,
     response: accepted('Accepted (also for a repeat of an accepted id: no new deliveries)', z.object({ id: z.string() })),
     errors: { 503: 'Stored, but the bus refused it: the sweeper publishes it within minutes, or send it again with the same id' },
     handler: async (ctx) => {
@@ -205,6 +268,15 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/events/batch', auth: 'admin',
     summary: `Publish up to ${MAX_BATCH_EVENTS} events: 207 with one result per event, in order`,
+    examples: {
+      request: { events: [examplePublish, { tenantId: EXAMPLE.tenantId, type: 'order.created', subject: 'OM-100235', data: { orderNumber: '240925ABD' } }] },
+      response: {
+        items: [
+          { index: 0, id: examplePublish.id, status: 202 },
+          { index: 1, status: 400, problem: { type: 'about:blank', title: 'Invalid request', status: 400, detail: "data.orderId: must have required property 'orderId'", errors: [{ path: 'data.orderId', message: "must have required property 'orderId'" }] } },
+        ],
+      },
+    },
     body: publishBatchSchema.meta({ id: 'PublishEventBatch' }),
     // Input limits over the whole body, as on every route, with nesting counted from each event.
     bodyNesting: BATCH_NESTING,
@@ -229,12 +301,24 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'GET', path: '/v1/event-types', auth: 'tenant',
     summary: 'The event catalogue',
+    examples: { response: { items: [{ type: 'order.created', description: 'An order was created', versions: [{ version: 1, schema: { type: 'object', required: ['orderId'], properties: { orderId: { type: 'string' } } }, example: { orderId: 'OM-100234' } }] }] } },
     response: { status: 200, description: 'Every event type', schema: z.object({ items: z.array(eventTypeSchema) }) },
     handler: async (ctx) => json(200, { items: ctx.ports.catalogue.list() }),
   }),
   route_({
     method: 'POST', path: '/v1/subscriptions', auth: 'tenant',
     summary: 'Create a subscription (the signing secret is shown once)',
+    examples: {
+      request: {
+        name: exampleSubscription.name,
+        eventTypes: exampleSubscription.eventTypes,
+        destination: exampleSubscription.destination,
+        retryPolicy: { strategy: 'exponential', initialSeconds: 20, factor: 2, maxSeconds: 600, maxAgeSeconds: 86400 },
+        filter: exampleSubscription.filter,
+        ordering: 'subject',
+      },
+      response: { ...exampleSubscription, retryPolicy: { strategy: 'exponential', initialSeconds: 20, factor: 2, maxSeconds: 600, maxAgeSeconds: 86400 }, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' },
+    },
     body: createSubscriptionSchema.meta({ id: 'CreateSubscription' }),
     response: { status: 201, description: 'The subscription, with its signing secret', schema: subscriptionWithSecretSchema },
     errors: { 429: "The tenant holds its quota of subscriptions ('subscriptions')" },
@@ -247,6 +331,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'GET', path: '/v1/subscriptions', auth: 'tenant',
     summary: 'List subscriptions',
+    examples: { response: { items: [exampleSubscription], nextToken: 'eyJ2IjoxLCJrIjoi...' } },
     query: subscriptionPageQuery,
     response: { status: 200, description: 'A page of subscriptions', schema: pageOf(subscriptionSchema) },
     handler: async (ctx) => {
@@ -257,6 +342,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'GET', path: '/v1/subscriptions/{id}', auth: 'tenant',
     summary: 'Get a subscription',
+    examples: { response: exampleSubscription },
     query: tenantQuery,
     response: { status: 200, description: 'The subscription', schema: subscriptionSchema },
     handler: async (ctx) => {
@@ -267,6 +353,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'PATCH', path: '/v1/subscriptions/{id}', auth: 'tenant',
     summary: 'Change a subscription (`status` pauses or resumes it)',
+    examples: { request: { retryPolicy: { schedule: [60, 600, 3600], maxAgeSeconds: 86400 }, filter: null }, response: { ...withoutFilter, retryPolicy: { schedule: [60, 600, 3600], maxAgeSeconds: 86400 } } },
     body: patchSubscriptionSchema.meta({ id: 'PatchSubscription' }),
     response: { status: 200, description: 'The subscription as changed', schema: subscriptionSchema },
     handler: async (ctx) => {
@@ -280,6 +367,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/subscriptions/{id}/pause', auth: 'tenant',
     summary: 'Pause: deliveries are held until it is resumed',
+    examples: { request: { reason: 'receiver maintenance' }, response: { ...exampleSubscription, status: 'paused', pausedAt: EXAMPLE.at, pausedReason: 'receiver maintenance' } },
     body: pauseBody,
     response: { status: 200, description: 'The paused subscription', schema: subscriptionSchema },
     handler: async (ctx) => {
@@ -290,6 +378,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/subscriptions/{id}/resume', auth: 'tenant',
     summary: 'Resume: held deliveries are released (or discarded)',
+    examples: { request: { held: 'deliver' }, response: { subscription: exampleSubscription, released: 12, discarded: 0 } },
     body: resumeBody,
     response: {
       status: 200,
@@ -305,6 +394,20 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'GET', path: '/v1/subscriptions/{id}/stats', auth: 'tenant',
     summary: 'Delivery statistics over 1 h, 24 h and 7 days',
+    examples: {
+      response: {
+        subscriptionId: EXAMPLE.subscriptionId,
+        generatedAt: EXAMPLE.at,
+        status: 'active',
+        lastAttemptAt: EXAMPLE.at,
+        lastSuccessAt: EXAMPLE.at,
+        lastError: null,
+        consecutiveFailures: 0,
+        failingSince: null,
+        windows: { '1h': exampleWindow, '24h': exampleWindow, '7d': exampleWindow },
+        hourly: [{ hour: '2026-12-01T10', attempts: 42, succeeded: 40, failed: 2, p50: 85 }],
+      },
+    },
     query: tenantQuery,
     response: { status: 200, description: 'The statistics', schema: statsSchema },
     handler: async (ctx) => json(200, await subscriptionStats(ctx.ports, await tenantFor(ctx), ctx.params.id!)),
@@ -322,6 +425,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/subscriptions/{id}/rotate-secret', auth: 'tenant',
     summary: 'Rotate the signing secret (the old one signs for 24 h more); with `secret`, to an imported one (not answered back)',
+    examples: { request: {}, response: { secret: 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD' } },
     body: rotateSecretSchema.meta({ id: 'RotateSecret' }),
     response: {
       status: 200,
@@ -336,6 +440,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/subscriptions/{id}/test', auth: 'tenant',
     summary: 'Send a herald.ping now',
+    examples: { request: {}, response: { deliveryId: EXAMPLE.deliveryId, eventId: EXAMPLE.eventId } },
     body: tenantBody,
     response: accepted('The ping is on its way', z.object({ deliveryId: z.string(), eventId: z.string() })),
     handler: async (ctx) => {
@@ -346,6 +451,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'GET', path: '/v1/subscriptions/{id}/deliveries', auth: 'tenant',
     summary: 'The delivery log, newest first',
+    examples: { response: { items: [exampleDelivery] } },
     query: pageQuery,
     response: { status: 200, description: 'A page of deliveries', schema: pageOf(deliverySchema) },
     handler: async (ctx) => {
@@ -356,6 +462,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'GET', path: '/v1/deliveries/{id}', auth: 'tenant',
     summary: 'A delivery with its attempts',
+    examples: { response: exampleDelivery },
     query: tenantQuery,
     response: { status: 200, description: 'The delivery', schema: deliverySchema },
     handler: async (ctx) => json(200, await subscriptions.getDelivery(ctx.ports, ctx.principal, await tenantFor(ctx), ctx.params.id!)),
@@ -363,6 +470,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/deliveries/{id}/resend', auth: 'tenant',
     summary: 'Deliver the same event again (a new delivery)',
+    examples: { request: {}, response: { deliveryId: 'dlv_01JD8ZB3C4D5E6F7G8H9J0K1M2' } },
     body: tenantBody,
     response: accepted('The new delivery', z.object({ deliveryId: z.string() })),
     errors: { 429: "The tenant's hourly resend volume is used up ('resendsPerHour')" },
@@ -374,6 +482,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/subscriptions/{id}/resend', auth: 'tenant',
     summary: 'Resend kept events by subject and/or time range',
+    examples: { request: { subject: 'OM-100234', from: '2026-11-30T00:00:00Z' }, response: { count: 3 } },
     body: resendQuerySchema.meta({ id: 'ResendQuery' }),
     response: accepted('How many events are resent', z.object({ count: z.number().int() })),
     errors: { 429: "The tenant's hourly resend volume is used up ('resendsPerHour')" },
@@ -385,6 +494,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'GET', path: '/v1/dead-letters', auth: 'tenant',
     summary: 'Deliveries that exhausted their policy, with the reason',
+    examples: { response: { items: [{ ...exampleDelivery, status: 'failed', reason: 'retry policy exhausted after 8 attempts (last: http_status 500)' }] } },
     query: deadLetterQuery,
     response: { status: 200, description: 'A page of dead letters', schema: pageOf(deliverySchema) },
     handler: async (ctx) => {
@@ -395,6 +505,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/dead-letters/redrive', auth: 'tenant',
     summary: 'Redrive dead letters (of one subscription, or all)',
+    examples: { request: { subscriptionId: EXAMPLE.subscriptionId }, response: { count: 4 } },
     body: redriveSchema.meta({ id: 'Redrive' }),
     response: accepted('How many are redriven', z.object({ count: z.number().int() })),
     errors: { 429: "The tenant's hourly resend volume is used up ('resendsPerHour')" },

@@ -4,11 +4,11 @@
  * and the router finds every documented operation.
  */
 import { describe, expect, it } from 'vitest';
-import { openApiDocument } from '../../lambdas/api/openapi.ts';
+import { repositoryDocument } from '../../scripts/openapi.ts';
 import { ROUTES, route } from '../../lambdas/api/routes.ts';
 
 type Doc = { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, any> } };
-const doc = () => openApiDocument() as Doc;
+const doc = () => repositoryDocument() as Doc;
 const VALID_IDS: Record<string, string> = {
   '/v1/tenants/': 'ten_01JAAAAAAAAAAAAAAAAAAAAAAA',
   '/v1/subscriptions/': 'sub_01JAAAAAAAAAAAAAAAAAAAAAAA',

@@ -390,7 +390,7 @@ async function subscriptionsCreate(ctx: Ctx): Promise<number> {
 function pageQuery(values: Values) {
   return {
     ...(values.tenant !== undefined ? { tenantId: values.tenant } : {}),
-    ...(values.limit !== undefined ? { limit: String(positiveInt('limit', values.limit)) } : {}),
+    ...(values.limit !== undefined ? { limit: positiveInt('limit', values.limit) } : {}),
     ...(values['next-token'] !== undefined ? { nextToken: values['next-token'] } : {}),
   };
 }
@@ -407,7 +407,7 @@ async function tail(ctx: Ctx): Promise<number> {
   const seen = new Map<string, string>();
   const stateOf = (d: Delivery) => `${d.status}/${d.attempts.length}/${d.attempts.at(-1)?.at ?? ''}`;
   const emit = (d: Delivery) => io.out(values.json ? JSON.stringify(d) : deliveryLine(d));
-  const query = { ...(values.tenant !== undefined ? { tenantId: values.tenant } : {}), limit: '100' };
+  const query = { ...(values.tenant !== undefined ? { tenantId: values.tenant } : {}), limit: 100 };
   const poll = async () => {
     const page = await call(client.GET('/v1/subscriptions/{id}/deliveries', { params: { path: { id }, query } }), url);
     return (page as { items: Delivery[] }).items;

@@ -8,44 +8,7 @@ export interface paths {
             cookie?: never;
         };
         /** Deliveries that exhausted their policy, with the reason */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: string;
-                    /** @description The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400 */
-                    nextToken?: string;
-                    subscriptionId?: string;
-                    tenantId?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: components["schemas"]["Delivery"][];
-                            nextToken?: string;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getDeadLetters"];
         put?: never;
         post?: never;
         delete?: never;
@@ -63,42 +26,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Redrive dead letters */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["Redrive"];
-                };
-            };
-            responses: {
-                /** @description OK */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            count?: number;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** Redrive dead letters (of one subscription, or all) */
+        post: operations["postDeadLettersRedrive"];
         delete?: never;
         options?: never;
         head?: never;
@@ -113,39 +42,7 @@ export interface paths {
             cookie?: never;
         };
         /** A delivery with its attempts */
-        get: {
-            parameters: {
-                query?: {
-                    tenantId?: string;
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Delivery"];
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getDeliveriesId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -164,46 +61,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Deliver the same event again (a new delivery) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description the tenant the admin key acts for */
-                        tenantId?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            deliveryId?: string;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["postDeliveriesIdResend"];
         delete?: never;
         options?: never;
         head?: never;
@@ -218,40 +76,7 @@ export interface paths {
             cookie?: never;
         };
         /** The event catalogue */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
-                                [key: string]: unknown;
-                            }[];
-                            nextToken?: string;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getEventTypes"];
         put?: never;
         post?: never;
         delete?: never;
@@ -269,42 +94,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Publish an event (admin) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["PublishEvent"];
-                };
-            };
-            responses: {
-                /** @description OK */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            id: string;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** Publish an event */
+        post: operations["postEvents"];
         delete?: never;
         options?: never;
         head?: never;
@@ -320,40 +111,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Publish up to 100 events (admin): 207 with one result per event, in order */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["PublishEventBatch"];
-                };
-            };
-            responses: {
-                /** @description OK */
-                207: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["PublishEventBatchResult"];
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** Publish up to 100 events: 207 with one result per event, in order */
+        post: operations["postEventsBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -367,82 +126,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List API keys (prefixes only) */
-        get: {
-            parameters: {
-                query?: {
-                    tenantId?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
-                                [key: string]: unknown;
-                            }[];
-                            nextToken?: string;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** List API keys (prefixes only, never the keys) */
+        get: operations["getKeys"];
         put?: never;
         /** Create an API key */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        tenantId?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            [key: string]: unknown;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["postKeys"];
         delete?: never;
         options?: never;
         head?: never;
@@ -459,38 +147,8 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke an API key by prefix */
-        delete: {
-            parameters: {
-                query?: {
-                    tenantId?: string;
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description No content */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** Revoke an API key by its prefix */
+        delete: operations["deleteKeysId"];
         options?: never;
         head?: never;
         patch?: never;
@@ -504,78 +162,10 @@ export interface paths {
             cookie?: never;
         };
         /** List subscriptions */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: string;
-                    /** @description The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400 */
-                    nextToken?: string;
-                    tenantId?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: components["schemas"]["Subscription"][];
-                            nextToken?: string;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getSubscriptions"];
         put?: never;
         /** Create a subscription (the signing secret is shown once) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["CreateSubscription"];
-                };
-            };
-            responses: {
-                /** @description OK */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["SubscriptionWithSecret"];
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["postSubscriptions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -590,111 +180,15 @@ export interface paths {
             cookie?: never;
         };
         /** Get a subscription */
-        get: {
-            parameters: {
-                query?: {
-                    tenantId?: string;
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Subscription"];
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getSubscriptionsId"];
         put?: never;
         post?: never;
         /** Delete a subscription */
-        delete: {
-            parameters: {
-                query?: {
-                    tenantId?: string;
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description No content */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        delete: operations["deleteSubscriptionsId"];
         options?: never;
         head?: never;
-        /** Change a subscription (status pauses or resumes) */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["PatchSubscription"];
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Subscription"];
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** Change a subscription (`status` pauses or resumes it) */
+        patch: operations["patchSubscriptionsId"];
         trace?: never;
     };
     "/v1/subscriptions/{id}/deliveries": {
@@ -704,47 +198,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The delivery log */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: string;
-                    /** @description The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400 */
-                    nextToken?: string;
-                    status?: string;
-                    tenantId?: string;
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: components["schemas"]["Delivery"][];
-                            nextToken?: string;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** The delivery log, newest first */
+        get: operations["getSubscriptionsIdDeliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -762,44 +217,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Pause: deliveries are held */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        reason?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Subscription"];
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** Pause: deliveries are held until it is resumed */
+        post: operations["postSubscriptionsIdPause"];
         delete?: never;
         options?: never;
         head?: never;
@@ -816,43 +235,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Resend kept events by subject and/or time range */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ResendQuery"];
-                };
-            };
-            responses: {
-                /** @description OK */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            count?: number;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["postSubscriptionsIdResend"];
         delete?: never;
         options?: never;
         head?: never;
@@ -869,48 +252,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Resume: held deliveries are released (or discarded) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        held?: "deliver" | "discard";
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            discarded?: number;
-                            released?: number;
-                            subscription?: components["schemas"]["Subscription"];
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["postSubscriptionsIdResume"];
         delete?: never;
         options?: never;
         head?: never;
@@ -927,47 +269,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Rotate the signing secret (the old one signs for 24 h more); with `secret`, to an imported one (not answered back) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        secret?: string;
-                        tenantId?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description The generated secret, shown once (absent for an imported one) */
-                            secret?: string;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["postSubscriptionsIdRotateSecret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -982,39 +284,7 @@ export interface paths {
             cookie?: never;
         };
         /** Delivery statistics over 1 h, 24 h and 7 days */
-        get: {
-            parameters: {
-                query?: {
-                    tenantId?: string;
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Stats"];
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getSubscriptionsIdStats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1033,44 +303,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Send a herald.ping now */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, never>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            deliveryId?: string;
-                            eventId?: string;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["postSubscriptionsIdTest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1086,44 +319,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a tenant (admin) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["CreateTenant"];
-                };
-            };
-            responses: {
-                /** @description OK */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            apiKey?: string;
-                            id?: string;
-                            name?: string;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** Create a tenant (answers its first API key, shown once) */
+        post: operations["postTenants"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1137,105 +334,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A tenant's destination binding (admin, or the tenant itself) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["DestinationBinding"];
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
-        /** Bind a tenant to the AWS accounts and buses it may deliver to (admin) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["DestinationBindingInput"];
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["DestinationBinding"];
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** A tenant's destination binding (the admin, or the tenant itself) */
+        get: operations["getTenantsIdDestinationBinding"];
+        /** Bind a tenant to the AWS accounts and buses it may deliver to */
+        put: operations["putTenantsIdDestinationBinding"];
         post?: never;
-        /** Remove a tenant's destination binding: its AWS deliveries stop (admin) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description No content */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** Remove a tenant's destination binding: its AWS deliveries stop */
+        delete: operations["deleteTenantsIdDestinationBinding"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1250,44 +355,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create an API key for a tenant (admin) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, never>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            [key: string]: unknown;
-                        };
-                    };
-                };
-                /** @description A problem */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        /** Create an API key for a tenant */
+        post: operations["postTenantsIdKeys"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1295,9 +364,763 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "compatibility.evaluated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * compatibility.evaluated
+         * @description A job's compatibility with production options was evaluated (PrintPrice: compatibility evaluated). Origin: printprice. Version 1.
+         */
+        post: operations["event_compatibility_evaluated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "delivery.dead_lettered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * delivery.dead_lettered
+         * @description A delivery exhausted its retry policy and was parked in the dead letters. Origin: herald. Version 1.
+         */
+        post: operations["event_delivery_dead_lettered"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "document.analyzed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * document.analyzed
+         * @description A print document was analysed (PrintPrice: document analyzed). Origin: printprice. Version 1.
+         */
+        post: operations["event_document_analyzed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "herald.ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * herald.ping
+         * @description A test event sent on POST /v1/subscriptions/{id}/test. Origin: herald. Version 1.
+         */
+        post: operations["event_herald_ping"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order_return.status_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order_return.status_changed
+         * @description A return order changed status or tracking number (Omisell: Returns Order Push, order_return.all - all key status). Selected by order_return.all / order_return.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_order_return_status_changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.cancelled
+         * @description Order status push (Omisell: Order Cancelled - Push when order status is Cancelled). Selected by order.all / order.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_order_cancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.completed
+         * @description Order status push (Omisell: Order Completed - Push when order status is Completed). Selected by order.all / order.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_order_completed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.created
+         * @description Order status push (Omisell: Order create - Push new order). Selected by order.all / order.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_order_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.generated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.generated
+         * @description A production order was generated (PrintPrice: order generated). Origin: printprice. Version 1.
+         */
+        post: operations["event_order_generated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.ready_to_ship": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.ready_to_ship
+         * @description Order status push (Omisell: Order RTS - Push when order status is RTS). Selected by order.all / order.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_order_ready_to_ship"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.received": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.received
+         * @description A new order was received (Production Hub & OMS: when a new order is received). Origin: production-hub. Version 1.
+         */
+        post: operations["event_order_received"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.reconciled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.reconciled
+         * @description Order status push (Omisell: Order Reconciled - Push when order status is Reconciled). Selected by order.all / order.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_order_reconciled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.return_receive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.return_receive
+         * @description Order status push (Omisell: Returns Order Received - Push when returns order already received & restock at warehouse). Selected by order.all / order.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_order_return_receive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.returned": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.returned
+         * @description Order status push (Omisell: Order Returned - Push when order status is Returned). Selected by order.all / order.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_order_returned"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.routed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.routed
+         * @description An order has been routed to a facility (fulfillmenttools eventing: "Order has been routed"). Origin: fulfillmenttools. Version 1.
+         */
+        post: operations["event_order_routed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.shipped": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.shipped
+         * @description Order status push (Omisell: Order Shipped - Push when order status is Shipped). Selected by order.all / order.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_order_shipped"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.si.generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.si.generate
+         * @description A sale invoice was requested or generated for an order (Omisell: Sale Invoice Push, order.si.generate). Origin: omisell. Version 1.
+         */
+        post: operations["event_order_si_generate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.status_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.status_changed
+         * @description An order's status changed (Production Hub & OMS: when an order status changes). Origin: production-hub. Version 1.
+         */
+        post: operations["event_order_status_changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "pick_job.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * pick_job.completed
+         * @description A pick job has been completed (fulfillmenttools eventing: "Pickjob has been completed"). Origin: fulfillmenttools. Version 1.
+         */
+        post: operations["event_pick_job_completed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "pricing.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * pricing.completed
+         * @description A price was computed for a print job (PrintPrice: pricing completed). Origin: printprice. Version 1.
+         */
+        post: operations["event_pricing_completed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "print_file.ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * print_file.ready
+         * @description A print file for an order item is prepared and ready for further processing or printing (Production Hub & OMS: Print File Ready). Origin: production-hub. Version 1.
+         */
+        post: operations["event_print_file_ready"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "processing.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * processing.failed
+         * @description Processing of a document or job failed (PrintPrice: processing failed). Origin: printprice. Version 1.
+         */
+        post: operations["event_processing_failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "purchase_order.submitted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * purchase_order.submitted
+         * @description Submission of Purchase Orders (PO's) in GAINS; data is one order record (batched notifications carry DataType "purchase_order" and a Data array). Origin: gains. Version 1.
+         */
+        post: operations["event_purchase_order_submitted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "routing.decision_created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * routing.decision_created
+         * @description A routing decision chose where a job is produced (PrintPrice: routing decision created). Origin: printprice. Version 1.
+         */
+        post: operations["event_routing_decision_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "shipment.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * shipment.cancelled
+         * @description Shipment (DO) status push (Omisell: Shipment Cancelled - Push when shipment status is Cancelled). Selected by shipment.all / shipment.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_shipment_cancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "shipment.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * shipment.created
+         * @description Shipment (DO) status push (Omisell: Shipment create - Push new shipment). Selected by shipment.all / shipment.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_shipment_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "shipment.delivered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * shipment.delivered
+         * @description Shipment (DO) status push (Omisell: Shipment Delivered - Push when shipment status is Delivered). Selected by shipment.all / shipment.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_shipment_delivered"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "shipment.ready_to_ship": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * shipment.ready_to_ship
+         * @description Shipment (DO) status push (Omisell: Shipment RTS - Push when shipment status is RTS). Selected by shipment.all / shipment.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_shipment_ready_to_ship"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "shipment.returned": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * shipment.returned
+         * @description Shipment (DO) status push (Omisell: Shipment Returned - Push when shipment status is Returned). Selected by shipment.all / shipment.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_shipment_returned"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "shipment.shipped": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * shipment.shipped
+         * @description Shipment (DO) status push (Omisell: Shipment Shipped - Push when shipment status is Shipped). Selected by shipment.all / shipment.*. Origin: omisell. Version 1.
+         */
+        post: operations["event_shipment_shipped"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "sku_location.inventory_policy_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * sku_location.inventory_policy_changed
+         * @description Changes to a SKU-Location's inventory policy data (GAINS Inventory Policy Change Webhook: AdjustedOrq, MinimumOrq, IncrementalOrq, Rsq, RsqOverride, CalcSs, AdjustedSs, SsOverride, ServiceLevel, ServiceLevelMinimum, InventoryClass, StockIndicator, LeadTime). Origin: gains. Version 1.
+         */
+        post: operations["event_sku_location_inventory_policy_changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "sku.forecast_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * sku.forecast_changed
+         * @description Changes to a SKU's forecast data (GAINS, introduced early 2025). Origin: gains. Version 1.
+         */
+        post: operations["event_sku_forecast_changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "subscription.paused": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * subscription.paused
+         * @description Herald paused a subscription (410 Gone, or failing continuously); its deliveries are held until it resumes. Origin: herald. Version 1.
+         */
+        post: operations["event_subscription_paused"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "subscription.resumed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * subscription.resumed
+         * @description A paused subscription was resumed; held deliveries are released. Origin: herald. Version 1.
+         */
+        post: operations["event_subscription_resumed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "task.status_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * task.status_changed
+         * @description Changes to task status (GAINS, introduced early 2025). Origin: gains. Version 1.
+         */
+        post: operations["event_task_status_changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "transfer_order.submitted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * transfer_order.submitted
+         * @description Submission of Transfer Orders (TO's) in GAINS; data is one order record (batched notifications carry DataType "transfer_order" and a Data array). Origin: gains. Version 1.
+         */
+        post: operations["event_transfer_order_submitted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "work_order.submitted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * work_order.submitted
+         * @description Submission of Work Orders (WO's) in GAINS; data is one order record (batched notifications carry DataType "work_order" and a Data array). Origin: gains. Version 1.
+         */
+        post: operations["event_work_order_submitted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
+        Attempt: {
+            /** Format: date-time */
+            at: string;
+            durationMs: number;
+            error?: string;
+            errorMessage?: string;
+            /** Format: date-time */
+            nextAttemptAt?: string;
+            number: number;
+            responseExcerpt?: string;
+            retryAfterSeconds?: number;
+            statusCode?: number;
+        };
         CreateSubscription: {
             autoPause?: {
                 afterFailures?: number;
@@ -1309,73 +1132,10 @@ export interface components {
                 maxItems: number;
             };
             description?: string;
-            destination: {
-                headers?: {
-                    [key: string]: string;
-                };
-                legacySignature?: {
-                    /**
-                     * @default hex
-                     * @enum {string}
-                     */
-                    encoding: "hex" | "base64";
-                    header: string;
-                    /**
-                     * @default body
-                     * @enum {string}
-                     */
-                    over: "body" | "timestamp.body";
-                    prefix?: string;
-                    /** @default true */
-                    standardHeaders: boolean;
-                };
-                timeoutSeconds?: number;
-                transform?: string;
-                /** @constant */
-                type: "webhook";
-                url: string;
-            } | {
-                detailType?: string;
-                eventBusArn: string;
-                source?: string;
-                /** @constant */
-                type: "eventbridge";
-            } | {
-                auth?: {
-                    header: string;
-                    /** @constant */
-                    type: "api_key";
-                    value: string;
-                } | {
-                    password: string;
-                    /** @constant */
-                    type: "basic";
-                    username: string;
-                } | {
-                    clientId: string;
-                    clientSecret: string;
-                    /** @enum {string} */
-                    credentialsIn?: "body" | "header";
-                    scope?: string;
-                    tokenUrl: string;
-                    /** @constant */
-                    type: "oauth2";
-                };
-                headers?: {
-                    [key: string]: string;
-                };
-                /** @enum {string} */
-                method?: "POST" | "PUT" | "PATCH";
-                timeoutSeconds?: number;
-                transform?: string;
-                /** @constant */
-                type: "http";
-                url: string;
-            };
+            destination: components["schemas"]["Destination"];
             eventTypes: string[];
-            filter?: {
-                [key: string]: unknown;
-            };
+            filter?: components["schemas"]["EventPattern"];
+            /** @description Requests in flight to this destination at once, at most, across every worker */
             maxConcurrency?: number;
             metadata?: {
                 [key: string]: string;
@@ -1385,11 +1145,8 @@ export interface components {
             ordering?: "none" | "subject";
             /** @enum {string} */
             payload?: "full" | "thin";
-            rateLimit?: {
-                burst?: number;
-                perSecond: number;
-            };
-            retryPolicy?: unknown;
+            rateLimit?: components["schemas"]["RateLimit"];
+            retryPolicy?: components["schemas"]["RetryPolicy"];
             secret?: string;
             /** @enum {string} */
             status?: "active" | "paused";
@@ -1406,19 +1163,7 @@ export interface components {
             /** @description Every attempt made, including those no longer listed */
             attemptCount?: number;
             /** @description The last 10 attempts, oldest first (attempt numbers run on across redrives) */
-            attempts: {
-                /** Format: date-time */
-                at: string;
-                durationMs: number;
-                error?: string;
-                errorMessage?: string;
-                /** Format: date-time */
-                nextAttemptAt?: string;
-                number: number;
-                responseExcerpt?: string;
-                retryAfterSeconds?: number;
-                statusCode?: number;
-            }[];
+            attempts: components["schemas"]["Attempt"][];
             /** Format: date-time */
             createdAt: string;
             eventId: string;
@@ -1438,6 +1183,8 @@ export interface components {
             /** Format: date-time */
             updatedAt?: string;
         };
+        /** @description Where deliveries go, by `type`: webhook, eventbridge or http */
+        Destination: components["schemas"]["WebhookDestination"] | components["schemas"]["EventBridgeDestination"] | components["schemas"]["HttpDestination"];
         DestinationBinding: {
             accounts: string[];
             eventBusArns: string[];
@@ -1451,6 +1198,84 @@ export interface components {
             /** @default [] */
             eventBusArns: string[];
         };
+        /** @description An Amazon EventBridge bus (the tenant's, bound by the operator with PUT /v1/tenants/{id}/destination-binding): the CloudEvent is the detail */
+        EventBridgeDestination: {
+            detailType?: string;
+            eventBusArn: string;
+            source?: string;
+            /** @constant */
+            type: "eventbridge";
+        };
+        /** @description An Amazon EventBridge event pattern over the CloudEvent (e.g. {"data": {"status": ["paid"], "total": [{"numeric": [">", 100]}]}}): nested objects match nested fields, arrays list allowed values or operators, `$or` lists alternatives */
+        EventPattern: {
+            [key: string]: ((string | number | boolean | null) | components["schemas"]["EventPatternOperator"])[] | components["schemas"]["EventPattern"] | components["schemas"]["EventPattern"][];
+        };
+        /** @description One matching operator, as in EventBridge content filtering */
+        EventPatternOperator: {
+            prefix: string | {
+                "equals-ignore-case": string;
+            };
+        } | {
+            suffix: string | {
+                "equals-ignore-case": string;
+            };
+        } | {
+            "equals-ignore-case": string;
+        } | {
+            wildcard: string;
+        } | {
+            numeric: (("=" | "<" | "<=" | ">" | ">=") | number)[];
+        } | {
+            exists: boolean;
+        } | {
+            cidr: string;
+        } | {
+            "anything-but": (string | number | boolean | null) | (string | number | boolean | null)[] | {
+                prefix: string | string[];
+            } | {
+                suffix: string | string[];
+            } | {
+                "equals-ignore-case": string | string[];
+            } | {
+                wildcard: string | string[];
+            };
+        };
+        /** @description A third-party HTTP API: the body (shaped by `transform`) sent with the API's own authentication (api_key, basic or oauth2 client credentials); credentials are write-only */
+        HttpDestination: {
+            auth?: {
+                header: string;
+                /** @constant */
+                type: "api_key";
+                value: string;
+            } | {
+                password: string;
+                /** @constant */
+                type: "basic";
+                username: string;
+            } | {
+                clientId: string;
+                clientSecret: string;
+                /** @enum {string} */
+                credentialsIn?: "body" | "header";
+                scope?: string;
+                tokenUrl: string;
+                /** @constant */
+                type: "oauth2";
+            };
+            headers?: {
+                [key: string]: string;
+            };
+            /** @enum {string} */
+            method?: "POST" | "PUT" | "PATCH";
+            timeoutSeconds?: number;
+            transform?: string;
+            /** @constant */
+            type: "http";
+            url: string;
+        };
+        JsonValue: {
+            [key: string]: unknown;
+        } | unknown[] | string | number | boolean | null;
         PatchSubscription: {
             autoPause?: {
                 afterFailures?: number;
@@ -1462,73 +1287,9 @@ export interface components {
                 maxItems: number;
             } | null;
             description?: string;
-            destination?: {
-                headers?: {
-                    [key: string]: string;
-                };
-                legacySignature?: {
-                    /**
-                     * @default hex
-                     * @enum {string}
-                     */
-                    encoding: "hex" | "base64";
-                    header: string;
-                    /**
-                     * @default body
-                     * @enum {string}
-                     */
-                    over: "body" | "timestamp.body";
-                    prefix?: string;
-                    /** @default true */
-                    standardHeaders: boolean;
-                };
-                timeoutSeconds?: number;
-                transform?: string;
-                /** @constant */
-                type: "webhook";
-                url: string;
-            } | {
-                detailType?: string;
-                eventBusArn: string;
-                source?: string;
-                /** @constant */
-                type: "eventbridge";
-            } | {
-                auth?: {
-                    header: string;
-                    /** @constant */
-                    type: "api_key";
-                    value: string;
-                } | {
-                    password: string;
-                    /** @constant */
-                    type: "basic";
-                    username: string;
-                } | {
-                    clientId: string;
-                    clientSecret: string;
-                    /** @enum {string} */
-                    credentialsIn?: "body" | "header";
-                    scope?: string;
-                    tokenUrl: string;
-                    /** @constant */
-                    type: "oauth2";
-                };
-                headers?: {
-                    [key: string]: string;
-                };
-                /** @enum {string} */
-                method?: "POST" | "PUT" | "PATCH";
-                timeoutSeconds?: number;
-                transform?: string;
-                /** @constant */
-                type: "http";
-                url: string;
-            };
+            destination?: components["schemas"]["Destination"];
             eventTypes?: string[];
-            filter?: {
-                [key: string]: unknown;
-            } | null;
+            filter?: components["schemas"]["EventPattern"] | null;
             maxConcurrency?: number | null;
             metadata?: {
                 [key: string]: string;
@@ -1538,11 +1299,8 @@ export interface components {
             ordering?: "none" | "subject";
             /** @enum {string} */
             payload?: "full" | "thin";
-            rateLimit?: {
-                burst?: number;
-                perSecond: number;
-            } | null;
-            retryPolicy?: unknown | null;
+            rateLimit?: components["schemas"]["RateLimit"] | null;
+            retryPolicy?: components["schemas"]["RetryPolicy"] | null;
             /** @enum {string} */
             status?: "active" | "paused";
             successStatus?: ("2xx" | number[]) | null;
@@ -1551,18 +1309,59 @@ export interface components {
                 [key: string]: number;
             } | null;
         };
+        /** @description An RFC 9457 problem document (application/problem+json) */
         Problem: {
+            /** @description What was wrong and what to do about it */
             detail: string;
             errors?: {
-                message?: string;
-                path?: string;
+                message: string;
+                /** @description The field, e.g. `destination.url` or `events[3].type` */
+                path: string;
             }[];
+            /** @description 429: its limit */
+            limit?: number;
+            /** @description 429: the quota that was reached */
+            quota?: string;
             status: number;
             title: string;
+            /** @description Always `about:blank`: the status and title say what went wrong */
             type: string;
         };
+        /** @description The destination as answered: http credentials are never shown again */
+        PublicDestination: components["schemas"]["WebhookDestinationOutput"] | components["schemas"]["EventBridgeDestination"] | components["schemas"]["PublicHttpDestination"];
+        PublicHttpDestination: {
+            /** @description The authentication, without its secrets */
+            auth?: {
+                header: string;
+                /** @constant */
+                type: "api_key";
+            } | {
+                /** @constant */
+                type: "basic";
+                username: string;
+            } | {
+                clientId: string;
+                /** @enum {string} */
+                credentialsIn?: "body" | "header";
+                scope?: string;
+                tokenUrl: string;
+                /** @constant */
+                type: "oauth2";
+            };
+            headers?: {
+                [key: string]: string;
+            };
+            /** @enum {string} */
+            method?: "POST" | "PUT" | "PATCH";
+            timeoutSeconds?: number;
+            transform?: string;
+            /** @constant */
+            type: "http";
+            url: string;
+        };
         PublishEvent: {
-            data: unknown;
+            /** @description The event's payload: valid against its type's schema in the catalogue (GET /v1/event-types), at most 204800 bytes as JSON */
+            data: components["schemas"]["JsonValue"];
             id?: string;
             subject: string;
             tenantId: string;
@@ -1585,6 +1384,13 @@ export interface components {
                 status: number;
             }[];
         };
+        /** @description Deliveries over the rate wait for their slot: no attempt is counted, nothing fails */
+        RateLimit: {
+            /** @description Requests that may go at once after a quiet spell (default: one second’s worth) */
+            burst?: number;
+            /** @description Requests a second at most, after the burst */
+            perSecond: number;
+        };
         Redrive: {
             subscriptionId?: string;
             tenantId?: string;
@@ -1596,6 +1402,33 @@ export interface components {
             tenantId?: string;
             /** Format: date-time */
             to?: string;
+        };
+        /** @description When failed attempts are retried: a preset, a schedule of delays, or exponential backoff. Default: the `default` preset. */
+        RetryPolicy: components["schemas"]["RetryPolicyPreset"] | components["schemas"]["RetryPolicySchedule"] | components["schemas"]["RetryPolicyExponential"];
+        /** @description Delays from initialSeconds growing by factor (default 2) up to maxSeconds, with ±20% jitter; ends at maxAttempts or maxAgeSeconds (at least one) */
+        RetryPolicyExponential: {
+            factor?: number;
+            initialSeconds: number;
+            maxAgeSeconds?: number;
+            maxAttempts?: number;
+            maxSeconds: number;
+            /** @constant */
+            strategy: "exponential";
+        };
+        /** @description A named preset. `default`: Herald default: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts, about 27.5 h); `omisell`: Omisell push: answer within 3 s; retries 2 min, 30 min, 3 h after each failure, then stop; `production-hub`: Production Hub & OMS: 3 attempts within 24 h, then marked failed; `fulfillmenttools`: fulfillmenttools eventing: 10 s timeout; exponential from 20 s up to 600 s, retried for 7 days; `gains`: GAINS: 90 s request lifespan; "Retry Attempts" with a fixed "Retry Gap" (here 3 retries, 10 min apart; set your own with schedule); `printprice`: PrintPrice: retries with controlled backoff (30 s doubling to 1 h, 12 attempts within 24 h). */
+        RetryPolicyPreset: {
+            /** @enum {string} */
+            preset: "default" | "omisell" | "production-hub" | "fulfillmenttools" | "gains" | "printprice";
+        };
+        /** @description Retries after the listed delays (seconds after each failure; the first attempt is immediate), optionally ended earlier by maxAttempts or maxAgeSeconds */
+        RetryPolicySchedule: {
+            maxAgeSeconds?: number;
+            maxAttempts?: number;
+            schedule: number[];
+        };
+        RotateSecret: {
+            secret?: string;
+            tenantId?: string;
         };
         Stats: {
             consecutiveFailures?: number;
@@ -1610,7 +1443,10 @@ export interface components {
             }[];
             lastAttemptAt?: string | null;
             lastError?: {
-                [key: string]: unknown;
+                at?: string;
+                error?: string;
+                message?: string;
+                statusCode?: number;
             } | null;
             lastSuccessAt?: string | null;
             pausedAt?: string | null;
@@ -1689,94 +1525,143 @@ export interface components {
         };
         Subscription: {
             autoPause?: {
-                [key: string]: unknown;
+                afterFailures?: number;
+                afterHours?: number;
+                enabled?: boolean;
             };
             batching?: {
-                intervalSeconds?: number;
-                maxItems?: number;
+                intervalSeconds: number;
+                maxItems: number;
             };
             /** Format: date-time */
             createdAt: string;
             description?: string;
-            destination: {
-                [key: string]: unknown;
-            };
+            destination: components["schemas"]["PublicDestination"];
             eventTypes: string[];
-            filter?: {
-                [key: string]: unknown;
-            };
+            filter?: components["schemas"]["EventPattern"];
             id: string;
+            /** @description Requests in flight to this destination at once, at most, across every worker */
             maxConcurrency?: number;
             metadata?: {
                 [key: string]: string;
             };
             name: string;
             /** @enum {string} */
-            ordering?: "none" | "subject";
+            ordering: "none" | "subject";
             /** Format: date-time */
             pausedAt?: string;
             pausedReason?: string;
             /** @enum {string} */
-            payload?: "full" | "thin";
-            rateLimit?: {
-                burst?: number;
-                perSecond: number;
-            };
-            retryPolicy?: {
-                [key: string]: unknown;
-            };
+            payload: "full" | "thin";
+            rateLimit?: components["schemas"]["RateLimit"];
+            retryPolicy?: components["schemas"]["RetryPolicy"];
             /** @enum {string} */
             status: "active" | "paused";
+            successStatus?: "2xx" | number[];
             tenantId?: string;
             /** Format: date-time */
             updatedAt?: string;
+            versions?: {
+                [key: string]: number;
+            };
         };
         SubscriptionWithSecret: {
             autoPause?: {
-                [key: string]: unknown;
+                afterFailures?: number;
+                afterHours?: number;
+                enabled?: boolean;
             };
             batching?: {
-                intervalSeconds?: number;
-                maxItems?: number;
+                intervalSeconds: number;
+                maxItems: number;
             };
             /** Format: date-time */
             createdAt: string;
             description?: string;
-            destination: {
-                [key: string]: unknown;
-            };
+            destination: components["schemas"]["PublicDestination"];
             eventTypes: string[];
-            filter?: {
-                [key: string]: unknown;
-            };
+            filter?: components["schemas"]["EventPattern"];
             id: string;
+            /** @description Requests in flight to this destination at once, at most, across every worker */
             maxConcurrency?: number;
             metadata?: {
                 [key: string]: string;
             };
             name: string;
             /** @enum {string} */
-            ordering?: "none" | "subject";
+            ordering: "none" | "subject";
             /** Format: date-time */
             pausedAt?: string;
             pausedReason?: string;
             /** @enum {string} */
-            payload?: "full" | "thin";
-            rateLimit?: {
-                burst?: number;
-                perSecond: number;
-            };
-            retryPolicy?: {
-                [key: string]: unknown;
-            };
+            payload: "full" | "thin";
+            rateLimit?: components["schemas"]["RateLimit"];
+            retryPolicy?: components["schemas"]["RetryPolicy"];
+            /** @description The generated signing secret, shown once (absent when one was imported) */
+            secret?: string;
             /** @enum {string} */
             status: "active" | "paused";
+            successStatus?: "2xx" | number[];
             tenantId?: string;
             /** Format: date-time */
             updatedAt?: string;
-        } & {
-            /** @description The generated signing secret, shown once (absent when one was imported) */
-            secret?: string;
+            versions?: {
+                [key: string]: number;
+            };
+        };
+        /** @description A signed webhook (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature headers). `transform` is a JSONata expression shaping the body; `legacySignature` adds a provider-style HMAC header for migrations */
+        WebhookDestination: {
+            headers?: {
+                [key: string]: string;
+            };
+            legacySignature?: {
+                /**
+                 * @default hex
+                 * @enum {string}
+                 */
+                encoding: "hex" | "base64";
+                header: string;
+                /**
+                 * @default body
+                 * @enum {string}
+                 */
+                over: "body" | "timestamp.body";
+                prefix?: string;
+                /** @default true */
+                standardHeaders: boolean;
+            };
+            timeoutSeconds?: number;
+            transform?: string;
+            /** @constant */
+            type: "webhook";
+            url: string;
+        };
+        /** @description A signed webhook (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature headers). `transform` is a JSONata expression shaping the body; `legacySignature` adds a provider-style HMAC header for migrations */
+        WebhookDestinationOutput: {
+            headers?: {
+                [key: string]: string;
+            };
+            legacySignature?: {
+                /**
+                 * @default hex
+                 * @enum {string}
+                 */
+                encoding: "hex" | "base64";
+                header: string;
+                /**
+                 * @default body
+                 * @enum {string}
+                 */
+                over: "body" | "timestamp.body";
+                prefix?: string;
+                /** @default true */
+                standardHeaders: boolean;
+            };
+            timeoutSeconds?: number;
+            transform?: string;
+            /** @constant */
+            type: "webhook";
+            url: string;
         };
     };
     responses: never;
@@ -1786,4 +1671,6978 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    getDeadLetters: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400 */
+                nextToken?: string;
+                subscriptionId?: string;
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of dead letters */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M",
+                     *           "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *           "subscriptionId": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *           "eventId": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                     *           "eventType": "order.created",
+                     *           "subject": "OM-100234",
+                     *           "status": "failed",
+                     *           "attempts": [
+                     *             {
+                     *               "number": 1,
+                     *               "at": "2026-12-01T10:15:30.000Z",
+                     *               "durationMs": 412,
+                     *               "statusCode": 503,
+                     *               "error": "http_status",
+                     *               "nextAttemptAt": "2026-12-01T10:15:35.000Z"
+                     *             },
+                     *             {
+                     *               "number": 2,
+                     *               "at": "2026-12-01T10:15:35.000Z",
+                     *               "durationMs": 87,
+                     *               "statusCode": 200
+                     *             }
+                     *           ],
+                     *           "attemptCount": 2,
+                     *           "createdAt": "2026-12-01T10:15:30.000Z",
+                     *           "updatedAt": "2026-12-01T10:15:35.000Z",
+                     *           "finishedAt": "2026-12-01T10:15:35.000Z",
+                     *           "reason": "retry policy exhausted after 8 attempts (last: http_status 500)"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        items: components["schemas"]["Delivery"][];
+                        /** @description Pass as `nextToken` for the next page; absent on the last page */
+                        nextToken?: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postDeadLettersRedrive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "subscriptionId": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Redrive"];
+            };
+        };
+        responses: {
+            /** @description How many are redriven */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "count": 4
+                     *     }
+                     */
+                    "application/json": {
+                        count: number;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant's hourly resend volume is used up ('resendsPerHour') */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Quota exceeded",
+                     *       "status": 429,
+                     *       "detail": "The tenant's hourly resend volume is used up ('resendsPerHour')",
+                     *       "quota": "subscriptions",
+                     *       "limit": 100
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDeliveriesId: {
+        parameters: {
+            query?: {
+                /** @description The tenant an admin key acts for */
+                tenantId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The delivery's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M",
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "subscriptionId": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *       "eventId": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                     *       "eventType": "order.created",
+                     *       "subject": "OM-100234",
+                     *       "status": "succeeded",
+                     *       "attempts": [
+                     *         {
+                     *           "number": 1,
+                     *           "at": "2026-12-01T10:15:30.000Z",
+                     *           "durationMs": 412,
+                     *           "statusCode": 503,
+                     *           "error": "http_status",
+                     *           "nextAttemptAt": "2026-12-01T10:15:35.000Z"
+                     *         },
+                     *         {
+                     *           "number": 2,
+                     *           "at": "2026-12-01T10:15:35.000Z",
+                     *           "durationMs": 87,
+                     *           "statusCode": 200
+                     *         }
+                     *       ],
+                     *       "attemptCount": 2,
+                     *       "createdAt": "2026-12-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-12-01T10:15:35.000Z",
+                     *       "finishedAt": "2026-12-01T10:15:35.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such delivery (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such delivery (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postDeliveriesIdResend: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The delivery's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    /** @description The tenant an admin key acts for */
+                    tenantId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new delivery */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "deliveryId": "dlv_01JD8ZB3C4D5E6F7G8H9J0K1M2"
+                     *     }
+                     */
+                    "application/json": {
+                        deliveryId: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such delivery (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such delivery (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant's hourly resend volume is used up ('resendsPerHour') */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Quota exceeded",
+                     *       "status": 429,
+                     *       "detail": "The tenant's hourly resend volume is used up ('resendsPerHour')",
+                     *       "quota": "subscriptions",
+                     *       "limit": 100
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getEventTypes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every event type */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "type": "order.created",
+                     *           "description": "An order was created",
+                     *           "versions": [
+                     *             {
+                     *               "version": 1,
+                     *               "schema": {
+                     *                 "type": "object",
+                     *                 "required": [
+                     *                   "orderId"
+                     *                 ],
+                     *                 "properties": {
+                     *                   "orderId": {
+                     *                     "type": "string"
+                     *                   }
+                     *                 }
+                     *               },
+                     *               "example": {
+                     *                 "orderId": "OM-100234"
+                     *               }
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        items: {
+                            [key: string]: unknown;
+                        }[];
+                    };
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "type": "order.created",
+                 *       "subject": "OM-100234",
+                 *       "id": "order-OM-100234-created",
+                 *       "data": {
+                 *         "orderId": "OM-100234",
+                 *         "orderNumber": "240925ABC",
+                 *         "status": "CREATED",
+                 *         "channel": "shopee",
+                 *         "items": [
+                 *           {
+                 *             "sku": "TSHIRT-M-BLK",
+                 *             "quantity": 2
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["PublishEvent"];
+            };
+        };
+        responses: {
+            /** @description Accepted (also for a repeat of an accepted id: no new deliveries) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "order-OM-100234-created"
+                     *     }
+                     */
+                    "application/json": {
+                        id: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The route needs the platform admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "The route needs the platform admin key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stored, but the bus refused it: the sweeper publishes it within minutes, or send it again with the same id */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "Stored, but the bus refused it: the sweeper publishes it within minutes, or send it again with the same id"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postEventsBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "events": [
+                 *         {
+                 *           "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *           "type": "order.created",
+                 *           "subject": "OM-100234",
+                 *           "id": "order-OM-100234-created",
+                 *           "data": {
+                 *             "orderId": "OM-100234",
+                 *             "orderNumber": "240925ABC",
+                 *             "status": "CREATED",
+                 *             "channel": "shopee",
+                 *             "items": [
+                 *               {
+                 *                 "sku": "TSHIRT-M-BLK",
+                 *                 "quantity": 2
+                 *               }
+                 *             ]
+                 *           }
+                 *         },
+                 *         {
+                 *           "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *           "type": "order.created",
+                 *           "subject": "OM-100235",
+                 *           "data": {
+                 *             "orderNumber": "240925ABD"
+                 *           }
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["PublishEventBatch"];
+            };
+        };
+        responses: {
+            /** @description One result per event, in the order sent */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "index": 0,
+                     *           "id": "order-OM-100234-created",
+                     *           "status": 202
+                     *         },
+                     *         {
+                     *           "index": 1,
+                     *           "status": 400,
+                     *           "problem": {
+                     *             "type": "about:blank",
+                     *             "title": "Invalid request",
+                     *             "status": 400,
+                     *             "detail": "data.orderId: must have required property 'orderId'",
+                     *             "errors": [
+                     *               {
+                     *                 "path": "data.orderId",
+                     *                 "message": "must have required property 'orderId'"
+                     *               }
+                     *             ]
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PublishEventBatchResult"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The route needs the platform admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "The route needs the platform admin key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getKeys: {
+        parameters: {
+            query?: {
+                /** @description The tenant an admin key acts for */
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "prefix": "Ab3dE9xZ",
+                     *           "role": "tenant",
+                     *           "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *           "createdAt": "2026-12-01T10:15:30.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        items: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            prefix: string;
+                            /** Format: date-time */
+                            revokedAt?: string;
+                            /** @enum {string} */
+                            role: "admin" | "tenant";
+                            tenantId?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    /** @description The tenant an admin key acts for */
+                    tenantId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The key, shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "prefix": "Ab3dE9xZ",
+                     *       "apiKey": "hk_Ab3dE9xZ_q0VtK2mP7wR4sY8uB1nC6eH5jL3gF0dA",
+                     *       "role": "tenant",
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "createdAt": "2026-12-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description The key, shown once */
+                        apiKey: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        prefix: string;
+                        /** @constant */
+                        role: "tenant";
+                        tenantId: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant holds its quota of active API keys ('apiKeys') */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Quota exceeded",
+                     *       "status": 429,
+                     *       "detail": "The tenant holds its quota of active API keys ('apiKeys')",
+                     *       "quota": "subscriptions",
+                     *       "limit": 100
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteKeysId: {
+        parameters: {
+            query?: {
+                /** @description The tenant an admin key acts for */
+                tenantId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The API key's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such API key (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such API key (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSubscriptions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400 */
+                nextToken?: string;
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of subscriptions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *           "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *           "name": "Orders to the warehouse",
+                     *           "eventTypes": [
+                     *             "order.created",
+                     *             "shipment.*"
+                     *           ],
+                     *           "destination": {
+                     *             "type": "webhook",
+                     *             "url": "https://hooks.example.com/herald"
+                     *           },
+                     *           "retryPolicy": {
+                     *             "preset": "default"
+                     *           },
+                     *           "filter": {
+                     *             "data": {
+                     *               "channel": [
+                     *                 "shopee",
+                     *                 "lazada"
+                     *               ]
+                     *             }
+                     *           },
+                     *           "payload": "full",
+                     *           "ordering": "subject",
+                     *           "status": "active",
+                     *           "createdAt": "2026-12-01T10:15:30.000Z",
+                     *           "updatedAt": "2026-12-01T10:15:30.000Z"
+                     *         }
+                     *       ],
+                     *       "nextToken": "eyJ2IjoxLCJrIjoi..."
+                     *     }
+                     */
+                    "application/json": {
+                        items: components["schemas"]["Subscription"][];
+                        /** @description Pass as `nextToken` for the next page; absent on the last page */
+                        nextToken?: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postSubscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Orders to the warehouse",
+                 *       "eventTypes": [
+                 *         "order.created",
+                 *         "shipment.*"
+                 *       ],
+                 *       "destination": {
+                 *         "type": "webhook",
+                 *         "url": "https://hooks.example.com/herald"
+                 *       },
+                 *       "retryPolicy": {
+                 *         "strategy": "exponential",
+                 *         "initialSeconds": 20,
+                 *         "factor": 2,
+                 *         "maxSeconds": 600,
+                 *         "maxAgeSeconds": 86400
+                 *       },
+                 *       "filter": {
+                 *         "data": {
+                 *           "channel": [
+                 *             "shopee",
+                 *             "lazada"
+                 *           ]
+                 *         }
+                 *       },
+                 *       "ordering": "subject"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateSubscription"];
+            };
+        };
+        responses: {
+            /** @description The subscription, with its signing secret */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "name": "Orders to the warehouse",
+                     *       "eventTypes": [
+                     *         "order.created",
+                     *         "shipment.*"
+                     *       ],
+                     *       "destination": {
+                     *         "type": "webhook",
+                     *         "url": "https://hooks.example.com/herald"
+                     *       },
+                     *       "retryPolicy": {
+                     *         "strategy": "exponential",
+                     *         "initialSeconds": 20,
+                     *         "factor": 2,
+                     *         "maxSeconds": 600,
+                     *         "maxAgeSeconds": 86400
+                     *       },
+                     *       "filter": {
+                     *         "data": {
+                     *           "channel": [
+                     *             "shopee",
+                     *             "lazada"
+                     *           ]
+                     *         }
+                     *       },
+                     *       "payload": "full",
+                     *       "ordering": "subject",
+                     *       "status": "active",
+                     *       "createdAt": "2026-12-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-12-01T10:15:30.000Z",
+                     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SubscriptionWithSecret"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant holds its quota of subscriptions ('subscriptions') */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Quota exceeded",
+                     *       "status": 429,
+                     *       "detail": "The tenant holds its quota of subscriptions ('subscriptions')",
+                     *       "quota": "subscriptions",
+                     *       "limit": 100
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSubscriptionsId: {
+        parameters: {
+            query?: {
+                /** @description The tenant an admin key acts for */
+                tenantId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "name": "Orders to the warehouse",
+                     *       "eventTypes": [
+                     *         "order.created",
+                     *         "shipment.*"
+                     *       ],
+                     *       "destination": {
+                     *         "type": "webhook",
+                     *         "url": "https://hooks.example.com/herald"
+                     *       },
+                     *       "retryPolicy": {
+                     *         "preset": "default"
+                     *       },
+                     *       "filter": {
+                     *         "data": {
+                     *           "channel": [
+                     *             "shopee",
+                     *             "lazada"
+                     *           ]
+                     *         }
+                     *       },
+                     *       "payload": "full",
+                     *       "ordering": "subject",
+                     *       "status": "active",
+                     *       "createdAt": "2026-12-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-12-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSubscriptionsId: {
+        parameters: {
+            query?: {
+                /** @description The tenant an admin key acts for */
+                tenantId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patchSubscriptionsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "retryPolicy": {
+                 *         "schedule": [
+                 *           60,
+                 *           600,
+                 *           3600
+                 *         ],
+                 *         "maxAgeSeconds": 86400
+                 *       },
+                 *       "filter": null
+                 *     }
+                 */
+                "application/json": components["schemas"]["PatchSubscription"];
+            };
+        };
+        responses: {
+            /** @description The subscription as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "name": "Orders to the warehouse",
+                     *       "eventTypes": [
+                     *         "order.created",
+                     *         "shipment.*"
+                     *       ],
+                     *       "destination": {
+                     *         "type": "webhook",
+                     *         "url": "https://hooks.example.com/herald"
+                     *       },
+                     *       "retryPolicy": {
+                     *         "schedule": [
+                     *           60,
+                     *           600,
+                     *           3600
+                     *         ],
+                     *         "maxAgeSeconds": 86400
+                     *       },
+                     *       "payload": "full",
+                     *       "ordering": "subject",
+                     *       "status": "active",
+                     *       "createdAt": "2026-12-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-12-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSubscriptionsIdDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400 */
+                nextToken?: string;
+                status?: "pending" | "succeeded" | "failed" | "held" | "discarded";
+                tenantId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M",
+                     *           "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *           "subscriptionId": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *           "eventId": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                     *           "eventType": "order.created",
+                     *           "subject": "OM-100234",
+                     *           "status": "succeeded",
+                     *           "attempts": [
+                     *             {
+                     *               "number": 1,
+                     *               "at": "2026-12-01T10:15:30.000Z",
+                     *               "durationMs": 412,
+                     *               "statusCode": 503,
+                     *               "error": "http_status",
+                     *               "nextAttemptAt": "2026-12-01T10:15:35.000Z"
+                     *             },
+                     *             {
+                     *               "number": 2,
+                     *               "at": "2026-12-01T10:15:35.000Z",
+                     *               "durationMs": 87,
+                     *               "statusCode": 200
+                     *             }
+                     *           ],
+                     *           "attemptCount": 2,
+                     *           "createdAt": "2026-12-01T10:15:30.000Z",
+                     *           "updatedAt": "2026-12-01T10:15:35.000Z",
+                     *           "finishedAt": "2026-12-01T10:15:35.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        items: components["schemas"]["Delivery"][];
+                        /** @description Pass as `nextToken` for the next page; absent on the last page */
+                        nextToken?: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postSubscriptionsIdPause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "receiver maintenance"
+                 *     }
+                 */
+                "application/json": {
+                    reason?: string;
+                    tenantId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The paused subscription */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "name": "Orders to the warehouse",
+                     *       "eventTypes": [
+                     *         "order.created",
+                     *         "shipment.*"
+                     *       ],
+                     *       "destination": {
+                     *         "type": "webhook",
+                     *         "url": "https://hooks.example.com/herald"
+                     *       },
+                     *       "retryPolicy": {
+                     *         "preset": "default"
+                     *       },
+                     *       "filter": {
+                     *         "data": {
+                     *           "channel": [
+                     *             "shopee",
+                     *             "lazada"
+                     *           ]
+                     *         }
+                     *       },
+                     *       "payload": "full",
+                     *       "ordering": "subject",
+                     *       "status": "paused",
+                     *       "createdAt": "2026-12-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-12-01T10:15:30.000Z",
+                     *       "pausedAt": "2026-12-01T10:15:30.000Z",
+                     *       "pausedReason": "receiver maintenance"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postSubscriptionsIdResend: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "subject": "OM-100234",
+                 *       "from": "2026-11-30T00:00:00Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ResendQuery"];
+            };
+        };
+        responses: {
+            /** @description How many events are resent */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "count": 3
+                     *     }
+                     */
+                    "application/json": {
+                        count: number;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant's hourly resend volume is used up ('resendsPerHour') */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Quota exceeded",
+                     *       "status": 429,
+                     *       "detail": "The tenant's hourly resend volume is used up ('resendsPerHour')",
+                     *       "quota": "subscriptions",
+                     *       "limit": 100
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postSubscriptionsIdResume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "held": "deliver"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @default deliver
+                     * @enum {string}
+                     */
+                    held?: "deliver" | "discard";
+                    tenantId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The resumed subscription and what became of its held deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "subscription": {
+                     *         "id": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *         "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *         "name": "Orders to the warehouse",
+                     *         "eventTypes": [
+                     *           "order.created",
+                     *           "shipment.*"
+                     *         ],
+                     *         "destination": {
+                     *           "type": "webhook",
+                     *           "url": "https://hooks.example.com/herald"
+                     *         },
+                     *         "retryPolicy": {
+                     *           "preset": "default"
+                     *         },
+                     *         "filter": {
+                     *           "data": {
+                     *             "channel": [
+                     *               "shopee",
+                     *               "lazada"
+                     *             ]
+                     *           }
+                     *         },
+                     *         "payload": "full",
+                     *         "ordering": "subject",
+                     *         "status": "active",
+                     *         "createdAt": "2026-12-01T10:15:30.000Z",
+                     *         "updatedAt": "2026-12-01T10:15:30.000Z"
+                     *       },
+                     *       "released": 12,
+                     *       "discarded": 0
+                     *     }
+                     */
+                    "application/json": {
+                        discarded: number;
+                        released: number;
+                        subscription: components["schemas"]["Subscription"];
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postSubscriptionsIdRotateSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["RotateSecret"];
+            };
+        };
+        responses: {
+            /** @description The new secret */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description The generated secret, shown once (absent for an imported one) */
+                        secret?: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSubscriptionsIdStats: {
+        parameters: {
+            query?: {
+                /** @description The tenant an admin key acts for */
+                tenantId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The statistics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "subscriptionId": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *       "generatedAt": "2026-12-01T10:15:30.000Z",
+                     *       "status": "active",
+                     *       "lastAttemptAt": "2026-12-01T10:15:30.000Z",
+                     *       "lastSuccessAt": "2026-12-01T10:15:30.000Z",
+                     *       "lastError": null,
+                     *       "consecutiveFailures": 0,
+                     *       "failingSince": null,
+                     *       "windows": {
+                     *         "1h": {
+                     *           "from": "2026-12-01T09:15:30.000Z",
+                     *           "to": "2026-12-01T10:15:30.000Z",
+                     *           "events": 40,
+                     *           "attempts": 42,
+                     *           "succeeded": 40,
+                     *           "failed": 2,
+                     *           "retries": 2,
+                     *           "deadLettered": 0,
+                     *           "held": 0,
+                     *           "successRate": 0.952,
+                     *           "responseTimeMs": {
+                     *             "p50": 85,
+                     *             "p95": 410
+                     *           },
+                     *           "errors": {
+                     *             "http_status": 2
+                     *           },
+                     *           "statusCodes": {
+                     *             "200": 40,
+                     *             "503": 2
+                     *           }
+                     *         },
+                     *         "24h": {
+                     *           "from": "2026-12-01T09:15:30.000Z",
+                     *           "to": "2026-12-01T10:15:30.000Z",
+                     *           "events": 40,
+                     *           "attempts": 42,
+                     *           "succeeded": 40,
+                     *           "failed": 2,
+                     *           "retries": 2,
+                     *           "deadLettered": 0,
+                     *           "held": 0,
+                     *           "successRate": 0.952,
+                     *           "responseTimeMs": {
+                     *             "p50": 85,
+                     *             "p95": 410
+                     *           },
+                     *           "errors": {
+                     *             "http_status": 2
+                     *           },
+                     *           "statusCodes": {
+                     *             "200": 40,
+                     *             "503": 2
+                     *           }
+                     *         },
+                     *         "7d": {
+                     *           "from": "2026-12-01T09:15:30.000Z",
+                     *           "to": "2026-12-01T10:15:30.000Z",
+                     *           "events": 40,
+                     *           "attempts": 42,
+                     *           "succeeded": 40,
+                     *           "failed": 2,
+                     *           "retries": 2,
+                     *           "deadLettered": 0,
+                     *           "held": 0,
+                     *           "successRate": 0.952,
+                     *           "responseTimeMs": {
+                     *             "p50": 85,
+                     *             "p95": 410
+                     *           },
+                     *           "errors": {
+                     *             "http_status": 2
+                     *           },
+                     *           "statusCodes": {
+                     *             "200": 40,
+                     *             "503": 2
+                     *           }
+                     *         }
+                     *       },
+                     *       "hourly": [
+                     *         {
+                     *           "hour": "2026-12-01T10",
+                     *           "attempts": 42,
+                     *           "succeeded": 40,
+                     *           "failed": 2,
+                     *           "p50": 85
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postSubscriptionsIdTest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    /** @description The tenant an admin key acts for */
+                    tenantId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The ping is on its way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "deliveryId": "dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M",
+                     *       "eventId": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N"
+                     *     }
+                     */
+                    "application/json": {
+                        deliveryId: string;
+                        eventId: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postTenants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Retail"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateTenant"];
+            };
+        };
+        responses: {
+            /** @description The tenant, with its first API key */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "name": "Acme Retail",
+                     *       "createdAt": "2026-12-01T10:15:30.000Z",
+                     *       "apiKey": "hk_Ab3dE9xZ_q0VtK2mP7wR4sY8uB1nC6eH5jL3gF0dA"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description The tenant’s first API key, shown once */
+                        apiKey: string;
+                        /** Format: date-time */
+                        createdAt?: string;
+                        id: string;
+                        name: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The route needs the platform admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "The route needs the platform admin key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTenantsIdDestinationBinding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The binding (empty lists when there is none) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "accounts": [
+                     *         "123456789012"
+                     *       ],
+                     *       "eventBusArns": [
+                     *         "arn:aws:events:eu-west-1:123456789012:event-bus/orders"
+                     *       ],
+                     *       "updatedAt": "2026-12-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DestinationBinding"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such tenant (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putTenantsIdDestinationBinding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "accounts": [
+                 *         "123456789012"
+                 *       ],
+                 *       "eventBusArns": [
+                 *         "arn:aws:events:eu-west-1:123456789012:event-bus/orders"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["DestinationBindingInput"];
+            };
+        };
+        responses: {
+            /** @description The binding */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "accounts": [
+                     *         "123456789012"
+                     *       ],
+                     *       "eventBusArns": [
+                     *         "arn:aws:events:eu-west-1:123456789012:event-bus/orders"
+                     *       ],
+                     *       "updatedAt": "2026-12-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DestinationBinding"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The route needs the platform admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "The route needs the platform admin key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant (a malformed id too) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such tenant (a malformed id too)"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteTenantsIdDestinationBinding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The route needs the platform admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "The route needs the platform admin key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant (a malformed id too) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such tenant (a malformed id too)"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postTenantsIdKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The key, shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "prefix": "Ab3dE9xZ",
+                     *       "apiKey": "hk_Ab3dE9xZ_q0VtK2mP7wR4sY8uB1nC6eH5jL3gF0dA",
+                     *       "role": "tenant",
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "createdAt": "2026-12-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description The key, shown once */
+                        apiKey: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        prefix: string;
+                        /** @constant */
+                        role: "tenant";
+                        tenantId: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The route needs the platform admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "The route needs the platform admin key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant (a malformed id too) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such tenant (a malformed id too)"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant holds its quota of active API keys ('apiKeys') */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Quota exceeded",
+                     *       "status": 429,
+                     *       "detail": "The tenant holds its quota of active API keys ('apiKeys')",
+                     *       "quota": "subscriptions",
+                     *       "limit": 100
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    event_compatibility_evaluated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "compatibility.evaluated",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:compatibility.evaluated/v1",
+                 *       "data": {
+                 *         "entityId": "job_77",
+                 *         "environment": "production",
+                 *         "occurredAt": "2025-03-01T10:00:00Z",
+                 *         "jobId": "job_77",
+                 *         "compatible": true,
+                 *         "issues": []
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        compatible?: boolean;
+                        entityId: string;
+                        /** @enum {string} */
+                        environment?: "production" | "staging" | "sandbox";
+                        issues?: string[];
+                        jobId?: string;
+                        /** Format: date-time */
+                        occurredAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "compatibility.evaluated";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_delivery_dead_lettered: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "delivery.dead_lettered",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:delivery.dead_lettered/v1",
+                 *       "data": {
+                 *         "deliveryId": "dlv_01J0EXAMPLE",
+                 *         "subscriptionId": "sub_01J0EXAMPLE",
+                 *         "eventId": "evt_01J0EXAMPLE",
+                 *         "eventType": "order.created",
+                 *         "reason": "retry policy exhausted after 8 attempt(s); last: endpoint answered HTTP 500",
+                 *         "attempts": 8
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        attempts?: number;
+                        deliveryId: string;
+                        eventId?: string;
+                        eventType?: string;
+                        reason: string;
+                        subscriptionId: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "delivery.dead_lettered";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_document_analyzed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "document.analyzed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:document.analyzed/v1",
+                 *       "data": {
+                 *         "entityId": "doc_8f2a",
+                 *         "environment": "production",
+                 *         "occurredAt": "2025-03-01T10:00:00Z",
+                 *         "documentId": "doc_8f2a",
+                 *         "pages": 124,
+                 *         "colorPages": 16,
+                 *         "format": "A5",
+                 *         "preflight": [
+                 *           "fonts-embedded"
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        colorPages?: number;
+                        documentId?: string;
+                        entityId: string;
+                        /** @enum {string} */
+                        environment?: "production" | "staging" | "sandbox";
+                        format?: string;
+                        /** Format: date-time */
+                        occurredAt?: string;
+                        pages?: number;
+                        preflight?: string[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "document.analyzed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_herald_ping: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "herald.ping",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:herald.ping/v1",
+                 *       "data": {
+                 *         "message": "Test event from Herald",
+                 *         "subscriptionId": "sub_01J0EXAMPLE"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        message?: string;
+                        subscriptionId: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "herald.ping";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_return_status_changed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order_return.status_changed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order_return.status_changed/v1",
+                 *       "data": {
+                 *         "returnOrderId": "RO-7781",
+                 *         "orderId": "OM-100234",
+                 *         "status": "RECEIVED",
+                 *         "trackingNumber": "GHN11223344",
+                 *         "updatedAt": "2024-09-26T08:00:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        orderId?: string;
+                        returnOrderId: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order_return.status_changed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_cancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.cancelled",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.cancelled/v1",
+                 *       "data": {
+                 *         "orderId": "OM-100234",
+                 *         "orderNumber": "240925ABC",
+                 *         "status": "CANCELLED",
+                 *         "channel": "shopee",
+                 *         "shopId": "shop-12",
+                 *         "trackingNumber": "SPXVN0123456789",
+                 *         "updatedAt": "2024-09-25T02:28:58Z",
+                 *         "items": [
+                 *           {
+                 *             "sku": "TSHIRT-M-BLK",
+                 *             "quantity": 2
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        channel?: string;
+                        items?: ({
+                            quantity: number;
+                            sku: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        orderId: string;
+                        orderNumber?: string;
+                        shopId?: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.cancelled";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_completed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.completed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.completed/v1",
+                 *       "data": {
+                 *         "orderId": "OM-100234",
+                 *         "orderNumber": "240925ABC",
+                 *         "status": "COMPLETED",
+                 *         "channel": "shopee",
+                 *         "shopId": "shop-12",
+                 *         "trackingNumber": "SPXVN0123456789",
+                 *         "updatedAt": "2024-09-25T02:28:58Z",
+                 *         "items": [
+                 *           {
+                 *             "sku": "TSHIRT-M-BLK",
+                 *             "quantity": 2
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        channel?: string;
+                        items?: ({
+                            quantity: number;
+                            sku: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        orderId: string;
+                        orderNumber?: string;
+                        shopId?: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.completed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_created: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.created",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.created/v1",
+                 *       "data": {
+                 *         "orderId": "OM-100234",
+                 *         "orderNumber": "240925ABC",
+                 *         "status": "CREATED",
+                 *         "channel": "shopee",
+                 *         "shopId": "shop-12",
+                 *         "trackingNumber": "SPXVN0123456789",
+                 *         "updatedAt": "2024-09-25T02:28:58Z",
+                 *         "items": [
+                 *           {
+                 *             "sku": "TSHIRT-M-BLK",
+                 *             "quantity": 2
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        channel?: string;
+                        items?: ({
+                            quantity: number;
+                            sku: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        orderId: string;
+                        orderNumber?: string;
+                        shopId?: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.created";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_generated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.generated",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.generated/v1",
+                 *       "data": {
+                 *         "entityId": "po_5531",
+                 *         "environment": "production",
+                 *         "occurredAt": "2025-03-01T10:00:00Z",
+                 *         "orderId": "po_5531",
+                 *         "jobId": "job_77",
+                 *         "quantity": 500
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        entityId: string;
+                        /** @enum {string} */
+                        environment?: "production" | "staging" | "sandbox";
+                        jobId?: string;
+                        /** Format: date-time */
+                        occurredAt?: string;
+                        orderId?: string;
+                        quantity?: number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.generated";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_ready_to_ship: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.ready_to_ship",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.ready_to_ship/v1",
+                 *       "data": {
+                 *         "orderId": "OM-100234",
+                 *         "orderNumber": "240925ABC",
+                 *         "status": "READY_TO_SHIP",
+                 *         "channel": "shopee",
+                 *         "shopId": "shop-12",
+                 *         "trackingNumber": "SPXVN0123456789",
+                 *         "updatedAt": "2024-09-25T02:28:58Z",
+                 *         "items": [
+                 *           {
+                 *             "sku": "TSHIRT-M-BLK",
+                 *             "quantity": 2
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        channel?: string;
+                        items?: ({
+                            quantity: number;
+                            sku: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        orderId: string;
+                        orderNumber?: string;
+                        shopId?: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.ready_to_ship";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_received: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.received",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.received/v1",
+                 *       "data": {
+                 *         "orderId": "PH-2024-1001",
+                 *         "externalReference": "SHOP-88231",
+                 *         "itemCount": 2,
+                 *         "receivedAt": "2024-10-01T11:58:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        externalReference?: string | null;
+                        itemCount?: number;
+                        orderId: string;
+                        /** Format: date-time */
+                        receivedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.received";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_reconciled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.reconciled",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.reconciled/v1",
+                 *       "data": {
+                 *         "orderId": "OM-100234",
+                 *         "orderNumber": "240925ABC",
+                 *         "status": "RECONCILED",
+                 *         "channel": "shopee",
+                 *         "shopId": "shop-12",
+                 *         "trackingNumber": "SPXVN0123456789",
+                 *         "updatedAt": "2024-09-25T02:28:58Z",
+                 *         "items": [
+                 *           {
+                 *             "sku": "TSHIRT-M-BLK",
+                 *             "quantity": 2
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        channel?: string;
+                        items?: ({
+                            quantity: number;
+                            sku: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        orderId: string;
+                        orderNumber?: string;
+                        shopId?: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.reconciled";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_return_receive: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.return_receive",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.return_receive/v1",
+                 *       "data": {
+                 *         "orderId": "OM-100234",
+                 *         "orderNumber": "240925ABC",
+                 *         "status": "RETURN_RECEIVE",
+                 *         "channel": "shopee",
+                 *         "shopId": "shop-12",
+                 *         "trackingNumber": "SPXVN0123456789",
+                 *         "updatedAt": "2024-09-25T02:28:58Z",
+                 *         "items": [
+                 *           {
+                 *             "sku": "TSHIRT-M-BLK",
+                 *             "quantity": 2
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        channel?: string;
+                        items?: ({
+                            quantity: number;
+                            sku: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        orderId: string;
+                        orderNumber?: string;
+                        shopId?: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.return_receive";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_returned: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.returned",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.returned/v1",
+                 *       "data": {
+                 *         "orderId": "OM-100234",
+                 *         "orderNumber": "240925ABC",
+                 *         "status": "RETURNED",
+                 *         "channel": "shopee",
+                 *         "shopId": "shop-12",
+                 *         "trackingNumber": "SPXVN0123456789",
+                 *         "updatedAt": "2024-09-25T02:28:58Z",
+                 *         "items": [
+                 *           {
+                 *             "sku": "TSHIRT-M-BLK",
+                 *             "quantity": 2
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        channel?: string;
+                        items?: ({
+                            quantity: number;
+                            sku: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        orderId: string;
+                        orderNumber?: string;
+                        shopId?: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.returned";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_routed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.routed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.routed/v1",
+                 *       "data": {
+                 *         "orderId": "ord_9a1",
+                 *         "facilityId": "LF500",
+                 *         "version": 3,
+                 *         "routedAt": "2024-10-01T09:00:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        facilityId: string;
+                        orderId: string;
+                        /** Format: date-time */
+                        routedAt?: string;
+                        version?: number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.routed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_shipped: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.shipped",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.shipped/v1",
+                 *       "data": {
+                 *         "orderId": "OM-100234",
+                 *         "orderNumber": "240925ABC",
+                 *         "status": "SHIPPED",
+                 *         "channel": "shopee",
+                 *         "shopId": "shop-12",
+                 *         "trackingNumber": "SPXVN0123456789",
+                 *         "updatedAt": "2024-09-25T02:28:58Z",
+                 *         "items": [
+                 *           {
+                 *             "sku": "TSHIRT-M-BLK",
+                 *             "quantity": 2
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        channel?: string;
+                        items?: ({
+                            quantity: number;
+                            sku: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        orderId: string;
+                        orderNumber?: string;
+                        shopId?: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.shipped";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_si_generate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.si.generate",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.si.generate/v1",
+                 *       "data": {
+                 *         "invoiceId": "SI-2024-000981",
+                 *         "orderId": "OM-100234",
+                 *         "status": "GENERATED",
+                 *         "invoiceNumber": "AA/24E-0000981",
+                 *         "totalAmount": 398000,
+                 *         "currency": "VND",
+                 *         "issuedAt": "2024-09-25T04:00:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        currency?: string;
+                        invoiceId?: string;
+                        invoiceNumber?: string | null;
+                        /** Format: date-time */
+                        issuedAt?: string;
+                        orderId: string;
+                        status: string;
+                        totalAmount?: number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.si.generate";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_status_changed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "order.status_changed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:order.status_changed/v1",
+                 *       "data": {
+                 *         "orderId": "PH-2024-1001",
+                 *         "status": "in_production",
+                 *         "previousStatus": "received",
+                 *         "changedAt": "2024-10-01T12:05:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        /** Format: date-time */
+                        changedAt?: string;
+                        orderId: string;
+                        previousStatus?: string | null;
+                        status: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "order.status_changed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_pick_job_completed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "pick_job.completed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:pick_job.completed/v1",
+                 *       "data": {
+                 *         "pickJobId": "pj_441",
+                 *         "orderId": "ord_9a1",
+                 *         "facilityId": "LF500",
+                 *         "version": 7,
+                 *         "completedAt": "2024-10-01T09:40:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        /** Format: date-time */
+                        completedAt?: string;
+                        facilityId?: string;
+                        orderId?: string;
+                        pickJobId: string;
+                        version?: number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "pick_job.completed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_pricing_completed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "pricing.completed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:pricing.completed/v1",
+                 *       "data": {
+                 *         "entityId": "q_1001",
+                 *         "environment": "production",
+                 *         "occurredAt": "2025-03-01T10:00:00Z",
+                 *         "quoteId": "q_1001",
+                 *         "amount": 412.75,
+                 *         "currency": "EUR"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        amount?: number;
+                        currency?: string;
+                        entityId: string;
+                        /** @enum {string} */
+                        environment?: "production" | "staging" | "sandbox";
+                        /** Format: date-time */
+                        occurredAt?: string;
+                        quoteId?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "pricing.completed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_print_file_ready: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "print_file.ready",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:print_file.ready/v1",
+                 *       "data": {
+                 *         "orderId": "PH-2024-1001",
+                 *         "orderItemId": "PH-2024-1001-1",
+                 *         "fileUrl": "https://files.example.com/print/PH-2024-1001-1.pdf",
+                 *         "fileType": "application/pdf",
+                 *         "sizeBytes": 1843200,
+                 *         "readyAt": "2024-10-01T12:00:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        fileType?: string;
+                        /** Format: uri */
+                        fileUrl: string;
+                        orderId: string;
+                        orderItemId: string;
+                        /** Format: date-time */
+                        readyAt?: string;
+                        sizeBytes?: number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "print_file.ready";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_processing_failed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "processing.failed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:processing.failed/v1",
+                 *       "data": {
+                 *         "entityId": "preflight",
+                 *         "environment": "production",
+                 *         "occurredAt": "2025-03-01T10:00:00Z",
+                 *         "stage": "preflight",
+                 *         "errorCode": "FONT_MISSING",
+                 *         "message": "Font 'Garamond' is not embedded"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        entityId: string;
+                        /** @enum {string} */
+                        environment?: "production" | "staging" | "sandbox";
+                        errorCode?: string;
+                        message?: string;
+                        /** Format: date-time */
+                        occurredAt?: string;
+                        stage?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "processing.failed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_purchase_order_submitted: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "purchase_order.submitted",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:purchase_order.submitted/v1",
+                 *       "data": {
+                 *         "TrackingNumber": 123,
+                 *         "ShippingLocation": "ABC",
+                 *         "ReceivingLocation": "LF500",
+                 *         "ReleaseDate": "2024-05-21",
+                 *         "RequestedDeliveryDate": "2024-06-21",
+                 *         "SubmittedBy": "john@client.com",
+                 *         "Documentation": "Comments",
+                 *         "ContactName": "John Doe",
+                 *         "ContactEmail": "",
+                 *         "ShipMethod": "land",
+                 *         "Address1": "123 Any St",
+                 *         "Address2": null,
+                 *         "Address3": null,
+                 *         "City": "Chicago",
+                 *         "State": "IL",
+                 *         "PostalCode": "N",
+                 *         "Country": "Y",
+                 *         "LineItems": [
+                 *           {
+                 *             "ItemCode": "938939",
+                 *             "ItemDescription": "Widget Small",
+                 *             "Quantity": 1,
+                 *             "Cost": 10,
+                 *             "LineComment": null,
+                 *             "UpdatedTime": "2024-05-21 11:00:00",
+                 *             "BuyerCode": "Jack",
+                 *             "ApprovalCode": "U",
+                 *             "ApprovedBy": "finley"
+                 *           },
+                 *           {
+                 *             "ItemCode": "938940",
+                 *             "ItemDescription": "Widget Large",
+                 *             "Quantity": 10,
+                 *             "Cost": 100,
+                 *             "LineComment": null,
+                 *             "UpdatedTime": "2024-05-21 11:00:00",
+                 *             "BuyerCode": "Jack",
+                 *             "ApprovalCode": "U",
+                 *             "ApprovedBy": "finley"
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        Address1?: string | null;
+                        Address2?: string | null;
+                        Address3?: string | null;
+                        City?: string | null;
+                        ContactEmail?: string | null;
+                        ContactName?: string | null;
+                        Country?: string | null;
+                        Documentation?: string | null;
+                        LineItems?: ({
+                            ApprovalCode?: string;
+                            ApprovedBy?: string;
+                            BuyerCode?: string;
+                            Cost?: number;
+                            ItemCode: string;
+                            ItemDescription?: string;
+                            LineComment?: string | null;
+                            Quantity: number;
+                            UpdatedTime?: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        PostalCode?: string | null;
+                        ReceivingLocation?: string;
+                        /** Format: date */
+                        ReleaseDate?: string;
+                        /** Format: date */
+                        RequestedDeliveryDate?: string;
+                        ShipMethod?: string | null;
+                        ShippingLocation?: string;
+                        State?: string | null;
+                        SubmittedBy?: string;
+                        TrackingNumber: number | string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "purchase_order.submitted";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_routing_decision_created: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "routing.decision_created",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:routing.decision_created/v1",
+                 *       "data": {
+                 *         "entityId": "job_77",
+                 *         "environment": "production",
+                 *         "occurredAt": "2025-03-01T10:00:00Z",
+                 *         "jobId": "job_77",
+                 *         "facilityId": "plant-madrid",
+                 *         "reason": "lowest cost within SLA"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        entityId: string;
+                        /** @enum {string} */
+                        environment?: "production" | "staging" | "sandbox";
+                        facilityId?: string;
+                        jobId?: string;
+                        /** Format: date-time */
+                        occurredAt?: string;
+                        reason?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "routing.decision_created";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_shipment_cancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "shipment.cancelled",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:shipment.cancelled/v1",
+                 *       "data": {
+                 *         "shipmentId": "DO-55012",
+                 *         "orderId": "OM-100234",
+                 *         "status": "CANCELLED",
+                 *         "carrier": "GHN",
+                 *         "trackingNumber": "GHN99887766",
+                 *         "updatedAt": "2024-09-25T03:10:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        carrier?: string;
+                        orderId?: string;
+                        shipmentId: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "shipment.cancelled";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_shipment_created: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "shipment.created",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:shipment.created/v1",
+                 *       "data": {
+                 *         "shipmentId": "DO-55012",
+                 *         "orderId": "OM-100234",
+                 *         "status": "CREATED",
+                 *         "carrier": "GHN",
+                 *         "trackingNumber": "GHN99887766",
+                 *         "updatedAt": "2024-09-25T03:10:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        carrier?: string;
+                        orderId?: string;
+                        shipmentId: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "shipment.created";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_shipment_delivered: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "shipment.delivered",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:shipment.delivered/v1",
+                 *       "data": {
+                 *         "shipmentId": "DO-55012",
+                 *         "orderId": "OM-100234",
+                 *         "status": "DELIVERED",
+                 *         "carrier": "GHN",
+                 *         "trackingNumber": "GHN99887766",
+                 *         "updatedAt": "2024-09-25T03:10:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        carrier?: string;
+                        orderId?: string;
+                        shipmentId: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "shipment.delivered";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_shipment_ready_to_ship: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "shipment.ready_to_ship",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:shipment.ready_to_ship/v1",
+                 *       "data": {
+                 *         "shipmentId": "DO-55012",
+                 *         "orderId": "OM-100234",
+                 *         "status": "READY_TO_SHIP",
+                 *         "carrier": "GHN",
+                 *         "trackingNumber": "GHN99887766",
+                 *         "updatedAt": "2024-09-25T03:10:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        carrier?: string;
+                        orderId?: string;
+                        shipmentId: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "shipment.ready_to_ship";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_shipment_returned: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "shipment.returned",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:shipment.returned/v1",
+                 *       "data": {
+                 *         "shipmentId": "DO-55012",
+                 *         "orderId": "OM-100234",
+                 *         "status": "RETURNED",
+                 *         "carrier": "GHN",
+                 *         "trackingNumber": "GHN99887766",
+                 *         "updatedAt": "2024-09-25T03:10:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        carrier?: string;
+                        orderId?: string;
+                        shipmentId: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "shipment.returned";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_shipment_shipped: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "shipment.shipped",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:shipment.shipped/v1",
+                 *       "data": {
+                 *         "shipmentId": "DO-55012",
+                 *         "orderId": "OM-100234",
+                 *         "status": "SHIPPED",
+                 *         "carrier": "GHN",
+                 *         "trackingNumber": "GHN99887766",
+                 *         "updatedAt": "2024-09-25T03:10:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        carrier?: string;
+                        orderId?: string;
+                        shipmentId: string;
+                        status: string;
+                        trackingNumber?: string | null;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "shipment.shipped";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_sku_location_inventory_policy_changed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "sku_location.inventory_policy_changed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:sku_location.inventory_policy_changed/v1",
+                 *       "data": {
+                 *         "ItemCode": "938939",
+                 *         "Location": "LF500",
+                 *         "AdjustedOrq": 120,
+                 *         "MinimumOrq": 50,
+                 *         "IncrementalOrq": 10,
+                 *         "Rsq": 300,
+                 *         "RsqOverride": null,
+                 *         "CalcSs": 40,
+                 *         "AdjustedSs": 45,
+                 *         "SsOverride": null,
+                 *         "ServiceLevel": 0.95,
+                 *         "ServiceLevelMinimum": 0.9,
+                 *         "InventoryClass": "A",
+                 *         "StockIndicator": "S",
+                 *         "LeadTime": 14,
+                 *         "UpdatedTime": "2024-05-21 11:00:00"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        AdjustedOrq?: number | string | null;
+                        AdjustedSs?: number | string | null;
+                        CalcSs?: number | string | null;
+                        IncrementalOrq?: number | string | null;
+                        InventoryClass?: number | string | null;
+                        ItemCode: string;
+                        LeadTime?: number | string | null;
+                        Location: string;
+                        MinimumOrq?: number | string | null;
+                        Rsq?: number | string | null;
+                        RsqOverride?: number | string | null;
+                        ServiceLevel?: number | string | null;
+                        ServiceLevelMinimum?: number | string | null;
+                        SsOverride?: number | string | null;
+                        StockIndicator?: number | string | null;
+                        UpdatedTime?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "sku_location.inventory_policy_changed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_sku_forecast_changed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "sku.forecast_changed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:sku.forecast_changed/v1",
+                 *       "data": {
+                 *         "ItemCode": "938939",
+                 *         "Location": "LF500",
+                 *         "Periods": [
+                 *           {
+                 *             "Period": "2025-01",
+                 *             "Forecast": 320
+                 *           },
+                 *           {
+                 *             "Period": "2025-02",
+                 *             "Forecast": 305
+                 *           }
+                 *         ],
+                 *         "UpdatedTime": "2025-01-03 09:00:00"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        ItemCode: string;
+                        Location?: string;
+                        Periods?: ({
+                            Forecast: number;
+                            Period: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        UpdatedTime?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "sku.forecast_changed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_subscription_paused: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "subscription.paused",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:subscription.paused/v1",
+                 *       "data": {
+                 *         "subscriptionId": "sub_01J0EXAMPLE",
+                 *         "reason": "endpoint answered 410 Gone",
+                 *         "pausedAt": "2025-01-01T00:00:00Z",
+                 *         "consecutiveFailures": 1
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        consecutiveFailures?: number;
+                        /** Format: date-time */
+                        pausedAt?: string;
+                        reason: string;
+                        subscriptionId: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "subscription.paused";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_subscription_resumed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "subscription.resumed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:subscription.resumed/v1",
+                 *       "data": {
+                 *         "subscriptionId": "sub_01J0EXAMPLE",
+                 *         "resumedAt": "2025-01-02T00:00:00Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        /** Format: date-time */
+                        resumedAt?: string;
+                        subscriptionId: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "subscription.resumed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_task_status_changed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "task.status_changed",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:task.status_changed/v1",
+                 *       "data": {
+                 *         "TaskId": 8812,
+                 *         "Status": "Completed",
+                 *         "PreviousStatus": "In Progress",
+                 *         "AssignedTo": "john@client.com",
+                 *         "UpdatedTime": "2025-01-03 09:30:00"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        AssignedTo?: string | null;
+                        PreviousStatus?: string | null;
+                        Status: string;
+                        TaskId: number | string;
+                        UpdatedTime?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "task.status_changed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_transfer_order_submitted: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "transfer_order.submitted",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:transfer_order.submitted/v1",
+                 *       "data": {
+                 *         "TrackingNumber": 124,
+                 *         "ShippingLocation": "ABC",
+                 *         "ReceivingLocation": "LF500",
+                 *         "ReleaseDate": "2024-05-21",
+                 *         "RequestedDeliveryDate": "2024-06-21",
+                 *         "SubmittedBy": "john@client.com",
+                 *         "Documentation": "Comments",
+                 *         "ContactName": "John Doe",
+                 *         "ContactEmail": "",
+                 *         "ShipMethod": "land",
+                 *         "Address1": "123 Any St",
+                 *         "Address2": null,
+                 *         "Address3": null,
+                 *         "City": "Chicago",
+                 *         "State": "IL",
+                 *         "PostalCode": "N",
+                 *         "Country": "Y",
+                 *         "LineItems": [
+                 *           {
+                 *             "ItemCode": "938939",
+                 *             "ItemDescription": "Widget Small",
+                 *             "Quantity": 1,
+                 *             "Cost": 10,
+                 *             "LineComment": null,
+                 *             "UpdatedTime": "2024-05-21 11:00:00",
+                 *             "BuyerCode": "Jack",
+                 *             "ApprovalCode": "U",
+                 *             "ApprovedBy": "finley"
+                 *           },
+                 *           {
+                 *             "ItemCode": "938940",
+                 *             "ItemDescription": "Widget Large",
+                 *             "Quantity": 10,
+                 *             "Cost": 100,
+                 *             "LineComment": null,
+                 *             "UpdatedTime": "2024-05-21 11:00:00",
+                 *             "BuyerCode": "Jack",
+                 *             "ApprovalCode": "U",
+                 *             "ApprovedBy": "finley"
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        Address1?: string | null;
+                        Address2?: string | null;
+                        Address3?: string | null;
+                        City?: string | null;
+                        ContactEmail?: string | null;
+                        ContactName?: string | null;
+                        Country?: string | null;
+                        Documentation?: string | null;
+                        LineItems?: ({
+                            ApprovalCode?: string;
+                            ApprovedBy?: string;
+                            BuyerCode?: string;
+                            Cost?: number;
+                            ItemCode: string;
+                            ItemDescription?: string;
+                            LineComment?: string | null;
+                            Quantity: number;
+                            UpdatedTime?: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        PostalCode?: string | null;
+                        ReceivingLocation?: string;
+                        /** Format: date */
+                        ReleaseDate?: string;
+                        /** Format: date */
+                        RequestedDeliveryDate?: string;
+                        ShipMethod?: string | null;
+                        ShippingLocation?: string;
+                        State?: string | null;
+                        SubmittedBy?: string;
+                        TrackingNumber: number | string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "transfer_order.submitted";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_work_order_submitted: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id (the event id; the delivery id for batched notifications) */
+                "webhook-id": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate */
+                "webhook-signature": string;
+                /** @description Unix seconds when it was signed: refuse old ones against replays */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                 *       "source": "herald",
+                 *       "type": "work_order.submitted",
+                 *       "time": "2026-12-01T10:15:30.000Z",
+                 *       "subject": "example-subject",
+                 *       "datacontenttype": "application/json",
+                 *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                 *       "dataschema": "herald:work_order.submitted/v1",
+                 *       "data": {
+                 *         "TrackingNumber": 125,
+                 *         "ShippingLocation": "ABC",
+                 *         "ReceivingLocation": "LF500",
+                 *         "ReleaseDate": "2024-05-21",
+                 *         "RequestedDeliveryDate": "2024-06-21",
+                 *         "SubmittedBy": "john@client.com",
+                 *         "Documentation": "Comments",
+                 *         "ContactName": "John Doe",
+                 *         "ContactEmail": "",
+                 *         "ShipMethod": "land",
+                 *         "Address1": "123 Any St",
+                 *         "Address2": null,
+                 *         "Address3": null,
+                 *         "City": "Chicago",
+                 *         "State": "IL",
+                 *         "PostalCode": "N",
+                 *         "Country": "Y",
+                 *         "LineItems": [
+                 *           {
+                 *             "ItemCode": "938939",
+                 *             "ItemDescription": "Widget Small",
+                 *             "Quantity": 1,
+                 *             "Cost": 10,
+                 *             "LineComment": null,
+                 *             "UpdatedTime": "2024-05-21 11:00:00",
+                 *             "BuyerCode": "Jack",
+                 *             "ApprovalCode": "U",
+                 *             "ApprovedBy": "finley"
+                 *           },
+                 *           {
+                 *             "ItemCode": "938940",
+                 *             "ItemDescription": "Widget Large",
+                 *             "Quantity": 10,
+                 *             "Cost": 100,
+                 *             "LineComment": null,
+                 *             "UpdatedTime": "2024-05-21 11:00:00",
+                 *             "BuyerCode": "Jack",
+                 *             "ApprovalCode": "U",
+                 *             "ApprovedBy": "finley"
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    data?: {
+                        Address1?: string | null;
+                        Address2?: string | null;
+                        Address3?: string | null;
+                        City?: string | null;
+                        ContactEmail?: string | null;
+                        ContactName?: string | null;
+                        Country?: string | null;
+                        Documentation?: string | null;
+                        LineItems?: ({
+                            ApprovalCode?: string;
+                            ApprovedBy?: string;
+                            BuyerCode?: string;
+                            Cost?: number;
+                            ItemCode: string;
+                            ItemDescription?: string;
+                            LineComment?: string | null;
+                            Quantity: number;
+                            UpdatedTime?: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        PostalCode?: string | null;
+                        ReceivingLocation?: string;
+                        /** Format: date */
+                        ReleaseDate?: string;
+                        /** Format: date */
+                        RequestedDeliveryDate?: string;
+                        ShipMethod?: string | null;
+                        ShippingLocation?: string;
+                        State?: string | null;
+                        SubmittedBy?: string;
+                        TrackingNumber: number | string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    datacontenttype: "application/json";
+                    /** @description Thin payloads: where to fetch the entity */
+                    dataref?: string;
+                    /** @description Names the type's version, ending in /v1 */
+                    dataschema?: string;
+                    /** @description The stack's environment (e.g. production, sandbox), when the operator set one */
+                    environment?: string;
+                    /** @description The event id: the same on every delivery of the event (deduplicate on it) */
+                    id: string;
+                    /** @description The platform that published it */
+                    source: string;
+                    /** @constant */
+                    specversion: "1.0";
+                    /** @description What the event is about (ordering is per subject) */
+                    subject: string;
+                    tenantid: string;
+                    /** Format: date-time */
+                    time: string;
+                    /** @constant */
+                    type: "work_order.submitted";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+}

@@ -10,6 +10,7 @@ import type { components, paths } from './api-types.ts';
 
 type Subscription = components['schemas']['Subscription'];
 type Delivery = components['schemas']['Delivery'];
+type DeliveryStatus = Delivery['status'];
 type Stats = components['schemas']['Stats'];
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
@@ -50,7 +51,7 @@ function problemText(error: unknown): string {
 }
 
 async function loadSubscriptions() {
-  const { data, error } = await client.GET('/v1/subscriptions', { params: { query: { limit: '100' } } });
+  const { data, error } = await client.GET('/v1/subscriptions', { params: { query: { limit: 100 } } });
   if (error) return notice(problemText(error), 'error');
   const list = $('#subscriptions');
   list.replaceChildren(
@@ -97,9 +98,10 @@ async function select(id: string) {
 async function loadDeliveries() {
   const panel = $('#deliveries');
   if (!selected) return panel.replaceChildren();
-  const status = ($('#status-filter') as unknown as HTMLSelectElement).value;
+  // The select offers exactly the API's statuses (index.html), or '' for all.
+  const status = ($('#status-filter') as unknown as HTMLSelectElement).value as DeliveryStatus | '';
   const { data, error } = await client.GET('/v1/subscriptions/{id}/deliveries', {
-    params: { path: { id: selected }, query: { limit: '50', ...(status ? { status } : {}) } },
+    params: { path: { id: selected }, query: { limit: 50, ...(status ? { status } : {}) } },
   });
   if (error) return notice(problemText(error), 'error');
   panel.replaceChildren(
@@ -213,7 +215,7 @@ async function loadStats() {
 }
 
 async function loadDeadLetters() {
-  const { data, error } = await client.GET('/v1/dead-letters', { params: { query: { limit: '50' } } });
+  const { data, error } = await client.GET('/v1/dead-letters', { params: { query: { limit: 50 } } });
   if (error) return notice(problemText(error), 'error');
   $('#dead-letters').replaceChildren(
     ...data.items.map((d: Delivery) => h('tr', {}, h('td', {}, h('code', {}, d.id)), h('td', {}, d.eventType), h('td', {}, d.reason ?? ''), h('td', {}, String(d.attempts.length)))),
@@ -227,7 +229,7 @@ async function refresh() {
 async function start(key: string) {
   sessionStorage.setItem('herald-key', key);
   client = createClient<paths>({ baseUrl: await apiBase(), headers: { authorization: `Bearer ${key}` } });
-  const { error } = await client.GET('/v1/subscriptions', { params: { query: { limit: '1' } } });
+  const { error } = await client.GET('/v1/subscriptions', { params: { query: { limit: 1 } } });
   if (error) return notice(problemText(error), 'error');
   $('#login').hidden = true;
   $('#main').hidden = false;

@@ -4,6 +4,8 @@
  * behind CloudFront. `npm run build:console` writes them to console/dist.
  */
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, buildSync } from 'esbuild';
 
@@ -45,6 +47,32 @@ export async function buildConsole(): Promise<ConsoleFiles> {
   });
   const read = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
   return { 'index.html': read('index.html'), 'console.css': read('console.css'), 'app.js': out.outputFiles[0]!.text };
+}
+
+/** The API reference's static files, served at /docs/ beside the console; `openapi.json` is added by who serves it. */
+export interface ApiReferenceFiles {
+  'index.html': string;
+  'reference.js': string;
+  'swagger-ui.css': string;
+  'swagger-ui-bundle.js': string;
+}
+
+/**
+ * The API reference: Swagger UI from swagger-ui-dist (npm), as static files with no CDN fetch, no
+ * inline script and no eval, so it runs under the console's CSP. Chosen over Redoc and Scalar,
+ * whose bundles inject <style> elements at run time (the CSP allows only style-src 'self').
+ */
+export function buildApiReference(): ApiReferenceFiles {
+  const dist = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+  const fromDist = (name: string) => readFileSync(join(dist, name), 'utf8');
+  const own = (name: string) => readFileSync(new URL(`./reference/${name}`, import.meta.url), 'utf8');
+  return {
+    'index.html': own('index.html'),
+    'reference.js': own('reference.js'),
+    'swagger-ui.css': fromDist('swagger-ui.css'),
+    // The source map comment would make browsers fetch a file the site does not serve.
+    'swagger-ui-bundle.js': fromDist('swagger-ui-bundle.js').replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n'),
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -90,8 +90,8 @@ export const DELIVER_BATCH_SIZE = 10;
 export const ORDERED_MAX_RECEIVES = 1000;
 
 /**
- * The tenant console's Content-Security-Policy (it holds an API key in the page): its own files
- * only, no inline script or style, no plugins, no <base>, no form posts, never framed; fetches to
+ * The Content-Security-Policy of the tenant console and the API reference (/docs/, served with it;
+ * the console holds an API key in the page): its own files only (and data: images), no inline script or style, no plugins, no <base>, no form posts, never framed; fetches to
  * its own origin (config.json; locally the API too) and to the API's origin when that differs.
  */
 export function consoleContentSecurityPolicy(apiOrigin?: string): string {
@@ -99,7 +99,9 @@ export function consoleContentSecurityPolicy(apiOrigin?: string): string {
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self'",
+    // data: for the API reference's icons (Swagger UI's stylesheet draws them as data: SVGs); an
+    // image cannot run script, and the rest of the policy is unchanged.
+    "img-src 'self' data:",
     `connect-src 'self'${apiOrigin ? ` ${apiOrigin}` : ''}`,
     "object-src 'none'",
     "base-uri 'none'",

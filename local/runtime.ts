@@ -21,7 +21,9 @@ import { ensureTable, resolveLocalhostNames, startDynamo, startSqs } from './emu
 import { LocalEventBus } from './event-bus.ts';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
 import { SqsPoller } from './sqs-poller.ts';
-import { buildConsole, type ConsoleFiles } from '../console/build.ts';
+import { buildApiReference, buildConsole, type ApiReferenceFiles, type ConsoleFiles } from '../console/build.ts';
+import { loadCatalogue } from '../lambdas/adapters/catalogue-files.ts';
+import { openApiDocument } from '../lambdas/api/openapi.ts';
 
 /**
  * The embedded Herald: emulators, the local bus with the stack's fan-out rule, local event
@@ -303,6 +305,13 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
 }
 
 let consoleFiles: Promise<ConsoleFiles> | undefined;
+let referenceFiles: ApiReferenceFiles | undefined;
+const FILE_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript',
+  css: 'text/css',
+  json: 'application/json',
+};
 
 /** Whether the request carries `Authorization: Bearer <admin key>` (SHA-256 hashes compared in constant time). */
 export function isAdminRequest(req: IncomingMessage, adminKeyHash: string | undefined): boolean {
@@ -320,6 +329,7 @@ function problem(res: ServerResponse, status: number, title: string, detail: str
 /**
  * Local-only routes (never deployed):
  *   GET  /console/                         the tenant console (console/), bundled on first request; public
+ *   GET  /docs/                            the API reference (Swagger UI over the OpenAPI document); public
  * and, with the admin key only (`Authorization: Bearer <admin key>`; anything else gets 401):
  *   GET  /local/buses                      → {items: [{name, arn, events}]}: what each local bus received,
  *   GET  /local/buses/{name}/events        → {items: [EventBridge events, oldest first]}
@@ -347,6 +357,21 @@ function localRoutes(
       res
         .writeHead(200, { 'content-type': types[name]!, 'cache-control': 'no-store', 'content-security-policy': consoleContentSecurityPolicy(), ...CONSOLE_SECURITY_HEADERS })
         .end((await consoleFiles)[name]);
+      return true;
+    }
+    const referenceFile = /^\/docs\/?(index\.html|reference\.js|swagger-ui\.css|swagger-ui-bundle\.js|openapi\.json)?$/.exec(url.pathname);
+    if (req.method === 'GET' && referenceFile) {
+      if (url.pathname === '/docs') {
+        res.writeHead(301, { location: '/docs/' }).end();
+        return true;
+      }
+      const name = referenceFile[1] ?? 'index.html';
+      referenceFiles ??= buildApiReference();
+      // The document of this API's own catalogue, as GET /v1/openapi.json serves it.
+      const content = name === 'openapi.json' ? JSON.stringify(openApiDocument(loadCatalogue())) : referenceFiles[name as keyof ApiReferenceFiles];
+      res
+        .writeHead(200, { 'content-type': FILE_TYPES[name.split('.').pop()!]!, 'cache-control': 'no-store', 'content-security-policy': consoleContentSecurityPolicy(), ...CONSOLE_SECURITY_HEADERS })
+        .end(content);
       return true;
     }
     if (url.pathname !== '/local' && !url.pathname.startsWith('/local/')) return false;

@@ -5,7 +5,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import openapiTS, { astToString } from 'openapi-typescript';
+import { readCatalogueEntries } from '../lambdas/adapters/catalogue-files.ts';
+import { Catalogue } from '../lambdas/core/catalogue.ts';
 import { openApiDocument } from '../lambdas/api/openapi.ts';
+
+/** The document with the repository's own catalogue (catalogue/), as the stack deploys it. */
+export function repositoryDocument(): Record<string, unknown> {
+  return openApiDocument(new Catalogue(readCatalogueEntries(new URL('../catalogue', import.meta.url).pathname)));
+}
 
 export async function generatedTypes(document: unknown): Promise<string> {
   const ast = await openapiTS(document as never, { alphabetize: true });
@@ -13,7 +20,7 @@ export async function generatedTypes(document: unknown): Promise<string> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const document = openApiDocument();
+  const document = repositoryDocument();
   mkdirSync(new URL('../openapi', import.meta.url), { recursive: true });
   writeFileSync(new URL('../openapi/herald.json', import.meta.url), `${JSON.stringify(document, null, 2)}\n`);
   writeFileSync(new URL('../console/api-types.ts', import.meta.url), await generatedTypes(document));

@@ -13,6 +13,7 @@ import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
 import { cachedTenants } from '#core/caching';
 import { parseTenantQuotas } from '#core/quotas';
+import { contextFor } from './route-table.ts';
 import { route, type ApiPorts } from './routes.ts';
 
 const store = new DynamoStore(requireEnv('tableName'));
@@ -53,14 +54,14 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .handler(async (event) => {
     try {
       // The documentation is public (API Gateway has no authorizer on these two routes).
-      if (event.httpMethod === 'GET' && event.path === '/v1/openapi.json') return json(200, openApiDocument());
+      if (event.httpMethod === 'GET' && event.path === '/v1/openapi.json') return json(200, openApiDocument(ports.catalogue));
       if (event.httpMethod === 'GET' && event.path === '/docs') {
-        return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: docsPage() };
+        return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: docsPage(ports.catalogue) };
       }
       const principal = principalOf(event);
       logger.appendKeys({ tenantId: principal.tenantId, role: principal.role });
-      const { handler: run, params } = route(event.httpMethod, event.path);
-      return await run({ event, principal, params, ports });
+      const found = route(event.httpMethod, event.path);
+      return await found.route.handler(contextFor(found.route, { event, principal, params: found.params, ports }));
     } catch (error) {
       return errorResponse(error, (e) => logger.error('request failed', { error: e as Error, path: event.path }));
     }

@@ -1,287 +1,284 @@
-import { destinationBindingSchema } from '#core/destination-trust';
 import * as z from 'zod';
-import { publishEventSchema } from '#core/publish-schema';
-import { MAX_BATCH_EVENTS } from '#core/batch-publishing';
-import { redriveSchema, resendQuerySchema } from '#core/recovery';
-import { createSubscriptionSchema, patchSubscriptionSchema, rotateSecretSchema } from '#core/subscription';
-import { createTenantSchema } from '#core/tenancy';
+import { documentedShapeOf } from '#core/documented-shape';
+import type { CatalogueListing } from '#core/catalogue';
+import type { Route } from './route-table.ts';
+import { ID_PARAMS, ROUTES } from './routes.ts';
+import { problemSchema } from './responses.ts';
 
 /**
- * The OpenAPI 3.1 document of the public contract (docs/api.md), generated from the same zod
- * schemas the routes parse with, plus JSON Schemas for what the routes answer. Served at
- * GET /v1/openapi.json and rendered at /docs; the typed client (test/support/herald-client.ts)
- * is generated from it by `npm run openapi`.
+ * The OpenAPI 3.1 document of the public contract (docs/api.md), built from the route table
+ * (routes.ts): each request body and query from the zod schema the route parses with, each answer
+ * from the zod schema in responses.ts. Served at GET /v1/openapi.json and rendered at /docs; the
+ * typed client's types (console/api-types.ts) are generated from it by `npm run openapi`.
  */
-const input = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+type JsonSchema = Record<string, unknown>;
+type Io = 'input' | 'output';
 
-const attempt = {
-  type: 'object',
-  required: ['number', 'at', 'durationMs'],
-  properties: {
-    number: { type: 'integer' },
-    at: { type: 'string', format: 'date-time' },
-    durationMs: { type: 'number' },
-    statusCode: { type: 'integer' },
-    error: { type: 'string' },
-    errorMessage: { type: 'string' },
-    responseExcerpt: { type: 'string' },
-    retryAfterSeconds: { type: 'number' },
-    nextAttemptAt: { type: 'string', format: 'date-time' },
-  },
+const COMPONENT = '#/components/schemas/';
+const ref = (name: string) => ({ $ref: `${COMPONENT}${name}` });
+
+/**
+ * Converts zod schemas to JSON Schema, collecting every schema with an `id` (zod's `.meta({ id })`)
+ * as a component. A schema used in requests whose answer form differs (defaults fill fields in,
+ * or a part of it differs) is `<id>` in requests and `<id>Output` in answers.
+ */
+class Components {
+  readonly schemas: Record<string, JsonSchema> = {};
+  /** Ids seen in request bodies and queries: convert all of those before any answer. */
+  private readonly requestIds = new Set<string>();
+
+  convert(schema: z.ZodType, io: Io): JsonSchema {
+    const { $defs = {}, ...root } = this.raw(schema, io);
+    const differs = io === 'output' ? this.differingDefs($defs, this.raw(schema, 'input').$defs ?? {}) : new Set<string>();
+    if (io === 'input') for (const id of Object.keys($defs)) this.requestIds.add(id);
+    const nameOf = (id: string) => (differs.has(id) && this.requestIds.has(id) ? `${id}Output` : id);
+    const relink = (value: JsonSchema) => JSON.parse(JSON.stringify(value).replace(/"#\/\$defs\/([^"]+)"/g, (_m, id: string) => JSON.stringify(`${COMPONENT}${nameOf(id)}`))) as JsonSchema;
+    for (const [id, def] of Object.entries($defs)) {
+      const name = nameOf(id);
+      const linked = relink(def);
+      const existing = this.schemas[name];
+      if (existing !== undefined && JSON.stringify(existing) !== JSON.stringify(linked)) throw new Error(`two different schemas are both called ${name}`);
+      this.schemas[name] = linked;
+    }
+    return relink(root);
+  }
+
+  private raw(schema: z.ZodType, io: Io): JsonSchema & { $defs?: Record<string, JsonSchema> } {
+    const { $schema: _, ...converted } = z.toJSONSchema(schema, {
+      io,
+      target: 'draft-2020-12',
+      unrepresentable: 'any',
+      // A schema that checks `unknown` in code is described by the shape it accepts.
+      override: ({ zodSchema, jsonSchema }) => {
+        const shape = documentedShapeOf(zodSchema as unknown as z.ZodType);
+        if (!shape) return;
+        for (const key of Object.keys(jsonSchema)) delete (jsonSchema as JsonSchema)[key];
+        Object.assign(jsonSchema, this.convert(shape, io));
+      },
+    }) as JsonSchema & { $defs?: Record<string, JsonSchema> };
+    return converted;
+  }
+
+  /** The components whose answer form differs from their request form, or refers to one that does. */
+  private differingDefs(output: Record<string, JsonSchema>, input: Record<string, JsonSchema>): Set<string> {
+    const differs = new Set(Object.keys(output).filter((id) => JSON.stringify(output[id]) !== JSON.stringify(input[id])));
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [id, def] of Object.entries(output)) {
+        if (differs.has(id)) continue;
+        const text = JSON.stringify(def);
+        if ([...differs].some((other) => text.includes(`"#/$defs/${other}"`))) {
+          differs.add(id);
+          grew = true;
+        }
+      }
+    }
+    return differs;
+  }
+}
+
+const TITLES: Record<string, string> = {
+  400: 'Invalid request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  429: 'Quota exceeded',
+  503: 'Service unavailable',
 };
 
-const delivery = {
-  type: 'object',
-  required: ['id', 'subscriptionId', 'eventId', 'eventType', 'status', 'attempts', 'createdAt'],
-  properties: {
-    id: { type: 'string' },
-    tenantId: { type: 'string' },
-    subscriptionId: { type: 'string' },
-    eventId: { type: 'string' },
-    eventIds: { type: 'array', items: { type: 'string' } },
-    eventType: { type: 'string' },
-    subject: { type: 'string' },
-    status: { type: 'string', enum: ['pending', 'succeeded', 'failed', 'held', 'discarded'] },
-    attempts: { type: 'array', items: attempt, description: 'The last 10 attempts, oldest first (attempt numbers run on across redrives)' },
-    attemptCount: { type: 'integer', description: 'Every attempt made, including those no longer listed' },
-    createdAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-    nextAttemptAt: { type: 'string', format: 'date-time' },
-    finishedAt: { type: 'string', format: 'date-time' },
-    reason: { type: 'string' },
-  },
-};
+/** A problem answer, with an example of its document. */
+function problemResponse(status: string, description: string): JsonSchema {
+  const example = {
+    type: 'about:blank',
+    title: TITLES[status] ?? 'Error',
+    status: Number(status),
+    detail: description,
+    ...(status === '400' ? { errors: [{ path: 'destination.url', message: 'must be an https URL' }] } : {}),
+    ...(status === '429' ? { quota: 'subscriptions', limit: 100 } : {}),
+  };
+  return { description, content: { 'application/problem+json': { schema: ref('Problem'), example } } };
+}
 
-const subscription = {
-  type: 'object',
-  required: ['id', 'name', 'eventTypes', 'destination', 'status', 'createdAt'],
-  properties: {
-    id: { type: 'string' },
-    tenantId: { type: 'string' },
-    name: { type: 'string' },
-    description: { type: 'string' },
-    eventTypes: { type: 'array', items: { type: 'string' } },
-    destination: { type: 'object', additionalProperties: true },
-    retryPolicy: { type: 'object', additionalProperties: true },
-    filter: { type: 'object', additionalProperties: true },
-    payload: { type: 'string', enum: ['full', 'thin'] },
-    ordering: { type: 'string', enum: ['none', 'subject'] },
-    batching: { type: 'object', properties: { maxItems: { type: 'integer' }, intervalSeconds: { type: 'integer' } } },
-    autoPause: { type: 'object', additionalProperties: true },
-    rateLimit: {
-      type: 'object',
-      required: ['perSecond'],
-      properties: { perSecond: { type: 'number', exclusiveMinimum: 0, maximum: 10000 }, burst: { type: 'integer', minimum: 1, maximum: 10000 } },
-    },
-    maxConcurrency: { type: 'integer', minimum: 1, maximum: 1000 },
-    status: { type: 'string', enum: ['active', 'paused'] },
-    pausedAt: { type: 'string', format: 'date-time' },
-    pausedReason: { type: 'string' },
-    metadata: { type: 'object', additionalProperties: { type: 'string' } },
-    createdAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-  },
-};
-
-const window = {
-  type: 'object',
-  properties: Object.fromEntries(
-    [
-      ['from', { type: 'string' }],
-      ['to', { type: 'string' }],
-      ...['events', 'attempts', 'succeeded', 'failed', 'retries', 'deadLettered', 'held'].map((k) => [k, { type: 'integer' }]),
-      ['successRate', { type: ['number', 'null'] }],
-      ['responseTimeMs', { type: 'object', properties: { p50: { type: ['number', 'null'] }, p95: { type: ['number', 'null'] } } }],
-      ['errors', { type: 'object', additionalProperties: { type: 'integer' } }],
-      ['statusCodes', { type: 'object', additionalProperties: { type: 'integer' } }],
-    ] as [string, unknown][],
-  ),
-};
-
-const stats = {
-  type: 'object',
-  required: ['subscriptionId', 'windows', 'hourly'],
-  properties: {
-    subscriptionId: { type: 'string' },
-    generatedAt: { type: 'string' },
-    status: { type: 'string', enum: ['active', 'paused'] },
-    pausedAt: { type: ['string', 'null'] },
-    pausedReason: { type: ['string', 'null'] },
-    lastAttemptAt: { type: ['string', 'null'] },
-    lastSuccessAt: { type: ['string', 'null'] },
-    lastError: { type: ['object', 'null'], additionalProperties: true },
-    consecutiveFailures: { type: 'integer' },
-    failingSince: { type: ['string', 'null'] },
-    windows: { type: 'object', properties: { '1h': window, '24h': window, '7d': window } },
-    hourly: {
-      type: 'array',
-      items: { type: 'object', properties: { hour: { type: 'string' }, attempts: { type: 'integer' }, succeeded: { type: 'integer' }, failed: { type: 'integer' }, p50: { type: ['number', 'null'] } } },
-    },
-  },
-};
-
-const page = (item: unknown) => ({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: item }, nextToken: { type: 'string' } } });
-const problem = {
-  type: 'object',
-  required: ['type', 'title', 'status', 'detail'],
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
-  },
-};
-
-type Op = { summary: string; body?: unknown; ok: [number, unknown?]; query?: string[] };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
-const queryParams: Record<string, object> = {
-  nextToken: {
-    description: "The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400",
-    schema: { type: 'string', maxLength: 2048 },
-  },
-};
-
-function operation(op: Op, withId: boolean) {
-  const [status, schema] = op.ok;
+/** The problems every route of a kind can answer; a route's own `errors` add to these. */
+function problemsOf(route: Route<unknown>): Record<string, string> {
+  const what = ID_PARAMS.find(([prefix]) => route.path.startsWith(prefix))?.[1];
   return {
-    summary: op.summary,
-    parameters: [...(withId ? [idParam] : []), ...(op.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' }, ...queryParams[name] }))],
-    ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: op.body } } } } : {}),
+    ...(route.body || route.query ? { 400: 'Invalid request: `errors` names each field that is wrong' } : {}),
+    401: 'Missing or invalid API key',
+    ...(route.auth === 'admin' ? { 403: 'The route needs the platform admin key' } : {}),
+    ...(what || route.auth === 'tenant'
+      ? { 404: [what ? `No such ${what} (a malformed id too)` : '', route.auth === 'tenant' ? 'an admin key named a tenant that does not exist' : ''].filter(Boolean).join('; ') }
+      : {}),
+    ...(route.body ? { 413: 'The body is larger than the API takes', 415: 'The body is not application/json' } : {}),
+    ...route.errors,
+  };
+}
+
+const TAGS: [prefix: string, tag: string][] = [
+  ['/v1/tenants', 'Tenants'],
+  ['/v1/keys', 'API keys'],
+  ['/v1/events', 'Events'],
+  ['/v1/event-types', 'Event catalogue'],
+  ['/v1/subscriptions', 'Subscriptions'],
+  ['/v1/deliveries', 'Deliveries'],
+  ['/v1/dead-letters', 'Dead letters'],
+];
+
+/** `POST /v1/subscriptions/{id}/pause` → `postSubscriptionsIdPause`. */
+function operationId(route: Route<unknown>): string {
+  const words = route.path.replace(/^\/v1\//, '').split(/[/{}.-]+/).filter(Boolean);
+  return [route.method.toLowerCase(), ...words.map((w) => w[0]!.toUpperCase() + w.slice(1))].join('');
+}
+
+function operation(route: Route<unknown>, components: Components): JsonSchema {
+  const what = ID_PARAMS.find(([prefix]) => route.path.startsWith(prefix))?.[1] ?? 'resource';
+  const query = route.query ? (components.convert(route.query, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] }) : {};
+  const parameters = [
+    ...(route.path.includes('{id}') ? [{ name: 'id', in: 'path', required: true, description: `The ${what}'s id`, schema: { type: 'string' } }] : []),
+    ...Object.entries(query.properties ?? {}).map(([name, { description, ...schema }]) => ({
+      name,
+      in: 'query',
+      required: query.required?.includes(name) ?? false,
+      ...(description ? { description } : {}),
+      schema,
+    })),
+  ];
+  const { status, description, schema } = route.response;
+  return {
+    operationId: operationId(route),
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    tags: [TAGS.find(([prefix]) => route.path === prefix || route.path.startsWith(`${prefix}/`))?.[1] ?? 'Other'],
+    security: route.auth === 'admin' ? [{ adminKey: [] }] : [{ tenantKey: [] }, { adminKey: [] }],
+    ...(parameters.length ? { parameters } : {}),
+    ...(route.body
+      ? { requestBody: { required: true, content: { 'application/json': { schema: components.convert(route.body, 'input'), ...exampleOf(route.examples?.request) } } } }
+      : {}),
     responses: {
-      [String(status)]: schema ? { description: 'OK', content: { 'application/json': { schema } } } : { description: 'No content' },
-      default: { description: 'A problem', content: { 'application/problem+json': { schema: ref('Problem') } } },
+      [String(status)]: { description, ...(schema ? { content: { 'application/json': { schema: components.convert(schema, 'output'), ...exampleOf(route.examples?.response) } } } : {}) },
+      ...Object.fromEntries(Object.entries(problemsOf(route)).map(([code, text]) => [code, problemResponse(code, text)])),
     },
   };
 }
 
-/** Every route of routes.ts (a unit test holds the two together). */
-export const OPENAPI_OPERATIONS: Record<string, Record<string, Op>> = {
-  '/v1/tenants': { post: { summary: 'Create a tenant (admin)', body: ref('CreateTenant'), ok: [201, { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, apiKey: { type: 'string' } } }] } },
-  '/v1/tenants/{id}/keys': { post: { summary: 'Create an API key for a tenant (admin)', body: { type: 'object' }, ok: [201, { type: 'object', additionalProperties: true }] } },
-  '/v1/tenants/{id}/destination-binding': {
-    put: { summary: "Bind a tenant to the AWS accounts and buses it may deliver to (admin)", body: ref('DestinationBindingInput'), ok: [200, ref('DestinationBinding')] },
-    get: { summary: "A tenant's destination binding (admin, or the tenant itself)", ok: [200, ref('DestinationBinding')] },
-    delete: { summary: "Remove a tenant's destination binding: its AWS deliveries stop (admin)", ok: [204] },
-  },
-  '/v1/keys': {
-    post: { summary: 'Create an API key', body: { type: 'object', properties: { tenantId: { type: 'string' } } }, ok: [201, { type: 'object', additionalProperties: true }] },
-    get: { summary: 'List API keys (prefixes only)', ok: [200, page({ type: 'object', additionalProperties: true })], query: ['tenantId'] },
-  },
-  '/v1/keys/{id}': { delete: { summary: 'Revoke an API key by prefix', ok: [204], query: ['tenantId'] } },
-  '/v1/events': { post: { summary: 'Publish an event (admin)', body: ref('PublishEvent'), ok: [202, { type: 'object', required: ['id'], properties: { id: { type: 'string' } } }] } },
-  '/v1/events/batch': {
-    post: {
-      summary: `Publish up to ${MAX_BATCH_EVENTS} events (admin): 207 with one result per event, in order`,
-      body: ref('PublishEventBatch'),
-      ok: [207, ref('PublishEventBatchResult')],
-    },
-  },
-  '/v1/event-types': { get: { summary: 'The event catalogue', ok: [200, page({ type: 'object', additionalProperties: true })] } },
-  '/v1/subscriptions': {
-    post: { summary: 'Create a subscription (the signing secret is shown once)', body: ref('CreateSubscription'), ok: [201, ref('SubscriptionWithSecret')] },
-    get: { summary: 'List subscriptions', ok: [200, page(ref('Subscription'))], query: ['limit', 'nextToken', 'tenantId'] },
-  },
-  '/v1/subscriptions/{id}': {
-    get: { summary: 'Get a subscription', ok: [200, ref('Subscription')], query: ['tenantId'] },
-    patch: { summary: 'Change a subscription (status pauses or resumes)', body: ref('PatchSubscription'), ok: [200, ref('Subscription')] },
-    delete: { summary: 'Delete a subscription', ok: [204], query: ['tenantId'] },
-  },
-  '/v1/subscriptions/{id}/rotate-secret': {
-    post: {
-      summary: 'Rotate the signing secret (the old one signs for 24 h more); with `secret`, to an imported one (not answered back)',
-      body: input(rotateSecretSchema),
-      ok: [200, { type: 'object', properties: { secret: { type: 'string', description: 'The generated secret, shown once (absent for an imported one)' } } }],
-    },
-  },
-  '/v1/subscriptions/{id}/test': { post: { summary: 'Send a herald.ping now', body: { type: 'object' }, ok: [202, { type: 'object', properties: { deliveryId: { type: 'string' }, eventId: { type: 'string' } } }] } },
-  '/v1/subscriptions/{id}/pause': { post: { summary: 'Pause: deliveries are held', body: { type: 'object', properties: { reason: { type: 'string' } } }, ok: [200, ref('Subscription')] } },
-  '/v1/subscriptions/{id}/resume': {
-    post: {
-      summary: 'Resume: held deliveries are released (or discarded)',
-      body: { type: 'object', properties: { held: { type: 'string', enum: ['deliver', 'discard'] } } },
-      ok: [200, { type: 'object', properties: { subscription: ref('Subscription'), released: { type: 'integer' }, discarded: { type: 'integer' } } }],
-    },
-  },
-  '/v1/subscriptions/{id}/stats': { get: { summary: 'Delivery statistics over 1 h, 24 h and 7 days', ok: [200, ref('Stats')], query: ['tenantId'] } },
-  '/v1/subscriptions/{id}/deliveries': { get: { summary: 'The delivery log', ok: [200, page(ref('Delivery'))], query: ['status', 'limit', 'nextToken', 'tenantId'] } },
-  '/v1/subscriptions/{id}/resend': { post: { summary: 'Resend kept events by subject and/or time range', body: ref('ResendQuery'), ok: [202, { type: 'object', properties: { count: { type: 'integer' } } }] } },
-  '/v1/deliveries/{id}': { get: { summary: 'A delivery with its attempts', ok: [200, ref('Delivery')], query: ['tenantId'] } },
-  '/v1/deliveries/{id}/resend': { post: { summary: 'Deliver the same event again (a new delivery)', body: { type: 'object', properties: { tenantId: { type: 'string', description: 'the tenant the admin key acts for' } }, additionalProperties: false }, ok: [202, { type: 'object', properties: { deliveryId: { type: 'string' } } }] } },
-  '/v1/dead-letters': { get: { summary: 'Deliveries that exhausted their policy, with the reason', ok: [200, page(ref('Delivery'))], query: ['subscriptionId', 'limit', 'nextToken', 'tenantId'] } },
-  '/v1/dead-letters/redrive': { post: { summary: 'Redrive dead letters', body: ref('Redrive'), ok: [202, { type: 'object', properties: { count: { type: 'integer' } } }] } },
-};
+const exampleOf = (example: unknown) => (example === undefined ? {} : { example });
 
-let cached: Record<string, unknown> | undefined;
-
-export function openApiDocument(): Record<string, unknown> {
-  cached ??= {
-    openapi: '3.1.0',
-    info: { title: 'Herald', version: '1', description: 'Event notifications: signed webhooks, EventBridge buses and third-party APIs. Contract: API.md.' },
-    security: [{ apiKey: [] }],
-    paths: Object.fromEntries(
-      Object.entries(OPENAPI_OPERATIONS).map(([path, ops]) => [path, Object.fromEntries(Object.entries(ops).map(([method, op]) => [method, operation(op, path.includes('{id}'))]))]),
-    ),
-    components: {
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'A Herald API key (admin or tenant)' } },
-      schemas: {
-        CreateTenant: input(createTenantSchema),
-        PublishEvent: input(publishEventSchema),
-        PublishEventBatch: {
-          type: 'object',
-          required: ['events'],
-          additionalProperties: false,
-          properties: { events: { type: 'array', minItems: 1, maxItems: MAX_BATCH_EVENTS, items: ref('PublishEvent') } },
-        },
-        PublishEventBatchResult: {
-          type: 'object',
-          required: ['items'],
-          properties: {
-            items: {
-              type: 'array',
-              items: {
-                type: 'object',
-                required: ['index', 'status'],
-                properties: {
-                  index: { type: 'integer', minimum: 0, description: 'The position of the event in the request' },
-                  id: { type: 'string', description: "The event's id (generated when the event had none)" },
-                  status: {
-                    type: 'integer',
-                    description: '202 accepted; 200 this id was already accepted (no new deliveries); 4xx refused (see problem); 503 not published yet (stored: the sweeper publishes it) or not stored: send it again with the same id',
-                  },
-                  problem: ref('Problem'),
-                },
-              },
-            },
-          },
-        },
-        CreateSubscription: input(createSubscriptionSchema),
-        PatchSubscription: input(patchSubscriptionSchema),
-        ResendQuery: input(resendQuerySchema),
-        Redrive: input(redriveSchema),
-        DestinationBindingInput: input(destinationBindingSchema),
-        DestinationBinding: {
-          type: 'object',
-          required: ['tenantId', 'accounts', 'eventBusArns'],
-          properties: { tenantId: { type: 'string' }, accounts: { type: 'array', items: { type: 'string' } }, eventBusArns: { type: 'array', items: { type: 'string' } }, updatedAt: { type: 'string', format: 'date-time' } },
-        },
-        Subscription: subscription,
-        SubscriptionWithSecret: {
-          allOf: [subscription, { type: 'object', properties: { secret: { type: 'string', description: 'The generated signing secret, shown once (absent when one was imported)' } } }],
-        },
-        Delivery: delivery,
-        Stats: stats,
-        Problem: problem,
-      },
+/** The CloudEvents envelope every destination receives, with `data` of one catalogue type. */
+function envelopeFor(type: string, version: number, data: JsonSchema, description: string): JsonSchema {
+  return {
+    type: 'object',
+    description,
+    required: ['specversion', 'id', 'source', 'type', 'time', 'subject', 'datacontenttype', 'tenantid'],
+    properties: {
+      specversion: { const: '1.0' },
+      id: { type: 'string', description: 'The event id: the same on every delivery of the event (deduplicate on it)' },
+      source: { type: 'string', description: 'The platform that published it' },
+      type: { const: type },
+      time: { type: 'string', format: 'date-time' },
+      subject: { type: 'string', description: 'What the event is about (ordering is per subject)' },
+      datacontenttype: { const: 'application/json' },
+      tenantid: { type: 'string' },
+      dataschema: { type: 'string', description: `Names the type's version, ending in /v${version}` },
+      dataref: { type: 'string', description: 'Thin payloads: where to fetch the entity' },
+      environment: { type: 'string', description: "The stack's environment (e.g. production, sandbox), when the operator set one" },
+      data,
     },
   };
-  return cached;
+}
+
+const SIGNATURE_HEADERS = [
+  ['webhook-id', 'The message id (the event id; the delivery id for batched notifications)'],
+  ['webhook-timestamp', 'Unix seconds when it was signed: refuse old ones against replays'],
+  ['webhook-signature', 'Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated while secrets rotate'],
+].map(([name, description]) => ({ name, in: 'header', required: true, description, schema: { type: 'string' } }));
+
+/**
+ * The event catalogue as OpenAPI webhooks: one operation per event type (its latest version),
+ * with the envelope a webhook receives, the type's `data` schema and its example.
+ */
+function catalogueWebhooks(catalogue: readonly CatalogueListing[]): Record<string, JsonSchema> {
+  return Object.fromEntries(
+    catalogue.map((listing) => {
+      const latest = listing.versions[listing.versions.length - 1]!;
+      const { $schema: _, $id: _id, ...data } = latest.schema;
+      const example = {
+        specversion: '1.0',
+        id: 'evt_01JD8Z9C3D4E5F6G7H8J9K0M1N',
+        source: 'herald',
+        type: listing.type,
+        time: '2026-12-01T10:15:30.000Z',
+        subject: 'example-subject',
+        datacontenttype: 'application/json',
+        tenantid: 'ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V',
+        dataschema: `herald:${listing.type}/v${latest.version}`,
+        data: latest.example,
+      };
+      const versions = listing.versions.length > 1 ? ` Versions: ${listing.versions.map((v) => v.version).join(', ')} (pin one per subscription with \`versions\`).` : '';
+      return [
+        listing.type,
+        {
+          post: {
+            operationId: `event_${listing.type.replace(/[^A-Za-z0-9]+/g, '_')}`,
+            summary: listing.type,
+            description: `${listing.description}${listing.origin ? ` Origin: ${listing.origin}.` : ''} Version ${latest.version}.${versions}`,
+            tags: ['Event catalogue'],
+            // Herald calls the receiver: no API key; the receiver verifies the signature headers.
+            security: [],
+            parameters: SIGNATURE_HEADERS,
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: envelopeFor(listing.type, latest.version, data, listing.description), example } },
+            },
+            responses: { '200': { description: 'Any 2xx (or the codes of `successStatus`) acknowledges the delivery; anything else is retried by the retry policy' } },
+          },
+        },
+      ];
+    }),
+  );
+}
+
+const cached = new WeakMap<object, JsonSchema>();
+
+/** The document, with the event catalogue the API validates against (GET /v1/event-types). */
+export function openApiDocument(catalogue: { list(): CatalogueListing[] }): JsonSchema {
+  const known = cached.get(catalogue);
+  if (known) return known;
+  const components = new Components();
+  // Every request schema first, so a component used in both is known as such (see Components).
+  for (const route of ROUTES) for (const schema of [route.body, route.query]) if (schema) components.convert(schema, 'input');
+  components.convert(problemSchema, 'output');
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const route of ROUTES) (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route as Route<unknown>, components);
+  const document: JsonSchema = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Herald',
+      version: '1',
+      description: 'Event notifications: signed webhooks, EventBridge buses and third-party APIs. The guide is docs/api.md in the repository.',
+    },
+    // Relative: the API that serves the document (the deployed stage, or `npm start` locally).
+    servers: [{ url: '/', description: 'This API' }],
+    tags: TAGS.map(([, name]) => ({ name })),
+    paths,
+    webhooks: catalogueWebhooks(catalogue.list()),
+    components: {
+      securitySchemes: {
+        adminKey: { type: 'http', scheme: 'bearer', description: 'The platform admin key (HERALD_ADMIN_KEY locally; the stack\'s admin key secret when deployed)' },
+        tenantKey: { type: 'http', scheme: 'bearer', description: "A tenant's API key (hk_…): the tenant's own resources only" },
+      },
+      schemas: Object.fromEntries(Object.entries(components.schemas).sort(([a], [b]) => a.localeCompare(b))),
+    },
+  };
+  cached.set(catalogue, document);
+  return document;
 }
 
 /** /docs: the document rendered as a readable page (no scripts, no external assets). */
-export function docsPage(): string {
-  const doc = openApiDocument() as { paths: Record<string, Record<string, { summary: string }>> };
+export function docsPage(catalogue: { list(): CatalogueListing[] }): string {
+  const doc = openApiDocument(catalogue) as { paths: Record<string, Record<string, { summary: string }>> };
   const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
   const rows = Object.entries(doc.paths)
     .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => `<tr><td class="m">${method.toUpperCase()}</td><td><code>${esc(path)}</code></td><td>${esc(op.summary)}</td></tr>`))

@@ -1,6 +1,4 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
-import type { Principal } from '#core/api-keys';
 import type { Catalogue } from '#core/catalogue';
 import { publishEventSchema } from '#core/publish-schema';
 import { subscriptionIdField, tenantIdField } from '#core/id-schemas';
@@ -12,11 +10,26 @@ import { destinationBindingSchema, type DestinationTrust } from '#core/destinati
 import type { TenantQuotas } from '#core/quotas';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
-import { BATCH_NESTING, batchBodyProblem, publishBatch, publishBatchSchema } from '#core/batch-publishing';
+import { BATCH_NESTING, batchBodyProblem, MAX_BATCH_EVENTS, publishBatch, publishBatchSchema } from '#core/batch-publishing';
 import { createSubscriptionSchema, patchSubscriptionSchema, rotateSecretSchema, toPublicSubscription } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
 import { createApiKey, createTenant, createTenantSchema, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
-import { json, jsonBody, noContent, parseWith } from '#shared/http';
+import { json, noContent, parseWith } from '#shared/http';
+import { defineRoute, type Route, type RouteContext } from './route-table.ts';
+import {
+  apiKeyCreatedSchema,
+  apiKeySchema,
+  batchResultSchema,
+  deliverySchema,
+  deliveryStatusSchema,
+  destinationBindingSchemaOut,
+  eventTypeSchema,
+  pageOf,
+  statsSchema,
+  subscriptionSchema,
+  subscriptionWithSecretSchema,
+  tenantCreatedSchema,
+} from './responses.ts';
 import { logger } from '#shared/observability';
 
 export interface ApiPorts {
@@ -37,198 +50,479 @@ export interface ApiPorts {
   config: { eventSource: string; environment?: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string; sweepAfterSeconds?: number; tenantQuotas: TenantQuotas; trust: DestinationTrust };
 }
 
-interface RouteContext {
-  event: APIGatewayProxyEvent;
-  principal: Principal;
-  params: Record<string, string>;
-  ports: ApiPorts;
-}
-
-type RouteHandler = (ctx: RouteContext) => Promise<APIGatewayProxyResult>;
+type Context = RouteContext<ApiPorts, any, any>;
+const route_ = defineRoute<ApiPorts>();
 
 const pageQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(50),
-    nextToken: z.string().max(2048).optional(),
+    nextToken: z
+      .string()
+      .max(2048)
+      .optional()
+      .describe("The previous page's nextToken, as returned: opaque, sealed, and valid only for the same tenant and list (route, subscription, filters); anything else is a 400"),
     tenantId: tenantIdField.optional(),
-    status: z.enum(['pending', 'succeeded', 'failed', 'held', 'discarded']).optional(),
+    status: deliveryStatusSchema.optional(),
   })
   .strict();
+const subscriptionPageQuery = pageQuery.omit({ status: true });
 
 const deadLetterQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(50),
-    nextToken: z.string().max(2048).optional(),
+    nextToken: pageQuery.shape.nextToken,
     tenantId: tenantIdField.optional(),
     subscriptionId: subscriptionIdField.optional(),
   })
   .strict();
 
-const tenantQuery = z.object({ tenantId: tenantIdField.optional() }).strict();
+const tenantQuery = z.object({ tenantId: tenantIdField.optional().describe('The tenant an admin key acts for') }).strict();
 const pauseBody = z.object({ reason: z.string().trim().min(1).max(300).optional(), tenantId: tenantIdField.optional() }).strict();
 const resumeBody = z.object({ held: z.enum(['deliver', 'discard']).default('deliver'), tenantId: tenantIdField.optional() }).strict();
+const tenantBody = z.object({ tenantId: tenantIdField.optional().describe('The tenant an admin key acts for') }).strict();
 
 /** Pause or resume through core/health.ts: atomic, announced, held deliveries released. */
-async function changeStatus(ctx: RouteContext, tenantId: string, id: string, status: 'active' | 'paused', reason?: string) {
+async function changeStatus(ctx: Context, tenantId: string, id: string, status: 'active' | 'paused', reason?: string) {
   if (status === 'paused') {
     await pauseSubscription(ctx.ports, tenantId, id, reason ?? 'paused by the tenant');
     return subscriptions.getSubscription(ctx.ports, tenantId, id);
   }
   return (await resumeSubscription(ctx.ports, tenantId, id, 'deliver')).subscription;
 }
-const tenantBody = z.object({ tenantId: tenantIdField.optional() }).strict();
 
-const query = (ctx: RouteContext) => ctx.event.queryStringParameters ?? {};
+const query = (ctx: Context) => ctx.event.queryStringParameters ?? {};
 
 /** The tenant a route acts for: the key's own, or the one the admin names in query or body. */
-async function tenantFor(ctx: RouteContext, named?: string): Promise<string> {
+async function tenantFor(ctx: Context, named?: string): Promise<string> {
   return resolveTenant(ctx.ports.tenants, ctx.principal, named ?? parseWith(tenantQuery.partial().passthrough(), query(ctx)).tenantId);
 }
 
-const routes: [method: string, pattern: string, handler: RouteHandler][] = [
-  ['POST', '/v1/tenants', async (ctx) => {
-    requireAdmin(ctx.principal);
-    const tenant = await createTenant(ctx.ports, parseWith(createTenantSchema, jsonBody(ctx.event)));
-    return json(201, tenant);
-  }],
-  ['POST', '/v1/tenants/{id}/keys', async (ctx) => {
-    requireAdmin(ctx.principal);
-    parseWith(z.object({}).strict(), jsonBody(ctx.event));
-    return json(201, await createApiKey(ctx.ports, await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id)));
-  }],
-  ['PUT', '/v1/tenants/{id}/destination-binding', async (ctx) => {
-    requireAdmin(ctx.principal);
-    const input = parseWith(destinationBindingSchema, jsonBody(ctx.event));
-    const tenantId = await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id);
-    const binding = { ...input, tenantId, updatedAt: ctx.ports.clock().toISOString() };
-    await ctx.ports.bindings.putDestinationBinding(binding);
-    return json(200, binding);
-  }],
-  ['GET', '/v1/tenants/{id}/destination-binding', async (ctx) => {
-    const tenantId = await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id);
-    const binding = await ctx.ports.bindings.getDestinationBinding(tenantId);
-    return json(200, binding ?? { tenantId, accounts: [], eventBusArns: [] });
-  }],
-  ['DELETE', '/v1/tenants/{id}/destination-binding', async (ctx) => {
-    requireAdmin(ctx.principal);
-    const tenantId = await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id);
-    if (!(await ctx.ports.bindings.deleteDestinationBinding(tenantId))) throw new NotFoundError('destination binding of tenant', tenantId);
-    return noContent();
-  }],
-  ['POST', '/v1/keys', async (ctx) => {
-    const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));
-    return json(201, await createApiKey(ctx.ports, await tenantFor(ctx, tenantId)));
-  }],
-  ['GET', '/v1/keys', async (ctx) => json(200, { items: await ctx.ports.keys.listApiKeys(await tenantFor(ctx)) })],
-  ['DELETE', '/v1/keys/{id}', async (ctx) => {
-    await revokeApiKey(ctx.ports, await tenantFor(ctx), ctx.params.id!);
-    return noContent();
-  }],
-  ['POST', '/v1/events', async (ctx) => {
-    requireAdmin(ctx.principal);
-    const result = await publishEvent(ctx.ports, parseWith(publishEventSchema, jsonBody(ctx.event)));
-    return json(202, { id: result.id });
-  }],
-  ['POST', '/v1/events/batch', async (ctx) => {
-    requireAdmin(ctx.principal);
+// Examples shown in the document: a test validates each one against its schema.
+const EXAMPLE = {
+  tenantId: 'ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V',
+  subscriptionId: 'sub_01JD8Z7A1B2C3D4E5F6G7H8J9K',
+  deliveryId: 'dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M',
+  eventId: 'evt_01JD8Z9C3D4E5F6G7H8J9K0M1N',
+  at: '2026-12-01T10:15:30.000Z',
+};
+const exampleSubscription = {
+  id: EXAMPLE.subscriptionId,
+  tenantId: EXAMPLE.tenantId,
+  name: 'Orders to the warehouse',
+  eventTypes: ['order.created', 'shipment.*'],
+  destination: { type: 'webhook', url: 'https://hooks.example.com/herald' },
+  retryPolicy: { preset: 'default' },
+  filter: { data: { channel: ['shopee', 'lazada'] } },
+  payload: 'full',
+  ordering: 'subject',
+  status: 'active',
+  createdAt: EXAMPLE.at,
+  updatedAt: EXAMPLE.at,
+};
+const { filter: _filter, ...withoutFilter } = exampleSubscription;
+const exampleDelivery = {
+  id: EXAMPLE.deliveryId,
+  tenantId: EXAMPLE.tenantId,
+  subscriptionId: EXAMPLE.subscriptionId,
+  eventId: EXAMPLE.eventId,
+  eventType: 'order.created',
+  subject: 'OM-100234',
+  status: 'succeeded',
+  attempts: [
+    { number: 1, at: EXAMPLE.at, durationMs: 412, statusCode: 503, error: 'http_status', nextAttemptAt: '2026-12-01T10:15:35.000Z' },
+    { number: 2, at: '2026-12-01T10:15:35.000Z', durationMs: 87, statusCode: 200 },
+  ],
+  attemptCount: 2,
+  createdAt: EXAMPLE.at,
+  updatedAt: '2026-12-01T10:15:35.000Z',
+  finishedAt: '2026-12-01T10:15:35.000Z',
+};
+const exampleKey = { prefix: 'Ab3dE9xZ', apiKey: 'hk_Ab3dE9xZ_q0VtK2mP7wR4sY8uB1nC6eH5jL3gF0dA', role: 'tenant', tenantId: EXAMPLE.tenantId, createdAt: EXAMPLE.at };
+const exampleBinding = {
+  tenantId: EXAMPLE.tenantId,
+  accounts: ['123456789012'],
+  eventBusArns: ['arn:aws:events:eu-west-1:123456789012:event-bus/orders'],
+  updatedAt: EXAMPLE.at,
+};
+const examplePublish = {
+  tenantId: EXAMPLE.tenantId,
+  type: 'order.created',
+  subject: 'OM-100234',
+  id: 'order-OM-100234-created',
+  data: { orderId: 'OM-100234', orderNumber: '240925ABC', status: 'CREATED', channel: 'shopee', items: [{ sku: 'TSHIRT-M-BLK', quantity: 2 }] },
+};
+const exampleWindow = { from: '2026-12-01T09:15:30.000Z', to: EXAMPLE.at, events: 40, attempts: 42, succeeded: 40, failed: 2, retries: 2, deadLettered: 0, held: 0, successRate: 0.952, responseTimeMs: { p50: 85, p95: 410 }, errors: { http_status: 2 }, statusCodes: { '200': 40, '503': 2 } };
+
+const accepted = (description: string, schema: z.ZodType) => ({ status: 202, description, schema });
+
+/**
+ * Every route of the API: the router below and the OpenAPI document (openapi.ts) are both built
+ * from this table. A handler parses with `ctx.body()` / `ctx.query()`, which use the schemas
+ * declared beside it.
+ */
+export const ROUTES: readonly Route<ApiPorts>[] = [
+  route_({
+    method: 'POST', path: '/v1/tenants', auth: 'admin',
+    summary: 'Create a tenant (answers its first API key, shown once)',
+    examples: { request: { name: 'Acme Retail' }, response: { id: EXAMPLE.tenantId, name: 'Acme Retail', createdAt: EXAMPLE.at, apiKey: exampleKey.apiKey } },
+    body: createTenantSchema.meta({ id: 'CreateTenant' }),
+    response: { status: 201, description: 'The tenant, with its first API key', schema: tenantCreatedSchema },
+    handler: async (ctx) => {
+      requireAdmin(ctx.principal);
+      return json(201, await createTenant(ctx.ports, ctx.body()));
+    },
+  }),
+  route_({
+    method: 'POST', path: '/v1/tenants/{id}/keys', auth: 'admin',
+    summary: 'Create an API key for a tenant',
+    examples: { request: {}, response: exampleKey },
+    body: z.object({}).strict(),
+    response: { status: 201, description: 'The key, shown once', schema: apiKeyCreatedSchema },
+    errors: { 429: "The tenant holds its quota of active API keys ('apiKeys')" },
+    handler: async (ctx) => {
+      requireAdmin(ctx.principal);
+      ctx.body();
+      return json(201, await createApiKey(ctx.ports, await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id)));
+    },
+  }),
+  route_({
+    method: 'PUT', path: '/v1/tenants/{id}/destination-binding', auth: 'admin',
+    summary: 'Bind a tenant to the AWS accounts and buses it may deliver to',
+    examples: { request: { accounts: exampleBinding.accounts, eventBusArns: exampleBinding.eventBusArns }, response: exampleBinding },
+    body: destinationBindingSchema.meta({ id: 'DestinationBindingInput' }),
+    response: { status: 200, description: 'The binding', schema: destinationBindingSchemaOut },
+    handler: async (ctx) => {
+      requireAdmin(ctx.principal);
+      const input = ctx.body();
+      const tenantId = await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id);
+      const binding = { ...input, tenantId, updatedAt: ctx.ports.clock().toISOString() };
+      await ctx.ports.bindings.putDestinationBinding(binding);
+      return json(200, binding);
+    },
+  }),
+  route_({
+    method: 'GET', path: '/v1/tenants/{id}/destination-binding', auth: 'tenant',
+    summary: "A tenant's destination binding (the admin, or the tenant itself)",
+    examples: { response: exampleBinding },
+    response: { status: 200, description: 'The binding (empty lists when there is none)', schema: destinationBindingSchemaOut },
+    handler: async (ctx) => {
+      const tenantId = await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id);
+      const binding = await ctx.ports.bindings.getDestinationBinding(tenantId);
+      return json(200, binding ?? { tenantId, accounts: [], eventBusArns: [] });
+    },
+  }),
+  route_({
+    method: 'DELETE', path: '/v1/tenants/{id}/destination-binding', auth: 'admin',
+    summary: "Remove a tenant's destination binding: its AWS deliveries stop",
+    response: { status: 204, description: 'Removed' },
+    handler: async (ctx) => {
+      requireAdmin(ctx.principal);
+      const tenantId = await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id);
+      if (!(await ctx.ports.bindings.deleteDestinationBinding(tenantId))) throw new NotFoundError('destination binding of tenant', tenantId);
+      return noContent();
+    },
+  }),
+  route_({
+    method: 'POST', path: '/v1/keys', auth: 'tenant',
+    summary: 'Create an API key',
+    examples: { request: {}, response: exampleKey },
+    body: tenantBody,
+    response: { status: 201, description: 'The key, shown once', schema: apiKeyCreatedSchema },
+    errors: { 429: "The tenant holds its quota of active API keys ('apiKeys')" },
+    handler: async (ctx) => {
+      const { tenantId } = ctx.body();
+      return json(201, await createApiKey(ctx.ports, await tenantFor(ctx, tenantId)));
+    },
+  }),
+  route_({
+    method: 'GET', path: '/v1/keys', auth: 'tenant',
+    summary: 'List API keys (prefixes only, never the keys)',
+    examples: { response: { items: [{ prefix: exampleKey.prefix, role: 'tenant', tenantId: EXAMPLE.tenantId, createdAt: EXAMPLE.at }] } },
+    query: tenantQuery,
+    response: { status: 200, description: 'The keys', schema: z.object({ items: z.array(apiKeySchema) }) },
+    handler: async (ctx) => json(200, { items: await ctx.ports.keys.listApiKeys(await tenantFor(ctx)) }),
+  }),
+  route_({
+    method: 'DELETE', path: '/v1/keys/{id}', auth: 'tenant',
+    summary: 'Revoke an API key by its prefix',
+    query: tenantQuery,
+    response: { status: 204, description: 'Revoked' },
+    handler: async (ctx) => {
+      await revokeApiKey(ctx.ports, await tenantFor(ctx), ctx.params.id!);
+      return noContent();
+    },
+  }),
+  route_({
+    method: 'POST', path: '/v1/events', auth: 'admin',
+    summary: 'Publish an event',
+    examples: { request: examplePublish, response: { id: examplePublish.id } },
+    body: publishEventSchema,
+    response: accepted('Accepted (also for a repeat of an accepted id: no new deliveries)', z.object({ id: z.string() })),
+    errors: { 503: 'Stored, but the bus refused it: the sweeper publishes it within minutes, or send it again with the same id' },
+    handler: async (ctx) => {
+      requireAdmin(ctx.principal);
+      const result = await publishEvent(ctx.ports, ctx.body());
+      return json(202, { id: result.id });
+    },
+  }),
+  route_({
+    method: 'POST', path: '/v1/events/batch', auth: 'admin',
+    summary: `Publish up to ${MAX_BATCH_EVENTS} events: 207 with one result per event, in order`,
+    examples: {
+      request: { events: [examplePublish, { tenantId: EXAMPLE.tenantId, type: 'order.created', subject: 'OM-100235', data: { orderNumber: '240925ABD' } }] },
+      response: {
+        items: [
+          { index: 0, id: examplePublish.id, status: 202 },
+          { index: 1, status: 400, problem: { type: 'about:blank', title: 'Invalid request', status: 400, detail: "data.orderId: must have required property 'orderId'", errors: [{ path: 'data.orderId', message: "must have required property 'orderId'" }] } },
+        ],
+      },
+    },
+    body: publishBatchSchema.meta({ id: 'PublishEventBatch' }),
     // Input limits over the whole body, as on every route, with nesting counted from each event.
-    const body = jsonBody(ctx.event, { nestedAt: BATCH_NESTING });
-    const notABatch = batchBodyProblem(body);
-    if (notABatch) throw notABatch;
-    const { events } = parseWith(publishBatchSchema, body);
-    const items = await publishBatch(ctx.ports, events, (raw) => parseWith(publishEventSchema, raw));
-    // The single route logs a failed publish as its 500; a batch answers 207, so say it here.
-    const unavailable = items.filter((item) => item.status >= 500);
-    if (unavailable.length > 0) {
-      logger.warn('batch publish: events not published yet (stored ones are left to the sweeper)', {
-        count: unavailable.length,
-        ids: unavailable.map((item) => item.id),
-        detail: unavailable[0]!.problem?.detail,
-      });
-    }
-    return json(207, { items });
-  }],
-  ['GET', '/v1/event-types', async (ctx) => json(200, { items: ctx.ports.catalogue.list() })],
-  ['POST', '/v1/subscriptions', async (ctx) => {
-    const input = parseWith(createSubscriptionSchema, jsonBody(ctx.event));
-    const tenantId = await tenantFor(ctx, input.tenantId);
-    return json(201, await subscriptions.createSubscription(ctx.ports, tenantId, input));
-  }],
-  ['GET', '/v1/subscriptions', async (ctx) => {
-    const { tenantId: named, status: _s, ...page } = parseWith(pageQuery, query(ctx));
-    return json(200, await subscriptions.listSubscriptions(ctx.ports, await tenantFor(ctx, named), page));
-  }],
-  ['GET', '/v1/subscriptions/{id}', async (ctx) => {
-    const sub = await subscriptions.getSubscription(ctx.ports, await tenantFor(ctx), ctx.params.id!);
-    return json(200, toPublicSubscription(sub));
-  }],
-  ['PATCH', '/v1/subscriptions/{id}', async (ctx) => {
-    const patch = parseWith(patchSubscriptionSchema, jsonBody(ctx.event));
-    const tenantId = await tenantFor(ctx, patch.tenantId);
-    const updated = await subscriptions.patchSubscription(ctx.ports, tenantId, ctx.params.id!, patch);
-    if (patch.status === undefined || patch.status === updated.status) return json(200, updated);
-    return json(200, toPublicSubscription(await changeStatus(ctx, tenantId, ctx.params.id!, patch.status)));
-  }],
-  ['POST', '/v1/subscriptions/{id}/pause', async (ctx) => {
-    const { tenantId, reason } = parseWith(pauseBody, jsonBody(ctx.event));
-    return json(200, toPublicSubscription(await changeStatus(ctx, await tenantFor(ctx, tenantId), ctx.params.id!, 'paused', reason)));
-  }],
-  ['POST', '/v1/subscriptions/{id}/resume', async (ctx) => {
-    const { tenantId, held } = parseWith(resumeBody, jsonBody(ctx.event));
-    const result = await resumeSubscription(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, held);
-    return json(200, { subscription: toPublicSubscription(result.subscription), released: result.released, discarded: result.discarded });
-  }],
-  ['GET', '/v1/subscriptions/{id}/stats', async (ctx) => {
-    return json(200, await subscriptionStats(ctx.ports, await tenantFor(ctx), ctx.params.id!));
-  }],
-  ['DELETE', '/v1/subscriptions/{id}', async (ctx) => {
-    await subscriptions.deleteSubscription(ctx.ports, await tenantFor(ctx), ctx.params.id!);
-    return noContent();
-  }],
-  ['POST', '/v1/subscriptions/{id}/rotate-secret', async (ctx) => {
-    const { tenantId, secret } = parseWith(rotateSecretSchema, jsonBody(ctx.event));
-    return json(200, await subscriptions.rotateSecret(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, secret));
-  }],
-  ['POST', '/v1/subscriptions/{id}/test', async (ctx) => {
-    const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));
-    return json(202, await subscriptions.sendTestEvent(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!));
-  }],
-  ['GET', '/v1/subscriptions/{id}/deliveries', async (ctx) => {
-    const { tenantId: named, ...page } = parseWith(pageQuery, query(ctx));
-    return json(200, await subscriptions.listDeliveries(ctx.ports, await tenantFor(ctx, named), ctx.params.id!, page));
-  }],
-  ['GET', '/v1/deliveries/{id}', async (ctx) => {
-    return json(200, await subscriptions.getDelivery(ctx.ports, ctx.principal, await tenantFor(ctx), ctx.params.id!));
-  }],
-  ['POST', '/v1/deliveries/{id}/resend', async (ctx) => {
-    const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));
-    return json(202, await resendDelivery(ctx.ports, ctx.principal, await tenantFor(ctx, tenantId), ctx.params.id!));
-  }],
-  ['POST', '/v1/subscriptions/{id}/resend', async (ctx) => {
-    const { tenantId, ...range } = parseWith(resendQuerySchema, jsonBody(ctx.event));
-    return json(202, await resendEvents(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, range));
-  }],
-  ['GET', '/v1/dead-letters', async (ctx) => {
-    const { tenantId: named, ...page } = parseWith(deadLetterQuery, query(ctx));
-    return json(200, await ctx.ports.deliveries.listDeadLetters(await tenantFor(ctx, named), page));
-  }],
-  ['POST', '/v1/dead-letters/redrive', async (ctx) => {
-    const { tenantId, subscriptionId } = parseWith(redriveSchema, jsonBody(ctx.event));
-    return json(202, await redriveDeadLetters(ctx.ports, await tenantFor(ctx, tenantId), subscriptionId));
-  }],
+    bodyNesting: BATCH_NESTING,
+    bodyPrecheck: batchBodyProblem,
+    response: { status: 207, description: 'One result per event, in the order sent', schema: batchResultSchema },
+    handler: async (ctx) => {
+      requireAdmin(ctx.principal);
+      const { events } = ctx.body();
+      const items = await publishBatch(ctx.ports, events, (raw) => parseWith(publishEventSchema, raw));
+      // The single route logs a failed publish as its 500; a batch answers 207, so say it here.
+      const unavailable = items.filter((item) => item.status >= 500);
+      if (unavailable.length > 0) {
+        logger.warn('batch publish: events not published yet (stored ones are left to the sweeper)', {
+          count: unavailable.length,
+          ids: unavailable.map((item) => item.id),
+          detail: unavailable[0]!.problem?.detail,
+        });
+      }
+      return json(207, { items });
+    },
+  }),
+  route_({
+    method: 'GET', path: '/v1/event-types', auth: 'tenant',
+    summary: 'The event catalogue',
+    examples: { response: { items: [{ type: 'order.created', description: 'An order was created', versions: [{ version: 1, schema: { type: 'object', required: ['orderId'], properties: { orderId: { type: 'string' } } }, example: { orderId: 'OM-100234' } }] }] } },
+    response: { status: 200, description: 'Every event type', schema: z.object({ items: z.array(eventTypeSchema) }) },
+    handler: async (ctx) => json(200, { items: ctx.ports.catalogue.list() }),
+  }),
+  route_({
+    method: 'POST', path: '/v1/subscriptions', auth: 'tenant',
+    summary: 'Create a subscription (the signing secret is shown once)',
+    examples: {
+      request: {
+        name: exampleSubscription.name,
+        eventTypes: exampleSubscription.eventTypes,
+        destination: exampleSubscription.destination,
+        retryPolicy: { strategy: 'exponential', initialSeconds: 20, factor: 2, maxSeconds: 600, maxAgeSeconds: 86400 },
+        filter: exampleSubscription.filter,
+        ordering: 'subject',
+      },
+      response: { ...exampleSubscription, retryPolicy: { strategy: 'exponential', initialSeconds: 20, factor: 2, maxSeconds: 600, maxAgeSeconds: 86400 }, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' },
+    },
+    body: createSubscriptionSchema.meta({ id: 'CreateSubscription' }),
+    response: { status: 201, description: 'The subscription, with its signing secret', schema: subscriptionWithSecretSchema },
+    errors: { 429: "The tenant holds its quota of subscriptions ('subscriptions')" },
+    handler: async (ctx) => {
+      const input = ctx.body();
+      const tenantId = await tenantFor(ctx, input.tenantId);
+      return json(201, await subscriptions.createSubscription(ctx.ports, tenantId, input));
+    },
+  }),
+  route_({
+    method: 'GET', path: '/v1/subscriptions', auth: 'tenant',
+    summary: 'List subscriptions',
+    examples: { response: { items: [exampleSubscription], nextToken: 'eyJ2IjoxLCJrIjoi...' } },
+    query: subscriptionPageQuery,
+    response: { status: 200, description: 'A page of subscriptions', schema: pageOf(subscriptionSchema) },
+    handler: async (ctx) => {
+      const { tenantId: named, ...page } = ctx.query();
+      return json(200, await subscriptions.listSubscriptions(ctx.ports, await tenantFor(ctx, named), page));
+    },
+  }),
+  route_({
+    method: 'GET', path: '/v1/subscriptions/{id}', auth: 'tenant',
+    summary: 'Get a subscription',
+    examples: { response: exampleSubscription },
+    query: tenantQuery,
+    response: { status: 200, description: 'The subscription', schema: subscriptionSchema },
+    handler: async (ctx) => {
+      const sub = await subscriptions.getSubscription(ctx.ports, await tenantFor(ctx), ctx.params.id!);
+      return json(200, toPublicSubscription(sub));
+    },
+  }),
+  route_({
+    method: 'PATCH', path: '/v1/subscriptions/{id}', auth: 'tenant',
+    summary: 'Change a subscription (`status` pauses or resumes it)',
+    examples: { request: { retryPolicy: { schedule: [60, 600, 3600], maxAgeSeconds: 86400 }, filter: null }, response: { ...withoutFilter, retryPolicy: { schedule: [60, 600, 3600], maxAgeSeconds: 86400 } } },
+    body: patchSubscriptionSchema.meta({ id: 'PatchSubscription' }),
+    response: { status: 200, description: 'The subscription as changed', schema: subscriptionSchema },
+    handler: async (ctx) => {
+      const patch = ctx.body();
+      const tenantId = await tenantFor(ctx, patch.tenantId);
+      const updated = await subscriptions.patchSubscription(ctx.ports, tenantId, ctx.params.id!, patch);
+      if (patch.status === undefined || patch.status === updated.status) return json(200, updated);
+      return json(200, toPublicSubscription(await changeStatus(ctx, tenantId, ctx.params.id!, patch.status)));
+    },
+  }),
+  route_({
+    method: 'POST', path: '/v1/subscriptions/{id}/pause', auth: 'tenant',
+    summary: 'Pause: deliveries are held until it is resumed',
+    examples: { request: { reason: 'receiver maintenance' }, response: { ...exampleSubscription, status: 'paused', pausedAt: EXAMPLE.at, pausedReason: 'receiver maintenance' } },
+    body: pauseBody,
+    response: { status: 200, description: 'The paused subscription', schema: subscriptionSchema },
+    handler: async (ctx) => {
+      const { tenantId, reason } = ctx.body();
+      return json(200, toPublicSubscription(await changeStatus(ctx, await tenantFor(ctx, tenantId), ctx.params.id!, 'paused', reason)));
+    },
+  }),
+  route_({
+    method: 'POST', path: '/v1/subscriptions/{id}/resume', auth: 'tenant',
+    summary: 'Resume: held deliveries are released (or discarded)',
+    examples: { request: { held: 'deliver' }, response: { subscription: exampleSubscription, released: 12, discarded: 0 } },
+    body: resumeBody,
+    response: {
+      status: 200,
+      description: 'The resumed subscription and what became of its held deliveries',
+      schema: z.object({ subscription: subscriptionSchema, released: z.number().int(), discarded: z.number().int() }),
+    },
+    handler: async (ctx) => {
+      const { tenantId, held } = ctx.body();
+      const result = await resumeSubscription(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, held);
+      return json(200, { subscription: toPublicSubscription(result.subscription), released: result.released, discarded: result.discarded });
+    },
+  }),
+  route_({
+    method: 'GET', path: '/v1/subscriptions/{id}/stats', auth: 'tenant',
+    summary: 'Delivery statistics over 1 h, 24 h and 7 days',
+    examples: {
+      response: {
+        subscriptionId: EXAMPLE.subscriptionId,
+        generatedAt: EXAMPLE.at,
+        status: 'active',
+        lastAttemptAt: EXAMPLE.at,
+        lastSuccessAt: EXAMPLE.at,
+        lastError: null,
+        consecutiveFailures: 0,
+        failingSince: null,
+        windows: { '1h': exampleWindow, '24h': exampleWindow, '7d': exampleWindow },
+        hourly: [{ hour: '2026-12-01T10', attempts: 42, succeeded: 40, failed: 2, p50: 85 }],
+      },
+    },
+    query: tenantQuery,
+    response: { status: 200, description: 'The statistics', schema: statsSchema },
+    handler: async (ctx) => json(200, await subscriptionStats(ctx.ports, await tenantFor(ctx), ctx.params.id!)),
+  }),
+  route_({
+    method: 'DELETE', path: '/v1/subscriptions/{id}', auth: 'tenant',
+    summary: 'Delete a subscription',
+    query: tenantQuery,
+    response: { status: 204, description: 'Deleted' },
+    handler: async (ctx) => {
+      await subscriptions.deleteSubscription(ctx.ports, await tenantFor(ctx), ctx.params.id!);
+      return noContent();
+    },
+  }),
+  route_({
+    method: 'POST', path: '/v1/subscriptions/{id}/rotate-secret', auth: 'tenant',
+    summary: 'Rotate the signing secret (the old one signs for 24 h more); with `secret`, to an imported one (not answered back)',
+    examples: { request: {}, response: { secret: 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD' } },
+    body: rotateSecretSchema.meta({ id: 'RotateSecret' }),
+    response: {
+      status: 200,
+      description: 'The new secret',
+      schema: z.object({ secret: z.string().optional().describe('The generated secret, shown once (absent for an imported one)') }),
+    },
+    handler: async (ctx) => {
+      const { tenantId, secret } = ctx.body();
+      return json(200, await subscriptions.rotateSecret(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, secret));
+    },
+  }),
+  route_({
+    method: 'POST', path: '/v1/subscriptions/{id}/test', auth: 'tenant',
+    summary: 'Send a herald.ping now',
+    examples: { request: {}, response: { deliveryId: EXAMPLE.deliveryId, eventId: EXAMPLE.eventId } },
+    body: tenantBody,
+    response: accepted('The ping is on its way', z.object({ deliveryId: z.string(), eventId: z.string() })),
+    handler: async (ctx) => {
+      const { tenantId } = ctx.body();
+      return json(202, await subscriptions.sendTestEvent(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!));
+    },
+  }),
+  route_({
+    method: 'GET', path: '/v1/subscriptions/{id}/deliveries', auth: 'tenant',
+    summary: 'The delivery log, newest first',
+    examples: { response: { items: [exampleDelivery] } },
+    query: pageQuery,
+    response: { status: 200, description: 'A page of deliveries', schema: pageOf(deliverySchema) },
+    handler: async (ctx) => {
+      const { tenantId: named, ...page } = ctx.query();
+      return json(200, await subscriptions.listDeliveries(ctx.ports, await tenantFor(ctx, named), ctx.params.id!, page));
+    },
+  }),
+  route_({
+    method: 'GET', path: '/v1/deliveries/{id}', auth: 'tenant',
+    summary: 'A delivery with its attempts',
+    examples: { response: exampleDelivery },
+    query: tenantQuery,
+    response: { status: 200, description: 'The delivery', schema: deliverySchema },
+    handler: async (ctx) => json(200, await subscriptions.getDelivery(ctx.ports, ctx.principal, await tenantFor(ctx), ctx.params.id!)),
+  }),
+  route_({
+    method: 'POST', path: '/v1/deliveries/{id}/resend', auth: 'tenant',
+    summary: 'Deliver the same event again (a new delivery)',
+    examples: { request: {}, response: { deliveryId: 'dlv_01JD8ZB3C4D5E6F7G8H9J0K1M2' } },
+    body: tenantBody,
+    response: accepted('The new delivery', z.object({ deliveryId: z.string() })),
+    errors: { 429: "The tenant's hourly resend volume is used up ('resendsPerHour')" },
+    handler: async (ctx) => {
+      const { tenantId } = ctx.body();
+      return json(202, await resendDelivery(ctx.ports, ctx.principal, await tenantFor(ctx, tenantId), ctx.params.id!));
+    },
+  }),
+  route_({
+    method: 'POST', path: '/v1/subscriptions/{id}/resend', auth: 'tenant',
+    summary: 'Resend kept events by subject and/or time range',
+    examples: { request: { subject: 'OM-100234', from: '2026-11-30T00:00:00Z' }, response: { count: 3 } },
+    body: resendQuerySchema.meta({ id: 'ResendQuery' }),
+    response: accepted('How many events are resent', z.object({ count: z.number().int() })),
+    errors: { 429: "The tenant's hourly resend volume is used up ('resendsPerHour')" },
+    handler: async (ctx) => {
+      const { tenantId, ...range } = ctx.body();
+      return json(202, await resendEvents(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, range));
+    },
+  }),
+  route_({
+    method: 'GET', path: '/v1/dead-letters', auth: 'tenant',
+    summary: 'Deliveries that exhausted their policy, with the reason',
+    examples: { response: { items: [{ ...exampleDelivery, status: 'failed', reason: 'retry policy exhausted after 8 attempts (last: http_status 500)' }] } },
+    query: deadLetterQuery,
+    response: { status: 200, description: 'A page of dead letters', schema: pageOf(deliverySchema) },
+    handler: async (ctx) => {
+      const { tenantId: named, ...page } = ctx.query();
+      return json(200, await ctx.ports.deliveries.listDeadLetters(await tenantFor(ctx, named), page));
+    },
+  }),
+  route_({
+    method: 'POST', path: '/v1/dead-letters/redrive', auth: 'tenant',
+    summary: 'Redrive dead letters (of one subscription, or all)',
+    examples: { request: { subscriptionId: EXAMPLE.subscriptionId }, response: { count: 4 } },
+    body: redriveSchema.meta({ id: 'Redrive' }),
+    response: accepted('How many are redriven', z.object({ count: z.number().int() })),
+    errors: { 429: "The tenant's hourly resend volume is used up ('resendsPerHour')" },
+    handler: async (ctx) => {
+      const { tenantId, subscriptionId } = ctx.body();
+      return json(202, await redriveDeadLetters(ctx.ports, await tenantFor(ctx, tenantId), subscriptionId));
+    },
+  }),
 ];
 
-/** Method and path of every route, for the OpenAPI document's coverage test. */
-export const ROUTES: readonly [method: string, path: string][] = routes.map(([method, path]) => [method, path]);
-
-const compiled = routes.map(([method, pattern, handler]) => ({
-  method,
-  regex: new RegExp(`^${pattern.replace(/\{(\w+)\}/g, '(?<$1>[A-Za-z0-9_.:@-]{1,128})')}/?$`),
-  handler,
+const compiled = ROUTES.map((spec) => ({
+  spec,
+  regex: new RegExp(`^${spec.path.replace(/\{(\w+)\}/g, '(?<$1>[A-Za-z0-9_.:@-]{1,128})')}/?$`),
 }));
 
 /** What the `{id}` of each resource names, and its shape: a malformed id is a 404 before any read. */
-const ID_PARAMS: [prefix: string, what: string, format: RegExp][] = [
+export const ID_PARAMS: [prefix: string, what: string, format: RegExp][] = [
   ['/v1/tenants/', 'tenant', ID_FORMATS.tenant],
   ['/v1/subscriptions/', 'subscription', ID_FORMATS.subscription],
   ['/v1/deliveries/', 'delivery', ID_FORMATS.delivery],
@@ -236,13 +530,13 @@ const ID_PARAMS: [prefix: string, what: string, format: RegExp][] = [
 ];
 
 /** Finds the route for a request: 404 for an unknown path or malformed id, 405 for a known path and wrong method. */
-export function route(method: string, path: string): { handler: RouteHandler; params: Record<string, string> } {
+export function route(method: string, path: string): { route: Route<ApiPorts>; params: Record<string, string> } {
   let pathKnown = false;
   for (const candidate of compiled) {
     const match = candidate.regex.exec(path);
     if (!match) continue;
     pathKnown = true;
-    if (candidate.method !== method) continue;
+    if (candidate.spec.method !== method) continue;
     const params: Record<string, string> = { ...match.groups };
     const id = params.id;
     const kind = id === undefined ? undefined : ID_PARAMS.find(([prefix]) => path.startsWith(prefix));
@@ -255,7 +549,7 @@ export function route(method: string, path: string): { handler: RouteHandler; pa
         },
       });
     }
-    return { handler: candidate.handler, params };
+    return { route: candidate.spec, params };
   }
   if (pathKnown) throw new DomainError(405, 'Method not allowed', `${method} is not supported on ${path}`);
   throw new NotFoundError('route', `${method} ${path}`);

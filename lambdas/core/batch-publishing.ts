@@ -1,9 +1,10 @@
 import * as z from 'zod';
 import type { CloudEvent } from './envelope.ts';
 import { DomainError, NotFoundError, problemDocument, problemOf, ValidationError, type ProblemDocument } from './errors.ts';
+import { documentedAs } from './documented-shape.ts';
 import { jsonDocumentProblems } from './input-limits.ts';
 import type { PublishOutcome } from './ports.ts';
-import type { PublishEventInput } from './publish-schema.ts';
+import { publishEventSchema, type PublishEventInput } from './publish-schema.ts';
 import { envelopeOf, sweepTime, type PublishPorts } from './publishing.ts';
 import { requireTenant } from './tenant-lookup.ts';
 
@@ -18,7 +19,7 @@ export const STORES_AT_ONCE = 16;
 
 /** The body of `POST /v1/events/batch`; each event is checked on its own, as `POST /v1/events` checks it. */
 export const publishBatchSchema = z
-  .object({ events: z.array(z.unknown()).min(1, 'must hold at least one event').max(MAX_BATCH_EVENTS, `must hold at most ${MAX_BATCH_EVENTS} events`) })
+  .object({ events: z.array(documentedAs(z.unknown(), publishEventSchema)).min(1, 'must hold at least one event').max(MAX_BATCH_EVENTS, `must hold at most ${MAX_BATCH_EVENTS} events`) })
   .strict();
 
 /** The answer for one event of a batch, at its index: 202 accepted, 200 already accepted, or a problem. */

@@ -10,6 +10,7 @@ import {
   type RetryPolicy,
   type SchedulePolicy,
 } from './retry-policy.ts';
+import { documentedAs } from './documented-shape.ts';
 
 /** How the API checks a subscription's `retryPolicy` (the policy itself: retry-policy.ts). */
 const delaySeconds = z.number().int('must be a whole number of seconds').min(0, 'must not be negative').max(MAX_POLICY_AGE_SECONDS);
@@ -62,12 +63,29 @@ const presetNames = Object.keys(RETRY_PRESETS) as [PresetName, ...PresetName[]];
 
 export const presetPolicySchema = z.object({ preset: z.enum(presetNames) }).strict();
 
+const presetList = Object.entries(RETRY_PRESETS)
+  .map(([name, preset]) => `\`${name}\`: ${preset.reproduces}`)
+  .join('; ');
+
+/** What the API documents a retry policy as: the three shapes, each named. */
+const documentedRetryPolicy = z.union([
+  presetPolicySchema.meta({ id: 'RetryPolicyPreset', description: `A named preset. ${presetList}.` }),
+  schedulePolicySchema.meta({
+    id: 'RetryPolicySchedule',
+    description: 'Retries after the listed delays (seconds after each failure; the first attempt is immediate), optionally ended earlier by maxAttempts or maxAgeSeconds',
+  }),
+  exponentialPolicySchema.meta({
+    id: 'RetryPolicyExponential',
+    description: `Delays from initialSeconds growing by factor (default 2) up to maxSeconds, with ±${JITTER * 100}% jitter; ends at maxAttempts or maxAgeSeconds (at least one)`,
+  }),
+]).meta({ id: 'RetryPolicy', description: 'When failed attempts are retried: a preset, a schedule of delays, or exponential backoff. Default: the `default` preset.' });
+
 
 /**
  * The three shapes are told apart by their keys (`preset`, `strategy`, else a `schedule`), so a
  * mistake is reported against the field that is wrong, not as "matches none of three shapes".
  */
-export const retryPolicySchema = z.unknown().transform((value, ctx): RetryPolicy => {
+export const retryPolicySchema = documentedAs(z.unknown().transform((value, ctx): RetryPolicy => {
   const shape = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   if (!shape) {
     ctx.addIssue({ code: 'custom', message: 'must be an object: {preset}, {schedule, …} or {strategy: "exponential", …}' });
@@ -78,7 +96,7 @@ export const retryPolicySchema = z.unknown().transform((value, ctx): RetryPolicy
   if (parsed.success) return parsed.data;
   for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   return z.NEVER;
-});
+}), documentedRetryPolicy);
 
 // The schemas and the plain types of retry-policy.ts describe the same shapes.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { MAX_BURST, MAX_CONCURRENCY, MAX_RATE_PER_SECOND, type RateLimit } from './throttle.ts';
 import { normaliseTypePattern } from './event-types.ts';
+import { documentedAs } from './documented-shape.ts';
 import { tenantIdField } from './id-schemas.ts';
 import { EVENT_BUS_ARN } from './destination-trust.ts';
 
@@ -102,6 +103,11 @@ export const webhookDestinationSchema = z
     if (header && Object.keys(destination.headers ?? {}).some((name) => name.toLowerCase() === header)) {
       ctx.addIssue({ code: 'custom', path: ['legacySignature', 'header'], message: 'is also set in headers: one of them would be lost' });
     }
+  })
+  .meta({
+    id: 'WebhookDestination',
+    description:
+      'A signed webhook (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature headers). `transform` is a JSONata expression shaping the body; `legacySignature` adds a provider-style HMAC header for migrations',
   });
 
 export const eventbridgeDestinationSchema = z
@@ -116,7 +122,8 @@ export const eventbridgeDestinationSchema = z
       .optional(),
     detailType: z.string().min(1).max(128).optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'EventBridgeDestination', description: "An Amazon EventBridge bus (the tenant's, bound by the operator with PUT /v1/tenants/{id}/destination-binding): the CloudEvent is the detail" });
 
 const secretText = (max: number) =>
   z
@@ -168,9 +175,12 @@ export const httpDestinationSchema = z
     timeoutSeconds: z.number().int().min(1).max(MAX_SUBSCRIPTION_TIMEOUT_SECONDS).optional(),
     auth: httpAuthSchema.optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'HttpDestination', description: "A third-party HTTP API: the body (shaped by `transform`) sent with the API's own authentication (api_key, basic or oauth2 client credentials); credentials are write-only" });
 
-export const destinationSchema = z.discriminatedUnion('type', [webhookDestinationSchema, eventbridgeDestinationSchema, httpDestinationSchema]);
+export const destinationSchema = z
+  .discriminatedUnion('type', [webhookDestinationSchema, eventbridgeDestinationSchema, httpDestinationSchema])
+  .meta({ id: 'Destination', description: 'Where deliveries go, by `type`: webhook, eventbridge or http' });
 export type Destination = z.infer<typeof destinationSchema>;
 export type WebhookDestination = z.infer<typeof webhookDestinationSchema>;
 export type EventBridgeDestination = z.infer<typeof eventbridgeDestinationSchema>;
@@ -206,11 +216,53 @@ const eventTypePattern = z.string().transform((value, ctx) => {
   return normalised;
 });
 
-const filterSchema = z.record(z.string(), z.unknown()).superRefine((pattern, ctx) => {
-  for (const problem of validateEventPattern(pattern)) {
-    ctx.addIssue({ code: 'custom', path: problem.path ? problem.path.split('.') : [], message: problem.message });
-  }
-});
+/** An EventBridge pattern as event-pattern.ts reads it (validateEventPattern words the mistakes). */
+const leafValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const textOrFolded = z.union([z.string(), z.object({ 'equals-ignore-case': z.string() }).strict()]);
+const textMatchers = ['prefix', 'suffix', 'equals-ignore-case', 'wildcard'] as const;
+const patternOperator = z
+  .union([
+    z.object({ prefix: textOrFolded }).strict(),
+    z.object({ suffix: textOrFolded }).strict(),
+    z.object({ 'equals-ignore-case': z.string() }).strict(),
+    z.object({ wildcard: z.string() }).strict(),
+    z.object({ numeric: z.array(z.union([z.enum(['=', '<', '<=', '>', '>=']), z.number()])).min(2).max(4) }).strict(),
+    z.object({ exists: z.boolean() }).strict(),
+    z.object({ cidr: z.string() }).strict(),
+    z
+      .object({
+        'anything-but': z.union([
+          leafValue,
+          z.array(leafValue),
+          ...textMatchers.map((name) => z.object({ [name]: z.union([z.string(), z.array(z.string())]) }).strict()),
+        ]),
+      })
+      .strict(),
+  ])
+  .meta({ id: 'EventPatternOperator', description: 'One matching operator, as in EventBridge content filtering' });
+export const eventPatternShape: z.ZodType = z
+  .record(
+    z.string(),
+    z.union([
+      z.array(z.union([leafValue, patternOperator])).describe('The values the field may take (any one matches), or operators'),
+      z.lazy(() => eventPatternShape),
+      z.array(z.lazy(() => eventPatternShape)).describe('Under `$or`: alternative patterns, one of which must match'),
+    ]),
+  )
+  .meta({
+    id: 'EventPattern',
+    description:
+      'An Amazon EventBridge event pattern over the CloudEvent (e.g. {"data": {"status": ["paid"], "total": [{"numeric": [">", 100]}]}}): nested objects match nested fields, arrays list allowed values or operators, `$or` lists alternatives',
+  });
+
+const filterSchema = documentedAs(
+  z.record(z.string(), z.unknown()).superRefine((pattern, ctx) => {
+    for (const problem of validateEventPattern(pattern)) {
+      ctx.addIssue({ code: 'custom', path: problem.path ? problem.path.split('.') : [], message: problem.message });
+    }
+  }),
+  eventPatternShape,
+);
 
 export const subscriptionStatusSchema = z.enum(['active', 'paused']);
 
@@ -241,6 +293,16 @@ export const successStatusSchema = z.union([
     .refine((codes) => new Set(codes).size === codes.length, 'codes must be unique'),
 ]);
 
+export const rateLimitSchema = z
+  .object({
+    perSecond: z.number().min(0.001).max(MAX_RATE_PER_SECOND).describe('Requests a second at most, after the burst'),
+    burst: z.number().int().min(1).max(MAX_BURST).optional().describe('Requests that may go at once after a quiet spell (default: one second’s worth)'),
+  })
+  .strict()
+  .meta({ id: 'RateLimit', description: 'Deliveries over the rate wait for their slot: no attempt is counted, nothing fails' });
+
+export const maxConcurrencySchema = z.number().int().min(1).max(MAX_CONCURRENCY).describe('Requests in flight to this destination at once, at most, across every worker');
+
 const subscriptionFields = {
   name: z.string().trim().min(1).max(200),
   description: z.string().max(1000).optional(),
@@ -264,12 +326,8 @@ const subscriptionFields = {
    * each), after a burst of `burst` (default one second's worth); deliveries over it wait their
    * slot, no attempt counted.
    */
-  rateLimit: z
-    .object({ perSecond: z.number().positive().min(0.001).max(MAX_RATE_PER_SECOND), burst: z.number().int().min(1).max(MAX_BURST).optional() })
-    .strict()
-    .optional(),
-  /** At most this many requests in flight to this destination at once, across every worker. */
-  maxConcurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional(),
+  rateLimit: rateLimitSchema.optional(),
+  maxConcurrency: maxConcurrencySchema.optional(),
   metadata: z.record(z.string(), z.string().max(500)).optional(),
   /** Pins event types to one schema version: `{"order.created": 1}`. */
   versions: z.record(z.string(), z.number().int().min(1)).optional(),

@@ -4,7 +4,8 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import { buildConsoleSync } from '../../console/build.ts';
+import { readFileSync } from 'node:fs';
+import { buildApiReference, buildConsoleSync } from '../../console/build.ts';
 import { CONSOLE_HSTS_MAX_AGE_SECONDS, consoleContentSecurityPolicy } from '../herald-config.ts';
 
 /** The longest AWS region name (e.g. ap-southeast-5), for stacks whose region is a token. */
@@ -28,7 +29,7 @@ export interface ConsoleSiteProps {
 }
 
 /**
- * The tenant console as a static site: a private S3 bucket behind CloudFront with origin access
+ * The tenant console (and the API reference at /docs/) as a static site: a private S3 bucket behind CloudFront with origin access
  * control, filled at deploy time with the bundle built while the stack synthesizes, and a
  * config.json naming the API.
  */
@@ -60,6 +61,21 @@ export class ConsoleSite extends Construct {
         frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
       },
     });
+    // CloudFront's default root object applies to / only: /docs and /docs/ are the reference's index.
+    const folderIndex = new cloudfront.Function(this, 'FolderIndex', {
+      comment: 'Herald console: /docs and /docs/ serve docs/index.html',
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+      code: cloudfront.FunctionCode.fromInline(
+        [
+          'function handler(event) {',
+          '  var request = event.request;',
+          "  if (request.uri === '/docs') return { statusCode: 301, statusDescription: 'Moved Permanently', headers: { location: { value: '/docs/' } } };",
+          "  if (request.uri.endsWith('/')) request.uri += 'index.html';",
+          '  return request;',
+          '}',
+        ].join('\n'),
+      ),
+    });
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: 'Herald tenant console',
       defaultRootObject: 'index.html',
@@ -67,6 +83,7 @@ export class ConsoleSite extends Construct {
         origin: origins.S3BucketOrigin.withOriginAccessControl(this.bucket),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
         responseHeadersPolicy: this.responseHeaders,
+        functionAssociations: [{ function: folderIndex, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
       },
     });
     // CloudFront is global: an origin access control's name must be unique in the account, and
@@ -74,6 +91,10 @@ export class ConsoleSite extends Construct {
     const oac = this.distribution.node.findAll().find((c): c is cloudfront.CfnOriginAccessControl => c instanceof cloudfront.CfnOriginAccessControl)!;
     oac.addPropertyOverride('OriginAccessControlConfig.Name', originAccessControlName(Stack.of(this)));
     const files = buildConsoleSync();
+    // The API reference at /docs/, with the checked-in document (a unit test holds it to the
+    // code) naming the deployed API as its server.
+    const reference = buildApiReference();
+    const document = JSON.parse(readFileSync(new URL('../../openapi/herald.json', import.meta.url), 'utf8')) as Record<string, unknown>;
     const deployment = new s3deploy.BucketDeployment(this, 'Deploy', {
       destinationBucket: this.bucket,
       distribution: this.distribution,
@@ -81,6 +102,8 @@ export class ConsoleSite extends Construct {
       sources: [
         ...Object.entries(files).map(([name, content]) => s3deploy.Source.data(name, content)),
         s3deploy.Source.jsonData('config.json', { apiUrl: props.apiUrl }),
+        ...Object.entries(reference).map(([name, content]) => s3deploy.Source.data(`docs/${name}`, content)),
+        s3deploy.Source.jsonData('docs/openapi.json', { ...document, servers: [{ url: props.apiUrl, description: 'This deployment' }] }),
       ],
     });
 

@@ -143,6 +143,19 @@ describe('tenant console site', () => {
     template.hasOutput('ConsoleUrl', {});
   });
 
+  it('serves the API reference at /docs/ with the console: a viewer-request function maps /docs and folders to their index', () => {
+    const functions = template.findResources('AWS::CloudFront::Function');
+    const [logicalId, fn] = Object.entries(functions).find(([, f]) => /docs\/index\.html/.test(f.Properties.FunctionConfig.Comment))!;
+    expect(fn.Properties.FunctionCode).toMatch(/request\.uri === '\/docs'/);
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        DefaultCacheBehavior: Match.objectLike({
+          FunctionAssociations: [{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [logicalId, 'FunctionARN'] } }],
+        }),
+      }),
+    });
+  });
+
   it('lets the console (another origin) call the API: CORS preflight and headers on gateway answers', () => {
     const options = resources('AWS::ApiGateway::Method').filter((m) => m.Properties.HttpMethod === 'OPTIONS');
     expect(options.length).toBeGreaterThan(0);

@@ -20,6 +20,7 @@ import { LocalApiGateway } from './api-gateway.ts';
 import { ensureTable, resolveLocalhostNames, startDynamo, startSqs } from './emulators.ts';
 import { LocalEventBus } from './event-bus.ts';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
+import { asFunction } from './invocations.ts';
 import { SqsPoller } from './sqs-poller.ts';
 import { buildConsole, type ConsoleFiles } from '../console/build.ts';
 
@@ -186,11 +187,12 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
       }
     };
   };
-  const api = timed('api', (await import('../lambdas/api/handler.ts')).handler as unknown as LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>);
-  const authorizer = (await import('../lambdas/authorizer/handler.ts')).handler as unknown as LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>;
-  const fanout = timed('fanout', (await import('../lambdas/fanout/handler.ts')).handler as unknown as LambdaHandler<EventBridgeEvent<string, unknown>, unknown>);
-  const deliver = (await import('../lambdas/deliver/handler.ts')).handler as unknown as LambdaHandler<SQSEvent, SQSBatchResponse>;
-  const sweeper = (await import('../lambdas/sweeper/handler.ts')).handler as unknown as LambdaHandler<ScheduledEvent, SweepReport>;
+  // Each invocation runs as its function (local/invocations.ts), as it would in its own Lambda.
+  const api = timed('api', asFunction((await import('../lambdas/api/handler.ts')).handler as unknown as LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>));
+  const authorizer = asFunction((await import('../lambdas/authorizer/handler.ts')).handler as unknown as LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>);
+  const fanout = timed('fanout', asFunction((await import('../lambdas/fanout/handler.ts')).handler as unknown as LambdaHandler<EventBridgeEvent<string, unknown>, unknown>));
+  const deliver = asFunction((await import('../lambdas/deliver/handler.ts')).handler as unknown as LambdaHandler<SQSEvent, SQSBatchResponse>);
+  const sweeper = asFunction((await import('../lambdas/sweeper/handler.ts')).handler as unknown as LambdaHandler<ScheduledEvent, SweepReport>);
   const invokeFanout = (event: EventBridgeEvent<string, unknown>) => fanout(event, lambdaContext('herald-fanout', 30_000));
 
   const queueUrl = process.env[ENV.deliveryQueueUrl]!;

@@ -3,8 +3,8 @@
  * allowed by that function's role in the synthesized stack, for the resource it touched. A
  * representative workload (publish and batch publish; webhook, http, eventbridge, batching and
  * ordered subscriptions; a retry, a dead letter, redrive, resends, the sweeper, stats, paging,
- * keys, bindings) runs with a recording middleware on every SDK client; each call becomes the IAM
- * requests it makes when deployed (SQS batch calls as their single actions, the table's KMS key,
+ * keys, bindings, the self-test receiver) runs with a recording middleware on every SDK client;
+ * each call becomes the IAM requests it makes when deployed (SQS batch calls as their single actions, the table's KMS key,
  * a customer's bus through the customer-bus role) and is evaluated against the role's policies.
  * A request the policy would refuse fails the test, naming function, action and resource.
  */
@@ -29,7 +29,7 @@ let template: CfnTemplate;
 let stack: HeraldStack;
 
 beforeAll(async () => {
-  stack = new HeraldStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'IamCoverage');
+  stack = new HeraldStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'IamCoverage', { selfTestReceiver: true });
   template = Template.fromStack(stack).toJSON() as CfnTemplate;
   recordSdkCalls((call) => calls.push(call));
   herald = await startHeraldLocal({ port: 0, adminKey: ADMIN, sweepIntervalMs: 0, sweepAfterSeconds: 1 });
@@ -67,6 +67,7 @@ function roleOf(functionName: string): string {
     'herald-fanout': stack.delivery.fanout,
     'herald-deliver': stack.delivery.deliver,
     'herald-sweeper': stack.delivery.sweeper,
+    'herald-self-test': stack.selfTestReceiver!.handler,
   };
   const fn = functions[functionName];
   if (!fn) throw new Error(`${functionName} is no function of the stack`);
@@ -119,6 +120,12 @@ describe('IAM coverage', () => {
     await subscribe('bus', { type: 'eventbridge', eventBusArn: localBusArn('customer-bus'), source: 'acme.oms' });
     await subscribe('batched', { type: 'webhook', url: `${receiver.url}/batched` }, { batching: { maxItems: 2, intervalSeconds: 0 } });
     await subscribe('ordered', { type: 'webhook', url: `${receiver.url}/ordered` }, { ordering: 'subject' });
+    // The self-test receiver (herald smoke's): a run registered, read back and forgotten.
+    const secret = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
+    const run = `${herald.selfTestUrl}/runs/iam-coverage-run`;
+    const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+    expect((await fetch(run, { method: 'PUT', headers: admin, body: JSON.stringify({ secret }) })).status).toBe(201);
+    await subscribe('self-test', { type: 'webhook', url: `${herald.selfTestUrl}/hooks/iam-coverage-run/ok` }, { secret });
 
     const data = exampleOf('order.created');
     expect((await api('POST', '/v1/events', ADMIN, { tenantId: tenant.id, type: 'order.created', subject: 'iam-1', data })).status).toBe(202);
@@ -131,6 +138,11 @@ describe('IAM coverage', () => {
     await receiver.waitFor('/batched', 1);
     await receiver.waitFor('/retry', 4);
     await eventually(async () => ((await busEvents()).length >= 3 ? true : undefined));
+    await eventually(async () => {
+      const got = (await (await fetch(run, { headers: admin })).json()) as { items: { verified: boolean }[] };
+      return got.items.length >= 3 && got.items.every((h) => h.verified) ? true : undefined;
+    });
+    expect((await fetch(run, { method: 'DELETE', headers: admin })).status).toBe(204);
     const letters = await eventually(async () => {
       const res = await api('GET', '/v1/dead-letters', tenant.apiKey);
       return res.body.items?.length ? res.body.items : undefined;
@@ -174,12 +186,13 @@ describe('IAM coverage', () => {
       set.add(iamActionOf(call.client, call.operation));
       byFunction.set(call.functionName, set);
     }
-    expect([...byFunction.keys()].sort()).toEqual(['herald-api', 'herald-authorizer', 'herald-deliver', 'herald-fanout', 'herald-sweeper']);
+    expect([...byFunction.keys()].sort()).toEqual(['herald-api', 'herald-authorizer', 'herald-deliver', 'herald-fanout', 'herald-self-test', 'herald-sweeper']);
     // The paths the workload was built to reach did make their calls.
     expect([...byFunction.get('herald-api')!]).toEqual(expect.arrayContaining(['events:PutEvents', 'dynamodb:Query', 'sqs:ReceiveMessage', 'sqs:SendMessage']));
     expect([...byFunction.get('herald-deliver')!]).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:SendMessage', 'events:PutEvents', 'dynamodb:UpdateItem']));
     expect([...byFunction.get('herald-fanout')!]).toEqual(expect.arrayContaining(['sqs:SendMessage', 'dynamodb:Query']));
     expect([...byFunction.get('herald-sweeper')!]).toEqual(expect.arrayContaining(['dynamodb:Query']));
+    expect([...byFunction.get('herald-self-test')!]).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem']));
   });
 
   it('finds every request allowed by the calling function’s synthesized policies', () => {

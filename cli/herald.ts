@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import createClient from 'openapi-fetch';
 import type { components, paths } from '../console/api-types.ts';
+import { runSmoke } from './smoke.ts';
 
 type Delivery = components['schemas']['Delivery'];
 type Subscription = components['schemas']['Subscription'];
@@ -49,6 +50,12 @@ Commands
   tail <subscriptionId> [--lines N] [--interval-ms MS]
                                                print the latest N deliveries (default 10), then
                                                every new or changed one, polling every second
+  smoke --receiver <url> [--type <t>] [--timeout-seconds N]
+                                               (admin key) the whole path against this Herald:
+                                               tenant, signed delivery, retry, dead letter,
+                                               redrive, through the self-test receiver
+                                               (herald:selfTestReceiver; npm start prints its
+                                               URL); cleans up after itself. Exit 1 if a step fails
 
 Options
   --json                 print the API's answers as JSON (tail: one JSON object per line)
@@ -91,6 +98,8 @@ const OPTIONS = {
   subscription: { type: 'string' },
   lines: { type: 'string' },
   'interval-ms': { type: 'string' },
+  receiver: { type: 'string' },
+  'timeout-seconds': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -116,6 +125,7 @@ const COMMANDS: Record<string, { args: string[]; options: readonly (keyof typeof
   'dead-letters redrive': { args: [], options: ['tenant', 'subscription'] },
   stats: { args: ['subscriptionId'], options: ['tenant'] },
   tail: { args: ['subscriptionId'], options: ['tenant', 'lines', 'interval-ms'] },
+  smoke: { args: [], options: ['receiver', 'type', 'timeout-seconds'] },
 };
 
 /** A mistake in the command line: exit 2. */
@@ -300,6 +310,7 @@ function positiveInt(name: string, value: string | undefined): number | undefine
 interface Ctx {
   client: Client;
   url: string;
+  key: string;
   values: Values;
   args: string[];
   io: Io;
@@ -444,6 +455,27 @@ async function tail(ctx: Ctx): Promise<number> {
   return 0;
 }
 
+async function smoke(ctx: Ctx): Promise<number> {
+  const { values, url, io } = ctx;
+  const receiver = values.receiver ?? io.env.HERALD_SELF_TEST_URL;
+  if (!receiver) throw new UsageError('smoke needs --receiver <url> (the stack output SelfTestReceiverUrl, or the URL npm start prints), or HERALD_SELF_TEST_URL');
+  if (!/^https?:\/\//.test(receiver)) throw new UsageError(`--receiver must be an http(s) URL, got "${receiver}"`);
+  const timeoutSeconds = positiveInt('timeout-seconds', values['timeout-seconds']) ?? 120;
+  const result = await runSmoke({
+    url,
+    adminKey: ctx.key,
+    receiver,
+    eventType: values.type,
+    timeoutMs: timeoutSeconds * 1000,
+    report: (s) => {
+      if (!values.json) (s.ok ? io.out : io.err)(`${s.ok ? '✓' : '✗'} ${s.step.padEnd(13)} ${s.detail} (${s.ms} ms)`);
+    },
+  });
+  if (values.json) io.out(JSON.stringify(result, null, 2));
+  else (result.ok ? io.out : io.err)(result.ok ? 'smoke test passed' : 'smoke test FAILED');
+  return result.ok ? 0 : 1;
+}
+
 async function dispatch(command: string, ctx: Ctx): Promise<number> {
   const { client, url, values, args } = ctx;
   const tenantQuery = values.tenant !== undefined ? { tenantId: values.tenant } : {};
@@ -546,6 +578,8 @@ async function dispatch(command: string, ctx: Ctx): Promise<number> {
     }
     case 'tail':
       return tail(ctx);
+    case 'smoke':
+      return smoke(ctx);
   }
   throw new UsageError(`unknown command "${command}"`);
 }
@@ -583,7 +617,7 @@ export async function main(argv: string[], io: Io = { out: (l) => console.log(l)
     if (!key) throw new UsageError('no API key: set HERALD_KEY, pass --key, or use --profile');
     const client = createClient<paths>({ baseUrl: url, headers: { authorization: `Bearer ${key}` } });
     const print = (data: unknown, human: () => string) => io.out(values.json ? JSON.stringify(data, null, 2) : human());
-    return await dispatch(command, { client, url, values, args, io, print });
+    return await dispatch(command, { client, url, key, values, args, io, print });
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err(`herald: ${(error as Error).message}`);

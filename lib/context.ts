@@ -25,6 +25,7 @@ export const HERALD_CONTEXT_KEYS = [
   'herald:deliverMaxConcurrency',
   'herald:deliverReservedConcurrency',
   'herald:environment',
+  'herald:selfTestReceiver',
 ] as const;
 
 const flag = (value: unknown) => value === true || value === 'true';
@@ -84,5 +85,7 @@ export function heraldPropsFromContext(node: Node): HeraldStackProps {
     deliverReservedConcurrency: positive('herald:deliverReservedConcurrency', true),
     // The `environment` attribute of every event Herald builds (e.g. production, sandbox). @default none
     environment: environmentName(get('herald:environment')),
+    // The receiver `herald smoke` delivers to (a public function URL). @default false
+    selfTestReceiver: flag(get('herald:selfTestReceiver')),
   };
 }

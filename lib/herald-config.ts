@@ -75,6 +75,8 @@ export const FUNCTIONS = {
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
   deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust', 'customerBusRoleArn', 'customerRoleName', 'environment'] },
   sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
+  /** Optional (`herald:selfTestReceiver`): the webhook receiver `herald smoke` delivers to. */
+  selfTest: { entry: 'lambdas/self-test/handler.ts', env: ['tableName', 'adminKeyHash'] },
 } as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
 
 /** Routes anyone may GET without a key: the API's own documentation. */

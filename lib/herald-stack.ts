@@ -9,6 +9,7 @@ import { Delivery } from './constructs/delivery.ts';
 import { EnterpriseTargets } from './constructs/enterprise-targets.ts';
 import type { EnterpriseTarget } from './enterprise-targets.ts';
 import { Monitoring } from './constructs/monitoring.ts';
+import { SelfTestReceiver } from './constructs/self-test-receiver.ts';
 import { Storage } from './constructs/storage.ts';
 import { TABLE_INDEXES } from './herald-config.ts';
 import { parsePortRule } from '../lambdas/core/destination-policy.ts';
@@ -75,6 +76,11 @@ export interface HeraldStackProps extends StackProps {
    * @default `herald-<stack name>-customer-bus-<region>` (see customerBusRoleName)
    */
   readonly customerBusRoleName?: string;
+  /**
+   * Deploy the self-test receiver `herald smoke` delivers to: a function behind a public function
+   * URL that verifies signatures and records runs the admin registered. @default false
+   */
+  readonly selfTestReceiver?: boolean;
 }
 
 /** The longest AWS region name (e.g. ap-southeast-5, us-isob-east-1), for unresolved regions. */
@@ -108,6 +114,8 @@ export class HeraldStack extends Stack {
   public readonly monitoring: Monitoring;
   public readonly enterpriseTargets: EnterpriseTargets;
   public readonly console: ConsoleSite;
+  /** Present when `selfTestReceiver` is set. */
+  public readonly selfTestReceiver?: SelfTestReceiver;
 
   constructor(scope: Construct, id: string, props: HeraldStackProps = {}) {
     // Termination protection on unless the operator turns it off (herald:terminationProtection=false).
@@ -179,6 +187,10 @@ export class HeraldStack extends Stack {
       bus: this.bus.bus,
       alarmEmail: props.alarmEmail,
     });
+
+    if (props.selfTestReceiver) {
+      this.selfTestReceiver = new SelfTestReceiver(this, 'SelfTestReceiver', { table: this.storage.table, adminKeyHash: adminKeyHash.valueAsString });
+    }
 
     this.console = new ConsoleSite(this, 'Console', {
       apiUrl: this.api.restApi.url,

@@ -30,6 +30,9 @@ const portText = (argument('port') ?? process.env.PORT ?? '').trim() || '3000';
 const port = Number(portText);
 if (!/^\d{1,5}$/.test(portText) || port > 65535) fail(`PORT must be a port number from 0 to 65535, not ${JSON.stringify(portText)}`);
 const host = (argument('host') ?? process.env.HERALD_HOST ?? '').trim() || '127.0.0.1';
+const selfTestPortText = (process.env.HERALD_SELF_TEST_PORT ?? '').trim() || '0';
+const selfTestPort = Number(selfTestPortText);
+if (!/^\d{1,5}$/.test(selfTestPortText) || selfTestPort > 65535) fail(`HERALD_SELF_TEST_PORT must be a port number from 0 to 65535, not ${JSON.stringify(selfTestPortText)}`);
 
 function startError(error: unknown): string {
   const { code, message } = error as NodeJS.ErrnoException;
@@ -79,9 +82,11 @@ try {
     adminKey: process.env.HERALD_ADMIN_KEY || undefined,
     dataDir: process.env.HERALD_DATA_DIR || undefined,
     allowPrivateTargets: process.env.HERALD_ALLOW_PRIVATE_TARGETS !== '0',
+    selfTestPort,
   });
 } catch (error) {
   fail(startError(error));
 }
 if (herald.adminKeyGenerated) console.log(`Admin key (generated; set HERALD_ADMIN_KEY to choose one): ${herald.adminKey}`);
 console.log(`Herald local API ready at ${herald.url}`);
+console.log(`Self-test receiver (herald smoke --receiver) at ${herald.selfTestUrl}`);

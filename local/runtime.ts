@@ -9,6 +9,7 @@ import type {
   APIGatewayProxyResult,
   APIGatewayRequestAuthorizerEvent,
   EventBridgeEvent,
+  LambdaFunctionURLEvent,
   ScheduledEvent,
   SQSBatchResponse,
   SQSEvent,
@@ -19,7 +20,9 @@ import { bearerToken, hashApiKey } from '../lambdas/core/api-keys.ts';
 import { LocalApiGateway } from './api-gateway.ts';
 import { ensureTable, resolveLocalhostNames, startDynamo, startSqs } from './emulators.ts';
 import { LocalEventBus } from './event-bus.ts';
+import { LocalFunctionUrl } from './function-url.ts';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
+import { asFunction } from './invocations.ts';
 import { SqsPoller } from './sqs-poller.ts';
 import { buildApiReference, buildConsole, type ApiReferenceFiles, type ConsoleFiles } from '../console/build.ts';
 import { loadCatalogue } from '../lambdas/adapters/catalogue-files.ts';
@@ -60,6 +63,11 @@ export interface HeraldLocalOptions {
   sweepAfterSeconds?: number;
   /** Observes how long each api and fan-out invocation took (ms): the bench's cost model. */
   onInvocation?: (fn: 'api' | 'fanout', ms: number) => void;
+  /**
+   * Port of the self-test receiver (`herald smoke` delivers to it; deployed, a function URL when
+   * `herald:selfTestReceiver` is set). Default 0: any free port, see `selfTestUrl`.
+   */
+  selfTestPort?: number;
   /** Fault injection for tests: wraps the deliver function as the event source mapping sees it. */
   wrapDeliver?: (handler: LambdaHandler<SQSEvent, SQSBatchResponse>) => LambdaHandler<SQSEvent, SQSBatchResponse>;
 }
@@ -69,6 +77,8 @@ export interface HeraldLocal {
   port: number;
   adminKey: string;
   adminKeyGenerated: boolean;
+  /** The self-test receiver, as its function URL would be deployed: `herald smoke --receiver <this>`. */
+  selfTestUrl: string;
   bus: LocalEventBus;
   sqs: SQSClient;
   queues: { delivery: string; deadLetter: string };
@@ -158,6 +168,7 @@ export function functionEnvironment(emulators: Pick<LocalEmulators, 'dynamoEndpo
 export interface LocalFunctions {
   url: string;
   port: number;
+  selfTestUrl: string;
   sqs: SQSClient;
   invokeFanout(event: EventBridgeEvent<string, unknown>): Promise<unknown>;
   sweep(): Promise<SweepReport>;
@@ -188,11 +199,13 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
       }
     };
   };
-  const api = timed('api', (await import('../lambdas/api/handler.ts')).handler as unknown as LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>);
-  const authorizer = (await import('../lambdas/authorizer/handler.ts')).handler as unknown as LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>;
-  const fanout = timed('fanout', (await import('../lambdas/fanout/handler.ts')).handler as unknown as LambdaHandler<EventBridgeEvent<string, unknown>, unknown>);
-  const deliver = (await import('../lambdas/deliver/handler.ts')).handler as unknown as LambdaHandler<SQSEvent, SQSBatchResponse>;
-  const sweeper = (await import('../lambdas/sweeper/handler.ts')).handler as unknown as LambdaHandler<ScheduledEvent, SweepReport>;
+  // Each invocation runs as its function (local/invocations.ts), as it would in its own Lambda.
+  const api = timed('api', asFunction((await import('../lambdas/api/handler.ts')).handler as unknown as LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>));
+  const authorizer = asFunction((await import('../lambdas/authorizer/handler.ts')).handler as unknown as LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>);
+  const fanout = timed('fanout', asFunction((await import('../lambdas/fanout/handler.ts')).handler as unknown as LambdaHandler<EventBridgeEvent<string, unknown>, unknown>));
+  const deliver = asFunction((await import('../lambdas/deliver/handler.ts')).handler as unknown as LambdaHandler<SQSEvent, SQSBatchResponse>);
+  const sweeper = asFunction((await import('../lambdas/sweeper/handler.ts')).handler as unknown as LambdaHandler<ScheduledEvent, SweepReport>);
+  const selfTest = asFunction((await import('../lambdas/self-test/handler.ts')).handler as unknown as LambdaHandler<LambdaFunctionURLEvent, APIGatewayProxyResult>);
   const invokeFanout = (event: EventBridgeEvent<string, unknown>) => fanout(event, lambdaContext('herald-fanout', 30_000));
 
   const queueUrl = process.env[ENV.deliveryQueueUrl]!;
@@ -242,10 +255,13 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
   const adminKeyHash = options.adminKey ? hashApiKey(options.adminKey) : process.env[ENV.adminKeyHash];
   const gateway = new LocalApiGateway({ authorizer, api, extra: localRoutes(options.bus, invokeFanout, adminKeyHash) });
   const port = await gateway.listen(options.port ?? 3000, options.host ?? '127.0.0.1');
+  const selfTestUrl = new LocalFunctionUrl('herald-self-test', selfTest, 10_000);
+  const selfTestPort = await selfTestUrl.listen(options.selfTestPort ?? 0, options.host ?? '127.0.0.1');
   let stopped = false;
   return {
     url: `http://${urlHost(options.host)}:${port}`,
     port,
+    selfTestUrl: `http://${urlHost(options.host)}:${selfTestPort}`,
     sqs,
     invokeFanout,
     sweep: runSweep,
@@ -261,6 +277,7 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
       if (sweepTimer) clearInterval(sweepTimer);
       await sweeping?.catch(() => undefined);
       await gateway.stop();
+      await selfTestUrl.stop();
       await poller.stop();
       await orderedPoller.stop();
       sqs.destroy();
@@ -287,6 +304,7 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
     port: functions.port,
     adminKey,
     adminKeyGenerated,
+    selfTestUrl: functions.selfTestUrl,
     bus: emulators.bus,
     sqs: functions.sqs,
     queues: emulators.queues,

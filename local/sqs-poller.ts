@@ -2,6 +2,7 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQ
 import { setMaxListeners } from 'node:events';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
+import { runAsFunction } from './invocations.ts';
 
 /**
  * A local Lambda event source mapping for SQS: long-polls the queue, invokes the function with
@@ -66,7 +67,8 @@ export class SqsPoller {
     this.running = true;
     // Every poller's receive listens on the one stop signal.
     setMaxListeners(Math.max(10, 4 * (this.options.concurrency ?? 2)), this.abort.signal);
-    for (let i = 0; i < (this.options.concurrency ?? 2); i++) this.loops.push(this.loop());
+    // An event source mapping receives and deletes with its function's role: its calls are the function's.
+    for (let i = 0; i < (this.options.concurrency ?? 2); i++) this.loops.push(runAsFunction(this.options.functionName, () => this.loop()));
   }
 
   async stop(): Promise<void> {

@@ -59,6 +59,8 @@ import { openPageToken, PAGE_TOKEN_KEY_BYTES, pageTokenRefused, sealPageToken } 
  *                                                        STATE with a look scheduled, gsi2: BATCHCHECK#<shard> / <checkAt>#<tid>#<sid>
  *   page token key CONFIG              PAGE_TOKEN_KEY#v1 (the AES key sealing nextTokens; no index, no TTL;
  *                                                        no route addresses a bare pk, so no tenant reads it)
+ *   self-test run  SELFTEST#<run>      #RUN | HOOK#<receivedAt>#<webhook id>   (the optional self-test
+ *                                                        receiver: lambdas/adapters/self-test-store.ts; expire after a day)
  */
 const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi1, gsi2, gsi3 } = TABLE_SCHEMA;
 const KEY_FIELDS = [PK, SK, TTL, gsi1.partitionKey, gsi1.sortKey, gsi2.partitionKey, gsi2.sortKey, gsi3.partitionKey, gsi3.sortKey];

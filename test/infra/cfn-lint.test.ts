@@ -57,6 +57,7 @@ const EVERY_CONTEXT: Record<(typeof HERALD_CONTEXT_KEYS)[number], unknown> = {
   'herald:deliverMaxConcurrency': 50,
   'herald:deliverReservedConcurrency': 60,
   'herald:environment': 'sandbox',
+  'herald:selfTestReceiver': true,
   'herald:tenantQuotas': '{"subscriptions":500,"apiKeys":20}',
   'herald:deliveryBatchWindowSeconds': 5,
   'herald:apiRateLimit': 1000,

@@ -806,6 +806,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions/{id}/public-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The whpk_ public keys an ed25519 subscription signs with now: the current one first, then a rotated-out one until its expiresAt (409 for an hmac subscription) */
+        get: {
+            parameters: {
+                query?: {
+                    tenantId?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PublicKeys"];
+                    };
+                };
+                /** @description A problem */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/subscriptions/{id}/resend": {
         parameters: {
             query?: never;
@@ -952,7 +1001,9 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description The generated secret, shown once (absent for an imported one) */
+                            /** @description signature "ed25519": the new key pair's whpk_ public key (the old key signs for 24 h more) */
+                            publicKey?: string;
+                            /** @description The generated secret, shown once (absent for an imported one, and for signature "ed25519") */
                             secret?: string;
                         };
                     };
@@ -1387,6 +1438,8 @@ export interface components {
             retryPolicy?: unknown;
             secret?: string;
             /** @enum {string} */
+            signature?: "hmac" | "ed25519";
+            /** @enum {string} */
             status?: "active" | "paused";
             successStatus?: "2xx" | number[];
             tenantId?: string;
@@ -1534,6 +1587,8 @@ export interface components {
             payload?: "full" | "thin";
             retryPolicy?: unknown | null;
             /** @enum {string} */
+            signature?: "hmac" | "ed25519";
+            /** @enum {string} */
             status?: "active" | "paused";
             successStatus?: ("2xx" | number[]) | null;
             tenantId?: string;
@@ -1550,6 +1605,19 @@ export interface components {
             status: number;
             title: string;
             type: string;
+        };
+        PublicKeys: {
+            items: {
+                /** Format: date-time */
+                createdAt: string;
+                /**
+                 * Format: date-time
+                 * @description A rotated-out key: it stops signing then
+                 */
+                expiresAt?: string;
+                publicKey: string;
+            }[];
+            subscriptionId: string;
         };
         PublishEvent: {
             data: unknown;
@@ -1707,11 +1775,19 @@ export interface components {
             pausedReason?: string;
             /** @enum {string} */
             payload?: "full" | "thin";
+            /** @description signature "ed25519": the current public key (base64 of the raw 32-byte ed25519 key) that verifies v1a signatures */
+            publicKey?: string;
             retryPolicy?: {
                 [key: string]: unknown;
             };
+            /**
+             * @description How webhooks are signed; absent means hmac
+             * @enum {string}
+             */
+            signature?: "hmac" | "ed25519";
             /** @enum {string} */
             status: "active" | "paused";
+            successStatus?: "2xx" | number[];
             tenantId?: string;
             /** Format: date-time */
             updatedAt?: string;
@@ -1746,11 +1822,19 @@ export interface components {
             pausedReason?: string;
             /** @enum {string} */
             payload?: "full" | "thin";
+            /** @description signature "ed25519": the current public key (base64 of the raw 32-byte ed25519 key) that verifies v1a signatures */
+            publicKey?: string;
             retryPolicy?: {
                 [key: string]: unknown;
             };
+            /**
+             * @description How webhooks are signed; absent means hmac
+             * @enum {string}
+             */
+            signature?: "hmac" | "ed25519";
             /** @enum {string} */
             status: "active" | "paused";
+            successStatus?: "2xx" | number[];
             tenantId?: string;
             /** Format: date-time */
             updatedAt?: string;

@@ -72,6 +72,9 @@ const subscription = {
     status: { type: 'string', enum: ['active', 'paused'] },
     pausedAt: { type: 'string', format: 'date-time' },
     pausedReason: { type: 'string' },
+    successStatus: { oneOf: [{ type: 'string', const: '2xx' }, { type: 'array', items: { type: 'integer' } }] },
+    signature: { type: 'string', enum: ['hmac', 'ed25519'], description: 'How webhooks are signed; absent means hmac' },
+    publicKey: { type: 'string', pattern: '^whpk_', description: 'signature "ed25519": the current public key (base64 of the raw 32-byte ed25519 key) that verifies v1a signatures' },
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
     createdAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
@@ -186,7 +189,23 @@ export const OPENAPI_OPERATIONS: Record<string, Record<string, Op>> = {
     post: {
       summary: 'Rotate the signing secret (the old one signs for 24 h more); with `secret`, to an imported one (not answered back)',
       body: input(rotateSecretSchema),
-      ok: [200, { type: 'object', properties: { secret: { type: 'string', description: 'The generated secret, shown once (absent for an imported one)' } } }],
+      ok: [
+        200,
+        {
+          type: 'object',
+          properties: {
+            secret: { type: 'string', description: 'The generated secret, shown once (absent for an imported one, and for signature "ed25519")' },
+            publicKey: { type: 'string', description: 'signature "ed25519": the new key pair\'s whpk_ public key (the old key signs for 24 h more)' },
+          },
+        },
+      ],
+    },
+  },
+  '/v1/subscriptions/{id}/public-keys': {
+    get: {
+      summary: 'The whpk_ public keys an ed25519 subscription signs with now: the current one first, then a rotated-out one until its expiresAt (409 for an hmac subscription)',
+      ok: [200, ref('PublicKeys')],
+      query: ['tenantId'],
     },
   },
   '/v1/subscriptions/{id}/test': { post: { summary: 'Send a herald.ping now', body: { type: 'object' }, ok: [202, { type: 'object', properties: { deliveryId: { type: 'string' }, eventId: { type: 'string' } } }] } },
@@ -263,6 +282,25 @@ export function openApiDocument(): Record<string, unknown> {
         Subscription: subscription,
         SubscriptionWithSecret: {
           allOf: [subscription, { type: 'object', properties: { secret: { type: 'string', description: 'The generated signing secret, shown once (absent when one was imported)' } } }],
+        },
+        PublicKeys: {
+          type: 'object',
+          required: ['subscriptionId', 'items'],
+          properties: {
+            subscriptionId: { type: 'string' },
+            items: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['publicKey', 'createdAt'],
+                properties: {
+                  publicKey: { type: 'string', pattern: '^whpk_' },
+                  createdAt: { type: 'string', format: 'date-time' },
+                  expiresAt: { type: 'string', format: 'date-time', description: 'A rotated-out key: it stops signing then' },
+                },
+              },
+            },
+          },
         },
         Delivery: delivery,
         Stats: stats,

@@ -189,6 +189,9 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
     const { tenantId, secret } = parseWith(rotateSecretSchema, jsonBody(ctx.event));
     return json(200, await subscriptions.rotateSecret(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, secret));
   }],
+  ['GET', '/v1/subscriptions/{id}/public-keys', async (ctx) => {
+    return json(200, await subscriptions.listPublicKeys(ctx.ports, await tenantFor(ctx), ctx.params.id!));
+  }],
   ['POST', '/v1/subscriptions/{id}/test', async (ctx) => {
     const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));
     return json(202, await subscriptions.sendTestEvent(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!));

@@ -225,6 +225,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions/{id}/public-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The whpk_ public keys an ed25519 subscription signs with now: the current one first, then a rotated-out one until its expiresAt */
+        get: operations["getSubscriptionsIdPublicKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/subscriptions/{id}/resend": {
         parameters: {
             query?: never;
@@ -1149,6 +1166,8 @@ export interface components {
             retryPolicy?: components["schemas"]["RetryPolicy"];
             secret?: string;
             /** @enum {string} */
+            signature?: "hmac" | "ed25519";
+            /** @enum {string} */
             status?: "active" | "paused";
             successStatus?: "2xx" | number[];
             tenantId?: string;
@@ -1302,6 +1321,8 @@ export interface components {
             rateLimit?: components["schemas"]["RateLimit"] | null;
             retryPolicy?: components["schemas"]["RetryPolicy"] | null;
             /** @enum {string} */
+            signature?: "hmac" | "ed25519";
+            /** @enum {string} */
             status?: "active" | "paused";
             successStatus?: ("2xx" | number[]) | null;
             tenantId?: string;
@@ -1358,6 +1379,19 @@ export interface components {
             /** @constant */
             type: "http";
             url: string;
+        };
+        PublicKeys: {
+            items: {
+                /** Format: date-time */
+                createdAt: string;
+                /**
+                 * Format: date-time
+                 * @description A rotated-out key: it stops signing then
+                 */
+                expiresAt?: string;
+                publicKey: string;
+            }[];
+            subscriptionId: string;
         };
         PublishEvent: {
             /** @description The event's payload: valid against its type's schema in the catalogue (GET /v1/event-types), at most 204800 bytes as JSON */
@@ -1553,8 +1587,15 @@ export interface components {
             pausedReason?: string;
             /** @enum {string} */
             payload: "full" | "thin";
+            /** @description signature "ed25519": the current public key that verifies v1a signatures */
+            publicKey?: string;
             rateLimit?: components["schemas"]["RateLimit"];
             retryPolicy?: components["schemas"]["RetryPolicy"];
+            /**
+             * @description How webhooks are signed; absent means hmac
+             * @enum {string}
+             */
+            signature?: "hmac" | "ed25519";
             /** @enum {string} */
             status: "active" | "paused";
             successStatus?: "2xx" | number[];
@@ -1595,10 +1636,17 @@ export interface components {
             pausedReason?: string;
             /** @enum {string} */
             payload: "full" | "thin";
+            /** @description signature "ed25519": the current public key that verifies v1a signatures */
+            publicKey?: string;
             rateLimit?: components["schemas"]["RateLimit"];
             retryPolicy?: components["schemas"]["RetryPolicy"];
             /** @description The generated signing secret, shown once (absent when one was imported) */
             secret?: string;
+            /**
+             * @description How webhooks are signed; absent means hmac
+             * @enum {string}
+             */
+            signature?: "hmac" | "ed25519";
             /** @enum {string} */
             status: "active" | "paused";
             successStatus?: "2xx" | number[];
@@ -3922,6 +3970,117 @@ export interface operations {
             };
         };
     };
+    getSubscriptionsIdPublicKeys: {
+        parameters: {
+            query?: {
+                /** @description The tenant an admin key acts for */
+                tenantId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The public keys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "subscriptionId": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *       "items": [
+                     *         {
+                     *           "publicKey": "whpk_ZW5QjcQFsU7O3WTMkXumpZJNZjp13PJKs8hEo1cwHqY=",
+                     *           "createdAt": "2026-12-01T10:15:30.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PublicKeys"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The subscription signs with a shared HMAC secret (signature "hmac"): it has no public keys */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "The subscription signs with a shared HMAC secret (signature \"hmac\"): it has no public keys"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     postSubscriptionsIdResend: {
         parameters: {
             query?: never;
@@ -4270,7 +4429,9 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        /** @description The generated secret, shown once (absent for an imported one) */
+                        /** @description signature "ed25519": the new key pair’s whpk_ public key (the old key signs for 24 h more) */
+                        publicKey?: string;
+                        /** @description The generated secret, shown once (absent for an imported one, and for signature "ed25519") */
                         secret?: string;
                     };
                 };

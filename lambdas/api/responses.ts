@@ -7,6 +7,7 @@ import {
   httpDestinationSchema,
   maxConcurrencySchema,
   rateLimitSchema,
+  signatureSchemeSchema,
   successStatusSchema,
   webhookDestinationSchema,
 } from '#core/subscription';
@@ -101,6 +102,8 @@ export const subscriptionSchema = z
     ordering: z.enum(['none', 'subject']),
     batching: z.object({ maxItems: z.number().int(), intervalSeconds: z.number().int() }).optional(),
     autoPause: autoPauseSchema.optional(),
+    signature: signatureSchemeSchema.optional().describe('How webhooks are signed; absent means hmac'),
+    publicKey: z.string().regex(/^whpk_/).optional().describe('signature "ed25519": the current public key that verifies v1a signatures'),
     rateLimit: rateLimitSchema.optional(),
     maxConcurrency: maxConcurrencySchema.optional(),
     versions: z.record(z.string(), z.number().int()).optional(),
@@ -112,6 +115,19 @@ export const subscriptionSchema = z
     updatedAt: timestamp.optional(),
   })
   .meta({ id: 'Subscription' });
+
+export const publicKeysSchema = z
+  .object({
+    subscriptionId: z.string(),
+    items: z.array(
+      z.object({
+        publicKey: z.string().regex(/^whpk_/),
+        createdAt: timestamp,
+        expiresAt: timestamp.optional().describe('A rotated-out key: it stops signing then'),
+      }),
+    ),
+  })
+  .meta({ id: 'PublicKeys' });
 
 export const subscriptionWithSecretSchema = subscriptionSchema
   .extend({ secret: z.string().optional().describe('The generated signing secret, shown once (absent when one was imported)') })

@@ -25,6 +25,7 @@ import {
   destinationBindingSchemaOut,
   eventTypeSchema,
   pageOf,
+  publicKeysSchema,
   statsSchema,
   subscriptionSchema,
   subscriptionWithSecretSchema,
@@ -430,12 +431,24 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
     response: {
       status: 200,
       description: 'The new secret',
-      schema: z.object({ secret: z.string().optional().describe('The generated secret, shown once (absent for an imported one)') }),
+      schema: z.object({
+        secret: z.string().optional().describe('The generated secret, shown once (absent for an imported one, and for signature "ed25519")'),
+        publicKey: z.string().optional().describe('signature "ed25519": the new key pair’s whpk_ public key (the old key signs for 24 h more)'),
+      }),
     },
     handler: async (ctx) => {
       const { tenantId, secret } = ctx.body();
       return json(200, await subscriptions.rotateSecret(ctx.ports, await tenantFor(ctx, tenantId), ctx.params.id!, secret));
     },
+  }),
+  route_({
+    method: 'GET', path: '/v1/subscriptions/{id}/public-keys', auth: 'tenant',
+    summary: 'The whpk_ public keys an ed25519 subscription signs with now: the current one first, then a rotated-out one until its expiresAt',
+    examples: { response: { subscriptionId: EXAMPLE.subscriptionId, items: [{ publicKey: 'whpk_ZW5QjcQFsU7O3WTMkXumpZJNZjp13PJKs8hEo1cwHqY=', createdAt: EXAMPLE.at }] } },
+    query: tenantQuery,
+    response: { status: 200, description: 'The public keys', schema: publicKeysSchema },
+    errors: { 409: 'The subscription signs with a shared HMAC secret (signature "hmac"): it has no public keys' },
+    handler: async (ctx) => json(200, await subscriptions.listPublicKeys(ctx.ports, await tenantFor(ctx), ctx.params.id!)),
   }),
   route_({
     method: 'POST', path: '/v1/subscriptions/{id}/test', auth: 'tenant',

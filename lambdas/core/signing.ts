@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 
 /**
@@ -57,11 +57,63 @@ export interface SignedHeaders {
   'webhook-signature': string;
 }
 
+/**
+ * Signs with every secret still signing, each by its own scheme (its prefix says which): a
+ * `whsec_` secret gives a `v1` HMAC, a `whsk_` key a `v1a` ed25519 signature.
+ */
 export function signWebhook(secrets: readonly string[], msgId: string, timestamp: Date, body: string): SignedHeaders {
   if (secrets.length === 0) throw new Error('a subscription always has at least one signing secret');
   const seconds = Math.floor(timestamp.getTime() / 1000);
-  const signatures = secrets.map((secret) => new Webhook(secret).sign(msgId, timestamp, body));
+  const signatures = secrets.map((secret) =>
+    secret.startsWith(SIGNING_KEY_PREFIX) ? `v1a,${ed25519Signature(secret, `${msgId}.${seconds}.${body}`)}` : new Webhook(secret).sign(msgId, timestamp, body),
+  );
   return { 'webhook-id': msgId, 'webhook-timestamp': String(seconds), 'webhook-signature': signatures.join(' ') };
+}
+
+/**
+ * Standard Webhooks asymmetric signing (`v1a`, ed25519): receivers verify with the public key
+ * alone, so nothing they hold can forge a request. Herald keeps the private key as it keeps HMAC
+ * secrets (in the subscription, in the KMS-encrypted table) in the serialisation the spec names:
+ * `whsk_<base64 of the 32-byte seed and the 32-byte public key>` (libsodium's 64-byte secret key);
+ * receivers get `whpk_<base64 of the raw 32-byte public key>`.
+ */
+export const SIGNING_KEY_PREFIX = 'whsk_';
+export const PUBLIC_KEY_PREFIX = 'whpk_';
+
+export function generateSigningKey(): string {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+  return `${SIGNING_KEY_PREFIX}${Buffer.concat([Buffer.from(jwk.d!, 'base64url'), Buffer.from(jwk.x!, 'base64url')]).toString('base64')}`;
+}
+
+function keyParts(signingKey: string): { seed: Buffer; publicKey: Buffer } {
+  if (!signingKey.startsWith(SIGNING_KEY_PREFIX)) throw new Error('not a whsk_ signing key');
+  const bytes = Buffer.from(signingKey.slice(SIGNING_KEY_PREFIX.length), 'base64');
+  if (bytes.length !== 64) throw new Error(`a whsk_ key holds 64 bytes, got ${bytes.length}`);
+  return { seed: bytes.subarray(0, 32), publicKey: bytes.subarray(32) };
+}
+
+/** The `whpk_` public key receivers verify `v1a` signatures with. */
+export function publicKeyOf(signingKey: string): string {
+  return `${PUBLIC_KEY_PREFIX}${keyParts(signingKey).publicKey.toString('base64')}`;
+}
+
+// Importing a key costs more than signing with it: a warm deliver function keeps the few it uses.
+const privateKeys = new Map<string, KeyObject>();
+const MAX_CACHED_KEYS = 256;
+
+function privateKeyOf(signingKey: string): KeyObject {
+  let key = privateKeys.get(signingKey);
+  if (!key) {
+    const { seed, publicKey } = keyParts(signingKey);
+    key = createPrivateKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: publicKey.toString('base64url') } });
+    if (privateKeys.size >= MAX_CACHED_KEYS) privateKeys.delete(privateKeys.keys().next().value!);
+    privateKeys.set(signingKey, key);
+  }
+  return key;
+}
+
+function ed25519Signature(signingKey: string, content: string): string {
+  return sign(null, Buffer.from(content, 'utf8'), privateKeyOf(signingKey)).toString('base64');
 }
 
 export interface LegacySignatureSpec {

@@ -3,12 +3,12 @@ import type { Catalogue } from './catalogue.ts';
 import type { DeliveryJob } from './delivery-job.ts';
 import type { Delivery, DeliveryStatus } from './delivery.ts';
 import { buildEnvelope } from './envelope.ts';
-import { NotFoundError, ValidationError, type FieldError } from './errors.ts';
+import { DomainError, NotFoundError, ValidationError, type FieldError } from './errors.ts';
 import { newId, orderingGroupFor } from './ids.ts';
 import type { DeliveryQueue, DeliveryStore, DestinationBindingStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
 import { busRefusal, reservedSourceProblem, type DestinationTrust } from './destination-trust.ts';
 import { checkHolding, type TenantQuotas } from './quotas.ts';
-import { generateSigningSecret, normaliseImportedSecret } from './signing.ts';
+import { generateSigningKey, generateSigningSecret, normaliseImportedSecret, publicKeyOf } from './signing.ts';
 import {
   destinationUrls,
   EVENT_BUS_ARN,
@@ -17,6 +17,7 @@ import {
   type Destination,
   type PatchSubscriptionInput,
   type PublicSubscription,
+  type SigningSecret,
   type Subscription,
 } from './subscription.ts';
 
@@ -76,20 +77,43 @@ function checkSuccessStatus(subscription: Pick<Subscription, 'successStatus' | '
   }
 }
 
+/**
+ * `signature: "ed25519"` signs webhooks with a key pair Herald generates: it has no HMAC secret to
+ * import and none to sign a legacy header with, and other destinations carry no signature.
+ */
+function checkSignatureScheme(input: Pick<CreateSubscriptionInput, 'signature' | 'destination' | 'secret'>): void {
+  if (input.signature !== 'ed25519') return;
+  const problems: FieldError[] = [];
+  if (input.destination.type !== 'webhook') problems.push({ path: 'signature', message: 'applies to webhook destinations only' });
+  else if (input.destination.legacySignature) {
+    problems.push({ path: 'destination.legacySignature', message: 'is an HMAC signature: it needs signature "hmac" (the default)' });
+  }
+  if (input.secret !== undefined) problems.push({ path: 'secret', message: 'is an HMAC secret: an ed25519 subscription signs with a key pair Herald generates' });
+  if (problems.length > 0) throw new ValidationError(problems);
+}
+
+/** A fresh secret of the subscription's scheme: an HMAC `whsec_` secret or an ed25519 `whsk_` key. */
+function newSecretFor(subscription: Pick<Subscription, 'signature'>, imported: string | undefined): string {
+  if (subscription.signature === 'ed25519') return generateSigningKey();
+  return imported === undefined ? generateSigningSecret() : normaliseImportedSecret(imported);
+}
+
 export async function createSubscription(
   ports: SubscriptionPorts,
   tenantId: string,
   input: CreateSubscriptionInput,
 ): Promise<PublicSubscription & { secret?: string }> {
   checkSuccessStatus(input);
+  checkSignatureScheme(input);
   await checkDestination(ports, tenantId, input.destination);
   checkAgainstCatalogue(ports.catalogue, input.eventTypes, input.versions);
   // Counted before the write: two creates racing at the limit may both pass (a soft quota).
   checkHolding('subscriptions', ports.config.tenantQuotas, await ports.subscriptions.countSubscriptions(tenantId));
   const now = ports.clock().toISOString();
-  // An imported secret is stored normalised and never answered back (the platform has it).
+  // An imported secret is stored normalised and never answered back (the platform has it); an
+  // ed25519 key is never answered at all (receivers need only the public key, shown on every read).
   const { tenantId: _ignored, secret: imported, ...fields } = input;
-  const secret = imported === undefined ? generateSigningSecret() : normaliseImportedSecret(imported);
+  const secret = newSecretFor(fields, imported);
   const subscription: Subscription = {
     ...fields,
     eventTypes: [...new Set(fields.eventTypes)],
@@ -103,7 +127,7 @@ export async function createSubscription(
     updatedAt: now,
   };
   await ports.subscriptions.putSubscription(subscription);
-  return { ...toPublicSubscription(subscription), ...(imported === undefined ? { secret } : {}) };
+  return { ...toPublicSubscription(subscription), ...(imported === undefined && subscription.signature !== 'ed25519' ? { secret } : {}) };
 }
 
 export async function getSubscription(ports: Pick<SubscriptionPorts, 'subscriptions'>, tenantId: string, id: string): Promise<Subscription> {
@@ -128,9 +152,13 @@ export async function patchSubscription(
   patch: PatchSubscriptionInput,
 ): Promise<PublicSubscription> {
   const previous = await getSubscription(ports, tenantId, id);
+  if (patch.signature !== undefined && patch.signature !== (previous.signature ?? 'hmac')) {
+    throw new ValidationError([{ path: 'signature', message: 'is fixed when the subscription is created: create a new subscription to change it' }]);
+  }
+  if (patch.destination && previous.signature === 'ed25519') checkSignatureScheme({ signature: 'ed25519', destination: patch.destination });
   if (patch.destination) await checkDestination(ports, tenantId, patch.destination);
   checkAgainstCatalogue(ports.catalogue, patch.eventTypes, patch.versions);
-  const { tenantId: _ignored, retryPolicy, successStatus, filter, versions, autoPause, batching, rateLimit, maxConcurrency, status, ...fields } = patch;
+  const { tenantId: _ignored, signature: _fixed, retryPolicy, successStatus, filter, versions, autoPause, batching, rateLimit, maxConcurrency, status, ...fields } = patch;
   const next: Subscription = { ...previous, updatedAt: ports.clock().toISOString() };
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
   if (fields.eventTypes) next.eventTypes = [...new Set(fields.eventTypes)];
@@ -166,13 +194,15 @@ export async function deleteSubscription(ports: Pick<SubscriptionPorts, 'subscri
 /**
  * A new secret signs from now on; the previous one keeps signing beside it for the grace period
  * (24 h by default), so receivers can deploy the new secret without rejecting anything. The new
- * secret is generated (and answered once) or imported (stored normalised, answered `{}`).
+ * secret is generated (and answered once) or imported (stored normalised, answered `{}`). An
+ * ed25519 subscription gets a new key pair, answered as its public key.
  */
-export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, id: string, imported?: string): Promise<{ secret?: string }> {
+export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, id: string, imported?: string): Promise<{ secret?: string; publicKey?: string }> {
   const previous = await getSubscription(ports, tenantId, id);
+  if (previous.signature === 'ed25519') checkSignatureScheme({ signature: 'ed25519', destination: previous.destination, secret: imported });
   const now = ports.clock();
   const graceEnds = new Date(now.getTime() + ports.config.secretGraceHours * 3600_000).toISOString();
-  const secret = imported === undefined ? generateSigningSecret() : normaliseImportedSecret(imported);
+  const secret = newSecretFor(previous, imported);
   const kept = previous.secrets
     .filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now.getTime())
     .map((s) => ({ ...s, expiresAt: s.expiresAt ?? graceEnds }));
@@ -180,7 +210,34 @@ export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, i
     { ...previous, secrets: [{ secret, createdAt: now.toISOString() }, ...kept], updatedAt: now.toISOString() },
     previous,
   );
+  if (previous.signature === 'ed25519') return { publicKey: publicKeyOf(secret) };
   return imported === undefined ? { secret } : {};
+}
+
+export interface PublishedPublicKey {
+  publicKey: string;
+  createdAt: string;
+  /** Set on a rotated-out key: it signs beside the current one until then. */
+  expiresAt?: string;
+}
+
+/**
+ * The `whpk_` public keys an ed25519 subscription signs with now: the current one first, then a
+ * rotated-out one during its overlap. A receiver that trusts every key listed verifies every
+ * request, through a rotation too. An HMAC subscription has none to publish (a 409 saying so).
+ */
+export async function listPublicKeys(ports: Pick<SubscriptionPorts, 'subscriptions' | 'clock'>, tenantId: string, id: string): Promise<{ subscriptionId: string; items: PublishedPublicKey[] }> {
+  const subscription = await getSubscription(ports, tenantId, id);
+  if (subscription.signature !== 'ed25519') {
+    throw new DomainError(409, 'No public keys', `subscription ${id} signs with a shared HMAC secret (signature "hmac"): only signature "ed25519" has public keys`);
+  }
+  const now = ports.clock().getTime();
+  const signing = subscription.secrets.filter((s: SigningSecret) => !s.expiresAt || Date.parse(s.expiresAt) > now);
+  const current = [...signing].sort((a, b) => Number(Boolean(a.expiresAt)) - Number(Boolean(b.expiresAt)) || b.createdAt.localeCompare(a.createdAt));
+  return {
+    subscriptionId: subscription.id,
+    items: current.map((s) => ({ publicKey: publicKeyOf(s.secret), createdAt: s.createdAt, ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}) })),
+  };
 }
 
 /** Sends a `herald.ping` to this one subscription now, bypassing type matching and filters. */

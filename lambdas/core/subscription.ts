@@ -11,7 +11,7 @@ import type { RetryPolicy } from './retry-policy.ts';
 import { retryPolicySchema } from './retry-policy-schema.ts';
 import { DEFAULT_TIMEOUT_SECONDS } from './subscription-settings.ts';
 import { transformProblem } from './transform-check.ts';
-import { importedSecretProblem } from './signing.ts';
+import { importedSecretProblem, publicKeyOf } from './signing.ts';
 
 /**
  * A subscription: which events a tenant wants (`eventTypes`, optional content `filter`), where
@@ -302,6 +302,12 @@ export const rateLimitSchema = z
   .meta({ id: 'RateLimit', description: 'Deliveries over the rate wait for their slot: no attempt is counted, nothing fails' });
 
 export const maxConcurrencySchema = z.number().int().min(1).max(MAX_CONCURRENCY).describe('Requests in flight to this destination at once, at most, across every worker');
+/**
+ * How webhooks are signed: `hmac` (default), Standard Webhooks `v1` with a shared `whsec_`
+ * secret; `ed25519`, `v1a` with a key pair whose public `whpk_` half is all receivers hold.
+ */
+export const signatureSchemeSchema = z.enum(['hmac', 'ed25519']);
+export type SignatureScheme = z.infer<typeof signatureSchemeSchema>;
 
 const subscriptionFields = {
   name: z.string().trim().min(1).max(200),
@@ -310,6 +316,8 @@ const subscriptionFields = {
   destination: destinationSchema,
   retryPolicy: retryPolicySchema.optional(),
   successStatus: successStatusSchema.optional(),
+  /** Webhook destinations only; fixed when the subscription is created. */
+  signature: signatureSchemeSchema.optional(),
   filter: filterSchema.optional(),
   payload: z.enum(['full', 'thin']).optional(),
   /** `subject`: the events of one subject reach this subscription one at a time, in publish order. */
@@ -352,6 +360,8 @@ export const patchSubscriptionSchema = z
     destination: subscriptionFields.destination.optional(),
     retryPolicy: subscriptionFields.retryPolicy.nullable(),
     successStatus: subscriptionFields.successStatus.nullable(),
+    /** Accepted when unchanged (a full object sent back); a different scheme is a 400. */
+    signature: subscriptionFields.signature,
     filter: subscriptionFields.filter.nullable(),
     payload: subscriptionFields.payload,
     ordering: subscriptionFields.ordering,
@@ -386,6 +396,8 @@ export interface Subscription {
   retryPolicy?: RetryPolicy;
   /** Which answers count as success (webhook and http destinations): default any 2xx. */
   successStatus?: '2xx' | number[];
+  /** How webhooks are signed (absent: `hmac`); an `ed25519` subscription's secrets are `whsk_` keys. */
+  signature?: SignatureScheme;
   filter?: EventPattern;
   payload: 'full' | 'thin';
   ordering: 'none' | 'subject';
@@ -404,12 +416,21 @@ export interface Subscription {
   updatedAt: string;
 }
 
-/** What the API shows: signing secrets and destination credentials never leave after creation. */
-export type PublicSubscription = Omit<Subscription, 'secrets' | 'destination'> & { destination: Destination | Record<string, unknown> };
+/**
+ * What the API shows: signing secrets and destination credentials never leave after creation.
+ * An ed25519 subscription shows its current `whpk_` public key (the one its newest key signs with).
+ */
+export type PublicSubscription = Omit<Subscription, 'secrets' | 'destination'> & { destination: Destination | Record<string, unknown>; publicKey?: string };
 
 export function toPublicSubscription(subscription: Subscription): PublicSubscription {
-  const { secrets: _secrets, destination, ...rest } = subscription;
-  return { ...rest, destination: toPublicDestination(destination) };
+  const { secrets, destination, ...rest } = subscription;
+  const publicKey = subscription.signature === 'ed25519' ? publicKeyOf(newestSecret(secrets).secret) : undefined;
+  return { ...rest, destination: toPublicDestination(destination), ...(publicKey ? { publicKey } : {}) };
+}
+
+/** The current secret: the one without an expiry (a rotation puts it first and dates the others). */
+export function newestSecret(secrets: readonly SigningSecret[]): SigningSecret {
+  return secrets.find((s) => !s.expiresAt) ?? secrets[0]!;
 }
 
 export { activeSecrets, timeoutSecondsOf } from './subscription-settings.ts';

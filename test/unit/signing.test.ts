@@ -1,13 +1,14 @@
 /**
  * Herald's signatures verify with the Standard Webhooks reference library and with Svix's, and
- * during a rotation with either secret.
+ * during a rotation with either secret; `v1a` (ed25519) signatures verify with node:crypto and
+ * nothing but the `whpk_` public key.
  */
 import { Webhook as SvixWebhook } from 'svix';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createHmac, randomBytes } from 'node:crypto';
-import { generateSigningSecret, importedSecretProblem, normaliseImportedSecret, signWebhook } from '../../lambdas/core/signing.ts';
+import { createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { generateSigningKey, generateSigningSecret, importedSecretProblem, normaliseImportedSecret, publicKeyOf, signWebhook } from '../../lambdas/core/signing.ts';
 
 const at = new Date();
 const body = JSON.stringify({ specversion: '1.0', type: 'order.created', data: { orderId: 'o-1', note: 'naïve ✓' } });
@@ -113,5 +114,60 @@ describe('imported secrets', () => {
     expect(importedSecretProblem(`whsec_${randomBytes(24).toString('base64')}`)).toBeUndefined();
     expect(importedSecretProblem(`whsec_${randomBytes(64).toString('base64')}`)).toBeUndefined();
     expect(importedSecretProblem('x'.repeat(32))).toBeUndefined();
+  });
+});
+
+describe('ed25519 (v1a)', () => {
+  /** A receiver's check, from the spec alone: the whpk_ key is the raw 32-byte ed25519 public key. */
+  const verifiesWith = (publicKey: string, headers: Record<string, string>, payload: string) => {
+    const key = createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey.slice('whpk_'.length), 'base64').toString('base64url') } });
+    const signed = Buffer.from(`${headers['webhook-id']}.${headers['webhook-timestamp']}.${payload}`, 'utf8');
+    return headers['webhook-signature']!.split(' ').some((entry) => {
+      const [version, signature] = entry.split(',');
+      return version === 'v1a' && verify(null, signed, key, Buffer.from(signature ?? '', 'base64'));
+    });
+  };
+
+  it('generates whsk_ keys (seed and public key, 64 bytes) whose whpk_ half is 32 bytes', () => {
+    const keys = new Set(Array.from({ length: 20 }, generateSigningKey));
+    expect(keys.size).toBe(20);
+    for (const key of keys) {
+      expect(key).toMatch(/^whsk_[A-Za-z0-9+/]+=*$/);
+      expect(Buffer.from(key.slice(5), 'base64')).toHaveLength(64);
+      expect(Buffer.from(publicKeyOf(key).slice(5), 'base64')).toHaveLength(32);
+    }
+  });
+
+  it('signs id.timestamp.body as v1a,<base64 64-byte signature> that the public key verifies', () => {
+    const key = generateSigningKey();
+    const headers = signWebhook([key], 'msg_a1', at, body);
+    expect(headers['webhook-signature']).toMatch(/^v1a,[A-Za-z0-9+/]{86}==$/);
+    expect(verifiesWith(publicKeyOf(key), { ...headers }, body)).toBe(true);
+    expect(verifiesWith(publicKeyOf(generateSigningKey()), { ...headers }, body)).toBe(false);
+  });
+
+  it('detects any change to the body, id or timestamp', () => {
+    const key = generateSigningKey();
+    const headers = signWebhook([key], 'msg_a2', at, body);
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), (tamper) => {
+        expect(verifiesWith(publicKeyOf(key), { ...headers }, body + tamper)).toBe(false);
+        expect(verifiesWith(publicKeyOf(key), { ...headers, 'webhook-id': `msg_a2${tamper}` }, body)).toBe(false);
+      }),
+      { numRuns: 30 },
+    );
+    expect(verifiesWith(publicKeyOf(key), { ...headers, 'webhook-timestamp': String(Number(headers['webhook-timestamp']) + 1) }, body)).toBe(false);
+  });
+
+  it('signs with both keys during a rotation; each public key verifies alone', () => {
+    const [oldKey, newKey] = [generateSigningKey(), generateSigningKey()];
+    const headers = signWebhook([newKey, oldKey], 'msg_a3', at, body);
+    expect(headers['webhook-signature'].split(' ').map((e) => e.split(',')[0])).toEqual(['v1a', 'v1a']);
+    for (const key of [oldKey, newKey]) expect(verifiesWith(publicKeyOf(key), { ...headers }, body)).toBe(true);
+  });
+
+  it('refuses a malformed key rather than signing with it', () => {
+    expect(() => signWebhook([`whsk_${randomBytes(32).toString('base64')}`], 'm', at, body)).toThrow(/64 bytes/);
+    expect(() => publicKeyOf(generateSigningSecret())).toThrow(/whsk_/);
   });
 });

@@ -1488,6 +1488,27 @@ export interface components {
             /** @enum {string} */
             status?: "active" | "paused";
             subscriptionId: string;
+            /** @description Only for a subscription with a rate or concurrency limit, or slowed by backpressure */
+            throttle?: {
+                /** @description Present while the receiver’s pushback keeps the rate below its configured (or unlimited) level */
+                backpressure?: {
+                    /** @enum {string} */
+                    signal: "http_429" | "http_503" | "timeout";
+                    /** Format: date-time */
+                    since: string;
+                    /** @description How long the rate has been lowered */
+                    throttledSeconds: number;
+                };
+                /** @description The subscription’s rateLimit.perSecond */
+                configuredPerSecond?: number;
+                /** @description Deliveries that waited for a rate slot, all told */
+                delayedDeliveries: number;
+                /** @description The rate in force now: lower than configured while backpressure recovers; null when no rate applies */
+                effectivePerSecond: number | null;
+                /** @description Requests open now (maxConcurrency) */
+                inFlight?: number;
+                maxConcurrency?: number;
+            };
             windows: {
                 "1h"?: {
                     attempts?: number;

@@ -25,8 +25,6 @@ import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
 import { asFunction } from './invocations.ts';
 import { SqsPoller } from './sqs-poller.ts';
 import { buildApiReference, buildConsole, type ApiReferenceFiles, type ConsoleFiles } from '../console/build.ts';
-import { loadCatalogue } from '../lambdas/adapters/catalogue-files.ts';
-import { openApiDocument } from '../lambdas/api/openapi.ts';
 
 /**
  * The embedded Herald: emulators, the local bus with the stack's fan-out rule, local event
@@ -324,6 +322,15 @@ export async function startHeraldLocal(options: HeraldLocalOptions = {}): Promis
 
 let consoleFiles: Promise<ConsoleFiles> | undefined;
 let referenceFiles: ApiReferenceFiles | undefined;
+
+/**
+ * The OpenAPI document, imported on first use: the API's modules set up their logger when first
+ * loaded, and a test that sets POWERTOOLS_LOG_LEVEL before starting Herald must come first.
+ */
+async function openApiJson(): Promise<string> {
+  const [{ openApiDocument }, { loadCatalogue }] = await Promise.all([import('../lambdas/api/openapi.ts'), import('../lambdas/adapters/catalogue-files.ts')]);
+  return JSON.stringify(openApiDocument(loadCatalogue()));
+}
 const FILE_TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript',
@@ -386,7 +393,7 @@ function localRoutes(
       const name = referenceFile[1] ?? 'index.html';
       referenceFiles ??= buildApiReference();
       // The document of this API's own catalogue, as GET /v1/openapi.json serves it.
-      const content = name === 'openapi.json' ? JSON.stringify(openApiDocument(loadCatalogue())) : referenceFiles[name as keyof ApiReferenceFiles];
+      const content = name === 'openapi.json' ? await openApiJson() : referenceFiles[name as keyof ApiReferenceFiles];
       res
         .writeHead(200, { 'content-type': FILE_TYPES[name.split('.').pop()!]!, 'cache-control': 'no-store', 'content-security-policy': consoleContentSecurityPolicy(), ...CONSOLE_SECURITY_HEADERS })
         .end(content);

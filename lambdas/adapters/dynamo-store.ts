@@ -31,7 +31,7 @@ import type {
 import type { Subscription } from '#core/subscription';
 import type { DestinationBinding } from '#core/destination-trust';
 import { dynamo } from './clients.ts';
-import { batchWriteAll } from './dynamo-helpers.ts';
+import { batchWriteAll, conditionalUpdate } from './dynamo-helpers.ts';
 import { attemptSlot, deliveryFromItem } from './delivery-items.ts';
 import { openPageToken, PAGE_TOKEN_KEY_BYTES, pageTokenRefused, sealPageToken } from './page-tokens.ts';
 
@@ -575,6 +575,20 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       },
       page,
       deliveryFromItem,
+    );
+  }
+
+  async markBackpressure(tenantId: string, id: string, until: string): Promise<void> {
+    await conditionalUpdate(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: `TENANT#${tenantId}`, [SK]: `SUB#${id}` },
+        UpdateExpression: 'SET backpressureUntil = :until',
+        // Never recreates a deleted subscription's item.
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: { ':until': until },
+      }),
     );
   }
 

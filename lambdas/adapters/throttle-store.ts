@@ -1,6 +1,6 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
-import type { ThrottleState, ThrottleStore } from '#core/throttle';
+import type { AdaptiveRate, ThrottleState, ThrottleStore } from '#core/throttle';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate } from './dynamo-helpers.ts';
 
@@ -8,6 +8,8 @@ import { conditionalUpdate } from './dynamo-helpers.ts';
  * A throttled subscription's shared state, one small item: THROTTLE#<tid>#<sid> / STATE with
  *   tat       the rate's next slot (ms, GCRA)
  *   leases    requests in flight: lease id → lapse time (ms)
+ *   adaptive  backpressure in force: the lowered rate, when and why (core/throttle.ts)
+ *   delayed   deliveries that waited for a slot, all told
  *   version   bumped by every reservation (optimistic concurrency between deliver invocations)
  * Kept for a month after its last reservation (TTL), so a deleted subscription's state goes too.
  */
@@ -23,7 +25,12 @@ export class DynamoThrottleStore implements ThrottleStore {
     const item = out.Item;
     if (!item) return { state: {}, version: 0 };
     return {
-      state: { ...(item.tat !== undefined ? { tat: Number(item.tat) } : {}), ...(item.leases ? { leases: item.leases as Record<string, number> } : {}) },
+      state: {
+        ...(item.tat !== undefined ? { tat: Number(item.tat) } : {}),
+        ...(item.leases ? { leases: item.leases as Record<string, number> } : {}),
+        ...(item.adaptive ? { adaptive: item.adaptive as AdaptiveRate } : {}),
+        ...(item.delayed !== undefined ? { delayed: Number(item.delayed) } : {}),
+      },
       version: Number(item.version ?? 0),
     };
   }
@@ -32,7 +39,7 @@ export class DynamoThrottleStore implements ThrottleStore {
     tenantId: string,
     subscriptionId: string,
     version: number,
-    change: { tat?: number; newLeases: Record<string, number>; lapsedLeases: string[]; hasLeases: boolean },
+    change: { tat?: number; newLeases: Record<string, number>; lapsedLeases: string[]; hasLeases: boolean; adaptive?: AdaptiveRate | null; delayed?: number },
   ): Promise<boolean> {
     const names: Record<string, string> = { '#ttl': TTL };
     const values: Record<string, unknown> = { ':next': version + 1, ':ttl': Math.floor(Date.now() / 1000) + KEEP_SECONDS };
@@ -41,6 +48,15 @@ export class DynamoThrottleStore implements ThrottleStore {
     if (change.tat !== undefined) {
       sets.push('tat = :tat');
       values[':tat'] = change.tat;
+    }
+    if (change.adaptive) {
+      sets.push('adaptive = :adaptive');
+      values[':adaptive'] = change.adaptive;
+    } else if (change.adaptive === null) removes.push('adaptive');
+    const adds: string[] = [];
+    if (change.delayed) {
+      adds.push('delayed :delayed');
+      values[':delayed'] = change.delayed;
     }
     const added = Object.entries(change.newLeases);
     if (!change.hasLeases) {
@@ -63,7 +79,7 @@ export class DynamoThrottleStore implements ThrottleStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: key(tenantId, subscriptionId),
-        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
         ConditionExpression: version > 0 ? 'version = :version' : 'attribute_not_exists(version)',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,

@@ -1,3 +1,4 @@
+import { DynamoThrottleStore } from '#adapters/throttle-store';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -28,6 +29,7 @@ const ports: ApiPorts = {
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
   stats: new DynamoStatsStore(requireEnv('tableName')),
+  throttles: new DynamoThrottleStore(requireEnv('tableName')),
   quotas: store,
   bindings: store,
   clock: () => new Date(),

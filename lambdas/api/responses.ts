@@ -160,6 +160,20 @@ export const statsSchema = z
     hourly: z.array(
       z.object({ hour: z.string().optional(), attempts: z.number().int().optional(), succeeded: z.number().int().optional(), failed: z.number().int().optional(), p50: nullableNumber.optional() }),
     ),
+    throttle: z
+      .object({
+        configuredPerSecond: z.number().optional().describe('The subscription’s rateLimit.perSecond'),
+        effectivePerSecond: z.number().nullable().describe('The rate in force now: lower than configured while backpressure recovers; null when no rate applies'),
+        backpressure: z
+          .object({ signal: z.enum(['http_429', 'http_503', 'timeout']), since: timestamp, throttledSeconds: z.number().int().describe('How long the rate has been lowered') })
+          .optional()
+          .describe('Present while the receiver’s pushback keeps the rate below its configured (or unlimited) level'),
+        maxConcurrency: z.number().int().optional(),
+        inFlight: z.number().int().optional().describe('Requests open now (maxConcurrency)'),
+        delayedDeliveries: z.number().int().describe('Deliveries that waited for a rate slot, all told'),
+      })
+      .optional()
+      .describe('Only for a subscription with a rate or concurrency limit, or slowed by backpressure'),
   })
   .meta({ id: 'Stats' });
 

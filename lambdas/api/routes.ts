@@ -1,3 +1,4 @@
+import type { ThrottleStore } from '#core/throttle';
 import * as z from 'zod';
 import type { Catalogue } from '#core/catalogue';
 import { publishEventSchema } from '#core/publish-schema';
@@ -43,6 +44,7 @@ export interface ApiPorts {
   queue: DeliveryQueue;
   deadLetters: DeadLetterQueue;
   stats: StatsStore;
+  throttles: ThrottleStore;
   quotas: QuotaCounter;
   bindings: DestinationBindingStore;
   clock: () => Date;

@@ -8,7 +8,7 @@ import type { CustomerBusSender, DeliveryQueue, DeliveryStore, DestinationBindin
 import { busRefusal, defaultSourceFor, DELIVERY_MARKER, type DestinationTrust } from './destination-trust.ts';
 import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
-import { throttleLimitsOf, type BatchThrottle } from './throttle.ts';
+import { isThrottled, type BatchThrottle } from './throttle.ts';
 import { attemptNumberOf, planThrottle, type DeliveryPlan, type Receipt } from './delivery-plan.ts';
 import { legacySignature, signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
@@ -89,20 +89,26 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
     ? judgeAnswer(await sendToDestination(ports, subscription, job, startedAt), successStatus)
     : { durationMs: 0, error: 'subscription_deleted', errorMessage: 'the subscription was deleted' };
   const firstAttemptAt = job.firstAttemptAt ? Date.parse(job.firstAttemptAt) : Date.parse(job.createdAt);
+  // A 429 is the receiver asking to slow down, not failing: the rate is lowered (applyBackpressure)
+  // and the attempt spends nothing of the policy (decided as the one before it), so throttling
+  // alone never exhausts it; its maxAge still ends it. An ordered job's receives count all the same.
+  const paced = result.statusCode === 429 && !job.orderingGroup;
+  const policyAttempt = attempt - (job.retryFrom ?? 0);
   const decided: AttemptDecision =
     result.error && NOT_RETRIED.has(result.error)
       ? { kind: 'failed', reason: describeFailure(result) }
       : decideAfterAttempt(result, subscription?.retryPolicy, {
-          attempt: attempt - (job.retryFrom ?? 0),
+          attempt: paced ? Math.max(1, policyAttempt - 1) : policyAttempt,
           firstAttemptAt,
           now: ports.clock().getTime(),
           random: ports.random(),
           ...(successStatus ? { successStatus } : {}),
         });
+  const pacedDecision: AttemptDecision = paced && decided.kind === 'retry' ? { ...decided, uncounted: true } : decided;
   const final: AttemptDecision =
-    decided.kind === 'retry' && lastReceive
+    pacedDecision.kind === 'retry' && lastReceive
       ? { kind: 'failed', reason: `ordered delivery received ${ORDERED_MAX_RECEIVES} times, the most the ordered queue allows; last: ${describeFailure(result)}` }
-      : decided;
+      : pacedDecision;
   const decision: AttemptDecision =
     final.kind === 'failed' && job.orderingGroup
       ? { ...final, reason: `${final.reason}; ordered delivery: the subject's later events proceed without this one` }
@@ -138,12 +144,13 @@ export async function admitDelivery(
   receipt: Receipt,
 ): Promise<{ attempt: number; wait?: DeliveryPlan; release?: () => Promise<void> }> {
   const subscription = ports.throttle && (await readSubscription(ports, job));
-  const limits = subscription && (subscription.status === 'active' || job.ignorePause) ? throttleLimitsOf(subscription) : undefined;
-  if (!subscription || !limits || !ports.throttle) return { attempt: attemptNumberOf(job, receipt) };
+  const throttled = subscription && (subscription.status === 'active' || job.ignorePause) && isThrottled(subscription, receipt.now);
+  if (!subscription || !throttled || !ports.throttle) return { attempt: attemptNumberOf(job, receipt) };
   // An ordered job also waits hidden for its slot, and those receives were no attempts.
   const recorded = receipt.ordered && receipt.receiveCount > 1 ? ((await ports.deliveries.getDelivery(job.deliveryId))?.attemptCount ?? 0) : undefined;
   const attempt = attemptNumberOf(job, receipt, recorded);
-  const slotAt = limits.rateLimit ? (job.slotAt ? Date.parse(job.slotAt) : await ports.throttle.slot(subscription)) : receipt.now;
+  // The rate in force (configured, or lowered by backpressure) is read with the slot itself.
+  const slotAt = job.slotAt ? Date.parse(job.slotAt) : await ports.throttle.slot(subscription);
   // Judged against the clock after the reservation: a slot that is now is not "ahead".
   let decision = planThrottle(job, { ...receipt, now: Math.max(receipt.now, ports.clock().getTime()) }, attempt - 1, slotAt, undefined);
   if (decision.kind === 'sleep') {
@@ -151,7 +158,7 @@ export async function admitDelivery(
     decision = { kind: 'go' };
   }
   if (decision.kind === 'wait') return { attempt, wait: decision.plan };
-  if (!limits.maxConcurrency) return { attempt };
+  if (!subscription.maxConcurrency) return { attempt };
   const lease = await ports.throttle.lease(subscription);
   const leased = planThrottle(job, { ...receipt, now: Math.max(receipt.now, ports.clock().getTime()) }, attempt - 1, slotAt, lease !== undefined);
   if (leased.kind === 'wait') return { attempt, wait: leased.plan };

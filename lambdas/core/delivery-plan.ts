@@ -155,6 +155,10 @@ export function planAfterAttempt(job: DeliveryJob, receipt: Receipt, outcome: De
       return { kind: 'park', letter: { job, reason: outcome.reason, attempts: outcome.attempt, failedAt } };
     case 'retry': {
       const delay = Math.max(0, Math.ceil(outcome.delaySeconds));
+      // Not counted against the policy: the next attempt starts the policy's count one later.
+      if (outcome.uncounted && !receipt.ordered) {
+        return reenqueueAt({ ...unscheduled(job), retryFrom: (job.retryFrom ?? 0) + 1 }, receipt.now + delay * 1000, Math.max(1, delay), outcome.attempt);
+      }
       const canHide = receipt.ordered || (!job.notBefore && delay <= IN_FLIGHT_WAIT_SECONDS && receipt.receiveCount < REENQUEUE_AFTER_RECEIVES);
       if (canHide) return { kind: 'retryAfter', seconds: Math.min(delay, MAX_VISIBILITY_SECONDS) };
       return reenqueueAt(unscheduled(job), receipt.now + delay * 1000, delay, outcome.attempt);

@@ -119,7 +119,8 @@ export function judgeAnswer(result: AttemptResult, rule: SuccessStatus = '2xx'):
 
 export type AttemptDecision =
   | { kind: 'succeeded' }
-  | { kind: 'retry'; delaySeconds: number }
+  /** `uncounted`: the receiver asked to slow down (429): the policy's attempt budget is not spent. */
+  | { kind: 'retry'; delaySeconds: number; uncounted?: boolean }
   | { kind: 'failed'; reason: string; pauseSubscription?: boolean };
 
 export interface DecisionContext {

@@ -1,3 +1,4 @@
+import { isThrottled, throttleSummary, type ThrottleStore } from './throttle.ts';
 import { unscheduled, type DeliveryJob } from './delivery-job.ts';
 import { NotFoundError } from './errors.ts';
 import { emitOperationalEvent, type OperationalEventPorts } from './operational-events.ts';
@@ -75,19 +76,23 @@ export async function recordBatchStats(ports: HealthPorts, observations: Attempt
 }
 
 export async function subscriptionStats(
-  ports: Pick<HealthPorts, 'subscriptions' | 'stats' | 'clock'>,
+  ports: Pick<HealthPorts, 'subscriptions' | 'stats' | 'clock'> & { throttles?: ThrottleStore },
   tenantId: string,
   subscriptionId: string,
-): Promise<SubscriptionStats & { status: Subscription['status']; pausedAt: string | null; pausedReason: string | null }> {
+): Promise<SubscriptionStats & { status: Subscription['status']; pausedAt: string | null; pausedReason: string | null; throttle?: ReturnType<typeof throttleSummary> }> {
   const subscription = await ports.subscriptions.getSubscription(tenantId, subscriptionId);
   if (!subscription) throw new NotFoundError('subscription', subscriptionId);
   const now = ports.clock().getTime();
   const data = await ports.stats.readStats(tenantId, subscriptionId, statsRange(now));
+  // The throttle's state is read only for a subscription that has one (limits, or backpressure).
+  const throttled = ports.throttles && (isThrottled(subscription, now) || subscription.backpressureUntil);
+  const throttle = throttled ? throttleSummary(subscription, (await ports.throttles!.read(tenantId, subscriptionId)).state, now) : undefined;
   return {
     ...summarizeStats(subscriptionId, data, data.health, now),
     status: subscription.status,
     pausedAt: subscription.pausedAt ?? null,
     pausedReason: subscription.pausedReason ?? null,
+    ...(throttle ? { throttle } : {}),
   };
 }
 

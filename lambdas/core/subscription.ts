@@ -409,6 +409,12 @@ export interface Subscription {
   batching?: { maxItems: number; intervalSeconds: number };
   rateLimit?: RateLimit;
   maxConcurrency?: number;
+  /**
+   * Set by the deliver function when the receiver pushed back (429, 503, timeouts) on a
+   * subscription without limits of its own: until then its deliveries go through the throttle,
+   * whose lowered rate climbs back (core/throttle.ts). Internal: never answered.
+   */
+  backpressureUntil?: string;
   metadata?: Record<string, string>;
   versions?: Record<string, number>;
   secrets: SigningSecret[];
@@ -420,10 +426,10 @@ export interface Subscription {
  * What the API shows: signing secrets and destination credentials never leave after creation.
  * An ed25519 subscription shows its current `whpk_` public key (the one its newest key signs with).
  */
-export type PublicSubscription = Omit<Subscription, 'secrets' | 'destination'> & { destination: Destination | Record<string, unknown>; publicKey?: string };
+export type PublicSubscription = Omit<Subscription, 'secrets' | 'destination' | 'backpressureUntil'> & { destination: Destination | Record<string, unknown>; publicKey?: string };
 
 export function toPublicSubscription(subscription: Subscription): PublicSubscription {
-  const { secrets, destination, ...rest } = subscription;
+  const { secrets, destination, backpressureUntil: _internal, ...rest } = subscription;
   const publicKey = subscription.signature === 'ed25519' ? publicKeyOf(newestSecret(secrets).secret) : undefined;
   return { ...rest, destination: toPublicDestination(destination), ...(publicKey ? { publicKey } : {}) };
 }

@@ -13,7 +13,7 @@ import { OAuthTokenSource } from '#adapters/oauth-tokens';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { DynamoThrottleStore } from '#adapters/throttle-store';
-import { BatchThrottle } from '#core/throttle';
+import { applyBackpressure, BatchThrottle } from '#core/throttle';
 import { timeoutSecondsOf } from '#core/subscription-settings';
 import { randomUUID } from 'node:crypto';
 import { WorkerTransformRunner } from '#adapters/transform-runner';
@@ -109,6 +109,13 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     const outcomes: Record<string, number> = {};
     for (const observation of observations) outcomes[observation.outcome] = (outcomes[observation.outcome] ?? 0) + 1;
     logger.info('batch done', { records: event.Records.length, ...outcomes, failedRecords: response.batchItemFailures.length });
+    try {
+      for (const slowed of await applyBackpressure({ throttles, subscriptions: store }, observations)) {
+        logger.info('receiver pushed back: rate lowered', { ...slowed });
+      }
+    } catch (error) {
+      logger.error('could not lower the rate of a subscription whose receiver pushed back', { error: error as Error });
+    }
     try {
       const paused = await recordBatchStats(ports, observations);
       for (const subscriptionId of paused) logger.warn('subscription auto-paused: endpoint failing continuously', { subscriptionId });

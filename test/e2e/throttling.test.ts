@@ -108,6 +108,32 @@ describe('throttling', () => {
     await expectFirstAttemptSuccesses(sub.id, 8);
   }, 90_000);
 
+  it('a receiver answering 429 without Retry-After sees the rate fall, then climb back once it answers 2xx; nothing dead-lettered', async () => {
+    // Two attempts at most: a 429 counted as a failure would dead-letter at the second one.
+    receiver.script('/busy', Array.from({ length: 8 }, () => ({ status: 429, body: 'slow down' })));
+    const sub = await subscribe('/busy', { rateLimit: { perSecond: 20 }, retryPolicy: { schedule: [1] } });
+    await publish('/busy', 40);
+    const stats = () => api<{ throttle?: { configuredPerSecond?: number; effectivePerSecond: number | null; backpressure?: { signal: string; throttledSeconds: number } } }>('GET', `/v1/subscriptions/${sub.id}/stats`, tenant.apiKey);
+    const lowered = await eventually(async () => {
+      const throttle = (await stats()).body.throttle;
+      return throttle?.backpressure ? throttle : undefined;
+    }, 30_000);
+    expect(lowered).toMatchObject({ configuredPerSecond: 20, backpressure: { signal: 'http_429' } });
+    expect(lowered.effectivePerSecond!).toBeLessThan(20);
+    await receiver.waitFor('/busy', 48, 60_000);
+    // Answers are 2xx again: the rate climbs (additively) back towards the configured 20/s.
+    await new Promise((r) => setTimeout(r, 3000));
+    const later = (await stats()).body.throttle!;
+    expect(later.effectivePerSecond === null || later.effectivePerSecond > lowered.effectivePerSecond!).toBe(true);
+    const listed = await eventually(async () => {
+      const res = await api<{ items: { status: string }[] }>('GET', `/v1/subscriptions/${sub.id}/deliveries?limit=100`, tenant.apiKey);
+      return res.body.items.length === 40 && res.body.items.every((d) => d.status === 'succeeded') ? res.body.items : undefined;
+    }, 30_000);
+    expect(listed).toHaveLength(40);
+    const dead = await api<{ items: unknown[] }>('GET', `/v1/dead-letters?subscriptionId=${sub.id}`, tenant.apiKey);
+    expect(dead.body.items).toEqual([]);
+  }, 120_000);
+
   it('limits can be changed and removed with PATCH', async () => {
     const sub = await subscribe('/patched', { rateLimit: { perSecond: 2, burst: 4 } });
     const changed = await api('PATCH', `/v1/subscriptions/${sub.id}`, tenant.apiKey, { rateLimit: { perSecond: 50 }, maxConcurrency: 3 });

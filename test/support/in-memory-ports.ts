@@ -8,7 +8,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { KEPT_ATTEMPTS, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest } from '../../lambdas/core/ports.ts';
-import type { ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
+import type { AdaptiveRate, ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
 
 export class InMemoryDeliveryStore implements DeliveryStore {
   readonly items = new Map<string, Delivery>();
@@ -143,14 +143,18 @@ export class InMemoryThrottleStore implements ThrottleStore {
     return item ? { state: structuredClone(item.state), version: item.version } : { state: {}, version: 0 };
   }
 
-  async reserve(tenantId: string, subscriptionId: string, version: number, change: { tat?: number; newLeases: Record<string, number>; lapsedLeases: string[] }) {
+  async reserve(tenantId: string, subscriptionId: string, version: number, change: { tat?: number; newLeases: Record<string, number>; lapsedLeases: string[]; adaptive?: AdaptiveRate | null; delayed?: number }) {
     const key = `${tenantId}#${subscriptionId}`;
     const item = this.items.get(key) ?? { state: {}, version: 0 };
     if (item.version !== version) return false;
     this.writes += 1;
     const leases = { ...item.state.leases, ...change.newLeases };
     for (const id of change.lapsedLeases) delete leases[id];
-    this.items.set(key, { state: { ...(change.tat !== undefined ? { tat: change.tat } : item.state.tat !== undefined ? { tat: item.state.tat } : {}), leases }, version: version + 1 });
+    const state: ThrottleState = { ...item.state, leases, delayed: (item.state.delayed ?? 0) + (change.delayed ?? 0) };
+    if (change.tat !== undefined) state.tat = change.tat;
+    if (change.adaptive) state.adaptive = change.adaptive;
+    else if (change.adaptive === null) delete state.adaptive;
+    this.items.set(key, { state, version: version + 1 });
     return true;
   }
 

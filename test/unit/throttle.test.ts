@@ -4,7 +4,7 @@
  * concurrent invocations through the state item's version, and what a delivery does with its slot.
  */
 import { describe, expect, it } from 'vitest';
-import { admit, BatchThrottle, liveLeases, reserveSlots } from '../../lambdas/core/throttle.ts';
+import { ADAPTIVE, admit, applyBackpressure, backpressureSignalOf, BatchThrottle, effectiveRate, liveLeases, lowerRate, recoveredAt, reserveSlots } from '../../lambdas/core/throttle.ts';
 import { planThrottle, SLOT_SLEEP_MS } from '../../lambdas/core/delivery-plan.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { Subscription } from '../../lambdas/core/subscription.ts';
@@ -65,9 +65,10 @@ describe('admit', () => {
     expect(slots.map((s) => s - T0)).toEqual(Array.from({ length: 30 }, (_, i) => i * 100));
   });
 
-  it('an unthrottled subscription costs nothing', async () => {
+  it('a subscription with no rate in force gets every slot now and costs no write', async () => {
     const store = new InMemoryThrottleStore();
-    expect(await admit(store, subscription({}), { slots: 10, leases: 10 }, () => T0, 1, () => 'x')).toEqual({ slots: [], leases: [] });
+    expect(await admit(store, subscription({}), { slots: 3, leases: 10 }, () => T0, 1, () => 'x')).toEqual({ slots: [T0, T0, T0], leases: [] });
+    expect(await admit(store, subscription({}), { slots: 0, leases: 0 }, () => T0, 1, () => 'x')).toEqual({ slots: [], leases: [] });
     expect(store.writes).toBe(0);
   });
 
@@ -113,5 +114,72 @@ describe('planThrottle', () => {
   it('an ordered job waits hidden, holding its group', () => {
     expect(planThrottle(job, { ...receipt, ordered: true }, 0, T0 + 10_000, undefined)).toEqual({ kind: 'wait', plan: { kind: 'retryAfter', seconds: 10 } });
     expect(planThrottle(job, { ...receipt, ordered: true }, 0, T0 + 1_500, undefined)).toEqual({ kind: 'sleep', ms: 1_500 });
+  });
+});
+
+describe('adaptive backpressure (AIMD)', () => {
+  const limit = { perSecond: 20 };
+
+  it('halves the rate in force on a signal, at most once a second, never below the floor', () => {
+    const first = lowerRate(limit, undefined, T0, 'http_429')!;
+    expect(first).toEqual({ perSecond: 10, at: T0, signal: 'http_429', since: T0 });
+    expect(lowerRate(limit, first, T0 + 500, 'http_429')).toBeUndefined();
+    const second = lowerRate(limit, first, T0 + 1000, 'timeout')!;
+    // 10/s climbed by 20/60 per second for 1 s, then halved; the spell began at the first signal.
+    expect(second.perSecond).toBeCloseTo((10 + 20 / 60) / 2, 6);
+    expect(second.since).toBe(T0);
+    // Signals every second hold it near what one second of recovery adds back.
+    let rate = second;
+    for (let i = 2; i < 20; i++) rate = lowerRate(limit, rate, T0 + i * 1000, 'http_503')!;
+    expect(rate.perSecond).toBeLessThan(0.5);
+    // A slow configured rate is never halved below the floor.
+    expect(lowerRate({ perSecond: 0.3 }, undefined, T0, 'http_429')!.perSecond).toBe(ADAPTIVE.minPerSecond);
+  });
+
+  it('climbs back linearly to the configured rate, then the configured rate (with its burst) applies again', () => {
+    const lowered = lowerRate(limit, undefined, T0, 'http_429')!;
+    expect(effectiveRate(limit, lowered, T0)).toEqual({ perSecond: 10, burst: 1 });
+    expect(effectiveRate(limit, lowered, T0 + 15_000)!.perSecond).toBeCloseTo(15, 6);
+    expect(effectiveRate(limit, lowered, T0 + 30_000)).toBe(limit);
+    expect(recoveredAt(limit, lowered)).toBe(T0 + 30_000);
+  });
+
+  it('a subscription without a rate starts at ADAPTIVE.startPerSecond and is unthrottled once it climbs past the ceiling', () => {
+    const lowered = lowerRate(undefined, undefined, T0, 'http_503')!;
+    expect(lowered.perSecond).toBe(ADAPTIVE.startPerSecond);
+    expect(effectiveRate(undefined, lowered, recoveredAt(undefined, lowered) - 1000)!.perSecond).toBeLessThan(ADAPTIVE.unlimitedCeiling);
+    expect(effectiveRate(undefined, lowered, recoveredAt(undefined, lowered))).toBeUndefined();
+  });
+
+  it('reads 429, 503 and timeouts as pushback, nothing else', () => {
+    expect(backpressureSignalOf({ statusCode: 429 })).toBe('http_429');
+    expect(backpressureSignalOf({ statusCode: 503 })).toBe('http_503');
+    expect(backpressureSignalOf({ error: 'timeout' })).toBe('timeout');
+    expect(backpressureSignalOf({ error: 'throttled' })).toBe('http_429');
+    expect(backpressureSignalOf({ statusCode: 500 })).toBeUndefined();
+    expect(backpressureSignalOf({ statusCode: 200 })).toBeUndefined();
+  });
+
+  it('after a batch, lowers each pushed-back subscription once and marks one without limits', async () => {
+    const store = new InMemoryThrottleStore();
+    const marks: string[] = [];
+    const subs: Record<string, Subscription> = { sub_a: subscription({ id: 'sub_a', rateLimit: limit }), sub_b: subscription({ id: 'sub_b' }) };
+    const lowered = await applyBackpressure(
+      { throttles: store, subscriptions: { getSubscription: async (_t, id) => subs[id], markBackpressure: async (_t, id, until) => void marks.push(`${id}@${until}`) } },
+      [
+        { tenantId: 'ten_1', subscriptionId: 'sub_a', statusCode: 429, at: T0 },
+        { tenantId: 'ten_1', subscriptionId: 'sub_a', statusCode: 429, at: T0 },
+        { tenantId: 'ten_1', subscriptionId: 'sub_b', error: 'timeout', at: T0 },
+        { tenantId: 'ten_1', subscriptionId: 'sub_c', statusCode: 200, at: T0 },
+      ],
+    );
+    expect(lowered).toEqual([
+      { subscriptionId: 'sub_a', perSecond: 10, signal: 'http_429' },
+      { subscriptionId: 'sub_b', perSecond: ADAPTIVE.startPerSecond, signal: 'timeout' },
+    ]);
+    expect(marks).toEqual([`sub_b@${new Date(recoveredAt(undefined, (await store.read('ten_1', 'sub_b')).state.adaptive!)).toISOString()}`]);
+    // The reservation then spaces slots at the lowered rate, without a burst.
+    const slots = await admit(store, subs.sub_a!, { slots: 3, leases: 0 }, () => T0, 1, () => 'x');
+    expect(slots.slots.map((s) => s - T0)).toEqual([0, 100, 200]);
   });
 });

@@ -110,7 +110,7 @@ function fixture(send: (request: HttpRequest) => Promise<HandshakeAnswer>) {
 describe('running the handshake', () => {
   it('sends OPTIONS with the origin, the requested rate and a callback; consent activates with the capped rate and releases held deliveries in order', async () => {
     const f = fixture(async () => answer(200, { 'webhook-allowed-origin': ORIGIN, 'webhook-allowed-rate': '60' }));
-    for (const n of [1, 2, 3]) await f.deliveries.holdDelivery(f.held(n), f.base.createdAt, 30);
+    for (const n of [1, 2, 3]) await f.deliveries.holdDelivery(f.held(n), f.base.createdAt);
     const after = await runHandshake(f.ports, f.settings, f.base.tenantId, f.base.id);
     expect(f.requests[0]).toMatchObject({ method: 'OPTIONS', url: 'https://hooks.example.com/in', timeoutMs: 2000, headers: { 'webhook-request-origin': ORIGIN, 'webhook-request-rate': '300' } });
     expect(f.requests[0]!.headers['webhook-request-callback']).toMatch(/^https:\/\/api\.example\.com\/prod\/v1\/validation-callbacks\/ten_\w+\.sub_\w+\.[\w-]{43}$/);

@@ -327,6 +327,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions/{id}/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send the validation handshake again (validation "cloudevents", while pending_validation)
+         * @description Sends the CloudEvents webhook validation request (`OPTIONS` with `WebHook-Request-Origin`, `WebHook-Request-Callback` and, with a rateLimit, `WebHook-Request-Rate`) to the destination URL. A consenting answer activates the subscription and releases its held deliveries in order; otherwise `handshake.lastResult` says why it is still pending. Each attempt issues a new callback URL.
+         */
+        post: operations["postSubscriptionsIdValidate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants": {
         parameters: {
             query?: never;
@@ -374,6 +394,30 @@ export interface paths {
         put?: never;
         /** Create an API key for a tenant */
         post: operations["postTenantsIdKeys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/validation-callbacks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Approve a subscription's deliveries (the receiver's validation callback, GET)
+         * @description The `WebHook-Request-Callback` URL of a validation handshake: calling it (no API key; the token is the secret) is the receiver consenting. An optional `WebHook-Allowed-Rate` header (`*` or requests per minute) caps the rate. The subscription becomes active and its held deliveries are released in order. Only the newest handshake's URL works; an unknown or stale one is a 404.
+         */
+        get: operations["getValidationCallbacksId"];
+        put?: never;
+        /**
+         * Approve a subscription's deliveries (the receiver's validation callback, POST)
+         * @description The `WebHook-Request-Callback` URL of a validation handshake: calling it (no API key; the token is the secret) is the receiver consenting. An optional `WebHook-Allowed-Rate` header (`*` or requests per minute) caps the rate. The subscription becomes active and its held deliveries are released in order. Only the newest handshake's URL works; an unknown or stale one is a 404.
+         */
+        post: operations["postValidationCallbacksId"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1171,6 +1215,11 @@ export interface components {
             status?: "active" | "paused";
             successStatus?: "2xx" | number[];
             tenantId?: string;
+            /**
+             * @description "cloudevents": the receiver must consent (CloudEvents webhook validation handshake) before anything is delivered; its declared rate caps `rateLimit`
+             * @enum {string}
+             */
+            validation?: "cloudevents";
             versions?: {
                 [key: string]: number;
             };
@@ -1326,6 +1375,7 @@ export interface components {
             status?: "active" | "paused";
             successStatus?: ("2xx" | number[]) | null;
             tenantId?: string;
+            validation?: "cloudevents" | null;
             versions?: {
                 [key: string]: number;
             } | null;
@@ -1485,8 +1535,11 @@ export interface components {
             lastSuccessAt?: string | null;
             pausedAt?: string | null;
             pausedReason?: string | null;
-            /** @enum {string} */
-            status?: "active" | "paused";
+            /**
+             * @description `pending_validation`: waiting for the receiver to consent (validation "cloudevents"); deliveries are held, released in order on approval
+             * @enum {string}
+             */
+            status?: "active" | "paused" | "pending_validation";
             subscriptionId: string;
             /** @description Only for a subscription with a rate or concurrency limit, or slowed by backpressure */
             throttle?: {
@@ -1594,6 +1647,7 @@ export interface components {
             destination: components["schemas"]["PublicDestination"];
             eventTypes: string[];
             filter?: components["schemas"]["EventPattern"];
+            handshake?: components["schemas"]["ValidationHandshake"];
             id: string;
             /** @description Requests in flight to this destination at once, at most, across every worker */
             maxConcurrency?: number;
@@ -1617,12 +1671,20 @@ export interface components {
              * @enum {string}
              */
             signature?: "hmac" | "ed25519";
-            /** @enum {string} */
-            status: "active" | "paused";
+            /**
+             * @description `pending_validation`: waiting for the receiver to consent (validation "cloudevents"); deliveries are held, released in order on approval
+             * @enum {string}
+             */
+            status: "active" | "paused" | "pending_validation";
             successStatus?: "2xx" | number[];
             tenantId?: string;
             /** Format: date-time */
             updatedAt?: string;
+            /**
+             * @description "cloudevents": the receiver must consent (CloudEvents webhook validation handshake) before anything is delivered; its declared rate caps `rateLimit`
+             * @enum {string}
+             */
+            validation?: "cloudevents";
             versions?: {
                 [key: string]: number;
             };
@@ -1643,6 +1705,7 @@ export interface components {
             destination: components["schemas"]["PublicDestination"];
             eventTypes: string[];
             filter?: components["schemas"]["EventPattern"];
+            handshake?: components["schemas"]["ValidationHandshake"];
             id: string;
             /** @description Requests in flight to this destination at once, at most, across every worker */
             maxConcurrency?: number;
@@ -1668,15 +1731,48 @@ export interface components {
              * @enum {string}
              */
             signature?: "hmac" | "ed25519";
-            /** @enum {string} */
-            status: "active" | "paused";
+            /**
+             * @description `pending_validation`: waiting for the receiver to consent (validation "cloudevents"); deliveries are held, released in order on approval
+             * @enum {string}
+             */
+            status: "active" | "paused" | "pending_validation";
             successStatus?: "2xx" | number[];
             tenantId?: string;
             /** Format: date-time */
             updatedAt?: string;
+            /**
+             * @description "cloudevents": the receiver must consent (CloudEvents webhook validation handshake) before anything is delivered; its declared rate caps `rateLimit`
+             * @enum {string}
+             */
+            validation?: "cloudevents";
             versions?: {
                 [key: string]: number;
             };
+        };
+        ValidationApproved: {
+            /** @constant */
+            approved: true;
+        };
+        /** @description The CloudEvents webhook validation handshake of a subscription with validation "cloudevents" */
+        ValidationHandshake: {
+            /** @description WebHook-Allowed-Rate granted: requests per minute (caps rateLimit), or * for no limit */
+            allowedRate?: number | "*";
+            /** Format: date-time */
+            approvedAt?: string;
+            /** @enum {string} */
+            approvedBy?: "answer" | "callback";
+            /** @description The tenant's own rateLimit; `rateLimit` shows the stricter of it and allowedRate */
+            configuredRateLimit?: components["schemas"]["RateLimit"];
+            /** Format: date-time */
+            lastAttemptAt: string;
+            /** @description The last handshake in words: why the subscription is still pending, or how it was approved */
+            lastResult: string;
+            /** @description The WebHook-Request-Origin sent */
+            origin: string;
+            /** @description WebHook-Request-Rate sent: requests per minute, from rateLimit */
+            requestedRate?: number;
+            /** @description The destination URL the consent is for */
+            url: string;
         };
         /** @description A signed webhook (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature headers). `transform` is a JSONata expression shaping the body; `legacySignature` adds a provider-style HMAC header for migrations */
         WebhookDestination: {
@@ -4856,6 +4952,189 @@ export interface operations {
             };
         };
     };
+    postSubscriptionsIdValidate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    /** @description The tenant an admin key acts for */
+                    tenantId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The subscription after the handshake: active, or still pending_validation with the reason */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "name": "Orders to the warehouse",
+                     *       "eventTypes": [
+                     *         "order.created",
+                     *         "shipment.*"
+                     *       ],
+                     *       "destination": {
+                     *         "type": "webhook",
+                     *         "url": "https://hooks.example.com/herald"
+                     *       },
+                     *       "retryPolicy": {
+                     *         "preset": "default"
+                     *       },
+                     *       "filter": {
+                     *         "data": {
+                     *           "channel": [
+                     *             "shopee",
+                     *             "lazada"
+                     *           ]
+                     *         }
+                     *       },
+                     *       "payload": "full",
+                     *       "ordering": "subject",
+                     *       "status": "active",
+                     *       "createdAt": "2026-12-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-12-01T10:15:30.000Z",
+                     *       "validation": "cloudevents",
+                     *       "rateLimit": {
+                     *         "perSecond": 2
+                     *       },
+                     *       "handshake": {
+                     *         "url": "https://hooks.example.com/herald",
+                     *         "origin": "api.example.com",
+                     *         "lastAttemptAt": "2026-12-01T10:15:30.000Z",
+                     *         "lastResult": "approved by the receiver's answer (at most 120 requests a minute)",
+                     *         "allowedRate": 120,
+                     *         "approvedAt": "2026-12-01T10:15:30.000Z",
+                     *         "approvedBy": "answer"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription (a malformed id too); an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such subscription (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The subscription has no validation, or its receiver already consented */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "The subscription has no validation, or its receiver already consented"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     postTenants: {
         parameters: {
             query?: never;
@@ -5455,6 +5734,142 @@ export interface operations {
                      *       "detail": "The tenant holds its quota of active API keys ('apiKeys')",
                      *       "quota": "subscriptions",
                      *       "limit": 100
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getValidationCallbacksId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The validation callback's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Approved (again: a repeated call changes nothing) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "approved": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ValidationApproved"];
+                };
+            };
+            /** @description WebHook-Allowed-Rate is neither * nor a positive whole number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "WebHook-Allowed-Rate is neither * nor a positive whole number",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such callback (unknown, or replaced by a newer handshake) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such callback (unknown, or replaced by a newer handshake)"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postValidationCallbacksId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The validation callback's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Approved (again: a repeated call changes nothing) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "approved": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ValidationApproved"];
+                };
+            };
+            /** @description WebHook-Allowed-Rate is neither * nor a positive whole number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "WebHook-Allowed-Rate is neither * nor a positive whole number",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such callback (unknown, or replaced by a newer handshake) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such callback (unknown, or replaced by a newer handshake)"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

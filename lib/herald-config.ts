@@ -1,3 +1,5 @@
+import { CALLBACK_PATH } from '../lambdas/core/webhook-validation.ts';
+
 /**
  * Facts shared by the CDK stack and the local runtime, so both build the same system:
  * table key schema, the bus rule that feeds fan-out, function names and their environment.
@@ -81,6 +83,12 @@ export const FUNCTIONS = {
 
 /** Routes anyone may GET without a key: the API's own documentation. */
 export const PUBLIC_ROUTES = ['/v1/openapi.json', '/docs'] as const;
+
+/**
+ * Paths under which anyone may GET or POST without a key: a receiver's validation callback
+ * (lambdas/core/webhook-validation.ts), which carries its own unguessable token.
+ */
+export const PUBLIC_CALLBACK_PREFIX = `${CALLBACK_PATH}/`;
 
 /** How often the sweeper runs (the stack's schedule; the local runtime's default interval). */
 export const SWEEP_INTERVAL_MINUTES = 1;

@@ -7,7 +7,7 @@ import type {
   APIGatewayProxyResult,
   APIGatewayRequestAuthorizerEvent,
 } from 'aws-lambda';
-import { PUBLIC_ROUTES } from '../lib/herald-config.ts';
+import { PUBLIC_CALLBACK_PREFIX, PUBLIC_ROUTES } from '../lib/herald-config.ts';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
 
 /**
@@ -163,7 +163,9 @@ export class LocalApiGateway {
     const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
     const methodArn = `arn:aws:execute-api:us-east-1:000000000000:local/${STAGE}/${method}${url.pathname}`;
     const authHeader = Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
-    const isPublic = method === 'GET' && (PUBLIC_ROUTES as readonly string[]).includes(url.pathname);
+    const isPublic =
+      (method === 'GET' && (PUBLIC_ROUTES as readonly string[]).includes(url.pathname)) ||
+      ((method === 'GET' || method === 'POST') && url.pathname.startsWith(PUBLIC_CALLBACK_PREFIX));
     // API Gateway answers 401 itself when the identity source is missing, without the authorizer.
     if (!authHeader && !isPublic) return gatewayProblem(res, 401, 'Unauthorized', 'missing or invalid API key');
 

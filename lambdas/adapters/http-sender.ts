@@ -36,7 +36,7 @@ export class NodeHttpSender implements HttpSender {
    * The same request with up to `maxBytes` of the answer kept (token endpoints answer more than
    * an excerpt). Same SSRF rules, no redirects.
    */
-  async exchange(req: HttpRequest, maxBytes: number): Promise<{ result: AttemptResult; text?: string }> {
+  async exchange(req: HttpRequest, maxBytes: number): Promise<{ result: AttemptResult; text?: string; headers?: IncomingMessage['headers'] }> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     const refusal = targetUrlRefusal(req.url, this.allowPrivateTargets, destinationPorts());
@@ -55,7 +55,7 @@ export class NodeHttpSender implements HttpSender {
         ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
         ...(statusCode >= 300 && statusCode < 400 ? { errorMessage: `redirect to ${String(response.headers.location ?? '(no location)')} not followed` } : {}),
       };
-      return { result, text };
+      return { result, text, headers: response.headers };
     } catch (error) {
       return { result: { durationMs: elapsed(), ...classifyNetworkError(error) } };
     }

@@ -8,13 +8,15 @@ import { EventBridgePublisher } from '#adapters/event-bus';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { targetRefusal } from '#adapters/target-guard';
+import { handshakeSender } from '#adapters/handshake-sender';
+import { NodeHttpSender } from '#adapters/http-sender';
 import { allowPrivateTargets, destinationTrust, optionalEnv, requireEnv, SETTINGS } from '#shared/env';
 import { errorResponse, json, principalOf } from '#shared/http';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
 import { cachedTenants } from '#core/caching';
 import { parseTenantQuotas } from '#core/quotas';
-import { contextFor } from './route-table.ts';
+import { ANONYMOUS, contextFor } from './route-table.ts';
 import { route, type ApiPorts } from './routes.ts';
 
 const store = new DynamoStore(requireEnv('tableName'));
@@ -35,7 +37,18 @@ const ports: ApiPorts = {
   clock: () => new Date(),
   catalogue: loadCatalogue(),
   targetRefusal: (url) => targetRefusal(url, allowPrivateTargets()),
+  handshake: handshakeSender(new NodeHttpSender(allowPrivateTargets())),
   config: {
+    // Read on each use, so the local runtime (and its tests) can set them while running.
+    get webhookOrigin() {
+      return SETTINGS.webhookOrigin();
+    },
+    get publicApiUrl() {
+      return SETTINGS.publicApiUrl();
+    },
+    get handshakeTimeoutSeconds() {
+      return SETTINGS.handshakeTimeoutSeconds();
+    },
     eventSource: SETTINGS.eventSource(),
     environment: optionalEnv('environment'),
     eventRetentionDays: SETTINGS.eventRetentionDays(),
@@ -60,9 +73,10 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
       if (event.httpMethod === 'GET' && event.path === '/docs') {
         return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: docsPage(ports.catalogue) };
       }
-      const principal = principalOf(event);
-      logger.appendKeys({ tenantId: principal.tenantId, role: principal.role });
       const found = route(event.httpMethod, event.path);
+      // API Gateway runs no authorizer on public routes (a receiver's validation callback).
+      const principal = found.route.auth === 'public' ? ANONYMOUS : principalOf(event);
+      logger.appendKeys({ tenantId: principal.tenantId, role: principal.role });
       return await found.route.handler(contextFor(found.route, { event, principal, params: found.params, ports }));
     } catch (error) {
       return errorResponse(error, (e) => logger.error('request failed', { error: e as Error, path: event.path }));

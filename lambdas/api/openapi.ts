@@ -107,7 +107,7 @@ function problemsOf(route: Route<unknown>): Record<string, string> {
   const what = ID_PARAMS.find(([prefix]) => route.path.startsWith(prefix))?.[1];
   return {
     ...(route.body || route.query ? { 400: 'Invalid request: `errors` names each field that is wrong' } : {}),
-    401: 'Missing or invalid API key',
+    ...(route.auth === 'public' ? {} : { 401: 'Missing or invalid API key' }),
     ...(route.auth === 'admin' ? { 403: 'The route needs the platform admin key' } : {}),
     ...(what || route.auth === 'tenant'
       ? { 404: [what ? `No such ${what} (a malformed id too)` : '', route.auth === 'tenant' ? 'an admin key named a tenant that does not exist' : ''].filter(Boolean).join('; ') }
@@ -152,7 +152,7 @@ function operation(route: Route<unknown>, components: Components): JsonSchema {
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
     tags: [TAGS.find(([prefix]) => route.path === prefix || route.path.startsWith(`${prefix}/`))?.[1] ?? 'Other'],
-    security: route.auth === 'admin' ? [{ adminKey: [] }] : [{ tenantKey: [] }, { adminKey: [] }],
+    security: route.auth === 'public' ? [] : route.auth === 'admin' ? [{ adminKey: [] }] : [{ tenantKey: [] }, { adminKey: [] }],
     ...(parameters.length ? { parameters } : {}),
     ...(route.body
       ? { requestBody: { required: true, content: { 'application/json': { schema: components.convert(route.body, 'input'), ...exampleOf(route.examples?.request) } } } }

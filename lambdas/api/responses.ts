@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { retryPolicySchema } from '#core/retry-policy-schema';
+import { validationSchema } from '#core/webhook-validation';
 import {
   autoPauseSchema,
   eventbridgeDestinationSchema,
@@ -18,6 +19,27 @@ import {
  * parse with. The `id` of each names its component in the document.
  */
 const timestamp = z.iso.datetime({ offset: true });
+
+/** `pending_validation` only for subscriptions that opted into `validation`. */
+const subscriptionStatusOut = z
+  .enum(['active', 'paused', 'pending_validation'])
+  .describe('`pending_validation`: waiting for the receiver to consent (validation "cloudevents"); deliveries are held, released in order on approval');
+
+const handshakeSchema = z
+  .object({
+    url: z.string().describe('The destination URL the consent is for'),
+    origin: z.string().describe('The WebHook-Request-Origin sent'),
+    lastAttemptAt: timestamp,
+    lastResult: z.string().describe('The last handshake in words: why the subscription is still pending, or how it was approved'),
+    requestedRate: z.number().int().optional().describe('WebHook-Request-Rate sent: requests per minute, from rateLimit'),
+    allowedRate: z.union([z.number().int(), z.literal('*')]).optional().describe('WebHook-Allowed-Rate granted: requests per minute (caps rateLimit), or * for no limit'),
+    configuredRateLimit: rateLimitSchema.optional().describe("The tenant's own rateLimit; `rateLimit` shows the stricter of it and allowedRate"),
+    approvedAt: timestamp.optional(),
+    approvedBy: z.enum(['answer', 'callback']).optional(),
+  })
+  .meta({ id: 'ValidationHandshake', description: 'The CloudEvents webhook validation handshake of a subscription with validation "cloudevents"' });
+
+export const validationApprovedSchema = z.object({ approved: z.literal(true) }).meta({ id: 'ValidationApproved' });
 
 export const problemSchema = z
   .object({
@@ -106,8 +128,10 @@ export const subscriptionSchema = z
     publicKey: z.string().regex(/^whpk_/).optional().describe('signature "ed25519": the current public key that verifies v1a signatures'),
     rateLimit: rateLimitSchema.optional(),
     maxConcurrency: maxConcurrencySchema.optional(),
+    validation: validationSchema.optional(),
+    handshake: handshakeSchema.optional(),
     versions: z.record(z.string(), z.number().int()).optional(),
-    status: z.enum(['active', 'paused']),
+    status: subscriptionStatusOut,
     pausedAt: timestamp.optional(),
     pausedReason: z.string().optional(),
     metadata: z.record(z.string(), z.string()).optional(),
@@ -148,7 +172,7 @@ export const statsSchema = z
   .object({
     subscriptionId: z.string(),
     generatedAt: z.string().optional(),
-    status: z.enum(['active', 'paused']).optional(),
+    status: subscriptionStatusOut.optional(),
     pausedAt: z.string().nullable().optional(),
     pausedReason: z.string().nullable().optional(),
     lastAttemptAt: z.string().nullable().optional(),

@@ -11,12 +11,16 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /**
  * `admin`: the platform admin key only. `tenant`: a tenant's key, for its own tenant, or the admin
- * key naming the tenant (`tenantId` in the query or body).
+ * key naming the tenant (`tenantId` in the query or body). `public`: no key (a receiver's validation
+ * callback, which carries its own unguessable token); such a route has no principal.
  */
-export type RouteAuth = 'admin' | 'tenant';
+export type RouteAuth = 'admin' | 'tenant' | 'public';
+
+export const ANONYMOUS: Readonly<Principal> = Object.freeze({ role: 'tenant' });
 
 export interface RouteContext<Ports, Body = unknown, Query = unknown> {
   event: APIGatewayProxyEvent;
+  /** On `public` routes, ANONYMOUS: a placeholder naming no tenant, which those handlers never read. */
   principal: Principal;
   params: Record<string, string>;
   ports: Ports;

@@ -31,8 +31,12 @@ import {
   subscriptionSchema,
   subscriptionWithSecretSchema,
   tenantCreatedSchema,
+  validationApprovedSchema,
 } from './responses.ts';
 import { logger } from '#shared/observability';
+import { approveByCallback, CALLBACK_PATH, CALLBACK_TOKEN_FORMAT, runHandshake, type HandshakeAnswer, type HandshakeSettings } from '#core/webhook-validation';
+import { releaseHeld } from '#core/health';
+import type { HttpRequest } from '#core/ports';
 
 export interface ApiPorts {
   tenants: TenantStore;
@@ -50,7 +54,13 @@ export interface ApiPorts {
   clock: () => Date;
   catalogue: Catalogue;
   targetRefusal: (url: string) => Promise<string | undefined>;
-  config: { eventSource: string; environment?: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string; sweepAfterSeconds?: number; tenantQuotas: TenantQuotas; trust: DestinationTrust };
+  /** Sends a validation handshake's OPTIONS request (same SSRF rules as deliveries). */
+  handshake: (request: HttpRequest) => Promise<HandshakeAnswer>;
+  /**
+   * `webhookOrigin`: the `WebHook-Request-Origin` name (default: the API's host name);
+   * `publicApiUrl`: the base of callback URLs (default: the request's own host and stage).
+   */
+  config: { webhookOrigin?: string; publicApiUrl?: string; handshakeTimeoutSeconds: number; eventSource: string; environment?: string; eventRetentionDays: number; secretGraceHours: number; thinLinkTemplate?: string; region?: string; sweepAfterSeconds?: number; tenantQuotas: TenantQuotas; trust: DestinationTrust };
 }
 
 type Context = RouteContext<ApiPorts, any, any>;
@@ -94,6 +104,23 @@ async function changeStatus(ctx: Context, tenantId: string, id: string, status: 
 }
 
 const query = (ctx: Context) => ctx.event.queryStringParameters ?? {};
+
+function headerOf(ctx: Context, name: string): string | undefined {
+  const found = Object.entries(ctx.event.headers ?? {}).find(([key]) => key.toLowerCase() === name);
+  return found?.[1] ?? undefined;
+}
+
+/** Where this deployment's handshakes come from and call back to: settings, else the API's own address. */
+function handshakeSettings(ctx: Context): HandshakeSettings {
+  const domain = ctx.event.requestContext?.domainName;
+  const host = domain ?? headerOf(ctx, 'host') ?? 'localhost';
+  const base = ctx.ports.config.publicApiUrl ?? (domain ? `https://${domain}/${ctx.event.requestContext.stage}` : `http://${host}`);
+  return {
+    origin: ctx.ports.config.webhookOrigin ?? host.replace(/:\d+$/, ''),
+    callbackBase: base.replace(/\/+$/, ''),
+    timeoutMs: ctx.ports.config.handshakeTimeoutSeconds * 1000,
+  };
+}
 
 /** The tenant a route acts for: the key's own, or the one the admin names in query or body. */
 async function tenantFor(ctx: Context, named?: string): Promise<string> {
@@ -328,7 +355,10 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
     handler: async (ctx) => {
       const input = ctx.body();
       const tenantId = await tenantFor(ctx, input.tenantId);
-      return json(201, await subscriptions.createSubscription(ctx.ports, tenantId, input));
+      const created = await subscriptions.createSubscription(ctx.ports, tenantId, input);
+      if (created.status !== 'pending_validation') return json(201, created);
+      const validated = await runHandshake(ctx.ports, handshakeSettings(ctx), tenantId, created.id);
+      return json(201, { ...toPublicSubscription(validated), ...(created.secret ? { secret: created.secret } : {}) });
     },
   }),
   route_({
@@ -362,7 +392,15 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
     handler: async (ctx) => {
       const patch = ctx.body();
       const tenantId = await tenantFor(ctx, patch.tenantId);
-      const updated = await subscriptions.patchSubscription(ctx.ports, tenantId, ctx.params.id!, patch);
+      const before = await subscriptions.getSubscription(ctx.ports, tenantId, ctx.params.id!);
+      let updated = await subscriptions.patchSubscription(ctx.ports, tenantId, ctx.params.id!, patch);
+      // A new URL under validation (or validation just asked for) is asked again; validation
+      // dropped while pending lets the held deliveries go.
+      if (updated.status === 'pending_validation' && updated.handshake?.origin === '') {
+        updated = toPublicSubscription(await runHandshake(ctx.ports, handshakeSettings(ctx), tenantId, updated.id));
+      } else if (before.status === 'pending_validation' && updated.status === 'active') {
+        await releaseHeld(ctx.ports, tenantId, updated.id, 'deliver');
+      }
       if (patch.status === undefined || patch.status === updated.status) return json(200, updated);
       return json(200, toPublicSubscription(await changeStatus(ctx, tenantId, ctx.params.id!, patch.status)));
     },
@@ -394,6 +432,36 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
       return json(200, { subscription: toPublicSubscription(result.subscription), released: result.released, discarded: result.discarded });
     },
   }),
+  route_({
+    method: 'POST', path: '/v1/subscriptions/{id}/validate', auth: 'tenant',
+    summary: 'Send the validation handshake again (validation "cloudevents", while pending_validation)',
+    description:
+      'Sends the CloudEvents webhook validation request (`OPTIONS` with `WebHook-Request-Origin`, `WebHook-Request-Callback` and, with a rateLimit, `WebHook-Request-Rate`) to the destination URL. A consenting answer activates the subscription and releases its held deliveries in order; otherwise `handshake.lastResult` says why it is still pending. Each attempt issues a new callback URL.',
+    examples: {
+      request: {},
+      response: { ...exampleSubscription, validation: 'cloudevents', rateLimit: { perSecond: 2 }, handshake: { url: 'https://hooks.example.com/herald', origin: 'api.example.com', lastAttemptAt: EXAMPLE.at, lastResult: "approved by the receiver's answer (at most 120 requests a minute)", allowedRate: 120, approvedAt: EXAMPLE.at, approvedBy: 'answer' } },
+    },
+    body: tenantBody,
+    response: { status: 200, description: 'The subscription after the handshake: active, or still pending_validation with the reason', schema: subscriptionSchema },
+    errors: { 409: 'The subscription has no validation, or its receiver already consented' },
+    handler: async (ctx) => {
+      const { tenantId } = ctx.body();
+      const resolved = await tenantFor(ctx, tenantId);
+      return json(200, toPublicSubscription(await runHandshake(ctx.ports, handshakeSettings(ctx), resolved, ctx.params.id!)));
+    },
+  }),
+  ...(['GET', 'POST'] as const).map((method) =>
+    route_({
+      method, path: `${CALLBACK_PATH}/{id}`, auth: 'public',
+      summary: `Approve a subscription's deliveries (the receiver's validation callback, ${method})`,
+      description:
+        'The `WebHook-Request-Callback` URL of a validation handshake: calling it (no API key; the token is the secret) is the receiver consenting. An optional `WebHook-Allowed-Rate` header (`*` or requests per minute) caps the rate. The subscription becomes active and its held deliveries are released in order. Only the newest handshake\'s URL works; an unknown or stale one is a 404.',
+      examples: { response: { approved: true } },
+      response: { status: 200, description: 'Approved (again: a repeated call changes nothing)', schema: validationApprovedSchema },
+      errors: { 400: 'WebHook-Allowed-Rate is neither * nor a positive whole number', 404: 'No such callback (unknown, or replaced by a newer handshake)' },
+      handler: async (ctx) => json(200, await approveByCallback(ctx.ports, ctx.params.id!, headerOf(ctx, 'webhook-allowed-rate'))),
+    }),
+  ),
   route_({
     method: 'GET', path: '/v1/subscriptions/{id}/stats', auth: 'tenant',
     summary: 'Delivery statistics over 1 h, 24 h and 7 days',
@@ -542,6 +610,7 @@ export const ID_PARAMS: [prefix: string, what: string, format: RegExp][] = [
   ['/v1/subscriptions/', 'subscription', ID_FORMATS.subscription],
   ['/v1/deliveries/', 'delivery', ID_FORMATS.delivery],
   ['/v1/keys/', 'API key', ID_FORMATS.apiKey],
+  [`${CALLBACK_PATH}/`, 'validation callback', CALLBACK_TOKEN_FORMAT],
 ];
 
 /** Finds the route for a request: 404 for an unknown path or malformed id, 405 for a known path and wrong method. */

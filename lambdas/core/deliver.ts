@@ -13,6 +13,7 @@ import { attemptNumberOf, planThrottle, type DeliveryPlan, type Receipt } from '
 import { legacySignature, signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
 import { activeSecrets, legacySigningSecret, successStatusOf, timeoutSecondsOf } from './subscription-settings.ts';
+import { validatedOriginHeader } from './webhook-validation.ts';
 
 /**
  * One delivery attempt: send the job's event to its subscription, log the attempt, and decide
@@ -70,7 +71,7 @@ export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob
   return {
     url: subscription.destination.url,
     method: 'POST',
-    headers: { ...(subscription.destination.headers ?? {}), 'content-type': 'application/json', 'user-agent': 'Herald-Webhooks/1', ...signed, ...legacyHeader },
+    headers: { ...(subscription.destination.headers ?? {}), 'content-type': 'application/json', 'user-agent': 'Herald-Webhooks/1', ...validatedOriginHeader(subscription), ...signed, ...legacyHeader },
     body,
     timeoutMs: timeoutSecondsOf(subscription.destination) * 1000,
   };
@@ -80,7 +81,8 @@ export function buildWebhookRequest(subscription: Subscription, job: DeliveryJob
 export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt: number, lastReceive = false): Promise<DeliverOutcome> {
   const startedAt = ports.clock();
   const subscription = await readSubscription(ports, job);
-  if (subscription && subscription.status !== 'active' && !job.ignorePause) {
+  // A resend (ignorePause) still waits for a pending receiver's consent (core/webhook-validation.ts).
+  if (subscription && subscription.status !== 'active' && (!job.ignorePause || subscription.status === 'pending_validation')) {
     return holdForPausedSubscription(ports, job, attempt, subscription);
   }
   const successStatus = subscription ? successStatusOf(subscription) : undefined;
@@ -267,6 +269,7 @@ async function sendToHttpApi(ports: DeliverPorts, destination: HttpDestination, 
       ...(authorization ? { authorization } : {}),
       'content-type': 'application/json',
       'user-agent': 'Herald-Webhooks/1',
+      ...validatedOriginHeader(subscription),
       // Lets an API that supports it drop a retried request it already processed.
       'idempotency-key': job.deliveryId,
     },

@@ -46,8 +46,12 @@ export type DeliveryJob = z.infer<typeof deliveryJobSchema>;
 export const flushJobSchema = z.object({ v: z.literal(1), kind: z.literal('flush'), tenantId: z.string(), subscriptionId: z.string() });
 export type FlushJob = z.infer<typeof flushJobSchema>;
 
-/** A job taken up again (released from hold, redriven): due now, its old schedule and slot dropped. */
+/**
+ * A job taken up again (released from hold, redriven): due now, its old schedule and slot dropped.
+ * No longer its first enqueue either: on the FIFO queue that would reuse the fan-out's
+ * deduplication id, and SQS would drop the message as a duplicate for five minutes.
+ */
 export function unscheduled(job: DeliveryJob): DeliveryJob {
-  const { notBefore: _due, slotAt: _slot, ...rest } = job;
+  const { notBefore: _due, slotAt: _slot, firstEnqueue: _first, ...rest } = job;
   return rest;
 }

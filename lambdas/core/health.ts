@@ -1,6 +1,6 @@
 import { isThrottled, throttleSummary, type ThrottleStore } from './throttle.ts';
 import { unscheduled, type DeliveryJob } from './delivery-job.ts';
-import { NotFoundError } from './errors.ts';
+import { DomainError, NotFoundError } from './errors.ts';
 import { emitOperationalEvent, type OperationalEventPorts } from './operational-events.ts';
 import type { DeliveryQueue, DeliveryStore, StatsStore, SubscriptionStore } from './ports.ts';
 import {
@@ -118,6 +118,10 @@ export async function resumeSubscription(
   const resumed = await ports.subscriptions.changeSubscriptionStatus(tenantId, subscriptionId, { from: 'paused', to: 'active', at });
   const subscription = resumed ?? (await ports.subscriptions.getSubscription(tenantId, subscriptionId));
   if (!subscription) throw new NotFoundError('subscription', subscriptionId);
+  // Its held deliveries wait for the receiver's consent (core/webhook-validation.ts), not a resume.
+  if (subscription.status === 'pending_validation') {
+    throw new DomainError(409, 'Awaiting validation', `subscription ${subscriptionId} is pending_validation: its receiver has not consented yet (retry with POST /v1/subscriptions/${subscriptionId}/validate)`);
+  }
   const counts = await releaseHeld(ports, tenantId, subscriptionId, held);
   if (resumed) {
     await emitOperationalEvent(ports, tenantId, 'subscription.resumed', subscriptionId, {

@@ -20,6 +20,7 @@ import {
   type SigningSecret,
   type Subscription,
 } from './subscription.ts';
+import { pendingValidation, validationProblems, withConfiguredRateLimit } from './webhook-validation.ts';
 
 export interface SubscriptionPorts {
   subscriptions: SubscriptionStore;
@@ -105,6 +106,8 @@ export async function createSubscription(
 ): Promise<PublicSubscription & { secret?: string }> {
   checkSuccessStatus(input);
   checkSignatureScheme(input);
+  const invalid = validationProblems(input);
+  if (invalid.length > 0) throw new ValidationError(invalid);
   await checkDestination(ports, tenantId, input.destination);
   checkAgainstCatalogue(ports.catalogue, input.eventTypes, input.versions);
   // Counted before the write: two creates racing at the limit may both pass (a soft quota).
@@ -114,7 +117,7 @@ export async function createSubscription(
   // ed25519 key is never answered at all (receivers need only the public key, shown on every read).
   const { tenantId: _ignored, secret: imported, ...fields } = input;
   const secret = newSecretFor(fields, imported);
-  const subscription: Subscription = {
+  const created: Subscription = {
     ...fields,
     eventTypes: [...new Set(fields.eventTypes)],
     id: newId('sub'),
@@ -126,6 +129,8 @@ export async function createSubscription(
     createdAt: now,
     updatedAt: now,
   };
+  // Nothing is delivered before the receiver consents: the route runs the handshake next.
+  const subscription = fields.validation ? pendingValidation(created, now) : created;
   await ports.subscriptions.putSubscription(subscription);
   return { ...toPublicSubscription(subscription), ...(imported === undefined && subscription.signature !== 'ed25519' ? { secret } : {}) };
 }
@@ -158,7 +163,9 @@ export async function patchSubscription(
   if (patch.destination && previous.signature === 'ed25519') checkSignatureScheme({ signature: 'ed25519', destination: patch.destination });
   if (patch.destination) await checkDestination(ports, tenantId, patch.destination);
   checkAgainstCatalogue(ports.catalogue, patch.eventTypes, patch.versions);
-  const { tenantId: _ignored, signature: _fixed, retryPolicy, successStatus, filter, versions, autoPause, batching, rateLimit, maxConcurrency, status, ...fields } = patch;
+  const invalid = validationProblems({ validation: patch.validation === undefined ? previous.validation : patch.validation, destination: patch.destination ?? previous.destination });
+  if (invalid.length > 0) throw new ValidationError(invalid);
+  const { tenantId: _ignored, signature: _fixed, retryPolicy, successStatus, filter, versions, autoPause, batching, rateLimit, maxConcurrency, status, validation, ...fields } = patch;
   const next: Subscription = { ...previous, updatedAt: ports.clock().toISOString() };
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
   if (fields.eventTypes) next.eventTypes = [...new Set(fields.eventTypes)];
@@ -176,15 +183,32 @@ export async function patchSubscription(
   else if (batching !== undefined) next.batching = batching;
   if (autoPause === null) delete next.autoPause;
   else if (autoPause !== undefined) next.autoPause = autoPause;
-  if (rateLimit === null) delete next.rateLimit;
-  else if (rateLimit !== undefined) next.rateLimit = rateLimit;
   if (maxConcurrency === null) delete next.maxConcurrency;
   else if (maxConcurrency !== undefined) next.maxConcurrency = maxConcurrency;
   // `status` is not written here: pausing and resuming go through core/health.ts (atomic,
   // announced, held deliveries released), which the route calls after this.
   void status;
-  await ports.subscriptions.putSubscription(next, previous);
-  return toPublicSubscription(next);
+  const stored = withValidationPatch(rateLimit === undefined ? next : withConfiguredRateLimit(next, rateLimit ?? undefined), previous, validation, ports.clock().toISOString());
+  await ports.subscriptions.putSubscription(stored, previous);
+  return toPublicSubscription(stored);
+}
+
+/**
+ * `validation` set, or a new URL under it, asks the receiver again (pending until it consents;
+ * the route sends the handshake); `validation: null` ends it: the tenant's own rateLimit is back
+ * and a pending subscription is active (the route releases what was held).
+ */
+function withValidationPatch(next: Subscription, previous: Subscription, validation: PatchSubscriptionInput['validation'], at: string): Subscription {
+  if (validation === null) {
+    const { validation: _off, handshake, rateLimit: _capped, ...rest } = next;
+    const configured = handshake ? handshake.configuredRateLimit : next.rateLimit;
+    return { ...rest, ...(configured ? { rateLimit: configured } : {}), status: next.status === 'pending_validation' ? 'active' : next.status };
+  }
+  const mode = validation ?? previous.validation;
+  if (!mode) return next;
+  const urlOf = (s: Subscription) => (s.destination.type === 'eventbridge' ? undefined : s.destination.url);
+  const askAgain = !previous.validation || urlOf(next) !== urlOf(previous);
+  return askAgain ? pendingValidation({ ...next, validation: mode }, at) : next;
 }
 
 export async function deleteSubscription(ports: Pick<SubscriptionPorts, 'subscriptions'>, tenantId: string, id: string): Promise<void> {

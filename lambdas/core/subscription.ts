@@ -12,6 +12,7 @@ import { retryPolicySchema } from './retry-policy-schema.ts';
 import { DEFAULT_TIMEOUT_SECONDS } from './subscription-settings.ts';
 import { transformProblem } from './transform-check.ts';
 import { importedSecretProblem, publicKeyOf } from './signing.ts';
+import { toPublicHandshake, validationSchema, type HandshakeState, type PublicHandshake, type ValidationMode } from './webhook-validation.ts';
 
 /**
  * A subscription: which events a tenant wants (`eventTypes`, optional content `filter`), where
@@ -336,6 +337,8 @@ const subscriptionFields = {
    */
   rateLimit: rateLimitSchema.optional(),
   maxConcurrency: maxConcurrencySchema.optional(),
+  /** Opt-in: the receiver consents before anything is delivered (core/webhook-validation.ts). */
+  validation: validationSchema.optional(),
   metadata: z.record(z.string(), z.string().max(500)).optional(),
   /** Pins event types to one schema version: `{"order.created": 1}`. */
   versions: z.record(z.string(), z.number().int().min(1)).optional(),
@@ -370,6 +373,7 @@ export const patchSubscriptionSchema = z
     batching: subscriptionFields.batching.nullable(),
     rateLimit: subscriptionFields.rateLimit.nullable(),
     maxConcurrency: subscriptionFields.maxConcurrency.nullable(),
+    validation: subscriptionFields.validation.nullable(),
     metadata: subscriptionFields.metadata,
     versions: subscriptionFields.versions.nullable(),
     tenantId: tenantIdField.optional(),
@@ -401,7 +405,8 @@ export interface Subscription {
   filter?: EventPattern;
   payload: 'full' | 'thin';
   ordering: 'none' | 'subject';
-  status: 'active' | 'paused';
+  /** `pending_validation`: opted into `validation` and the receiver has not consented yet (deliveries held). */
+  status: 'active' | 'paused' | 'pending_validation';
   /** Why and when it was last paused (by the tenant, a 410, or auto-pause). */
   pausedAt?: string;
   pausedReason?: string;
@@ -415,6 +420,9 @@ export interface Subscription {
    * whose lowered rate climbs back (core/throttle.ts). Internal: never answered.
    */
   backpressureUntil?: string;
+  validation?: ValidationMode;
+  /** The validation handshake's state (only with `validation`). */
+  handshake?: HandshakeState;
   metadata?: Record<string, string>;
   versions?: Record<string, number>;
   secrets: SigningSecret[];
@@ -426,12 +434,16 @@ export interface Subscription {
  * What the API shows: signing secrets and destination credentials never leave after creation.
  * An ed25519 subscription shows its current `whpk_` public key (the one its newest key signs with).
  */
-export type PublicSubscription = Omit<Subscription, 'secrets' | 'destination' | 'backpressureUntil'> & { destination: Destination | Record<string, unknown>; publicKey?: string };
+export type PublicSubscription = Omit<Subscription, 'secrets' | 'destination' | 'handshake' | 'backpressureUntil'> & {
+  destination: Destination | Record<string, unknown>;
+  publicKey?: string;
+  handshake?: PublicHandshake;
+};
 
 export function toPublicSubscription(subscription: Subscription): PublicSubscription {
-  const { secrets, destination, backpressureUntil: _internal, ...rest } = subscription;
+  const { secrets, destination, handshake, backpressureUntil: _internal, ...rest } = subscription;
   const publicKey = subscription.signature === 'ed25519' ? publicKeyOf(newestSecret(secrets).secret) : undefined;
-  return { ...rest, destination: toPublicDestination(destination), ...(publicKey ? { publicKey } : {}) };
+  return { ...rest, destination: toPublicDestination(destination), ...(publicKey ? { publicKey } : {}), ...(handshake ? { handshake: toPublicHandshake(handshake) } : {}) };
 }
 
 /** The current secret: the one without an expiry (a rotation puts it first and dates the others). */

@@ -139,8 +139,9 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
 
   for (const { tenantId, subscriptionId } of await ports.sweep.heldSubscriptions(shard)) {
     const subscription = await ports.subscriptions.getSubscription(tenantId, subscriptionId);
-    // A deleted subscription's holds are released too: each ends as a recorded failure.
-    if (subscription?.status === 'paused') continue;
+    // A deleted subscription's holds are released too: each ends as a recorded failure. A paused
+    // one, or one awaiting its receiver's consent (pending_validation), keeps them.
+    if (subscription && subscription.status !== 'active') continue;
     const { released } = await releaseHeld(ports, tenantId, subscriptionId, 'deliver');
     report.heldReleased += released;
   }

@@ -2,6 +2,7 @@ import { ENV } from '../../lib/herald-config.ts';
 import { parsePortRule, type PortRule } from '#core/destination-policy';
 import type { CustomerBusAccess } from '#adapters/customer-bus';
 import { parseDestinationTrust, type DestinationTrust } from '#core/destination-trust';
+import { DEFAULT_HANDSHAKE_TIMEOUT_SECONDS } from '#core/webhook-validation';
 
 /**
  * The one place functions read their environment. A missing variable fails at cold start with
@@ -67,4 +68,10 @@ export const SETTINGS = {
   sweepAfterSeconds: () => numberSetting('HERALD_SWEEP_AFTER_SECONDS', 600),
   /** e.g. https://api.example.com/{type}/{subject}: a link thin payloads carry as `dataref`. */
   thinLinkTemplate: () => process.env.HERALD_THIN_LINK_TEMPLATE || undefined,
+  /** `WebHook-Request-Origin` of validation handshakes (a DNS name); default the API's host name. */
+  webhookOrigin: () => process.env.HERALD_WEBHOOK_ORIGIN || undefined,
+  /** The API's public base URL (e.g. a custom domain), for validation callback URLs; default the request's own. */
+  publicApiUrl: () => process.env.HERALD_PUBLIC_API_URL || undefined,
+  /** How long a validation handshake waits for the receiver's answer (within API Gateway's 29 s). */
+  handshakeTimeoutSeconds: () => Math.min(20, Math.max(1, numberSetting('HERALD_HANDSHAKE_TIMEOUT_SECONDS', DEFAULT_HANDSHAKE_TIMEOUT_SECONDS))),
 };

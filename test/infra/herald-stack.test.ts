@@ -225,7 +225,7 @@ describe('functions', () => {
 });
 
 describe('api', () => {
-  it('authorizes every method with a cached request authorizer, except GET of the two documentation routes', () => {
+  it('authorizes every method with a cached request authorizer, except GET of the two documentation routes and the validation callback', () => {
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'REQUEST',
       IdentitySource: 'method.request.header.Authorization',
@@ -233,10 +233,16 @@ describe('api', () => {
     });
     const methods = resources('AWS::ApiGateway::Method').filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
     const open = methods.filter((m) => m.Properties.AuthorizationType !== 'CUSTOM');
-    expect(open).toHaveLength(2);
-    for (const method of open) expect(method.Properties).toMatchObject({ HttpMethod: 'GET', AuthorizationType: 'NONE' });
+    for (const method of open) expect(method.Properties.AuthorizationType).toBe('NONE');
+    // Each open method named by its resource's path part: the docs, and the receiver's callback
+    // (whose token in the path is its credential, checked by the API function).
+    const partOf = (method: { Properties: { ResourceId?: { Ref?: string } } }) => {
+      const id = method.Properties.ResourceId?.Ref;
+      return id ? template.toJSON().Resources[id]?.Properties?.PathPart : undefined;
+    };
+    expect(open.map((m) => `${m.Properties.HttpMethod} ${partOf(m)}`).sort()).toEqual(['GET docs', 'GET openapi.json', 'GET {id}', 'POST {id}']);
     const pathParts = resources('AWS::ApiGateway::Resource').map((r) => r.Properties.PathPart);
-    expect(pathParts).toEqual(expect.arrayContaining(['docs', 'openapi.json', '{proxy+}']));
+    expect(pathParts).toEqual(expect.arrayContaining(['docs', 'openapi.json', '{proxy+}', 'validation-callbacks', '{id}']));
   });
 
   it('throttles, traces and writes access logs', () => {

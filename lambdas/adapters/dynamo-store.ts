@@ -8,7 +8,6 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { Delivery } from '#core/delivery';
 import type { DeliveryJob } from '#core/delivery-job';
 import type { CloudEvent } from '#core/envelope';
@@ -33,71 +32,45 @@ import type { DestinationBinding } from '#core/destination-trust';
 import { dynamo } from './clients.ts';
 import { batchWriteAll } from './dynamo-helpers.ts';
 import { attemptSlot, deliveryFromItem } from './delivery-items.ts';
+import {
+  apiKeyKey,
+  bindingKey,
+  deadLetterKey,
+  deadLetterPartition,
+  deliveryKey,
+  deliveryLogKey,
+  deliveryLogPartition,
+  eventIndexKeys,
+  eventKey,
+  eventsBySubjectPartition,
+  eventsByTimePartition,
+  eventTimeRange,
+  fanoutEntryKey,
+  fanoutPartition,
+  GSI1 as gsi1,
+  GSI2 as gsi2,
+  heldKey,
+  heldPartition,
+  heldPrefix,
+  PAGE_TOKEN_KEY_ITEM,
+  pendingKey,
+  PK,
+  quotaKey,
+  SK,
+  subscriptionKey,
+  SUBSCRIPTION_PREFIX,
+  sweepKeys,
+  tenantApiKeyKey,
+  TENANT_API_KEY_PREFIX,
+  tenantKey,
+  tenantPartition,
+  TTL,
+  withoutKeys,
+} from './table-keys.ts';
 import { openPageToken, PAGE_TOKEN_KEY_BYTES, pageTokenRefused, sealPageToken } from './page-tokens.ts';
 
-/**
- * One DynamoDB table for everything (single-table design). Keys:
- *   tenant        TENANT#<tid>          #TENANT
- *   api key       APIKEY#<sha256>       #APIKEY
- *   key by prefix TENANT#<tid>          KEY#<prefix>     (hash, for listing and revocation)
- *   binding       TENANT#<tid>          #BINDING         (the AWS accounts and buses it may deliver to)
- *   subscription  TENANT#<tid>          SUB#<sid>
- *   fan-out index SUBIDX#<tid>#<pattern> SUB#<sid>       (one per event-type pattern)
- *   event         TENANT#<tid>          EVT#<eid>        gsi1: SUBJECT#<tid>#<subject> / <time>#<eid>
- *                                                        gsi2: EVENTS#<tid> / <time>#<eid>
- *                                                        gsi3: SWEEP#<shard> / <dueAt>#<tid>#<eid> (the sweeper's list)
- *   recheck       RESWEEP#<tid>#<eid>   #RESWEEP         gsi3 as the event's (lambdas/adapters/sweep-store.ts)
- *   sweep cursor  SWEEP                 CURSOR#<shard>
- *   delivery      DLV#<did>             #DLV             gsi1: SUBDLV#<tid>#<sid> / <createdAt>#<did>
- *                                                        gsi2, by status (sparse, one at a time):
- *                                                          pending  PENDING#<shard> / <nextAttemptAt>#<did>  (the sweeper)
- *                                                          held     HELD#<shard>    / <tid>#<sid>#<heldAt>#<did>
- *                                                          failed   DEAD#<tid>      / <finishedAt>#<did>
- *   stats         STATS#<tid>#<sid>     B#<ten-minute block> | HEALTH   (lambdas/adapters/stats-store.ts)
- *   quota use     QUOTA#<tid>           <quota>#<window> (used: count in the window; expires after two days)
- *   batch buffer  BATCH#<tid>#<sid>     ITEM#<time>#<eid> | STATE      (lambdas/adapters/batch-store.ts)
- *                                                        STATE with a look scheduled, gsi2: BATCHCHECK#<shard> / <checkAt>#<tid>#<sid>
- *   page token key CONFIG              PAGE_TOKEN_KEY#v1 (the AES key sealing nextTokens; no index, no TTL;
- *                                                        no route addresses a bare pk, so no tenant reads it)
- *   self-test run  SELFTEST#<run>      #RUN | HOOK#<receivedAt>#<webhook id>   (the optional self-test
- *                                                        receiver: lambdas/adapters/self-test-store.ts; expire after a day)
- */
-const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi1, gsi2, gsi3 } = TABLE_SCHEMA;
-const KEY_FIELDS = [PK, SK, TTL, gsi1.partitionKey, gsi1.sortKey, gsi2.partitionKey, gsi2.sortKey, gsi3.partitionKey, gsi3.sortKey];
-
 const DAY_SECONDS = 86_400;
-
-/** Pending deliveries and holds spread over this many GSI partitions each. */
-export const SHARDS = 8;
-
-export function shardOf(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % SHARDS;
-}
-
-export const pendingKey = (deliveryId: string, nextAttemptAt: string) => ({
-  pk: `PENDING#${shardOf(deliveryId)}`,
-  sk: `${nextAttemptAt}#${deliveryId}`,
-});
-/** An event on the sweeper's list: gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>. */
-export const sweepKeys = (tenantId: string, eventId: string, dueAt: string) => ({
-  [TABLE_SCHEMA.gsi3.partitionKey]: `SWEEP#${shardOf(`${tenantId}#${eventId}`)}`,
-  [TABLE_SCHEMA.gsi3.sortKey]: `${dueAt}#${tenantId}#${eventId}`,
-});
-
-export const heldPartition = (tenantId: string, subscriptionId: string) => `HELD#${shardOf(`${tenantId}#${subscriptionId}`)}`;
 const expiry = (now: Date, days: number) => Math.floor(now.getTime() / 1000) + Math.round(days * DAY_SECONDS);
-
-function stripKeys<T>(item: Record<string, unknown> | undefined): T | undefined {
-  if (!item) return undefined;
-  const copy = { ...item };
-  for (const field of KEY_FIELDS) delete copy[field];
-  return copy as T;
-}
-
-/** The item holding the key that seals pagination tokens (lambdas/adapters/page-tokens.ts). */
-export const PAGE_TOKEN_KEY_ITEM = { [PK]: 'CONFIG', [SK]: 'PAGE_TOKEN_KEY#v1' } as const;
 
 /** Per container and table: read once, created by whichever container needs it first. */
 const pageTokenKeys = new Map<string, Promise<Buffer>>();
@@ -182,61 +155,61 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       if (start[partition[0]] !== partition[1]) throw pageTokenRefused();
     }
     const out = await dynamo().send(new QueryCommand({ ...input, TableName: this.tableName, Limit: page.limit, ExclusiveStartKey: start }));
-    const items = (out.Items ?? []).map((item) => read(stripKeys<Record<string, unknown>>(item)!));
+    const items = (out.Items ?? []).map((item) => read(withoutKeys<Record<string, unknown>>(item)!));
     if (!out.LastEvaluatedKey) return { items };
     return { items, nextToken: sealPageToken(await pageTokenKey(this.tableName), scope, out.LastEvaluatedKey) };
   }
 
   async putTenant(tenant: Tenant): Promise<void> {
-    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `TENANT#${tenant.id}`, [SK]: '#TENANT', ...tenant } }));
+    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...tenantKey(tenant.id), ...tenant } }));
   }
 
   async getTenant(id: string): Promise<Tenant | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${id}`, [SK]: '#TENANT' } }));
-    return stripKeys<Tenant>(out.Item);
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: tenantKey(id) }));
+    return withoutKeys<Tenant>(out.Item);
   }
 
   async getDestinationBinding(tenantId: string): Promise<DestinationBinding | undefined> {
     const out = await dynamo().send(
-      new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: '#BINDING' }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: bindingKey(tenantId), ConsistentRead: true }),
     );
-    return stripKeys<DestinationBinding>(out.Item);
+    return withoutKeys<DestinationBinding>(out.Item);
   }
 
   async putDestinationBinding(binding: DestinationBinding): Promise<void> {
-    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `TENANT#${binding.tenantId}`, [SK]: '#BINDING', ...binding } }));
+    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...bindingKey(binding.tenantId), ...binding } }));
   }
 
   async deleteDestinationBinding(tenantId: string): Promise<boolean> {
     const out = await dynamo().send(
-      new DeleteCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: '#BINDING' }, ReturnValues: 'ALL_OLD' }),
+      new DeleteCommand({ TableName: this.tableName, Key: bindingKey(tenantId), ReturnValues: 'ALL_OLD' }),
     );
     return out.Attributes !== undefined;
   }
 
   async putApiKey(record: ApiKeyRecord): Promise<void> {
-    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `APIKEY#${record.hash}`, [SK]: '#APIKEY', ...record } }));
+    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...apiKeyKey(record.hash), ...record } }));
     if (record.tenantId) {
-      await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `TENANT#${record.tenantId}`, [SK]: `KEY#${record.prefix}`, ...record } }));
+      await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...tenantApiKeyKey(record.tenantId, record.prefix), ...record } }));
     }
   }
 
   async listApiKeys(tenantId: string): Promise<Omit<ApiKeyRecord, 'hash'>[]> {
-    const items = await this.queryAll(`TENANT#${tenantId}`, 'KEY#');
+    const items = await this.queryAll(tenantPartition(tenantId), TENANT_API_KEY_PREFIX);
     return items.map((item) => {
-      const { hash: _hash, ...rest } = stripKeys<ApiKeyRecord>(item)!;
+      const { hash: _hash, ...rest } = withoutKeys<ApiKeyRecord>(item)!;
       return rest;
     });
   }
 
   async revokeApiKey(tenantId: string, prefix: string, at: string): Promise<boolean> {
     const out = await dynamo().send(
-      new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: `KEY#${prefix}` }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: tenantApiKeyKey(tenantId, prefix), ConsistentRead: true }),
     );
-    const record = stripKeys<ApiKeyRecord>(out.Item);
+    const record = withoutKeys<ApiKeyRecord>(out.Item);
     if (!record) return false;
     // The key record first: that is what the authorizer reads.
-    for (const key of [{ [PK]: `APIKEY#${record.hash}`, [SK]: '#APIKEY' }, { [PK]: `TENANT#${tenantId}`, [SK]: `KEY#${prefix}` }]) {
+    for (const key of [apiKeyKey(record.hash), tenantApiKeyKey(tenantId, prefix)]) {
       await dynamo().send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -250,8 +223,8 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `APIKEY#${hash}`, [SK]: '#APIKEY' } }));
-    return stripKeys<ApiKeyRecord>(out.Item);
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: apiKeyKey(hash) }));
+    return withoutKeys<ApiKeyRecord>(out.Item);
   }
 
   /**
@@ -261,7 +234,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
    */
   async putSubscription(subscription: Subscription, previous?: Subscription): Promise<void> {
     await dynamo().send(
-      new PutCommand({ TableName: this.tableName, Item: { [PK]: `TENANT#${subscription.tenantId}`, [SK]: `SUB#${subscription.id}`, ...subscription } }),
+      new PutCommand({ TableName: this.tableName, Item: { ...subscriptionKey(subscription.tenantId, subscription.id), ...subscription } }),
     );
     const entry: SubscriptionIndexEntry = {
       subscriptionId: subscription.id,
@@ -273,20 +246,20 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       ...(subscription.batching ? { batching: subscription.batching } : {}),
     };
     const puts = subscription.eventTypes.map((pattern) => ({
-      PutRequest: { Item: { [PK]: `SUBIDX#${subscription.tenantId}#${pattern}`, [SK]: `SUB#${subscription.id}`, ...entry } },
+      PutRequest: { Item: { ...fanoutEntryKey(subscription.tenantId, pattern, subscription.id), ...entry } },
     }));
     const removed = (previous?.eventTypes ?? []).filter((p) => !subscription.eventTypes.includes(p));
     const deletes = removed.map((pattern) => ({
-      DeleteRequest: { Key: { [PK]: `SUBIDX#${subscription.tenantId}#${pattern}`, [SK]: `SUB#${subscription.id}` } },
+      DeleteRequest: { Key: fanoutEntryKey(subscription.tenantId, pattern, subscription.id) },
     }));
     await this.batchWrite([...puts, ...deletes]);
   }
 
   async getSubscription(tenantId: string, id: string): Promise<Subscription | undefined> {
     const out = await dynamo().send(
-      new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: `SUB#${id}` }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: subscriptionKey(tenantId, id), ConsistentRead: true }),
     );
-    return stripKeys<Subscription>(out.Item);
+    return withoutKeys<Subscription>(out.Item);
   }
 
   async countSubscriptions(tenantId: string): Promise<number> {
@@ -298,7 +271,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
           TableName: this.tableName,
           KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :sub)',
           ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-          ExpressionAttributeValues: { ':pk': `TENANT#${tenantId}`, ':sub': 'SUB#' },
+          ExpressionAttributeValues: { ':pk': tenantPartition(tenantId), ':sub': SUBSCRIPTION_PREFIX },
           Select: 'COUNT',
           ExclusiveStartKey: start,
         }),
@@ -315,7 +288,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       await dynamo().send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { [PK]: `QUOTA#${tenantId}`, [SK]: `${quota}#${window}` },
+          Key: quotaKey(tenantId, quota, window),
           UpdateExpression: 'ADD used :amount SET #ttl = if_not_exists(#ttl, :expires)',
           ConditionExpression: 'attribute_not_exists(used) OR used <= :room',
           ExpressionAttributeNames: { '#ttl': TTL },
@@ -334,7 +307,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       {
         KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
         ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-        ExpressionAttributeValues: { ':pk': `TENANT#${tenantId}`, ':prefix': 'SUB#' },
+        ExpressionAttributeValues: { ':pk': tenantPartition(tenantId), ':prefix': SUBSCRIPTION_PREFIX },
       },
       page,
     );
@@ -344,15 +317,15 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     // Index first: once gone from the index no new deliveries are planned for it.
     await this.batchWrite(
       subscription.eventTypes.map((pattern) => ({
-        DeleteRequest: { Key: { [PK]: `SUBIDX#${subscription.tenantId}#${pattern}`, [SK]: `SUB#${subscription.id}` } },
+        DeleteRequest: { Key: fanoutEntryKey(subscription.tenantId, pattern, subscription.id) },
       })),
     );
-    await dynamo().send(new DeleteCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${subscription.tenantId}`, [SK]: `SUB#${subscription.id}` } }));
+    await dynamo().send(new DeleteCommand({ TableName: this.tableName, Key: subscriptionKey(subscription.tenantId, subscription.id) }));
   }
 
   async findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]> {
-    const pages = await Promise.all(patterns.map((pattern) => this.queryAll(`SUBIDX#${tenantId}#${pattern}`)));
-    return pages.flat().map((item) => stripKeys<SubscriptionIndexEntry>(item)!);
+    const pages = await Promise.all(patterns.map((pattern) => this.queryAll(fanoutPartition(tenantId, pattern))));
+    return pages.flat().map((item) => withoutKeys<SubscriptionIndexEntry>(item)!);
   }
 
   private async queryAll(pk: string, skPrefix?: string): Promise<Record<string, unknown>[]> {
@@ -384,12 +357,8 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
         new PutCommand({
           TableName: this.tableName,
           Item: {
-            [PK]: `TENANT#${event.tenantid}`,
-            [SK]: `EVT#${event.id}`,
-            [gsi1.partitionKey]: `SUBJECT#${event.tenantid}#${event.subject}`,
-            [gsi1.sortKey]: `${event.time}#${event.id}`,
-            [gsi2.partitionKey]: `EVENTS#${event.tenantid}`,
-            [gsi2.sortKey]: `${event.time}#${event.id}`,
+            ...eventKey(event.tenantid, event.id),
+            ...eventIndexKeys(event.tenantid, event.id, event.subject, event.time),
             ...(sweepAt ? sweepKeys(event.tenantid, event.id, sweepAt) : {}),
             [TTL]: expiry(new Date(), retentionDays),
             ...event,
@@ -403,24 +372,22 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const out = await dynamo().send(
-        new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${event.tenantid}`, [SK]: `EVT#${event.id}` }, ConsistentRead: true }),
+        new GetCommand({ TableName: this.tableName, Key: eventKey(event.tenantid, event.id), ConsistentRead: true }),
       );
-      return stripKeys<StoredEvent>(out.Item);
+      return withoutKeys<StoredEvent>(out.Item);
     }
   }
 
   async getEvent(tenantId: string, id: string): Promise<StoredEvent | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `TENANT#${tenantId}`, [SK]: `EVT#${id}` } }));
-    return stripKeys<StoredEvent>(out.Item);
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: eventKey(tenantId, id) }));
+    return withoutKeys<StoredEvent>(out.Item);
   }
 
   async findEvents(tenantId: string, query: EventQuery): Promise<StoredEvent[]> {
     const bySubject = query.subject !== undefined;
     const index = bySubject ? gsi1 : gsi2;
-    const pk = bySubject ? `SUBJECT#${tenantId}#${query.subject}` : `EVENTS#${tenantId}`;
-    // Sort keys are `<time>#<id>`: '#' < '~' bounds a whole second-precision instant inclusively.
-    const lower = query.from ?? '';
-    const upper = query.to ? `${query.to}~` : '~';
+    const pk = bySubject ? eventsBySubjectPartition(tenantId, query.subject!) : eventsByTimePartition(tenantId);
+    const { lower, upper } = eventTimeRange(query.from, query.to);
     const items: StoredEvent[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -435,7 +402,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
           Limit: Math.min(1000, query.limit - items.length),
         }),
       );
-      items.push(...(out.Items ?? []).map((item) => stripKeys<StoredEvent>(item)!));
+      items.push(...(out.Items ?? []).map((item) => withoutKeys<StoredEvent>(item)!));
       start = out.LastEvaluatedKey;
     } while (start && items.length < query.limit);
     return items;
@@ -445,7 +412,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: `TENANT#${tenantId}`, [SK]: `EVT#${eventId}` },
+        Key: eventKey(tenantId, eventId),
         UpdateExpression: 'SET publishedAt = :at',
         ExpressionAttributeValues: { ':at': at },
       }),
@@ -456,20 +423,21 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: `TENANT#${tenantId}`, [SK]: `EVT#${eventId}` },
+        Key: eventKey(tenantId, eventId),
         UpdateExpression: 'REMOVE publishedAt',
       }),
     );
   }
 
   async recordAttempt({ delivery, attempt, status, retentionDays }: AttemptRecord): Promise<void> {
+    const log = deliveryLogKey(delivery.tenantId, delivery.subscriptionId, delivery.createdAt, delivery.id);
     const names: Record<string, string> = { '#status': 'status', '#gpk': gsi1.partitionKey, '#gsk': gsi1.sortKey, '#ttl': TTL, '#slot': attemptSlot(attempt.number) };
     const values: Record<string, unknown> = {
       ':status': status,
       ':now': attempt.at,
       ':attempt': attempt,
-      ':gpk': `SUBDLV#${delivery.tenantId}#${delivery.subscriptionId}`,
-      ':gsk': `${delivery.createdAt}#${delivery.id}`,
+      ':gpk': log.pk,
+      ':gsk': log.sk,
       ':ttl': expiry(new Date(), retentionDays),
     };
     const sets = [
@@ -491,8 +459,9 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     names['#dsk'] = gsi2.sortKey;
     if (status === 'failed') {
       sets.push('#dpk = :dpk', '#dsk = :dsk');
-      values[':dpk'] = `DEAD#${delivery.tenantId}`;
-      values[':dsk'] = `${delivery.finishedAt ?? attempt.at}#${delivery.id}`;
+      const key = deadLetterKey(delivery.tenantId, delivery.finishedAt ?? attempt.at, delivery.id);
+      values[':dpk'] = key.pk;
+      values[':dsk'] = key.sk;
     } else if (status === 'pending' && delivery.nextAttemptAt) {
       const key = pendingKey(delivery.id, delivery.nextAttemptAt);
       sets.push('#dpk = :dpk', '#dsk = :dsk');
@@ -515,7 +484,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: `DLV#${delivery.id}`, [SK]: '#DLV' },
+        Key: deliveryKey(delivery.id),
         UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -524,8 +493,8 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
   }
 
   async getDelivery(id: string): Promise<Delivery | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: `DLV#${id}`, [SK]: '#DLV' }, ConsistentRead: true }));
-    const item = stripKeys<Record<string, unknown>>(out.Item);
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: deliveryKey(id), ConsistentRead: true }));
+    const item = withoutKeys<Record<string, unknown>>(out.Item);
     return item && deliveryFromItem(item);
   }
 
@@ -538,7 +507,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
         ScanIndexForward: false,
         ...(bySubscription ? { FilterExpression: 'subscriptionId = :sid' } : {}),
         ExpressionAttributeNames: { '#dpk': gsi2.partitionKey },
-        ExpressionAttributeValues: { ':dpk': `DEAD#${tenantId}`, ...(bySubscription ? { ':sid': page.subscriptionId } : {}) },
+        ExpressionAttributeValues: { ':dpk': deadLetterPartition(tenantId), ...(bySubscription ? { ':sid': page.subscriptionId } : {}) },
       },
       page,
       deliveryFromItem,
@@ -550,7 +519,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: `DLV#${deliveryId}`, [SK]: '#DLV' },
+        Key: deliveryKey(deliveryId),
         UpdateExpression:
           'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, firstAttemptAt = :at, retryFrom = :retryFrom, #dpk = :dpk, #dsk = :dsk REMOVE finishedAt, reason',
         ConditionExpression: 'attribute_exists(#pk)',
@@ -571,7 +540,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
         ScanIndexForward: false,
         ...(page.status ? { FilterExpression: '#status = :status' } : {}),
         ExpressionAttributeNames: { '#gpk': gsi1.partitionKey, ...(page.status ? { '#status': 'status' } : {}) },
-        ExpressionAttributeValues: { ':gpk': `SUBDLV#${tenantId}#${subscriptionId}`, ...(page.status ? { ':status': page.status } : {}) },
+        ExpressionAttributeValues: { ':gpk': deliveryLogPartition(tenantId, subscriptionId), ...(page.status ? { ':status': page.status } : {}) },
       },
       page,
       deliveryFromItem,
@@ -588,7 +557,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
       const out = await dynamo().send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { [PK]: `TENANT#${tenantId}`, [SK]: `SUB#${id}` },
+          Key: subscriptionKey(tenantId, id),
           UpdateExpression: pausing
             ? 'SET #status = :to, updatedAt = :at, pausedAt = :at, pausedReason = :reason'
             : 'SET #status = :to, updatedAt = :at, resumedAt = :at REMOVE pausedAt, pausedReason',
@@ -603,7 +572,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return stripKeys<Subscription>(out.Attributes);
+      return withoutKeys<Subscription>(out.Attributes);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
@@ -612,10 +581,12 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
 
   async holdDelivery(job: DeliveryJob, at: string, retentionDays: number): Promise<void> {
     const { event } = job;
+    const log = deliveryLogKey(job.tenantId, job.subscriptionId, job.createdAt, job.deliveryId);
+    const held = heldKey(job.tenantId, job.subscriptionId, at, job.deliveryId);
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: `DLV#${job.deliveryId}`, [SK]: '#DLV' },
+        Key: deliveryKey(job.deliveryId),
         UpdateExpression: [
           'SET #status = :held, heldAt = :at, updatedAt = :at, job = :job, #gpk = :gpk, #gsk = :gsk, #dpk = :dpk, #dsk = :dsk, #ttl = :ttl',
           'id = if_not_exists(id, :id), tenantId = if_not_exists(tenantId, :tid), subscriptionId = if_not_exists(subscriptionId, :sid)',
@@ -636,10 +607,10 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
           ':pending': 'pending',
           ':at': at,
           ':job': job,
-          ':gpk': `SUBDLV#${job.tenantId}#${job.subscriptionId}`,
-          ':gsk': `${job.createdAt}#${job.deliveryId}`,
-          ':dpk': heldPartition(job.tenantId, job.subscriptionId),
-          ':dsk': `${job.tenantId}#${job.subscriptionId}#${at}#${job.deliveryId}`,
+          ':gpk': log.pk,
+          ':gsk': log.sk,
+          ':dpk': held.pk,
+          ':dsk': held.sk,
           ':ttl': expiry(new Date(), retentionDays),
           ':id': job.deliveryId,
           ':tid': job.tenantId,
@@ -663,7 +634,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
         IndexName: gsi2.indexName,
         KeyConditionExpression: '#dpk = :dpk AND begins_with(#dsk, :prefix)',
         ExpressionAttributeNames: { '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey },
-        ExpressionAttributeValues: { ':dpk': heldPartition(tenantId, subscriptionId), ':prefix': `${tenantId}#${subscriptionId}#` },
+        ExpressionAttributeValues: { ':dpk': heldPartition(tenantId, subscriptionId), ':prefix': heldPrefix(tenantId, subscriptionId) },
       },
       page,
     );
@@ -675,7 +646,7 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     return dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: `DLV#${deliveryId}`, [SK]: '#DLV' },
+        Key: deliveryKey(deliveryId),
         UpdateExpression:
           to === 'pending'
             ? 'SET #status = :to, updatedAt = :at, nextAttemptAt = :at, #dpk = :dpk, #dsk = :dsk REMOVE job, heldAt'

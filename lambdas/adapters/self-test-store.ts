@@ -1,25 +1,21 @@
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import { SELF_TEST_MAX_HOOKS, SELF_TEST_RETENTION_SECONDS, type ReceivedHook, type SelfTestRun, type SelfTestStore } from '#core/self-test';
 import { dynamo } from './clients.ts';
 import { batchWriteAll } from './dynamo-helpers.ts';
+import { PK, SELF_TEST_HOOK_PREFIX, selfTestHookKey, selfTestPartition, selfTestRunKey, SK, TTL } from './table-keys.ts';
 
-/** The self-test receiver's items (key layout in dynamo-store.ts): one partition per run, with a TTL. */
-const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_SCHEMA;
-const runKey = (runId: string) => `SELFTEST#${runId}`;
-const RUN_SK = '#RUN';
-const HOOK_PREFIX = 'HOOK#';
+/** The self-test receiver's items (key layout in table-keys.ts): one partition per run, with a TTL. */
 
 export class DynamoSelfTestStore implements SelfTestStore {
   constructor(private readonly tableName: string) {}
 
   async putRun(run: SelfTestRun): Promise<void> {
     const expiresAt = Math.floor(Date.parse(run.createdAt) / 1000) + SELF_TEST_RETENTION_SECONDS;
-    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: runKey(run.runId), [SK]: RUN_SK, [TTL]: expiresAt, ...run } }));
+    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...selfTestRunKey(run.runId), [TTL]: expiresAt, ...run } }));
   }
 
   async getRun(runId: string): Promise<SelfTestRun | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: runKey(runId), [SK]: RUN_SK }, ConsistentRead: true }));
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: selfTestRunKey(runId), ConsistentRead: true }));
     if (!out.Item) return undefined;
     // The table's TTL deletes within days, not at once: an expired run is gone.
     if (typeof out.Item[TTL] === 'number' && out.Item[TTL] * 1000 < Date.now()) return undefined;
@@ -32,7 +28,7 @@ export class DynamoSelfTestStore implements SelfTestStore {
         TableName: this.tableName,
         KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :hook)',
         ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-        ExpressionAttributeValues: { ':pk': runKey(runId), ':hook': HOOK_PREFIX },
+        ExpressionAttributeValues: { ':pk': selfTestPartition(runId), ':hook': SELF_TEST_HOOK_PREFIX },
         ConsistentRead: true,
         // A run holds at most SELF_TEST_MAX_HOOKS small items: one page.
         Limit: SELF_TEST_MAX_HOOKS,
@@ -44,7 +40,7 @@ export class DynamoSelfTestStore implements SelfTestStore {
   async recordHook(hook: ReceivedHook): Promise<void> {
     const expiresAt = Math.floor(Date.parse(hook.receivedAt) / 1000) + SELF_TEST_RETENTION_SECONDS;
     await dynamo().send(
-      new PutCommand({ TableName: this.tableName, Item: { [PK]: runKey(hook.runId), [SK]: `${HOOK_PREFIX}${hook.receivedAt}#${hook.webhookId}`, [TTL]: expiresAt, ...hook } }),
+      new PutCommand({ TableName: this.tableName, Item: { ...selfTestHookKey(hook.runId, hook.receivedAt, hook.webhookId), [TTL]: expiresAt, ...hook } }),
     );
   }
 
@@ -54,7 +50,7 @@ export class DynamoSelfTestStore implements SelfTestStore {
         TableName: this.tableName,
         KeyConditionExpression: '#pk = :pk',
         ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-        ExpressionAttributeValues: { ':pk': runKey(runId) },
+        ExpressionAttributeValues: { ':pk': selfTestPartition(runId) },
         ProjectionExpression: '#pk, #sk',
         ConsistentRead: true,
       }),

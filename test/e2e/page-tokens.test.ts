@@ -233,7 +233,8 @@ describe('internal paging and the key', () => {
   });
 
   it('containers racing to create the key agree on one, kept in the table', async () => {
-    const { loadOrCreatePageTokenKey, PAGE_TOKEN_KEY_ITEM } = await import('../../lambdas/adapters/dynamo-store.ts');
+    const { loadOrCreatePageTokenKey } = await import('../../lambdas/adapters/dynamo-store.ts');
+    const { PAGE_TOKEN_KEY_ITEM } = await import('../../lambdas/adapters/table-keys.ts');
     const { ensureTable } = await import('../../local/emulators.ts');
     const { dynamo } = await import('../../lambdas/adapters/clients.ts');
     const { GetCommand } = await import('@aws-sdk/lib-dynamodb');

@@ -1,10 +1,11 @@
-import { QueryCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { BufferedEvent } from '#core/batching';
 import type { CloudEvent } from '#core/envelope';
 import type { BatchStore } from '#core/ports';
 import { dynamo } from './clients.ts';
-import { batchWriteAll, conditionalUpdate } from './dynamo-helpers.ts';
+import { batchWriteAll, conditionalUpdate, expiresAt } from './dynamo-helpers.ts';
+import { queryItems } from './table-queries.ts';
 import { BATCH_ITEM_PREFIX, batchCheckKey, batchItemKey, batchPartition, batchStateKey, GSI2 as gsi2, PK, SK, TTL } from './table-keys.ts';
 
 /**
@@ -28,7 +29,7 @@ export class DynamoBatchStore implements BatchStore {
       await dynamo().send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...batchItemKey(tenantId, subscriptionId, event.time, event.id), event, [TTL]: Math.floor(Date.now() / 1000) + retentionDays * 86_400 },
+          Item: { ...batchItemKey(tenantId, subscriptionId, event.time, event.id), event, [TTL]: expiresAt(new Date(), retentionDays) },
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': PK },
         }),
@@ -111,24 +112,17 @@ export class DynamoBatchStore implements BatchStore {
   }
 
   async read(tenantId: string, subscriptionId: string, limit: number): Promise<BufferedEvent[]> {
-    const items: BufferedEvent[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await dynamo().send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :item)',
-          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-          ExpressionAttributeValues: { ':pk': batchPartition(tenantId, subscriptionId), ':item': BATCH_ITEM_PREFIX },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-          Limit: Math.min(1000, limit - items.length),
-        }),
-      );
-      for (const item of out.Items ?? []) items.push({ key: String(item[SK]), event: item.event as CloudEvent });
-      start = out.LastEvaluatedKey;
-    } while (start && items.length < limit);
-    return items;
+    const items = await queryItems(
+      this.tableName,
+      {
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :item)',
+        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+        ExpressionAttributeValues: { ':pk': batchPartition(tenantId, subscriptionId), ':item': BATCH_ITEM_PREFIX },
+        ConsistentRead: true,
+      },
+      { limit, pageSize: 1000 },
+    );
+    return items.map((item) => ({ key: String(item[SK]), event: item.event as CloudEvent }));
   }
 
   async remove(tenantId: string, subscriptionId: string, keys: string[]): Promise<void> {

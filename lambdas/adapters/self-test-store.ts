@@ -1,8 +1,9 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SELF_TEST_MAX_HOOKS, SELF_TEST_RETENTION_SECONDS, type ReceivedHook, type SelfTestRun, type SelfTestStore } from '#core/self-test';
 import { dynamo } from './clients.ts';
 import { batchWriteAll } from './dynamo-helpers.ts';
-import { PK, SELF_TEST_HOOK_PREFIX, selfTestHookKey, selfTestPartition, selfTestRunKey, SK, TTL } from './table-keys.ts';
+import { queryItems } from './table-queries.ts';
+import { PK, SELF_TEST_HOOK_PREFIX, selfTestHookKey, selfTestPartition, selfTestRunKey, SK, TTL, withoutKeys } from './table-keys.ts';
 
 /** The self-test receiver's items (key layout in table-keys.ts): one partition per run, with a TTL. */
 
@@ -23,18 +24,18 @@ export class DynamoSelfTestStore implements SelfTestStore {
   }
 
   async listHooks(runId: string): Promise<ReceivedHook[]> {
-    const out = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
+    const items = await queryItems(
+      this.tableName,
+      {
         KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :hook)',
         ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
         ExpressionAttributeValues: { ':pk': selfTestPartition(runId), ':hook': SELF_TEST_HOOK_PREFIX },
         ConsistentRead: true,
-        // A run holds at most SELF_TEST_MAX_HOOKS small items: one page.
-        Limit: SELF_TEST_MAX_HOOKS,
-      }),
+      },
+      // A run holds at most SELF_TEST_MAX_HOOKS small items.
+      { limit: SELF_TEST_MAX_HOOKS },
     );
-    return (out.Items ?? []).map(({ [PK]: _pk, [SK]: _sk, [TTL]: _ttl, ...hook }) => hook as ReceivedHook);
+    return items.map((item) => withoutKeys<ReceivedHook>(item)!);
   }
 
   async recordHook(hook: ReceivedHook): Promise<void> {
@@ -45,16 +46,13 @@ export class DynamoSelfTestStore implements SelfTestStore {
   }
 
   async deleteRun(runId: string): Promise<void> {
-    const out = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-        ExpressionAttributeValues: { ':pk': selfTestPartition(runId) },
-        ProjectionExpression: '#pk, #sk',
-        ConsistentRead: true,
-      }),
-    );
-    await batchWriteAll(this.tableName, (out.Items ?? []).map((item) => ({ DeleteRequest: { Key: { [PK]: item[PK], [SK]: item[SK] } } })));
+    const items = await queryItems(this.tableName, {
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+      ExpressionAttributeValues: { ':pk': selfTestPartition(runId) },
+      ProjectionExpression: '#pk, #sk',
+      ConsistentRead: true,
+    });
+    await batchWriteAll(this.tableName, items.map((item) => ({ DeleteRequest: { Key: { [PK]: item[PK], [SK]: item[SK] } } })));
   }
 }

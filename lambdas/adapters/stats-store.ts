@@ -1,7 +1,8 @@
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { StatsStore } from '#core/ports';
 import { fromCounterFields, toCounterFields, type Counters, type HealthState, type StatsIncrement } from '#core/stats';
 import { dynamo } from './clients.ts';
+import { queryPages } from './table-queries.ts';
 import { blockOfSortKey, PK, SK, STATS_HEALTH_SORT_KEY, statsBlockSortKey, statsBlocksFrom, statsPartition, TTL } from './table-keys.ts';
 
 /**
@@ -134,19 +135,15 @@ export class DynamoStatsStore implements StatsStore {
     const minutes: Record<string, Counters> = {};
     let lastAttemptAt: string | undefined;
     let lastSuccessAt: string | undefined;
+    const blocks = statsBlocksFrom(range.hoursFrom);
     const readHours = async () => {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await dynamo().send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
-            ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-            ExpressionAttributeValues: { ':pk': pk, ':from': statsBlocksFrom(range.hoursFrom).from, ':to': statsBlocksFrom(range.hoursFrom).to },
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of out.Items ?? []) {
+      const query = {
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+        ExpressionAttributeValues: { ':pk': pk, ':from': blocks.from, ':to': blocks.to },
+      };
+      for await (const page of queryPages(this.tableName, query)) {
+        for (const item of page.items) {
           const block = blockOfSortKey(item[SK]);
           const hour = (hourFields[block.slice(0, 13)] ??= {});
           const byMinute: Record<string, Record<string, unknown>> = {};
@@ -163,8 +160,7 @@ export class DynamoStatsStore implements StatsStore {
           if (typeof item.lastAttemptAt === 'string' && (!lastAttemptAt || item.lastAttemptAt > lastAttemptAt)) lastAttemptAt = item.lastAttemptAt;
           if (typeof item.lastSuccessAt === 'string' && (!lastSuccessAt || item.lastSuccessAt > lastSuccessAt)) lastSuccessAt = item.lastSuccessAt;
         }
-        start = out.LastEvaluatedKey;
-      } while (start);
+      }
     };
     const hourFields: Record<string, Record<string, unknown>> = {};
     const [, health] = await Promise.all([readHours(), dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: STATS_HEALTH_SORT_KEY } }))]);

@@ -1,9 +1,10 @@
 import { deliveryFromItem } from './delivery-items.ts';
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Delivery } from '#core/delivery';
 import type { SweepEntry, SweepStore } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate } from './dynamo-helpers.ts';
+import { queryItems } from './table-queries.ts';
 import {
   batchCheckPartition,
   deadLetterKey,
@@ -45,18 +46,18 @@ export class DynamoSweepStore implements SweepStore {
   async dueEvents(shard: number, after: string, now: string, limit: number): Promise<SweepEntry[]> {
     const upper = `${now}#~`;
     if (after >= upper) return [];
-    const out = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
+    const items = await queryItems(
+      this.tableName,
+      {
         IndexName: gsi3.indexName,
         KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :after AND :now',
         ExpressionAttributeNames: { '#pk': gsi3.partitionKey, '#sk': gsi3.sortKey },
         // Strictly after the cursor: no key extends another by a character below the space.
         ExpressionAttributeValues: { ':pk': sweepPartition(shard), ':after': `${after} `, ':now': upper },
-        Limit: limit,
-      }),
+      },
+      { limit, maxPages: 1 },
     );
-    return (out.Items ?? []).map((item) => {
+    return items.map((item) => {
       const key = String(item[gsi3.sortKey]);
       return { ...parseSweepSortKey(key), key, recheck: isRecheckPartition(item[PK]) };
     });
@@ -120,18 +121,17 @@ export class DynamoSweepStore implements SweepStore {
 
   /** One page of a gsi2 partition keyed by time: the entries due before `before`, oldest first. */
   private async dueBefore(partition: string, before: string, limit: number, keysOnly = false): Promise<Record<string, unknown>[]> {
-    const out = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
+    return queryItems(
+      this.tableName,
+      {
         IndexName: gsi2.indexName,
         KeyConditionExpression: '#pk = :pk AND #sk < :before',
         ExpressionAttributeNames: { '#pk': gsi2.partitionKey, '#sk': gsi2.sortKey },
         ExpressionAttributeValues: { ':pk': partition, ':before': before },
         ...(keysOnly ? { ProjectionExpression: '#sk' } : {}),
-        Limit: limit,
-      }),
+      },
+      { limit, maxPages: 1 },
     );
-    return out.Items ?? [];
   }
 
   async overduePending(shard: number, before: string, limit: number): Promise<Delivery[]> {
@@ -161,26 +161,22 @@ export class DynamoSweepStore implements SweepStore {
 
   async heldSubscriptions(shard: number): Promise<{ tenantId: string; subscriptionId: string }[]> {
     const seen = new Map<string, { tenantId: string; subscriptionId: string }>();
-    let start: Record<string, unknown> | undefined;
-    let pages = 0;
-    do {
-      const out = await dynamo().send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: gsi2.indexName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': gsi2.partitionKey, '#sk': gsi2.sortKey },
-          ExpressionAttributeValues: { ':pk': heldShardPartition(shard) },
-          ProjectionExpression: '#sk',
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        const { tenantId, subscriptionId } = parseHeldSortKey(String(item[gsi2.sortKey]));
-        seen.set(`${tenantId}#${subscriptionId}`, { tenantId, subscriptionId });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start && ++pages < 10);
+    const items = await queryItems(
+      this.tableName,
+      {
+        IndexName: gsi2.indexName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': gsi2.partitionKey, '#sk': gsi2.sortKey },
+        ExpressionAttributeValues: { ':pk': heldShardPartition(shard) },
+        ProjectionExpression: '#sk',
+      },
+      // A bounded look per run: the next run sees the rest.
+      { maxPages: 10 },
+    );
+    for (const item of items) {
+      const { tenantId, subscriptionId } = parseHeldSortKey(String(item[gsi2.sortKey]));
+      seen.set(`${tenantId}#${subscriptionId}`, { tenantId, subscriptionId });
+    }
     return [...seen.values()];
   }
 

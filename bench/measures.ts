@@ -14,7 +14,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { build } from 'esbuild';
 import { Agent, request } from 'undici';
 import { FUNCTIONS } from '../lib/herald-config.ts';
-import { DynamoStore } from '../lambdas/adapters/dynamo-store.ts';
+import { DynamoSubscriptionStore } from '../lambdas/adapters/subscription-store.ts';
 import { SqsDeliveryQueue } from '../lambdas/adapters/sqs-queue.ts';
 import { buildEnvelope } from '../lambdas/core/envelope.ts';
 import { fanOut } from '../lambdas/core/fanout.ts';
@@ -131,7 +131,7 @@ export async function fanoutAtScale(options: {
   count: (filter: string) => number;
   reset: () => void;
 }) {
-  const store = new DynamoStore(options.tableName);
+  const store = new DynamoSubscriptionStore(options.tableName);
   const tenantId = newId('ten');
   const now = new Date().toISOString();
   const subscription = (tenant: string, type: string): Subscription => ({

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { FANOUT_RULE_PATTERN, TABLE_SCHEMA } from '../lib/herald-config.ts';
+import { FANOUT_RULE_PATTERN } from '../lib/herald-config.ts';
+import { deliveryKey } from '../lambdas/adapters/table-keys.ts';
 import { deliveryIdFor } from '../lambdas/core/ids.ts';
 import { functionEnvironment, LOCAL_BUS, LOCAL_TABLE, startEmulators } from './runtime.ts';
 
@@ -245,7 +246,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const records = async (ids: string[]): Promise<Map<string, { status: string; reason?: string }>> => {
     const found = new Map<string, { status: string; reason?: string }>();
     for (let i = 0; i < ids.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => ({ [TABLE_SCHEMA.partitionKey]: `DLV#${id}`, [TABLE_SCHEMA.sortKey]: '#DLV' }));
+      let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => deliveryKey(id));
       while (keys && keys.length > 0) {
         const out = await dynamo.send(
           new BatchGetCommand({ RequestItems: { [LOCAL_TABLE]: { Keys: keys, ProjectionExpression: 'id, #s, reason', ExpressionAttributeNames: { '#s': 'status' } } } }),

@@ -1,12 +1,12 @@
-import { QueryCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { BufferedEvent } from '#core/batching';
 import type { CloudEvent } from '#core/envelope';
 import type { BatchStore } from '#core/ports';
 import { dynamo } from './clients.ts';
-import { batchWriteAll, conditionalUpdate } from './dynamo-helpers.ts';
-import { shardOf } from './dynamo-store.ts';
+import { batchWriteAll, conditionalUpdate, expiresAt } from './dynamo-helpers.ts';
+import { queryItems } from './table-queries.ts';
+import { BATCH_ITEM_PREFIX, batchCheckKey, batchItemKey, batchPartition, batchStateKey, GSI2 as gsi2, PK, SK, TTL } from './table-keys.ts';
 
 /**
  * Batching buffers, one partition per subscription: BATCH#<tid>#<sid> with
@@ -15,24 +15,21 @@ import { shardOf } from './dynamo-store.ts';
  * While a look is scheduled, STATE is on gsi2 BATCHCHECK#<shard> / <checkAt>#<tid>#<sid>: the
  * sweeper finds a look whose flush message was lost (checkAt long past) and sends another.
  */
-const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL, gsi2 } = TABLE_SCHEMA;
-const partition = (tenantId: string, subscriptionId: string) => `BATCH#${tenantId}#${subscriptionId}`;
-export const batchCheckPartition = (shard: number) => `BATCHCHECK#${shard}`;
-const checkKeys = (tenantId: string, subscriptionId: string, at: string) => ({
-  ':checkPk': batchCheckPartition(shardOf(`${tenantId}#${subscriptionId}`)),
-  ':checkSk': `${at}#${tenantId}#${subscriptionId}`,
-});
+const checkKeys = (tenantId: string, subscriptionId: string, at: string) => {
+  const key = batchCheckKey(tenantId, subscriptionId, at);
+  return { ':checkPk': key.pk, ':checkSk': key.sk };
+};
 
 export class DynamoBatchStore implements BatchStore {
   constructor(private readonly tableName: string) {}
 
   async buffer(tenantId: string, subscriptionId: string, event: CloudEvent, retentionDays: number) {
-    const pk = partition(tenantId, subscriptionId);
+    const state = batchStateKey(tenantId, subscriptionId);
     try {
       await dynamo().send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { [PK]: pk, [SK]: `ITEM#${event.time}#${event.id}`, event, [TTL]: Math.floor(Date.now() / 1000) + retentionDays * 86_400 },
+          Item: { ...batchItemKey(tenantId, subscriptionId, event.time, event.id), event, [TTL]: expiresAt(new Date(), retentionDays) },
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': PK },
         }),
@@ -41,12 +38,12 @@ export class DynamoBatchStore implements BatchStore {
       // Already buffered (a repeated fan-out): counted once.
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const out = await dynamo().send(
-        new UpdateCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: 'STATE' }, UpdateExpression: 'ADD pending :zero', ExpressionAttributeValues: { ':zero': 0 }, ReturnValues: 'ALL_NEW' }),
+        new UpdateCommand({ TableName: this.tableName, Key: state, UpdateExpression: 'ADD pending :zero', ExpressionAttributeValues: { ':zero': 0 }, ReturnValues: 'ALL_NEW' }),
       );
       return { pending: Number(out.Attributes?.pending ?? 0), checkAt: out.Attributes?.checkAt as string | undefined };
     }
     const out = await dynamo().send(
-      new UpdateCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: 'STATE' }, UpdateExpression: 'ADD pending :one', ExpressionAttributeValues: { ':one': 1 }, ReturnValues: 'ALL_NEW' }),
+      new UpdateCommand({ TableName: this.tableName, Key: state, UpdateExpression: 'ADD pending :one', ExpressionAttributeValues: { ':one': 1 }, ReturnValues: 'ALL_NEW' }),
     );
     return { pending: Number(out.Attributes?.pending ?? 0), checkAt: out.Attributes?.checkAt as string | undefined };
   }
@@ -55,7 +52,7 @@ export class DynamoBatchStore implements BatchStore {
     return conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: partition(tenantId, subscriptionId), [SK]: 'STATE' },
+        Key: batchStateKey(tenantId, subscriptionId),
         UpdateExpression: 'SET checkAt = :at, #g2pk = :checkPk, #g2sk = :checkSk',
         ConditionExpression: 'attribute_not_exists(checkAt) OR checkAt < :now',
         ExpressionAttributeNames: { '#g2pk': gsi2.partitionKey, '#g2sk': gsi2.sortKey },
@@ -69,7 +66,7 @@ export class DynamoBatchStore implements BatchStore {
       const out = await dynamo().send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { [PK]: partition(tenantId, subscriptionId), [SK]: 'STATE' },
+          Key: batchStateKey(tenantId, subscriptionId),
           UpdateExpression: 'SET leaseUntil = :until',
           ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now',
           ExpressionAttributeValues: { ':until': new Date(now.getTime() + forMs).toISOString(), ':now': now.toISOString() },
@@ -106,7 +103,7 @@ export class DynamoBatchStore implements BatchStore {
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: partition(tenantId, subscriptionId), [SK]: 'STATE' },
+        Key: batchStateKey(tenantId, subscriptionId),
         UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}REMOVE ${removes.join(', ')}${add}`,
         ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
         ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
@@ -115,28 +112,21 @@ export class DynamoBatchStore implements BatchStore {
   }
 
   async read(tenantId: string, subscriptionId: string, limit: number): Promise<BufferedEvent[]> {
-    const items: BufferedEvent[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await dynamo().send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :item)',
-          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-          ExpressionAttributeValues: { ':pk': partition(tenantId, subscriptionId), ':item': 'ITEM#' },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-          Limit: Math.min(1000, limit - items.length),
-        }),
-      );
-      for (const item of out.Items ?? []) items.push({ key: String(item[SK]), event: item.event as CloudEvent });
-      start = out.LastEvaluatedKey;
-    } while (start && items.length < limit);
-    return items;
+    const items = await queryItems(
+      this.tableName,
+      {
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :item)',
+        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+        ExpressionAttributeValues: { ':pk': batchPartition(tenantId, subscriptionId), ':item': BATCH_ITEM_PREFIX },
+        ConsistentRead: true,
+      },
+      { limit, pageSize: 1000 },
+    );
+    return items.map((item) => ({ key: String(item[SK]), event: item.event as CloudEvent }));
   }
 
   async remove(tenantId: string, subscriptionId: string, keys: string[]): Promise<void> {
-    const pk = partition(tenantId, subscriptionId);
+    const pk = batchPartition(tenantId, subscriptionId);
     await batchWriteAll(this.tableName, keys.map((sk) => ({ DeleteRequest: { Key: { [PK]: pk, [SK]: sk } } })));
   }
 

@@ -29,3 +29,8 @@ export async function batchWriteAll(tableName: string, requests: Record<string, 
     }
   }
 }
+
+/** The TTL attribute's value for an item kept `days` from `now` (epoch seconds). */
+export function expiresAt(now: Date, days: number): number {
+  return Math.floor(now.getTime() / 1000) + Math.round(days * 86_400);
+}

@@ -4,7 +4,7 @@ import { ValidationError } from '#core/errors';
 /**
  * Pagination tokens: opaque and tamper-evident. A token is DynamoDB's LastEvaluatedKey sealed
  * with AES-256-GCM under a key the stack owns (a random key kept in the table, see
- * dynamo-store.ts), with the query's scope (index, key condition, filter and their values: the
+ * table-queries.ts), with the query's scope (index, key condition, filter and their values: the
  * tenant, and for a delivery log the subscription) as associated data. So a token opens only
  * for the very list that returned it; a forged, edited, truncated or foreign token is refused
  * with a 400 naming `nextToken`, and never reaches DynamoDB.

@@ -1,25 +1,22 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SELF_TEST_MAX_HOOKS, SELF_TEST_RETENTION_SECONDS, type ReceivedHook, type SelfTestRun, type SelfTestStore } from '#core/self-test';
 import { dynamo } from './clients.ts';
 import { batchWriteAll } from './dynamo-helpers.ts';
+import { queryItems } from './table-queries.ts';
+import { PK, SELF_TEST_HOOK_PREFIX, selfTestHookKey, selfTestPartition, selfTestRunKey, SK, TTL, withoutKeys } from './table-keys.ts';
 
-/** The self-test receiver's items (key layout in dynamo-store.ts): one partition per run, with a TTL. */
-const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_SCHEMA;
-const runKey = (runId: string) => `SELFTEST#${runId}`;
-const RUN_SK = '#RUN';
-const HOOK_PREFIX = 'HOOK#';
+/** The self-test receiver's items (key layout in table-keys.ts): one partition per run, with a TTL. */
 
 export class DynamoSelfTestStore implements SelfTestStore {
   constructor(private readonly tableName: string) {}
 
   async putRun(run: SelfTestRun): Promise<void> {
     const expiresAt = Math.floor(Date.parse(run.createdAt) / 1000) + SELF_TEST_RETENTION_SECONDS;
-    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: runKey(run.runId), [SK]: RUN_SK, [TTL]: expiresAt, ...run } }));
+    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...selfTestRunKey(run.runId), [TTL]: expiresAt, ...run } }));
   }
 
   async getRun(runId: string): Promise<SelfTestRun | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: runKey(runId), [SK]: RUN_SK }, ConsistentRead: true }));
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: selfTestRunKey(runId), ConsistentRead: true }));
     if (!out.Item) return undefined;
     // The table's TTL deletes within days, not at once: an expired run is gone.
     if (typeof out.Item[TTL] === 'number' && out.Item[TTL] * 1000 < Date.now()) return undefined;
@@ -27,38 +24,35 @@ export class DynamoSelfTestStore implements SelfTestStore {
   }
 
   async listHooks(runId: string): Promise<ReceivedHook[]> {
-    const out = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
+    const items = await queryItems(
+      this.tableName,
+      {
         KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :hook)',
         ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-        ExpressionAttributeValues: { ':pk': runKey(runId), ':hook': HOOK_PREFIX },
+        ExpressionAttributeValues: { ':pk': selfTestPartition(runId), ':hook': SELF_TEST_HOOK_PREFIX },
         ConsistentRead: true,
-        // A run holds at most SELF_TEST_MAX_HOOKS small items: one page.
-        Limit: SELF_TEST_MAX_HOOKS,
-      }),
+      },
+      // A run holds at most SELF_TEST_MAX_HOOKS small items.
+      { limit: SELF_TEST_MAX_HOOKS },
     );
-    return (out.Items ?? []).map(({ [PK]: _pk, [SK]: _sk, [TTL]: _ttl, ...hook }) => hook as ReceivedHook);
+    return items.map((item) => withoutKeys<ReceivedHook>(item)!);
   }
 
   async recordHook(hook: ReceivedHook): Promise<void> {
     const expiresAt = Math.floor(Date.parse(hook.receivedAt) / 1000) + SELF_TEST_RETENTION_SECONDS;
     await dynamo().send(
-      new PutCommand({ TableName: this.tableName, Item: { [PK]: runKey(hook.runId), [SK]: `${HOOK_PREFIX}${hook.receivedAt}#${hook.webhookId}`, [TTL]: expiresAt, ...hook } }),
+      new PutCommand({ TableName: this.tableName, Item: { ...selfTestHookKey(hook.runId, hook.receivedAt, hook.webhookId), [TTL]: expiresAt, ...hook } }),
     );
   }
 
   async deleteRun(runId: string): Promise<void> {
-    const out = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-        ExpressionAttributeValues: { ':pk': runKey(runId) },
-        ProjectionExpression: '#pk, #sk',
-        ConsistentRead: true,
-      }),
-    );
-    await batchWriteAll(this.tableName, (out.Items ?? []).map((item) => ({ DeleteRequest: { Key: { [PK]: item[PK], [SK]: item[SK] } } })));
+    const items = await queryItems(this.tableName, {
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+      ExpressionAttributeValues: { ':pk': selfTestPartition(runId) },
+      ProjectionExpression: '#pk, #sk',
+      ConsistentRead: true,
+    });
+    await batchWriteAll(this.tableName, items.map((item) => ({ DeleteRequest: { Key: { [PK]: item[PK], [SK]: item[SK] } } })));
   }
 }

@@ -1,8 +1,9 @@
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { StatsStore } from '#core/ports';
 import { fromCounterFields, toCounterFields, type Counters, type HealthState, type StatsIncrement } from '#core/stats';
 import { dynamo } from './clients.ts';
+import { queryPages } from './table-queries.ts';
+import { blockOfSortKey, PK, SK, STATS_HEALTH_SORT_KEY, statsBlockSortKey, statsBlocksFrom, statsPartition, TTL } from './table-keys.ts';
 
 /**
  * Statistics items, one partition per subscription: STATS#<tid>#<sid> with
@@ -17,7 +18,6 @@ import { dynamo } from './clients.ts';
  * something in it changes (a failure, or the end of a run of failures), which this container
  * remembers per subscription. Reading a week is one key-range query (1,008 small items) and one get.
  */
-const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_SCHEMA;
 const HOUR_TTL_SECONDS = 8 * 86_400;
 
 export class DynamoStatsStore implements StatsStore {
@@ -25,10 +25,6 @@ export class DynamoStatsStore implements StatsStore {
   private readonly healthy = new Set<string>();
 
   constructor(private readonly tableName: string) {}
-
-  private partition(tenantId: string, subscriptionId: string) {
-    return `STATS#${tenantId}#${subscriptionId}`;
-  }
 
   private async addBlock(pk: string, block: string, increment: StatsIncrement, expiresAt: number): Promise<void> {
     const fields: Record<string, number> = {};
@@ -60,7 +56,7 @@ export class DynamoStatsStore implements StatsStore {
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: pk, [SK]: `B#${block}` },
+        Key: { [PK]: pk, [SK]: statsBlockSortKey(block) },
         UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -94,13 +90,13 @@ export class DynamoStatsStore implements StatsStore {
       values[':since'] = health.addFailures.firstAt;
     }
     if (sets.length === 0 && adds.length === 0 && removes.length === 0) {
-      const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: 'HEALTH' } }));
+      const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: STATS_HEALTH_SORT_KEY } }));
       return this.remember(pk, toHealth(out.Item));
     }
     const out = await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [PK]: pk, [SK]: 'HEALTH' },
+        Key: { [PK]: pk, [SK]: STATS_HEALTH_SORT_KEY },
         UpdateExpression: [
           sets.length ? `SET ${sets.join(', ')}` : '',
           adds.length ? `ADD ${adds.join(', ')}` : '',
@@ -125,7 +121,7 @@ export class DynamoStatsStore implements StatsStore {
     const expiresAt = Math.floor(now.getTime() / 1000) + HOUR_TTL_SECONDS;
     return Promise.all(
       increments.map(async (increment) => {
-        const pk = this.partition(increment.tenantId, increment.subscriptionId);
+        const pk = statsPartition(increment.tenantId, increment.subscriptionId);
         const blocks = new Set(Object.keys(increment.minutes).map(blockKey));
         await Promise.all([...blocks].map((block) => this.addBlock(pk, block, increment, expiresAt)));
         return this.updateHealth(pk, increment);
@@ -134,25 +130,21 @@ export class DynamoStatsStore implements StatsStore {
   }
 
   async readStats(tenantId: string, subscriptionId: string, range: { minutesFrom: string; hoursFrom: string }) {
-    const pk = this.partition(tenantId, subscriptionId);
+    const pk = statsPartition(tenantId, subscriptionId);
     const hours: Record<string, Counters> = {};
     const minutes: Record<string, Counters> = {};
     let lastAttemptAt: string | undefined;
     let lastSuccessAt: string | undefined;
+    const blocks = statsBlocksFrom(range.hoursFrom);
     const readHours = async () => {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await dynamo().send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
-            ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-            ExpressionAttributeValues: { ':pk': pk, ':from': `B#${range.hoursFrom}`, ':to': 'B#~' },
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of out.Items ?? []) {
-          const block = String(item[SK]).slice(2);
+      const query = {
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+        ExpressionAttributeValues: { ':pk': pk, ':from': blocks.from, ':to': blocks.to },
+      };
+      for await (const page of queryPages(this.tableName, query)) {
+        for (const item of page.items) {
+          const block = blockOfSortKey(item[SK]);
           const hour = (hourFields[block.slice(0, 13)] ??= {});
           const byMinute: Record<string, Record<string, unknown>> = {};
           for (const [name, value] of Object.entries(item)) {
@@ -168,11 +160,10 @@ export class DynamoStatsStore implements StatsStore {
           if (typeof item.lastAttemptAt === 'string' && (!lastAttemptAt || item.lastAttemptAt > lastAttemptAt)) lastAttemptAt = item.lastAttemptAt;
           if (typeof item.lastSuccessAt === 'string' && (!lastSuccessAt || item.lastSuccessAt > lastSuccessAt)) lastSuccessAt = item.lastSuccessAt;
         }
-        start = out.LastEvaluatedKey;
-      } while (start);
+      }
     };
     const hourFields: Record<string, Record<string, unknown>> = {};
-    const [, health] = await Promise.all([readHours(), dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: 'HEALTH' } }))]);
+    const [, health] = await Promise.all([readHours(), dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: STATS_HEALTH_SORT_KEY } }))]);
     for (const [hour, fields] of Object.entries(hourFields)) hours[hour] = fromCounterFields(fields);
     const state: HealthState = {
       ...toHealth(health.Item),

@@ -1,8 +1,8 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
 import type { AdaptiveRate, ThrottleState, ThrottleStore } from '#core/throttle';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate } from './dynamo-helpers.ts';
+import { throttleKey as key, TTL } from './table-keys.ts';
 
 /**
  * A throttled subscription's shared state, one small item: THROTTLE#<tid>#<sid> / STATE with
@@ -13,9 +13,7 @@ import { conditionalUpdate } from './dynamo-helpers.ts';
  *   version   bumped by every reservation (optimistic concurrency between deliver invocations)
  * Kept for a month after its last reservation (TTL), so a deleted subscription's state goes too.
  */
-const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_SCHEMA;
 const KEEP_SECONDS = 30 * 86_400;
-const key = (tenantId: string, subscriptionId: string) => ({ [PK]: `THROTTLE#${tenantId}#${subscriptionId}`, [SK]: 'STATE' });
 
 export class DynamoThrottleStore implements ThrottleStore {
   constructor(private readonly tableName: string) {}

@@ -3,7 +3,13 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { loadCatalogue } from '#adapters/catalogue-files';
-import { DynamoStore } from '#adapters/dynamo-store';
+import { DynamoApiKeyStore } from '#adapters/api-key-store';
+import { DynamoBindingStore } from '#adapters/binding-store';
+import { DynamoDeliveryStore } from '#adapters/delivery-store';
+import { DynamoEventStore } from '#adapters/event-store';
+import { DynamoQuotaCounter } from '#adapters/quota-store';
+import { DynamoSubscriptionStore } from '#adapters/subscription-store';
+import { DynamoTenantStore } from '#adapters/tenant-store';
 import { EventBridgePublisher } from '#adapters/event-bus';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
@@ -19,21 +25,21 @@ import { parseTenantQuotas } from '#core/quotas';
 import { ANONYMOUS, contextFor } from './route-table.ts';
 import { route, type ApiPorts } from './routes.ts';
 
-const store = new DynamoStore(requireEnv('tableName'));
+const table = requireEnv('tableName');
 const ports: ApiPorts = {
   // Read on every publish; tenants are never deleted, so a short memory is safe.
-  tenants: cachedTenants(store, 60_000),
-  keys: store,
-  subscriptions: store,
-  events: store,
-  deliveries: store,
+  tenants: cachedTenants(new DynamoTenantStore(table), 60_000),
+  keys: new DynamoApiKeyStore(table),
+  subscriptions: new DynamoSubscriptionStore(table),
+  events: new DynamoEventStore(table),
+  deliveries: new DynamoDeliveryStore(table),
   publisher: new EventBridgePublisher(requireEnv('eventBusName')),
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
   deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
-  stats: new DynamoStatsStore(requireEnv('tableName')),
-  throttles: new DynamoThrottleStore(requireEnv('tableName')),
-  quotas: store,
-  bindings: store,
+  stats: new DynamoStatsStore(table),
+  throttles: new DynamoThrottleStore(table),
+  quotas: new DynamoQuotaCounter(table),
+  bindings: new DynamoBindingStore(table),
   clock: () => new Date(),
   catalogue: loadCatalogue(),
   targetRefusal: (url) => targetRefusal(url, allowPrivateTargets()),

@@ -1,13 +1,13 @@
 import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { DynamoStore } from '#adapters/dynamo-store';
+import { DynamoApiKeyStore } from '#adapters/api-key-store';
 import { authenticate } from '#core/authentication';
 import { DomainError } from '#core/errors';
 import { optionalEnv, requireEnv } from '#shared/env';
 import { logger } from '#shared/observability';
 
-const store = new DynamoStore(requireEnv('tableName'));
+const keys = new DynamoApiKeyStore(requireEnv('tableName'));
 const adminKeyHash = optionalEnv('adminKeyHash');
 
 /** Whole-API resource: results are cached per key, so one answer must cover every route. */
@@ -25,7 +25,7 @@ export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthori
   .handler(async (event) => {
     const header = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
     try {
-      const principal = await authenticate(store, adminKeyHash, header);
+      const principal = await authenticate(keys, adminKeyHash, header);
       return {
         principalId: principal.tenantId ?? 'admin',
         policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: apiWideArn(event.methodArn) }] },

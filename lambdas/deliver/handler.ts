@@ -5,7 +5,10 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoBatchStore } from '#adapters/batch-store';
-import { DynamoStore } from '#adapters/dynamo-store';
+import { DynamoBindingStore } from '#adapters/binding-store';
+import { DynamoDeliveryStore } from '#adapters/delivery-store';
+import { DynamoEventStore } from '#adapters/event-store';
+import { DynamoSubscriptionStore } from '#adapters/subscription-store';
 import { EventBridgeCustomerBus } from '#adapters/customer-bus';
 import { EventBridgePublisher } from '#adapters/event-bus';
 import { NodeHttpSender } from '#adapters/http-sender';
@@ -23,21 +26,22 @@ import { SETTINGS, allowPrivateTargets, customerBusAccess, destinationTrust, opt
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 import { processDeliveryMessage, RetryLater, throttleDemandOf, type DeliveryWorkerPorts } from './worker.ts';
 
-const store = new DynamoStore(requireEnv('tableName'));
-const throttles = new DynamoThrottleStore(requireEnv('tableName'));
+const table = requireEnv('tableName');
+const throttles = new DynamoThrottleStore(table);
+const subscriptions = new DynamoSubscriptionStore(table);
 /** A lease outlives its request by this much, should its holder crash before ending it. */
 const LEASE_MARGIN_MS = 30_000;
 const http = new NodeHttpSender(allowPrivateTargets());
 const ports: DeliveryWorkerPorts = {
-  subscriptions: store,
-  deliveries: store,
-  events: store,
-  stats: new DynamoStatsStore(requireEnv('tableName')),
-  batches: new DynamoBatchStore(requireEnv('tableName')),
+  subscriptions,
+  deliveries: new DynamoDeliveryStore(table),
+  events: new DynamoEventStore(table),
+  stats: new DynamoStatsStore(table),
+  batches: new DynamoBatchStore(table),
   publisher: new EventBridgePublisher(requireEnv('eventBusName')),
   http,
   customerBus: new EventBridgeCustomerBus(customerBusAccess()),
-  bindings: store,
+  bindings: new DynamoBindingStore(table),
   tokens: new OAuthTokenSource(http),
   // JSONata in a worker thread with its own memory limit and deadline, started on first use.
   transforms: new WorkerTransformRunner(),
@@ -110,7 +114,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     for (const observation of observations) outcomes[observation.outcome] = (outcomes[observation.outcome] ?? 0) + 1;
     logger.info('batch done', { records: event.Records.length, ...outcomes, failedRecords: response.batchItemFailures.length });
     try {
-      for (const slowed of await applyBackpressure({ throttles, subscriptions: store }, observations)) {
+      for (const slowed of await applyBackpressure({ throttles, subscriptions }, observations)) {
         logger.info('receiver pushed back: rate lowered', { ...slowed });
       }
     } catch (error) {

@@ -4,7 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoBatchStore } from '#adapters/batch-store';
-import { DynamoStore } from '#adapters/dynamo-store';
+import { DynamoSubscriptionStore } from '#adapters/subscription-store';
 import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { cloudEventSchema } from '#core/envelope';
 import { fanOut } from '#core/fanout';
@@ -14,7 +14,7 @@ import { optionalEnv, requireEnv, SETTINGS } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
 const ports = {
-  subscriptions: new DynamoStore(requireEnv('tableName')),
+  subscriptions: new DynamoSubscriptionStore(requireEnv('tableName')),
   batches: new DynamoBatchStore(requireEnv('tableName')),
   config: { eventRetentionDays: SETTINGS.eventRetentionDays() },
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyResult, LambdaFunctionURLEvent } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { DynamoStore } from '#adapters/dynamo-store';
+import { DynamoApiKeyStore } from '#adapters/api-key-store';
 import { DynamoSelfTestStore } from '#adapters/self-test-store';
 import { authenticate } from '#core/authentication';
 import { DomainError } from '#core/errors';
@@ -11,7 +11,7 @@ import { optionalEnv, requireEnv } from '#shared/env';
 import { json, noContent, problem } from '#shared/http';
 import { logger } from '#shared/observability';
 
-const keys = new DynamoStore(requireEnv('tableName'));
+const keys = new DynamoApiKeyStore(requireEnv('tableName'));
 const runs = new DynamoSelfTestStore(requireEnv('tableName'));
 const adminKeyHash = optionalEnv('adminKeyHash');
 

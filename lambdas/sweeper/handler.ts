@@ -3,7 +3,10 @@ import type { ScheduledEvent } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import { DynamoStore, SHARDS } from '#adapters/dynamo-store';
+import { DynamoDeliveryStore } from '#adapters/delivery-store';
+import { DynamoEventStore } from '#adapters/event-store';
+import { DynamoSubscriptionStore } from '#adapters/subscription-store';
+import { SHARDS } from '#adapters/table-keys';
 import { EventBridgePublisher } from '#adapters/event-bus';
 import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoSweepStore } from '#adapters/sweep-store';
@@ -11,12 +14,12 @@ import { sweep, type SweepPorts, type SweepReport } from '#core/sweeper';
 import { optionalEnv, requireEnv, SETTINGS } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
-const store = new DynamoStore(requireEnv('tableName'));
+const table = requireEnv('tableName');
 const ports: SweepPorts = {
-  sweep: new DynamoSweepStore(requireEnv('tableName')),
-  subscriptions: store,
-  events: store,
-  deliveries: store,
+  sweep: new DynamoSweepStore(table),
+  subscriptions: new DynamoSubscriptionStore(table),
+  events: new DynamoEventStore(table),
+  deliveries: new DynamoDeliveryStore(table),
   publisher: new EventBridgePublisher(requireEnv('eventBusName')),
   queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
   clock: () => new Date(),

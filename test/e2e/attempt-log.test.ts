@@ -6,13 +6,13 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
+import { DynamoDeliveryStore } from '../../lambdas/adapters/delivery-store.ts';
 import { KEPT_ATTEMPTS, RESPONSE_EXCERPT_BYTES, type Attempt } from '../../lambdas/core/delivery.ts';
 import { ensureTable, startDynamo } from '../../local/emulators.ts';
 
 const TABLE = 'attempt-log';
 let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-let store: DynamoStore;
+let store: DynamoDeliveryStore;
 
 beforeAll(async () => {
   dynamo = await startDynamo();
@@ -21,7 +21,7 @@ beforeAll(async () => {
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID ??= 'local';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
-  store = new DynamoStore(TABLE);
+  store = new DynamoDeliveryStore(TABLE);
 });
 
 afterAll(async () => {

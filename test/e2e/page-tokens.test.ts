@@ -199,9 +199,9 @@ describe('tokens that are refused with a 400 naming nextToken', () => {
 
 describe('internal paging and the key', () => {
   it('pages through held jobs with sealed tokens bound to the subscription, and resume still releases them all', async () => {
-    const { DynamoStore } = await import('../../lambdas/adapters/dynamo-store.ts');
+    const { DynamoDeliveryStore } = await import('../../lambdas/adapters/delivery-store.ts');
     const { ValidationError } = await import('../../lambdas/core/errors.ts');
-    const store = new DynamoStore(process.env.TABLE_NAME!);
+    const store = new DynamoDeliveryStore(process.env.TABLE_NAME!);
     const [sub, other] = [alice.subs[0]!, alice.subs[1]!];
     expect((await api('POST', `/v1/subscriptions/${sub}/pause`, alice.apiKey, {})).status).toBe(200);
     const held = 5;
@@ -233,7 +233,8 @@ describe('internal paging and the key', () => {
   });
 
   it('containers racing to create the key agree on one, kept in the table', async () => {
-    const { loadOrCreatePageTokenKey, PAGE_TOKEN_KEY_ITEM } = await import('../../lambdas/adapters/dynamo-store.ts');
+    const { loadOrCreatePageTokenKey } = await import('../../lambdas/adapters/table-queries.ts');
+    const { PAGE_TOKEN_KEY_ITEM } = await import('../../lambdas/adapters/table-keys.ts');
     const { ensureTable } = await import('../../local/emulators.ts');
     const { dynamo } = await import('../../lambdas/adapters/clients.ts');
     const { GetCommand } = await import('@aws-sdk/lib-dynamodb');

@@ -150,8 +150,8 @@ describe('the reconciliation sweeper', () => {
     });
     // Resumed behind the API's back (as if the release had crashed half-way).
     await api('PATCH', `/v1/subscriptions/${sub.id}`, tenant.apiKey, { name: 'renamed' });
-    const { DynamoStore } = await import('../../lambdas/adapters/dynamo-store.ts');
-    await new DynamoStore(process.env.TABLE_NAME!).changeSubscriptionStatus(tenant.id, sub.id, { from: 'paused', to: 'active', at: new Date().toISOString() });
+    const { DynamoSubscriptionStore } = await import('../../lambdas/adapters/subscription-store.ts');
+    await new DynamoSubscriptionStore(process.env.TABLE_NAME!).changeSubscriptionStatus(tenant.id, sub.id, { from: 'paused', to: 'active', at: new Date().toISOString() });
     const report = await herald.sweep();
     expect(report.heldReleased).toBe(1);
     await receiver.waitFor('/held', 1);

@@ -1,0 +1,198 @@
+import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
+
+/**
+ * The table's key layout: the only place key strings and index names are built. Every store
+ * imports its keys from here, so the layout below is the whole truth (the README's "Storage
+ * layout" section explains sizes, projections, writers and readers). One table for everything
+ * (single-table design):
+ *
+ *   item            pk                        sk                          indexes
+ *   tenant          TENANT#<tid>              #TENANT
+ *   binding         TENANT#<tid>              #BINDING                    (the AWS accounts and buses it may deliver to)
+ *   api key         APIKEY#<sha256>           #APIKEY
+ *   key by prefix   TENANT#<tid>              KEY#<prefix>                (for listing and revocation)
+ *   subscription    TENANT#<tid>              SUB#<sid>
+ *   fan-out entry   SUBIDX#<tid>#<pattern>    SUB#<sid>                   (one per event-type pattern)
+ *   event           TENANT#<tid>              EVT#<eid>                   gsi1 SUBJECT#<tid>#<subject> / <time>#<eid>
+ *                                                                         gsi2 EVENTS#<tid> / <time>#<eid>
+ *                                                                         gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid> (the sweeper's list)
+ *   recheck         RESWEEP#<tid>#<eid>       #RESWEEP                    gsi3 as the event's
+ *   sweep cursor    SWEEP                     CURSOR#<shard>
+ *   delivery        DLV#<did>                 #DLV                        gsi1 SUBDLV#<tid>#<sid> / <createdAt>#<did>
+ *                                                                         gsi2 by status (sparse, one at a time):
+ *                                                                           pending PENDING#<shard> / <nextAttemptAt>#<did>
+ *                                                                           held    HELD#<shard>    / <tid>#<sid>#<heldAt>#<did>
+ *                                                                           failed  DEAD#<tid>      / <finishedAt>#<did>
+ *   stats           STATS#<tid>#<sid>         B#<ten-minute block> | HEALTH
+ *   quota use       QUOTA#<tid>               <quota>#<window>
+ *   batch buffer    BATCH#<tid>#<sid>         ITEM#<time>#<eid> | STATE   STATE while a look is scheduled:
+ *                                                                         gsi2 BATCHCHECK#<shard> / <checkAt>#<tid>#<sid>
+ *   throttle state  THROTTLE#<tid>#<sid>      STATE
+ *   page token key  CONFIG                    PAGE_TOKEN_KEY#v1           (no route addresses a bare pk: no tenant reads it)
+ *   self-test run   SELFTEST#<run>            #RUN | HOOK#<receivedAt>#<webhook id>
+ *
+ * Changing a string here changes stored data: existing items would no longer be found.
+ */
+
+/** Attribute names of the table's keys and its TTL. */
+export const PK = TABLE_SCHEMA.partitionKey;
+export const SK = TABLE_SCHEMA.sortKey;
+export const TTL = TABLE_SCHEMA.ttlAttribute;
+
+/** The indexes: their names and key attributes. */
+export const GSI1 = TABLE_SCHEMA.gsi1;
+export const GSI2 = TABLE_SCHEMA.gsi2;
+export const GSI3 = TABLE_SCHEMA.gsi3;
+
+/** A main-table key. */
+export type TableKey = Record<string, string>;
+
+const KEY_FIELDS: readonly string[] = [PK, SK, TTL, GSI1.partitionKey, GSI1.sortKey, GSI2.partitionKey, GSI2.sortKey, GSI3.partitionKey, GSI3.sortKey];
+
+/** An item as the domain sees it: without the table's key and TTL attributes. */
+export function withoutKeys<T>(item: Record<string, unknown> | undefined): T | undefined {
+  if (!item) return undefined;
+  const copy = { ...item };
+  for (const field of KEY_FIELDS) delete copy[field];
+  return copy as T;
+}
+
+const key = (pk: string, sk: string): TableKey => ({ [PK]: pk, [SK]: sk });
+
+// Shards
+
+/** Time-ordered index partitions (pending and held deliveries, the sweeper's list, batch looks) spread over this many shards each. */
+export const SHARDS = 8;
+
+/** FNV-1a of the key, modulo SHARDS: stable across containers and versions. */
+export function shardOf(value: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % SHARDS;
+}
+
+// Tenants, bindings, API keys
+
+export const tenantPartition = (tenantId: string) => `TENANT#${tenantId}`;
+export const tenantKey = (tenantId: string) => key(tenantPartition(tenantId), '#TENANT');
+export const bindingKey = (tenantId: string) => key(tenantPartition(tenantId), '#BINDING');
+export const apiKeyKey = (hash: string) => key(`APIKEY#${hash}`, '#APIKEY');
+export const TENANT_API_KEY_PREFIX = 'KEY#';
+export const tenantApiKeyKey = (tenantId: string, prefix: string) => key(tenantPartition(tenantId), `${TENANT_API_KEY_PREFIX}${prefix}`);
+
+// Subscriptions and the fan-out index
+
+export const SUBSCRIPTION_PREFIX = 'SUB#';
+export const subscriptionKey = (tenantId: string, subscriptionId: string) => key(tenantPartition(tenantId), `${SUBSCRIPTION_PREFIX}${subscriptionId}`);
+export const fanoutPartition = (tenantId: string, pattern: string) => `SUBIDX#${tenantId}#${pattern}`;
+export const fanoutEntryKey = (tenantId: string, pattern: string, subscriptionId: string) =>
+  key(fanoutPartition(tenantId, pattern), `${SUBSCRIPTION_PREFIX}${subscriptionId}`);
+
+// Events and the sweeper's list
+
+export const eventKey = (tenantId: string, eventId: string) => key(tenantPartition(tenantId), `EVT#${eventId}`);
+export const eventsBySubjectPartition = (tenantId: string, subject: string) => `SUBJECT#${tenantId}#${subject}`;
+export const eventsByTimePartition = (tenantId: string) => `EVENTS#${tenantId}`;
+/** An event's index keys: by subject (gsi1) and by time (gsi2), both sorted `<time>#<eid>`. */
+export const eventIndexKeys = (tenantId: string, eventId: string, subject: string, time: string): TableKey => ({
+  [GSI1.partitionKey]: eventsBySubjectPartition(tenantId, subject),
+  [GSI1.sortKey]: `${time}#${eventId}`,
+  [GSI2.partitionKey]: eventsByTimePartition(tenantId),
+  [GSI2.sortKey]: `${time}#${eventId}`,
+});
+/** Sort keys of events by time are `<time>#<eid>`: '#' < '~' bounds a whole instant inclusively. */
+export const eventTimeRange = (from?: string, to?: string) => ({ lower: from ?? '', upper: to ? `${to}~` : '~' });
+
+export const sweepPartition = (shard: number) => `SWEEP#${shard}`;
+/** An event on the sweeper's list: gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>. */
+export const sweepKeys = (tenantId: string, eventId: string, dueAt: string): TableKey => ({
+  [GSI3.partitionKey]: sweepPartition(shardOf(`${tenantId}#${eventId}`)),
+  [GSI3.sortKey]: `${dueAt}#${tenantId}#${eventId}`,
+});
+/** Reads a sweep list key back (an event id may itself hold '#'). */
+export function parseSweepSortKey(sortKey: string): { dueAt: string; tenantId: string; eventId: string } {
+  const [dueAt, tenantId, ...rest] = sortKey.split('#') as [string, string, ...string[]];
+  return { dueAt, tenantId, eventId: rest.join('#') };
+}
+const RECHECK_PREFIX = 'RESWEEP#';
+export const recheckKey = (tenantId: string, eventId: string) => key(`${RECHECK_PREFIX}${tenantId}#${eventId}`, '#RESWEEP');
+export const isRecheckPartition = (pk: unknown) => String(pk).startsWith(RECHECK_PREFIX);
+export const sweepCursorKey = (shard: number) => key('SWEEP', `CURSOR#${shard}`);
+
+// Deliveries
+
+const DELIVERY_PREFIX = 'DLV#';
+export const deliveryKey = (deliveryId: string) => key(`${DELIVERY_PREFIX}${deliveryId}`, '#DLV');
+export const deliveryIdOfKey = (pk: unknown) => String(pk).slice(DELIVERY_PREFIX.length);
+export const deliveryLogPartition = (tenantId: string, subscriptionId: string) => `SUBDLV#${tenantId}#${subscriptionId}`;
+/** A delivery's place in its subscription's log (gsi1), newest last. */
+export const deliveryLogKey = (tenantId: string, subscriptionId: string, createdAt: string, deliveryId: string) => ({
+  pk: deliveryLogPartition(tenantId, subscriptionId),
+  sk: `${createdAt}#${deliveryId}`,
+});
+export const pendingPartition = (shard: number) => `PENDING#${shard}`;
+/** A pending delivery on the sweeper's watch (gsi2), by its next attempt. */
+export const pendingKey = (deliveryId: string, nextAttemptAt: string) => ({
+  pk: pendingPartition(shardOf(deliveryId)),
+  sk: `${nextAttemptAt}#${deliveryId}`,
+});
+export const heldShardPartition = (shard: number) => `HELD#${shard}`;
+export const heldPartition = (tenantId: string, subscriptionId: string) => heldShardPartition(shardOf(`${tenantId}#${subscriptionId}`));
+/** All of one subscription's holds within its held partition start with this. */
+export const heldPrefix = (tenantId: string, subscriptionId: string) => `${tenantId}#${subscriptionId}#`;
+/** A held delivery (gsi2), grouped by subscription, oldest hold first. */
+export const heldKey = (tenantId: string, subscriptionId: string, heldAt: string, deliveryId: string) => ({
+  pk: heldPartition(tenantId, subscriptionId),
+  sk: `${heldPrefix(tenantId, subscriptionId)}${heldAt}#${deliveryId}`,
+});
+export function parseHeldSortKey(sortKey: string): { tenantId: string; subscriptionId: string } {
+  const [tenantId, subscriptionId] = sortKey.split('#') as [string, string];
+  return { tenantId, subscriptionId };
+}
+export const deadLetterPartition = (tenantId: string) => `DEAD#${tenantId}`;
+/** A failed delivery among its tenant's dead letters (gsi2), by when it failed. */
+export const deadLetterKey = (tenantId: string, finishedAt: string, deliveryId: string) => ({
+  pk: deadLetterPartition(tenantId),
+  sk: `${finishedAt}#${deliveryId}`,
+});
+
+// Statistics and quotas
+
+export const statsPartition = (tenantId: string, subscriptionId: string) => `STATS#${tenantId}#${subscriptionId}`;
+export const statsBlockSortKey = (block: string) => `B#${block}`;
+/** Every block from `block` on ('~' sorts after any block). */
+export const statsBlocksFrom = (block: string) => ({ from: statsBlockSortKey(block), to: statsBlockSortKey('~') });
+export const blockOfSortKey = (sortKey: unknown) => String(sortKey).slice('B#'.length);
+export const STATS_HEALTH_SORT_KEY = 'HEALTH';
+export const quotaKey = (tenantId: string, quota: string, window: string) => key(`QUOTA#${tenantId}`, `${quota}#${window}`);
+
+// Batching buffers
+
+export const batchPartition = (tenantId: string, subscriptionId: string) => `BATCH#${tenantId}#${subscriptionId}`;
+export const BATCH_ITEM_PREFIX = 'ITEM#';
+export const batchItemKey = (tenantId: string, subscriptionId: string, time: string, eventId: string) =>
+  key(batchPartition(tenantId, subscriptionId), `${BATCH_ITEM_PREFIX}${time}#${eventId}`);
+export const batchStateKey = (tenantId: string, subscriptionId: string) => key(batchPartition(tenantId, subscriptionId), 'STATE');
+export const batchCheckPartition = (shard: number) => `BATCHCHECK#${shard}`;
+/** A scheduled look at a buffer (gsi2 on its STATE item), by when it is due. */
+export const batchCheckKey = (tenantId: string, subscriptionId: string, checkAt: string) => ({
+  pk: batchCheckPartition(shardOf(`${tenantId}#${subscriptionId}`)),
+  sk: `${checkAt}#${tenantId}#${subscriptionId}`,
+});
+export function parseBatchCheckSortKey(sortKey: string): { checkAt: string; tenantId: string; subscriptionId: string } {
+  const [checkAt, tenantId, subscriptionId] = sortKey.split('#') as [string, string, string];
+  return { checkAt, tenantId, subscriptionId };
+}
+
+// Throttling, page tokens, self-test
+
+export const throttleKey = (tenantId: string, subscriptionId: string) => key(`THROTTLE#${tenantId}#${subscriptionId}`, 'STATE');
+
+/** The item holding the key that seals pagination tokens (lambdas/adapters/page-tokens.ts). */
+export const PAGE_TOKEN_KEY_ITEM: TableKey = key('CONFIG', 'PAGE_TOKEN_KEY#v1');
+
+export const selfTestPartition = (runId: string) => `SELFTEST#${runId}`;
+export const selfTestRunKey = (runId: string) => key(selfTestPartition(runId), '#RUN');
+export const SELF_TEST_HOOK_PREFIX = 'HOOK#';
+export const selfTestHookKey = (runId: string, receivedAt: string, webhookId: string) =>
+  key(selfTestPartition(runId), `${SELF_TEST_HOOK_PREFIX}${receivedAt}#${webhookId}`);

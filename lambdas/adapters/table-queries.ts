@@ -1,0 +1,152 @@
+import { GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { randomBytes } from 'node:crypto';
+import type { Page, PageRequest } from '#core/ports';
+import { dynamo } from './clients.ts';
+import { openPageToken, PAGE_TOKEN_KEY_BYTES, pageTokenRefused, sealPageToken } from './page-tokens.ts';
+import { PAGE_TOKEN_KEY_ITEM, PK, withoutKeys } from './table-keys.ts';
+
+/**
+ * The one way stores query the table: every query, paginated or not, goes through queryPages,
+ * which follows LastEvaluatedKey until the items, the pages or DynamoDB run out. Lists handed to
+ * API clients page with sealed tokens instead (queryTokenPage), one page per request.
+ */
+export type Query = Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'Limit'>;
+
+export interface QueryBounds {
+  /** Stop once this many items were read (each request asks for at most what is still wanted, up to `pageSize`). */
+  limit?: number;
+  /** Items per request when a limit is set (DynamoDB also stops a page at 1 MB). */
+  pageSize?: number;
+  /** Stop after this many requests, however many items were read. */
+  maxPages?: number;
+  /** Resume after this key. */
+  start?: Record<string, unknown>;
+}
+
+export interface QueryPage {
+  items: Record<string, unknown>[];
+  count: number;
+  lastKey?: Record<string, unknown>;
+}
+
+export async function* queryPages(tableName: string, query: Query, bounds: QueryBounds = {}): AsyncGenerator<QueryPage> {
+  let start = bounds.start;
+  let read = 0;
+  let pages = 0;
+  do {
+    const wanted = bounds.limit === undefined ? undefined : Math.min(bounds.pageSize ?? bounds.limit, bounds.limit - read);
+    const out = await dynamo().send(new QueryCommand({ ...query, TableName: tableName, ExclusiveStartKey: start, ...(wanted !== undefined ? { Limit: wanted } : {}) }));
+    const items = out.Items ?? [];
+    read += items.length;
+    pages++;
+    start = out.LastEvaluatedKey;
+    yield { items, count: out.Count ?? items.length, ...(start ? { lastKey: start } : {}) };
+  } while (start && (bounds.limit === undefined || read < bounds.limit) && (bounds.maxPages === undefined || pages < bounds.maxPages));
+}
+
+/** The items a query returns, within its bounds (raw: keys included). */
+export async function queryItems(tableName: string, query: Query, bounds: QueryBounds = {}): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  for await (const page of queryPages(tableName, query, bounds)) items.push(...page.items);
+  return items;
+}
+
+/** How many items match, counted by DynamoDB (Select COUNT: no items travel). */
+export async function queryCount(tableName: string, query: Query): Promise<number> {
+  let count = 0;
+  for await (const page of queryPages(tableName, { ...query, Select: 'COUNT' })) count += page.count;
+  return count;
+}
+
+/**
+ * One page of a list an API client pages through. The nextToken is DynamoDB's LastEvaluatedKey
+ * sealed for, and only opening for, the query that produced it (see pageScope).
+ */
+export async function queryTokenPage<T>(
+  tableName: string,
+  query: Query,
+  page: PageRequest,
+  read: (item: Record<string, unknown>) => T = (item) => item as T,
+): Promise<Page<T>> {
+  const { scope, partition } = pageScope(query);
+  let start: Record<string, unknown> | undefined;
+  if (page.nextToken !== undefined) {
+    start = openPageToken(await pageTokenKey(tableName), scope, page.nextToken);
+    // Implied by the seal; checked anyway so no start key can leave the query's partition.
+    if (start[partition[0]] !== partition[1]) throw pageTokenRefused();
+  }
+  let result: Page<T> = { items: [] };
+  for await (const one of queryPages(tableName, query, { limit: page.limit, maxPages: 1, start })) {
+    const items = one.items.map((item) => read(withoutKeys<Record<string, unknown>>(item)!));
+    result = one.lastKey ? { items, nextToken: sealPageToken(await pageTokenKey(tableName), scope, one.lastKey) } : { items };
+  }
+  return result;
+}
+
+/**
+ * What a page token is bound to: the whole query (index, key condition, filter, direction and
+ * their values). The values carry the tenant, and for the delivery log the subscription; for
+ * held jobs the partition (HELD#<shard>) is shared, so the sort-key prefix is what binds them.
+ * Also names the partition attribute and value the start key must carry.
+ */
+function pageScope(query: Query): { scope: string; partition: [string, unknown] } {
+  const match = /^(#\w+) = (:\w+)/.exec(query.KeyConditionExpression ?? '');
+  const attribute = match && query.ExpressionAttributeNames?.[match[1]!];
+  if (!match || !attribute) throw new Error('paginated queries start their key condition with "#name = :value"');
+  const values = query.ExpressionAttributeValues ?? {};
+  const scope = JSON.stringify([
+    query.IndexName ?? 'table',
+    query.KeyConditionExpression,
+    query.FilterExpression ?? '',
+    query.ScanIndexForward ?? true,
+    Object.keys(values)
+      .sort()
+      .map((name) => [name, values[name]]),
+  ]);
+  return { scope, partition: [attribute, values[match[2]!]] };
+}
+
+/** Per container and table: read once, created by whichever container needs it first. */
+const pageTokenKeys = new Map<string, Promise<Buffer>>();
+
+function pageTokenKey(tableName: string): Promise<Buffer> {
+  let key = pageTokenKeys.get(tableName);
+  if (!key) {
+    key = loadOrCreatePageTokenKey(tableName);
+    pageTokenKeys.set(tableName, key);
+    key.catch(() => pageTokenKeys.delete(tableName));
+  }
+  return key;
+}
+
+/** Reads the key, creating it if absent; concurrent first uses agree on one key. Exported for tests (no cache). */
+export async function loadOrCreatePageTokenKey(tableName: string): Promise<Buffer> {
+  const read = async (): Promise<Buffer | undefined> => {
+    const out = await dynamo().send(new GetCommand({ TableName: tableName, Key: PAGE_TOKEN_KEY_ITEM, ConsistentRead: true }));
+    if (!out.Item) return undefined;
+    const key = typeof out.Item.key === 'string' ? Buffer.from(out.Item.key, 'base64') : undefined;
+    if (!key || key.length !== PAGE_TOKEN_KEY_BYTES) throw new Error('the page token key item is malformed');
+    return key;
+  };
+  const existing = await read();
+  if (existing) return existing;
+  const fresh = randomBytes(PAGE_TOKEN_KEY_BYTES);
+  try {
+    await dynamo().send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { ...PAGE_TOKEN_KEY_ITEM, key: fresh.toString('base64'), createdAt: new Date().toISOString() },
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': PK },
+      }),
+    );
+    return fresh;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    // Another container created it first: use theirs.
+    const winner = await read();
+    if (!winner) throw new Error('the page token key item vanished');
+    return winner;
+  }
+}

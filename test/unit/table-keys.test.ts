@@ -1,0 +1,75 @@
+/**
+ * The table's key layout (lambdas/adapters/table-keys.ts) is stored data: these are the exact
+ * strings 0.1 wrote, so a change to a builder that would orphan existing items fails here.
+ */
+import { describe, expect, it } from 'vitest';
+import * as keys from '../../lambdas/adapters/table-keys.ts';
+
+const T = 'ten_1';
+const S = 'sub_1';
+const E = 'evt_1';
+const D = 'dlv_1';
+const AT = '2026-01-02T03:04:05.000Z';
+
+describe('table keys', () => {
+  it('tenants, bindings, API keys and subscriptions sit in the tenant partition', () => {
+    expect(keys.tenantKey(T)).toEqual({ pk: 'TENANT#ten_1', sk: '#TENANT' });
+    expect(keys.bindingKey(T)).toEqual({ pk: 'TENANT#ten_1', sk: '#BINDING' });
+    expect(keys.apiKeyKey('abc')).toEqual({ pk: 'APIKEY#abc', sk: '#APIKEY' });
+    expect(keys.tenantApiKeyKey(T, 'hk_12')).toEqual({ pk: 'TENANT#ten_1', sk: 'KEY#hk_12' });
+    expect(keys.subscriptionKey(T, S)).toEqual({ pk: 'TENANT#ten_1', sk: 'SUB#sub_1' });
+    expect(keys.fanoutEntryKey(T, 'order.*', S)).toEqual({ pk: 'SUBIDX#ten_1#order.*', sk: 'SUB#sub_1' });
+    expect(keys.quotaKey(T, 'publish', '2026-01-02')).toEqual({ pk: 'QUOTA#ten_1', sk: 'publish#2026-01-02' });
+  });
+
+  it('events carry their subject, time and sweep index keys', () => {
+    expect(keys.eventKey(T, E)).toEqual({ pk: 'TENANT#ten_1', sk: 'EVT#evt_1' });
+    expect(keys.eventIndexKeys(T, E, 'order/1', AT)).toEqual({
+      gsi1pk: 'SUBJECT#ten_1#order/1',
+      gsi1sk: `${AT}#evt_1`,
+      gsi2pk: 'EVENTS#ten_1',
+      gsi2sk: `${AT}#evt_1`,
+    });
+    const sweep = keys.sweepKeys(T, E, AT);
+    expect(sweep).toEqual({ gsi3pk: 'SWEEP#6', gsi3sk: `${AT}#ten_1#evt_1` });
+    expect(keys.parseSweepSortKey(`${AT}#ten_1#evt#odd`)).toEqual({ dueAt: AT, tenantId: T, eventId: 'evt#odd' });
+    expect(keys.recheckKey(T, E)).toEqual({ pk: 'RESWEEP#ten_1#evt_1', sk: '#RESWEEP' });
+    expect(keys.isRecheckPartition('RESWEEP#ten_1#evt_1')).toBe(true);
+    expect(keys.isRecheckPartition('TENANT#ten_1')).toBe(false);
+    expect(keys.sweepCursorKey(3)).toEqual({ pk: 'SWEEP', sk: 'CURSOR#3' });
+  });
+
+  it('deliveries: the record, its log entry and its one status entry', () => {
+    expect(keys.deliveryKey(D)).toEqual({ pk: 'DLV#dlv_1', sk: '#DLV' });
+    expect(keys.deliveryIdOfKey('DLV#dlv_1')).toBe(D);
+    expect(keys.deliveryLogKey(T, S, AT, D)).toEqual({ pk: 'SUBDLV#ten_1#sub_1', sk: `${AT}#dlv_1` });
+    expect(keys.pendingKey(D, AT)).toEqual({ pk: 'PENDING#1', sk: `${AT}#dlv_1` });
+    expect(keys.heldKey(T, S, AT, D)).toEqual({ pk: 'HELD#1', sk: `ten_1#sub_1#${AT}#dlv_1` });
+    expect(keys.parseHeldSortKey(keys.heldKey(T, S, AT, D).sk)).toEqual({ tenantId: T, subscriptionId: S });
+    expect(keys.deadLetterKey(T, AT, D)).toEqual({ pk: 'DEAD#ten_1', sk: `${AT}#dlv_1` });
+  });
+
+  it('stats, batch buffers, throttle state, the page token key and self-test runs', () => {
+    expect(keys.statsPartition(T, S)).toBe('STATS#ten_1#sub_1');
+    expect(keys.statsBlockSortKey('2026-01-02T03:0')).toBe('B#2026-01-02T03:0');
+    expect(keys.blockOfSortKey('B#2026-01-02T03:0')).toBe('2026-01-02T03:0');
+    expect(keys.batchItemKey(T, S, AT, E)).toEqual({ pk: 'BATCH#ten_1#sub_1', sk: `ITEM#${AT}#evt_1` });
+    expect(keys.batchStateKey(T, S)).toEqual({ pk: 'BATCH#ten_1#sub_1', sk: 'STATE' });
+    const check = keys.batchCheckKey(T, S, AT);
+    expect(check).toEqual({ pk: 'BATCHCHECK#1', sk: `${AT}#ten_1#sub_1` });
+    expect(keys.parseBatchCheckSortKey(check.sk)).toEqual({ checkAt: AT, tenantId: T, subscriptionId: S });
+    expect(keys.throttleKey(T, S)).toEqual({ pk: 'THROTTLE#ten_1#sub_1', sk: 'STATE' });
+    expect(keys.PAGE_TOKEN_KEY_ITEM).toEqual({ pk: 'CONFIG', sk: 'PAGE_TOKEN_KEY#v1' });
+    expect(keys.selfTestRunKey('run12345')).toEqual({ pk: 'SELFTEST#run12345', sk: '#RUN' });
+    expect(keys.selfTestHookKey('run12345', AT, 'msg_1')).toEqual({ pk: 'SELFTEST#run12345', sk: `HOOK#${AT}#msg_1` });
+  });
+
+  it('shards are stable (FNV-1a): a changed hash would strand pending and held deliveries', () => {
+    expect(keys.SHARDS).toBe(8);
+    expect(['', 'dlv_1', 'ten_1#sub_1', 'ten_1#evt_1', 'dlv_01J9Z3T5Y7QWERTYUIOPASDFGH'].map(keys.shardOf)).toEqual([5, 1, 1, 6, 0]);
+  });
+
+  it('keys and TTL come off an item before the domain sees it', () => {
+    expect(keys.withoutKeys({ pk: 'a', sk: 'b', expiresAt: 1, gsi1pk: 'c', gsi3sk: 'd', id: 'x' })).toEqual({ id: 'x' });
+  });
+});

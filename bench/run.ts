@@ -307,9 +307,9 @@ interface TenantPlan {
  * every delivery fails once and succeeds one second later. Counting runs from the first publish
  * until every delivery has arrived and the sweeper has checked every event (its grace period is
  * SWEEP_AFTER_SECONDS here), so the sweeper's per-event work is part of the figures. Functions log
- * as deployed throughout (deployedLogging).
+ * as deployed throughout (deployedLogging). `settings` go on every subscription (e.g. a rateLimit).
  */
-async function scenario(name: string, events: number, subscriptions: number, ratePerSecond: number, retryEach = false, plans?: TenantPlan[]) {
+async function scenario(name: string, events: number, subscriptions: number, ratePerSecond: number, retryEach = false, plans?: TenantPlan[], settings: Record<string, unknown> = {}) {
   counting = false;
   const tenants = plans ?? [{ subscriptions, events }];
   const created: { id: string; events: number; subscriptions: number }[] = [];
@@ -324,6 +324,7 @@ async function scenario(name: string, events: number, subscriptions: number, rat
             eventTypes: ['order.created'],
             destination: { type: 'webhook', url: `${receiverUrl}/${name}/${t}/${i}${retryEach ? '/retry' : ''}` },
             ...(retryEach ? { retryPolicy: { schedule: [1] } } : {}),
+            ...settings,
           });
         }
         created[t] = { id: tenant.id, events: tenants[t]!.events, subscriptions: tenants[t]!.subscriptions };
@@ -694,6 +695,11 @@ async function idleCost() {
 function sumOf(result: Awaited<ReturnType<typeof scenario>>, prefix: string) {
   return +Object.entries(result.requestsPerDelivery as Record<string, number>).filter(([k]) => k.startsWith(prefix) && !k.includes('not counted')).reduce((a, [, v]) => a + v, 0).toFixed(3);
 }
+/** Billed ReceiveMessage calls that returned messages, per delivery. */
+function receivesOf(result: Awaited<ReturnType<typeof scenario>>) {
+  const r = result.requestsPerDelivery as Record<string, number>;
+  return +Object.entries(r).filter(([k]) => k.endsWith(':ReceiveMessage')).reduce((a, [, v]) => a + v, 0).toFixed(3);
+}
 function writesOf(result: Awaited<ReturnType<typeof scenario>>) {
   const r = result.requestsPerDelivery as Record<string, number>;
   return +WRITE_OPS.reduce((a, op) => a + (r[`DynamoDB:${op}`] ?? 0), 0).toFixed(3);
@@ -761,7 +767,13 @@ function printCost(s: ScenarioResult, cost: ReturnType<typeof costOf>) {
 const quick = process.argv.includes('--quick');
 if (quick) {
   herald.setBatchWindowMs(Number(process.env.BENCH_WINDOW_MS ?? 1000));
-  const runs = [await scenario('one', 200, 1, 50), await scenario('ten', 20, 10, 10), await scenario('one-retry', 50, 1, 50, true), await scenario('tenants', 0, 1, 50, false, unevenTenants(100, 20))];
+  const runs = [
+    await scenario('one', 200, 1, 50),
+    await scenario('ten', 20, 10, 10),
+    await scenario('one-retry', 50, 1, 50, true),
+    await scenario('tenants', 0, 1, 50, false, unevenTenants(100, 20)),
+    await scenario('one-throttled', 200, 1, 50, false, undefined, { rateLimit: { perSecond: 20 } }),
+  ];
   const dead = await deadEndpoint(3, 6);
   for (const s of runs) {
     console.log(s.name, s.delivered, '/', s.expected, s.latencyMs, JSON.stringify(s.requestsPerDelivery), s.dynamodbUnitsPerDelivery, s.deliverFunction, s.apiFunction, s.fanoutFunction);
@@ -788,6 +800,8 @@ const tenFast = await scenario('ten-no-window', 100, 10, 10);
 // Production-like: about 1,000 tenants, one subscription each, uneven volumes (scaled down to about 2,000 events), at the deployed window.
 herald.setBatchWindowMs(1000);
 const tenants = await scenario('tenants', 0, 1, 50, false, unevenTenants(1000, 200));
+// Throttled: published at 50/s to a subscription limited to 20/s, so most deliveries wait for a slot.
+const throttled = await scenario('one-throttled', 400, 1, 50, false, undefined, { rateLimit: { perSecond: 20 } });
 // One endpoint dead for a simulated 24 h (default and fulfillmenttools policies).
 const dead = await deadEndpoint(5, 20);
 const idle = await idleCost();
@@ -830,7 +844,7 @@ const cold = await coldStarts(20);
 const results = {
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
   date: new Date().toISOString(),
-  scenarios: [one, ten, oneRetry, tenRetry, oneFast, tenFast, tenants].map((s) => ({ ...s, cost: costOf(s) })),
+  scenarios: [one, ten, oneRetry, tenRetry, oneFast, tenFast, tenants, throttled].map((s) => ({ ...s, cost: costOf(s) })),
   deadEndpoint: dead,
   authorizer: { ...authorizer, memoryMb: MEMORY_MB.authorizer, cacheSeconds: AUTHORIZER_CACHE_SECONDS, publishingKeys: PUBLISHING_KEYS },
   costModel: {
@@ -867,6 +881,14 @@ const results = {
       noWindow10Subs: tenFast.latencyMs?.p99,
     },
     worstFilterCpuMsPerEvent: { goal: 'a few ms', measured: hostile.worstCpuMsPerMatch },
+    throttledDelivery: {
+      goal: 'unthrottled unchanged; about one extra write per batch; SQS receives close to 1 per delivery',
+      extraWriteUnitsPerDelivery: +(throttled.dynamodbUnitsPerDelivery.write - one.dynamodbUnitsPerDelivery.write).toFixed(3),
+      throttleStateWritesPerDelivery: throttled.dynamodbUnitsPerDelivery.writeByKind['UpdateItem THROTTLE/STATE'] ?? 0,
+      sqsReceivesPerDelivery: receivesOf(throttled),
+      sqsReceivesPerDeliveryUnthrottled: receivesOf(one),
+      costPerMillionDeliveries: costOf(throttled).perMillionDeliveries,
+    },
     costPerMillionNoWindow: { measured1Sub: costOf(oneFast).perMillionDeliveries, measured10Subs: costOf(tenFast).perMillionDeliveries },
   },
   prices,

@@ -496,6 +496,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who this tenant key or portal session acts for (the console’s header) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            expiresAt?: string;
+                            readOnly: boolean;
+                            /** @enum {string} */
+                            role: "tenant";
+                            tenantId: string;
+                            tenantName: string;
+                        };
+                    };
+                };
+                /** @description A problem */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/subscriptions": {
         parameters: {
             query?: never;
@@ -952,6 +1005,11 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /**
+                             * Format: date-time
+                             * @description When the secret that signed until now stops signing (with a generated secret)
+                             */
+                            previousSecretExpiresAt?: string;
                             /** @description The generated secret, shown once (absent for an imported one) */
                             secret?: string;
                         };
@@ -1576,6 +1634,7 @@ export interface components {
             }[];
         };
         Redrive: {
+            deliveryId?: string;
             subscriptionId?: string;
             tenantId?: string;
         };

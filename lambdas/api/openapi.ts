@@ -172,6 +172,12 @@ export const OPENAPI_OPERATIONS: Record<string, Record<string, Op>> = {
       ok: [207, ref('PublishEventBatchResult')],
     },
   },
+  '/v1/session': {
+    get: {
+      summary: 'Who this tenant key or portal session acts for (the console’s header)',
+      ok: [200, { type: 'object', required: ['role', 'tenantId', 'tenantName', 'readOnly'], properties: { role: { type: 'string', enum: ['tenant'] }, tenantId: { type: 'string' }, tenantName: { type: 'string' }, readOnly: { type: 'boolean' }, expiresAt: { type: 'string', format: 'date-time' } } }],
+    },
+  },
   '/v1/event-types': { get: { summary: 'The event catalogue', ok: [200, page({ type: 'object', additionalProperties: true })] } },
   '/v1/subscriptions': {
     post: { summary: 'Create a subscription (the signing secret is shown once)', body: ref('CreateSubscription'), ok: [201, ref('SubscriptionWithSecret')] },
@@ -186,7 +192,7 @@ export const OPENAPI_OPERATIONS: Record<string, Record<string, Op>> = {
     post: {
       summary: 'Rotate the signing secret (the old one signs for 24 h more); with `secret`, to an imported one (not answered back)',
       body: input(rotateSecretSchema),
-      ok: [200, { type: 'object', properties: { secret: { type: 'string', description: 'The generated secret, shown once (absent for an imported one)' } } }],
+      ok: [200, { type: 'object', properties: { secret: { type: 'string', description: 'The generated secret, shown once (absent for an imported one)' }, previousSecretExpiresAt: { type: 'string', format: 'date-time', description: 'When the secret that signed until now stops signing (with a generated secret)' } } }],
     },
   },
   '/v1/subscriptions/{id}/test': { post: { summary: 'Send a herald.ping now', body: { type: 'object' }, ok: [202, { type: 'object', properties: { deliveryId: { type: 'string' }, eventId: { type: 'string' } } }] } },

@@ -15,7 +15,7 @@ import { publishEvent } from '#core/publishing';
 import { BATCH_NESTING, batchBodyProblem, publishBatch, publishBatchSchema } from '#core/batch-publishing';
 import { createSubscriptionSchema, patchSubscriptionSchema, rotateSecretSchema, toPublicSubscription } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
-import { createApiKey, createTenant, createTenantSchema, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
+import { createApiKey, createTenant, createTenantSchema, describeSession, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
 import { json, jsonBody, noContent, parseWith } from '#shared/http';
 import { logger } from '#shared/observability';
 
@@ -119,6 +119,7 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
     const { tenantId } = parseWith(tenantBody, jsonBody(ctx.event));
     return json(201, await createApiKey(ctx.ports, await tenantFor(ctx, tenantId)));
   }],
+  ['GET', '/v1/session', async (ctx) => json(200, await describeSession(ctx.ports.tenants, ctx.principal))],
   ['GET', '/v1/keys', async (ctx) => json(200, { items: await ctx.ports.keys.listApiKeys(await tenantFor(ctx)) })],
   ['DELETE', '/v1/keys/{id}', async (ctx) => {
     await revokeApiKey(ctx.ports, await tenantFor(ctx), ctx.params.id!);
@@ -213,8 +214,8 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
     return json(200, await ctx.ports.deliveries.listDeadLetters(await tenantFor(ctx, named), page));
   }],
   ['POST', '/v1/dead-letters/redrive', async (ctx) => {
-    const { tenantId, subscriptionId } = parseWith(redriveSchema, jsonBody(ctx.event));
-    return json(202, await redriveDeadLetters(ctx.ports, await tenantFor(ctx, tenantId), subscriptionId));
+    const { tenantId, ...scope } = parseWith(redriveSchema, jsonBody(ctx.event));
+    return json(202, await redriveDeadLetters(ctx.ports, await tenantFor(ctx, tenantId), scope));
   }],
 ];
 

@@ -164,7 +164,7 @@ export async function deleteSubscription(ports: Pick<SubscriptionPorts, 'subscri
  * (24 h by default), so receivers can deploy the new secret without rejecting anything. The new
  * secret is generated (and answered once) or imported (stored normalised, answered `{}`).
  */
-export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, id: string, imported?: string): Promise<{ secret?: string }> {
+export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, id: string, imported?: string): Promise<{ secret?: string; previousSecretExpiresAt?: string }> {
   const previous = await getSubscription(ports, tenantId, id);
   const now = ports.clock();
   const graceEnds = new Date(now.getTime() + ports.config.secretGraceHours * 3600_000).toISOString();
@@ -176,7 +176,8 @@ export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, i
     { ...previous, secrets: [{ secret, createdAt: now.toISOString() }, ...kept], updatedAt: now.toISOString() },
     previous,
   );
-  return imported === undefined ? { secret } : {};
+  // An imported secret is never answered back, nor anything about it (the platform has it all).
+  return imported === undefined ? { secret, previousSecretExpiresAt: graceEnds } : {};
 }
 
 /** Sends a `herald.ping` to this one subscription now, bypassing type matching and filters. */

@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { parseEnterpriseTargets } from './enterprise-targets.ts';
+import { checkEmbedOrigin } from './herald-config.ts';
 import type { HeraldStackProps } from './herald-stack.ts';
 
 /**
@@ -25,6 +26,7 @@ export const HERALD_CONTEXT_KEYS = [
   'herald:deliverMaxConcurrency',
   'herald:deliverReservedConcurrency',
   'herald:environment',
+  'herald:consoleEmbedOrigins',
 ] as const;
 
 const flag = (value: unknown) => value === true || value === 'true';
@@ -84,5 +86,7 @@ export function heraldPropsFromContext(node: Node): HeraldStackProps {
     deliverReservedConcurrency: positive('herald:deliverReservedConcurrency', true),
     // The `environment` attribute of every event Herald builds (e.g. production, sandbox). @default none
     environment: environmentName(get('herald:environment')),
+    // Origins whose pages may frame the console (the embedded portal). @default none: never framed
+    consoleEmbedOrigins: list(get('herald:consoleEmbedOrigins'))?.map(checkEmbedOrigin),
   };
 }

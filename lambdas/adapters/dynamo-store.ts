@@ -38,7 +38,7 @@ import { openPageToken, PAGE_TOKEN_KEY_BYTES, pageTokenRefused, sealPageToken } 
 /**
  * One DynamoDB table for everything (single-table design). Keys:
  *   tenant        TENANT#<tid>          #TENANT
- *   api key       APIKEY#<sha256>       #APIKEY
+ *   api key       APIKEY#<sha256>       #APIKEY          (also portal sessions: portal, readOnly, sessionEndsAt; TTL a day after)
  *   key by prefix TENANT#<tid>          KEY#<prefix>     (hash, for listing and revocation)
  *   binding       TENANT#<tid>          #BINDING         (the AWS accounts and buses it may deliver to)
  *   subscription  TENANT#<tid>          SUB#<sid>
@@ -217,6 +217,13 @@ export class DynamoStore implements TenantStore, ApiKeyStore, SubscriptionStore,
     if (record.tenantId) {
       await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `TENANT#${record.tenantId}`, [SK]: `KEY#${record.prefix}`, ...record } }));
     }
+  }
+
+  async putPortalSession(record: ApiKeyRecord & { portal: true; sessionEndsAt: string }): Promise<void> {
+    // No KEY#<prefix> item: a session is neither listed nor counted against the key quota. The
+    // table's TTL removes it a day after it ends (authentication refuses it from its end on).
+    const ttl = Math.floor(Date.parse(record.sessionEndsAt) / 1000) + DAY_SECONDS;
+    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { [PK]: `APIKEY#${record.hash}`, [SK]: '#APIKEY', ...record, [TTL]: ttl } }));
   }
 
   async listApiKeys(tenantId: string): Promise<Omit<ApiKeyRecord, 'hash'>[]> {

@@ -13,6 +13,7 @@ import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
 import { cachedTenants } from '#core/caching';
 import { parseTenantQuotas } from '#core/quotas';
+import { checkSessionAllows } from '#core/portal-sessions';
 import { route, type ApiPorts } from './routes.ts';
 
 const store = new DynamoStore(requireEnv('tableName'));
@@ -58,6 +59,7 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
         return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: docsPage() };
       }
       const principal = principalOf(event);
+      checkSessionAllows(principal, event.httpMethod, event.path, ports.clock());
       logger.appendKeys({ tenantId: principal.tenantId, role: principal.role });
       const { handler: run, params } = route(event.httpMethod, event.path);
       return await run({ event, principal, params, ports });

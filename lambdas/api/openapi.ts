@@ -5,6 +5,7 @@ import { MAX_BATCH_EVENTS } from '#core/batch-publishing';
 import { redriveSchema, resendQuerySchema } from '#core/recovery';
 import { createSubscriptionSchema, patchSubscriptionSchema, rotateSecretSchema } from '#core/subscription';
 import { createTenantSchema } from '#core/tenancy';
+import { createPortalSessionSchema } from '#core/portal-sessions';
 
 /**
  * The OpenAPI 3.1 document of the public contract (docs/api.md), generated from the same zod
@@ -154,6 +155,13 @@ function operation(op: Op, withId: boolean) {
 export const OPENAPI_OPERATIONS: Record<string, Record<string, Op>> = {
   '/v1/tenants': { post: { summary: 'Create a tenant (admin)', body: ref('CreateTenant'), ok: [201, { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, apiKey: { type: 'string' } } }] } },
   '/v1/tenants/{id}/keys': { post: { summary: 'Create an API key for a tenant (admin)', body: { type: 'object' }, ok: [201, { type: 'object', additionalProperties: true }] } },
+  '/v1/tenants/{id}/portal-sessions': {
+    post: {
+      summary: 'Create a short-lived portal session for a tenant (admin): open the console at …/console/#session=<token>',
+      body: input(createPortalSessionSchema),
+      ok: [201, { type: 'object', required: ['token', 'tenantId', 'readOnly', 'expiresAt'], properties: { token: { type: 'string', description: 'hps_…: a bearer token for this tenant until expiresAt' }, tenantId: { type: 'string' }, readOnly: { type: 'boolean' }, expiresAt: { type: 'string', format: 'date-time' } } }],
+    },
+  },
   '/v1/tenants/{id}/destination-binding': {
     put: { summary: "Bind a tenant to the AWS accounts and buses it may deliver to (admin)", body: ref('DestinationBindingInput'), ok: [200, ref('DestinationBinding')] },
     get: { summary: "A tenant's destination binding (admin, or the tenant itself)", ok: [200, ref('DestinationBinding')] },

@@ -12,6 +12,7 @@ import { destinationBindingSchema, type DestinationTrust } from '#core/destinati
 import type { TenantQuotas } from '#core/quotas';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
+import { createPortalSession, createPortalSessionSchema } from '#core/portal-sessions';
 import { BATCH_NESTING, batchBodyProblem, publishBatch, publishBatchSchema } from '#core/batch-publishing';
 import { createSubscriptionSchema, patchSubscriptionSchema, rotateSecretSchema, toPublicSubscription } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
@@ -95,6 +96,11 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
     requireAdmin(ctx.principal);
     parseWith(z.object({}).strict(), jsonBody(ctx.event));
     return json(201, await createApiKey(ctx.ports, await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id)));
+  }],
+  ['POST', '/v1/tenants/{id}/portal-sessions', async (ctx) => {
+    requireAdmin(ctx.principal);
+    const input = parseWith(createPortalSessionSchema, jsonBody(ctx.event));
+    return json(201, await createPortalSession(ctx.ports, await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id), input));
   }],
   ['PUT', '/v1/tenants/{id}/destination-binding', async (ctx) => {
     requireAdmin(ctx.principal);

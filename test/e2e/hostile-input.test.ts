@@ -45,6 +45,8 @@ afterAll(async () => {
 const ROUTES: [string, string][] = [
   ['POST', '/v1/tenants'],
   ['POST', '/v1/tenants/{tid}/keys'],
+  ['POST', '/v1/tenants/{tid}/portal-sessions'],
+  ['GET', '/v1/session'],
   ['POST', '/v1/events'],
   ['POST', '/v1/events/batch'],
   ['POST', '/v1/subscriptions'],

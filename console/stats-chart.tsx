@@ -68,7 +68,7 @@ export function StatsPanel({ stats }: { stats: Stats | undefined }) {
           <HourlyChart hourly={stats.hourly} />
         </>
       )}
-      <div class="table-scroll">
+      <div class="table-scroll" tabIndex={0} role="region" aria-label="Delivery figures by window (scrolls sideways)">
         <table class="stats-table" data-testid="stats-table">
           <caption class="sr-only">Delivery figures by window</caption>
           <thead><tr><th scope="col">Window</th><th scope="col">Events</th><th scope="col">Attempts</th><th scope="col">Success</th><th scope="col">Retries</th><th scope="col">Dead-lettered</th><th scope="col">p50 ms</th><th scope="col">p95 ms</th></tr></thead>

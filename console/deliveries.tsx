@@ -31,9 +31,47 @@ function requestHeaders(subscription: Subscription, delivery: Delivery): [string
   return [...own, ...Object.entries(d.headers ?? {}).map(([name, value]): [string, string] => [name, maskValue(value)])];
 }
 
+/** The events a delivery carried (a batch carries several), read when the row is expanded. */
+const EVENTS_SHOWN = 20;
+
+function Payload({ eventIds }: { eventIds: string[] }) {
+  const { client } = useSession();
+  const [events, setEvents] = useState<Result<{ id: string; subject?: string; type?: string; data?: unknown }[]>>();
+  useEffect(() => {
+    void (async () => {
+      const read = await Promise.all(eventIds.slice(0, EVENTS_SHOWN).map((id) => call(client.GET('/v1/events/{id}', { params: { path: { id } } }))));
+      const failed = read.find((r) => !r.ok);
+      setEvents(failed && !failed.ok ? { ok: false, message: failed.status === 404 ? 'The event is past its retention period: its payload is no longer kept.' : failed.message } : { ok: true, data: read.map((r) => (r.ok ? (r.data as { id: string }) : { id: '?' })) });
+    })();
+  }, [eventIds.join()]);
+  return (
+    <Loaded result={events}>
+      {(items) =>
+        items.length === 1 ? (
+          <pre class="code" data-testid="payload">{JSON.stringify(items[0], null, 2)}</pre>
+        ) : (
+          <ul class="batch" data-testid="payload">
+            {items.map((e) => (
+              <li key={e.id}>
+                <details>
+                  <summary>{e.subject ?? e.id} <span class="muted">({e.type})</span></summary>
+                  <pre class="code">{JSON.stringify(e, null, 2)}</pre>
+                </details>
+              </li>
+            ))}
+            {eventIds.length > EVENTS_SHOWN && <li class="muted">and {eventIds.length - EVENTS_SHOWN} more</li>}
+          </ul>
+        )
+      }
+    </Loaded>
+  );
+}
+
 function Expanded({ delivery, subscription }: { delivery: Delivery; subscription: Subscription }) {
   const headers = requestHeaders(subscription, delivery);
   const events = delivery.eventIds ?? [delivery.eventId];
+  const transformed = Boolean((subscription.destination as { transform?: string }).transform);
+  const thin = (subscription as { payload?: string }).payload === 'thin';
   return (
     <div class="expanded" data-testid="delivery-details">
       <dl class="config">
@@ -44,6 +82,9 @@ function Expanded({ delivery, subscription }: { delivery: Delivery; subscription
         {delivery.reason && (<><dt>Reason</dt><dd>{delivery.reason}</dd></>)}
         {delivery.nextAttemptAt && (<><dt>Next attempt</dt><dd><RelTime iso={delivery.nextAttemptAt} /></dd></>)}
       </dl>
+      <h4>{events.length > 1 ? `Payload: ${events.length} events` : 'Payload'}</h4>
+      {(transformed || thin) && <p class="muted small">The event as published; this subscription sends it {transformed ? 'reshaped by its transform' : 'thin (ids and a link)'}.</p>}
+      <Payload eventIds={events} />
       {headers.length > 0 && (
         <>
           <h4>Request headers</h4>

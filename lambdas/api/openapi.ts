@@ -173,6 +173,13 @@ export const OPENAPI_OPERATIONS: Record<string, Record<string, Op>> = {
   },
   '/v1/keys/{id}': { delete: { summary: 'Revoke an API key by prefix', ok: [204], query: ['tenantId'] } },
   '/v1/events': { post: { summary: 'Publish an event (admin)', body: ref('PublishEvent'), ok: [202, { type: 'object', required: ['id'], properties: { id: { type: 'string' } } }] } },
+  '/v1/events/{id}': {
+    get: {
+      summary: 'One published event as kept (the CloudEvents envelope with its data), while its retention lasts',
+      ok: [200, { type: 'object', required: ['id', 'type', 'subject', 'time'], additionalProperties: true, properties: { id: { type: 'string' }, type: { type: 'string' }, subject: { type: 'string' }, time: { type: 'string', format: 'date-time' }, data: {} } }],
+      query: ['tenantId'],
+    },
+  },
   '/v1/events/batch': {
     post: {
       summary: `Publish up to ${MAX_BATCH_EVENTS} events (admin): 207 with one result per event, in order`,

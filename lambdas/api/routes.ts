@@ -12,6 +12,7 @@ import { destinationBindingSchema, type DestinationTrust } from '#core/destinati
 import type { TenantQuotas } from '#core/quotas';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
 import { publishEvent } from '#core/publishing';
+import { stripStorage } from '#core/sweeper';
 import { createPortalSession, createPortalSessionSchema } from '#core/portal-sessions';
 import { BATCH_NESTING, batchBodyProblem, publishBatch, publishBatchSchema } from '#core/batch-publishing';
 import { createSubscriptionSchema, patchSubscriptionSchema, rotateSecretSchema, toPublicSubscription } from '#core/subscription';
@@ -154,6 +155,12 @@ const routes: [method: string, pattern: string, handler: RouteHandler][] = [
       });
     }
     return json(207, { items });
+  }],
+  ['GET', '/v1/events/{id}', async (ctx) => {
+    // The envelope as kept (its retention), so the console can show what a delivery carried.
+    const event = await ctx.ports.events.getEvent(await tenantFor(ctx), ctx.params.id!);
+    if (!event) throw new NotFoundError('event', ctx.params.id!);
+    return json(200, stripStorage(event));
   }],
   ['GET', '/v1/event-types', async (ctx) => json(200, { items: ctx.ports.catalogue.list() })],
   ['POST', '/v1/subscriptions', async (ctx) => {

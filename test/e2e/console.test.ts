@@ -210,6 +210,8 @@ describe('tenant console', () => {
     await rows.first().locator('[data-testid=expand]').click();
     const details = page.locator('[data-testid=delivery-details]');
     expect(await details.locator('[data-testid=attempts] li').first().textContent()).toMatch(/#1.*HTTP 200/);
+    await details.locator('[data-testid=payload]').waitFor();
+    expect(JSON.parse((await details.locator('[data-testid=payload]').textContent())!)).toMatchObject({ type: 'order.created', subject: 'order-1001', data: exampleOf('order.created') });
     expect(await details.locator('[data-testid=request-headers]').textContent()).toMatch(/webhook-signature[\s\S]*x-shop: se••••en/);
     await checkScreen(page, 'subscription detail with an expanded delivery');
     await rows.first().locator('[data-testid=resend]').click();

@@ -49,6 +49,7 @@ const ROUTES: [string, string][] = [
   ['GET', '/v1/session'],
   ['POST', '/v1/events'],
   ['POST', '/v1/events/batch'],
+  ['GET', '/v1/events/{id}'],
   ['POST', '/v1/subscriptions'],
   ['GET', '/v1/subscriptions'],
   ['GET', '/v1/subscriptions/{id}'],

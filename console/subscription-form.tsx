@@ -261,10 +261,13 @@ export function SubscriptionForm({ id }: { id?: string }) {
     if (submitting.current) return;
     const { body, problem } = bodyOf(form, Boolean(id));
     if (!body) return setFeedback({ kind: 'error', text: problem! });
+    // Credentials are write-only: an unchanged destination is left out, so they are kept; a
+    // changed one needs them again (the API has no way to say "keep the old password").
+    if (id && JSON.stringify(body.destination) === original) delete body.destination;
+    else if (id && form.destinationType === 'http' && form.authType !== 'none' && !form.authValue && !form.password && !form.clientSecret) {
+      return setFeedback({ kind: 'error', text: 'To change the destination, enter its credentials again (they are write-only and were not shown)' });
+    }
     submitting.current = true;
-    // Credentials are write-only: an unchanged destination is left out, so they are kept.
-    if (id && JSON.stringify(body.destination) === original && form.authType === 'none') delete body.destination;
-    else if (id && form.authType !== 'none' && !form.authValue && !form.password && !form.clientSecret) delete body.destination;
     setBusy(true);
     setFeedback(undefined);
     try {

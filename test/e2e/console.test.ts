@@ -136,7 +136,7 @@ describe('tenant console', () => {
     expect(await page.textContent('[data-testid=headers]')).toContain('x-shop: se••••en');
     expect(await page.textContent('[data-testid=headers]')).not.toContain('secret-shop-token');
     expect(await page.textContent('[data-testid=retry-words]')).toContain('Preset “omisell”');
-    expect(await page.textContent('[data-testid=dead-letter-count]')).toBe('0');
+    await poll(() => page.textContent('[data-testid=dead-letter-count]')).toBe('0');
 
     // An HTTP API and an EventBridge bus: not signed, so no secret dialog and no rotation.
     await createThroughForm(page, 'ERP API', async () => {
@@ -149,6 +149,18 @@ describe('tenant console', () => {
     await page.waitForSelector('[data-testid=configuration]');
     expect(await page.textContent('[data-testid=configuration]')).toContain('API key in x-api-key');
     expect(await page.locator('[data-testid=rotate]').count()).toBe(0);
+    await page.waitForSelector('[data-testid=stats-empty]');
+    // Editing it: the write-only key is kept when the destination is unchanged, asked for when it changes.
+    await page.click('text=Edit');
+    await page.waitForSelector('[data-testid=subscription-form]');
+    await page.fill('input[name=url]', `${receiver.url}/erp-v2`);
+    await page.click('[data-testid=save]');
+    await poll(() => page.textContent('[data-testid=form-feedback]')).toMatch(/enter its credentials again/);
+    await page.fill('input[name=url]', `${receiver.url}/erp`);
+    await page.fill('input[name=name]', 'ERP API (orders)');
+    await page.click('[data-testid=save]');
+    await page.waitForSelector('#detail-title:text("ERP API (orders)")');
+    expect(await page.textContent('[data-testid=configuration]')).toContain('API key in x-api-key');
     await createThroughForm(page, 'Analytics bus', async () => {
       await page.check('#dest-eventbridge');
       await page.fill('input[name=eventBusArn]', localBusArn('customer-bus'));
@@ -202,6 +214,8 @@ describe('tenant console', () => {
     expect(published.status).toBe(202);
     await receiver.waitFor('/console', 2);
     expect(receiver.on('/console')[1]!.headers['x-shop']).toBe('secret-shop-token');
+    // The HTTP API still authenticates with the key given at creation (kept through the edit).
+    expect((await receiver.waitFor('/erp', 1))[0]!.headers['x-api-key']).toBe('erp-key-123');
     const rows = page.locator('[data-testid=delivery-row]');
     await pollLog(page, () => page.locator('[data-testid=delivery-status]').allTextContents(), ['succeeded', 'succeeded']);
     await page.fill('[data-testid=log-search]', 'order-1001');
@@ -226,6 +240,8 @@ describe('tenant console', () => {
     // Stats: chart, legend and table.
     await page.reload();
     await page.waitForSelector('[data-testid=stats-chart]');
+    expect(await page.textContent('[data-testid=stats-one-point]')).toMatch(/All attempts so far fall in one hour .*: 3 succeeded, 0 failed/);
+    expect(await page.getAttribute('[data-testid=stats-chart]', 'aria-label')).toMatch(/3 in all/);
     expect(await page.textContent('[data-testid="stats-1h"] td >> nth=1')).toBe('3');
     expect(await page.textContent('[data-testid=success-24h]')).toBe('100 %');
 
@@ -299,6 +315,27 @@ describe('tenant console', () => {
     await page.click('[data-testid=send-test]');
     await page.waitForSelector('[data-testid=signin-feedback]');
     expect(await page.textContent('[data-testid=signin-feedback]')).toMatch(/Signed out/);
+    await page.context().close();
+  }, 60_000);
+
+  it('works from the keyboard alone: expand a delivery, open and cancel a confirmation', async () => {
+    const { page } = await openPage(1280, 900);
+    await signIn(page);
+    const first = (await api('GET', '/v1/subscriptions', tenant.apiKey)).body.items.find((s: { name: string }) => s.name.startsWith('Orders'));
+    await page.goto(`${herald.url}/console/#/subscriptions/${first.id}`);
+    await page.waitForSelector('[data-testid=delivery-row]');
+    await page.focus('[data-testid=expand]');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=delivery-details]');
+    expect(await page.getAttribute('[data-testid=expand] >> nth=0', 'aria-expanded')).toBe('true');
+    await page.focus('[data-testid=delete]');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=confirm-dialog]');
+    // The dialog holds the focus; Escape closes it without deleting.
+    expect(await page.evaluate(() => document.activeElement?.closest('dialog') !== null)).toBe(true);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('[data-testid=confirm-dialog]', { state: 'detached' });
+    expect((await api('GET', `/v1/subscriptions/${first.id}`, tenant.apiKey)).status).toBe(200);
     await page.context().close();
   }, 60_000);
 });

@@ -28,7 +28,7 @@ export function retrySchedule(policy: RetryPolicy | undefined, shown = 12): { ga
   const gaps: string[] = [];
   for (let attempt = 1; attempt < Math.min(max, shown + 1); attempt++) gaps.push(duration(baseDelaySeconds(resolved, attempt)));
   const age = resolved.maxAgeSeconds ? ` within ${duration(resolved.maxAgeSeconds)}` : '';
-  const attempts = max === Number.MAX_SAFE_INTEGER ? `until ${duration(resolved.maxAgeSeconds ?? 0)} have passed` : `${max} attempts at most${age}`;
+  const attempts = max === Number.MAX_SAFE_INTEGER ? `until ${duration(resolved.maxAgeSeconds ?? 0)} have passed` : `${max} attempt${max === 1 ? "" : "s"} at most${age}`;
   return { gaps, more: max - 1 > gaps.length, attempts };
 }
 

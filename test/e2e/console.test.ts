@@ -262,6 +262,13 @@ describe('tenant console', () => {
     await page.click('[data-testid=redrive-one]');
     await poll(() => page.textContent('[data-testid=dead-letters-notice]')).toBe('1 sent back to delivery');
     await receiver.waitFor('/failing', 2);
+    // One dead letter by id: only a dead-lettered delivery of this tenant; a malformed id is a 400 naming it.
+    const delivered = (await api('GET', `/v1/subscriptions/${failing.id}/deliveries`, tenant.apiKey)).body.items[0];
+    expect((await api('POST', '/v1/dead-letters/redrive', tenant.apiKey, { deliveryId: delivered.id })).status).toBe(404);
+    const other = (await api('POST', '/v1/tenants', ADMIN, { name: 'other' })).body;
+    expect((await api('POST', '/v1/dead-letters/redrive', other.apiKey, { deliveryId: delivered.id })).status).toBe(404);
+    const malformed = await api('POST', '/v1/dead-letters/redrive', tenant.apiKey, { deliveryId: 'nope' });
+    expect([malformed.status, malformed.body.errors[0].path]).toEqual([400, 'deliveryId']);
     await page.goto(`${herald.url}/console/#/subscriptions/${failing.id}`);
     await pollLog(page, () => page.locator('[data-testid=delivery-status]').allTextContents(), ['succeeded']);
     await checkScreen(page, 'subscription detail with stats');

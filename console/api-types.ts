@@ -26,7 +26,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Redrive dead letters (of one subscription, or all) */
+        /** Redrive dead letters (one by deliveryId, those of one subscription, or all) */
         post: operations["postDeadLettersRedrive"];
         delete?: never;
         options?: never;
@@ -102,6 +102,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A published event as kept (its retention period), with its data: what a delivery carried */
+        get: operations["getEventsId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events/batch": {
         parameters: {
             query?: never;
@@ -149,6 +166,23 @@ export interface paths {
         post?: never;
         /** Revoke an API key by its prefix */
         delete: operations["deleteKeysId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who this tenant key or portal session acts for (403 for the admin key) */
+        get: operations["getSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -394,6 +428,23 @@ export interface paths {
         put?: never;
         /** Create an API key for a tenant */
         post: operations["postTenantsIdKeys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{id}/portal-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open a short-lived portal session for one tenant (the embedded console): a bearer token that ends exactly at expiresAt */
+        post: operations["postTenantsIdPortalSessions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1182,6 +1233,12 @@ export interface components {
             retryAfterSeconds?: number;
             statusCode?: number;
         };
+        CreatePortalSession: {
+            /** @default false */
+            readOnly: boolean;
+            /** @default 900 */
+            ttlSeconds: number;
+        };
         CreateSubscription: {
             autoPause?: {
                 afterFailures?: number;
@@ -1265,6 +1322,23 @@ export interface components {
             accounts: string[];
             /** @default [] */
             eventBusArns: string[];
+        };
+        /** @description A published event as kept: its CloudEvents envelope with data */
+        Event: {
+            data?: unknown;
+            datacontenttype?: string;
+            dataschema?: string;
+            environment?: string;
+            id: string;
+            source: string;
+            /** @constant */
+            specversion: "1.0";
+            subject?: string;
+            tenantid?: string;
+            time: string;
+            type: string;
+        } & {
+            [key: string]: unknown;
         };
         /** @description An Amazon EventBridge bus (the tenant's, bound by the operator with PUT /v1/tenants/{id}/destination-binding): the CloudEvent is the detail */
         EventBridgeDestination: {
@@ -1380,6 +1454,14 @@ export interface components {
                 [key: string]: number;
             } | null;
         };
+        PortalSession: {
+            /** Format: date-time */
+            expiresAt: string;
+            readOnly: boolean;
+            tenantId: string;
+            /** @description The bearer token, shown once */
+            token: string;
+        };
         /** @description An RFC 9457 problem document (application/problem+json) */
         Problem: {
             /** @description What was wrong and what to do about it */
@@ -1476,6 +1558,7 @@ export interface components {
             perSecond: number;
         };
         Redrive: {
+            deliveryId?: string;
             subscriptionId?: string;
             tenantId?: string;
         };
@@ -1513,6 +1596,16 @@ export interface components {
         RotateSecret: {
             secret?: string;
             tenantId?: string;
+        };
+        /** @description Who the calling tenant key or portal session acts for */
+        Session: {
+            /** Format: date-time */
+            expiresAt?: string;
+            readOnly: boolean;
+            /** @constant */
+            role: "tenant";
+            tenantId: string;
+            tenantName: string;
         };
         Stats: {
             consecutiveFailures?: number;
@@ -2614,6 +2707,104 @@ export interface operations {
             };
         };
     };
+    getEventsId: {
+        parameters: {
+            query?: {
+                /** @description The tenant an admin key acts for */
+                tenantId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The resource's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "specversion": "1.0",
+                     *       "id": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
+                     *       "source": "urn:herald:tenant",
+                     *       "type": "order.created",
+                     *       "time": "2026-12-01T10:15:30.000Z",
+                     *       "subject": "OM-100234",
+                     *       "datacontenttype": "application/json",
+                     *       "tenantid": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "data": {
+                     *         "orderId": "OM-100234"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     postEventsBatch: {
         parameters: {
             query?: never;
@@ -3121,6 +3312,68 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "No such API key (a malformed id too); an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "role": "tenant",
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "tenantName": "Acme Fulfilment",
+                     *       "readOnly": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an admin key named a tenant that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "an admin key named a tenant that does not exist"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5734,6 +5987,155 @@ export interface operations {
                      *       "detail": "The tenant holds its quota of active API keys ('apiKeys')",
                      *       "quota": "subscriptions",
                      *       "limit": 100
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postTenantsIdPortalSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "readOnly": true,
+                 *       "ttlSeconds": 900
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreatePortalSession"];
+            };
+        };
+        responses: {
+            /** @description The session, its token shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "token": "hps_5VbU3kQ0oV2m8aJ1cXyZ7rT4wN6sE9dH",
+                     *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
+                     *       "readOnly": true,
+                     *       "expiresAt": "2026-12-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalSession"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field that is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "Invalid request: `errors` names each field that is wrong",
+                     *       "errors": [
+                     *         {
+                     *           "path": "destination.url",
+                     *           "message": "must be an https URL"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Missing or invalid API key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The route needs the platform admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "The route needs the platform admin key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant (a malformed id too) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "No such tenant (a malformed id too)"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "The body is larger than the API takes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "The body is not application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

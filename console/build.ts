@@ -1,13 +1,14 @@
 /**
- * Bundles the console (console/app.ts and the typed client) into static files: index.html,
- * console.css, app.js. The local runtime serves them at /console; the stack deploys them to S3
- * behind CloudFront. `npm run build:console` writes them to console/dist.
+ * Bundles the console (console/app.tsx: Preact components, Chart.js, the typed client) into
+ * static files: index.html, console.css, app.js. The local runtime serves them at /console; the
+ * stack deploys them to S3 behind CloudFront. `npm run build:console` writes them to console/dist.
+ * Everything is bundled: the console loads nothing from elsewhere and works offline.
  */
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, buildSync } from 'esbuild';
+import { build, buildSync, type BuildOptions } from 'esbuild';
 
 export interface ConsoleFiles {
   'index.html': string;
@@ -16,15 +17,19 @@ export interface ConsoleFiles {
 }
 
 const OPTIONS = {
-  entryPoints: [fileURLToPath(new URL('./app.ts', import.meta.url))],
+  entryPoints: [fileURLToPath(new URL('./app.tsx', import.meta.url))],
   bundle: true,
   minify: true,
-  format: 'esm' as const,
+  format: 'esm',
   target: 'es2022',
-  platform: 'browser' as const,
-  write: false as const,
-  logLevel: 'silent' as const,
-};
+  platform: 'browser',
+  // Preact's automatic JSX runtime: no `h` import in every component file.
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  define: { 'process.env.NODE_ENV': '"production"' },
+  write: false,
+  logLevel: 'silent',
+} satisfies BuildOptions;
 
 const read = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
 
@@ -35,17 +40,7 @@ export function buildConsoleSync(): ConsoleFiles {
 }
 
 export async function buildConsole(): Promise<ConsoleFiles> {
-  const out = await build({
-    entryPoints: [fileURLToPath(new URL('./app.ts', import.meta.url))],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    target: 'es2022',
-    platform: 'browser',
-    write: false,
-    logLevel: 'silent',
-  });
-  const read = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
+  const out = await build(OPTIONS);
   return { 'index.html': read('index.html'), 'console.css': read('console.css'), 'app.js': out.outputFiles[0]!.text };
 }
 

@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { parseEnterpriseTargets } from './enterprise-targets.ts';
+import { checkEmbedOrigin } from './herald-config.ts';
 import type { HeraldStackProps } from './herald-stack.ts';
 
 /**
@@ -26,6 +27,7 @@ export const HERALD_CONTEXT_KEYS = [
   'herald:deliverReservedConcurrency',
   'herald:environment',
   'herald:selfTestReceiver',
+  'herald:consoleEmbedOrigins',
 ] as const;
 
 const flag = (value: unknown) => value === true || value === 'true';
@@ -87,5 +89,7 @@ export function heraldPropsFromContext(node: Node): HeraldStackProps {
     environment: environmentName(get('herald:environment')),
     // The receiver `herald smoke` delivers to (a public function URL). @default false
     selfTestReceiver: flag(get('herald:selfTestReceiver')),
+    // Origins whose pages may frame the console (the embedded portal). @default none: never framed
+    consoleEmbedOrigins: list(get('herald:consoleEmbedOrigins'))?.map(checkEmbedOrigin),
   };
 }

@@ -104,7 +104,7 @@ export const ORDERED_MAX_RECEIVES = 1000;
  * the console holds an API key in the page): its own files only (and data: images), no inline script or style, no plugins, no <base>, no form posts, never framed; fetches to
  * its own origin (config.json; locally the API too) and to the API's origin when that differs.
  */
-export function consoleContentSecurityPolicy(apiOrigin?: string): string {
+export function consoleContentSecurityPolicy(apiOrigin?: string, embedOrigins: readonly string[] = []): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
@@ -116,8 +116,20 @@ export function consoleContentSecurityPolicy(apiOrigin?: string): string {
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'none'",
-    "frame-ancestors 'none'",
+    // Framed only by the platforms named (a portal session embeds it in their app), else never.
+    `frame-ancestors ${embedOrigins.length > 0 ? embedOrigins.join(' ') : "'none'"}`,
   ].join('; ');
+}
+
+/**
+ * An origin allowed to frame the console (`herald:consoleEmbedOrigins`): `https://host[:port]`,
+ * nothing more, since it lands in the Content-Security-Policy as it is.
+ */
+export function checkEmbedOrigin(origin: string): string {
+  if (!/^https:\/\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/i.test(origin)) {
+    throw new Error(`herald:consoleEmbedOrigins: ${JSON.stringify(origin)} is not an https origin (https://host or https://host:port, no path)`);
+  }
+  return origin;
 }
 
 /** The console's other security headers, the same deployed (CloudFront) and local. */

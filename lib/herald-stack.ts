@@ -53,6 +53,11 @@ export interface HeraldStackProps extends StackProps {
    * CloudEvents extension attribute `environment`. @default none
    */
   readonly environment?: string;
+  /**
+   * Origins (`https://app.example.com`) whose pages may frame the tenant console, to embed it
+   * with a portal session. @default none: the console is never framed
+   */
+  readonly consoleEmbedOrigins?: string[];
   /** Operator-configured rule targets for enterprise clients (buses and API destinations). */
   readonly enterpriseTargets?: EnterpriseTarget[];
   /**
@@ -195,6 +200,7 @@ export class HeraldStack extends Stack {
     this.console = new ConsoleSite(this, 'Console', {
       apiUrl: this.api.restApi.url,
       apiOrigin: `https://${this.api.restApi.restApiId}.execute-api.${this.region}.${this.urlSuffix}`,
+      embedOrigins: props.consoleEmbedOrigins,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });

@@ -20,6 +20,12 @@ export interface LocalApiOptions {
   api: LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
   /** Extra routes served before the API (e.g. /local inspection); return true when handled. */
   extra?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean>;
+  /**
+   * Keep each Allow answer of the authorizer this long per Authorization header, as the stack's
+   * API Gateway does (5 minutes). Default 0: every request is authorized afresh, so a revoked
+   * key stops at once in tests that do not test the cache.
+   */
+  authorizerCacheSeconds?: number;
 }
 
 /**
@@ -90,6 +96,7 @@ function gatewayProblem(res: ServerResponse, status: number, title: string, deta
 export class LocalApiGateway {
   private server?: Server;
   private boundHost = '127.0.0.1';
+  private readonly authorizerCache = new Map<string, { answer: APIGatewayAuthorizerResult; until: number }>();
 
   constructor(private readonly options: LocalApiOptions) {}
 
@@ -170,7 +177,9 @@ export class LocalApiGateway {
     if (!authHeader && !isPublic) return gatewayProblem(res, 401, 'Unauthorized', 'missing or invalid API key');
 
     let authorization: APIGatewayAuthorizerResult = { principalId: 'anonymous', policyDocument: { Version: '2012-10-17', Statement: [] }, context: {} };
-    if (!isPublic) try {
+    const cached = authHeader ? this.authorizerCache.get(authHeader) : undefined;
+    if (cached && cached.until > Date.now()) authorization = cached.answer;
+    else if (!isPublic) try {
       authorization = await this.options.authorizer(
         {
           type: 'REQUEST',
@@ -193,6 +202,8 @@ export class LocalApiGateway {
       throw error;
     }
     const allowed = isPublic || authorization.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');
+    const cacheSeconds = this.options.authorizerCacheSeconds ?? 0;
+    if (allowed && !isPublic && authHeader && cacheSeconds > 0 && !cached) this.authorizerCache.set(authHeader, { answer: authorization, until: Date.now() + cacheSeconds * 1000 });
     if (!allowed) return gatewayProblem(res, 403, 'Forbidden', 'this key may not call this route');
 
     const event = {

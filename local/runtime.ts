@@ -55,6 +55,8 @@ export interface HeraldLocalOptions {
    * listed at GET /local/buses/{name}/events.
    */
   customerBuses?: string[];
+  /** Keep authorizer answers this long per key, as the stack's API Gateway does (300). Default 0. */
+  authorizerCacheSeconds?: number;
   /** How often the sweeper runs (ms; 0: only when `sweep()` is called). Default 60 s, as deployed. */
   sweepIntervalMs?: number;
   /** The sweeper's grace period (HERALD_SWEEP_AFTER_SECONDS). Default 60 s locally. */
@@ -251,7 +253,7 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
   // The admin key guards the /local routes: the caller's (startHeraldLocal) or, in a function
   // process of its own, the hash its parent put in the environment, as the authorizer reads it.
   const adminKeyHash = options.adminKey ? hashApiKey(options.adminKey) : process.env[ENV.adminKeyHash];
-  const gateway = new LocalApiGateway({ authorizer, api, extra: localRoutes(options.bus, invokeFanout, adminKeyHash) });
+  const gateway = new LocalApiGateway({ authorizer, api, extra: localRoutes(options.bus, invokeFanout, adminKeyHash), authorizerCacheSeconds: options.authorizerCacheSeconds });
   const port = await gateway.listen(options.port ?? 3000, options.host ?? '127.0.0.1');
   const selfTestUrl = new LocalFunctionUrl('herald-self-test', selfTest, 10_000);
   const selfTestPort = await selfTestUrl.listen(options.selfTestPort ?? 0, options.host ?? '127.0.0.1');

@@ -2,7 +2,7 @@ import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ApiKeyRecord, ApiKeyStore } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { queryItems } from './table-queries.ts';
-import { apiKeyKey, PK, SK, TENANT_API_KEY_PREFIX, tenantApiKeyKey, tenantPartition, withoutKeys } from './table-keys.ts';
+import { apiKeyKey, PK, SK, TENANT_API_KEY_PREFIX, tenantApiKeyKey, tenantPartition, TTL, withoutKeys } from './table-keys.ts';
 
 /**
  * API keys: the record the authorizer reads (by the key's hash) and a copy in the tenant's
@@ -16,6 +16,16 @@ export class DynamoApiKeyStore implements ApiKeyStore {
     if (record.tenantId) {
       await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...tenantApiKeyKey(record.tenantId, record.prefix), ...record } }));
     }
+  }
+
+  /**
+   * A portal session sits where API keys do (APIKEY#<sha256>, with portal, readOnly and
+   * sessionEndsAt), with no KEY#<prefix> copy: it is neither listed nor counted against the key
+   * quota. The table's TTL removes it a day after it ends (authentication refuses it from its end on).
+   */
+  async putPortalSession(record: ApiKeyRecord & { portal: true; sessionEndsAt: string }): Promise<void> {
+    const ttl = Math.floor(Date.parse(record.sessionEndsAt) / 1000) + 86_400;
+    await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...apiKeyKey(record.hash), ...record, [TTL]: ttl } }));
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {

@@ -22,6 +22,7 @@ import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
 import { cachedTenants } from '#core/caching';
 import { parseTenantQuotas } from '#core/quotas';
+import { checkSessionAllows } from '#core/portal-sessions';
 import { ANONYMOUS, contextFor } from './route-table.ts';
 import { route, type ApiPorts } from './routes.ts';
 
@@ -82,6 +83,8 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
       const found = route(event.httpMethod, event.path);
       // API Gateway runs no authorizer on public routes (a receiver's validation callback).
       const principal = found.route.auth === 'public' ? ANONYMOUS : principalOf(event);
+      // A portal session ends at its expiry here, whatever the authorizer's cache still allows.
+      if (found.route.auth !== 'public') checkSessionAllows(principal, event.httpMethod, event.path, ports.clock());
       logger.appendKeys({ tenantId: principal.tenantId, role: principal.role });
       return await found.route.handler(contextFor(found.route, { event, principal, params: found.params, ports }));
     } catch (error) {

@@ -240,3 +240,27 @@ export const batchResultSchema = z
   .meta({ id: 'PublishEventBatchResult' });
 
 export const eventTypeSchema = z.record(z.string(), z.unknown());
+
+export const storedEventSchema = z
+  .looseObject({
+    specversion: z.literal('1.0'),
+    id: z.string(),
+    source: z.string(),
+    type: z.string(),
+    time: z.string(),
+    subject: z.string().optional(),
+    datacontenttype: z.string().optional(),
+    dataschema: z.string().optional(),
+    tenantid: z.string().optional(),
+    environment: z.string().optional(),
+    data: z.unknown().optional(),
+  })
+  .meta({ id: 'Event', description: 'A published event as kept: its CloudEvents envelope with data' });
+
+export const sessionSchema = z
+  .object({ role: z.literal('tenant'), tenantId: z.string(), tenantName: z.string(), readOnly: z.boolean(), expiresAt: timestamp.optional() })
+  .meta({ id: 'Session', description: 'Who the calling tenant key or portal session acts for' });
+
+export const portalSessionSchema = z
+  .object({ token: z.string().regex(/^hps_/).describe('The bearer token, shown once'), tenantId: z.string(), readOnly: z.boolean(), expiresAt: timestamp })
+  .meta({ id: 'PortalSession' });

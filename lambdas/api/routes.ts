@@ -14,7 +14,9 @@ import { publishEvent } from '#core/publishing';
 import { BATCH_NESTING, batchBodyProblem, MAX_BATCH_EVENTS, publishBatch, publishBatchSchema } from '#core/batch-publishing';
 import { createSubscriptionSchema, patchSubscriptionSchema, rotateSecretSchema, toPublicSubscription } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
-import { createApiKey, createTenant, createTenantSchema, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
+import { createApiKey, createTenant, createTenantSchema, describeSession, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
+import { createPortalSession, createPortalSessionSchema } from '#core/portal-sessions';
+import { stripStorage } from '#core/sweeper';
 import { json, noContent, parseWith } from '#shared/http';
 import { defineRoute, type Route, type RouteContext } from './route-table.ts';
 import {
@@ -26,7 +28,10 @@ import {
   destinationBindingSchemaOut,
   eventTypeSchema,
   pageOf,
+  portalSessionSchema,
   publicKeysSchema,
+  sessionSchema,
+  storedEventSchema,
   statsSchema,
   subscriptionSchema,
   subscriptionWithSecretSchema,
@@ -216,6 +221,17 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
     },
   }),
   route_({
+    method: 'POST', path: '/v1/tenants/{id}/portal-sessions', auth: 'admin',
+    summary: 'Open a short-lived portal session for one tenant (the embedded console): a bearer token that ends exactly at expiresAt',
+    examples: { request: { readOnly: true, ttlSeconds: 900 }, response: { token: 'hps_5VbU3kQ0oV2m8aJ1cXyZ7rT4wN6sE9dH', tenantId: EXAMPLE.tenantId, readOnly: true, expiresAt: EXAMPLE.at } },
+    body: createPortalSessionSchema.meta({ id: 'CreatePortalSession' }),
+    response: { status: 201, description: 'The session, its token shown once', schema: portalSessionSchema },
+    handler: async (ctx) => {
+      requireAdmin(ctx.principal);
+      return json(201, await createPortalSession(ctx.ports, await resolveTenant(ctx.ports.tenants, ctx.principal, ctx.params.id), ctx.body()));
+    },
+  }),
+  route_({
     method: 'PUT', path: '/v1/tenants/{id}/destination-binding', auth: 'admin',
     summary: 'Bind a tenant to the AWS accounts and buses it may deliver to',
     examples: { request: { accounts: exampleBinding.accounts, eventBusArns: exampleBinding.eventBusArns }, response: exampleBinding },
@@ -263,6 +279,13 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
       const { tenantId } = ctx.body();
       return json(201, await createApiKey(ctx.ports, await tenantFor(ctx, tenantId)));
     },
+  }),
+  route_({
+    method: 'GET', path: '/v1/session', auth: 'tenant',
+    summary: 'Who this tenant key or portal session acts for (403 for the admin key)',
+    examples: { response: { role: 'tenant', tenantId: EXAMPLE.tenantId, tenantName: 'Acme Fulfilment', readOnly: false } },
+    response: { status: 200, description: 'The session', schema: sessionSchema },
+    handler: async (ctx) => json(200, await describeSession(ctx.ports.tenants, ctx.principal)),
   }),
   route_({
     method: 'GET', path: '/v1/keys', auth: 'tenant',
@@ -326,6 +349,18 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
         });
       }
       return json(207, { items });
+    },
+  }),
+  route_({
+    method: 'GET', path: '/v1/events/{id}', auth: 'tenant',
+    summary: 'A published event as kept (its retention period), with its data: what a delivery carried',
+    examples: { response: { specversion: '1.0', id: EXAMPLE.eventId, source: 'urn:herald:tenant', type: 'order.created', time: EXAMPLE.at, subject: 'OM-100234', datacontenttype: 'application/json', tenantid: EXAMPLE.tenantId, data: { orderId: 'OM-100234' } } },
+    query: tenantQuery,
+    response: { status: 200, description: 'The event', schema: storedEventSchema },
+    handler: async (ctx) => {
+      const event = await ctx.ports.events.getEvent(await tenantFor(ctx), ctx.params.id!);
+      if (!event) throw new NotFoundError('event', ctx.params.id!);
+      return json(200, stripStorage(event));
     },
   }),
   route_({
@@ -587,14 +622,14 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   }),
   route_({
     method: 'POST', path: '/v1/dead-letters/redrive', auth: 'tenant',
-    summary: 'Redrive dead letters (of one subscription, or all)',
+    summary: 'Redrive dead letters (one by deliveryId, those of one subscription, or all)',
     examples: { request: { subscriptionId: EXAMPLE.subscriptionId }, response: { count: 4 } },
     body: redriveSchema.meta({ id: 'Redrive' }),
     response: accepted('How many are redriven', z.object({ count: z.number().int() })),
     errors: { 429: "The tenant's hourly resend volume is used up ('resendsPerHour')" },
     handler: async (ctx) => {
-      const { tenantId, subscriptionId } = ctx.body();
-      return json(202, await redriveDeadLetters(ctx.ports, await tenantFor(ctx, tenantId), subscriptionId));
+      const { tenantId, ...scope } = ctx.body();
+      return json(202, await redriveDeadLetters(ctx.ports, await tenantFor(ctx, tenantId), scope));
     },
   }),
 ];

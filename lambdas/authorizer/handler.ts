@@ -29,7 +29,13 @@ export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthori
       return {
         principalId: principal.tenantId ?? 'admin',
         policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: apiWideArn(event.methodArn) }] },
-        context: { role: principal.role, ...(principal.tenantId ? { tenantId: principal.tenantId } : {}), ...(principal.keyPrefix ? { keyPrefix: principal.keyPrefix } : {}) },
+        context: {
+          role: principal.role,
+          ...(principal.tenantId ? { tenantId: principal.tenantId } : {}),
+          ...(principal.keyPrefix ? { keyPrefix: principal.keyPrefix } : {}),
+          // This answer is cached for 5 minutes: the session's end goes along, for the api function to check.
+          ...(principal.portal ? { portal: true, readOnly: principal.readOnly === true, expiresAt: principal.expiresAt! } : {}),
+        },
       };
     } catch (error) {
       if (error instanceof DomainError && error.status === 401) throw new Error('Unauthorized');

@@ -7,6 +7,11 @@ export interface Principal {
   /** Set for tenant keys; the admin names a tenant per request. */
   tenantId?: string;
   keyPrefix?: string;
+  /** Set for a portal session (core/portal-sessions.ts): short-lived, maybe read-only. */
+  portal?: boolean;
+  readOnly?: boolean;
+  /** A portal session's end: checked on every request, whatever the authorizer cache holds. */
+  expiresAt?: string;
 }
 
 /**

@@ -26,6 +26,10 @@ export interface ApiKeyRecord {
   tenantId?: string;
   createdAt: string;
   revokedAt?: string;
+  /** Portal sessions (core/portal-sessions.ts): stored beside keys, ending at sessionEndsAt. */
+  portal?: boolean;
+  readOnly?: boolean;
+  sessionEndsAt?: string;
 }
 
 export interface Page<T> {
@@ -53,6 +57,8 @@ export interface DestinationBindingStore {
 
 export interface ApiKeyStore {
   putApiKey(record: ApiKeyRecord): Promise<void>;
+  /** A portal session: found by its hash like a key, never listed with the tenant's keys. */
+  putPortalSession(record: ApiKeyRecord & { portal: true; sessionEndsAt: string }): Promise<void>;
   getApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
   /** A tenant's keys by their non-secret prefixes; hashes are not returned. */
   listApiKeys(tenantId: string): Promise<Omit<ApiKeyRecord, 'hash'>[]>;

@@ -5,7 +5,7 @@ import type { CloudEvent } from './envelope.ts';
 import { NotFoundError } from './errors.ts';
 import { matchesEventPattern } from './event-pattern.ts';
 import { typeMatchesPattern } from './event-types.ts';
-import { subscriptionIdField, tenantIdField } from './id-schemas.ts';
+import { deliveryIdField, subscriptionIdField, tenantIdField } from './id-schemas.ts';
 import { newId, orderingGroupFor } from './ids.ts';
 import type { DeadLetter, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventStore, QuotaCounter, SubscriptionStore } from './ports.ts';
 import { consumeResends, type TenantQuotas } from './quotas.ts';
@@ -47,7 +47,11 @@ export const resendQuerySchema = z
   })
   .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { path: ['to'], message: 'must not be before from' });
 
-export const redriveSchema = z.object({ subscriptionId: subscriptionIdField.optional(), tenantId: tenantIdField.optional() }).strict();
+export const redriveSchema = z
+  .object({ subscriptionId: subscriptionIdField.optional(), deliveryId: deliveryIdField.optional(), tenantId: tenantIdField.optional() })
+  .strict();
+
+export type RedriveScope = { subscriptionId?: string; deliveryId?: string };
 
 function freshJob(event: CloudEvent, subscription: Subscription, now: Date): DeliveryJob {
   return {
@@ -111,11 +115,25 @@ function isJob(job: DeadLetter['job']): job is DeliveryJob {
  * Moves a tenant's dead letters (all, or one subscription's) back to the delivery queue. The
  * retry policy starts afresh; the attempt log keeps counting from where it stopped.
  */
-export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string, subscriptionId?: string): Promise<{ count: number }> {
+/**
+ * Sends a tenant's dead letters back to delivery: all of them, one subscription's, or one (by
+ * delivery id: a 404 unless it is this tenant's and dead-lettered).
+ */
+export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string, scope: RedriveScope = {}): Promise<{ count: number }> {
+  const { deliveryId } = scope;
+  let subscriptionId = scope.subscriptionId;
   if (subscriptionId) await getSubscription(ports, tenantId, subscriptionId);
+  if (deliveryId) {
+    const delivery = await ports.deliveries.getDelivery(deliveryId);
+    if (!delivery || delivery.tenantId !== tenantId || delivery.status !== 'failed' || (subscriptionId && delivery.subscriptionId !== subscriptionId)) {
+      throw new NotFoundError('dead letter', deliveryId);
+    }
+    subscriptionId = delivery.subscriptionId;
+  }
+  const picked = (job: DeliveryJob) => job.tenantId === tenantId && (!subscriptionId || job.subscriptionId === subscriptionId) && (!deliveryId || job.deliveryId === deliveryId);
   const moved = new Set<string>();
   const count = await ports.deadLetters.redrive(
-    (letter) => isJob(letter.job) && letter.job.tenantId === tenantId && (!subscriptionId || letter.job.subscriptionId === subscriptionId),
+    (letter) => isJob(letter.job) && picked(letter.job),
     async (letters) => {
       const now = ports.clock().toISOString();
       const jobs = letters.map(({ job, attempts }) => {
@@ -126,7 +144,7 @@ export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string,
       for (const job of jobs) moved.add(job.deliveryId);
     },
   );
-  return { count: count + (await redriveFromRecords(ports, tenantId, moved, subscriptionId)) };
+  return { count: count + (await redriveFromRecords(ports, tenantId, moved, subscriptionId, deliveryId)) };
 }
 
 /**
@@ -134,7 +152,7 @@ export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string,
  * delivery whose letter is gone from the queue (purged, expired, or lost with a local emulator)
  * is rebuilt from its record and the kept event, so a redrive never leaves one behind.
  */
-async function redriveFromRecords(ports: RecoveryPorts, tenantId: string, moved: Set<string>, subscriptionId?: string): Promise<number> {
+async function redriveFromRecords(ports: RecoveryPorts, tenantId: string, moved: Set<string>, subscriptionId?: string, deliveryId?: string): Promise<number> {
   let count = 0;
   let nextToken: string | undefined;
   do {
@@ -144,7 +162,7 @@ async function redriveFromRecords(ports: RecoveryPorts, tenantId: string, moved:
     const jobs: DeliveryJob[] = [];
     for (const delivery of page.items) {
       // Already moved from the queue in this redrive (the index may not show it yet).
-      if (moved.has(delivery.id) || delivery.status !== 'failed') continue;
+      if (moved.has(delivery.id) || delivery.status !== 'failed' || (deliveryId && delivery.id !== deliveryId)) continue;
       const event = await ports.events.getEvent(tenantId, delivery.eventId);
       if (!event) continue;
       const attempts = attemptCountOf(delivery);

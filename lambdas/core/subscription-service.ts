@@ -221,7 +221,12 @@ export async function deleteSubscription(ports: Pick<SubscriptionPorts, 'subscri
  * secret is generated (and answered once) or imported (stored normalised, answered `{}`). An
  * ed25519 subscription gets a new key pair, answered as its public key.
  */
-export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, id: string, imported?: string): Promise<{ secret?: string; publicKey?: string }> {
+export async function rotateSecret(
+  ports: SubscriptionPorts,
+  tenantId: string,
+  id: string,
+  imported?: string,
+): Promise<{ secret?: string; publicKey?: string; previousSecretExpiresAt?: string }> {
   const previous = await getSubscription(ports, tenantId, id);
   if (previous.signature === 'ed25519') checkSignatureScheme({ signature: 'ed25519', destination: previous.destination, secret: imported });
   const now = ports.clock();
@@ -234,8 +239,9 @@ export async function rotateSecret(ports: SubscriptionPorts, tenantId: string, i
     { ...previous, secrets: [{ secret, createdAt: now.toISOString() }, ...kept], updatedAt: now.toISOString() },
     previous,
   );
-  if (previous.signature === 'ed25519') return { publicKey: publicKeyOf(secret) };
-  return imported === undefined ? { secret } : {};
+  if (previous.signature === 'ed25519') return { publicKey: publicKeyOf(secret), previousSecretExpiresAt: graceEnds };
+  // An imported secret is never answered back, nor anything about it (the platform has it all).
+  return imported === undefined ? { secret, previousSecretExpiresAt: graceEnds } : {};
 }
 
 export interface PublishedPublicKey {

@@ -32,6 +32,20 @@ export async function resolveTenant(
   return requested;
 }
 
+/**
+ * Who a tenant key or portal session acts for, for the console's header: the tenant's name,
+ * whether it may change anything, and when a portal session ends. The admin key acts for no
+ * one tenant, so it has no session to describe.
+ */
+export async function describeSession(
+  tenants: TenantStore,
+  principal: Principal,
+): Promise<{ role: 'tenant'; tenantId: string; tenantName: string; readOnly: boolean; expiresAt?: string }> {
+  if (principal.role !== 'tenant') throw new ForbiddenError('the admin key acts for no tenant: sign in to the console with a tenant key or a portal session');
+  const tenant = await requireTenant(tenants, principal.tenantId!);
+  return { role: 'tenant', tenantId: tenant.id, tenantName: tenant.name, readOnly: principal.readOnly ?? false, ...(principal.expiresAt ? { expiresAt: principal.expiresAt } : {}) };
+}
+
 /** An extra key for a tenant (rotation without downtime: create the new, then revoke the old). */
 export async function createApiKey(
   ports: { keys: ApiKeyStore; clock: () => Date; config: { tenantQuotas: TenantQuotas } },

@@ -76,6 +76,12 @@ export function principalOf(event: APIGatewayProxyEvent): Principal {
   const ctx = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
   const role = ctx.role;
   if (role === 'admin') return { role: 'admin' };
-  if (role === 'tenant' && typeof ctx.tenantId === 'string') return { role: 'tenant', tenantId: ctx.tenantId, keyPrefix: ctx.keyPrefix as string | undefined };
+  if (role === 'tenant' && typeof ctx.tenantId === 'string') {
+    // API Gateway hands authorizer context values on as strings.
+    if (ctx.portal === true || ctx.portal === 'true') {
+      return { role: 'tenant', tenantId: ctx.tenantId, portal: true, readOnly: ctx.readOnly === true || ctx.readOnly === 'true', expiresAt: String(ctx.expiresAt ?? '') };
+    }
+    return { role: 'tenant', tenantId: ctx.tenantId, keyPrefix: ctx.keyPrefix as string | undefined };
+  }
   throw new UnauthorizedError();
 }

@@ -26,6 +26,11 @@ export interface ConsoleSiteProps {
   readonly apiUrl: string;
   /** The API's origin (scheme and host), the one other place the console may connect to. */
   readonly apiOrigin: string;
+  /**
+   * Origins whose pages may frame the console (an embedded portal session).
+   * @default none: never framed (CSP frame-ancestors 'none' and X-Frame-Options DENY)
+   */
+  readonly embedOrigins?: string[];
 }
 
 /**
@@ -47,18 +52,20 @@ export class ConsoleSite extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const stack = Stack.of(this);
+    const embedOrigins = props.embedOrigins ?? [];
     // The console keeps a tenant's API key in the page: a strict CSP (no inline script, connect
-    // only to itself and the API), HSTS, nosniff, no referrer, never framed.
+    // only to itself and the API), HSTS, nosniff, no referrer, framed only by the embed origins.
     this.responseHeaders = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
       // Names are per account, like the origin access control's (CloudFront is global).
       responseHeadersPolicyName: `${stack.stackName}-console-headers-${stack.region}`,
       comment: 'Herald tenant console: CSP, HSTS, nosniff, referrer policy, frame options',
       securityHeadersBehavior: {
-        contentSecurityPolicy: { contentSecurityPolicy: consoleContentSecurityPolicy(props.apiOrigin), override: true },
+        contentSecurityPolicy: { contentSecurityPolicy: consoleContentSecurityPolicy(props.apiOrigin, embedOrigins), override: true },
         strictTransportSecurity: { accessControlMaxAge: Duration.seconds(CONSOLE_HSTS_MAX_AGE_SECONDS), includeSubdomains: true, override: true },
         contentTypeOptions: { override: true },
         referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
-        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+        // X-Frame-Options cannot name origins: with embedding, CSP frame-ancestors alone decides.
+        ...(embedOrigins.length === 0 ? { frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true } } : {}),
       },
     });
     // CloudFront's default root object applies to / only: /docs and /docs/ are the reference's index.

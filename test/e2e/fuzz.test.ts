@@ -31,8 +31,11 @@ afterAll(async () => {
 const ROUTES: [string, string][] = [
   ['POST', '/v1/tenants'],
   ['POST', '/v1/tenants/{id}/keys'],
+  ['POST', '/v1/tenants/{id}/portal-sessions'],
+  ['GET', '/v1/session'],
   ['POST', '/v1/events'],
   ['POST', '/v1/events/batch'],
+  ['GET', '/v1/events/{id}'],
   ['GET', '/v1/event-types'],
   ['POST', '/v1/subscriptions'],
   ['GET', '/v1/subscriptions'],

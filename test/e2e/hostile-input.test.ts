@@ -45,8 +45,11 @@ afterAll(async () => {
 const ROUTES: [string, string][] = [
   ['POST', '/v1/tenants'],
   ['POST', '/v1/tenants/{tid}/keys'],
+  ['POST', '/v1/tenants/{tid}/portal-sessions'],
+  ['GET', '/v1/session'],
   ['POST', '/v1/events'],
   ['POST', '/v1/events/batch'],
+  ['GET', '/v1/events/{id}'],
   ['POST', '/v1/subscriptions'],
   ['GET', '/v1/subscriptions'],
   ['GET', '/v1/subscriptions/{id}'],

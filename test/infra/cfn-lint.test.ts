@@ -58,6 +58,7 @@ const EVERY_CONTEXT: Record<(typeof HERALD_CONTEXT_KEYS)[number], unknown> = {
   'herald:deliverReservedConcurrency': 60,
   'herald:environment': 'sandbox',
   'herald:selfTestReceiver': true,
+  'herald:consoleEmbedOrigins': 'https://app.platform.example,https://admin.platform.example:8443',
   'herald:tenantQuotas': '{"subscriptions":500,"apiKeys":20}',
   'herald:deliveryBatchWindowSeconds': 5,
   'herald:apiRateLimit': 1000,

@@ -217,6 +217,22 @@ describe('the console’s security headers', () => {
     });
   });
 
+  it('lets only the configured origins frame the console, for an embedded portal session', async () => {
+    const { template: embedded } = synth({ consoleEmbedOrigins: ['https://app.platform.example', 'https://admin.platform.example:8443'] }, 'Embedded');
+    const [, policy] = one('AWS::CloudFront::ResponseHeadersPolicy', 'ConsoleSecurityHeaders', embedded);
+    const headers = policy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+    const text = (headers.ContentSecurityPolicy.ContentSecurityPolicy['Fn::Join'][1] as unknown[]).map((p) => (typeof p === 'string' ? p : '')).join('');
+    expect(text).toMatch(/; frame-ancestors https:\/\/app\.platform\.example https:\/\/admin\.platform\.example:8443$/);
+    // X-Frame-Options cannot name origins (DENY would block them): CSP decides alone.
+    expect(headers.FrameOptions).toBeUndefined();
+    const { heraldPropsFromContext } = await import('../../lib/context.ts');
+    const node = (value: string) => new App({ context: { 'herald:consoleEmbedOrigins': value } }).node;
+    expect(heraldPropsFromContext(node('https://app.platform.example')).consoleEmbedOrigins).toEqual(['https://app.platform.example']);
+    for (const bad of ['http://app.platform.example', 'https://app.platform.example/embed', "https://x.example 'unsafe-inline'", '*']) {
+      expect(() => heraldPropsFromContext(node(bad)), bad).toThrow(/herald:consoleEmbedOrigins/);
+    }
+  });
+
   it('has no inline script or style in the console’s page for the CSP to block', async () => {
     const { readFileSync } = await import('node:fs');
     const html = readFileSync(new URL('../../console/index.html', import.meta.url), 'utf8');

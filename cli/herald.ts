@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import createClient from 'openapi-fetch';
 import type { components, paths } from '../console/api-types.ts';
+import { describeWebhook, receiverKeyProblem, startReceiver } from './receive.ts';
 import { runSmoke } from './smoke.ts';
 
 type Delivery = components['schemas']['Delivery'];
@@ -33,11 +34,16 @@ Commands
   keys create [--tenant <id>]                  new API key for the caller's tenant (admin: --tenant)
   keys list [--tenant <id>]
   keys revoke <prefix> [--tenant <id>]
-  subscriptions create --name <n> --event-types <a,b> --url <url>
+  subscriptions create --name <n> --event-types <a,b> --url <url> [--signature hmac|ed25519] [--secret S]
+                                               prints the whsec_ secret once (hmac, the default; none
+                                               for an imported --secret) or the whpk_ public key (ed25519)
   subscriptions create --file sub.json         a subscription body as docs/api.md describes (flags override)
   subscriptions list [--limit N] [--next-token T]
   subscriptions show <id>
   subscriptions delete <id>
+  subscriptions rotate-secret <id> [--secret S]
+                                               new secret (or key pair, ed25519); the old one signs 24 h more
+  subscriptions public-keys <id>               the whpk_ keys an ed25519 subscription signs with now
   publish --tenant <id> --type <t> --subject <s> --data '<json>'|@file.json [--id <id>] [--version N]
   publish --file events.json                   one event, an array, {"events": [...]} or NDJSON;
                                                several go through POST /v1/events/batch (100 a request)
@@ -56,9 +62,17 @@ Commands
                                                redrive, through the self-test receiver
                                                (herald:selfTestReceiver; npm start prints its
                                                URL); cleans up after itself. Exit 1 if a step fails
+  receive --port <n> [--secret whsec_…] [--public-key whpk_…] [--host <addr>]
+                                               a webhook receiver for trying Herald: prints each
+                                               request (headers, raw body) and whether its signature
+                                               verifies (v1 with the secret, v1a ed25519 with the
+                                               public key); answers 204, or 400 when it does not
+                                               verify. No API key needed. Ctrl-C stops it
 
 Options
-  --json                 print the API's answers as JSON (tail: one JSON object per line)
+  --json                 print the API's answers as JSON (tail, receive: one JSON object per line)
+  --field <a,b>          print only these fields of the answer, tab-separated on one line, e.g.
+                           read -r SUB_ID SECRET <<< "$(herald subscriptions create … --field id,secret)"
   --profile <name>       use a profile from the config file
   --herald-url <url>     the API (else HERALD_URL, the profile, ${DEFAULT_URL})
   --key <key>            the API key (else HERALD_KEY or the profile)
@@ -100,11 +114,17 @@ const OPTIONS = {
   'interval-ms': { type: 'string' },
   receiver: { type: 'string' },
   'timeout-seconds': { type: 'string' },
+  field: { type: 'string' },
+  signature: { type: 'string' },
+  secret: { type: 'string' },
+  'public-key': { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-const GLOBAL = ['help', 'json', 'profile', 'herald-url', 'key'] as const;
+const GLOBAL = ['help', 'json', 'field', 'profile', 'herald-url', 'key'] as const;
 const PAGE = ['limit', 'next-token'] as const;
 
 /** Each command: its positional arguments and the options it takes beside the global ones. */
@@ -113,10 +133,12 @@ const COMMANDS: Record<string, { args: string[]; options: readonly (keyof typeof
   'keys create': { args: [], options: ['tenant'] },
   'keys list': { args: [], options: ['tenant'] },
   'keys revoke': { args: ['prefix'], options: ['tenant'] },
-  'subscriptions create': { args: [], options: ['tenant', 'name', 'event-types', 'url', 'file'] },
+  'subscriptions create': { args: [], options: ['tenant', 'name', 'event-types', 'url', 'file', 'signature', 'secret'] },
   'subscriptions list': { args: [], options: ['tenant', ...PAGE] },
   'subscriptions show': { args: ['id'], options: ['tenant'] },
   'subscriptions delete': { args: ['id'], options: ['tenant'] },
+  'subscriptions rotate-secret': { args: ['id'], options: ['tenant', 'secret'] },
+  'subscriptions public-keys': { args: ['id'], options: ['tenant'] },
   publish: { args: [], options: ['tenant', 'type', 'subject', 'data', 'id', 'version', 'file'] },
   'deliveries list': { args: ['subscriptionId'], options: ['tenant', 'status', ...PAGE] },
   'deliveries show': { args: ['id'], options: ['tenant'] },
@@ -126,10 +148,17 @@ const COMMANDS: Record<string, { args: string[]; options: readonly (keyof typeof
   stats: { args: ['subscriptionId'], options: ['tenant'] },
   tail: { args: ['subscriptionId'], options: ['tenant', 'lines', 'interval-ms'] },
   smoke: { args: [], options: ['receiver', 'type', 'timeout-seconds'] },
+  receive: { args: [], options: ['port', 'host', 'secret', 'public-key'] },
 };
+
+/** Commands that do not call the API, so need no key. */
+const OFFLINE = new Set(['receive']);
 
 /** A mistake in the command line: exit 2. */
 export class UsageError extends Error {}
+
+/** `--field` named a field the answer does not have: exit 1 (the API call itself was done). */
+export class FieldError extends Error {}
 
 /** The API refused, or could not be reached: exit 1. */
 export class ApiError extends Error {
@@ -391,10 +420,55 @@ async function subscriptionsCreate(ctx: Ctx): Promise<number> {
   if (values.name !== undefined) body.name = values.name;
   if (values['event-types'] !== undefined) body.eventTypes = values['event-types'].split(',').map((t) => t.trim()).filter(Boolean);
   if (values.url !== undefined) body.destination = { ...((body.destination as object) ?? {}), type: 'webhook', url: values.url };
+  if (values.signature !== undefined) {
+    if (values.signature !== 'hmac' && values.signature !== 'ed25519') throw new UsageError(`--signature must be hmac or ed25519, got "${values.signature}"`);
+    body.signature = values.signature;
+  }
+  if (values.secret !== undefined) body.secret = values.secret;
   if (values.tenant !== undefined) body.tenantId = values.tenant;
   const data = await call(ctx.client.POST('/v1/subscriptions', { body: body as components['schemas']['CreateSubscription'] }), ctx.url);
   const sub = data as Subscription & { secret?: string };
-  ctx.print(sub, () => keyValues([['id', sub.id], ['name', sub.name], ['status', sub.status], ['eventTypes', sub.eventTypes.join(',')], ['destination', destinationOf(sub)], ['secret', `${sub.secret ?? '-'}  (shown once: keep it to verify signatures)`]]));
+  ctx.print(sub, () => keyValues([['id', sub.id], ['name', sub.name], ['status', sub.status], ['eventTypes', sub.eventTypes.join(',')], ['destination', destinationOf(sub)], signingLine(sub)]));
+  return 0;
+}
+
+/**
+ * What a receiver verifies with, as create and rotate answer it: an ed25519 subscription's public
+ * key (never secret), a generated HMAC secret (shown once), or nothing for an imported secret.
+ */
+function signingLine(answer: { secret?: string; publicKey?: string }): [string, string] {
+  if (answer.publicKey !== undefined) return ['publicKey', `${answer.publicKey}  (verifies v1a signatures; also at subscriptions public-keys)`];
+  if (answer.secret !== undefined) return ['secret', `${answer.secret}  (shown once: keep it to verify signatures)`];
+  return ['secret', '(imported: not answered back)'];
+}
+
+async function receive(ctx: Ctx): Promise<number> {
+  const { values, io } = ctx;
+  if (values.port === undefined) throw new UsageError('receive needs --port <n> (0: any free port)');
+  const port = positiveInt('port', values.port)!;
+  if (port > 65535) throw new UsageError(`--port must be 0 to 65535, got "${values.port}"`);
+  const keys = { secret: values.secret, publicKey: values['public-key'] };
+  const problem = receiverKeyProblem(keys);
+  if (problem) throw new UsageError(problem);
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  try {
+    receiver = await startReceiver({
+      ...keys,
+      port,
+      host: values.host ?? '127.0.0.1',
+      onWebhook: (w) => io.out(values.json ? JSON.stringify(w) : describeWebhook(w)),
+    });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new ApiError(code === 'EADDRINUSE' ? `port ${port} is already in use` : `cannot listen on port ${port}: ${(error as Error).message}`);
+  }
+  const checking = [keys.secret && 'v1 (--secret)', keys.publicKey && 'v1a ed25519 (--public-key)'].filter(Boolean).join(' and ');
+  io.err(`herald receive ready at ${receiver.url} (${checking ? `verifying ${checking}` : 'not verifying: no --secret or --public-key'}; Ctrl-C to stop)`);
+  await new Promise<void>((resolve) => {
+    const stop = () => receiver.server.close(() => resolve());
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
   return 0;
 }
 
@@ -514,6 +588,17 @@ async function dispatch(command: string, ctx: Ctx): Promise<number> {
       ctx.print(data, () => keyValues(Object.entries(data as Record<string, unknown>)));
       return 0;
     }
+    case 'subscriptions rotate-secret': {
+      const body = { ...tenantBody, ...(values.secret !== undefined ? { secret: values.secret } : {}) };
+      const data = await call(client.POST('/v1/subscriptions/{id}/rotate-secret', { params: { path: { id: args[0]! } }, body }), url);
+      ctx.print(data, () => keyValues([signingLine(data), ['note', 'the previous one keeps signing for 24 h']]));
+      return 0;
+    }
+    case 'subscriptions public-keys': {
+      const data = await call(client.GET('/v1/subscriptions/{id}/public-keys', { params: { path: { id: args[0]! }, query: tenantQuery } }), url);
+      ctx.print(data, () => table(['PUBLIC KEY', 'CREATED', 'EXPIRES'], data.items.map((k) => [k.publicKey, k.createdAt, k.expiresAt])));
+      return 0;
+    }
     case 'subscriptions delete': {
       await call(client.DELETE('/v1/subscriptions/{id}', { params: { path: { id: args[0]! }, query: tenantQuery } }), url);
       ctx.print({ deleted: args[0] }, () => `deleted ${args[0]}`);
@@ -580,8 +665,31 @@ async function dispatch(command: string, ctx: Ctx): Promise<number> {
       return tail(ctx);
     case 'smoke':
       return smoke(ctx);
+    case 'receive':
+      return receive(ctx);
   }
   throw new UsageError(`unknown command "${command}"`);
+}
+
+/**
+ * `--field a,b.c`: the named fields of an answer, tab-separated on one line, for shell scripts
+ * (`read -r A B <<< "$(herald … --field a,b)"`). A field the answer lacks is an error, not an
+ * empty string a script would carry on with.
+ */
+export function fieldsOf(data: unknown, spec: string): string {
+  const names = spec.split(',').map((f) => f.trim()).filter(Boolean);
+  if (names.length === 0) throw new UsageError('--field needs at least one field name');
+  return names
+    .map((name) => {
+      let value: unknown = data;
+      for (const part of name.split('.')) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+      if (value === undefined || value === null) {
+        const present = data !== null && typeof data === 'object' ? Object.keys(data).join(', ') : 'none';
+        throw new FieldError(`the answer has no "${name}" (its fields: ${present})`);
+      }
+      return typeof value === 'object' ? JSON.stringify(value) : String(value);
+    })
+    .join('\t');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -613,16 +721,24 @@ export async function main(argv: string[], io: Io = { out: (l) => console.log(l)
     if (stray.length) throw new UsageError(`${command} does not take ${stray.map((s) => `--${s}`).join(', ')}`);
     if (args.length < spec.args.length) throw new UsageError(`${command} needs <${spec.args.slice(args.length).join('> <')}>`);
     if (args.length > spec.args.length) throw new UsageError(`${command}: unexpected argument "${args[spec.args.length]}"`);
+    if (values.json && values.field !== undefined) throw new UsageError('--json and --field do not go together');
     const { url, key } = resolveConfig(values, io.env);
-    if (!key) throw new UsageError('no API key: set HERALD_KEY, pass --key, or use --profile');
+    if (!key && !OFFLINE.has(command)) throw new UsageError('no API key: set HERALD_KEY, pass --key, or use --profile');
     const client = createClient<paths>({ baseUrl: url, headers: { authorization: `Bearer ${key}` } });
-    const print = (data: unknown, human: () => string) => io.out(values.json ? JSON.stringify(data, null, 2) : human());
-    return await dispatch(command, { client, url, key, values, args, io, print });
+    const print = (data: unknown, human: () => string) => {
+      if (values.field !== undefined) io.out(fieldsOf(data, values.field));
+      else io.out(values.json ? JSON.stringify(data, null, 2) : human());
+    };
+    return await dispatch(command, { client, url, key: key ?? '', values, args, io, print });
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err(`herald: ${(error as Error).message}`);
       io.err('Run "herald --help" for usage.');
       return 2;
+    }
+    if (error instanceof FieldError) {
+      io.err(`error: ${error.message}`);
+      return 1;
     }
     if (error instanceof ApiError) {
       io.err(`error: ${error.message}`);

@@ -4,6 +4,7 @@
  * way an operator or a script runs it.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +127,54 @@ describe('herald CLI', () => {
       expect(run.stderr).toContain('herald --help');
     }
   });
+
+  it('ed25519: create and rotate print the public key (no secret), public-keys lists them, herald receive verifies v1a', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+
+    const created = await herald_(tenant.apiKey, ['subscriptions', 'create', '--name', 'ed', '--event-types', 'order.created', '--url', `http://127.0.0.1:${port}/hooks`, '--signature', 'ed25519']);
+    expect(created.code, created.stderr).toBe(0);
+    const publicKey = /^publicKey: +(whpk_\S+)/m.exec(created.stdout)?.[1];
+    expect(publicKey, created.stdout).toBeDefined();
+    expect(created.stdout).not.toMatch(/^secret:/m);
+    const id = /^id: +(sub_\S+)/m.exec(created.stdout)![1]!;
+
+    const keys = await json<{ items: { publicKey: string }[] }>(tenant.apiKey, ['subscriptions', 'public-keys', id]);
+    expect(keys.items.map((k) => k.publicKey)).toEqual([publicKey]);
+    const refused = await herald_(tenant.apiKey, ['subscriptions', 'public-keys', sub.id]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: 409 .*signs with a shared HMAC secret/);
+
+    const receiver = spawn(process.execPath, ['--import', 'tsx', 'cli/herald.ts', 'receive', '--port', String(port), '--public-key', publicKey!], { cwd: ROOT, env: cliEnv(''), stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stdout = '';
+      let stderr = '';
+      receiver.stdout.on('data', (c: Buffer) => (stdout += c));
+      receiver.stderr.on('data', (c: Buffer) => (stderr += c));
+      await eventually(async () => (stderr.includes(`ready at http://127.0.0.1:${port}`) ? true : undefined), 10_000);
+      expect(stderr).toContain('verifying v1a ed25519');
+      await json(ADMIN, ['publish', '--tenant', tenant.id, '--type', 'order.created', '--subject', 'order-ed', '--data', JSON.stringify(exampleOf('order.created'))]);
+      const line = await eventually(async () => stdout.split('\n').find((l) => l.startsWith('✓ POST /hooks  signature verified (v1a)  → 204')), 15_000);
+      expect(line).toBeDefined();
+      expect(stdout).toContain('"subject":"order-ed"');
+    } finally {
+      receiver.kill('SIGTERM');
+      await new Promise((resolve) => receiver.once('close', resolve));
+    }
+
+    const rotated = await herald_(tenant.apiKey, ['subscriptions', 'rotate-secret', id]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const next = /^publicKey: +(whpk_\S+)/m.exec(rotated.stdout)?.[1];
+    expect(next).toBeDefined();
+    expect(next).not.toBe(publicKey);
+    expect(rotated.stdout).not.toMatch(/^secret:/m);
+    const both = await herald_(tenant.apiKey, ['subscriptions', 'public-keys', id]);
+    expect(both.stdout).toMatch(/^PUBLIC KEY\s+CREATED\s+EXPIRES/);
+    expect(both.stdout).toContain(next!);
+    expect(both.stdout).toContain(publicKey!);
+  }, 60_000);
 
   it('tail follows a subscription: a new delivery is printed within seconds', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'cli/herald.ts', 'tail', sub.id, '--lines', '0'], { cwd: ROOT, env: cliEnv(tenant.apiKey), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,10 +5,12 @@
  * non-zero exit.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { deployedNodeMajor } from '../support/node-runtime.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ADMIN = 'hk_admin_e2e_local_process_00000000000000000000000';
@@ -93,16 +95,16 @@ function waitForLine(child: ChildProcess, text: string, timeoutMs = 20_000): Pro
   });
 }
 
-async function startedHerald(): Promise<{ child: ChildProcess; port: number }> {
+async function startedHerald(): Promise<{ child: ChildProcess; port: number; output: string }> {
   const port = await freePort();
   const child = npmStart(port);
-  await waitForLine(child, `Herald local API ready at http://127.0.0.1:${port}`);
+  const output = await waitForLine(child, `Herald local API ready at http://127.0.0.1:${port}`);
   tree = descendants(child.pid!);
   expect(tree.length).toBeGreaterThanOrEqual(2); // npm and at least the node process it runs
   // It is the local runtime, answering on that port, and the admin key opens /local.
   const res = await fetch(`http://127.0.0.1:${port}/local/buses`, { headers: { authorization: `Bearer ${ADMIN}` } });
   expect(res.status).toBe(200);
-  return { child, port };
+  return { child, port, output };
 }
 
 /** Every process of the tree gone and the port free, within `ms`. */
@@ -143,6 +145,21 @@ describe('npm start stops', () => {
     const { child, port } = await startedHerald();
     process.kill(-child.pid!, 'SIGINT');
     await goneWithin(port, 5000);
+  }, 30_000);
+});
+
+describe('npm start runs', () => {
+  it('on the Node major the functions deploy on, with no end-of-support warning', async () => {
+    const { child, port, output } = await startedHerald();
+    const herald = tree.find((pid) => alive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('local/main.ts'));
+    expect(herald, `no local/main.ts process in ${tree.join(', ')}`).toBeDefined();
+    const version = execFileSync(readlinkSync(`/proc/${herald}/exe`), ['--version'], { encoding: 'utf8' }).trim();
+    console.log(`npm start runs on Node ${version}`);
+    expect(version).toMatch(new RegExp(`^v${deployedNodeMajor()}\\.`));
+    // Any process warning counts: the SDK's end-of-support notice, a deprecation, an experimental API.
+    expect(output).not.toMatch(/\(node:\d+\) \w*Warning|NodeVersionSupportWarning|EBADENGINE|end[- ]of[- ](life|support)/i);
+    process.kill(child.pid!, 'SIGTERM');
+    await goneWithin(port, 6000);
   }, 30_000);
 });
 

@@ -209,6 +209,7 @@ async function loadStats() {
         ),
       ),
     ),
+    ...(data.degraded ? [h('p', { 'data-testid': 'stats-degraded', class: 'warning' }, `Degraded: ${data.degradedReason ?? 'endpoint failing'}`)] : []),
     h('p', {}, `Last attempt ${data.lastAttemptAt ?? 'never'}; last success ${data.lastSuccessAt ?? 'never'}; last error ${data.lastError ? JSON.stringify(data.lastError) : 'none'}`),
     chart(data),
   );

@@ -9,6 +9,7 @@ import { busRefusal, defaultSourceFor, DELIVERY_MARKER, type DestinationTrust } 
 import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
 import { throttleLimitsOf, type BatchThrottle } from './throttle.ts';
+import { paceRetry } from './degrade.ts';
 import { attemptNumberOf, planThrottle, type DeliveryPlan, type Receipt } from './delivery-plan.ts';
 import { legacySignature, signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
@@ -34,6 +35,8 @@ export type DeliverPorts = HealthPorts & {
   subscriptionReads?: SubscriptionReads;
   /** The batch's share of each throttled subscription's rate and concurrency (core/throttle.ts). */
   throttle?: BatchThrottle;
+  /** Whether a subscription's endpoint keeps failing (core/degrade.ts); asked only after a failed attempt. */
+  degraded?: (tenantId: string, subscriptionId: string) => Promise<boolean>;
 };
 
 export type DeliverOutcome = (AttemptDecision | { kind: 'held' }) & {
@@ -99,10 +102,12 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
           random: ports.random(),
           ...(successStatus ? { successStatus } : {}),
         });
+  // Degrade, don't spread: a failing endpoint's retries wait their turn (core/degrade.ts).
+  const paced = decided.kind === 'retry' && ports.degraded ? paceRetry(decided, await ports.degraded(job.tenantId, job.subscriptionId)) : decided;
   const final: AttemptDecision =
-    decided.kind === 'retry' && lastReceive
+    paced.kind === 'retry' && lastReceive
       ? { kind: 'failed', reason: `ordered delivery received ${ORDERED_MAX_RECEIVES} times, the most the ordered queue allows; last: ${describeFailure(result)}` }
-      : decided;
+      : paced;
   const decision: AttemptDecision =
     final.kind === 'failed' && job.orderingGroup
       ? { ...final, reason: `${final.reason}; ordered delivery: the subject's later events proceed without this one` }

@@ -15,6 +15,7 @@ import { DynamoStatsStore } from '#adapters/stats-store';
 import { DynamoThrottleStore } from '#adapters/throttle-store';
 import { BatchThrottle } from '#core/throttle';
 import { BatchTenantShare } from '#core/tenant-share';
+import { degradedLookup } from '#core/degrade';
 import { timeoutSecondsOf } from '#core/subscription-settings';
 import { randomUUID } from 'node:crypto';
 import { WorkerTransformRunner } from '#adapters/transform-runner';
@@ -81,6 +82,8 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     const batchPorts = {
       ...ports,
       subscriptionReads: new Map(),
+      // A failing subscription's health record, read once per batch and only after a failed attempt.
+      degraded: degradedLookup((t, s) => ports.stats.readHealth(t, s), () => ports.clock().getTime()),
       // Throttled subscriptions reserve their slots and leases once for the whole batch.
       throttle: new BatchThrottle(throttles, throttleDemandOf(event.Records, ports.clock().getTime()), () => ports.clock().getTime(), (s) => timeoutSecondsOf(s.destination) * 1000 + LEASE_MARGIN_MS, randomUUID),
       ...(TENANT_CAP ? { tenantShare: new BatchTenantShare(throttles, TENANT_CAP, tenantDemandOf(event.Records, ports.clock().getTime()), () => ports.clock().getTime(), TENANT_LEASE_MS, randomUUID) } : {}),

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { admitTenant, BatchTenantShare, capWaitMs, MAX_CAP_WAIT_MS, TENANT_SCOPE } from '../../lambdas/core/tenant-share.ts';
 import { LEASE_WAIT_MS } from '../../lambdas/core/delivery-plan.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
-import { tenantDemandOf } from '../../lambdas/deliver/worker.ts';
+import { processDeliveryMessage, tenantDemandOf, type DeliveryWorkerPorts } from '../../lambdas/deliver/worker.ts';
 import type { SQSRecord } from 'aws-lambda';
 import { InMemoryThrottleStore } from '../support/in-memory-ports.ts';
 
@@ -116,5 +116,27 @@ describe('tenantDemandOf', () => {
       T0,
     );
     expect(Object.fromEntries(demand)).toEqual({ ten_a: 1, ten_b: 2 });
+  });
+});
+
+describe('the deliver worker with a tenant at its cap', () => {
+  it('re-enqueues the delivery before anything else is read or sent, and counts no attempt', async () => {
+    const store = new InMemoryThrottleStore();
+    await share(store, 1, { ten_a: 1 }).lease('ten_a');
+    const enqueued: { jobs: DeliveryJob[]; delay: number }[] = [];
+    const ports = {
+      clock: () => new Date(T0),
+      random: () => 0.5,
+      tenantShare: share(store, 1, { ten_a: 1 }),
+      subscriptions: { getSubscription: async () => expect.unreachable('no subscription read for a delivery that must wait') },
+      queue: { enqueue: async (jobs: DeliveryJob[], delay = 0) => void enqueued.push({ jobs, delay }), changeVisibility: async () => undefined },
+      deadLetters: { park: async () => undefined },
+    } as unknown as DeliveryWorkerPorts;
+    const event = { specversion: '1.0', id: 'evt_1', source: 'urn:test', type: 'order.created', time: '2026-12-01T00:00:00Z', subject: 'o1', datacontenttype: 'application/json', tenantid: 'ten_a' };
+    const record = { messageId: 'm1', receiptHandle: 'r1', body: JSON.stringify({ ...job(), event }), attributes: { ApproximateReceiveCount: '1' }, eventSourceARN: 'arn:aws:sqs:us-east-1:1:herald-deliveries' } as unknown as SQSRecord;
+    await processDeliveryMessage(ports, record);
+    expect(enqueued).toHaveLength(1);
+    expect(enqueued[0]!.delay).toBe(LEASE_WAIT_MS / 1000);
+    expect(enqueued[0]!.jobs[0]).toMatchObject({ deliveryId: 'dlv_1', attemptOffset: 0, capWaits: 1 });
   });
 });

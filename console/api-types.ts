@@ -1609,6 +1609,9 @@ export interface components {
         };
         Stats: {
             consecutiveFailures?: number;
+            /** @description The endpoint keeps failing: its retries wait at least 60 s (less of the shared capacity) until it answers again, long before auto-pause */
+            degraded?: boolean;
+            degradedReason?: string | null;
             failingSince?: string | null;
             generatedAt?: string;
             hourly: {
@@ -4930,6 +4933,8 @@ export interface operations {
                      *       "lastError": null,
                      *       "consecutiveFailures": 0,
                      *       "failingSince": null,
+                     *       "degraded": false,
+                     *       "degradedReason": null,
                      *       "windows": {
                      *         "1h": {
                      *           "from": "2026-12-01T09:15:30.000Z",

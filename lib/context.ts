@@ -25,6 +25,7 @@ export const HERALD_CONTEXT_KEYS = [
   'herald:tracing',
   'herald:deliverMaxConcurrency',
   'herald:deliverReservedConcurrency',
+  'herald:tenantMaxInFlight',
   'herald:environment',
   'herald:selfTestReceiver',
   'herald:consoleEmbedOrigins',
@@ -85,6 +86,8 @@ export function heraldPropsFromContext(node: Node): HeraldStackProps {
     tracing: tracingMode(get('herald:tracing')),
     deliverMaxConcurrency: positive('herald:deliverMaxConcurrency', true),
     deliverReservedConcurrency: positive('herald:deliverReservedConcurrency', true),
+    // The most deliveries of one tenant in progress at once, across every deliver invocation. @default none (no cap)
+    tenantMaxInFlight: positive('herald:tenantMaxInFlight', true),
     // The `environment` attribute of every event Herald builds (e.g. production, sandbox). @default none
     environment: environmentName(get('herald:environment')),
     // The receiver `herald smoke` delivers to (a public function URL). @default false

@@ -65,6 +65,8 @@ export const ENV = {
   customerRoleName: 'HERALD_CUSTOMER_ROLE_NAME',
   /** `herald:environment` (e.g. production, sandbox): the `environment` attribute of every event Herald builds; empty: none. */
   environment: 'HERALD_ENVIRONMENT',
+  /** `herald:tenantMaxInFlight`: the most deliveries of one tenant in progress at once (core/tenant-share.ts); empty: no cap. */
+  tenantMaxInFlight: 'HERALD_TENANT_MAX_IN_FLIGHT',
 } as const;
 
 /** The event catalogue folder (relative to the repository root), bundled with the api function. */
@@ -75,7 +77,7 @@ export const FUNCTIONS = {
   api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas', 'operatorAccount', 'destinationTrust', 'environment'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
-  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust', 'customerBusRoleArn', 'customerRoleName', 'environment'] },
+  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust', 'customerBusRoleArn', 'customerRoleName', 'environment', 'tenantMaxInFlight'] },
   sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
   /** Optional (`herald:selfTestReceiver`): the webhook receiver `herald smoke` delivers to. */
   selfTest: { entry: 'lambdas/self-test/handler.ts', env: ['tableName', 'adminKeyHash'] },

@@ -74,6 +74,8 @@ export interface HeraldStackProps extends StackProps {
   readonly deliverMaxConcurrency?: number;
   /** Reserved concurrency for the deliver function. @default none */
   readonly deliverReservedConcurrency?: number;
+  /** The most deliveries of one tenant in progress at once (see DeliveryProps). @default none */
+  readonly tenantMaxInFlight?: number;
   /** The API stage's burst (token bucket size). @default 200 */
   readonly apiBurstLimit?: number;
   /**
@@ -150,6 +152,7 @@ export class HeraldStack extends Stack {
       environment: props.environment,
       deliverMaxConcurrency: props.deliverMaxConcurrency,
       deliverReservedConcurrency: props.deliverReservedConcurrency,
+      tenantMaxInFlight: props.tenantMaxInFlight,
       customerBusRoleName: customerBusRoleName(this, props.customerBusRoleName),
       deliveryBatchWindowSeconds: props.deliveryBatchWindowSeconds,
     });

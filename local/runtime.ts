@@ -42,6 +42,8 @@ export interface HeraldLocalOptions {
   /** Visibility timeout of the delivery queue; only crashed batches wait for it. */
   visibilityTimeoutSeconds?: number;
   pollerConcurrency?: number;
+  /** `herald:tenantMaxInFlight`: the most deliveries of one tenant in progress at once. @default HERALD_TENANT_MAX_IN_FLIGHT, else no cap */
+  tenantMaxInFlight?: number;
   /**
    * The delivery queue's batching window (ms), as the stack's `herald:deliveryBatchWindowSeconds`
    * sets it when deployed. Default 0 locally: each delivery is picked up at once.
@@ -159,6 +161,7 @@ export function functionEnvironment(emulators: Pick<LocalEmulators, 'dynamoEndpo
     // Herald's local account: its buses, and any bus named in it, are the operator's own.
     [ENV.operatorAccount]: LOCAL_ACCOUNT,
     [ENV.environment]: options.environment ?? process.env[ENV.environment] ?? '',
+    [ENV.tenantMaxInFlight]: options.tenantMaxInFlight !== undefined ? String(options.tenantMaxInFlight) : (process.env[ENV.tenantMaxInFlight] ?? ''),
     HERALD_SWEEP_AFTER_SECONDS: String(options.sweepAfterSeconds ?? process.env.HERALD_SWEEP_AFTER_SECONDS ?? 60),
     [ENV.catalogueDir]: [fileURLToPath(new URL('../catalogue', import.meta.url)), ...(options.extraCatalogueDirs ?? [])].join(delimiter),
   };

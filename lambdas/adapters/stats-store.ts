@@ -117,6 +117,11 @@ export class DynamoStatsStore implements StatsStore {
     return state;
   }
 
+  async readHealth(tenantId: string, subscriptionId: string): Promise<HealthState | undefined> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: statsPartition(tenantId, subscriptionId), [SK]: STATS_HEALTH_SORT_KEY } }));
+    return out.Item ? toHealth(out.Item) : undefined;
+  }
+
   async addStats(increments: StatsIncrement[], now: Date): Promise<HealthState[]> {
     const expiresAt = Math.floor(now.getTime() / 1000) + HOUR_TTL_SECONDS;
     return Promise.all(

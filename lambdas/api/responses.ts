@@ -180,6 +180,8 @@ export const statsSchema = z
     lastError: z.object({ at: z.string().optional(), error: z.string().optional(), statusCode: z.number().int().optional(), message: z.string().optional() }).nullable().optional(),
     consecutiveFailures: z.number().int().optional(),
     failingSince: z.string().nullable().optional(),
+    degraded: z.boolean().optional().describe('The endpoint keeps failing: its retries wait at least 60 s (less of the shared capacity) until it answers again, long before auto-pause'),
+    degradedReason: z.string().nullable().optional(),
     windows: z.object({ '1h': statsWindow.optional(), '24h': statsWindow.optional(), '7d': statsWindow.optional() }),
     hourly: z.array(
       z.object({ hour: z.string().optional(), attempts: z.number().int().optional(), succeeded: z.number().int().optional(), failed: z.number().int().optional(), p50: nullableNumber.optional() }),

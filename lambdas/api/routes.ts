@@ -510,6 +510,8 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
         lastError: null,
         consecutiveFailures: 0,
         failingSince: null,
+        degraded: false,
+        degradedReason: null,
         windows: { '1h': exampleWindow, '24h': exampleWindow, '7d': exampleWindow },
         hourly: [{ hour: '2026-12-01T10', attempts: 42, succeeded: 40, failed: 2, p50: 85 }],
       },

@@ -9,6 +9,7 @@ import { busRefusal, defaultSourceFor, DELIVERY_MARKER, type DestinationTrust } 
 import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
 import { isThrottled, type BatchThrottle } from './throttle.ts';
+import { paceRetry } from './degrade.ts';
 import { attemptNumberOf, planThrottle, type DeliveryPlan, type Receipt } from './delivery-plan.ts';
 import { legacySignature, signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
@@ -35,6 +36,8 @@ export type DeliverPorts = HealthPorts & {
   subscriptionReads?: SubscriptionReads;
   /** The batch's share of each throttled subscription's rate and concurrency (core/throttle.ts). */
   throttle?: BatchThrottle;
+  /** Whether a subscription's endpoint keeps failing (core/degrade.ts); asked only after a failed attempt. */
+  degraded?: (tenantId: string, subscriptionId: string) => Promise<boolean>;
 };
 
 export type DeliverOutcome = (AttemptDecision | { kind: 'held' }) & {
@@ -107,10 +110,12 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
           ...(successStatus ? { successStatus } : {}),
         });
   const pacedDecision: AttemptDecision = paced && decided.kind === 'retry' ? { ...decided, uncounted: true } : decided;
+  // Degrade, don't spread: a failing endpoint's retries wait their turn (core/degrade.ts).
+  const spread = pacedDecision.kind === 'retry' && ports.degraded ? paceRetry(pacedDecision, await ports.degraded(job.tenantId, job.subscriptionId)) : pacedDecision;
   const final: AttemptDecision =
-    pacedDecision.kind === 'retry' && lastReceive
+    spread.kind === 'retry' && lastReceive
       ? { kind: 'failed', reason: `ordered delivery received ${ORDERED_MAX_RECEIVES} times, the most the ordered queue allows; last: ${describeFailure(result)}` }
-      : pacedDecision;
+      : spread;
   const decision: AttemptDecision =
     final.kind === 'failed' && job.orderingGroup
       ? { ...final, reason: `${final.reason}; ordered delivery: the subject's later events proceed without this one` }

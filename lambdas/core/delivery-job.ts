@@ -22,6 +22,8 @@ export const deliveryJobSchema = z.object({
   notBefore: z.optional(z.string()),
   /** A rate slot already reserved for this job's next attempt (core/throttle.ts): it reserves no other. */
   slotAt: z.optional(z.string()),
+  /** Times this job found its tenant's cap on deliveries in progress full (core/tenant-share.ts): each wait is longer. */
+  capWaits: z.optional(z.int().check(z.minimum(0), z.maximum(1000))),
   /**
    * Attempts made before the current run of the retry policy began: a redrive starts the
    * policy afresh while the attempt log keeps counting.

@@ -209,6 +209,8 @@ export interface StatsStore {
     subscriptionId: string,
     range: { minutesFrom: string; hoursFrom: string },
   ): Promise<{ minutes: Record<string, Counters>; hours: Record<string, Counters>; health?: HealthState }>;
+  /** The subscription's health record alone (one small item): whether it is degraded (core/degrade.ts). */
+  readHealth(tenantId: string, subscriptionId: string): Promise<HealthState | undefined>;
 }
 
 /** A dead letter: the job and why it ended there, for people and for redrive. */

@@ -1,4 +1,5 @@
 import type { ErrorClass } from './delivery.ts';
+import { degradationOf } from './degrade.ts';
 
 /**
  * Per-subscription delivery statistics, kept as counters per time bucket (minutes for the last
@@ -229,6 +230,9 @@ export interface SubscriptionStats {
   lastError: HealthUpdate['lastError'] | null;
   consecutiveFailures: number;
   failingSince: string | null;
+  /** The endpoint keeps failing, so its retries get less of the shared capacity (core/degrade.ts). */
+  degraded: boolean;
+  degradedReason: string | null;
   windows: { '1h': WindowStats; '24h': WindowStats; '7d': WindowStats };
   /** One point per hour over the last 24 h, oldest first, for charts. */
   hourly: { hour: string; attempts: number; succeeded: number; failed: number; p50: number | null }[];
@@ -283,6 +287,7 @@ export function summarizeStats(
   const minutes = Object.entries(buckets.minutes);
   const hours = Object.entries(buckets.hours);
   const hourStart = (ms: number) => Date.parse(`${hourKey(ms)}:00:00Z`);
+  const degradation = degradationOf(health, now);
   const hourly = Array.from({ length: 24 }, (_, i) => {
     const key = hourKey(now - (23 - i) * 3_600_000);
     const c = buckets.hours[key] ?? emptyCounters();
@@ -296,6 +301,8 @@ export function summarizeStats(
     lastError: health?.lastError ?? null,
     consecutiveFailures: health?.consecutiveFailures ?? 0,
     failingSince: health?.failingSince ?? null,
+    degraded: degradation.degraded,
+    degradedReason: degradation.reason,
     windows: {
       '1h': windowStats(sum(minutes, minuteKey(now - 59 * 60_000)), Date.parse(`${minuteKey(now - 59 * 60_000)}:00Z`), now),
       '24h': windowStats(sum(hours, hourKey(now - 23 * 3_600_000)), hourStart(now - 23 * 3_600_000), now),

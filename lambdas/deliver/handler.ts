@@ -17,20 +17,27 @@ import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { DynamoThrottleStore } from '#adapters/throttle-store';
 import { applyBackpressure, BatchThrottle } from '#core/throttle';
+import { BatchTenantShare } from '#core/tenant-share';
+import { degradedLookup } from '#core/degrade';
 import { timeoutSecondsOf } from '#core/subscription-settings';
 import { randomUUID } from 'node:crypto';
 import { WorkerTransformRunner } from '#adapters/transform-runner';
 import { recordBatchStats } from '#core/health';
 import type { AttemptObservation } from '#core/stats';
-import { SETTINGS, allowPrivateTargets, customerBusAccess, destinationTrust, optionalEnv, requireEnv } from '#shared/env';
+import { SETTINGS, allowPrivateTargets, customerBusAccess, destinationTrust, optionalEnv, requireEnv, tenantMaxInFlight } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
-import { processDeliveryMessage, RetryLater, throttleDemandOf, type DeliveryWorkerPorts } from './worker.ts';
+import { processDeliveryMessage, RetryLater, tenantDemandOf, throttleDemandOf, type DeliveryWorkerPorts } from './worker.ts';
+import { TIMEOUTS } from '../../lib/herald-config.ts';
 
 const table = requireEnv('tableName');
 const throttles = new DynamoThrottleStore(table);
 const subscriptions = new DynamoSubscriptionStore(table);
 /** A lease outlives its request by this much, should its holder crash before ending it. */
 const LEASE_MARGIN_MS = 30_000;
+/** `herald:tenantMaxInFlight`, read at cold start (a bad value fails it); undefined: no cap, no writes. */
+const TENANT_CAP = tenantMaxInFlight();
+/** A tenant lease cannot outlive the invocation that holds it, whichever subscription it serves. */
+const TENANT_LEASE_MS = TIMEOUTS.deliverFunctionTimeoutSeconds * 1000 + LEASE_MARGIN_MS;
 const http = new NodeHttpSender(allowPrivateTargets());
 const ports: DeliveryWorkerPorts = {
   subscriptions,
@@ -79,8 +86,11 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     const batchPorts = {
       ...ports,
       subscriptionReads: new Map(),
+      // A failing subscription's health record, read once per batch and only after a failed attempt.
+      degraded: degradedLookup((t, s) => ports.stats.readHealth(t, s), () => ports.clock().getTime()),
       // Throttled subscriptions reserve their slots and leases once for the whole batch.
       throttle: new BatchThrottle(throttles, throttleDemandOf(event.Records, ports.clock().getTime()), () => ports.clock().getTime(), (s) => timeoutSecondsOf(s.destination) * 1000 + LEASE_MARGIN_MS, randomUUID),
+      ...(TENANT_CAP ? { tenantShare: new BatchTenantShare(throttles, TENANT_CAP, tenantDemandOf(event.Records, ports.clock().getTime()), () => ports.clock().getTime(), TENANT_LEASE_MS, randomUUID) } : {}),
     };
     const run = async (record: SQSRecord) => {
       try {
@@ -98,6 +108,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     const response = fifo
       ? await processPartialResponse(event, run, new SqsFifoPartialProcessorAsync(), { context, skipGroupOnError: true, throwOnFullBatchFailure: false })
       : await processPartialResponse(event, run, new BatchProcessor(EventType.SQS), { context, processInParallel: true, throwOnFullBatchFailure: false });
+    await batchPorts.tenantShare?.releaseUnused().catch((error: unknown) => logger.warn('could not end unused tenant leases; they lapse by themselves', { error: error as Error }));
     if (fifo) {
       // Records skipped behind a failing one of their group: visible again at once, still queued
       // behind it (a group's messages are only received after the one in flight ends).

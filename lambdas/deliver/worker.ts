@@ -1,8 +1,9 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import type { DeadLetterQueue } from '#core/ports';
-import { isLastReceive, planAfterAttempt, planBeforeDue, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
+import { isLastReceive, planAfterAttempt, planBeforeDue, SLOT_SLEEP_MS, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
 import { admitDelivery, deliverJob, type DeliverPorts } from '#core/deliver';
+import { admitTenant, type BatchTenantShare } from '#core/tenant-share';
 import { deliveryJobSchema, flushJobSchema, type DeliveryJob, type FlushJob } from '#core/delivery-job';
 import { flushBatch } from '#core/batch-flush';
 import type { BatchStore } from '#core/ports';
@@ -14,6 +15,8 @@ export type DeliveryWorkerPorts = DeliverPorts & {
   batches: BatchStore;
   queue: Pick<SqsDeliveryQueue, 'enqueue' | 'changeVisibility'>;
   deadLetters: Pick<DeadLetterQueue, 'park'>;
+  /** The batch's leases on each tenant's cap on deliveries in progress, when one is set (core/tenant-share.ts). */
+  tenantShare?: BatchTenantShare;
 };
 
 /**
@@ -33,6 +36,22 @@ export function throttleDemandOf(records: SQSRecord[], now: number): Map<string,
     if (!job.slotAt) entry.slots += 1;
     entry.leases += 1;
     demand.set(key, entry);
+  }
+  return demand;
+}
+
+/**
+ * Records per tenant that may ask for a lease on the tenant's cap in this batch: delivery jobs
+ * due now, or back a moment before their rate slot (they sleep the rest, core/delivery-plan.ts).
+ */
+export function tenantDemandOf(records: SQSRecord[], now: number): Map<string, number> {
+  const demand = new Map<string, number>();
+  for (const record of records) {
+    const parsed = deliveryJobSchema.safeParse(safeJson(record.body));
+    if (!parsed.success) continue;
+    const job = parsed.data;
+    if (job.notBefore && Date.parse(job.notBefore) - now > SLOT_SLEEP_MS) continue;
+    demand.set(job.tenantId, (demand.get(job.tenantId) ?? 0) + 1);
   }
   return demand;
 }
@@ -93,8 +112,20 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   const receipt: Receipt = { ordered, receiveCount, now: ports.clock().getTime() };
   const early = planBeforeDue(job, receipt);
   if (early) return carryOut(ports, record, receipt, early);
-  const admitted = await admitDelivery(ports, job, receipt);
-  if (admitted.wait) return carryOut(ports, record, receipt, admitted.wait);
+  // The tenant's cap first: a delivery that must wait for it has reserved no rate slot yet.
+  const tenant = await admitTenant(ports.tenantShare, job, receipt, ports.random);
+  if (tenant.wait) return carryOut(ports, record, receipt, tenant.wait);
+  let admitted;
+  try {
+    admitted = await admitDelivery(ports, job, receipt);
+  } catch (error) {
+    await tenant.release?.();
+    throw error;
+  }
+  if (admitted.wait) {
+    await tenant.release?.();
+    return carryOut(ports, record, receipt, admitted.wait);
+  }
   const attempt = admitted.attempt;
   // Records run in parallel: each gets its own child logger, so ids never leak between them.
   const log = logger.createChild({
@@ -104,7 +135,7 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   try {
     outcome = await deliverJob(ports, job, attempt, isLastReceive(receipt));
   } finally {
-    await admitted.release?.();
+    await Promise.all([admitted.release?.(), tenant.release?.()]);
   }
   if (outcome.observation) observations.push(outcome.observation);
   metrics.addMetric(`deliveries_${outcome.kind}`, MetricUnit.Count, 1);

@@ -50,6 +50,18 @@ export function allowPrivateTargets(): boolean {
   return optionalEnv('allowPrivateTargets') === '1';
 }
 
+/**
+ * `herald:tenantMaxInFlight` (core/tenant-share.ts): undefined when no cap is set; anything but a
+ * positive integer fails the cold start with the variable's name.
+ */
+export function tenantMaxInFlight(): number | undefined {
+  const raw = optionalEnv('tenantMaxInFlight');
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`environment variable ${ENV.tenantMaxInFlight} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 export function numberSetting(name: string, fallback: number): number {
   const raw = process.env[name];
   const value = raw === undefined || raw === '' ? Number.NaN : Number(raw);

@@ -56,6 +56,13 @@ export interface DeliveryProps {
   readonly deliverMaxConcurrency?: number;
   /** Reserved concurrency for the deliver function (a floor and a ceiling). @default none */
   readonly deliverReservedConcurrency?: number;
+  /**
+   * The most deliveries of one tenant in progress at once, across every deliver invocation
+   * (lambdas/core/tenant-share.ts): one tenant's slow or failing endpoints cannot hold every worker.
+   * It costs about one conditional write per delivery, so it is off unless set.
+   * @default none (no per-tenant cap)
+   */
+  readonly tenantMaxInFlight?: number;
   /** The standard queue's batching window (see HeraldStackProps). @default 1 */
   readonly deliveryBatchWindowSeconds?: number;
 }
@@ -123,6 +130,7 @@ export class Delivery extends Construct {
       customerRoleName: props.customerRoleName ?? '',
       environment: props.environment ?? '',
       eventBusName: props.bus.eventBusName,
+      tenantMaxInFlight: props.tenantMaxInFlight === undefined ? '' : String(props.tenantMaxInFlight),
     };
 
     this.deliver = new HeraldFunction(this, 'Deliver', {

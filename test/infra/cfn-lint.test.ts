@@ -56,6 +56,7 @@ const EVERY_CONTEXT: Record<(typeof HERALD_CONTEXT_KEYS)[number], unknown> = {
   'herald:tracing': 'full',
   'herald:deliverMaxConcurrency': 50,
   'herald:deliverReservedConcurrency': 60,
+  'herald:tenantMaxInFlight': 200,
   'herald:environment': 'sandbox',
   'herald:selfTestReceiver': true,
   'herald:consoleEmbedOrigins': 'https://app.platform.example,https://admin.platform.example:8443',

@@ -8,7 +8,8 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DELIVER_BATCH_SIZE, FANOUT_RULE_PATTERN, TABLE_SCHEMA, TIMEOUTS } from '../../lib/herald-config.ts';
+import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, TABLE_SCHEMA, TIMEOUTS } from '../../lib/herald-config.ts';
+import { heraldPropsFromContext } from '../../lib/context.ts';
 import { HeraldStack } from '../../lib/herald-stack.ts';
 
 let template: Template;
@@ -119,6 +120,16 @@ describe('delivery queue', () => {
     expect(deliver.Properties.ReservedConcurrentExecutions).toBe(40);
     const unbounded = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('Deliver'))![1];
     expect(unbounded.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('caps each tenant’s deliveries in progress only when herald:tenantMaxInFlight is set (context → the deliver function’s environment)', () => {
+    const deliverEnv = (t: Template) => Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('Deliver'))![1].Properties.Environment.Variables;
+    expect(deliverEnv(template)[ENV.tenantMaxInFlight]).toBe('');
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'herald:tenantMaxInFlight': '200' } });
+    const capped = Template.fromStack(new HeraldStack(app, 'Capped', heraldPropsFromContext(app.node)));
+    expect(deliverEnv(capped)[ENV.tenantMaxInFlight]).toBe('200');
+    const bad = new App({ context: { 'herald:tenantMaxInFlight': '0' } });
+    expect(() => heraldPropsFromContext(bad.node)).toThrow(/herald:tenantMaxInFlight must be a positive integer/);
   });
 
   it('keeps timeouts consistent: subscription timeout < function timeout, visibility ≥ 6 × function timeout', () => {

@@ -94,13 +94,21 @@ function Configuration({ s }: { s: Subscription }) {
       {d.type === 'eventbridge' && (d.source || d.detailType) && (<><dt>Event source / detail type</dt><dd>{d.source ?? 'default'} / {d.detailType ?? 'the event type'}</dd></>)}
       {d.auth && (<><dt>Authentication</dt><dd>{d.auth.type === 'api_key' ? `API key in ${d.auth.header}` : d.auth.type === 'basic' ? `Basic, user ${d.auth.username}` : `OAuth 2 client ${d.auth.clientId} at ${d.auth.tokenUrl}`} (credentials are write-only)</dd></>)}
       <dt>Signing</dt>
-      <dd>{isSigned(s) ? 'Standard Webhooks signature (webhook-signature header)' : 'Not signed (this destination type has no signing secret)'}</dd>
+      <dd>
+        {!isSigned(s)
+          ? 'Not signed (this destination type has no signing secret)'
+          : (s as { signature?: string }).signature === 'ed25519'
+            ? <>Standard Webhooks v1a (ed25519): receivers verify with the public key <code class="wrap">{(s as { publicKey?: string }).publicKey}</code></>
+            : 'Standard Webhooks signature (webhook-signature header)'}
+      </dd>
       <dt>Event types</dt>
       <dd>{s.eventTypes.map((t) => <code key={t} class="chip">{t}</code>)}</dd>
       <dt>Filter</dt>
       <dd>{sub.filter ? <pre class="code">{JSON.stringify(sub.filter, null, 2)}</pre> : 'none: every event of these types'}</dd>
       <dt>Retry policy</dt>
       <dd data-testid="retry-words">{retryPolicyInWords(s.retryPolicy as never)}</dd>
+      <dt>Rate limit</dt>
+      <dd data-testid="rate-limit">{s.rateLimit ? `at most ${s.rateLimit.perSecond} requests a second${s.rateLimit.burst ? `, bursts of ${s.rateLimit.burst}` : ''}` : 'none'}{s.maxConcurrency ? `; at most ${s.maxConcurrency} at once` : ''}</dd>
       <dt>Batching</dt>
       <dd>{sub.batching ? `up to ${sub.batching.maxItems} events of one type per notification, every ${sub.batching.intervalSeconds} s` : 'off: one notification per event'}</dd>
       <dt>Ordering</dt>
@@ -191,6 +199,17 @@ export function SubscriptionDetail({ id }: { id: string }) {
               <div class="tile"><span class="tile-label">Last error</span><span class="tile-value small wrap" data-testid="last-error">{lastErrorText(stats?.lastError)}</span>{(stats?.lastError as { at?: string } | null)?.at && <RelTime iso={(stats!.lastError as { at: string }).at} />}</div>
               <div class="tile"><span class="tile-label">Dead letters</span><span class="tile-value" data-testid="dead-letter-count">{deadLetters}</span>{deadLetters !== '0' && deadLetters !== '…' && <a href="#/dead-letters">See dead letters</a>}</div>
               <div class="tile"><span class="tile-label">Last success</span><span class="tile-value small"><RelTime iso={stats?.lastSuccessAt} /></span></div>
+              {stats?.throttle && (
+                <div class="tile" data-testid="throttle-state">
+                  <span class="tile-label">Throttle</span>
+                  <span class="tile-value small">{stats.throttle.effectivePerSecond === null ? 'no rate in force' : `${stats.throttle.effectivePerSecond} /s in force`}</span>
+                  <span class="muted">
+                    {stats.throttle.backpressure ? `slowed by the receiver (${stats.throttle.backpressure.signal.replace('http_', 'HTTP ')}) for ${stats.throttle.backpressure.throttledSeconds} s; ` : ''}
+                    {stats.throttle.inFlight !== undefined ? `${stats.throttle.inFlight} in flight; ` : ''}
+                    {stats.throttle.delayedDeliveries} waited for a slot
+                  </span>
+                </div>
+              )}
             </div>
             <section aria-labelledby="config-title">
               <h2 id="config-title">Configuration</h2>

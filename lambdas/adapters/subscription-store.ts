@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { Page, PageRequest, SubscriptionIndexEntry, SubscriptionStore } from '#core/ports';
 import type { Subscription } from '#core/subscription';
 import { dynamo } from './clients.ts';
-import { batchWriteAll, conditionalUpdate } from './dynamo-helpers.ts';
+import { batchWriteAll } from './dynamo-helpers.ts';
 import { queryCount, queryItems, queryTokenPage } from './table-queries.ts';
 import { fanoutEntryKey, fanoutPartition, PK, SK, SUBSCRIPTION_PREFIX, subscriptionKey, tenantPartition, withoutKeys } from './table-keys.ts';
 
@@ -79,20 +79,6 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
       ),
     );
     return pages.flat().map((item) => withoutKeys<SubscriptionIndexEntry>(item)!);
-  }
-
-  async markBackpressure(tenantId: string, id: string, until: string): Promise<void> {
-    await conditionalUpdate(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: subscriptionKey(tenantId, id),
-        UpdateExpression: 'SET backpressureUntil = :until',
-        // Never recreates a deleted subscription's item.
-        ConditionExpression: 'attribute_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': PK },
-        ExpressionAttributeValues: { ':until': until },
-      }),
-    );
   }
 
   async changeSubscriptionStatus(

@@ -4,7 +4,8 @@ import type { HealthState } from './stats.ts';
 /**
  * Degrade, don't spread: a subscription whose endpoint keeps failing (or timing out) gets less
  * of the shared deliver capacity long before auto-pause (by default 100 failures over 24 h). Its
- * retries wait at least DEGRADED_MIN_RETRY_SECONDS, whatever its policy says, so a dead endpoint
+ * retries wait at least DEGRADED_MIN_RETRY_SECONDS, or its policy's own longest gap if that is
+ * shorter (a policy of seconds-apart retries keeps its time budget), so a dead endpoint
  * with a large backlog makes a fraction of the attempts (each of which may hold a worker for its
  * whole timeout); its new deliveries still go at once, so a recovery shows at the next one and
  * the first success ends the run of failures, and with it the degradation.
@@ -28,14 +29,18 @@ export function degradationOf(health: Pick<HealthState, 'consecutiveFailures' | 
   if (failures < DEGRADE_AFTER.failures || !(now - since >= DEGRADE_AFTER.seconds * 1000)) return { degraded: false, reason: null };
   return {
     degraded: true,
-    reason: `endpoint failing: ${failures} consecutive failed attempts since ${health!.failingSince}; its retries wait at least ${DEGRADED_MIN_RETRY_SECONDS} s until it answers again`,
+    reason: `endpoint failing: ${failures} consecutive failed attempts since ${health!.failingSince}; its retries wait at least ${DEGRADED_MIN_RETRY_SECONDS} s (or its policy's longest gap, if shorter) until it answers again`,
   };
 }
 
-/** A degraded subscription's retry waits at least DEGRADED_MIN_RETRY_SECONDS; anything else is left as decided. */
-export function paceRetry(decision: AttemptDecision, degraded: boolean): AttemptDecision {
-  if (decision.kind !== 'retry' || !degraded || decision.delaySeconds >= DEGRADED_MIN_RETRY_SECONDS) return decision;
-  return { ...decision, delaySeconds: DEGRADED_MIN_RETRY_SECONDS };
+/**
+ * A degraded subscription's retry waits at least DEGRADED_MIN_RETRY_SECONDS, never longer than
+ * `longestGap`, its policy's longest gap; anything else is left as decided.
+ */
+export function paceRetry(decision: AttemptDecision, degraded: boolean, longestGap: number = DEGRADED_MIN_RETRY_SECONDS): AttemptDecision {
+  const floor = Math.min(DEGRADED_MIN_RETRY_SECONDS, longestGap);
+  if (decision.kind !== 'retry' || !degraded || decision.delaySeconds >= floor) return decision;
+  return { ...decision, delaySeconds: floor };
 }
 
 /** Whether a subscription is degraded, read at most once per batch (the health record's one item). */

@@ -10,6 +10,7 @@ import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
 import { isThrottled, type BatchThrottle } from './throttle.ts';
 import { paceRetry } from './degrade.ts';
+import { maxDelayOf, resolveRetryPolicy } from './retry-policy.ts';
 import { attemptNumberOf, planThrottle, type DeliveryPlan, type Receipt } from './delivery-plan.ts';
 import { legacySignature, signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
@@ -111,7 +112,7 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
         });
   const pacedDecision: AttemptDecision = paced && decided.kind === 'retry' ? { ...decided, uncounted: true } : decided;
   // Degrade, don't spread: a failing endpoint's retries wait their turn (core/degrade.ts).
-  const spread = pacedDecision.kind === 'retry' && ports.degraded ? paceRetry(pacedDecision, await ports.degraded(job.tenantId, job.subscriptionId)) : pacedDecision;
+  const spread = pacedDecision.kind === 'retry' && ports.degraded ? paceRetry(pacedDecision, await ports.degraded(job.tenantId, job.subscriptionId), maxDelayOf(resolveRetryPolicy(subscription?.retryPolicy))) : pacedDecision;
   const final: AttemptDecision =
     spread.kind === 'retry' && lastReceive
       ? { kind: 'failed', reason: `ordered delivery received ${ORDERED_MAX_RECEIVES} times, the most the ordered queue allows; last: ${describeFailure(result)}` }
@@ -151,7 +152,7 @@ export async function admitDelivery(
   receipt: Receipt,
 ): Promise<{ attempt: number; wait?: DeliveryPlan; release?: () => Promise<void> }> {
   const subscription = ports.throttle && (await readSubscription(ports, job));
-  const throttled = subscription && (subscription.status === 'active' || job.ignorePause) && isThrottled(subscription, receipt.now);
+  const throttled = subscription && (subscription.status === 'active' || job.ignorePause) && isThrottled(subscription);
   if (!subscription || !throttled || !ports.throttle) return { attempt: attemptNumberOf(job, receipt) };
   // An ordered job also waits hidden for its slot, and those receives were no attempts.
   const recorded = receipt.ordered && receipt.receiveCount > 1 ? ((await ports.deliveries.getDelivery(job.deliveryId))?.attemptCount ?? 0) : undefined;

@@ -84,8 +84,8 @@ export async function subscriptionStats(
   if (!subscription) throw new NotFoundError('subscription', subscriptionId);
   const now = ports.clock().getTime();
   const data = await ports.stats.readStats(tenantId, subscriptionId, statsRange(now));
-  // The throttle's state is read only for a subscription that has one (limits, or backpressure).
-  const throttled = ports.throttles && (isThrottled(subscription, now) || subscription.backpressureUntil);
+  // The throttle's state is read only for a subscription that has one.
+  const throttled = ports.throttles && isThrottled(subscription);
   const throttle = throttled ? throttleSummary(subscription, (await ports.throttles!.read(tenantId, subscriptionId)).state, now) : undefined;
   return {
     ...summarizeStats(subscriptionId, data, data.health, now),

@@ -97,8 +97,6 @@ export interface SubscriptionStore {
     id: string,
     change: { from: Subscription['status']; to: Subscription['status']; at: string; reason?: string },
   ): Promise<Subscription | undefined>;
-  /** Marks a subscription slowed by backpressure until `until` (an existing one only). */
-  markBackpressure(tenantId: string, id: string, until: string): Promise<void>;
 }
 
 export type StoredEvent = CloudEvent & { publishedAt?: string };

@@ -414,12 +414,6 @@ export interface Subscription {
   batching?: { maxItems: number; intervalSeconds: number };
   rateLimit?: RateLimit;
   maxConcurrency?: number;
-  /**
-   * Set by the deliver function when the receiver pushed back (429, 503, timeouts) on a
-   * subscription without limits of its own: until then its deliveries go through the throttle,
-   * whose lowered rate climbs back (core/throttle.ts). Internal: never answered.
-   */
-  backpressureUntil?: string;
   validation?: ValidationMode;
   /** The validation handshake's state (only with `validation`). */
   handshake?: HandshakeState;
@@ -434,14 +428,14 @@ export interface Subscription {
  * What the API shows: signing secrets and destination credentials never leave after creation.
  * An ed25519 subscription shows its current `whpk_` public key (the one its newest key signs with).
  */
-export type PublicSubscription = Omit<Subscription, 'secrets' | 'destination' | 'handshake' | 'backpressureUntil'> & {
+export type PublicSubscription = Omit<Subscription, 'secrets' | 'destination' | 'handshake'> & {
   destination: Destination | Record<string, unknown>;
   publicKey?: string;
   handshake?: PublicHandshake;
 };
 
 export function toPublicSubscription(subscription: Subscription): PublicSubscription {
-  const { secrets, destination, handshake, backpressureUntil: _internal, ...rest } = subscription;
+  const { secrets, destination, handshake, ...rest } = subscription;
   const publicKey = subscription.signature === 'ed25519' ? publicKeyOf(newestSecret(secrets).secret) : undefined;
   return { ...rest, destination: toPublicDestination(destination), ...(publicKey ? { publicKey } : {}), ...(handshake ? { handshake: toPublicHandshake(handshake) } : {}) };
 }

@@ -34,8 +34,11 @@ export interface AdaptiveRate {
 /**
  * Additive increase, multiplicative decrease: each signal halves the rate in force (at most
  * once a second, so one batch of ten 429s is one signal), never below `minPerSecond`; the rate
- * then climbs back linearly. A subscription without a configured rate starts at
- * `startPerSecond` on its first signal and is unthrottled again once it climbs past the ceiling.
+ * then climbs back linearly. It applies to subscriptions that opted into throttling (a rateLimit
+ * or maxConcurrency): one with only a concurrency cap starts at `startPerSecond` on its first
+ * signal and has no rate again once it climbs past the ceiling. Others keep their policy's
+ * retries (Retry-After honoured), unslowed: an endpoint that fails now and then is not a
+ * receiver asking for less, and halving on its every failure would pin it at the floor.
  */
 export const ADAPTIVE = { decrease: 0.5, minPerSecond: 0.2, startPerSecond: 10, unlimitedCeiling: 100, recoverySeconds: 60, holdMs: 1000 } as const;
 
@@ -75,12 +78,9 @@ export const MAX_RATE_PER_SECOND = 10_000;
 export const MAX_BURST = 10_000;
 export const MAX_CONCURRENCY = 1_000;
 
-/**
- * Whether a subscription's deliveries go through the throttle at `now`: it has a rate or a
- * concurrency limit, or backpressure lowered it recently (`backpressureUntil`). Others cost nothing.
- */
-export function isThrottled(subscription: Pick<Subscription, 'rateLimit' | 'maxConcurrency' | 'backpressureUntil'>, now: number): boolean {
-  return Boolean(subscription.rateLimit || subscription.maxConcurrency || (subscription.backpressureUntil && Date.parse(subscription.backpressureUntil) > now));
+/** Whether a subscription's deliveries go through the throttle: it has a rate or a concurrency limit. Others cost nothing. */
+export function isThrottled(subscription: Pick<Subscription, 'rateLimit' | 'maxConcurrency'>): boolean {
+  return Boolean(subscription.rateLimit || subscription.maxConcurrency);
 }
 
 /**
@@ -296,12 +296,11 @@ export class BatchThrottle {
 }
 
 /**
- * After a batch: each subscription whose receiver pushed back (429, 503, a timeout) gets its rate
- * lowered, once per batch whatever the number of such answers; one without limits of its own is
- * marked so its next deliveries go through the throttle until the rate has climbed back.
+ * After a batch: each throttled subscription whose receiver pushed back (429, 503, a timeout)
+ * gets its rate lowered, once per batch whatever the number of such answers.
  */
 export async function applyBackpressure(
-  ports: { throttles: ThrottleStore; subscriptions: Pick<SubscriptionStore, 'getSubscription' | 'markBackpressure'> },
+  ports: { throttles: ThrottleStore; subscriptions: Pick<SubscriptionStore, 'getSubscription'> },
   answers: readonly { tenantId: string; subscriptionId: string; statusCode?: number; error?: string; at: number }[],
 ): Promise<{ subscriptionId: string; perSecond: number; signal: BackpressureSignal }[]> {
   const signals = new Map<string, { tenantId: string; subscriptionId: string; signal: BackpressureSignal; at: number }>();
@@ -312,13 +311,9 @@ export async function applyBackpressure(
   const lowered: { subscriptionId: string; perSecond: number; signal: BackpressureSignal }[] = [];
   for (const { tenantId, subscriptionId, signal, at } of signals.values()) {
     const subscription = await ports.subscriptions.getSubscription(tenantId, subscriptionId);
-    if (!subscription) continue;
+    if (!subscription || !isThrottled(subscription)) continue;
     const adaptive = await slowDown(ports.throttles, subscription, at, signal);
-    if (!adaptive) continue;
-    lowered.push({ subscriptionId, perSecond: adaptive.perSecond, signal });
-    if (!subscription.rateLimit && !subscription.maxConcurrency) {
-      await ports.subscriptions.markBackpressure(tenantId, subscriptionId, new Date(recoveredAt(undefined, adaptive)).toISOString());
-    }
+    if (adaptive) lowered.push({ subscriptionId, perSecond: adaptive.perSecond, signal });
   }
   return lowered;
 }

@@ -106,7 +106,9 @@ describe('signature "ed25519"', () => {
 
     const rotated = await api('POST', `/v1/subscriptions/${sub.id}/rotate-secret`, tenant.apiKey, {});
     expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
-    expect(Object.keys(rotated.body)).toEqual(['publicKey']);
+    // The new public key and when the old one stops signing; never a secret.
+    expect(Object.keys(rotated.body).sort()).toEqual(['previousSecretExpiresAt', 'publicKey']);
+    expect(Date.parse(rotated.body.previousSecretExpiresAt)).toBeGreaterThan(Date.now());
     const second = rotated.body.publicKey as string;
     expect(second).not.toBe(first);
     const during = await publicKeys(sub.id);

@@ -32,6 +32,9 @@ describe('paceRetry', () => {
     expect(paceRetry({ kind: 'retry', delaySeconds: 600 }, true)).toEqual({ kind: 'retry', delaySeconds: 600 });
     expect(paceRetry({ kind: 'retry', delaySeconds: 5 }, false)).toEqual({ kind: 'retry', delaySeconds: 5 });
     expect(paceRetry({ kind: 'failed', reason: 'x' }, true)).toEqual({ kind: 'failed', reason: 'x' });
+    // A policy of seconds-apart retries moves to its own longest gap, not past it.
+    expect(paceRetry({ kind: 'retry', delaySeconds: 1 }, true, 5)).toEqual({ kind: 'retry', delaySeconds: 5 });
+    expect(paceRetry({ kind: 'retry', delaySeconds: 1 }, true, 3600)).toEqual({ kind: 'retry', delaySeconds: DEGRADED_MIN_RETRY_SECONDS });
   });
 });
 

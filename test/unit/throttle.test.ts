@@ -160,16 +160,20 @@ describe('adaptive backpressure (AIMD)', () => {
     expect(backpressureSignalOf({ statusCode: 200 })).toBeUndefined();
   });
 
-  it('after a batch, lowers each pushed-back subscription once and marks one without limits', async () => {
+  it('after a batch, lowers each pushed-back throttled subscription once; one without limits keeps its pace', async () => {
     const store = new InMemoryThrottleStore();
-    const marks: string[] = [];
-    const subs: Record<string, Subscription> = { sub_a: subscription({ id: 'sub_a', rateLimit: limit }), sub_b: subscription({ id: 'sub_b' }) };
+    const subs: Record<string, Subscription> = {
+      sub_a: subscription({ id: 'sub_a', rateLimit: limit }),
+      sub_b: subscription({ id: 'sub_b', maxConcurrency: 2 }),
+      sub_c: subscription({ id: 'sub_c' }),
+    };
     const lowered = await applyBackpressure(
-      { throttles: store, subscriptions: { getSubscription: async (_t, id) => subs[id], markBackpressure: async (_t, id, until) => void marks.push(`${id}@${until}`) } },
+      { throttles: store, subscriptions: { getSubscription: async (_t: string, id: string) => subs[id] } },
       [
         { tenantId: 'ten_1', subscriptionId: 'sub_a', statusCode: 429, at: T0 },
         { tenantId: 'ten_1', subscriptionId: 'sub_a', statusCode: 429, at: T0 },
         { tenantId: 'ten_1', subscriptionId: 'sub_b', error: 'timeout', at: T0 },
+        { tenantId: 'ten_1', subscriptionId: 'sub_c', statusCode: 503, at: T0 },
         { tenantId: 'ten_1', subscriptionId: 'sub_c', statusCode: 200, at: T0 },
       ],
     );
@@ -177,9 +181,11 @@ describe('adaptive backpressure (AIMD)', () => {
       { subscriptionId: 'sub_a', perSecond: 10, signal: 'http_429' },
       { subscriptionId: 'sub_b', perSecond: ADAPTIVE.startPerSecond, signal: 'timeout' },
     ]);
-    expect(marks).toEqual([`sub_b@${new Date(recoveredAt(undefined, (await store.read('ten_1', 'sub_b')).state.adaptive!)).toISOString()}`]);
+    expect((await store.read('ten_1', 'sub_c')).version).toBe(0);
     // The reservation then spaces slots at the lowered rate, without a burst.
     const slots = await admit(store, subs.sub_a!, { slots: 3, leases: 0 }, () => T0, 1, () => 'x');
     expect(slots.slots.map((s) => s - T0)).toEqual([0, 100, 200]);
+    // A concurrency-only subscription gets a rate while it recovers, then none again.
+    expect(effectiveRate(undefined, (await store.read('ten_1', 'sub_b')).state.adaptive, T0)).toEqual({ perSecond: ADAPTIVE.startPerSecond, burst: 1 });
   });
 });

@@ -21,7 +21,7 @@
 import { DynamoDBClient, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { createRequire } from 'node:module';
-import { TABLE_INDEXES, TABLE_SCHEMA } from '../lib/herald-config.ts';
+import { TABLE_INDEXES, TABLE_SCHEMA } from '../lambdas/shared/herald-config.ts';
 
 type Item = Record<string, AttributeValue>;
 const { itemSize } = createRequire(import.meta.url)('dynalite/db/index.js') as { itemSize: (item: Item) => number };

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { build } from 'esbuild';
 import { Agent, request } from 'undici';
-import { FUNCTIONS } from '../lib/herald-config.ts';
+import { FUNCTIONS } from '../lambdas/shared/herald-config.ts';
 import { DynamoSubscriptionStore } from '../lambdas/adapters/subscription-store.ts';
 import { SqsDeliveryQueue } from '../lambdas/adapters/sqs-queue.ts';
 import { buildEnvelope } from '../lambdas/core/envelope.ts';

@@ -33,7 +33,7 @@ import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
-import { FUNCTIONS } from '../lib/herald-config.ts';
+import { FUNCTIONS } from '../lambdas/shared/herald-config.ts';
 import { dynamo, eventBridge, sqs } from '../lambdas/adapters/clients.ts';
 import { startHeraldLocal } from '../local/runtime.ts';
 import { countCapacityUnits, WRITE_OPS, type UnitTotals } from './dynamo-units.ts';

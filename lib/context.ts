@@ -1,6 +1,6 @@
 import type { Node } from 'constructs';
 import { parseEnterpriseTargets } from './enterprise-targets.ts';
-import { checkEmbedOrigin } from './herald-config.ts';
+import { checkEmbedOrigin } from '../lambdas/shared/herald-config.ts';
 import type { HeraldStackProps } from './herald-stack.ts';
 
 /**

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { validateEventPattern } from '../lambdas/core/event-pattern.ts';
-import { HERALD_EVENT_SOURCE } from './herald-config.ts';
+import { HERALD_EVENT_SOURCE } from '../lambdas/shared/herald-config.ts';
 
 /**
  * Static enterprise rule targets, configured by the operator at deploy time (stack props, or the

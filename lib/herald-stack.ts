@@ -11,7 +11,7 @@ import type { EnterpriseTarget } from './enterprise-targets.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { SelfTestReceiver } from './constructs/self-test-receiver.ts';
 import { Storage } from './constructs/storage.ts';
-import { TABLE_INDEXES } from './herald-config.ts';
+import { TABLE_INDEXES } from '../lambdas/shared/herald-config.ts';
 import { parsePortRule } from '../lambdas/core/destination-policy.ts';
 import type { TenantQuotas } from '../lambdas/core/quotas.ts';
 

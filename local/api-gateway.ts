@@ -7,7 +7,7 @@ import type {
   APIGatewayProxyResult,
   APIGatewayRequestAuthorizerEvent,
 } from 'aws-lambda';
-import { PUBLIC_CALLBACK_PREFIX, PUBLIC_ROUTES } from '../lib/herald-config.ts';
+import { PUBLIC_CALLBACK_PREFIX, PUBLIC_ROUTES } from '../lambdas/shared/herald-config.ts';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
 
 /**

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { interceptLocalhostDns, startFauxqs } from 'fauxqs';
-import { TABLE_INDEXES, TABLE_SCHEMA, TIMEOUTS } from '../lib/herald-config.ts';
+import { TABLE_INDEXES, TABLE_SCHEMA, TIMEOUTS } from '../lambdas/shared/herald-config.ts';
 
 /**
  * The AWS-compatible emulators behind the local runtime, all in-process and from npm:

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ENV, FANOUT_RULE_PATTERN, TABLE_SCHEMA } from '../lib/herald-config.ts';
+import { ENV, FANOUT_RULE_PATTERN, TABLE_SCHEMA } from '../lambdas/shared/herald-config.ts';
 import { deliveryIdFor } from '../lambdas/core/ids.ts';
 import { readFileSync } from 'node:fs';
 import { functionEnvironment, LOCAL_BUS, LOCAL_TABLE, startEmulators } from './runtime.ts';

@@ -14,7 +14,7 @@ import type {
   SQSBatchResponse,
   SQSEvent,
 } from 'aws-lambda';
-import { CONSOLE_SECURITY_HEADERS, consoleContentSecurityPolicy, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../lib/herald-config.ts';
+import { CONSOLE_SECURITY_HEADERS, consoleContentSecurityPolicy, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../lambdas/shared/herald-config.ts';
 import type { SweepReport } from '../lambdas/core/sweeper.ts';
 import { bearerToken, hashApiKey } from '../lambdas/core/api-keys.ts';
 import { LocalApiGateway } from './api-gateway.ts';

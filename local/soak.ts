@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { FANOUT_RULE_PATTERN } from '../lib/herald-config.ts';
+import { FANOUT_RULE_PATTERN } from '../lambdas/shared/herald-config.ts';
 import { deliveryKey } from '../lambdas/adapters/table-keys.ts';
 import { deliveryIdFor } from '../lambdas/core/ids.ts';
 import { functionEnvironment, LOCAL_BUS, LOCAL_TABLE, startEmulators } from './runtime.ts';

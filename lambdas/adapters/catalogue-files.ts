@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { Catalogue, type CatalogueEntry } from '#core/catalogue';
-import { ENV } from '../../lib/herald-config.ts';
+import { ENV } from '#shared/herald-config';
 
 /**
  * Loads the catalogue from one or more folders (`catalogue/<type>/v<n>.json`). The stack copies

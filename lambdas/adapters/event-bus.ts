@@ -1,6 +1,6 @@
 import { inBatches } from './batches.ts';
 import { PutEventsCommand, type PutEventsCommandOutput, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { HERALD_EVENT_SOURCE } from '../../lib/herald-config.ts';
+import { HERALD_EVENT_SOURCE } from '#shared/herald-config';
 import type { CloudEvent } from '#core/envelope';
 import type { EventPublisher, PublishOutcome } from '#core/ports';
 import { eventBridge } from './clients.ts';

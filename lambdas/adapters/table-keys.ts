@@ -1,4 +1,4 @@
-import { TABLE_SCHEMA } from '../../lib/herald-config.ts';
+import { TABLE_SCHEMA } from '#shared/herald-config';
 
 /**
  * The table's key layout: the only place key strings and index names are built. Every store

@@ -1,6 +1,6 @@
 import { decideAfterAttempt, describeFailure, judgeAnswer, type AttemptResult, type Attempt, type AttemptDecision, type DeliveryStatus } from './delivery.ts';
 import type { DeliveryJob } from './delivery-job.ts';
-import { ORDERED_MAX_RECEIVES } from '../../lib/herald-config.ts';
+import { ORDERED_MAX_RECEIVES } from '#shared/herald-config';
 import { batchEnvelope } from './batching.ts';
 import { payloadFor } from './envelope.ts';
 import { autoPausePolicyOf, pauseSubscription, releaseHeld, type HealthPorts } from './health.ts';

@@ -1,7 +1,7 @@
 import { unscheduled, type DeliveryJob } from './delivery-job.ts';
 import type { DeadLetter } from './ports.ts';
 import type { DeliverOutcome } from './deliver.ts';
-import { ORDERED_MAX_RECEIVES } from '../../lib/herald-config.ts';
+import { ORDERED_MAX_RECEIVES } from '#shared/herald-config';
 
 /**
  * The delivery path decided once: what happens to a delivery job's queue message, before an

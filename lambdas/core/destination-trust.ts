@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { HERALD_EVENT_SOURCE } from '../../lib/herald-config.ts';
+import { HERALD_EVENT_SOURCE } from '#shared/herald-config';
 
 /**
  * Which AWS resources a tenant may deliver to. Herald holds one set of AWS credentials for every

@@ -27,7 +27,7 @@ import type { AttemptObservation } from '#core/stats';
 import { SETTINGS, allowPrivateTargets, customerBusAccess, destinationTrust, optionalEnv, requireEnv, tenantMaxInFlight } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 import { processDeliveryMessage, RetryLater, tenantDemandOf, throttleDemandOf, type DeliveryWorkerPorts } from './worker.ts';
-import { TIMEOUTS } from '../../lib/herald-config.ts';
+import { TIMEOUTS } from '#shared/herald-config';
 
 const table = requireEnv('tableName');
 const throttles = new DynamoThrottleStore(table);

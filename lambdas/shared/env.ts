@@ -1,4 +1,4 @@
-import { ENV } from '../../lib/herald-config.ts';
+import { ENV } from '#shared/herald-config';
 import { parsePortRule, type PortRule } from '#core/destination-policy';
 import type { CustomerBusAccess } from '#adapters/customer-bus';
 import { parseDestinationTrust, type DestinationTrust } from '#core/destination-trust';

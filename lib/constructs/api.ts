@@ -5,7 +5,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CATALOGUE_DIR, PUBLIC_CALLBACK_PREFIX } from '../herald-config.ts';
+import { CATALOGUE_DIR, PUBLIC_CALLBACK_PREFIX } from '../../lambdas/shared/herald-config.ts';
 import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
 import { parseTenantQuotas, type TenantQuotas } from '../../lambdas/core/quotas.ts';
 import { HeraldFunction } from './herald-function.ts';

@@ -6,7 +6,7 @@ import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { buildApiReference, buildConsoleSync } from '../../console/build.ts';
-import { CONSOLE_HSTS_MAX_AGE_SECONDS, consoleContentSecurityPolicy } from '../herald-config.ts';
+import { CONSOLE_HSTS_MAX_AGE_SECONDS, consoleContentSecurityPolicy } from '../../lambdas/shared/herald-config.ts';
 
 /** The longest AWS region name (e.g. ap-southeast-5), for stacks whose region is a token. */
 const MAX_REGION_LENGTH = 14;

@@ -3,7 +3,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { HERALD_EVENT_SOURCE } from '../herald-config.ts';
+import { HERALD_EVENT_SOURCE } from '../../lambdas/shared/herald-config.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';
 import { isBusTarget, type ApiTarget, type BusTarget, type EnterpriseTarget } from '../enterprise-targets.ts';
 

@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV, FUNCTIONS } from '../herald-config.ts';
+import { ENV, FUNCTIONS } from '../../lambdas/shared/herald-config.ts';
 
 /** The repository root: entries, the lock file and the catalogue are resolved against it. */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { TABLE_INDEXES, TABLE_SCHEMA } from '../herald-config.ts';
+import { TABLE_INDEXES, TABLE_SCHEMA } from '../../lambdas/shared/herald-config.ts';
 
 export interface StorageProps {
   /** @default RemovalPolicy.RETAIN — the table holds subscriptions, secrets and the attempt log */

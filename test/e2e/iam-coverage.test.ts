@@ -12,7 +12,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import type { CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENV } from '../../lib/herald-config.ts';
+import { ENV } from '../../lambdas/shared/herald-config.ts';
 import { HeraldStack } from '../../lib/herald-stack.ts';
 import { LOCAL_BUS, LOCAL_CUSTOMER_ACCOUNT, LOCAL_TABLE, localBusArn, startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import { apiClient, eventually } from '../support/api-client.ts';

@@ -8,7 +8,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, TABLE_SCHEMA, TIMEOUTS } from '../../lib/herald-config.ts';
+import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, TABLE_SCHEMA, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
 import { heraldPropsFromContext } from '../../lib/context.ts';
 import { HeraldStack } from '../../lib/herald-stack.ts';
 

@@ -8,7 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { heraldPropsFromContext } from '../../lib/context.ts';
-import { ENV } from '../../lib/herald-config.ts';
+import { ENV } from '../../lambdas/shared/herald-config.ts';
 import { HeraldStack } from '../../lib/herald-stack.ts';
 
 function synth(context: Record<string, unknown>, id: string) {

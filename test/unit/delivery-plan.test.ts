@@ -11,7 +11,7 @@ import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { DeliverOutcome } from '../../lambdas/core/deliver.ts';
 import { KEPT_ATTEMPTS } from '../../lambdas/core/delivery.ts';
 import { jittered, RETRY_PRESETS } from '../../lambdas/core/retry-policy.ts';
-import { ORDERED_MAX_RECEIVES } from '../../lib/herald-config.ts';
+import { ORDERED_MAX_RECEIVES } from '../../lambdas/shared/herald-config.ts';
 import type { Subscription } from '../../lambdas/core/subscription.ts';
 import { processDeliveryMessage, RetryLater, type DeliveryWorkerPorts } from '../../lambdas/deliver/worker.ts';
 import { logger } from '../../lambdas/shared/observability.ts';

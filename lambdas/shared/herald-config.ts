@@ -1,4 +1,4 @@
-import { CALLBACK_PATH } from '../lambdas/core/webhook-validation.ts';
+import { CALLBACK_PATH } from '../core/webhook-validation.ts';
 
 /**
  * Facts shared by the CDK stack and the local runtime, so both build the same system:

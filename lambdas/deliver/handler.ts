@@ -26,7 +26,7 @@ import { recordBatchStats } from '#core/health';
 import type { AttemptObservation } from '#core/stats';
 import { SETTINGS, allowPrivateTargets, customerBusAccess, destinationTrust, optionalEnv, requireEnv, tenantMaxInFlight } from '#shared/env';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
-import { processDeliveryMessage, RetryLater, tenantDemandOf, throttleDemandOf, type DeliveryWorkerPorts } from './worker.ts';
+import { deliveryJobsOf, processDeliveryMessage, RetryLater, tenantDemandOf, throttleDemandOf, type DeliveryWorkerPorts } from './worker.ts';
 import { TIMEOUTS } from '#shared/herald-config';
 
 const table = requireEnv('tableName');
@@ -82,6 +82,9 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
   .handler(async (event: SQSEvent, context: Context) => {
     const observations: AttemptObservation[] = [];
     const hidden = new Set<string>();
+    // Each body parsed once for the batch's throttle and tenant-cap reservations.
+    const jobs = deliveryJobsOf(event.Records);
+    const now = ports.clock().getTime();
     // One read per subscription for the whole batch (core/caching.ts).
     const batchPorts = {
       ...ports,
@@ -89,8 +92,8 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
       // A failing subscription's health record, read once per batch and only after a failed attempt.
       degraded: degradedLookup((t, s) => ports.stats.readHealth(t, s), () => ports.clock().getTime()),
       // Throttled subscriptions reserve their slots and leases once for the whole batch.
-      throttle: new BatchThrottle(throttles, throttleDemandOf(event.Records, ports.clock().getTime()), () => ports.clock().getTime(), (s) => timeoutSecondsOf(s.destination) * 1000 + LEASE_MARGIN_MS, randomUUID),
-      ...(TENANT_CAP ? { tenantShare: new BatchTenantShare(throttles, TENANT_CAP, tenantDemandOf(event.Records, ports.clock().getTime()), () => ports.clock().getTime(), TENANT_LEASE_MS, randomUUID) } : {}),
+      throttle: new BatchThrottle(throttles, throttleDemandOf(jobs, now), () => ports.clock().getTime(), (s) => timeoutSecondsOf(s.destination) * 1000 + LEASE_MARGIN_MS, randomUUID),
+      ...(TENANT_CAP ? { tenantShare: new BatchTenantShare(throttles, TENANT_CAP, tenantDemandOf(jobs, now), () => ports.clock().getTime(), TENANT_LEASE_MS, randomUUID) } : {}),
     };
     const run = async (record: SQSRecord) => {
       try {

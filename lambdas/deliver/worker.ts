@@ -24,12 +24,9 @@ export type DeliveryWorkerPorts = DeliverPorts & {
  * reservation covers them all: a rate slot for each job due now without one, a lease for each
  * job due now. Subscriptions without limits ignore their count.
  */
-export function throttleDemandOf(records: SQSRecord[], now: number): Map<string, { slots: number; leases: number }> {
+export function throttleDemandOf(jobs: readonly DeliveryJob[], now: number): Map<string, { slots: number; leases: number }> {
   const demand = new Map<string, { slots: number; leases: number }>();
-  for (const record of records) {
-    const parsed = deliveryJobSchema.safeParse(safeJson(record.body));
-    if (!parsed.success) continue;
-    const job = parsed.data;
+  for (const job of jobs) {
     if (job.notBefore && Date.parse(job.notBefore) > now) continue;
     const key = `${job.tenantId}#${job.subscriptionId}`;
     const entry = demand.get(key) ?? { slots: 0, leases: 0 };
@@ -44,16 +41,23 @@ export function throttleDemandOf(records: SQSRecord[], now: number): Map<string,
  * Records per tenant that may ask for a lease on the tenant's cap in this batch: delivery jobs
  * due now, or back a moment before their rate slot (they sleep the rest, core/delivery-plan.ts).
  */
-export function tenantDemandOf(records: SQSRecord[], now: number): Map<string, number> {
+export function tenantDemandOf(jobs: readonly DeliveryJob[], now: number): Map<string, number> {
   const demand = new Map<string, number>();
-  for (const record of records) {
-    const parsed = deliveryJobSchema.safeParse(safeJson(record.body));
-    if (!parsed.success) continue;
-    const job = parsed.data;
+  for (const job of jobs) {
     if (job.notBefore && Date.parse(job.notBefore) - now > SLOT_SLEEP_MS) continue;
     demand.set(job.tenantId, (demand.get(job.tenantId) ?? 0) + 1);
   }
   return demand;
+}
+
+/** The batch's delivery jobs, each body parsed once for the demand counts above (others are skipped here). */
+export function deliveryJobsOf(records: readonly SQSRecord[]): DeliveryJob[] {
+  const jobs: DeliveryJob[] = [];
+  for (const record of records) {
+    const parsed = deliveryJobSchema.safeParse(safeJson(record.body));
+    if (parsed.success) jobs.push(parsed.data);
+  }
+  return jobs;
 }
 
 function safeJson(text: string): unknown {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { admitTenant, BatchTenantShare, capWaitMs, MAX_CAP_WAIT_MS, TENANT_SCOPE } from '../../lambdas/core/tenant-share.ts';
 import { LEASE_WAIT_MS } from '../../lambdas/core/delivery-plan.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
-import { processDeliveryMessage, tenantDemandOf, type DeliveryWorkerPorts } from '../../lambdas/deliver/worker.ts';
+import { deliveryJobsOf, processDeliveryMessage, tenantDemandOf, type DeliveryWorkerPorts } from '../../lambdas/deliver/worker.ts';
 import type { SQSRecord } from 'aws-lambda';
 import { InMemoryThrottleStore } from '../support/in-memory-ports.ts';
 
@@ -106,13 +106,13 @@ describe('tenantDemandOf', () => {
     const event = { specversion: '1.0', id: 'evt_1', source: 'urn:test', type: 'order.created', time: '2026-12-01T00:00:00Z', subject: 'o1', datacontenttype: 'application/json', tenantid: 'ten_a' };
     const record = (body: unknown) => ({ body: JSON.stringify(body) }) as SQSRecord;
     const demand = tenantDemandOf(
-      [
+      deliveryJobsOf([
         record({ ...job(), event }),
         record({ ...job({ tenantId: 'ten_b' }), event }),
         record({ ...job({ tenantId: 'ten_b', notBefore: new Date(T0 + 500).toISOString(), slotAt: new Date(T0 + 500).toISOString() }), event }),
         record({ ...job({ tenantId: 'ten_b', notBefore: new Date(T0 + 60_000).toISOString() }), event }),
         record({ kind: 'flush', tenantId: 'ten_c' }),
-      ],
+      ]),
       T0,
     );
     expect(Object.fromEntries(demand)).toEqual({ ten_a: 1, ten_b: 2 });

@@ -203,6 +203,7 @@ export function apiDestinationsPerMillion(subscriptionsPerEvent: number, p: Pric
 export interface IdleInventory {
   /** The stack's X-Ray sampling rule, if it has one (else the account's default rule). */
   samplingRule?: { fixedRate: number; reservoirPerSecond: number };
+  /** Alarm metrics: CloudWatch bills a standard alarm per metric it evaluates (a metric-math alarm, each metric in its expression). */
   alarms: number;
   dashboards: number;
   customMetrics: { name: string; publishedWhenIdle: boolean }[];

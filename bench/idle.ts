@@ -23,16 +23,13 @@ export function synthesizedTemplate(): Record<string, Resource> {
 export function customMetricNames(root = new URL('..', import.meta.url).pathname): { name: string; publishedWhenIdle: boolean }[] {
   const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
   const names = new Set<string>();
+  // None is published while idle: the sweeper's two only when a sweep repaired something.
   const idle = new Set<string>();
-  const sweepReport = readFileSync(join(root, 'lambdas/core/sweeper.ts'), 'utf8').match(/export interface SweepReport \{([\s\S]*?)\n\}/)?.[1] ?? '';
-  const sweepKeys = [...sweepReport.matchAll(/^\s+(\w+):/gm)].map((m) => m[1]!);
   for (const file of files(join(root, 'lambdas'))) {
     for (const m of readFileSync(file, 'utf8').matchAll(/addMetric\(\s*([`'])(.*?)\1/g)) {
       const name = m[2]!;
-      // The sweeper publishes only what a sweep did (non-zero counts): none while idle.
-      if (name === 'sweep_${name}') for (const k of sweepKeys) names.add(`sweep_${k}`);
       // Outcomes of an attempt (lambdas/core/deliver.ts DeliverOutcome): succeeded, retry, failed, held.
-      else if (name === 'deliveries_${outcome.kind}') for (const k of ['succeeded', 'retry', 'failed', 'held']) names.add(`deliveries_${k}`);
+      if (name === 'deliveries_${outcome.kind}') for (const k of ['succeeded', 'retry', 'failed', 'held']) names.add(`deliveries_${k}`);
       else names.add(name);
     }
   }
@@ -56,7 +53,9 @@ export function idleInventory() {
     return (30 * 24 * 60) / minutes;
   };
   return {
-    alarms: of('AWS::CloudWatch::Alarm').length,
+    // Billed per metric an alarm evaluates: a metric-math alarm counts each metric in its expression.
+    alarms: of('AWS::CloudWatch::Alarm').reduce((a, r) => a + Math.max(1, (r.Properties?.Metrics ?? []).filter((m: { MetricStat?: unknown }) => m.MetricStat).length), 0),
+    alarmResources: of('AWS::CloudWatch::Alarm').length,
     dashboards: of('AWS::CloudWatch::Dashboard').length,
     customMetrics: customMetricNames(),
     apiMethodsWithDetailedMetrics: stagesWithMetrics.length > 0 ? methods.length : 0,

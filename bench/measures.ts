@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { build } from 'esbuild';
 import { Agent, request } from 'undici';
 import { FUNCTIONS } from '../lambdas/shared/herald-config.ts';
@@ -52,6 +52,24 @@ function timed(): () => { ms: number; cpuUs: number } {
   };
 }
 
+const benchEvent = (tenantId: string, i: number) =>
+  buildEnvelope({ tenantId, id: `bench-${i}`, type: 'order.created', subject: `o-${i}`, data: { orderId: `o-${i}`, status: 'CREATED' } }, 'urn:bench', new Date());
+
+/** One delivery job as the event source mapping hands it to the deliver function (first receive). */
+export function deliveryRecord(tenantId: string, subscriptionId: string, i: number): SQSRecord {
+  return {
+    messageId: `m-${i}`,
+    receiptHandle: `r-${i}`,
+    body: JSON.stringify({ v: 1, deliveryId: newId('dlv'), tenantId, subscriptionId, event: benchEvent(tenantId, i), attemptOffset: 0, createdAt: new Date().toISOString() }),
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'bench', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:bench',
+    awsRegion: 'us-east-1',
+  };
+}
+
 /**
  * `deliveries` through the real deliver handler (attempt log and statistics written to the local
  * DynamoDB), `batches` of 10 in flight as the event source mapping would run them, then the same
@@ -68,19 +86,8 @@ export async function workerEfficiency(options: {
 }) {
   const { deliveries, batchesInFlight } = options;
   const batches = Math.ceil(deliveries / 10);
-  const event = (i: number) =>
-    buildEnvelope({ tenantId: options.tenantId, id: `bench-${i}`, type: 'order.created', subject: `o-${i}`, data: { orderId: `o-${i}`, status: 'CREATED' } }, 'urn:bench', new Date());
-  const record = (i: number) => ({
-    messageId: `m-${i}`,
-    receiptHandle: `r-${i}`,
-    body: JSON.stringify({ v: 1, deliveryId: newId('dlv'), tenantId: options.tenantId, subscriptionId: options.subscriptionId, event: event(i), attemptOffset: 0, createdAt: new Date().toISOString() }),
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'bench', ApproximateFirstReceiveTimestamp: String(Date.now()) },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:bench',
-    awsRegion: 'us-east-1',
-  });
+  const event = (i: number) => benchEvent(options.tenantId, i);
+  const record = (i: number) => deliveryRecord(options.tenantId, options.subscriptionId, i);
   const context = { functionName: 'bench-deliver', getRemainingTimeInMillis: () => 100_000, awsRequestId: 'bench' } as unknown as Context;
   // Warm up both paths (connections, JIT) before measuring.
   await options.deliver({ Records: [record(-1)] } as SQSEvent, context);

@@ -10,6 +10,7 @@ import type { HeraldStackProps } from './herald-stack.ts';
 export const HERALD_CONTEXT_KEYS = [
   'herald:allowPrivateTargets',
   'herald:alarmEmail',
+  'herald:dashboard',
   'herald:customerBusAccounts',
   'herald:customerBusRoleName',
   'herald:enterpriseTargets',
@@ -68,6 +69,8 @@ export function heraldPropsFromContext(node: Node): HeraldStackProps {
   return {
     allowPrivateTargets: flag(get('herald:allowPrivateTargets')),
     alarmEmail: get('herald:alarmEmail') || undefined,
+    // A CloudWatch dashboard of the alarms' signals and Herald's metrics ($3 a month beyond an account's three free ones). @default false
+    dashboard: flag(get('herald:dashboard')),
     customerBusAccounts: list(get('herald:customerBusAccounts')),
     // @default herald-<stack name>-customer-bus-<region>
     customerBusRoleName: get('herald:customerBusRoleName') || undefined,

@@ -20,6 +20,8 @@ export interface HeraldStackProps extends StackProps {
   readonly allowPrivateTargets?: boolean;
   /** Email address for operator alarms. @default none */
   readonly alarmEmail?: string;
+  /** A CloudWatch dashboard of the operator signals. @default false */
+  readonly dashboard?: boolean;
   /** Accounts whose EventBridge buses subscriptions may deliver to. @default any account */
   readonly customerBusAccounts?: string[];
   /**
@@ -194,6 +196,7 @@ export class HeraldStack extends Stack {
       fanoutRule: this.delivery.fanoutRule,
       bus: this.bus.bus,
       alarmEmail: props.alarmEmail,
+      dashboard: props.dashboard,
     });
 
     if (props.selfTestReceiver) {

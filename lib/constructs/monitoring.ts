@@ -33,6 +33,8 @@ export interface MonitoringProps {
   readonly bus: events.IEventBus;
   /** Where alarm notifications go by email. @default no email subscription */
   readonly alarmEmail?: string;
+  /** Add the dashboard (it costs $3 a month beyond an account's three free ones; the alarms do not need it). */
+  readonly dashboard?: boolean;
   /**
    * Delivery jobs due now (visible) that the deliver function has not picked up: the queue never
    * dropped below this many for 15 minutes. @default 500
@@ -54,13 +56,13 @@ export const NEAR_TIMEOUT_SHARE = 0.8;
 /**
  * Operator alarms to an SNS topic (new dead letters on every DLQ, a delivery backlog, old
  * ordered deliveries, messages in flight near SQS's limit, fan-out failures, table throttling,
- * function errors, throttles and durations near the timeout, API 5xx), and a dashboard of the
- * same signals plus Herald's own delivery metrics.
+ * function errors, throttles and durations near the timeout, API 5xx), and, when asked for, a
+ * dashboard of the same signals plus Herald's own delivery metrics.
  */
 export class Monitoring extends Construct {
   public readonly topic: sns.Topic;
   public readonly alarms: cloudwatch.Alarm[] = [];
-  public readonly dashboard: cloudwatch.Dashboard;
+  public readonly dashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -182,20 +184,22 @@ export class Monitoring extends Construct {
     alarm('LoopDetected', herald('loop_detected'), 0,
       'An event Herald delivered reached the Herald bus and was dropped: some bus or rule sends Herald its own deliveries back. Find the event id in the fan-out logs.');
 
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard');
-    this.dashboard.addWidgets(
+    if (!props.dashboard) return;
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard');
+    this.dashboard = dashboard;
+    dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Delivery queue', left: [props.deliveryQueue.metricApproximateNumberOfMessagesVisible(), props.deliveryQueue.metricApproximateAgeOfOldestMessage()] }),
       new cloudwatch.GraphWidget({ title: 'Dead letters', left: [props.deadLetterQueue.metricApproximateNumberOfMessagesVisible(), props.fanoutDeadLetterQueue.metricApproximateNumberOfMessagesVisible()] }),
       new cloudwatch.GraphWidget({ title: 'API', left: [props.apiStage.metricCount(), props.apiStage.metricClientError(), props.apiStage.metricServerError()], right: [props.apiStage.metricLatency()] }),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Deliveries',
         left: [herald('deliveries_succeeded'), herald('deliveries_retry'), herald('deliveries_failed'), herald('deliveries_held')],
       }),
       new cloudwatch.GraphWidget({ title: 'Endpoint response time', left: [herald('attempt_duration', 'p50'), herald('attempt_duration', 'p95')] }),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       ...Object.entries(props.functions).map(
         ([name, fn]) => new cloudwatch.GraphWidget({ title: `${name} function`, left: [fn.metricInvocations(), fn.metricErrors(), fn.metricThrottles()], right: [fn.metricDuration()] }),
       ),

@@ -34,6 +34,7 @@ const ACCEPTED_WARNINGS: { rule: string; resource: RegExp; reason: string }[] = 
 const EVERY_CONTEXT: Record<(typeof HERALD_CONTEXT_KEYS)[number], unknown> = {
   'herald:allowPrivateTargets': true,
   'herald:alarmEmail': 'ops@example.com',
+  'herald:dashboard': true,
   'herald:customerBusAccounts': '111122223333,444455556666',
   'herald:customerBusRoleName': 'herald-lint-bus-writer',
   'herald:enterpriseTargets': [

@@ -286,7 +286,6 @@ describe('monitoring', () => {
     expect(metrics).toEqual(expect.arrayContaining(['ApproximateNumberOfMessagesVisible', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateAgeOfOldestMessage', 'Errors', 'Throttles', 'Duration', '5XXError']));
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions[0].Ref).toMatch(/AlarmTopic/);
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
-    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
   it('alarms on fan-out failures: the fan-out DLQ and failed rule invocations', () => {
@@ -305,8 +304,15 @@ describe('monitoring', () => {
     expect(loop?.Properties).toMatchObject({ Namespace: 'Herald', Threshold: 0, Statistic: 'Sum' });
   });
 
-  it('charts the functions’ own delivery metrics (EMF, namespace Herald) on the dashboard', () => {
-    const [dashboard] = resources('AWS::CloudWatch::Dashboard');
+  it('adds no dashboard unless asked (it costs $3 a month; the alarms do not need it)', () => {
+    expect(resources('AWS::CloudWatch::Dashboard')).toHaveLength(0);
+  });
+
+  it('charts the functions’ own delivery metrics (EMF, namespace Herald) on the dashboard herald:dashboard adds', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const withDashboard = Template.fromStack(new HeraldStack(app, 'Dashboard', { alarmEmail: 'ops@example.com', dashboard: true }));
+    withDashboard.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const [dashboard] = Object.values(withDashboard.findResources('AWS::CloudWatch::Dashboard')) as Resource[];
     const body = JSON.stringify(dashboard!.Properties.DashboardBody);
     for (const metric of ['deliveries_succeeded', 'deliveries_retry', 'deliveries_failed', 'deliveries_held', 'attempt_duration']) {
       expect(body).toContain(metric);

@@ -11,6 +11,7 @@ import type { EnterpriseTarget } from './enterprise-targets.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { SelfTestReceiver } from './constructs/self-test-receiver.ts';
 import { Storage } from './constructs/storage.ts';
+import { TRACING_CONTEXT } from './constructs/herald-function.ts';
 import { TABLE_INDEXES } from '../lambdas/shared/herald-config.ts';
 import { parsePortRule } from '../lambdas/core/destination-policy.ts';
 import type { TenantQuotas } from '../lambdas/core/quotas.ts';
@@ -129,6 +130,8 @@ export class HeraldStack extends Stack {
   constructor(scope: Construct, id: string, props: HeraldStackProps = {}) {
     // Termination protection on unless the operator turns it off (herald:terminationProtection=false).
     super(scope, id, { ...props, terminationProtection: props.terminationProtection ?? true });
+    // Every function's bundle follows the tracing mode (no X-Ray SDK when off): set before any is created.
+    this.node.setContext(TRACING_CONTEXT, props.tracing ?? 'sampled');
     const adminKeyHash = new CfnParameter(this, 'AdminKeyHash', {
       type: 'String',
       noEcho: true,

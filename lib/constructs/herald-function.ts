@@ -14,6 +14,9 @@ import { ENV, FUNCTIONS } from '../../lambdas/shared/herald-config.ts';
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export type FunctionName = keyof typeof FUNCTIONS;
+
+/** The context key the stack sets to its tracing mode, read here for the bundle. */
+export const TRACING_CONTEXT = 'herald:tracing';
 export type EnvValues = Partial<Record<keyof typeof ENV, string>>;
 
 export interface HeraldFunctionProps {
@@ -38,6 +41,15 @@ export interface HeraldFunctionProps {
   readonly workers?: string[];
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * esbuild aliases for a function's bundle. With tracing off (`herald:tracing=off`, which the
+ * stack puts in its context) the Powertools tracer and its middleware become no-ops
+ * (lambdas/shared/tracer-off/), so the X-Ray SDK is neither bundled nor loaded at init.
+ */
+export function bundleAliases(tracing: 'sampled' | 'full' | 'off'): Record<string, string> {
+  return tracing === 'off' ? { '@aws-lambda-powertools/tracer': join(REPO_ROOT, 'lambdas/shared/tracer-off') } : {};
 }
 
 /**
@@ -110,6 +122,7 @@ export class HeraldFunction extends Construct {
         // Some dependencies still call require(); give ESM bundles one.
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
         externalModules: [],
+        esbuildArgs: Object.fromEntries(Object.entries(bundleAliases(this.node.tryGetContext(TRACING_CONTEXT) ?? 'sampled')).map(([from, to]) => [`--alias:${from}`, to])),
         commandHooks,
       },
     });

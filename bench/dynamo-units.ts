@@ -32,8 +32,8 @@ const units = (item: Item | undefined) => (item ? Math.max(1, Math.ceil(itemSize
 const same = (a: AttributeValue | undefined, b: AttributeValue | undefined) => JSON.stringify(a) === JSON.stringify(b);
 
 function projected(item: Item, index: (typeof TABLE_INDEXES)[number]): Item {
-  if (!('keysOnly' in index)) return item;
-  const keys = [TABLE_SCHEMA.partitionKey, TABLE_SCHEMA.sortKey, index.partitionKey, index.sortKey];
+  if (index.projection === 'ALL') return item;
+  const keys = [TABLE_SCHEMA.partitionKey, TABLE_SCHEMA.sortKey, index.partitionKey, index.sortKey, ...(index.projection === 'INCLUDE' ? index.include : [])];
   return Object.fromEntries(keys.filter((k) => item[k]).map((k) => [k, item[k]!]));
 }
 

@@ -32,8 +32,8 @@ const units = (item: Item | undefined) => (item ? Math.max(1, Math.ceil(itemSize
 const same = (a: AttributeValue | undefined, b: AttributeValue | undefined) => JSON.stringify(a) === JSON.stringify(b);
 
 function projected(item: Item, index: (typeof TABLE_INDEXES)[number]): Item {
-  if (!('keysOnly' in index)) return item;
-  const keys = [TABLE_SCHEMA.partitionKey, TABLE_SCHEMA.sortKey, index.partitionKey, index.sortKey];
+  if (index.projection === 'ALL') return item;
+  const keys = [TABLE_SCHEMA.partitionKey, TABLE_SCHEMA.sortKey, index.partitionKey, index.sortKey, ...(index.projection === 'INCLUDE' ? index.include : [])];
   return Object.fromEntries(keys.filter((k) => item[k]).map((k) => [k, item[k]!]));
 }
 
@@ -86,6 +86,11 @@ export interface UnitTotals {
   largestItem?: { bytes: number; kind: string };
   /** Sizes of each delivery item (kind DLV…) after each write, in order: its growth per attempt. */
   deliverySizes?: Map<string, number[]>;
+  /**
+   * Write units (table and indexes) of each write to a delivery's partition, with the attempt it
+   * belongs to: an attempt item's `number`, the summary's `attemptCount` after the write.
+   */
+  deliveryWrites?: { delivery: string; attempt: number; units: number }[];
   /** Write units by operation and item kind (the key's leading word), e.g. `UpdateItem DLV/#DLV`. */
   byKind?: Map<string, number>;
 }
@@ -148,6 +153,10 @@ export function countCapacityUnits(client: { middlewareStack: { add: (mw: any, o
             if (itemKind.startsWith('DLV') && totals.deliverySizes) {
               if (!totals.deliverySizes.has(keyString)) totals.deliverySizes.set(keyString, []);
               totals.deliverySizes.get(keyString)!.push(size);
+            }
+            if (itemKind.startsWith('DLV') && totals.deliveryWrites) {
+              const attempt = Number(a.number?.N ?? a.attemptCount?.N ?? 0);
+              totals.deliveryWrites.push({ delivery: String(targets[i]!.key[TABLE_SCHEMA.partitionKey]?.S), attempt, units: u.table + u.indexes });
             }
           } else totals.stored?.delete(keyString);
           totals.byKind?.set(label, (totals.byKind.get(label) ?? 0) + u.table + u.indexes);

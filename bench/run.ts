@@ -41,8 +41,9 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { apiDestinationsPerMillion, attemptsWithin, authorizerInvocations, costLines, floorPerMillion, idleMonthly, kmsRotationAfterYears, perMillion, recomputeFromReport, round, roundLines, total, xrayTracesPerRequest, type FunctionName, type ReportedPerEvent, type Usage } from './cost-model.ts';
 import { idleInventory } from './idle.ts';
 import { baseDelaySeconds, maxAttemptsOf, RETRY_PRESETS, type ResolvedRetryPolicy } from '../lambdas/core/retry-policy.ts';
-import { RESPONSE_EXCERPT_BYTES } from '../lambdas/core/delivery.ts';
+import { RESPONSE_EXCERPT_BYTES, type Attempt } from '../lambdas/core/delivery.ts';
 import { buildEnvelope } from '../lambdas/core/envelope.ts';
+import { DynamoDeliveryStore } from '../lambdas/adapters/delivery-store.ts';
 import { coldStarts, deliveryRecord, fanoutAtScale, fastReceiver, workerEfficiency } from './measures.ts';
 import { apiLatencyUnderHostileFanout, worstFilterCosts } from './hostile-filters.ts';
 
@@ -159,7 +160,7 @@ const herald = await startHeraldLocal({
     }
   },
 });
-const capacity: UnitTotals = { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, byKind: new Map(), stored: new Map(), largestItem: { bytes: 0, kind: '' }, deliverySizes: new Map(), transactions: 0 };
+const capacity: UnitTotals = { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, byKind: new Map(), stored: new Map(), largestItem: { bytes: 0, kind: '' }, deliverySizes: new Map(), deliveryWrites: [], transactions: 0 };
 countCalls(dynamo() as never, 'DynamoDB');
 countCapacityUnits(dynamo() as never, capacity, () => counting);
 countCalls(sqs() as never, 'SQS');
@@ -671,13 +672,63 @@ function costOf(s: ScenarioResult, failedAttemptCost?: number) {
   };
 }
 
+/** Write units of each attempt number, summed over the deliveries a scenario wrote (capacity.deliveryWrites). */
+function unitsByAttempt(): Map<number, number[]> {
+  const perDelivery = new Map<string, Map<number, number>>();
+  for (const w of capacity.deliveryWrites!) {
+    const attempts = perDelivery.get(w.delivery) ?? new Map<number, number>();
+    attempts.set(w.attempt, (attempts.get(w.attempt) ?? 0) + w.units);
+    perDelivery.set(w.delivery, attempts);
+  }
+  const byAttempt = new Map<number, number[]>();
+  for (const attempts of perDelivery.values()) for (const [n, units] of attempts) byAttempt.set(n, [...(byAttempt.get(n) ?? []), units]);
+  return byAttempt;
+}
+
+const mean = (values: number[]) => (values.length ? round(values.reduce((a, v) => a + v, 0) / values.length, 2) : 0);
+
+/**
+ * The delivery log at high attempt numbers, which a run through the queue cannot reach in
+ * minutes: 1,000 failed attempts of one delivery (each with a full response excerpt) recorded
+ * through the real store on the local table, every write counted by AWS's rules (index copies
+ * and key moves included). Reports the write units of each range of attempt numbers.
+ */
+async function deliveryLogAtScale(attempts = 1000) {
+  const store = new DynamoDeliveryStore(process.env.TABLE_NAME!);
+  const delivery = { id: 'dlv_BENCHLOGATSCALE0000000000', tenantId: 'ten_bench', subscriptionId: 'sub_bench', eventId: 'evt_bench', eventType: 'order.created', subject: 'bench', createdAt: new Date().toISOString() };
+  capacity.deliveryWrites!.length = 0;
+  Object.assign(capacity, { largestItem: { bytes: 0, kind: '' } });
+  counting = true;
+  for (let number = 1; number <= attempts; number++) {
+    const at = new Date(Date.now() + number * 1000).toISOString();
+    const last = number === attempts;
+    const attempt: Attempt = { number, at, durationMs: 15_000, statusCode: 503, error: 'http_status', responseExcerpt: DEAD_BODY.slice(0, RESPONSE_EXCERPT_BYTES), ...(last ? {} : { nextAttemptAt: at }) };
+    await store.recordAttempt({
+      delivery: { ...delivery, status: last ? 'failed' : 'pending', ...(last ? { finishedAt: at, reason: 'retry policy exhausted' } : { nextAttemptAt: at }) },
+      attempt,
+      status: last ? 'failed' : 'pending',
+      retentionDays: 30,
+    });
+  }
+  counting = false;
+  const byAttempt = unitsByAttempt();
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => byAttempt.get(from + i)?.[0] ?? 0);
+  const ranges = { '1 (creates the record)': range(1, 1), '2-20': range(2, 20), '21-100': range(21, 100), [`${attempts - 100}-${attempts - 1}`]: range(attempts - 100, attempts - 1), [`${attempts} (exhausted: dead letter)`]: range(attempts, attempts) };
+  return {
+    attempts,
+    writeUnitsPerAttempt: Object.fromEntries(Object.entries(ranges).map(([name, units]) => [name, { mean: mean(units), max: Math.max(...units) }])),
+    largestItem: { ...capacity.largestItem! },
+  };
+}
+
 /**
  * One endpoint dead (answers 503 with an error page longer than the response excerpt) for a
  * simulated 24 h: the attempts each retry policy schedules in 24 h come from its preset
  * (lambdas/core/retry-policy.ts, base delays), the cost of one failed attempt is measured here
- * once (a schedule of 1 s retries), and the delivery item's growth per attempt (each attempt
- * appended with its response excerpt; ALL-projection indexes copy it) is measured and carried
- * into the write units of every later attempt.
+ * once (a schedule of 1 s retries, through the queue and the deliver function) with the write
+ * units of each attempt number, and again at high attempt numbers through the store alone
+ * (deliveryLogAtScale). Each attempt writes items of fixed size (README "Storage layout"), so
+ * every attempt of the 24 h costs what the measured ones cost.
  */
 async function deadEndpoint(deliveries: number, attemptsEach: number) {
   counting = false;
@@ -698,33 +749,27 @@ async function deadEndpoint(deliveries: number, attemptsEach: number) {
     await herald.settle();
   });
   const attempts = deadReceived;
-  const sizes = [...capacity.deliverySizes!.values()].filter((v) => v.length > 2);
-  const growth = sizes.length ? sizes.reduce((a, v) => a + (v[v.length - 1]! - v[1]!) / (v.length - 2), 0) / sizes.length : 0;
-  const firstSize = sizes.length ? sizes.reduce((a, v) => a + v[1]!, 0) / sizes.length : 0;
+  const byAttempt = unitsByAttempt();
+  const middle = [...byAttempt].filter(([n]) => n > 1 && n < attemptsEach).flatMap(([, units]) => units);
   const writesOnDelivery = [...capacity.byKind!].filter(([k]) => k.includes('DLV')).reduce((a, [, v]) => a + v, 0);
+  const largestItem = { ...capacity.largestItem! };
+  const peakMessages = { ...peak };
   const lines = costLines(r.usage, prices);
-  // Per attempt: the deliver function, SQS, reads, logs, X-Ray, and writes other than the delivery
-  // item's; the event's own costs (API, fan-out, EventBridge, its storage) are paid once, not per attempt.
+  // Per attempt: the deliver function, SQS, reads, logs, X-Ray, and every write (the delivery's
+  // included: fixed per attempt now); the event's own costs (API, fan-out, EventBridge, its
+  // storage) are paid once, not per attempt.
   const perAttemptKeys = Object.keys(lines).filter((k) => /^(lambda\.deliver|sqs|dynamodb\.reads|dynamodb\.writes|cloudwatch|xray)/.test(k));
-  const dlvUnits = writesOnDelivery;
-  const perAttemptOther = (perAttemptKeys.reduce((a, k) => a + lines[k]!, 0) - (dlvUnits / 1e6) * prices.dynamodb.perMillionWriteRequestUnits) / attempts;
-  // Units per KB-unit of the delivery item: the table's copy and every ALL-projection index holding it.
-  const kbUnitsWritten = [...capacity.deliverySizes!.values()].flat().reduce((a, size) => a + Math.max(1, Math.ceil(size / 1024)), 0);
-  const copies = dlvUnits / Math.max(1, kbUnitsWritten);
+  const perAttempt = perAttemptKeys.reduce((a, k) => a + lines[k]!, 0) / attempts;
+  const atScale = await deliveryLogAtScale();
   const policies = { default: RETRY_PRESETS.default.policy, fulfillmenttools: RETRY_PRESETS.fulfillmenttools.policy } as Record<string, ResolvedRetryPolicy>;
   const presets = Object.fromEntries(
     Object.entries(policies).map(([name, policy]) => {
       const delayAfter = (attempt: number) => (attempt >= maxAttemptsOf(policy) ? undefined : baseDelaySeconds(policy, attempt));
       const n = attemptsWithin(86400, delayAfter);
-      let usd = 0;
-      let size = firstSize;
-      for (let k = 1; k <= n; k++) {
-        usd += perAttemptOther + ((copies * Math.ceil(size / 1024)) / 1e6) * prices.dynamodb.perMillionWriteRequestUnits;
-        if (k < n) size += growth;
-      }
-      // Kept for the retention at its final size, in the table and its copies.
-      const storageUsd = ((copies * (size + 100)) / 2 ** 30) * (RETENTION_DAYS / 30) * (prices.dynamodb.storagePerGbMonth + prices.dynamodb.pitrPerGbMonth);
-      return [name, { attemptsIn24h: n, usdPerDeadDelivery24h: round(usd + storageUsd, 6), usdPerMillionFailedAttempts: round(((usd + storageUsd) / n) * 1e6, 2), deliveryItemBytesAfter24h: Math.round(size), itemCopies: round(copies, 2), fitsIn400KB: size <= 400 * 1024 }];
+      // Kept for the retention: the summary and up to 20 attempt items (≤ 1.3 KB each), with the gsi3/gsi4 entries.
+      const bytes = 1024 + Math.min(n, 20) * 1400 + 2 * 200;
+      const storageUsd = (bytes / 2 ** 30) * (RETENTION_DAYS / 30) * (prices.dynamodb.storagePerGbMonth + prices.dynamodb.pitrPerGbMonth);
+      return [name, { attemptsIn24h: n, usdPerDeadDelivery24h: round(n * perAttempt + storageUsd, 6), usdPerMillionFailedAttempts: round(((n * perAttempt + storageUsd) / n) * 1e6, 2), storedBytes: bytes }];
     }),
   );
   return {
@@ -733,17 +778,20 @@ async function deadEndpoint(deliveries: number, attemptsEach: number) {
     attemptsMeasured: attempts,
     responseBodyBytes: DEAD_BODY.length,
     responseExcerptBytes: RESPONSE_EXCERPT_BYTES,
-    deliveryItemBytesAtFirstAttempt: Math.round(firstSize),
-    deliveryItemGrowthPerAttemptBytes: Math.round(growth),
-    deliveryWriteUnitsPerAttempt: round(dlvUnits / attempts, 3),
-    deliveryItemCopies: round(copies, 2),
-    usdPerAttemptExcludingDeliveryItemWrites: round(perAttemptOther, 8),
+    // Through the queue, per attempt number: the first creates the record, the last dead-letters it.
+    writeUnitsPerFailedAttempt: {
+      first: mean(byAttempt.get(1) ?? []),
+      [`2-${attemptsEach - 1}`]: { mean: mean(middle), max: middle.length ? Math.max(...middle) : 0 },
+      last: mean(byAttempt.get(attemptsEach) ?? []),
+    },
+    deliveryWriteUnitsPerAttempt: round(writesOnDelivery / attempts, 3),
+    deliveryLogAtScale: atScale,
     usdPerMillionFailedAttemptsMeasured: round((total(lines) / attempts) * 1e6, 2),
     linesPerMillionFailedAttempts: roundLines(perMillion(lines, attempts)),
     presets,
-    largestItem: { ...capacity.largestItem! },
-    peakMessages: { ...peak },
-    note: 'time compressed: the cost of one failed attempt is measured on 1 s retries; the presets\' 24 h attempt counts come from their base delays; each later attempt writes the larger item',
+    largestItem,
+    peakMessages,
+    note: 'time compressed: the cost of one failed attempt is measured on 1 s retries; the presets\' 24 h attempt counts come from their base delays; deliveryLogAtScale records 1,000 attempts through the store alone',
   };
 }
 let deadReceived = 0;
@@ -759,6 +807,7 @@ function resetCounters() {
   capacity.byKind!.clear();
   capacity.stored!.clear();
   capacity.deliverySizes!.clear();
+  capacity.deliveryWrites!.length = 0;
   deliverRuns.invocations = 0;
   deliverRuns.ms = 0;
   sweepRuns.invocations = 0;

@@ -257,10 +257,15 @@ function lastAttempt(d: Delivery): string {
   return a.statusCode !== undefined ? String(a.statusCode) : (a.error ?? '-');
 }
 
+/** Lists carry the latest attempt only: the count is `attemptCount`. */
+function attemptsOf(d: Delivery): number {
+  return d.attemptCount ?? d.attempts.length;
+}
+
 function deliveryRows(items: Delivery[]): string {
   return table(
     ['ID', 'STATUS', 'EVENT TYPE', 'SUBJECT', 'ATTEMPTS', 'LAST', 'CREATED'],
-    items.map((d) => [d.id, d.status, d.eventType, d.subject, d.attempts.length, lastAttempt(d), d.createdAt]),
+    items.map((d) => [d.id, d.status, d.eventType, d.subject, attemptsOf(d), lastAttempt(d), d.createdAt]),
   );
 }
 
@@ -490,7 +495,7 @@ async function tail(ctx: Ctx): Promise<number> {
   const lines = positiveInt('lines', values.lines) ?? 10;
   const interval = positiveInt('interval-ms', values['interval-ms']) ?? 1000;
   const seen = new Map<string, string>();
-  const stateOf = (d: Delivery) => `${d.status}/${d.attempts.length}/${d.attempts.at(-1)?.at ?? ''}`;
+  const stateOf = (d: Delivery) => `${d.status}/${attemptsOf(d)}/${d.attempts.at(-1)?.at ?? ''}`;
   const emit = (d: Delivery) => io.out(values.json ? JSON.stringify(d) : deliveryLine(d));
   const query = { ...(values.tenant !== undefined ? { tenantId: values.tenant } : {}), limit: 100 };
   const poll = async () => {
@@ -633,7 +638,7 @@ async function dispatch(command: string, ctx: Ctx): Promise<number> {
       const query = { ...pageQuery(values), ...(values.subscription !== undefined ? { subscriptionId: values.subscription } : {}) };
       const data = await call(client.GET('/v1/dead-letters', { params: { query } }), url);
       const items = data.items as Delivery[];
-      ctx.print(data, () => table(['ID', 'SUBSCRIPTION', 'EVENT TYPE', 'ATTEMPTS', 'FINISHED', 'REASON'], items.map((d) => [d.id, d.subscriptionId, d.eventType, d.attempts.length, d.finishedAt, d.reason])) + moreHint(ctx, data.nextToken));
+      ctx.print(data, () => table(['ID', 'SUBSCRIPTION', 'EVENT TYPE', 'ATTEMPTS', 'FINISHED', 'REASON'], items.map((d) => [d.id, d.subscriptionId, d.eventType, attemptsOf(d), d.finishedAt, d.reason])) + moreHint(ctx, data.nextToken));
       return 0;
     }
     case 'dead-letters redrive': {

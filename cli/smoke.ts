@@ -127,7 +127,7 @@ export async function runSmoke(options: SmokeOptions): Promise<{ ok: boolean; st
   const delivery = async (subscriptionId: string, status: string) =>
     until(`a ${status} delivery on ${subscriptionId}`, async () => {
       const page = expectStatus('listing deliveries', await request('GET', `${api}/v1/subscriptions/${subscriptionId}/deliveries`, tenant!.apiKey), 200);
-      const found = (page.items as { id: string; status: string; attempts: unknown[] }[]).find((d) => d.status === status);
+      const found = (page.items as { id: string; status: string; attempts: unknown[]; attemptCount?: number }[]).find((d) => d.status === status);
       return found;
     });
 
@@ -199,7 +199,7 @@ export async function runSmoke(options: SmokeOptions): Promise<{ ok: boolean; st
         throw new SmokeFailure(`expected 500 then 204 for one webhook id, got ${hooks.map((h) => `${h.webhookId}:${h.status}`).join(', ')}`);
       }
       const done = await delivery(retried!, 'succeeded');
-      return [undefined, `${hooks[0]!.webhookId}: 500, then 204 on attempt ${done.attempts.length}`];
+      return [undefined, `${hooks[0]!.webhookId}: 500, then 204 on attempt ${done.attemptCount ?? done.attempts.length}`];
     });
 
     const letter = await step('dead letter', async () => {

@@ -1287,7 +1287,7 @@ export interface components {
         Delivery: {
             /** @description Every attempt made, including those no longer listed */
             attemptCount?: number;
-            /** @description The last 10 attempts, oldest first (attempt numbers run on across redrives) */
+            /** @description GET /v1/deliveries/{id}: the last 20 attempts, oldest first, each with its response excerpt (attempt numbers run on across redrives). In lists: the latest attempt only, a failed one without its excerpt */
             attempts: components["schemas"]["Attempt"][];
             /** Format: date-time */
             createdAt: string;

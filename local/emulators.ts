@@ -59,7 +59,7 @@ export async function ensureTable(endpoint: string, tableName: string): Promise<
           { AttributeName: gsi.partitionKey, KeyType: 'HASH' as const },
           { AttributeName: gsi.sortKey, KeyType: 'RANGE' as const },
         ],
-        Projection: { ProjectionType: 'keysOnly' in gsi ? ('KEYS_ONLY' as const) : ('ALL' as const) },
+        Projection: { ProjectionType: gsi.projection, ...(gsi.projection === 'INCLUDE' ? { NonKeyAttributes: [...gsi.include] } : {}) },
       })),
     }),
   );

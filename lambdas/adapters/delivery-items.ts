@@ -1,29 +1,50 @@
 import { KEPT_ATTEMPTS, type Attempt, type Delivery } from '#core/delivery';
+import { ATTEMPT_PREFIX, DELIVERY_SUMMARY_SORT_KEY, SK } from './table-keys.ts';
 
 /**
- * How a delivery's attempt log sits in its item: the last KEPT_ATTEMPTS attempts each in a slot
- * of their own (`attempt0` … `attempt9`, chosen by attempt number), written with a plain SET, so
- * the item never grows with the number of attempts and a repeated write of one attempt is
- * idempotent. Items written before the slots have an `attempts` list; both are read.
+ * How a delivery sits in its partition `DLV#<did>` (table-keys.ts): a summary record (`#DLV`:
+ * status, counters, the latest attempt as `lastAttempt`) and a ring of attempt items (`ATT#<nn>`,
+ * each one attempt in full, excerpt included). A failed attempt writes its ring item and keeps
+ * only a digest (no excerpt) in the summary, so the summary stays small; a successful attempt is
+ * the last one, so it stays whole in the summary and needs no ring item.
  */
-export function attemptSlot(number: number): string {
-  return `attempt${number % KEPT_ATTEMPTS}`;
+
+/** The latest attempt as the summary keeps it: whole for a success, without the excerpt otherwise. */
+export function summaryAttempt(attempt: Attempt, succeeded: boolean): Attempt {
+  if (succeeded) return attempt;
+  const { responseExcerpt: _excerpt, ...digest } = attempt;
+  return digest;
 }
 
-const SLOT = /^attempt\d+$/;
+/** 0.1 kept attempts in the record itself (`attempts`, later slots `attempt0` … `attempt9`): still read. */
+const LEGACY_SLOT = /^attempt\d+$/;
 
-/** A stored delivery item (keys already stripped) → the Delivery the core sees. */
-export function deliveryFromItem(item: Record<string, unknown>): Delivery {
-  const { attempts: legacy, ...rest } = item as Record<string, unknown> & { attempts?: Attempt[] };
+/**
+ * The Delivery the core sees, from its summary (keys already stripped) and, when read, its ring
+ * of attempt items. Without the ring (a list page), `attempts` holds the latest attempt only.
+ */
+export function deliveryFromItems(summary: Record<string, unknown>, ring: readonly Record<string, unknown>[] = []): Delivery {
+  const { attempts: legacy, lastAttempt, attemptCount, ...rest } = summary as Record<string, unknown> & { attempts?: Attempt[]; lastAttempt?: Attempt; attemptCount?: number };
   const byNumber = new Map<number, Attempt>();
   for (const attempt of legacy ?? []) byNumber.set(attempt.number, attempt);
-  for (const key of Object.keys(rest)) {
-    if (!SLOT.test(key)) continue;
-    const attempt = rest[key] as Attempt;
+  for (const name of Object.keys(rest)) {
+    if (!LEGACY_SLOT.test(name)) continue;
+    const attempt = rest[name] as Attempt;
     byNumber.set(attempt.number, attempt);
-    delete rest[key];
+    delete rest[name];
   }
-  const attempts = [...byNumber.values()].sort((a, b) => a.number - b.number);
-  const attemptCount = attempts.length === 0 ? 0 : attempts[attempts.length - 1]!.number;
-  return { ...(rest as unknown as Delivery), attempts: attempts.slice(-KEPT_ATTEMPTS), attemptCount };
+  if (lastAttempt && !byNumber.has(lastAttempt.number)) byNumber.set(lastAttempt.number, lastAttempt);
+  // A ring item holds the attempt whole: it wins over the summary's digest of the same attempt.
+  for (const item of ring) byNumber.set((item as unknown as Attempt).number, item as unknown as Attempt);
+  const attempts = [...byNumber.values()].sort((a, b) => a.number - b.number).slice(-KEPT_ATTEMPTS);
+  const newest = attempts.at(-1)?.number ?? 0;
+  return { ...(rest as unknown as Delivery), attempts, attemptCount: Math.max(attemptCount ?? 0, newest) };
+}
+
+/** A delivery's partition as a key query returns it (raw items, keys included): summary first, then the ring. */
+export function deliveryFromPartition(items: readonly Record<string, unknown>[], strip: (item: Record<string, unknown>) => Record<string, unknown>): Delivery | undefined {
+  const summary = items.find((item) => item[SK] === DELIVERY_SUMMARY_SORT_KEY);
+  if (!summary) return undefined;
+  const ring = items.filter((item) => String(item[SK]).startsWith(ATTEMPT_PREFIX)).map(strip);
+  return deliveryFromItems(strip(summary), ring);
 }

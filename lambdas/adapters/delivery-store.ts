@@ -1,19 +1,21 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Delivery } from '#core/delivery';
 import type { DeliveryJob } from '#core/delivery-job';
 import type { AttemptRecord, DeliveryStore, Page, PageRequest } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate, expiresAt } from './dynamo-helpers.ts';
-import { attemptSlot, deliveryFromItem } from './delivery-items.ts';
-import { queryTokenPage } from './table-queries.ts';
+import { deliveryFromItems, deliveryFromPartition, summaryAttempt } from './delivery-items.ts';
+import { queryItems, queryKeyPage } from './table-queries.ts';
 import {
+  attemptKey,
   deadLetterKey,
   deadLetterPartition,
   deliveryKey,
   deliveryLogKey,
   deliveryLogPartition,
-  GSI1 as gsi1,
-  GSI2 as gsi2,
+  deliveryPartition,
+  GSI3 as gsi3,
+  GSI4 as gsi4,
   heldKey,
   heldPartition,
   heldPrefix,
@@ -24,32 +26,33 @@ import {
 } from './table-keys.ts';
 
 /**
- * Deliveries: one record each (DLV#<did>), its last attempts in slots (delivery-items.ts), on its
- * subscription's log (gsi1) and, while pending, held or failed, on one status list (gsi2): the
- * sweeper's pending and held lists, the tenant's dead letters (table-keys.ts).
+ * Deliveries (layout in table-keys.ts, costs in the README's "Storage layout"): a small summary
+ * record per delivery and a ring of its last attempts in full (delivery-items.ts), on its
+ * subscription's log (gsi4, projecting status) and, while pending, held or failed, on one status
+ * list (gsi3, keys only): the sweeper's pending and held lists, the tenant's dead letters.
+ *
+ * Index keys are set once per status and written again unchanged, so a failed attempt is two
+ * writes and no index write: its ring item (≤ 2 KB) and the summary (≤ 1 KB), 3 write units at
+ * any attempt number. Lists read keys from an index, then the records by key.
  */
 export class DynamoDeliveryStore implements DeliveryStore {
   constructor(private readonly tableName: string) {}
 
   async recordAttempt({ delivery, attempt, status, retentionDays }: AttemptRecord): Promise<void> {
+    const ttl = expiresAt(new Date(), retentionDays);
+    const succeeded = status === 'succeeded';
     const log = deliveryLogKey(delivery.tenantId, delivery.subscriptionId, delivery.createdAt, delivery.id);
-    const names: Record<string, string> = { '#status': 'status', '#gpk': gsi1.partitionKey, '#gsk': gsi1.sortKey, '#ttl': TTL, '#slot': attemptSlot(attempt.number) };
+    const names: Record<string, string> = { '#status': 'status', '#lpk': gsi4.partitionKey, '#lsk': gsi4.sortKey, '#ttl': TTL };
     const values: Record<string, unknown> = {
       ':status': status,
       ':now': attempt.at,
-      ':attempt': attempt,
-      ':gpk': log.pk,
-      ':gsk': log.sk,
-      ':ttl': expiresAt(new Date(), retentionDays),
+      ':last': summaryAttempt(attempt, succeeded),
+      ':count': attempt.number,
+      ':lpk': log.pk,
+      ':lsk': log.sk,
+      ':ttl': ttl,
     };
-    const sets = [
-      '#status = :status',
-      'updatedAt = :now',
-      '#slot = :attempt',
-      '#gpk = :gpk',
-      '#gsk = :gsk',
-      '#ttl = :ttl',
-    ];
+    const sets = ['#status = :status', 'updatedAt = :now', 'lastAttempt = :last', 'attemptCount = :count', '#lpk = :lpk', '#lsk = :lsk', '#ttl = :ttl'];
     for (const field of ['id', 'tenantId', 'subscriptionId', 'eventId', 'eventType', 'subject', 'createdAt'] as const) {
       sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
       names[`#${field}`] = field;
@@ -57,19 +60,19 @@ export class DynamoDeliveryStore implements DeliveryStore {
     }
     // An attempt ends any hold: the job it kept is no longer needed.
     const removes: string[] = ['job', 'heldAt'];
-    names['#dpk'] = gsi2.partitionKey;
-    names['#dsk'] = gsi2.sortKey;
-    if (status === 'failed') {
-      sets.push('#dpk = :dpk', '#dsk = :dsk');
-      const key = deadLetterKey(delivery.tenantId, delivery.finishedAt ?? attempt.at, delivery.id);
-      values[':dpk'] = key.pk;
-      values[':dsk'] = key.sk;
-    } else if (status === 'pending' && delivery.nextAttemptAt) {
-      const key = pendingKey(delivery.id, delivery.nextAttemptAt);
-      sets.push('#dpk = :dpk', '#dsk = :dsk');
-      values[':dpk'] = key.pk;
-      values[':dsk'] = key.sk;
-    } else removes.push('#dpk', '#dsk');
+    names['#spk'] = gsi3.partitionKey;
+    names['#ssk'] = gsi3.sortKey;
+    const listed =
+      status === 'failed'
+        ? deadLetterKey(delivery.tenantId, delivery.finishedAt ?? attempt.at, delivery.id)
+        : status === 'pending' && delivery.nextAttemptAt
+          ? pendingKey(delivery.id)
+          : undefined;
+    if (listed) {
+      sets.push('#spk = :spk', '#ssk = :ssk');
+      values[':spk'] = listed.pk;
+      values[':ssk'] = listed.sk;
+    } else removes.push('#spk', '#ssk');
     for (const field of ['firstAttemptAt', 'retryFrom', 'orderingGroup', 'eventIds'] as const) {
       if (delivery[field] === undefined) continue;
       names[`#${field}`] = field;
@@ -83,69 +86,82 @@ export class DynamoDeliveryStore implements DeliveryStore {
         values[`:${field}`] = delivery[field];
       } else removes.push(`#${field}`);
     }
-    await dynamo().send(
+    const summary = dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: deliveryKey(delivery.id),
-        UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
     );
+    // The attempt in full, over the one KEPT_ATTEMPTS before it; a success lives in the summary.
+    const ring = succeeded ? undefined : dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...attemptKey(delivery.id, attempt.number), ...attempt, [TTL]: ttl } }));
+    await Promise.all([summary, ring]);
   }
 
   async getDelivery(id: string): Promise<Delivery | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: deliveryKey(id), ConsistentRead: true }));
-    const item = withoutKeys<Record<string, unknown>>(out.Item);
-    return item && deliveryFromItem(item);
+    // The summary and its ring share the partition: one key query, at most 1 + KEPT_ATTEMPTS items.
+    const items = await queryItems(this.tableName, {
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': PK },
+      ExpressionAttributeValues: { ':pk': deliveryPartition(id) },
+      ConsistentRead: true,
+    });
+    return deliveryFromPartition(items, (item) => withoutKeys<Record<string, unknown>>(item)!);
   }
 
-  listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>> {
-    const bySubscription = page.subscriptionId !== undefined;
-    return queryTokenPage<Delivery>(
+  async listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>> {
+    const { subscriptionId } = page;
+    const result = await queryKeyPage<Delivery>(
       this.tableName,
       {
-        IndexName: gsi2.indexName,
-        KeyConditionExpression: '#dpk = :dpk',
+        IndexName: gsi3.indexName,
+        KeyConditionExpression: '#spk = :spk',
         ScanIndexForward: false,
-        ...(bySubscription ? { FilterExpression: 'subscriptionId = :sid' } : {}),
-        ExpressionAttributeNames: { '#dpk': gsi2.partitionKey },
-        ExpressionAttributeValues: { ':dpk': deadLetterPartition(tenantId), ...(bySubscription ? { ':sid': page.subscriptionId } : {}) },
+        ExpressionAttributeNames: { '#spk': gsi3.partitionKey },
+        ExpressionAttributeValues: { ':spk': deadLetterPartition(tenantId) },
       },
       page,
-      deliveryFromItem,
+      (item) => deliveryFromItems(item),
+      // The index holds keys only: a subscription's letters are picked once the records are read
+      // (a page may come back short, as with a filter), and its page token is bound to it.
+      { bind: subscriptionId ?? '' },
     );
+    // A record redriven since the index was read is no dead letter any more.
+    return { ...result, items: result.items.filter((d) => d.status === 'failed' && (subscriptionId === undefined || d.subscriptionId === subscriptionId)) };
   }
 
   async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<void> {
-    const key = pendingKey(deliveryId, at);
+    const key = pendingKey(deliveryId);
     // A letter whose delivery record expired or never got written is still redriven: a failed condition is fine.
     await conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
         Key: deliveryKey(deliveryId),
         UpdateExpression:
-          'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, firstAttemptAt = :at, retryFrom = :retryFrom, #dpk = :dpk, #dsk = :dsk REMOVE finishedAt, reason',
+          'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, firstAttemptAt = :at, retryFrom = :retryFrom, #spk = :spk, #ssk = :ssk REMOVE finishedAt, reason',
         ConditionExpression: 'attribute_exists(#pk)',
-        ExpressionAttributeNames: { '#status': 'status', '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey, '#pk': PK },
-        ExpressionAttributeValues: { ':pending': 'pending', ':at': at, ':dpk': key.pk, ':dsk': key.sk, ':retryFrom': retryFrom },
+        ExpressionAttributeNames: { '#status': 'status', '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey, '#pk': PK },
+        ExpressionAttributeValues: { ':pending': 'pending', ':at': at, ':spk': key.pk, ':ssk': key.sk, ':retryFrom': retryFrom },
       }),
     );
   }
 
   listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: Delivery['status'] }): Promise<Page<Delivery>> {
-    return queryTokenPage<Delivery>(
+    return queryKeyPage<Delivery>(
       this.tableName,
       {
-        IndexName: gsi1.indexName,
-        KeyConditionExpression: '#gpk = :gpk',
+        IndexName: gsi4.indexName,
+        KeyConditionExpression: '#lpk = :lpk',
         ScanIndexForward: false,
+        // gsi4 projects status for this filter alone; the records are read by key.
         ...(page.status ? { FilterExpression: '#status = :status' } : {}),
-        ExpressionAttributeNames: { '#gpk': gsi1.partitionKey, ...(page.status ? { '#status': 'status' } : {}) },
-        ExpressionAttributeValues: { ':gpk': deliveryLogPartition(tenantId, subscriptionId), ...(page.status ? { ':status': page.status } : {}) },
+        ExpressionAttributeNames: { '#lpk': gsi4.partitionKey, ...(page.status ? { '#status': 'status' } : {}) },
+        ExpressionAttributeValues: { ':lpk': deliveryLogPartition(tenantId, subscriptionId), ...(page.status ? { ':status': page.status } : {}) },
       },
       page,
-      deliveryFromItem,
+      (item) => deliveryFromItems(item),
     );
   }
 
@@ -159,18 +175,18 @@ export class DynamoDeliveryStore implements DeliveryStore {
         TableName: this.tableName,
         Key: deliveryKey(job.deliveryId),
         UpdateExpression: [
-          'SET #status = :held, heldAt = :at, updatedAt = :at, job = :job, #gpk = :gpk, #gsk = :gsk, #dpk = :dpk, #dsk = :dsk, #ttl = :ttl',
+          'SET #status = :held, heldAt = :at, updatedAt = :at, job = :job, #lpk = :lpk, #lsk = :lsk, #spk = :spk, #ssk = :ssk, #ttl = :ttl',
           'id = if_not_exists(id, :id), tenantId = if_not_exists(tenantId, :tid), subscriptionId = if_not_exists(subscriptionId, :sid)',
           'eventId = if_not_exists(eventId, :eid), eventType = if_not_exists(eventType, :etype), subject = if_not_exists(subject, :subject)',
-          'createdAt = if_not_exists(createdAt, :created), attempts = if_not_exists(attempts, :empty)',
+          'createdAt = if_not_exists(createdAt, :created)',
         ].join(', '),
         ConditionExpression: 'attribute_not_exists(#status) OR #status IN (:pending, :held)',
         ExpressionAttributeNames: {
           '#status': 'status',
-          '#gpk': gsi1.partitionKey,
-          '#gsk': gsi1.sortKey,
-          '#dpk': gsi2.partitionKey,
-          '#dsk': gsi2.sortKey,
+          '#lpk': gsi4.partitionKey,
+          '#lsk': gsi4.sortKey,
+          '#spk': gsi3.partitionKey,
+          '#ssk': gsi3.sortKey,
           '#ttl': TTL,
         },
         ExpressionAttributeValues: {
@@ -178,10 +194,10 @@ export class DynamoDeliveryStore implements DeliveryStore {
           ':pending': 'pending',
           ':at': at,
           ':job': job,
-          ':gpk': log.pk,
-          ':gsk': log.sk,
-          ':dpk': held.pk,
-          ':dsk': held.sk,
+          ':lpk': log.pk,
+          ':lsk': log.sk,
+          ':spk': held.pk,
+          ':ssk': held.sk,
           ':ttl': expiresAt(new Date(), retentionDays),
           ':id': job.deliveryId,
           ':tid': job.tenantId,
@@ -190,28 +206,29 @@ export class DynamoDeliveryStore implements DeliveryStore {
           ':etype': event.type,
           ':subject': event.subject,
           ':created': job.createdAt,
-          ':empty': [],
         },
       }),
     );
   }
 
   async listHeld(tenantId: string, subscriptionId: string, page: PageRequest): Promise<Page<DeliveryJob>> {
-    const result = await queryTokenPage<{ job: DeliveryJob }>(
+    const result = await queryKeyPage<{ job?: DeliveryJob }>(
       this.tableName,
       {
-        IndexName: gsi2.indexName,
-        KeyConditionExpression: '#dpk = :dpk AND begins_with(#dsk, :prefix)',
-        ExpressionAttributeNames: { '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey },
-        ExpressionAttributeValues: { ':dpk': heldPartition(tenantId, subscriptionId), ':prefix': heldPrefix(tenantId, subscriptionId) },
+        IndexName: gsi3.indexName,
+        KeyConditionExpression: '#spk = :spk AND begins_with(#ssk, :prefix)',
+        ExpressionAttributeNames: { '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey },
+        ExpressionAttributeValues: { ':spk': heldPartition(tenantId, subscriptionId), ':prefix': heldPrefix(tenantId, subscriptionId) },
       },
       page,
+      (item) => item,
+      { projection: ['job'] },
     );
-    return { ...result, items: result.items.filter((item) => item.job).map((item) => item.job) };
+    return { ...result, items: result.items.filter((item) => item.job).map((item) => item.job!) };
   }
 
   async endHold(deliveryId: string, at: string, to: 'pending' | 'discarded'): Promise<boolean> {
-    const key = pendingKey(deliveryId, at);
+    const key = pendingKey(deliveryId);
     // False: someone else ended this hold first (a concurrent release), theirs to enqueue.
     return conditionalUpdate(
       new UpdateCommand({
@@ -219,15 +236,15 @@ export class DynamoDeliveryStore implements DeliveryStore {
         Key: deliveryKey(deliveryId),
         UpdateExpression:
           to === 'pending'
-            ? 'SET #status = :to, updatedAt = :at, nextAttemptAt = :at, #dpk = :dpk, #dsk = :dsk REMOVE job, heldAt'
-            : 'SET #status = :to, updatedAt = :at, finishedAt = :at, reason = :reason REMOVE job, heldAt, #dpk, #dsk',
+            ? 'SET #status = :to, updatedAt = :at, nextAttemptAt = :at, #spk = :spk, #ssk = :ssk REMOVE job, heldAt'
+            : 'SET #status = :to, updatedAt = :at, finishedAt = :at, reason = :reason REMOVE job, heldAt, #spk, #ssk',
         ConditionExpression: '#status = :held',
-        ExpressionAttributeNames: { '#status': 'status', '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey },
+        ExpressionAttributeNames: { '#status': 'status', '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey },
         ExpressionAttributeValues: {
           ':to': to,
           ':at': at,
           ':held': 'held',
-          ...(to === 'pending' ? { ':dpk': key.pk, ':dsk': key.sk } : { ':reason': 'discarded when the subscription resumed' }),
+          ...(to === 'pending' ? { ':spk': key.pk, ':ssk': key.sk } : { ':reason': 'discarded when the subscription resumed' }),
         },
       }),
     );

@@ -1,10 +1,10 @@
-import { deliveryFromItem } from './delivery-items.ts';
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Delivery } from '#core/delivery';
 import type { SweepEntry, SweepStore } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate } from './dynamo-helpers.ts';
-import { queryItems } from './table-queries.ts';
+import { deliveryFromItems } from './delivery-items.ts';
+import { getItems, queryItems, queryPages } from './table-queries.ts';
 import {
   batchCheckPartition,
   deadLetterKey,
@@ -17,29 +17,40 @@ import {
   parseBatchCheckSortKey,
   parseHeldSortKey,
   parseSweepSortKey,
-  pendingKey,
+  pendingCursorKey,
   pendingPartition,
   PK,
+  SK,
   recheckKey,
   sweepCursorKey,
   sweepKeys,
   sweepPartition,
   TTL,
+  withoutKeys,
 } from './table-keys.ts';
 
 /**
  * The sweeper's view of the table (key layout in table-keys.ts): events on its list (gsi3,
  * keys only: an event is listed by the write that stores it, a recheck is a small item
- * RESWEEP#<tid>#<eid>), the list's cursor per shard (SWEEP / CURSOR#<shard>), overdue pending
- * deliveries (gsi2 PENDING#<shard>), held deliveries (gsi2 HELD#<shard>). Claims and the cursor
- * are conditional updates, so concurrent sweepers never both move them.
+ * RESWEEP#<tid>#<eid>), the list's cursor per shard (SWEEP / CURSOR#<shard>), pending deliveries
+ * (gsi3 PENDING#<shard>, keys only, walked from SWEEP / PENDINGCURSOR#<shard>, records read by
+ * key), held deliveries (gsi3 HELD#<shard>), scheduled batch looks (gsi2 BATCHCHECK#<shard>).
+ * Claims and cursors are conditional updates, so concurrent sweepers never both move them.
  */
 
 export class DynamoSweepStore implements SweepStore {
   constructor(private readonly tableName: string) {}
 
   async sweptUpTo(shard: number): Promise<string> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: sweepCursorKey(shard), ConsistentRead: true }));
+    return this.cursorAt(sweepCursorKey(shard));
+  }
+
+  async pendingCursor(shard: number): Promise<string> {
+    return this.cursorAt(pendingCursorKey(shard));
+  }
+
+  private async cursorAt(key: Record<string, string>): Promise<string> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
     return String(out.Item?.position ?? '');
   }
 
@@ -64,14 +75,22 @@ export class DynamoSweepStore implements SweepStore {
   }
 
   async advance(shard: number, from: string, to: string): Promise<boolean> {
+    return this.moveCursor(sweepCursorKey(shard), from, to);
+  }
+
+  async movePendingCursor(shard: number, from: string, to: string): Promise<boolean> {
+    return this.moveCursor(pendingCursorKey(shard), from, to);
+  }
+
+  private moveCursor(key: Record<string, string>, from: string, to: string): Promise<boolean> {
     return conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: sweepCursorKey(shard),
+        Key: key,
         UpdateExpression: 'SET #position = :to',
-        ConditionExpression: from ? '#position = :from' : 'attribute_not_exists(#position)',
+        ConditionExpression: from ? '#position = :from' : 'attribute_not_exists(#position) OR #position = :empty',
         ExpressionAttributeNames: { '#position': 'position' },
-        ExpressionAttributeValues: from ? { ':to': to, ':from': from } : { ':to': to },
+        ExpressionAttributeValues: from ? { ':to': to, ':from': from } : { ':to': to, ':empty': '' },
       }),
     );
   }
@@ -101,26 +120,16 @@ export class DynamoSweepStore implements SweepStore {
   }
 
   async existingDeliveries(ids: string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    for (let i = 0; i < ids.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => deliveryKey(id));
-      for (let round = 0; keys && keys.length > 0; round++) {
-        if (round === 8) throw new Error('DynamoDB kept returning unprocessed keys');
-        if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
-        const out = await dynamo().send(
-          new BatchGetCommand({
-            RequestItems: { [this.tableName]: { Keys: keys, ProjectionExpression: '#pk', ExpressionAttributeNames: { '#pk': PK }, ConsistentRead: true } },
-          }),
-        );
-        for (const item of out.Responses?.[this.tableName] ?? []) found.add(deliveryIdOfKey(item[PK]));
-        keys = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
-      }
-    }
-    return found;
+    const found = await getItems(
+      this.tableName,
+      ids.map((id) => deliveryKey(id)),
+      [],
+    );
+    return new Set(found.filter((item) => item !== undefined).map((item) => deliveryIdOfKey(item![PK])));
   }
 
-  /** One page of a gsi2 partition keyed by time: the entries due before `before`, oldest first. */
-  private async dueBefore(partition: string, before: string, limit: number, keysOnly = false): Promise<Record<string, unknown>[]> {
+  /** One page of a gsi2 partition keyed by time: the keys of the entries due before `before`, oldest first. */
+  private async dueBefore(partition: string, before: string, limit: number): Promise<Record<string, unknown>[]> {
     return queryItems(
       this.tableName,
       {
@@ -128,32 +137,46 @@ export class DynamoSweepStore implements SweepStore {
         KeyConditionExpression: '#pk = :pk AND #sk < :before',
         ExpressionAttributeNames: { '#pk': gsi2.partitionKey, '#sk': gsi2.sortKey },
         ExpressionAttributeValues: { ':pk': partition, ':before': before },
-        ...(keysOnly ? { ProjectionExpression: '#sk' } : {}),
+        ProjectionExpression: '#sk',
       },
       { limit, maxPages: 1 },
     );
   }
 
-  async overduePending(shard: number, before: string, limit: number): Promise<Delivery[]> {
-    return (await this.dueBefore(pendingPartition(shard), before, limit)).map(deliveryFromItem);
+  async pendingPage(shard: number, after: string, limit: number): Promise<{ deliveries: Delivery[]; last?: string }> {
+    for await (const page of queryPages(
+      this.tableName,
+      {
+        IndexName: gsi3.indexName,
+        KeyConditionExpression: after ? '#pk = :pk AND #sk > :after' : '#pk = :pk',
+        ExpressionAttributeNames: after ? { '#pk': gsi3.partitionKey, '#sk': gsi3.sortKey } : { '#pk': gsi3.partitionKey },
+        ExpressionAttributeValues: after ? { ':pk': pendingPartition(shard), ':after': after } : { ':pk': pendingPartition(shard) },
+      },
+      { limit, maxPages: 1 },
+    )) {
+      const records = await getItems(this.tableName, page.items.map((item) => ({ [PK]: String(item[PK]), [SK]: String(item[SK]) })));
+      const deliveries = records.filter((item) => item !== undefined).map((item) => deliveryFromItems(withoutKeys<Record<string, unknown>>(item)!));
+      return { deliveries, ...(page.lastKey ? { last: String(page.lastKey[gsi3.sortKey]) } : {}) };
+    }
+    return { deliveries: [] };
   }
 
   async claimPending(delivery: Delivery, to: string): Promise<boolean> {
-    const key = pendingKey(delivery.id, to);
+    // The pending entry's key stays: only the record's next attempt moves.
     return conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
         Key: deliveryKey(delivery.id),
-        UpdateExpression: 'SET nextAttemptAt = :to, #pk2 = :pk, #sk2 = :sk, sweptAt = :now',
+        UpdateExpression: 'SET nextAttemptAt = :to, sweptAt = :now',
         ConditionExpression: '#status = :pending AND nextAttemptAt = :current',
-        ExpressionAttributeNames: { '#status': 'status', '#pk2': gsi2.partitionKey, '#sk2': gsi2.sortKey },
-        ExpressionAttributeValues: { ':to': to, ':pk': key.pk, ':sk': key.sk, ':pending': 'pending', ':current': delivery.nextAttemptAt, ':now': new Date().toISOString() },
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':to': to, ':pending': 'pending', ':current': delivery.nextAttemptAt, ':now': new Date().toISOString() },
       }),
     );
   }
 
   async overdueBatchChecks(shard: number, before: string, limit: number): Promise<{ tenantId: string; subscriptionId: string; checkAt: string }[]> {
-    return (await this.dueBefore(batchCheckPartition(shard), before, limit, true)).map((item) => {
+    return (await this.dueBefore(batchCheckPartition(shard), before, limit)).map((item) => {
       const { tenantId, subscriptionId, checkAt } = parseBatchCheckSortKey(String(item[gsi2.sortKey]));
       return { tenantId, subscriptionId, checkAt };
     });
@@ -164,9 +187,9 @@ export class DynamoSweepStore implements SweepStore {
     const items = await queryItems(
       this.tableName,
       {
-        IndexName: gsi2.indexName,
+        IndexName: gsi3.indexName,
         KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': gsi2.partitionKey, '#sk': gsi2.sortKey },
+        ExpressionAttributeNames: { '#pk': gsi3.partitionKey, '#sk': gsi3.sortKey },
         ExpressionAttributeValues: { ':pk': heldShardPartition(shard) },
         ProjectionExpression: '#sk',
       },
@@ -174,7 +197,7 @@ export class DynamoSweepStore implements SweepStore {
       { maxPages: 10 },
     );
     for (const item of items) {
-      const { tenantId, subscriptionId } = parseHeldSortKey(String(item[gsi2.sortKey]));
+      const { tenantId, subscriptionId } = parseHeldSortKey(String(item[gsi3.sortKey]));
       seen.set(`${tenantId}#${subscriptionId}`, { tenantId, subscriptionId });
     }
     return [...seen.values()];
@@ -186,8 +209,8 @@ export class DynamoSweepStore implements SweepStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: deliveryKey(deliveryId),
-        UpdateExpression: 'SET #status = :failed, reason = :reason, finishedAt = :at, updatedAt = :at, #pk2 = :dead, #sk2 = :deadKey REMOVE nextAttemptAt',
-        ExpressionAttributeNames: { '#status': 'status', '#pk2': gsi2.partitionKey, '#sk2': gsi2.sortKey },
+        UpdateExpression: 'SET #status = :failed, reason = :reason, finishedAt = :at, updatedAt = :at, #pk3 = :dead, #sk3 = :deadKey REMOVE nextAttemptAt',
+        ExpressionAttributeNames: { '#status': 'status', '#pk3': gsi3.partitionKey, '#sk3': gsi3.sortKey },
         ExpressionAttributeValues: { ':failed': 'failed', ':reason': reason, ':at': at, ':dead': dead.pk, ':deadKey': dead.sk },
       }),
     );

@@ -1,3 +1,4 @@
+import { KEPT_ATTEMPTS } from '#core/delivery';
 import { TABLE_SCHEMA } from '#shared/herald-config';
 
 /**
@@ -18,11 +19,12 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *                                                                         gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid> (the sweeper's list)
  *   recheck         RESWEEP#<tid>#<eid>       #RESWEEP                    gsi3 as the event's
  *   sweep cursor    SWEEP                     CURSOR#<shard>
- *   delivery        DLV#<did>                 #DLV                        gsi1 SUBDLV#<tid>#<sid> / <createdAt>#<did>
- *                                                                         gsi2 by status (sparse, one at a time):
- *                                                                           pending PENDING#<shard> / <nextAttemptAt>#<did>
+ *   delivery        DLV#<did>                 #DLV                        gsi4 SUBDLV#<tid>#<sid> / <createdAt>#<did> (the log; projects status)
+ *                                                                         gsi3 by status (sparse, one at a time, set once per status):
+ *                                                                           pending PENDING#<shard> / <did>
  *                                                                           held    HELD#<shard>    / <tid>#<sid>#<heldAt>#<did>
  *                                                                           failed  DEAD#<tid>      / <finishedAt>#<did>
+ *   attempt         DLV#<did>                 ATT#<nn>                    (a ring: nn = attempt number mod KEPT_ATTEMPTS)
  *   stats           STATS#<tid>#<sid>         B#<ten-minute block> | HEALTH
  *   quota use       QUOTA#<tid>               <quota>#<window>
  *   batch buffer    BATCH#<tid>#<sid>         ITEM#<time>#<eid> | STATE   STATE while a look is scheduled:
@@ -43,11 +45,12 @@ export const TTL = TABLE_SCHEMA.ttlAttribute;
 export const GSI1 = TABLE_SCHEMA.gsi1;
 export const GSI2 = TABLE_SCHEMA.gsi2;
 export const GSI3 = TABLE_SCHEMA.gsi3;
+export const GSI4 = TABLE_SCHEMA.gsi4;
 
 /** A main-table key. */
 export type TableKey = Record<string, string>;
 
-const KEY_FIELDS: readonly string[] = [PK, SK, TTL, GSI1.partitionKey, GSI1.sortKey, GSI2.partitionKey, GSI2.sortKey, GSI3.partitionKey, GSI3.sortKey];
+const KEY_FIELDS: readonly string[] = [PK, SK, TTL, GSI1.partitionKey, GSI1.sortKey, GSI2.partitionKey, GSI2.sortKey, GSI3.partitionKey, GSI3.sortKey, GSI4.partitionKey, GSI4.sortKey];
 
 /** An item as the domain sees it: without the table's key and TTL attributes. */
 export function withoutKeys<T>(item: Record<string, unknown> | undefined): T | undefined {
@@ -122,25 +125,40 @@ export const sweepCursorKey = (shard: number) => key('SWEEP', `CURSOR#${shard}`)
 // Deliveries
 
 const DELIVERY_PREFIX = 'DLV#';
-export const deliveryKey = (deliveryId: string) => key(`${DELIVERY_PREFIX}${deliveryId}`, '#DLV');
+export const deliveryPartition = (deliveryId: string) => `${DELIVERY_PREFIX}${deliveryId}`;
+/** The delivery's summary record: status, counters, the latest attempt without its excerpt. */
+export const DELIVERY_SUMMARY_SORT_KEY = '#DLV';
+export const deliveryKey = (deliveryId: string) => key(deliveryPartition(deliveryId), DELIVERY_SUMMARY_SORT_KEY);
 export const deliveryIdOfKey = (pk: unknown) => String(pk).slice(DELIVERY_PREFIX.length);
+export const ATTEMPT_PREFIX = 'ATT#';
+/**
+ * One attempt in full (with its response excerpt), in a ring of KEPT_ATTEMPTS slots: attempt n
+ * overwrites attempt n − KEPT_ATTEMPTS, so a delivery never holds more than the ring.
+ */
+export const attemptKey = (deliveryId: string, number: number) =>
+  key(deliveryPartition(deliveryId), `${ATTEMPT_PREFIX}${String(number % KEPT_ATTEMPTS).padStart(2, '0')}`);
 export const deliveryLogPartition = (tenantId: string, subscriptionId: string) => `SUBDLV#${tenantId}#${subscriptionId}`;
-/** A delivery's place in its subscription's log (gsi1), newest last. */
+/** A delivery's place in its subscription's log (gsi4), newest last. */
 export const deliveryLogKey = (tenantId: string, subscriptionId: string, createdAt: string, deliveryId: string) => ({
   pk: deliveryLogPartition(tenantId, subscriptionId),
   sk: `${createdAt}#${deliveryId}`,
 });
 export const pendingPartition = (shard: number) => `PENDING#${shard}`;
-/** A pending delivery on the sweeper's watch (gsi2), by its next attempt. */
-export const pendingKey = (deliveryId: string, nextAttemptAt: string) => ({
+/**
+ * A pending delivery on the sweeper's watch (gsi3). The key never changes while the delivery is
+ * pending (writing it again is no index write): the sweeper reads `nextAttemptAt` from the record.
+ */
+export const pendingKey = (deliveryId: string) => ({
   pk: pendingPartition(shardOf(deliveryId)),
-  sk: `${nextAttemptAt}#${deliveryId}`,
+  sk: deliveryId,
 });
+/** Where the sweeper's walk over a pending shard stands. */
+export const pendingCursorKey = (shard: number) => key('SWEEP', `PENDINGCURSOR#${shard}`);
 export const heldShardPartition = (shard: number) => `HELD#${shard}`;
 export const heldPartition = (tenantId: string, subscriptionId: string) => heldShardPartition(shardOf(`${tenantId}#${subscriptionId}`));
 /** All of one subscription's holds within its held partition start with this. */
 export const heldPrefix = (tenantId: string, subscriptionId: string) => `${tenantId}#${subscriptionId}#`;
-/** A held delivery (gsi2), grouped by subscription, oldest hold first. */
+/** A held delivery (gsi3), grouped by subscription, oldest hold first. */
 export const heldKey = (tenantId: string, subscriptionId: string, heldAt: string, deliveryId: string) => ({
   pk: heldPartition(tenantId, subscriptionId),
   sk: `${heldPrefix(tenantId, subscriptionId)}${heldAt}#${deliveryId}`,
@@ -150,7 +168,7 @@ export function parseHeldSortKey(sortKey: string): { tenantId: string; subscript
   return { tenantId, subscriptionId };
 }
 export const deadLetterPartition = (tenantId: string) => `DEAD#${tenantId}`;
-/** A failed delivery among its tenant's dead letters (gsi2), by when it failed. */
+/** A failed delivery among its tenant's dead letters (gsi3), by when it failed. */
 export const deadLetterKey = (tenantId: string, finishedAt: string, deliveryId: string) => ({
   pk: deadLetterPartition(tenantId),
   sk: `${finishedAt}#${deliveryId}`,

@@ -1,10 +1,10 @@
-import { GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
 import type { Page, PageRequest } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { openPageToken, PAGE_TOKEN_KEY_BYTES, pageTokenRefused, sealPageToken } from './page-tokens.ts';
-import { PAGE_TOKEN_KEY_ITEM, PK, withoutKeys } from './table-keys.ts';
+import { PAGE_TOKEN_KEY_ITEM, PK, SK, withoutKeys, type TableKey } from './table-keys.ts';
 
 /**
  * The one way stores query the table: every query, paginated or not, goes through queryPages,
@@ -68,8 +68,16 @@ export async function queryTokenPage<T>(
   query: Query,
   page: PageRequest,
   read: (item: Record<string, unknown>) => T = (item) => item as T,
+  options: {
+    /** Hand `read` these key attributes as they are (other table and index keys are stripped). */
+    keep?: readonly string[];
+    /** Also binds the tokens to this (a filter the caller applies after the query), so a token opens only for it. */
+    bind?: string;
+  } = {},
 ): Promise<Page<T>> {
-  const { scope, partition } = pageScope(query);
+  const { keep = [], bind } = options;
+  const { scope: queryScope, partition } = pageScope(query);
+  const scope = bind === undefined ? queryScope : JSON.stringify([queryScope, bind]);
   let start: Record<string, unknown> | undefined;
   if (page.nextToken !== undefined) {
     start = openPageToken(await pageTokenKey(tableName), scope, page.nextToken);
@@ -78,10 +86,54 @@ export async function queryTokenPage<T>(
   }
   let result: Page<T> = { items: [] };
   for await (const one of queryPages(tableName, query, { limit: page.limit, maxPages: 1, start })) {
-    const items = one.items.map((item) => read(withoutKeys<Record<string, unknown>>(item)!));
+    const items = one.items.map((item) => read({ ...withoutKeys<Record<string, unknown>>(item)!, ...Object.fromEntries(keep.map((name) => [name, item[name]])) }));
     result = one.lastKey ? { items, nextToken: sealPageToken(await pageTokenKey(tableName), scope, one.lastKey) } : { items };
   }
   return result;
+}
+
+/**
+ * A page of an index that carries keys (and perhaps a filter attribute) only: the page's records
+ * are then read by key, in the index's order (one BatchGetItem per 100). An entry whose record is
+ * gone by then (expired) is left out. `projection` names the record attributes to read; `bind`
+ * binds the page tokens to a choice the caller makes on the records (see queryTokenPage).
+ */
+export async function queryKeyPage<T>(
+  tableName: string,
+  query: Query,
+  page: PageRequest,
+  read: (item: Record<string, unknown>) => T,
+  options: { projection?: readonly string[]; bind?: string } = {},
+): Promise<Page<T>> {
+  const keys = await queryTokenPage<TableKey>(tableName, query, page, (item) => item as TableKey, { keep: [PK, SK], bind: options.bind });
+  const records = await getItems(tableName, keys.items, options.projection);
+  const items = records.filter((item): item is Record<string, unknown> => item !== undefined).map((item) => read(withoutKeys<Record<string, unknown>>(item)!));
+  return keys.nextToken ? { items, nextToken: keys.nextToken } : { items };
+}
+
+/**
+ * Items by key, in the order asked (undefined where none), through BatchGetItem: 100 keys a
+ * request, unprocessed keys asked again with backoff. Eventually consistent (half the read units).
+ */
+export async function getItems(tableName: string, keys: readonly TableKey[], projection?: readonly string[]): Promise<(Record<string, unknown> | undefined)[]> {
+  const found = new Map<string, Record<string, unknown>>();
+  const id = (item: Record<string, unknown>) => `${String(item[PK])}\n${String(item[SK])}`;
+  const names = projection && Object.fromEntries([PK, SK, ...projection].map((name, i) => [`#p${i}`, name]));
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100).map((k) => ({ [PK]: k[PK], [SK]: k[SK] }));
+    for (let round = 0; pending && pending.length > 0; round++) {
+      if (round === 8) throw new Error('DynamoDB kept returning unprocessed keys');
+      if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
+      const out = await dynamo().send(
+        new BatchGetCommand({
+          RequestItems: { [tableName]: { Keys: pending, ...(names ? { ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names } : {}) } },
+        }),
+      );
+      for (const item of out.Responses?.[tableName] ?? []) found.set(id(item), item);
+      pending = out.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
+    }
+  }
+  return keys.map((k) => found.get(id(k)));
 }
 
 /**

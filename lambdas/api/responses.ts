@@ -80,7 +80,9 @@ export const deliverySchema = z
     eventType: z.string(),
     subject: z.string().optional(),
     status: deliveryStatusSchema,
-    attempts: z.array(attemptSchema).describe('The last 10 attempts, oldest first (attempt numbers run on across redrives)'),
+    attempts: z
+      .array(attemptSchema)
+      .describe('GET /v1/deliveries/{id}: the last 20 attempts, oldest first, each with its response excerpt (attempt numbers run on across redrives). In lists: the latest attempt only, a failed one without its excerpt'),
     attemptCount: z.number().int().optional().describe('Every attempt made, including those no longer listed'),
     createdAt: timestamp,
     updatedAt: timestamp.optional(),

@@ -73,11 +73,12 @@ export interface Delivery {
 export const RESPONSE_EXCERPT_BYTES = 1024;
 
 /**
- * How many attempts a delivery's log keeps in full (with their response excerpts). Older ones
- * are only counted: a delivery retried a thousand times against a dead endpoint stays a small
- * item (about 16 KB at most) that costs the same to write at its 1,000th attempt as at its 11th.
+ * How many attempts a delivery keeps in full (with their response excerpts), each in an item of
+ * its own that attempt n + KEPT_ATTEMPTS overwrites. Older ones are only counted: a delivery
+ * retried a thousand times against a dead endpoint costs the same to record at its 1,000th
+ * attempt as at its 2nd, and none of its items grows.
  */
-export const KEPT_ATTEMPTS = 10;
+export const KEPT_ATTEMPTS = 20;
 
 /** Every attempt made so far, kept in full or not (attempt numbers run on across redrives). */
 export function attemptCountOf(delivery: Pick<Delivery, 'attempts' | 'attemptCount'>): number {

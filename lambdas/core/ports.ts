@@ -158,8 +158,16 @@ export interface SweepStore {
   clearRecheck(entry: SweepEntry): Promise<void>;
   /** Which of these delivery ids have a record (any status). */
   existingDeliveries(ids: string[]): Promise<Set<string>>;
-  /** Pending deliveries whose next attempt was due before `before`, oldest first. */
-  overduePending(shard: number, before: string, limit: number): Promise<Delivery[]>;
+  /** Where the sweeper's walk over the shard's pending deliveries stands ('' at the start). */
+  pendingCursor(shard: number): Promise<string>;
+  /** Moves that walk's cursor from `from` to `to` (false: another sweeper moved it first). */
+  movePendingCursor(shard: number, from: string, to: string): Promise<boolean>;
+  /**
+   * Up to `limit` pending deliveries of the shard after the cursor `after`, with their records
+   * (the list is keyed once per delivery; `nextAttemptAt` is read from the record). `last`: the
+   * cursor after this page, absent once the shard's end was reached.
+   */
+  pendingPage(shard: number, after: string, limit: number): Promise<{ deliveries: Delivery[]; last?: string }>;
   /** Claims an overdue delivery by moving its next attempt to `to` (false: someone else did). */
   claimPending(delivery: Delivery, to: string): Promise<boolean>;
   /** Batching buffers whose scheduled look was due before `before` and never happened. */
@@ -179,7 +187,7 @@ export interface AttemptRecord {
 }
 
 export interface DeliveryStore {
-  /** Appends one attempt and sets the delivery's status: one write per attempt. */
+  /** Records one attempt and sets the delivery's status: two small writes, no index write, for a retried failure. */
   recordAttempt(record: AttemptRecord): Promise<void>;
   getDelivery(id: string): Promise<Delivery | undefined>;
   listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: DeliveryStatus }): Promise<Page<Delivery>>;

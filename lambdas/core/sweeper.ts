@@ -18,8 +18,9 @@ import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEv
  *      they never were; otherwise re-plan their fan-out and enqueue every planned delivery that
  *      has no record yet. An event whose deliveries all exist costs reads only; one the sweeper
  *      had to act on is listed again, and checked later until all its deliveries exist.
- *   2. Pending deliveries overdue by the grace period: claimed, rebuilt from the kept event and
- *      their record (attempt count, policy start), re-enqueued.
+ *   2. Pending deliveries overdue by the grace period, found by walking each shard's pending list
+ *      from a cursor: claimed, rebuilt from the kept event and their record (attempt count, policy
+ *      start), re-enqueued.
  *   3. Held deliveries of subscriptions that are active again: released.
  *   4. Batching buffers whose scheduled look is overdue by the grace period (its flush message
  *      was lost): looked at again. A look holds a lease, so a duplicate one sends nothing twice.
@@ -43,7 +44,7 @@ export interface SweepPorts {
    * `deadline` (epoch ms): the list is read until then and the cursor saved, so a run cut short
    * by the function's timeout never loses its progress (the pending and held phases follow).
    */
-  config: { sweepAfterSeconds: number; shards: number; pageSize?: number; maxPages?: number; maxBacklog?: number; deadline?: number };
+  config: { sweepAfterSeconds: number; shards: number; pageSize?: number; maxPages?: number; pendingPages?: number; maxBacklog?: number; deadline?: number };
 }
 
 export interface SweepReport {
@@ -120,17 +121,7 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
   }
 
   const before = new Date(now.getTime() - ports.config.sweepAfterSeconds * 1000).toISOString();
-  for (const delivery of behind ? [] : await ports.sweep.overduePending(shard, before, limit)) {
-    if (!(await ports.sweep.claimPending(delivery, later))) continue;
-    const event = await ports.events.getEvent(delivery.tenantId, delivery.eventId);
-    if (!event) {
-      await ports.sweep.markUnrecoverable(delivery.id, delivery.tenantId, 'lost in transit and its event is past retention: it cannot be rebuilt', now.toISOString());
-      report.unrecoverable++;
-      continue;
-    }
-    await ports.queue.enqueue([rebuildJob(delivery, stripStorage(event))]);
-    report.pendingRequeued++;
-  }
+  if (!behind) await requeueOverdue(ports, shard, { before, later, now, report, limit, deadline });
 
   for (const check of behind ? [] : await ports.sweep.overdueBatchChecks(shard, before, limit)) {
     await ports.queue.enqueueFlush(check.tenantId, check.subscriptionId, 0);
@@ -144,6 +135,44 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
     if (subscription && subscription.status !== 'active') continue;
     const { released } = await releaseHeld(ports, tenantId, subscriptionId, 'deliver');
     report.heldReleased += released;
+  }
+}
+
+/**
+ * Walks the shard's pending deliveries from where the last run stopped (a delivery's entry is
+ * keyed once, not by its next attempt, so that a retry moves no index key) and re-enqueues each
+ * one overdue by the grace period. A run reads at most `pendingPages` pages; at the end of the
+ * list the walk starts over, so every pending delivery is looked at once per pass. A pass takes
+ * one run until a shard holds more than `pendingPages` × `pageSize` pending deliveries.
+ */
+async function requeueOverdue(
+  ports: SweepPorts,
+  shard: number,
+  run: { before: string; later: string; now: Date; report: SweepReport; limit: number; deadline: number },
+): Promise<void> {
+  const start = await ports.sweep.pendingCursor(shard);
+  let position = start;
+  try {
+    // One page even past the deadline (the handler keeps time for it), more while time remains.
+    for (let page = 0; page < (ports.config.pendingPages ?? 10) && (page === 0 || ports.clock().getTime() < run.deadline); page++) {
+      const { deliveries, last } = await ports.sweep.pendingPage(shard, position, run.limit);
+      for (const delivery of deliveries) {
+        if (delivery.status !== 'pending' || !delivery.nextAttemptAt || delivery.nextAttemptAt >= run.before) continue;
+        if (!(await ports.sweep.claimPending(delivery, run.later))) continue;
+        const event = await ports.events.getEvent(delivery.tenantId, delivery.eventId);
+        if (!event) {
+          await ports.sweep.markUnrecoverable(delivery.id, delivery.tenantId, 'lost in transit and its event is past retention: it cannot be rebuilt', run.now.toISOString());
+          run.report.unrecoverable++;
+          continue;
+        }
+        await ports.queue.enqueue([rebuildJob(delivery, stripStorage(event))]);
+        run.report.pendingRequeued++;
+      }
+      position = last ?? '';
+      if (!last) break;
+    }
+  } finally {
+    if (position !== start) await ports.sweep.movePendingCursor(shard, start, position);
   }
 }
 

@@ -7,20 +7,31 @@ import { CALLBACK_PATH } from '../core/webhook-validation.ts';
  */
 
 /**
- * Single-table design: every item has pk/sk; sparse GSIs serve the "list by parent" queries
- * (gsi1: deliveries by subscription, events by subject; gsi2: events by time, dead letters,
- * pending and held deliveries) and the sweeper (gsi3, keys only: events not yet reconciled).
+ * Single-table design: every item has pk/sk; sparse GSIs serve the "list by parent" queries.
+ * Each index projects only what its queries read (README "Storage layout"):
+ *   gsi1 (ALL): events by subject; gsi2 (ALL): events by time, scheduled batch looks;
+ *   gsi3 (KEYS_ONLY): the sweeper's event list and the deliveries' status lists (pending, held,
+ *   dead letters), whose readers fetch the delivery records by key;
+ *   gsi4 (INCLUDE status): each subscription's delivery log, filtered by status, records fetched by key.
+ * 0.1 had gsi1 to gsi3 only; CloudFormation adds one index per update (test/infra/table-indexes.test.ts).
  */
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',
   sortKey: 'sk',
   ttlAttribute: 'expiresAt',
-  gsi1: { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
-  gsi2: { indexName: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
-  gsi3: { indexName: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk', keysOnly: true },
+  gsi1: { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projection: 'ALL' },
+  gsi2: { indexName: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk', projection: 'ALL' },
+  gsi3: { indexName: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk', projection: 'KEYS_ONLY' },
+  gsi4: { indexName: 'gsi4', partitionKey: 'gsi4pk', sortKey: 'gsi4sk', projection: 'INCLUDE', include: ['status'] },
 } as const;
 
-export const TABLE_INDEXES = [TABLE_SCHEMA.gsi1, TABLE_SCHEMA.gsi2, TABLE_SCHEMA.gsi3] as const;
+/** How an index copies items: ALL attributes, only the keys, or the keys and `include`. */
+export type TableIndex = { indexName: string; partitionKey: string; sortKey: string } & (
+  | { projection: 'ALL' | 'KEYS_ONLY' }
+  | { projection: 'INCLUDE'; include: readonly string[] }
+);
+
+export const TABLE_INDEXES: readonly TableIndex[] = [TABLE_SCHEMA.gsi1, TABLE_SCHEMA.gsi2, TABLE_SCHEMA.gsi3, TABLE_SCHEMA.gsi4];
 
 /** `source` of the events the API puts on the Herald bus. */
 export const HERALD_EVENT_SOURCE = 'herald.events';

@@ -43,7 +43,8 @@ export class Storage extends Construct {
         indexName: gsi.indexName,
         partitionKey: { name: gsi.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: gsi.sortKey, type: dynamodb.AttributeType.STRING },
-        projectionType: 'keysOnly' in gsi ? dynamodb.ProjectionType.KEYS_ONLY : dynamodb.ProjectionType.ALL,
+        projectionType: dynamodb.ProjectionType[gsi.projection],
+        ...(gsi.projection === 'INCLUDE' ? { nonKeyAttributes: [...gsi.include] } : {}),
       });
     }
   }

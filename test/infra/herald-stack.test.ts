@@ -38,7 +38,7 @@ describe('storage', () => {
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('has the key schema and every index the code queries (the sweeper’s keys only)', () => {
+  it('has the key schema and every index the code queries (the status lists keys only, the delivery log keys and status)', () => {
     const table = resources('AWS::DynamoDB::Table')[0]!.Properties;
     expect(table.KeySchema).toEqual([
       { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
@@ -48,9 +48,12 @@ describe('storage', () => {
       TABLE_SCHEMA.gsi1.indexName,
       TABLE_SCHEMA.gsi2.indexName,
       TABLE_SCHEMA.gsi3.indexName,
+      TABLE_SCHEMA.gsi4.indexName,
     ]);
     const sweep = table.GlobalSecondaryIndexes.find((g: { IndexName: string }) => g.IndexName === TABLE_SCHEMA.gsi3.indexName);
     expect(sweep.Projection).toEqual({ ProjectionType: 'KEYS_ONLY' });
+    const log = table.GlobalSecondaryIndexes.find((g: { IndexName: string }) => g.IndexName === TABLE_SCHEMA.gsi4.indexName);
+    expect(log.Projection).toEqual({ ProjectionType: 'INCLUDE', NonKeyAttributes: ['status'] });
   });
 
   it('is retained when the stack is deleted', () => {

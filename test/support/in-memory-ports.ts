@@ -1,52 +1,71 @@
 /**
  * In-memory fakes of the delivery path's ports, for unit tests of core services: a delivery
- * store that keeps what the table keeps (the last KEPT_ATTEMPTS attempts and a count), and a
- * queue on a virtual clock that behaves as SQS does for one consumer (delay, visibility,
- * receive counts, in-flight set).
+ * store that keeps what the table keeps (a summary per delivery, the last KEPT_ATTEMPTS attempts
+ * in a ring of items, a count), and a queue on a virtual clock that behaves as SQS does for one
+ * consumer (delay, visibility, receive counts, in-flight set).
  */
 import type { SQSRecord } from 'aws-lambda';
-import { KEPT_ATTEMPTS, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
+import { deliveryFromItems, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
+import { KEPT_ATTEMPTS, type Attempt, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest } from '../../lambdas/core/ports.ts';
 import type { AdaptiveRate, ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
 
+/** A delivery's summary record as stored: no attempts list, the latest attempt as `lastAttempt`. */
+type Summary = Omit<Delivery, 'attempts'> & { lastAttempt?: Attempt };
+
 export class InMemoryDeliveryStore implements DeliveryStore {
-  readonly items = new Map<string, Delivery>();
+  /** Summary records by delivery id. */
+  readonly summaries = new Map<string, Summary>();
+  /** Attempt items by `<delivery id>#<slot>` (slot = attempt number mod KEPT_ATTEMPTS). */
+  readonly ring = new Map<string, Attempt>();
   readonly held = new Map<string, DeliveryJob>();
-  /** Every write's item size (JSON bytes), in order: what one attempt costs to store. */
-  readonly writtenBytes: number[] = [];
+  /** Every item written, in order, with its size (JSON bytes) and the attempt that wrote it. */
+  readonly writes: { item: 'summary' | 'attempt'; bytes: number; attempt: number }[] = [];
 
   async recordAttempt({ delivery, attempt, status }: AttemptRecord): Promise<void> {
-    const before = this.items.get(delivery.id);
-    const kept = [...(before?.attempts ?? []).filter((a) => a.number !== attempt.number), attempt].sort((a, b) => a.number - b.number).slice(-KEPT_ATTEMPTS);
-    const item: Delivery = { ...delivery, status, attempts: kept, attemptCount: Math.max(before?.attemptCount ?? 0, attempt.number), updatedAt: attempt.at };
-    this.items.set(delivery.id, item);
-    this.writtenBytes.push(Buffer.byteLength(JSON.stringify(item)));
+    const before = this.summaries.get(delivery.id);
+    const succeeded = status === 'succeeded';
+    const { heldAt: _heldAt, ...kept } = before ?? ({} as Summary);
+    const summary: Summary = { ...kept, ...delivery, status, lastAttempt: summaryAttempt(attempt, succeeded), attemptCount: attempt.number, updatedAt: attempt.at };
+    this.summaries.set(delivery.id, summary);
+    this.writes.push({ item: 'summary', bytes: Buffer.byteLength(JSON.stringify(summary)), attempt: attempt.number });
+    if (succeeded) return;
+    this.ring.set(`${delivery.id}#${attempt.number % KEPT_ATTEMPTS}`, attempt);
+    this.writes.push({ item: 'attempt', bytes: Buffer.byteLength(JSON.stringify(attempt)), attempt: attempt.number });
   }
 
+  /** The delivery as `GET /v1/deliveries/{id}` reads it: its summary and its ring. */
   async getDelivery(id: string): Promise<Delivery | undefined> {
-    return this.items.get(id);
+    const summary = this.summaries.get(id);
+    if (!summary) return undefined;
+    const ring = [...this.ring.entries()].filter(([key]) => key.startsWith(`${id}#`)).map(([, attempt]) => attempt);
+    return deliveryFromItems(summary as unknown as Record<string, unknown>, ring as unknown as Record<string, unknown>[]);
+  }
+
+  /** Lists read summaries only: each delivery with its latest attempt. */
+  private listed(filter: (s: Summary) => boolean, limit?: number): Page<Delivery> {
+    const items = [...this.summaries.values()].filter(filter).map((s) => deliveryFromItems(s as unknown as Record<string, unknown>));
+    return { items: items.slice(0, limit) };
   }
 
   async listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: DeliveryStatus }): Promise<Page<Delivery>> {
-    const items = [...this.items.values()].filter((d) => d.tenantId === tenantId && d.subscriptionId === subscriptionId && (!page.status || d.status === page.status));
-    return { items: items.slice(0, page.limit) };
+    return this.listed((d) => d.tenantId === tenantId && d.subscriptionId === subscriptionId && (!page.status || d.status === page.status), page.limit);
   }
 
   async listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>> {
-    const items = [...this.items.values()].filter((d) => d.tenantId === tenantId && d.status === 'failed' && (!page.subscriptionId || d.subscriptionId === page.subscriptionId));
-    return { items: items.slice(0, page.limit) };
+    return this.listed((d) => d.tenantId === tenantId && d.status === 'failed' && (!page.subscriptionId || d.subscriptionId === page.subscriptionId), page.limit);
   }
 
-  async markRedriven(deliveryId: string, _at: string, retryFrom: number): Promise<void> {
-    const item = this.items.get(deliveryId);
-    if (item) this.items.set(deliveryId, { ...item, status: 'pending', retryFrom });
+  async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<void> {
+    const item = this.summaries.get(deliveryId);
+    if (item) this.summaries.set(deliveryId, { ...item, status: 'pending', retryFrom, nextAttemptAt: at, firstAttemptAt: at });
   }
 
   async holdDelivery(job: DeliveryJob, at: string): Promise<void> {
     this.held.set(job.deliveryId, job);
-    const item = this.items.get(job.deliveryId);
-    if (item) this.items.set(job.deliveryId, { ...item, status: 'held', heldAt: at });
+    const item = this.summaries.get(job.deliveryId);
+    if (item) this.summaries.set(job.deliveryId, { ...item, status: 'held', heldAt: at });
   }
 
   async listHeld(tenantId: string, subscriptionId: string, page: PageRequest): Promise<Page<DeliveryJob>> {
@@ -55,8 +74,8 @@ export class InMemoryDeliveryStore implements DeliveryStore {
 
   async endHold(deliveryId: string, _at: string, to: 'pending' | 'discarded'): Promise<boolean> {
     if (!this.held.delete(deliveryId)) return false;
-    const item = this.items.get(deliveryId);
-    if (item) this.items.set(deliveryId, { ...item, status: to });
+    const item = this.summaries.get(deliveryId);
+    if (item) this.summaries.set(deliveryId, { ...item, status: to });
     return true;
   }
 }

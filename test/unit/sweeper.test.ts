@@ -2,11 +2,14 @@
  * The sweeper's list walk (core/sweeper.ts) against an in-memory list: every due event is
  * checked once and the cursor moves past it; one the sweeper had to act on is listed again; a
  * run that reaches its deadline saves how far it got; a backlog stops the walk at the first
- * published event.
+ * published event. Pending deliveries are found by walking each shard's pending list from a
+ * cursor (their entries are keyed once, not by next attempt): however many wait legitimately,
+ * an overdue one is reached within a pass, and only overdue ones are re-enqueued.
  */
 import { describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import { deliveryIdFor } from '../../lambdas/core/ids.ts';
+import type { Delivery } from '../../lambdas/core/delivery.ts';
 import type { StoredEvent, SweepEntry } from '../../lambdas/core/ports.ts';
 import { sweep, type SweepPorts } from '../../lambdas/core/sweeper.ts';
 
@@ -29,7 +32,7 @@ function event(id: string, published = true): StoredEvent {
 }
 
 /** A one-shard world: the list (sorted keys), the cursor, events, delivery records. */
-function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: number; clockStep?: number }) {
+function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: number; clockStep?: number; pending?: Delivery[] }) {
   let time = Date.parse('2026-01-01T01:00:00.000Z');
   const entries = new Map<string, SweepEntry>();
   for (const e of options.events) {
@@ -37,6 +40,9 @@ function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: 
     entries.set(key, { dueAt: '2026-01-01T00:10:00.000Z', tenantId: T, eventId: e.id, key, recheck: false });
   }
   let cursor = '';
+  let pendingCursor = '';
+  const pending = new Map((options.pending ?? []).map((d) => [d.id, d]));
+  const pendingWrites: string[] = [];
   const events = new Map(options.events.map((e) => [e.id, e]));
   const existing = new Set(options.delivered.map((id) => deliveryIdFor(T, id, SUB)));
   const enqueued: DeliveryJob[] = [];
@@ -59,8 +65,24 @@ function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: 
       },
       clearRecheck: async (entry) => void entries.delete(entry.key),
       existingDeliveries: async (ids) => new Set(ids.filter((id) => existing.has(id))),
-      overduePending: async () => [],
-      claimPending: async () => false,
+      pendingCursor: async () => pendingCursor,
+      movePendingCursor: async (_shard, from, to) => {
+        if (pendingCursor !== from) return false;
+        pendingWrites.push(to);
+        pendingCursor = to;
+        return true;
+      },
+      pendingPage: async (_shard, after, limit) => {
+        const ids = [...pending.keys()].filter((id) => id > after).sort();
+        const page = ids.slice(0, limit);
+        return { deliveries: page.map((id) => pending.get(id)!), ...(ids.length > limit ? { last: page.at(-1)! } : {}) };
+      },
+      claimPending: async (delivery, to) => {
+        const record = pending.get(delivery.id)!;
+        if (record.nextAttemptAt !== delivery.nextAttemptAt) return false;
+        pending.set(delivery.id, { ...record, nextAttemptAt: to });
+        return true;
+      },
       overdueBatchChecks: async () => [],
       heldSubscriptions: async () => [],
       markUnrecoverable: async () => undefined,
@@ -87,7 +109,7 @@ function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: 
     },
     config: { sweepAfterSeconds: 60, shards: 1, pageSize: 3 },
   };
-  return { ports, enqueued, published, rechecks, cursor: () => cursor, entries };
+  return { ports, enqueued, published, rechecks, cursor: () => cursor, entries, pending, pendingCursor: () => pendingCursor, pendingWrites };
 }
 
 describe('the sweeper list walk', () => {
@@ -138,5 +160,60 @@ describe('the sweeper list walk', () => {
     expect(report.eventsPublished).toBe(1);
     expect(report.deliveriesEnqueued).toBe(0);
     expect(w.cursor()).toContain('#e1');
+  });
+});
+
+describe('the pending walk', () => {
+  const NOW = Date.parse('2026-01-01T01:00:00.000Z');
+  const pendingDelivery = (n: number, nextAttemptAt: number): Delivery => ({
+    id: `dlv_${String(n).padStart(3, '0')}`,
+    tenantId: T,
+    subscriptionId: SUB,
+    eventId: `e${n}`,
+    eventType: 'order.created',
+    subject: `e${n}`,
+    status: 'pending',
+    attempts: [],
+    attemptCount: 3,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    nextAttemptAt: new Date(nextAttemptAt).toISOString(),
+  });
+
+  it('reaches an overdue delivery behind many that wait in time, re-enqueues only it, and starts over at the end', async () => {
+    // 25 deliveries waiting for a retry an hour away, and one whose message was lost (due 10 min ago), last in the list.
+    const waiting = Array.from({ length: 25 }, (_, i) => pendingDelivery(i, NOW + 3600_000));
+    const lost = pendingDelivery(99, NOW - 600_000);
+    const events = [...waiting, lost].map((d) => event(d.eventId));
+    const w = world({ events, delivered: events.map((e) => e.id), pending: [...waiting, lost] });
+    w.ports.config = { ...w.ports.config, pendingPages: 4 };
+    // Pages of 3, 4 a run: the first run reads 12, stops mid-list and saves where.
+    const first = await sweep(w.ports);
+    expect(first.pendingRequeued).toBe(0);
+    expect(w.pendingCursor()).toBe('dlv_011');
+    await sweep(w.ports);
+    expect(w.pendingCursor()).toBe('dlv_023');
+    const third = await sweep(w.ports);
+    expect(third.pendingRequeued).toBe(1);
+    expect(w.enqueued.map((j) => [j.deliveryId, j.attemptOffset])).toEqual([['dlv_099', 3]]);
+    // Claimed: its next attempt moved past the grace period, so the next pass leaves it alone.
+    expect(Date.parse(w.pending.get('dlv_099')!.nextAttemptAt!)).toBeGreaterThan(NOW);
+    // The end of the list: the walk starts over.
+    expect(w.pendingCursor()).toBe('');
+    for (let run = 0; run < 3; run++) await sweep(w.ports);
+    expect(w.enqueued).toHaveLength(1);
+  });
+
+  it('a short list is read whole every run, with no cursor write', async () => {
+    const lost = pendingDelivery(1, NOW - 600_000);
+    const w = world({ events: [event(lost.eventId)], delivered: [lost.eventId], pending: [pendingDelivery(0, NOW + 60_000), lost] });
+    expect((await sweep(w.ports)).pendingRequeued).toBe(1);
+    expect(w.pendingWrites).toEqual([]);
+  });
+
+  it('leaves pending deliveries alone while the queue is backlogged', async () => {
+    const lost = pendingDelivery(1, NOW - 600_000);
+    const w = world({ events: [event(lost.eventId)], delivered: [lost.eventId], pending: [lost], backlog: 10_000 });
+    expect((await sweep(w.ports)).pendingRequeued).toBe(0);
   });
 });

@@ -1,6 +1,8 @@
 /**
  * The table's key layout (lambdas/adapters/table-keys.ts) is stored data: these are the exact
- * strings 0.1 wrote, so a change to a builder that would orphan existing items fails here.
+ * strings written, so a change to a builder that would orphan existing items fails here. The
+ * delivery keys are 0.2's (README "Storage layout": attempts in a ring, status lists on gsi3,
+ * the log on gsi4); everything else is as 0.1 wrote it.
  */
 import { describe, expect, it } from 'vitest';
 import * as keys from '../../lambdas/adapters/table-keys.ts';
@@ -39,14 +41,23 @@ describe('table keys', () => {
     expect(keys.sweepCursorKey(3)).toEqual({ pk: 'SWEEP', sk: 'CURSOR#3' });
   });
 
-  it('deliveries: the record, its log entry and its one status entry', () => {
+  it('deliveries: the summary, its attempt ring, its log entry and its one status entry', () => {
     expect(keys.deliveryKey(D)).toEqual({ pk: 'DLV#dlv_1', sk: '#DLV' });
     expect(keys.deliveryIdOfKey('DLV#dlv_1')).toBe(D);
+    // A ring of 20: attempt 21 overwrites attempt 1.
+    expect(keys.attemptKey(D, 1)).toEqual({ pk: 'DLV#dlv_1', sk: 'ATT#01' });
+    expect(keys.attemptKey(D, 19)).toEqual({ pk: 'DLV#dlv_1', sk: 'ATT#19' });
+    expect(keys.attemptKey(D, 21)).toEqual(keys.attemptKey(D, 1));
+    expect(keys.attemptKey(D, 1000)).toEqual({ pk: 'DLV#dlv_1', sk: 'ATT#00' });
     expect(keys.deliveryLogKey(T, S, AT, D)).toEqual({ pk: 'SUBDLV#ten_1#sub_1', sk: `${AT}#dlv_1` });
-    expect(keys.pendingKey(D, AT)).toEqual({ pk: 'PENDING#1', sk: `${AT}#dlv_1` });
+    // Keyed once per delivery, whatever its next attempt.
+    expect(keys.pendingKey(D)).toEqual({ pk: 'PENDING#1', sk: 'dlv_1' });
+    expect(keys.pendingCursorKey(1)).toEqual({ pk: 'SWEEP', sk: 'PENDINGCURSOR#1' });
     expect(keys.heldKey(T, S, AT, D)).toEqual({ pk: 'HELD#1', sk: `ten_1#sub_1#${AT}#dlv_1` });
     expect(keys.parseHeldSortKey(keys.heldKey(T, S, AT, D).sk)).toEqual({ tenantId: T, subscriptionId: S });
     expect(keys.deadLetterKey(T, AT, D)).toEqual({ pk: 'DEAD#ten_1', sk: `${AT}#dlv_1` });
+    expect(keys.GSI3.indexName).toBe('gsi3');
+    expect(keys.GSI4).toMatchObject({ indexName: 'gsi4', partitionKey: 'gsi4pk', sortKey: 'gsi4sk' });
   });
 
   it('stats, batch buffers, throttle state, the page token key and self-test runs', () => {

@@ -14,7 +14,8 @@ const SLOT = /^attempt\d+$/;
 
 /** A stored delivery item (keys already stripped) → the Delivery the core sees. */
 export function deliveryFromItem(item: Record<string, unknown>): Delivery {
-  const { attempts: legacy, ...rest } = item as Record<string, unknown> & { attempts?: Attempt[] };
+  // The parked job is the redrive's (parkedJobOf), not part of the delivery the API shows.
+  const { attempts: legacy, parkedJob: _parked, ...rest } = item as Record<string, unknown> & { attempts?: Attempt[] };
   const byNumber = new Map<number, Attempt>();
   for (const attempt of legacy ?? []) byNumber.set(attempt.number, attempt);
   for (const key of Object.keys(rest)) {

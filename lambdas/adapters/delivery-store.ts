@@ -18,7 +18,6 @@ import {
   heldPartition,
   heldPrefix,
   pendingKey,
-  PK,
   TTL,
   withoutKeys,
 } from './table-keys.ts';
@@ -55,8 +54,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
       names[`#${field}`] = field;
       values[`:${field}`] = delivery[field];
     }
-    // An attempt ends any hold: the job it kept is no longer needed.
-    const removes: string[] = ['job', 'heldAt'];
+    // An attempt ends any hold, and any earlier park: the job either kept is no longer needed.
+    const removes: string[] = ['job', 'heldAt', 'parkedJob'];
     names['#dpk'] = gsi2.partitionKey;
     names['#dsk'] = gsi2.sortKey;
     if (status === 'failed') {
@@ -117,20 +116,39 @@ export class DynamoDeliveryStore implements DeliveryStore {
     );
   }
 
-  async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<void> {
+  markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean> {
     const key = pendingKey(deliveryId, at);
-    // A letter whose delivery record expired or never got written is still redriven: a failed condition is fine.
-    await conditionalUpdate(
+    // On the pending list from here: should the enqueue that follows fail, the sweeper sends it.
+    return conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
         Key: deliveryKey(deliveryId),
         UpdateExpression:
           'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, firstAttemptAt = :at, retryFrom = :retryFrom, #dpk = :dpk, #dsk = :dsk REMOVE finishedAt, reason',
-        ConditionExpression: 'attribute_exists(#pk)',
-        ExpressionAttributeNames: { '#status': 'status', '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey, '#pk': PK },
-        ExpressionAttributeValues: { ':pending': 'pending', ':at': at, ':dpk': key.pk, ':dsk': key.sk, ':retryFrom': retryFrom },
+        ConditionExpression: '#status = :failed',
+        ExpressionAttributeNames: { '#status': 'status', '#dpk': gsi2.partitionKey, '#dsk': gsi2.sortKey },
+        ExpressionAttributeValues: { ':pending': 'pending', ':failed': 'failed', ':at': at, ':dpk': key.pk, ':dsk': key.sk, ':retryFrom': retryFrom },
       }),
     );
+  }
+
+  async keepParkedJob(job: DeliveryJob): Promise<void> {
+    // Only on a record that is still failed; the next attempt after a redrive removes it.
+    await conditionalUpdate(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: deliveryKey(job.deliveryId),
+        UpdateExpression: 'SET parkedJob = :job',
+        ConditionExpression: '#status = :failed',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':job': job, ':failed': 'failed' },
+      }),
+    );
+  }
+
+  async parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: deliveryKey(deliveryId), ProjectionExpression: 'parkedJob', ConsistentRead: true }));
+    return out.Item?.parkedJob as DeliveryJob | undefined;
   }
 
   listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: Delivery['status'] }): Promise<Page<Delivery>> {

@@ -11,7 +11,7 @@ import { DynamoQuotaCounter } from '#adapters/quota-store';
 import { DynamoSubscriptionStore } from '#adapters/subscription-store';
 import { DynamoTenantStore } from '#adapters/tenant-store';
 import { EventBridgePublisher } from '#adapters/event-bus';
-import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { targetRefusal } from '#adapters/target-guard';
 import { handshakeSender } from '#adapters/handshake-sender';
@@ -36,7 +36,6 @@ const ports: ApiPorts = {
   deliveries: new DynamoDeliveryStore(table),
   publisher: new EventBridgePublisher(settings.eventBusName),
   queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl),
-  deadLetters: new SqsDeadLetterQueue(settings.deadLetterQueueUrl),
   stats: new DynamoStatsStore(table),
   throttles: new DynamoThrottleStore(table),
   quotas: new DynamoQuotaCounter(table),

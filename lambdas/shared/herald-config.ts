@@ -97,7 +97,7 @@ export const CATALOGUE_DIR = 'catalogue';
 
 /** One entry per Lambda: the folder under lambdas/ holding handler.ts, and the env it needs. */
 export const FUNCTIONS = {
-  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas', 'operatorAccount', 'destinationTrust', 'environment'] },
+  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas', 'operatorAccount', 'destinationTrust', 'environment'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
   deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust', 'customerBusRoleArn', 'customerRoleName', 'environment', 'tenantMaxInFlight'] },

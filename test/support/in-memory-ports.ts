@@ -38,9 +38,21 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return { items: items.slice(0, page.limit) };
   }
 
-  async markRedriven(deliveryId: string, _at: string, retryFrom: number): Promise<void> {
+  readonly parkedJobs = new Map<string, DeliveryJob>();
+
+  async markRedriven(deliveryId: string, _at: string, retryFrom: number): Promise<boolean> {
     const item = this.items.get(deliveryId);
-    if (item) this.items.set(deliveryId, { ...item, status: 'pending', retryFrom });
+    if (item?.status !== 'failed') return false;
+    this.items.set(deliveryId, { ...item, status: 'pending', retryFrom });
+    return true;
+  }
+
+  async keepParkedJob(job: DeliveryJob): Promise<void> {
+    if (this.items.get(job.deliveryId)?.status === 'failed') this.parkedJobs.set(job.deliveryId, job);
+  }
+
+  async parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined> {
+    return this.parkedJobs.get(deliveryId);
   }
 
   async holdDelivery(job: DeliveryJob, at: string): Promise<void> {

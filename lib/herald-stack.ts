@@ -167,7 +167,6 @@ export class HeraldStack extends Stack {
       bus: this.bus.bus,
       deliveryQueue: this.delivery.queue,
       orderedQueue: this.delivery.orderedQueue,
-      deadLetterQueue: this.delivery.deadLetterQueue,
       adminKeyHash: adminKeyHash.valueAsString,
       allowPrivateTargets,
       destinationPorts,

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { delimiter } from 'node:path';
 import { startHeraldLocal, type HeraldLocal } from './runtime.ts';
 
 /**
@@ -82,6 +83,9 @@ try {
     adminKey: process.env.HERALD_ADMIN_KEY || undefined,
     dataDir: process.env.HERALD_DATA_DIR || undefined,
     allowPrivateTargets: process.env.HERALD_ALLOW_PRIVATE_TARGETS !== '0',
+    // Documented as extra folders after catalogue/: the runtime writes the functions' own
+    // HERALD_CATALOGUE_DIR, so the operator's is passed on here rather than overwritten.
+    extraCatalogueDirs: (process.env.HERALD_CATALOGUE_DIR ?? '').split(delimiter).filter(Boolean),
     selfTestPort,
   });
 } catch (error) {

@@ -162,7 +162,7 @@ export function functionEnvironment(emulators: Pick<LocalEmulators, 'dynamoEndpo
     [ENV.operatorAccount]: LOCAL_ACCOUNT,
     [ENV.environment]: options.environment ?? process.env[ENV.environment] ?? '',
     [ENV.tenantMaxInFlight]: options.tenantMaxInFlight !== undefined ? String(options.tenantMaxInFlight) : (process.env[ENV.tenantMaxInFlight] ?? ''),
-    HERALD_SWEEP_AFTER_SECONDS: String(options.sweepAfterSeconds ?? process.env.HERALD_SWEEP_AFTER_SECONDS ?? 60),
+    [ENV.sweepAfterSeconds]: String(options.sweepAfterSeconds ?? process.env[ENV.sweepAfterSeconds] ?? 60),
     [ENV.catalogueDir]: [fileURLToPath(new URL('../catalogue', import.meta.url)), ...(options.extraCatalogueDirs ?? [])].join(delimiter),
   };
 }
@@ -334,7 +334,7 @@ let referenceFiles: ApiReferenceFiles | undefined;
  */
 async function openApiJson(): Promise<string> {
   const [{ openApiDocument }, { loadCatalogue }] = await Promise.all([import('../lambdas/api/openapi.ts'), import('../lambdas/adapters/catalogue-files.ts')]);
-  return JSON.stringify(openApiDocument(loadCatalogue()));
+  return JSON.stringify(openApiDocument(loadCatalogue(process.env[ENV.catalogueDir]!)));
 }
 const FILE_TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',

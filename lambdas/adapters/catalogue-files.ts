@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { Catalogue, type CatalogueEntry } from '#core/catalogue';
-import { ENV } from '#shared/herald-config';
 
 /**
  * Loads the catalogue from one or more folders (`catalogue/<type>/v<n>.json`). The stack copies
@@ -32,9 +31,9 @@ export function readCatalogueEntries(dir: string): CatalogueEntry[] {
 
 let cached: Catalogue | undefined;
 
-export function loadCatalogue(dirs = process.env[ENV.catalogueDir]): Catalogue {
+/** `dirs`: the function's HERALD_CATALOGUE_DIR setting (shared/settings.ts), read once per container. */
+export function loadCatalogue(dirs: string): Catalogue {
   if (cached) return cached;
-  if (!dirs) throw new Error(`environment variable ${ENV.catalogueDir} is required`);
   cached = new Catalogue(dirs.split(delimiter).filter(Boolean).flatMap(readCatalogueEntries));
   return cached;
 }

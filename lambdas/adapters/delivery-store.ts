@@ -1,4 +1,4 @@
-import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Delivery } from '#core/delivery';
 import type { DeliveryJob } from '#core/delivery-job';
 import type { AttemptRecord, DeliveryStore, Page, PageRequest } from '#core/ports';
@@ -58,8 +58,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
       names[`#${field}`] = field;
       values[`:${field}`] = delivery[field];
     }
-    // An attempt ends any hold: the job it kept is no longer needed.
-    const removes: string[] = ['job', 'heldAt'];
+    // An attempt ends any hold, and any earlier park: the job either kept is no longer needed.
+    const removes: string[] = ['job', 'heldAt', 'parkedJob'];
     names['#spk'] = gsi3.partitionKey;
     names['#ssk'] = gsi3.sortKey;
     const listed =
@@ -132,20 +132,40 @@ export class DynamoDeliveryStore implements DeliveryStore {
     return { ...result, items: result.items.filter((d) => d.status === 'failed' && (subscriptionId === undefined || d.subscriptionId === subscriptionId)) };
   }
 
-  async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<void> {
+  markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean> {
     const key = pendingKey(deliveryId);
-    // A letter whose delivery record expired or never got written is still redriven: a failed condition is fine.
-    await conditionalUpdate(
+    // Only a letter still failed (two redrives at once send it once); on the pending list from
+    // here, so should the enqueue that follows fail, the sweeper sends it.
+    return conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
         Key: deliveryKey(deliveryId),
         UpdateExpression:
           'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, firstAttemptAt = :at, retryFrom = :retryFrom, #spk = :spk, #ssk = :ssk REMOVE finishedAt, reason',
-        ConditionExpression: 'attribute_exists(#pk)',
-        ExpressionAttributeNames: { '#status': 'status', '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey, '#pk': PK },
-        ExpressionAttributeValues: { ':pending': 'pending', ':at': at, ':spk': key.pk, ':ssk': key.sk, ':retryFrom': retryFrom },
+        ConditionExpression: '#status = :failed',
+        ExpressionAttributeNames: { '#status': 'status', '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey },
+        ExpressionAttributeValues: { ':pending': 'pending', ':failed': 'failed', ':at': at, ':spk': key.pk, ':ssk': key.sk, ':retryFrom': retryFrom },
       }),
     );
+  }
+
+  async keepParkedJob(job: DeliveryJob): Promise<void> {
+    // Only on a record that is still failed; the next attempt after a redrive removes it.
+    await conditionalUpdate(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: deliveryKey(job.deliveryId),
+        UpdateExpression: 'SET parkedJob = :job',
+        ConditionExpression: '#status = :failed',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':job': job, ':failed': 'failed' },
+      }),
+    );
+  }
+
+  async parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: deliveryKey(deliveryId), ProjectionExpression: 'parkedJob', ConsistentRead: true }));
+    return out.Item?.parkedJob as DeliveryJob | undefined;
   }
 
   listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: Delivery['status'] }): Promise<Page<Delivery>> {

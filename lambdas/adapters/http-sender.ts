@@ -1,9 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { parseRetryAfter, RESPONSE_EXCERPT_BYTES, type AttemptResult, type ErrorClass } from '#core/delivery';
-import { targetUrlRefusal } from '#core/destination-policy';
+import { targetUrlRefusal, type PortRule } from '#core/destination-policy';
 import type { HttpRequest, HttpSender } from '#core/ports';
-import { destinationPorts } from '#shared/env';
 import { connectLookup } from './target-guard.ts';
 
 /**
@@ -20,9 +19,13 @@ export class NodeHttpSender implements HttpSender {
 
   /**
    * With `allowPrivateTargets` false (deployed), every connection resolves through the SSRF
-   * guard and literal addresses and schemes are checked before any socket opens.
+   * guard and literal addresses and schemes are checked before any socket opens. `ports`: the
+   * operator's destination ports (`herald:destinationPorts`).
    */
-  constructor(private readonly allowPrivateTargets: boolean) {
+  constructor(
+    private readonly allowPrivateTargets: boolean,
+    private readonly ports: PortRule,
+  ) {
     const options = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 64, scheduling: 'lifo' as const, lookup: connectLookup(!allowPrivateTargets) };
     this.http = new HttpAgent(options);
     this.https = new HttpsAgent(options);
@@ -39,7 +42,7 @@ export class NodeHttpSender implements HttpSender {
   async exchange(req: HttpRequest, maxBytes: number): Promise<{ result: AttemptResult; text?: string; headers?: IncomingMessage['headers'] }> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const refusal = targetUrlRefusal(req.url, this.allowPrivateTargets, destinationPorts());
+    const refusal = targetUrlRefusal(req.url, this.allowPrivateTargets, this.ports);
     if (refusal) return { result: { durationMs: 0, error: 'blocked_destination', errorMessage: `${req.url} ${refusal}` } };
     try {
       const { response, text } = await this.roundTrip(req, maxBytes);

@@ -1,15 +1,11 @@
 import { inBatches } from './batches.ts';
 import {
-  ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   GetQueueAttributesCommand,
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import type { DeliveryJob, FlushJob } from '#core/delivery-job';
-import { deliveryJobSchema } from '#core/delivery-job';
 import { MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS } from '#core/delivery-plan';
 import type { DeadLetter, DeadLetterQueue, DeliveryQueue } from '#core/ports';
 import { randomUUID } from 'node:crypto';
@@ -107,6 +103,10 @@ export class SqsDeliveryQueue implements DeliveryQueue {
   }
 }
 
+/**
+ * The operator's copy of each dead letter (core/ports.ts DeadLetterQueue): written here, read by
+ * no tenant request. Tenants redrive from their own delivery records (core/recovery.ts).
+ */
 export class SqsDeadLetterQueue implements DeadLetterQueue {
   constructor(private readonly queueUrl: string) {}
 
@@ -127,76 +127,4 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
       }),
     );
   }
-
-  /**
-   * SQS has no "move these messages" call that works everywhere (StartMessageMoveTask moves all,
-   * and the emulator lacks it), so redrive receives, re-sends and deletes. Letters not selected
-   * stay hidden until the sweep ends, then are made visible again, so each is seen once.
-   */
-  async redrive(select: (letter: DeadLetter) => boolean, requeue: (letters: DeadLetter[]) => Promise<void>): Promise<number> {
-    const skipped: string[] = [];
-    let moved = 0;
-    const deadline = Date.now() + REDRIVE_BUDGET_MS;
-    try {
-      while (Date.now() < deadline) {
-        const out = await sqs().send(
-          new ReceiveMessageCommand({ QueueUrl: this.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 120 }),
-        );
-        const messages = out.Messages ?? [];
-        if (messages.length === 0) break;
-        const chosen: { letter: DeadLetter; handle: string }[] = [];
-        for (const message of messages) {
-          const letter = parseDeadLetter(message.Body ?? '');
-          if (letter && select(letter)) chosen.push({ letter, handle: message.ReceiptHandle! });
-          else skipped.push(message.ReceiptHandle!);
-        }
-        if (chosen.length === 0) continue;
-        await requeue(chosen.map((c) => c.letter));
-        await sqs().send(
-          new DeleteMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: chosen.map((c, i) => ({ Id: String(i), ReceiptHandle: c.handle })) }),
-        );
-        moved += chosen.length;
-      }
-    } finally {
-      for (let i = 0; i < skipped.length; i += 10) {
-        await sqs().send(
-          new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: this.queueUrl,
-            Entries: skipped.slice(i, i + 10).map((handle, n) => ({ Id: String(n), ReceiptHandle: handle, VisibilityTimeout: 0 })),
-          }),
-        );
-      }
-    }
-    return moved;
-  }
-}
-
-/** Bounds one redrive request, well inside API Gateway's 29 s. */
-const REDRIVE_BUDGET_MS = 20_000;
-
-/**
- * Dead letters come in two shapes: the deliver function's own (job + reason), and a bare job the
- * queue's redrive policy moved after too many receives (the function crashed or timed out on it).
- */
-export function parseDeadLetter(body: string): DeadLetter | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  const wrapped = parsed as Partial<DeadLetter>;
-  if (wrapped && typeof wrapped === 'object' && 'reason' in wrapped && wrapped.job && 'deliveryId' in wrapped.job) {
-    const job = deliveryJobSchema.safeParse(wrapped.job);
-    if (job.success) return { job: job.data, reason: String(wrapped.reason), attempts: Number(wrapped.attempts ?? 0), failedAt: String(wrapped.failedAt ?? '') };
-    return undefined;
-  }
-  const job = deliveryJobSchema.safeParse(parsed);
-  if (!job.success) return undefined;
-  return {
-    job: job.data,
-    reason: 'moved to the DLQ by the queue redrive policy after repeated receives (function crash or timeout)',
-    attempts: job.data.attemptOffset,
-    failedAt: '',
-  };
 }

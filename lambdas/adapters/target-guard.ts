@@ -1,7 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
-import { addressRefusal, literalAddressOf, targetUrlRefusal } from '#core/destination-policy';
-import { destinationPorts } from '#shared/env';
+import { addressRefusal, literalAddressOf, targetUrlRefusal, type PortRule } from '#core/destination-policy';
 import { resolver } from './dns-resolver.ts';
 
 /**
@@ -32,8 +31,8 @@ export async function resolveAllowedAddresses(host: string): Promise<string[]> {
 }
 
 /** Subscription-time check: scheme, literal addresses, then what the name resolves to. */
-export async function targetRefusal(rawUrl: string, allowPrivateTargets: boolean): Promise<string | undefined> {
-  const refusal = targetUrlRefusal(rawUrl, allowPrivateTargets, destinationPorts());
+export async function targetRefusal(rawUrl: string, allowPrivateTargets: boolean, ports: PortRule): Promise<string | undefined> {
+  const refusal = targetUrlRefusal(rawUrl, allowPrivateTargets, ports);
   if (refusal || allowPrivateTargets) return refusal;
   const url = new URL(rawUrl);
   if (literalAddressOf(url)) return undefined;

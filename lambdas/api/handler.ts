@@ -11,22 +11,22 @@ import { DynamoQuotaCounter } from '#adapters/quota-store';
 import { DynamoSubscriptionStore } from '#adapters/subscription-store';
 import { DynamoTenantStore } from '#adapters/tenant-store';
 import { EventBridgePublisher } from '#adapters/event-bus';
-import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { targetRefusal } from '#adapters/target-guard';
 import { handshakeSender } from '#adapters/handshake-sender';
 import { NodeHttpSender } from '#adapters/http-sender';
-import { allowPrivateTargets, destinationTrust, optionalEnv, requireEnv, SETTINGS } from '#shared/env';
+import { destinationTrustOf, settingsFor } from '#shared/settings';
 import { errorResponse, json, principalOf } from '#shared/http';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
 import { cachedTenants } from '#core/caching';
-import { parseTenantQuotas } from '#core/quotas';
 import { checkSessionAllows } from '#core/portal-sessions';
 import { ANONYMOUS, contextFor } from './route-table.ts';
 import { route, type ApiPorts } from './routes.ts';
 
-const table = requireEnv('tableName');
+const settings = settingsFor('api');
+const table = settings.tableName;
 const ports: ApiPorts = {
   // Read on every publish; tenants are never deleted, so a short memory is safe.
   tenants: cachedTenants(new DynamoTenantStore(table), 60_000),
@@ -34,39 +34,29 @@ const ports: ApiPorts = {
   subscriptions: new DynamoSubscriptionStore(table),
   events: new DynamoEventStore(table),
   deliveries: new DynamoDeliveryStore(table),
-  publisher: new EventBridgePublisher(requireEnv('eventBusName')),
-  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
-  deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
+  publisher: new EventBridgePublisher(settings.eventBusName),
+  queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl),
   stats: new DynamoStatsStore(table),
   throttles: new DynamoThrottleStore(table),
   quotas: new DynamoQuotaCounter(table),
   bindings: new DynamoBindingStore(table),
   clock: () => new Date(),
-  catalogue: loadCatalogue(),
-  targetRefusal: (url) => targetRefusal(url, allowPrivateTargets()),
-  handshake: handshakeSender(new NodeHttpSender(allowPrivateTargets())),
+  catalogue: loadCatalogue(settings.catalogueDir),
+  targetRefusal: (url) => targetRefusal(url, settings.allowPrivateTargets, settings.destinationPorts),
+  handshake: handshakeSender(new NodeHttpSender(settings.allowPrivateTargets, settings.destinationPorts)),
   config: {
-    // Read on each use, so the local runtime (and its tests) can set them while running.
-    get webhookOrigin() {
-      return SETTINGS.webhookOrigin();
-    },
-    get publicApiUrl() {
-      return SETTINGS.publicApiUrl();
-    },
-    get handshakeTimeoutSeconds() {
-      return SETTINGS.handshakeTimeoutSeconds();
-    },
-    eventSource: SETTINGS.eventSource(),
-    environment: optionalEnv('environment'),
-    eventRetentionDays: SETTINGS.eventRetentionDays(),
-    sweepAfterSeconds: SETTINGS.sweepAfterSeconds(),
-    secretGraceHours: SETTINGS.secretGraceHours(),
-    thinLinkTemplate: SETTINGS.thinLinkTemplate(),
-    region: process.env.AWS_REGION,
-    tenantQuotas: parseTenantQuotas(optionalEnv('tenantQuotas')),
-    get trust() {
-      return destinationTrust();
-    },
+    webhookOrigin: settings.webhookOrigin,
+    publicApiUrl: settings.publicApiUrl,
+    handshakeTimeoutSeconds: settings.handshakeTimeoutSeconds,
+    eventSource: settings.eventSource,
+    environment: settings.environment,
+    eventRetentionDays: settings.eventRetentionDays,
+    sweepAfterSeconds: settings.sweepAfterSeconds,
+    secretGraceHours: settings.secretGraceHours,
+    thinLinkTemplate: settings.thinLinkTemplate,
+    region: settings.region,
+    tenantQuotas: settings.tenantQuotas,
+    trust: destinationTrustOf(settings),
   },
 };
 

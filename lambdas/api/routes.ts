@@ -6,7 +6,7 @@ import { subscriptionIdField, tenantIdField } from '#core/id-schemas';
 import { ID_FORMATS } from '#core/ids';
 import { DomainError, NotFoundError } from '#core/errors';
 import { pauseSubscription, resumeSubscription, subscriptionStats } from '#core/health';
-import type { ApiKeyStore, DeadLetterQueue, DeliveryQueue, DeliveryStore, DestinationBindingStore, EventPublisher, EventStore, QuotaCounter, StatsStore, SubscriptionStore, TenantStore } from '#core/ports';
+import type { ApiKeyStore, DeliveryQueue, DeliveryStore, DestinationBindingStore, EventPublisher, EventStore, QuotaCounter, StatsStore, SubscriptionStore, TenantStore } from '#core/ports';
 import { destinationBindingSchema, type DestinationTrust } from '#core/destination-trust';
 import type { TenantQuotas } from '#core/quotas';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
@@ -51,7 +51,6 @@ export interface ApiPorts {
   deliveries: DeliveryStore;
   publisher: EventPublisher;
   queue: DeliveryQueue;
-  deadLetters: DeadLetterQueue;
   stats: StatsStore;
   throttles: ThrottleStore;
   quotas: QuotaCounter;

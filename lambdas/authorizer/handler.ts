@@ -4,11 +4,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoApiKeyStore } from '#adapters/api-key-store';
 import { authenticate } from '#core/authentication';
 import { DomainError } from '#core/errors';
-import { optionalEnv, requireEnv } from '#shared/env';
+import { settingsFor } from '#shared/settings';
 import { logger } from '#shared/observability';
 
-const keys = new DynamoApiKeyStore(requireEnv('tableName'));
-const adminKeyHash = optionalEnv('adminKeyHash');
+const settings = settingsFor('authorizer');
+const keys = new DynamoApiKeyStore(settings.tableName);
+const adminKeyHash = settings.adminKeyHash;
 
 /** Whole-API resource: results are cached per key, so one answer must cover every route. */
 function apiWideArn(methodArn: string): string {

@@ -84,8 +84,27 @@ export function defaultSourceFor(tenantId: string): string {
  */
 export const DELIVERY_MARKER = 'heralddelivery';
 
+/** The operator's part of the trust (`HERALD_DESTINATION_TRUST`), as the stack writes it. */
+const trustSettingSchema = z
+  .object({
+    operatorAccountTenants: z.array(z.string().min(1)).optional(),
+    reservedSources: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+/** Throws naming what is wrong: a malformed trust setting must fail the cold start, never widen or narrow trust silently. */
 export function parseDestinationTrust(json: string | undefined, operatorAccount: string | undefined, heraldBusName: string): DestinationTrust {
-  const parsed = json ? (JSON.parse(json) as Partial<DestinationTrust>) : {};
+  let raw: unknown = {};
+  if (json) {
+    try {
+      raw = JSON.parse(json);
+    } catch (error) {
+      throw new Error(`destination trust is not JSON: ${(error as Error).message}`);
+    }
+  }
+  const checked = trustSettingSchema.safeParse(raw);
+  if (!checked.success) throw new Error(`destination trust ${json}: ${checked.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  const parsed = checked.data;
   return {
     operatorAccount,
     heraldBusName,

@@ -75,9 +75,3 @@ export class UnauthorizedError extends DomainError {
     super(401, 'Unauthorized', detail);
   }
 }
-
-export class ConflictError extends DomainError {
-  constructor(detail: string) {
-    super(409, 'Conflict', detail);
-  }
-}

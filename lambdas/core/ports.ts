@@ -193,8 +193,19 @@ export interface DeliveryStore {
   listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: DeliveryStatus }): Promise<Page<Delivery>>;
   /** Deliveries that exhausted their policy (status failed), newest first. */
   listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>>;
-  /** A redriven delivery is pending again and leaves the dead letters. */
-  markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<void>;
+  /**
+   * Claims a dead letter for redrive: failed → pending, off the dead letters. A conditional
+   * update, so of two redrives that list the same letter only one claims it (and sends it);
+   * false when it was not failed any more.
+   */
+  markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean>;
+  /**
+   * Keeps the job of a delivery just parked (status failed) on its record, so a redrive rebuilds
+   * it from the tenant's own records even after its event left the event store.
+   */
+  keepParkedJob(job: DeliveryJob): Promise<void>;
+  /** The job kept by `keepParkedJob`; undefined for letters parked before it existed. */
+  parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined>;
   /** Keeps a job for a paused subscription (status held) until it is released or discarded. */
   holdDelivery(job: DeliveryJob, at: string, retentionDays: number): Promise<void>;
   /** A subscription's held jobs, oldest first. */
@@ -219,7 +230,7 @@ export interface StatsStore {
   readHealth(tenantId: string, subscriptionId: string): Promise<HealthState | undefined>;
 }
 
-/** A dead letter: the job and why it ended there, for people and for redrive. */
+/** A dead letter: the job and why it ended there, for the operator (the SQS copy) and the record. */
 export interface DeadLetter {
   /** The job, or the raw body of a message that was not a job at all. */
   job: DeliveryJob | { raw: string };
@@ -228,13 +239,13 @@ export interface DeadLetter {
   failedAt: string;
 }
 
+/**
+ * The operator's copy of every dead letter (the SQS DLQ: its arrivals raise the DeadLetterArrivals
+ * alarm). Write-only for Herald: tenants redrive from their delivery records, never from this
+ * shared queue, whose copies expire with its retention.
+ */
 export interface DeadLetterQueue {
   park(letter: DeadLetter): Promise<void>;
-  /**
-   * Moves the letters `select` picks back to delivery through `requeue`, leaving the others
-   * where they were; returns how many moved.
-   */
-  redrive(select: (letter: DeadLetter) => boolean, requeue: (letters: DeadLetter[]) => Promise<void>): Promise<number>;
 }
 
 /** What the bus said about one entry of a `publishMany`: on the bus, or refused with the reason. */

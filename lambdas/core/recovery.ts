@@ -1,4 +1,4 @@
-import { attemptCountOf } from './delivery.ts';
+import { attemptCountOf, type Delivery } from './delivery.ts';
 import * as z from 'zod';
 import { unscheduled, type DeliveryJob } from './delivery-job.ts';
 import type { CloudEvent } from './envelope.ts';
@@ -7,7 +7,7 @@ import { matchesEventPattern } from './event-pattern.ts';
 import { typeMatchesPattern } from './event-types.ts';
 import { deliveryIdField, subscriptionIdField, tenantIdField } from './id-schemas.ts';
 import { newId, orderingGroupFor } from './ids.ts';
-import type { DeadLetter, DeadLetterQueue, DeliveryQueue, DeliveryStore, EventStore, QuotaCounter, SubscriptionStore } from './ports.ts';
+import type { DeliveryQueue, DeliveryStore, EventStore, QuotaCounter, SubscriptionStore } from './ports.ts';
 import { consumeResends, type TenantQuotas } from './quotas.ts';
 import { getDelivery, getSubscription } from './subscription-service.ts';
 import type { Subscription } from './subscription.ts';
@@ -26,7 +26,6 @@ export interface RecoveryPorts {
   deliveries: DeliveryStore;
   events: EventStore;
   queue: DeliveryQueue;
-  deadLetters: DeadLetterQueue;
   clock: () => Date;
 }
 
@@ -107,71 +106,64 @@ export async function resendEvents(
   return { count: jobs.length };
 }
 
-function isJob(job: DeadLetter['job']): job is DeliveryJob {
-  return 'deliveryId' in job;
-}
-
-/**
- * Moves a tenant's dead letters (all, or one subscription's) back to the delivery queue. The
- * retry policy starts afresh; the attempt log keeps counting from where it stopped.
- */
 /**
  * Sends a tenant's dead letters back to delivery: all of them, one subscription's, or one (by
- * delivery id: a 404 unless it is this tenant's and dead-lettered).
+ * delivery id: a 404 unless it is this tenant's and dead-lettered). It works from the tenant's own
+ * records (the `DEAD#<tid>` list), never from the shared SQS dead-letter queue, so no tenant's
+ * redrive receives, and for a while hides, another tenant's letters. The retry policy starts
+ * afresh; the attempt log keeps counting from where it stopped.
+ *
+ * Each letter is claimed before it is sent (failed → pending, a conditional update): of two
+ * redrives at once only one sends it. A claimed letter whose enqueue then fails is pending, due
+ * now, and the sweeper sends it; it is never lost, and never sent twice by redrives.
  */
 export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string, scope: RedriveScope = {}): Promise<{ count: number }> {
-  const { deliveryId } = scope;
-  let subscriptionId = scope.subscriptionId;
+  const { deliveryId, subscriptionId } = scope;
   if (subscriptionId) await getSubscription(ports, tenantId, subscriptionId);
   if (deliveryId) {
     const delivery = await ports.deliveries.getDelivery(deliveryId);
     if (!delivery || delivery.tenantId !== tenantId || delivery.status !== 'failed' || (subscriptionId && delivery.subscriptionId !== subscriptionId)) {
       throw new NotFoundError('dead letter', deliveryId);
     }
-    subscriptionId = delivery.subscriptionId;
+    return { count: await redriveLetters(ports, [delivery]) };
   }
-  const picked = (job: DeliveryJob) => job.tenantId === tenantId && (!subscriptionId || job.subscriptionId === subscriptionId) && (!deliveryId || job.deliveryId === deliveryId);
-  const moved = new Set<string>();
-  const count = await ports.deadLetters.redrive(
-    (letter) => isJob(letter.job) && picked(letter.job),
-    async (letters) => {
-      const now = ports.clock().toISOString();
-      const jobs = letters.map(({ job, attempts }) => {
-        return { ...unscheduled(job as DeliveryJob), attemptOffset: attempts, retryFrom: attempts, firstAttemptAt: now };
-      });
-      await ports.queue.enqueue(jobs);
-      await Promise.all(jobs.map((job) => ports.deliveries.markRedriven(job.deliveryId, now, job.retryFrom)));
-      for (const job of jobs) moved.add(job.deliveryId);
-    },
-  );
-  return { count: count + (await redriveFromRecords(ports, tenantId, moved, subscriptionId, deliveryId)) };
-}
-
-/**
- * The attempt log is the record of what failed; the SQS dead-letter queue is a copy. A failed
- * delivery whose letter is gone from the queue (purged, expired, or lost with a local emulator)
- * is rebuilt from its record and the kept event, so a redrive never leaves one behind.
- */
-async function redriveFromRecords(ports: RecoveryPorts, tenantId: string, moved: Set<string>, subscriptionId?: string, deliveryId?: string): Promise<number> {
   let count = 0;
   let nextToken: string | undefined;
   do {
     const page = await ports.deliveries.listDeadLetters(tenantId, { limit: 100, ...(subscriptionId ? { subscriptionId } : {}), ...(nextToken ? { nextToken } : {}) });
     nextToken = page.nextToken;
-    const now = ports.clock().toISOString();
-    const jobs: DeliveryJob[] = [];
-    for (const delivery of page.items) {
-      // Already moved from the queue in this redrive (the index may not show it yet).
-      if (moved.has(delivery.id) || delivery.status !== 'failed' || (deliveryId && delivery.id !== deliveryId)) continue;
-      const event = await ports.events.getEvent(tenantId, delivery.eventId);
-      if (!event) continue;
-      const attempts = attemptCountOf(delivery);
-      jobs.push({ ...rebuildJob(delivery, stripStorage(event)), attemptOffset: attempts, retryFrom: attempts, firstAttemptAt: now });
-    }
-    if (jobs.length === 0) continue;
-    await ports.queue.enqueue(jobs);
-    await Promise.all(jobs.map((job) => ports.deliveries.markRedriven(job.deliveryId, now, job.retryFrom ?? 0)));
-    count += jobs.length;
+    count += await redriveLetters(ports, page.items.filter((d) => d.tenantId === tenantId && d.status === 'failed'));
   } while (nextToken);
-  return count;
+  return { count };
+}
+
+async function redriveLetters(ports: RecoveryPorts, letters: Delivery[]): Promise<number> {
+  const now = ports.clock().toISOString();
+  // A page's letters side by side: a tenant's hundreds of letters stay well inside the API's 29 s.
+  const claimed = await Promise.all(
+    letters.map(async (delivery): Promise<DeliveryJob | undefined> => {
+      const job = await jobOfLetter(ports, delivery);
+      // Parked before jobs were kept, and its event is past retention: nothing left to send.
+      if (!job) return undefined;
+      const attempts = attemptCountOf(delivery);
+      if (!(await ports.deliveries.markRedriven(delivery.id, now, attempts))) return undefined;
+      return { ...unscheduled(job), attemptOffset: attempts, retryFrom: attempts, firstAttemptAt: now };
+    }),
+  );
+  const jobs = claimed.filter((job) => job !== undefined);
+  if (jobs.length > 0) await ports.queue.enqueue(jobs);
+  return jobs.length;
+}
+
+/** The job kept on the record when it was parked; for older records, rebuilt from the kept events. */
+async function jobOfLetter(ports: RecoveryPorts, delivery: Delivery): Promise<DeliveryJob | undefined> {
+  const parked = await ports.deliveries.parkedJobOf(delivery.id);
+  if (parked) return parked;
+  const events: CloudEvent[] = [];
+  for (const id of delivery.eventIds ?? [delivery.eventId]) {
+    const event = await ports.events.getEvent(delivery.tenantId, id);
+    if (!event) return undefined;
+    events.push(stripStorage(event));
+  }
+  return { ...rebuildJob(delivery, events[0]!), ...(delivery.eventIds ? { batch: events } : {}) };
 }

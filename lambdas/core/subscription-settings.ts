@@ -6,6 +6,8 @@ import type { Destination, Subscription } from './subscription.ts';
  * with zod and the JSONata parser, stay in subscription.ts for the API).
  */
 export const DEFAULT_TIMEOUT_SECONDS = 15;
+/** The longest `timeoutSeconds` a destination may set; the deliver function's timeout is sized on it (herald-config.ts TIMEOUTS). */
+export const MAX_SUBSCRIPTION_TIMEOUT_SECONDS = 90;
 
 /** Secrets that still sign at `now`: the current one plus any rotated-out one inside its grace. */
 export function activeSecrets(subscription: Pick<Subscription, 'secrets'>, now: Date): string[] {

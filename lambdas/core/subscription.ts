@@ -9,7 +9,7 @@ export { EVENT_BUS_ARN };
 import { validateEventPattern, type EventPattern } from './event-pattern.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { retryPolicySchema } from './retry-policy-schema.ts';
-import { DEFAULT_TIMEOUT_SECONDS } from './subscription-settings.ts';
+import { MAX_SUBSCRIPTION_TIMEOUT_SECONDS } from './subscription-settings.ts';
 import { transformProblem } from './transform-check.ts';
 import { importedSecretProblem, publicKeyOf } from './signing.ts';
 import { toPublicHandshake, validationSchema, type HandshakeState, type PublicHandshake, type ValidationMode } from './webhook-validation.ts';
@@ -20,8 +20,6 @@ import { toPublicHandshake, validationSchema, type HandshakeState, type PublicHa
  * unknown field is a 400 naming it, never silently ignored.
  */
 
-export const MAX_SUBSCRIPTION_TIMEOUT_SECONDS = 90;
-export const DEFAULT_SUBSCRIPTION_TIMEOUT_SECONDS = DEFAULT_TIMEOUT_SECONDS;
 const MAX_HEADERS = 20;
 const MAX_HEADER_VALUE = 1024;
 

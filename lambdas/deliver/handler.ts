@@ -24,47 +24,46 @@ import { randomUUID } from 'node:crypto';
 import { WorkerTransformRunner } from '#adapters/transform-runner';
 import { recordBatchStats } from '#core/health';
 import type { AttemptObservation } from '#core/stats';
-import { SETTINGS, allowPrivateTargets, customerBusAccess, destinationTrust, optionalEnv, requireEnv, tenantMaxInFlight } from '#shared/env';
+import { customerBusAccessOf, destinationTrustOf, settingsFor } from '#shared/settings';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 import { deliveryJobsOf, processDeliveryMessage, RetryLater, tenantDemandOf, throttleDemandOf, type DeliveryWorkerPorts } from './worker.ts';
 import { TIMEOUTS } from '#shared/herald-config';
 
-const table = requireEnv('tableName');
+const settings = settingsFor('deliver');
+const table = settings.tableName;
 const throttles = new DynamoThrottleStore(table);
 const subscriptions = new DynamoSubscriptionStore(table);
 /** A lease outlives its request by this much, should its holder crash before ending it. */
 const LEASE_MARGIN_MS = 30_000;
-/** `herald:tenantMaxInFlight`, read at cold start (a bad value fails it); undefined: no cap, no writes. */
-const TENANT_CAP = tenantMaxInFlight();
+/** `herald:tenantMaxInFlight`; undefined: no cap, no writes. */
+const TENANT_CAP = settings.tenantMaxInFlight;
 /** A tenant lease cannot outlive the invocation that holds it, whichever subscription it serves. */
 const TENANT_LEASE_MS = TIMEOUTS.deliverFunctionTimeoutSeconds * 1000 + LEASE_MARGIN_MS;
-const http = new NodeHttpSender(allowPrivateTargets());
+const http = new NodeHttpSender(settings.allowPrivateTargets, settings.destinationPorts);
 const ports: DeliveryWorkerPorts = {
   subscriptions,
   deliveries: new DynamoDeliveryStore(table),
   events: new DynamoEventStore(table),
   stats: new DynamoStatsStore(table),
   batches: new DynamoBatchStore(table),
-  publisher: new EventBridgePublisher(requireEnv('eventBusName')),
+  publisher: new EventBridgePublisher(settings.eventBusName),
   http,
-  customerBus: new EventBridgeCustomerBus(customerBusAccess()),
+  customerBus: new EventBridgeCustomerBus(customerBusAccessOf(settings)),
   bindings: new DynamoBindingStore(table),
   tokens: new OAuthTokenSource(http),
   // JSONata in a worker thread with its own memory limit and deadline, started on first use.
   transforms: new WorkerTransformRunner(),
-  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
-  deadLetters: new SqsDeadLetterQueue(requireEnv('deadLetterQueueUrl')),
+  queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl),
+  deadLetters: new SqsDeadLetterQueue(settings.deadLetterQueueUrl),
   clock: () => new Date(),
   random: Math.random,
   config: {
-    deliveryRetentionDays: SETTINGS.deliveryRetentionDays(),
-    eventSource: SETTINGS.eventSource(),
-    environment: optionalEnv('environment'),
-    eventRetentionDays: SETTINGS.eventRetentionDays(),
-    sweepAfterSeconds: SETTINGS.sweepAfterSeconds(),
-    get trust() {
-      return destinationTrust();
-    },
+    deliveryRetentionDays: settings.deliveryRetentionDays,
+    eventSource: settings.eventSource,
+    environment: settings.environment,
+    eventRetentionDays: settings.eventRetentionDays,
+    sweepAfterSeconds: settings.sweepAfterSeconds,
+    trust: destinationTrustOf(settings),
   },
 };
 

@@ -171,8 +171,17 @@ async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: 
   switch (plan.kind) {
     case 'ack':
       return;
-    case 'park':
-      return ports.deadLetters.park(plan.letter);
+    case 'park': {
+      await ports.deadLetters.park(plan.letter);
+      // The tenant's redrive reads its records, not the shared queue: the record keeps the job.
+      // Failing here only loses that copy (a redrive then rebuilds it from the kept event), so
+      // it must not fail the message, whose next receive would attempt the delivery again.
+      const { job } = plan.letter;
+      if ('deliveryId' in job) {
+        await ports.deliveries.keepParkedJob(job).catch((error: unknown) => logger.error('could not keep the parked job on its record', { deliveryId: job.deliveryId, error: error as Error }));
+      }
+      return;
+    }
     case 'reenqueue':
       return ports.queue.enqueue([plan.job], plan.delaySeconds);
     case 'retryAfter':

@@ -10,14 +10,15 @@ import { cloudEventSchema } from '#core/envelope';
 import { fanOut } from '#core/fanout';
 import { jsonDocumentProblems } from '#core/input-limits';
 import { DELIVERY_MARKER } from '#core/destination-trust';
-import { optionalEnv, requireEnv, SETTINGS } from '#shared/env';
+import { settingsFor } from '#shared/settings';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
+const settings = settingsFor('fanout');
 const ports = {
-  subscriptions: new DynamoSubscriptionStore(requireEnv('tableName')),
-  batches: new DynamoBatchStore(requireEnv('tableName')),
-  config: { eventRetentionDays: SETTINGS.eventRetentionDays() },
-  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
+  subscriptions: new DynamoSubscriptionStore(settings.tableName),
+  batches: new DynamoBatchStore(settings.tableName),
+  config: { eventRetentionDays: settings.eventRetentionDays },
+  queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl),
   clock: () => new Date(),
 };
 

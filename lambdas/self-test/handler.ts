@@ -7,13 +7,14 @@ import { authenticate } from '#core/authentication';
 import { DomainError } from '#core/errors';
 import { RUN_ID, SELF_TEST_BEHAVIOURS, receiveHook, type SelfTestBehaviour } from '#core/self-test';
 import { importedSecretProblem } from '#core/signing';
-import { optionalEnv, requireEnv } from '#shared/env';
+import { settingsFor } from '#shared/settings';
 import { json, noContent, problem } from '#shared/http';
 import { logger } from '#shared/observability';
 
-const keys = new DynamoApiKeyStore(requireEnv('tableName'));
-const runs = new DynamoSelfTestStore(requireEnv('tableName'));
-const adminKeyHash = optionalEnv('adminKeyHash');
+const settings = settingsFor('selfTest');
+const keys = new DynamoApiKeyStore(settings.tableName);
+const runs = new DynamoSelfTestStore(settings.tableName);
+const adminKeyHash = settings.adminKeyHash;
 
 /**
  * The optional self-test receiver behind a function URL (lambdas/core/self-test.ts):

@@ -1,4 +1,5 @@
 import { CALLBACK_PATH } from '../core/webhook-validation.ts';
+import { MAX_SUBSCRIPTION_TIMEOUT_SECONDS } from '../core/subscription-settings.ts';
 
 /**
  * Facts shared by the CDK stack and the local runtime, so both build the same system:
@@ -45,13 +46,15 @@ export const FANOUT_RULE_PATTERN = { source: [HERALD_EVENT_SOURCE] } as const;
  * visible again while a function still works on it (AWS advises 6x the function timeout).
  */
 export const TIMEOUTS = {
-  maxSubscriptionTimeoutSeconds: 90,
-  defaultSubscriptionTimeoutSeconds: 15,
+  maxSubscriptionTimeoutSeconds: MAX_SUBSCRIPTION_TIMEOUT_SECONDS,
   deliverFunctionTimeoutSeconds: 100,
   deliveryQueueVisibilitySeconds: 600,
 } as const;
 
-/** Environment variable names read by the functions (see lambdas/shared/env.ts). */
+/**
+ * Environment variable names read by the functions, each parsed and checked at cold start by
+ * lambdas/shared/settings.ts (the only code that reads them).
+ */
 export const ENV = {
   tableName: 'TABLE_NAME',
   eventBusName: 'EVENT_BUS_NAME',
@@ -78,6 +81,26 @@ export const ENV = {
   environment: 'HERALD_ENVIRONMENT',
   /** `herald:tenantMaxInFlight`: the most deliveries of one tenant in progress at once (core/tenant-share.ts); empty: no cap. */
   tenantMaxInFlight: 'HERALD_TENANT_MAX_IN_FLIGHT',
+  // Tunables the stack does not set: each has a default (settings.ts); the local runtime and
+  // tests set some of them.
+  /** The `source` of the events Herald builds (default `urn:herald:platform`). */
+  eventSource: 'HERALD_EVENT_SOURCE_URI',
+  eventRetentionDays: 'HERALD_EVENT_RETENTION_DAYS',
+  deliveryRetentionDays: 'HERALD_DELIVERY_RETENTION_DAYS',
+  /** How long a rotated-out signing secret still signs. */
+  secretGraceHours: 'HERALD_SECRET_GRACE_HOURS',
+  /** How long past its due time the sweeper leaves a delivery or an event's fan-out alone. */
+  sweepAfterSeconds: 'HERALD_SWEEP_AFTER_SECONDS',
+  /** e.g. https://api.example.com/{type}/{subject}: the link thin payloads carry as `dataref`. */
+  thinLinkTemplate: 'HERALD_THIN_LINK_TEMPLATE',
+  /** `WebHook-Request-Origin` of validation handshakes (a DNS name); default the API's host name. */
+  webhookOrigin: 'HERALD_WEBHOOK_ORIGIN',
+  /** The API's public base URL (e.g. a custom domain) for validation callback URLs; default the request's own. */
+  publicApiUrl: 'HERALD_PUBLIC_API_URL',
+  /** How long a validation handshake waits for the receiver's answer (1–20 s, within API Gateway's 29 s). */
+  handshakeTimeoutSeconds: 'HERALD_HANDSHAKE_TIMEOUT_SECONDS',
+  /** Set by Lambda itself (and by the local runtime). */
+  region: 'AWS_REGION',
 } as const;
 
 /** The event catalogue folder (relative to the repository root), bundled with the api function. */
@@ -85,7 +108,7 @@ export const CATALOGUE_DIR = 'catalogue';
 
 /** One entry per Lambda: the folder under lambdas/ holding handler.ts, and the env it needs. */
 export const FUNCTIONS = {
-  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas', 'operatorAccount', 'destinationTrust', 'environment'] },
+  api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas', 'operatorAccount', 'destinationTrust', 'environment'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
   deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust', 'customerBusRoleArn', 'customerRoleName', 'environment', 'tenantMaxInFlight'] },

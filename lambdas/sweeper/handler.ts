@@ -11,19 +11,20 @@ import { EventBridgePublisher } from '#adapters/event-bus';
 import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoSweepStore } from '#adapters/sweep-store';
 import { sweep, type SweepPorts, type SweepReport } from '#core/sweeper';
-import { optionalEnv, requireEnv, SETTINGS } from '#shared/env';
+import { settingsFor } from '#shared/settings';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
-const table = requireEnv('tableName');
+const settings = settingsFor('sweeper');
+const table = settings.tableName;
 const ports: SweepPorts = {
   sweep: new DynamoSweepStore(table),
   subscriptions: new DynamoSubscriptionStore(table),
   events: new DynamoEventStore(table),
   deliveries: new DynamoDeliveryStore(table),
-  publisher: new EventBridgePublisher(requireEnv('eventBusName')),
-  queue: new SqsDeliveryQueue(requireEnv('deliveryQueueUrl'), optionalEnv('orderedQueueUrl')),
+  publisher: new EventBridgePublisher(settings.eventBusName),
+  queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl),
   clock: () => new Date(),
-  config: { sweepAfterSeconds: SETTINGS.sweepAfterSeconds(), shards: SHARDS },
+  config: { sweepAfterSeconds: settings.sweepAfterSeconds, shards: SHARDS },
 };
 
 /** Runs on a schedule (every minute): finds what was lost in transit and re-enqueues it. */

@@ -16,7 +16,6 @@ export interface ApiProps {
   readonly deliveryQueue: sqs.IQueue;
   /** The FIFO queue of ordered subscriptions (resend, redrive, test events to them). */
   readonly orderedQueue: sqs.IQueue;
-  readonly deadLetterQueue: sqs.IQueue;
   /** Hex SHA-256 of the platform admin key. */
   readonly adminKeyHash: string;
   /** @default "0" */
@@ -66,7 +65,6 @@ export class Api extends Construct {
         eventBusName: props.bus.eventBusName,
         deliveryQueueUrl: props.deliveryQueue.queueUrl,
         orderedQueueUrl: props.orderedQueue.queueUrl,
-        deadLetterQueueUrl: props.deadLetterQueue.queueUrl,
         allowPrivateTargets: props.allowPrivateTargets ?? '0',
         destinationPorts: props.destinationPorts ?? DEFAULT_DESTINATION_PORTS,
         tenantQuotas: JSON.stringify(parseTenantQuotas(JSON.stringify(props.tenantQuotas ?? {}))),
@@ -84,8 +82,8 @@ export class Api extends Construct {
     props.bus.grantPutEventsTo(this.handler.function);
     props.deliveryQueue.grantSendMessages(this.handler.function);
     props.orderedQueue.grantSendMessages(this.handler.function);
-    props.deadLetterQueue.grantConsumeMessages(this.handler.function);
-    props.deadLetterQueue.grantSendMessages(this.handler.function);
+    // No access to the delivery dead-letter queue: tenants redrive from their own records
+    // (lambdas/core/recovery.ts); the queue is the operator's, shared by every tenant.
 
     this.authorizer = new HeraldFunction(this, 'Authorizer', {
       name: 'authorizer',

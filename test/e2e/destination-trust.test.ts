@@ -9,6 +9,8 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_BUS, localBusArn, startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import { apiClient, eventually } from '../support/api-client.ts';
+import { generateApiKey } from '../../lambdas/core/api-keys.ts';
+import { newId } from '../../lambdas/core/ids.ts';
 import { exampleOf } from '../support/catalogue.ts';
 
 const ADMIN = 'hk_admin_e2e_trust_000000000000000000000000000000000';
@@ -22,7 +24,26 @@ let a: Tenant;
 let b: Tenant;
 let ops: Tenant;
 
+/**
+ * The tenant the operator binds its own account to. Deployed, `herald:operatorAccountTenants`
+ * names an existing tenant and the functions read it at cold start; here its id is chosen first,
+ * the setting made before Herald starts, and the tenant written with that id.
+ */
+const OPS_TENANT_ID = newId('ten');
+
+async function seedTenant(id: string, name: string): Promise<Tenant> {
+  const { DynamoTenantStore } = await import('../../lambdas/adapters/tenant-store.ts');
+  const { DynamoApiKeyStore } = await import('../../lambdas/adapters/api-key-store.ts');
+  const createdAt = new Date().toISOString();
+  const key = generateApiKey();
+  await new DynamoTenantStore(process.env.TABLE_NAME!).putTenant({ id, name, createdAt });
+  await new DynamoApiKeyStore(process.env.TABLE_NAME!).putApiKey({ hash: key.hash, prefix: key.prefix, role: 'tenant', tenantId: id, createdAt });
+  return { id, apiKey: key.key };
+}
+
 beforeAll(async () => {
+  // As `herald:operatorAccountTenants` does deployed: the operator's account, bound on purpose.
+  process.env.HERALD_DESTINATION_TRUST = JSON.stringify({ operatorAccountTenants: [OPS_TENANT_ID], reservedSources: ['com.platform'] });
   herald = await startHeraldLocal({
     port: 0,
     adminKey: ADMIN,
@@ -35,11 +56,9 @@ beforeAll(async () => {
   api = apiClient(herald.url);
   a = (await api('POST', '/v1/tenants', ADMIN, { name: 'A' })).body;
   b = (await api('POST', '/v1/tenants', ADMIN, { name: 'B' })).body;
-  ops = (await api('POST', '/v1/tenants', ADMIN, { name: 'Operator tooling' })).body;
+  ops = await seedTenant(OPS_TENANT_ID, 'Operator tooling');
   expect((await api('PUT', `/v1/tenants/${a.id}/destination-binding`, ADMIN, { accounts: [ACCOUNT_A] })).status).toBe(200);
   expect((await api('PUT', `/v1/tenants/${b.id}/destination-binding`, ADMIN, { eventBusArns: [localBusArn('bus-b')] })).status).toBe(200);
-  // As `herald:operatorAccountTenants` does deployed: the operator's account, bound on purpose.
-  process.env.HERALD_DESTINATION_TRUST = JSON.stringify({ operatorAccountTenants: [ops.id], reservedSources: ['com.platform'] });
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
  * throttling and logs, and the operator alarms. Bundling is skipped (assets are not built here;
  * test/infra/synth.test.ts runs the real `cdk synth`).
  */
-import { App } from 'aws-cdk-lib';
+import { App, type CfnResource } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -227,6 +227,16 @@ describe('functions', () => {
     const actions = policies.flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat()));
     expect(actions.some((a: string) => /dynamodb:(Put|Update|Delete|BatchWrite)/.test(a))).toBe(false);
     expect(actions).toContain('dynamodb:GetItem');
+  });
+
+  it("give the api function no access to the delivery dead-letter queue (tenants redrive from their own records, never from the shared queue)", () => {
+    const apiRole = stack.getLogicalId(stack.api.handler.role.node.defaultChild as CfnRole);
+    const dlq = stack.getLogicalId(stack.delivery.deadLetterQueue.node.defaultChild as CfnResource);
+    const policies = resources('AWS::IAM::Policy').filter((p) => JSON.stringify(p.Properties.Roles).includes(apiRole));
+    expect(policies.length).toBeGreaterThan(0);
+    expect(JSON.stringify(policies)).not.toContain(dlq);
+    const apiFunction = resources('AWS::Lambda::Function').find((f) => JSON.stringify(f.Properties.Role).includes(apiRole))!;
+    expect(Object.keys(apiFunction.Properties.Environment.Variables)).not.toContain(ENV.deadLetterQueueUrl);
   });
 
   it('grant no wildcard actions', () => {

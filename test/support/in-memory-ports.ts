@@ -57,9 +57,21 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return this.listed((d) => d.tenantId === tenantId && d.status === 'failed' && (!page.subscriptionId || d.subscriptionId === page.subscriptionId), page.limit);
   }
 
-  async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<void> {
+  readonly parkedJobs = new Map<string, DeliveryJob>();
+
+  async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean> {
     const item = this.summaries.get(deliveryId);
-    if (item) this.summaries.set(deliveryId, { ...item, status: 'pending', retryFrom, nextAttemptAt: at, firstAttemptAt: at });
+    if (item?.status !== 'failed') return false;
+    this.summaries.set(deliveryId, { ...item, status: 'pending', retryFrom, nextAttemptAt: at, firstAttemptAt: at });
+    return true;
+  }
+
+  async keepParkedJob(job: DeliveryJob): Promise<void> {
+    if (this.summaries.get(job.deliveryId)?.status === 'failed') this.parkedJobs.set(job.deliveryId, job);
+  }
+
+  async parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined> {
+    return this.parkedJobs.get(deliveryId);
   }
 
   async holdDelivery(job: DeliveryJob, at: string): Promise<void> {

@@ -5,19 +5,22 @@ import type { Subscription } from '#core/subscription';
 import { dynamo } from './clients.ts';
 import { batchWriteAll } from './dynamo-helpers.ts';
 import { queryCount, queryItems, queryTokenPage } from './table-queries.ts';
-import { fanoutEntryKey, fanoutPartition, PK, SK, SUBSCRIPTION_PREFIX, subscriptionKey, tenantPartition, withoutKeys } from './table-keys.ts';
+import { fanoutEntryKey, fanoutPartition, PK, SK, SUBSCRIPTION_PREFIX, subscriptionIndexVersionKey, subscriptionKey, tenantPartition, withoutKeys } from './table-keys.ts';
 
 /**
  * Subscriptions in their tenant's partition, and the fan-out index: one small entry per
- * subscription and event-type pattern, holding what fan-out decides on (table-keys.ts).
+ * subscription and event-type pattern, holding what fan-out decides on (table-keys.ts), and the
+ * tenant's index version, which fan-out reads per event to know whether its cache still holds.
  */
 export class DynamoSubscriptionStore implements SubscriptionStore {
   constructor(private readonly tableName: string) {}
 
   /**
    * Without transactions (dynalite has none, and they double the write cost) the subscription is
-   * written first and the index after; a stale index entry is harmless because the deliver
-   * function re-reads the subscription before sending.
+   * written first, the index after, and the index version last: a fan-out container that sees
+   * the new version then finds the new entries. A crash before the version moves leaves caches
+   * stale until they expire (core/caching.ts, 60 s), and the failed request is retried. A stale
+   * index entry is harmless because the deliver function re-reads the subscription before sending.
    */
   async putSubscription(subscription: Subscription, previous?: Subscription): Promise<void> {
     await dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...subscriptionKey(subscription.tenantId, subscription.id), ...subscription } }));
@@ -36,6 +39,32 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     const removed = (previous?.eventTypes ?? []).filter((p) => !subscription.eventTypes.includes(p));
     const deletes = removed.map((pattern) => ({ DeleteRequest: { Key: fanoutEntryKey(subscription.tenantId, pattern, subscription.id) } }));
     await batchWriteAll(this.tableName, [...puts, ...deletes]);
+    await this.moveIndexVersion(subscription.tenantId);
+  }
+
+  /** ADD creates the item at 1 on a table from before it existed (read as 0 until then). */
+  private async moveIndexVersion(tenantId: string): Promise<void> {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: subscriptionIndexVersionKey(tenantId),
+        UpdateExpression: 'ADD #version :one',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+  }
+
+  /**
+   * Eventually consistent (0.5 RRU): one read of one item per event, so a consistent read's
+   * 1 RRU would put a tenant at 5,000 events/s over the 3,000 RRU/s a partition serves. A
+   * replica behind by a moment answers the previous version, as the index queries did before.
+   */
+  async subscriptionIndexVersion(tenantId: string): Promise<number> {
+    const out = await dynamo().send(
+      new GetCommand({ TableName: this.tableName, Key: subscriptionIndexVersionKey(tenantId), ProjectionExpression: '#version', ExpressionAttributeNames: { '#version': 'version' } }),
+    );
+    return Number(out.Item?.version ?? 0);
   }
 
   async getSubscription(tenantId: string, id: string): Promise<Subscription | undefined> {
@@ -60,11 +89,12 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
   }
 
   async deleteSubscription(subscription: Subscription): Promise<void> {
-    // Index first: once gone from the index no new deliveries are planned for it.
+    // Index first: once gone from the index (and its version moved) no new deliveries are planned for it.
     await batchWriteAll(
       this.tableName,
       subscription.eventTypes.map((pattern) => ({ DeleteRequest: { Key: fanoutEntryKey(subscription.tenantId, pattern, subscription.id) } })),
     );
+    await this.moveIndexVersion(subscription.tenantId);
     await dynamo().send(new DeleteCommand({ TableName: this.tableName, Key: subscriptionKey(subscription.tenantId, subscription.id) }));
   }
 
@@ -75,12 +105,18 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
           KeyConditionExpression: '#pk = :pk',
           ExpressionAttributeNames: { '#pk': PK },
           ExpressionAttributeValues: { ':pk': fanoutPartition(tenantId, pattern) },
+          // A cache filled after reading version n must hold at least what n promises.
+          ConsistentRead: true,
         }),
       ),
     );
     return pages.flat().map((item) => withoutKeys<SubscriptionIndexEntry>(item)!);
   }
 
+  /**
+   * Leaves the fan-out index and its version alone: fan-out plans deliveries for paused
+   * subscriptions too (the deliver function holds them), so a pause changes nothing it reads.
+   */
   async changeSubscriptionStatus(
     tenantId: string,
     id: string,

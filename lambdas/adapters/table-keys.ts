@@ -14,6 +14,7 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *   key by prefix   TENANT#<tid>              KEY#<prefix>                (for listing and revocation)
  *   subscription    TENANT#<tid>              SUB#<sid>
  *   fan-out entry   SUBIDX#<tid>#<pattern>    SUB#<sid>                   (one per event-type pattern)
+ *   index version   TENANT#<tid>              #SUBVERSION                 (grows after each change of the tenant's fan-out entries)
  *   event           TENANT#<tid>              EVT#<eid>                   gsi1 SUBJECT#<tid>#<subject> / <time>#<eid>
  *                                                                         gsi2 EVENTS#<tid> / <time>#<eid>
  *                                                                         gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid> (the sweeper's list)
@@ -90,6 +91,8 @@ export const subscriptionKey = (tenantId: string, subscriptionId: string) => key
 export const fanoutPartition = (tenantId: string, pattern: string) => `SUBIDX#${tenantId}#${pattern}`;
 export const fanoutEntryKey = (tenantId: string, pattern: string, subscriptionId: string) =>
   key(fanoutPartition(tenantId, pattern), `${SUBSCRIPTION_PREFIX}${subscriptionId}`);
+/** The tenant's fan-out index version: fan-out reads it per event to know whether its cached entries still hold. */
+export const subscriptionIndexVersionKey = (tenantId: string) => key(tenantPartition(tenantId), '#SUBVERSION');
 
 // Events and the sweeper's list
 

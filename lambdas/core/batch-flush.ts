@@ -24,7 +24,7 @@ const LEASE_MS = 60_000;
 /** The most events one look reads (a notification carries at most 1,000). */
 const READ_LIMIT = 5000;
 
-export async function bufferForBatching(ports: BatchPorts, entry: SubscriptionIndexEntry, event: CloudEvent): Promise<void> {
+export async function bufferForBatching(ports: Omit<BatchPorts, 'subscriptions'>, entry: SubscriptionIndexEntry, event: CloudEvent): Promise<void> {
   const policy = entry.batching!;
   const tenantId = event.tenantid;
   const { pending, checkAt } = await ports.batches.buffer(tenantId, entry.subscriptionId, event, ports.config.eventRetentionDays);

@@ -1,5 +1,5 @@
 import type { Subscription } from './subscription.ts';
-import type { Tenant, TenantStore } from './ports.ts';
+import type { SubscriptionIndex, SubscriptionIndexEntry, Tenant, TenantStore } from './ports.ts';
 
 /**
  * Tenants as the API reads them on every publish, remembered by the container for `ttlMs`.
@@ -29,3 +29,53 @@ export function cachedTenants(store: TenantStore, ttlMs: number, now: () => numb
  * the next batch on.
  */
 export type SubscriptionReads = Map<string, Promise<Subscription | undefined>>;
+
+/** How long fan-out trusts cached index entries whose version has not moved (see below). */
+export const SUBSCRIPTION_INDEX_MAX_AGE_MS = 60_000;
+
+/**
+ * The fan-out index as a container remembers it: per tenant, the entries found for each set of
+ * patterns, with the index version they were read at. Each lookup reads the version (one small
+ * item) and queries the index again only when the version moved, so a subscription change
+ * applies to the next event whose version read sees it. The entries also expire after `maxAgeMs`
+ * whatever the version says: a change whose version write failed (the store moves the version
+ * after the entries) applies within that time.
+ *
+ * Any other version than the remembered one invalidates, lower too: a replica behind by a moment
+ * only costs a query, and a table that was recreated (versions from 0 again) is never trusted.
+ */
+export function cachedSubscriptionIndex(
+  index: SubscriptionIndex,
+  maxAgeMs: number = SUBSCRIPTION_INDEX_MAX_AGE_MS,
+  now: () => number = Date.now,
+): Pick<SubscriptionIndex, 'findSubscriptionsByPatterns'> {
+  interface Known {
+    version: number;
+    readAt: number;
+    /** By the patterns' key; promises, so concurrent events of a type share one lookup. */
+    lookups: Map<string, Promise<SubscriptionIndexEntry[]>>;
+  }
+  const tenants = new Map<string, Known>();
+  return {
+    async findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]> {
+      const version = await index.subscriptionIndexVersion(tenantId);
+      let known = tenants.get(tenantId);
+      if (!known || known.version !== version || now() - known.readAt >= maxAgeMs) {
+        if (!known && tenants.size >= 10_000) tenants.clear();
+        known = { version, readAt: now(), lookups: new Map() };
+        tenants.set(tenantId, known);
+      }
+      const key = patterns.join(' ');
+      let lookup = known.lookups.get(key);
+      if (!lookup) {
+        const lookups = known.lookups;
+        const started = index.findSubscriptionsByPatterns(tenantId, patterns);
+        // A failed lookup is not remembered: the next event asks again.
+        started.catch(() => lookups.get(key) === started && lookups.delete(key));
+        lookups.set(key, started);
+        lookup = started;
+      }
+      return lookup;
+    },
+  };
+}

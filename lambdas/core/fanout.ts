@@ -4,7 +4,7 @@ import { matchesEventPattern } from './event-pattern.ts';
 import { patternKeysFor } from './event-types.ts';
 import { deliveryIdFor, orderingGroupFor } from './ids.ts';
 import { bufferForBatching } from './batch-flush.ts';
-import type { BatchStore, DeliveryQueue, SubscriptionIndexEntry, SubscriptionStore } from './ports.ts';
+import type { BatchStore, DeliveryQueue, SubscriptionIndex, SubscriptionIndexEntry } from './ports.ts';
 
 /**
  * Fan-out: one published event becomes one delivery job per matching subscription of its tenant,
@@ -38,7 +38,7 @@ export function jobsFor(event: CloudEvent, recipients: SubscriptionIndexEntry[],
 }
 
 export async function fanOut(
-  ports: { subscriptions: SubscriptionStore; queue: DeliveryQueue; clock: () => Date; batches?: BatchStore; config?: { eventRetentionDays: number } },
+  ports: { subscriptions: Pick<SubscriptionIndex, 'findSubscriptionsByPatterns'>; queue: DeliveryQueue; clock: () => Date; batches?: BatchStore; config?: { eventRetentionDays: number } },
   event: CloudEvent,
 ): Promise<{ jobs: number; buffered: number }> {
   const candidates = await ports.subscriptions.findSubscriptionsByPatterns(event.tenantid, patternKeysFor(event.type));

@@ -78,16 +78,29 @@ export interface SubscriptionIndexEntry {
   batching?: Subscription['batching'];
 }
 
-export interface SubscriptionStore {
-  /** Writes the subscription and its fan-out index (one entry per event-type pattern). */
+/** The fan-out index as fan-out reads it (core/caching.ts keeps it per container). */
+export interface SubscriptionIndex {
+  /**
+   * Index entries for these normalised patterns: a key-based query per pattern, never a scan.
+   * Strongly consistent: an answer read after a version is never older than that version.
+   */
+  findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]>;
+  /**
+   * A number that changes after every change of the tenant's fan-out entries, written after the
+   * entries; 0 when it never changed (tables from before it existed).
+   */
+  subscriptionIndexVersion(tenantId: string): Promise<number>;
+}
+
+export interface SubscriptionStore extends SubscriptionIndex {
+  /** Writes the subscription and its fan-out index (one entry per event-type pattern), then moves the index version. */
   putSubscription(subscription: Subscription, previous?: Subscription): Promise<void>;
   getSubscription(tenantId: string, id: string): Promise<Subscription | undefined>;
   listSubscriptions(tenantId: string, page: PageRequest): Promise<Page<Subscription>>;
   /** How many subscriptions the tenant has (its quota). */
   countSubscriptions(tenantId: string): Promise<number>;
+  /** Removes the fan-out entries, moves the index version, then removes the subscription. */
   deleteSubscription(subscription: Subscription): Promise<void>;
-  /** Index entries for these normalised patterns: a key-based query per pattern, never a scan. */
-  findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]>;
   /**
    * Moves a subscription from `from` to `to` status, atomically: the answer is the updated
    * subscription, or undefined when it was not in `from` (someone else changed it first).

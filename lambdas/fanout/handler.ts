@@ -6,6 +6,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoBatchStore } from '#adapters/batch-store';
 import { DynamoSubscriptionStore } from '#adapters/subscription-store';
 import { SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { cachedSubscriptionIndex } from '#core/caching';
 import { cloudEventSchema } from '#core/envelope';
 import { fanOut } from '#core/fanout';
 import { jsonDocumentProblems } from '#core/input-limits';
@@ -15,7 +16,8 @@ import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
 const settings = settingsFor('fanout');
 const ports = {
-  subscriptions: new DynamoSubscriptionStore(settings.tableName),
+  // Per event one read of the tenant's index version; the index is queried again only when it moved.
+  subscriptions: cachedSubscriptionIndex(new DynamoSubscriptionStore(settings.tableName)),
   batches: new DynamoBatchStore(settings.tableName),
   config: { eventRetentionDays: settings.eventRetentionDays },
   queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl),

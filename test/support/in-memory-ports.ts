@@ -1,14 +1,15 @@
 /**
  * In-memory fakes of the delivery path's ports, for unit tests of core services: a delivery
  * store that keeps what the table keeps (a summary per delivery, the last KEPT_ATTEMPTS attempts
- * in a ring of items, a count), and a queue on a virtual clock that behaves as SQS does for one
- * consumer (delay, visibility, receive counts, in-flight set).
+ * in a ring of items, a count), a queue on a virtual clock that behaves as SQS does for one
+ * consumer (delay, visibility, receive counts, in-flight set), and the fan-out index with its
+ * per-tenant version, counting what fan-out reads.
  */
 import type { SQSRecord } from 'aws-lambda';
 import { deliveryFromItems, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
 import { KEPT_ATTEMPTS, type Attempt, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
-import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest } from '../../lambdas/core/ports.ts';
+import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
 import type { AdaptiveRate, ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
 
 /** A delivery's summary record as stored: no attempts list, the latest attempt as `lastAttempt`. */
@@ -194,5 +195,49 @@ export class InMemoryThrottleStore implements ThrottleStore {
     if (!item) return;
     this.writes += 1;
     for (const id of leaseIds) delete item.state.leases?.[id];
+  }
+}
+
+/**
+ * The fan-out index as the subscription store keeps it: entries by tenant and pattern, and the
+ * tenant's version, moved after the entries (`moveVersion: false` is a writer that crashed in
+ * between). Counts version reads and per-pattern queries; `failQueries` makes the next queries throw.
+ */
+export class InMemorySubscriptionIndex implements SubscriptionIndex {
+  private readonly entries = new Map<string, Map<string, SubscriptionIndexEntry>>();
+  readonly versions = new Map<string, number>();
+  versionReads = 0;
+  readonly queries: string[] = [];
+  failQueries = 0;
+
+  subscribe(tenantId: string, entry: SubscriptionIndexEntry, patterns: string[], { moveVersion = true } = {}): void {
+    for (const pattern of patterns) {
+      const key = `${tenantId}#${pattern}`;
+      this.entries.set(key, (this.entries.get(key) ?? new Map()).set(entry.subscriptionId, structuredClone(entry)));
+    }
+    if (moveVersion) this.moveVersion(tenantId);
+  }
+
+  unsubscribe(tenantId: string, subscriptionId: string, { moveVersion = true } = {}): void {
+    for (const [key, bySubscription] of this.entries) if (key.startsWith(`${tenantId}#`)) bySubscription.delete(subscriptionId);
+    if (moveVersion) this.moveVersion(tenantId);
+  }
+
+  moveVersion(tenantId: string): void {
+    this.versions.set(tenantId, (this.versions.get(tenantId) ?? 0) + 1);
+  }
+
+  async subscriptionIndexVersion(tenantId: string): Promise<number> {
+    this.versionReads += 1;
+    return this.versions.get(tenantId) ?? 0;
+  }
+
+  async findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]> {
+    this.queries.push(...patterns.map((p) => `${tenantId}#${p}`));
+    if (this.failQueries > 0) {
+      this.failQueries -= 1;
+      throw new Error('ProvisionedThroughputExceededException');
+    }
+    return patterns.flatMap((p) => [...(this.entries.get(`${tenantId}#${p}`)?.values() ?? [])].map((e) => structuredClone(e)));
   }
 }

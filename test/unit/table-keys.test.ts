@@ -21,6 +21,7 @@ describe('table keys', () => {
     expect(keys.tenantApiKeyKey(T, 'hk_12')).toEqual({ pk: 'TENANT#ten_1', sk: 'KEY#hk_12' });
     expect(keys.subscriptionKey(T, S)).toEqual({ pk: 'TENANT#ten_1', sk: 'SUB#sub_1' });
     expect(keys.fanoutEntryKey(T, 'order.*', S)).toEqual({ pk: 'SUBIDX#ten_1#order.*', sk: 'SUB#sub_1' });
+    expect(keys.subscriptionIndexVersionKey(T)).toEqual({ pk: 'TENANT#ten_1', sk: '#SUBVERSION' });
     expect(keys.quotaKey(T, 'publish', '2026-01-02')).toEqual({ pk: 'QUOTA#ten_1', sk: 'publish#2026-01-02' });
   });
 

@@ -1,0 +1,97 @@
+/**
+ * Fan-out's index cache on the real subscription store (dynalite): the store moves the tenant's
+ * index version after every put and delete of fan-out entries and leaves it alone on a pause; a
+ * table without the version item (0.1) reads as version 0; and the cached index, counting the
+ * requests it sends, reads the version once per event, queries the index only after a change,
+ * and answers a new or deleted subscription on the very next event.
+ */
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { DynamoSubscriptionStore as Store } from '../../lambdas/adapters/subscription-store.ts';
+import { cachedSubscriptionIndex } from '../../lambdas/core/caching.ts';
+import { patternKeysFor } from '../../lambdas/core/event-types.ts';
+import type { Subscription } from '../../lambdas/core/subscription.ts';
+import { ensureTable, startDynamo } from '../../local/emulators.ts';
+
+const TABLE = 'fanout-index-version';
+let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+let store: Store;
+const sent: string[] = [];
+
+beforeAll(async () => {
+  dynamo = await startDynamo();
+  await ensureTable(dynamo.endpoint, TABLE);
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+  process.env.AWS_REGION ??= 'us-east-1';
+  process.env.AWS_ACCESS_KEY_ID ??= 'local';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  const { DynamoSubscriptionStore } = await import('../../lambdas/adapters/subscription-store.ts');
+  const { dynamo: client } = await import('../../lambdas/adapters/clients.ts');
+  client().middlewareStack.add((next, context) => (args) => {
+    sent.push(String(context.commandName).replace(/Command$/, ''));
+    return next(args);
+  }, { step: 'initialize', name: 'countRequests' });
+  store = new DynamoSubscriptionStore(TABLE);
+});
+
+afterAll(async () => {
+  await dynamo?.stop();
+});
+
+const subscription = (tenantId: string, id: string, eventTypes: string[]): Subscription => ({
+  id,
+  tenantId,
+  name: id,
+  eventTypes,
+  destination: { type: 'webhook', url: 'https://example.com/hooks' },
+  payload: 'full',
+  ordering: 'none',
+  status: 'active',
+  secrets: [{ secret: 'whsec_x', createdAt: '2026-12-01T00:00:00.000Z' }],
+  createdAt: '2026-12-01T00:00:00.000Z',
+  updatedAt: '2026-12-01T00:00:00.000Z',
+});
+
+const requests = async (work: () => Promise<unknown>) => {
+  sent.length = 0;
+  await work();
+  return [...sent];
+};
+
+it('moves the version after each put and delete of index entries, not on a pause, and reads 0 where it was never written', async () => {
+  const T = 'ten_VERSIONS';
+  expect(await store.subscriptionIndexVersion(T)).toBe(0);
+  const sub = subscription(T, 'sub_1', ['order.*']);
+  await store.putSubscription(sub);
+  expect(await store.subscriptionIndexVersion(T)).toBe(1);
+  const patched = { ...sub, eventTypes: ['order.created'] };
+  await store.putSubscription(patched, sub);
+  expect(await store.subscriptionIndexVersion(T)).toBe(2);
+  await store.changeSubscriptionStatus(T, 'sub_1', { from: 'active', to: 'paused', at: '2026-12-01T01:00:00.000Z' });
+  expect(await store.subscriptionIndexVersion(T)).toBe(2);
+  await store.deleteSubscription(patched);
+  expect(await store.subscriptionIndexVersion(T)).toBe(3);
+  expect(await store.subscriptionIndexVersion('ten_OTHER')).toBe(0);
+});
+
+it('fan-out through the cache: one GetItem per event while nothing changes, the index queried again right after a change', async () => {
+  const T = 'ten_CACHED';
+  const cached = cachedSubscriptionIndex(store);
+  const patterns = patternKeysFor('order.created');
+  const lookup = async () => (await cached.findSubscriptionsByPatterns(T, patterns)).map((e) => e.subscriptionId).sort();
+
+  // A 0.1 table: a fan-out entry and no version item.
+  const { dynamo: client } = await import('../../lambdas/adapters/clients.ts');
+  await client().send(new PutCommand({ TableName: TABLE, Item: { pk: `SUBIDX#${T}#order.created`, sk: 'SUB#sub_old', subscriptionId: 'sub_old', status: 'active' } }));
+  expect(await requests(async () => expect(await lookup()).toEqual(['sub_old']))).toEqual(['GetItem', 'Query', 'Query', 'Query']);
+  expect(await requests(async () => expect(await lookup()).toEqual(['sub_old']))).toEqual(['GetItem']);
+
+  // The first change after the upgrade writes version 1: every cache of the tenant misses once.
+  const created = subscription(T, 'sub_new', ['order.created']);
+  await store.putSubscription(created);
+  expect(await requests(async () => expect(await lookup()).toEqual(['sub_new', 'sub_old']))).toEqual(['GetItem', 'Query', 'Query', 'Query']);
+  expect(await requests(async () => expect(await lookup()).toEqual(['sub_new', 'sub_old']))).toEqual(['GetItem']);
+
+  await store.deleteSubscription(created);
+  expect(await lookup()).toEqual(['sub_old']);
+});

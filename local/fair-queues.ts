@@ -62,15 +62,15 @@ export function noisyGroups(loads: ReadonlyMap<string, GroupLoad>, totalInFlight
 }
 
 /**
- * Which waiting messages one receive returns, as positions in `groups` (the waiting messages'
- * groups, oldest first; undefined: no group): quiet tenants' oldest first, then noisy tenants',
+ * Which waiting messages one receive returns, as positions in `waiting` (oldest first; `groupOf`
+ * undefined: no group): quiet tenants' oldest first, then noisy tenants',
  * one at a time from whichever has the fewest in flight (counting what this receive already took).
  */
-export function fairPick(groups: readonly (string | undefined)[], noisy: ReadonlySet<string>, inFlight: ReadonlyMap<string, number>, count: number): number[] {
+export function fairPick<T>(waiting: readonly T[], groupOf: (message: T) => string | undefined, noisy: ReadonlySet<string>, inFlight: ReadonlyMap<string, number>, count: number): number[] {
   const picked: number[] = [];
   const waitingNoisy = new Map<string, number[]>();
-  for (let i = 0; i < groups.length && picked.length < count; i++) {
-    const group = groups[i];
+  for (let i = 0; i < waiting.length && picked.length < count; i++) {
+    const group = groupOf(waiting[i]!);
     if (group === undefined || !noisy.has(group)) picked.push(i);
     else {
       const list = waitingNoisy.get(group) ?? [];
@@ -125,10 +125,22 @@ interface FauxRouterModule {
 }
 type SendEntry = { MessageBody?: unknown; MessageGroupId?: unknown };
 
-/** The in-flight set of one standard queue, recording each receive's start and end per group. */
+/** Receives of one group that ended within the window: oldest first from `head`, and their sum. */
+interface EndedReceives {
+  at: number[];
+  ms: number[];
+  head: number;
+  sumMs: number;
+}
+
+/**
+ * The in-flight set of one standard queue, recording each receive's start and end per group.
+ * Kept incrementally: every waiting consumer's long poll wakes on each send and receives, so
+ * judging the groups must cost little more than a look at what is in flight now.
+ */
 class TrackedInFlight extends Map<string, FauxInflightEntry> {
   private readonly started = new Map<string, { group: string; at: number }>();
-  private readonly ended = new Map<string, { at: number; ms: number }[]>();
+  private readonly ended = new Map<string, EndedReceives>();
   private readonly groupsInFlight = new Map<string, number>();
 
   override set(handle: string, entry: FauxInflightEntry): this {
@@ -146,10 +158,13 @@ class TrackedInFlight extends Map<string, FauxInflightEntry> {
     if (start) {
       this.started.delete(handle);
       this.groupsInFlight.set(start.group, this.groupsInFlight.get(start.group)! - 1);
-      const list = this.ended.get(start.group) ?? [];
+      let ended = this.ended.get(start.group);
+      if (!ended) this.ended.set(start.group, (ended = { at: [], ms: [], head: 0, sumMs: 0 }));
       const at = Date.now();
-      list.push({ at, ms: at - start.at });
-      this.ended.set(start.group, list);
+      const ms = Math.min(at - start.at, FAIR_QUEUE_RULES.windowMs);
+      ended.at.push(at);
+      ended.ms.push(ms);
+      ended.sumMs += ms;
     }
     return super.delete(handle);
   }
@@ -170,17 +185,19 @@ class TrackedInFlight extends Map<string, FauxInflightEntry> {
       return l;
     };
     let totalProcessingMs = 0;
-    for (const [group, list] of this.ended) {
-      let drop = 0;
-      while (drop < list.length && list[drop]!.at < now - windowMs) drop++;
-      if (drop > 0) list.splice(0, drop);
-      if (list.length === 0) {
+    for (const [group, ended] of this.ended) {
+      while (ended.head < ended.at.length && ended.at[ended.head]! < now - windowMs) ended.sumMs -= ended.ms[ended.head++]!;
+      if (ended.head === ended.at.length) {
         this.ended.delete(group);
         continue;
       }
-      const ms = list.reduce((sum, e) => sum + Math.min(e.ms, windowMs), 0);
-      load(group).processingMs += ms;
-      totalProcessingMs += ms;
+      if (ended.head > 1024) {
+        ended.at.splice(0, ended.head);
+        ended.ms.splice(0, ended.head);
+        ended.head = 0;
+      }
+      load(group).processingMs += ended.sumMs;
+      totalProcessingMs += ended.sumMs;
     }
     for (const { group, at } of this.started.values()) {
       const ms = Math.min(now - at, windowMs);
@@ -226,14 +243,12 @@ export async function installFairQueues(): Promise<void> {
     if (noisy.size > 0 && this.messages.length > 0) {
       const count = Math.min(maxCount, 10);
       const inFlight = new Map([...loads].map(([group, load]) => [group, load.inFlight]));
-      const picked = fairPick(
-        this.messages.map((m) => m.messageGroupId),
-        noisy,
-        inFlight,
-        count,
-      );
-      const chosen = new Set(picked);
-      this.messages = [...picked.map((i) => this.messages[i]!), ...this.messages.filter((_, i) => !chosen.has(i))];
+      const picked = fairPick(this.messages, (m) => m.messageGroupId, noisy, inFlight, count);
+      if (picked.some((position, i) => position !== i)) {
+        const chosen = picked.map((i) => this.messages[i]!);
+        for (const i of [...picked].sort((a, b) => b - a)) this.messages.splice(i, 1);
+        this.messages.unshift(...chosen);
+      }
     }
     return dequeue.call(this, maxCount, visibilityTimeoutOverride, dlqResolver);
   };

@@ -2,12 +2,14 @@
  * SQS fair queues in the local SQS emulator (local/fair-queues.ts), at the SQS API: a standard
  * queue keeps each message's MessageGroupId; a tenant (group) with a backlog in flight does not
  * delay a quiet tenant's message beyond the next receive; with nothing else waiting, the noisy
- * tenant's backlog still drains; FIFO queues keep their group order. The pure rules (who is
+ * tenant's backlog still drains; FIFO queues keep their group order. Herald's queue adapter sends
+ * each standard-queue job with its tenant as group (what makes the deployed queue fair). The pure rules (who is
  * noisy, what one receive returns) are checked beside the emulator, with AWS's thresholds.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSqs, type SqsEmulator } from '../../local/emulators.ts';
+import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import { fairPick, FAIR_QUEUE_RULES, noisyGroups, type GroupLoad } from '../../local/fair-queues.ts';
 
 let emulator: SqsEmulator;
@@ -15,6 +17,8 @@ let sqs: SQSClient;
 
 beforeAll(async () => {
   emulator = await startSqs({ visibilityTimeoutSeconds: 300 });
+  // The adapters' SDK client finds the emulator as a deployed function finds SQS: by environment.
+  Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_ENDPOINT_URL_SQS: emulator.endpoint });
   sqs = new SQSClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 });
 
@@ -118,6 +122,26 @@ describe('a standard queue with message groups (SQS fair queues)', () => {
   });
 });
 
+describe("Herald's delivery queue adapter", () => {
+  it('sends standard-queue jobs (and flush jobs) with their tenant as message group, ordered jobs with their subject group', async () => {
+    const { SqsDeliveryQueue } = await import('../../lambdas/adapters/sqs-queue.ts');
+    const queue = new SqsDeliveryQueue(emulator.deliveryQueue.url, emulator.orderedQueue.url);
+    const job = (tenantId: string, deliveryId: string, orderingGroup?: string) =>
+      ({ v: 1, deliveryId, tenantId, subscriptionId: 'sub_1', attemptOffset: 0, createdAt: new Date().toISOString(), event: {}, ...(orderingGroup ? { orderingGroup, firstEnqueue: true } : {}) }) as unknown as DeliveryJob;
+    await queue.enqueue([job('ten_a', 'dlv_1'), job('ten_b', 'dlv_2'), job('ten_a', 'dlv_3', 'sub_1#order-1')]);
+    await queue.enqueueFlush('ten_c', 'sub_9', 0);
+    const standard = await receive(emulator.deliveryQueue.url);
+    expect(standard.map((m) => [JSON.parse(m.Body!).deliveryId ?? JSON.parse(m.Body!).kind, m.Attributes?.MessageGroupId]).sort()).toEqual([
+      ['dlv_1', 'ten_a'],
+      ['dlv_2', 'ten_b'],
+      ['flush', 'ten_c'],
+    ]);
+    const ordered = await receive(emulator.orderedQueue.url);
+    expect(ordered.map((m) => [JSON.parse(m.Body!).deliveryId, m.Attributes?.MessageGroupId])).toEqual([['dlv_3', 'sub_1#order-1']]);
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: emulator.deliveryQueue.url, Entries: standard.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+  });
+});
+
 describe('the fair-queue rules (as AWS documents them)', () => {
   const loads = (entries: [string, Partial<GroupLoad>][]) => new Map(entries.map(([g, l]) => [g, { inFlight: 0, processingMs: 0, ...l }]));
 
@@ -132,7 +156,10 @@ describe('the fair-queue rules (as AWS documents them)', () => {
   it("returns quiet tenants' messages oldest first, then the noisy tenant with the fewest in flight", () => {
     const groups = ['n1', 'n1', 'n2', 'q', 'n2', undefined, 'n1', 'q'];
     const inFlight = new Map([['n1', 40], ['n2', 35]]);
-    expect(fairPick(groups, new Set(['n1', 'n2']), inFlight, 10)).toEqual([3, 5, 7, 2, 4, 0, 1, 6]);
-    expect(fairPick(groups, new Set(['n1', 'n2']), inFlight, 4)).toEqual([3, 5, 7, 2]);
+    const same = (g: string | undefined) => g;
+    expect(fairPick(groups, same, new Set(['n1', 'n2']), inFlight, 10)).toEqual([3, 5, 7, 2, 4, 0, 1, 6]);
+    expect(fairPick(groups, same, new Set(['n1', 'n2']), inFlight, 4)).toEqual([3, 5, 7, 2]);
+    // Nobody noisy: oldest first, as a standard queue.
+    expect(fairPick(groups, same, new Set(), inFlight, 3)).toEqual([0, 1, 2]);
   });
 });

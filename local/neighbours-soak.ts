@@ -61,6 +61,9 @@ export interface RunFigures {
   good: TenantFigures[];
   goodP50Ms: number;
   goodP99Ms: number;
+  /** Fan-out → receive (dwell time in the delivery queue plus the attempt), well-behaved tenants. */
+  goodQueueP50Ms: number;
+  goodQueueP99Ms: number;
   goodCostPerMillionUsd: number;
   /** Expected deliveries neither received (or, the dead tenant's, recorded) nor waiting in a queue. */
   lost: number;
@@ -406,12 +409,17 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
 
     // The store: every expected delivery has a record (the dead tenant's pending or failed, none missing).
     const statuses = new Map<string, string>();
+    /** When fan-out made each delivery (its job's createdAt): splits publish→receive into its two legs. */
+    const fannedOutAt = new Map<string, number>();
     const ids = [...expected.keys()];
     for (let i = 0; i < ids.length; i += 100) {
       let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => ({ [TABLE_SCHEMA.partitionKey]: `DLV#${id}`, [TABLE_SCHEMA.sortKey]: '#DLV' }));
       while (keys && keys.length > 0) {
-        const out = await dynamo.send(new BatchGetCommand({ RequestItems: { [LOCAL_TABLE]: { Keys: keys, ProjectionExpression: 'id, #s, attemptCount', ExpressionAttributeNames: { '#s': 'status' } } } }));
-        for (const item of out.Responses?.[LOCAL_TABLE] ?? []) statuses.set(String(item.id), String(item.status));
+        const out = await dynamo.send(new BatchGetCommand({ RequestItems: { [LOCAL_TABLE]: { Keys: keys, ProjectionExpression: 'id, #s, attemptCount, createdAt', ExpressionAttributeNames: { '#s': 'status' } } } }));
+        for (const item of out.Responses?.[LOCAL_TABLE] ?? []) {
+          statuses.set(String(item.id), String(item.status));
+          fannedOutAt.set(String(item.id), Date.parse(String(item.createdAt)));
+        }
         keys = out.UnprocessedKeys?.[LOCAL_TABLE]?.Keys as Record<string, unknown>[] | undefined;
       }
     }
@@ -424,6 +432,13 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
     const goodSet = new Set(goods.map((g) => g.id));
     const goodDeadLettered = ids.filter((id) => goodSet.has(expected.get(id)!.tenant) && statuses.get(id) === 'failed').length;
 
+    // Where the requests went: a tenant's own, by role, and those naming no tenant (receives, deletes).
+    const roleOf = (t: string) => (t === '' ? 'shared' : goodSet.has(t) ? 'good' : (others.find((o) => o.id === t)?.role ?? 'other'));
+    const requests = new Map<string, { dynamoWrites: number; dynamoReads: number; sqs: number }>();
+    const requestsOf = (role: string) => requests.get(role) ?? (requests.set(role, { dynamoWrites: 0, dynamoReads: 0, sqs: 0 }), requests.get(role)!);
+    for (const [t, u] of dynamoProxy.dynamo) Object.assign(requestsOf(roleOf(t)), { dynamoWrites: requestsOf(roleOf(t)).dynamoWrites + u.writes, dynamoReads: requestsOf(roleOf(t)).dynamoReads + u.reads });
+    for (const [t, n] of sqsProxy.sqs) requestsOf(roleOf(t)).sqs += n;
+    log(`neighbours (${neighbours ? 'with' : 'without'} neighbours): requests ${JSON.stringify(Object.fromEntries(requests))}`);
     const costs = new Map<string, number>();
     for (const proxy of [dynamoProxy, sqsProxy]) for (const [t, usd] of proxy.costs()) costs.set(t, (costs.get(t) ?? 0) + usd);
     const figures: TenantFigures[] = goods.map((g, i) => {
@@ -437,6 +452,11 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
       .filter((id) => goodSet.has(expected.get(id)!.tenant) && receivedAt(id) !== undefined)
       .map((id) => receivedAt(id)! - expected.get(id)!.at)
       .sort((a, b) => a - b);
+    // Fan-out → first arrival: the queue's dwell time plus the attempt (what fair queues act on).
+    const dwell = ids
+      .filter((id) => goodSet.has(expected.get(id)!.tenant) && receivedAt(id) !== undefined && Number.isFinite(fannedOutAt.get(id)))
+      .map((id) => receivedAt(id)! - fannedOutAt.get(id)!)
+      .sort((a, b) => a - b);
     const goodCost = goods.reduce((sum, g) => sum + (costs.get(g.id) ?? 0), 0);
     const flood = others.find((o) => o.role === 'flood');
     const slowT = others.find((o) => o.role === 'slow');
@@ -445,6 +465,8 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
       good: figures,
       goodP50Ms: quantile(all, 0.5),
       goodP99Ms: quantile(all, 0.99),
+      goodQueueP50Ms: quantile(dwell, 0.5),
+      goodQueueP99Ms: quantile(dwell, 0.99),
       goodCostPerMillionUsd: (goodCost / Math.max(1, all.length)) * 1e6,
       lost,
       deadWaiting,

@@ -16,6 +16,10 @@ import { runNeighboursSoak } from '../local/neighbours-soak.ts';
  *   --flood-factor F       the flooding tenant's rate over a well-behaved one's (default 5)
  *   --slow-seconds S       the slow receiver's answer time, 90 s compressed (default 9: 10×)
  *   --tenant-cap C         herald:tenantMaxInFlight in both runs (default 20)
+ *   --pollers P            local deliver pollers, the event source mapping's concurrency (default 16);
+ *                          a tenant cap at or above it bounds nothing (the slow receiver can hold every poller)
+ * The local SQS emulator has SQS fair queues (local/fair-queues.ts). The README's isolation figures
+ * come from `--good-rate 1 --duration-seconds 30 --dead-backlog 2000` (about 3½ minutes).
  */
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);

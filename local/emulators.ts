@@ -5,10 +5,12 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFo
 import dynalite from 'dynalite';
 import { interceptLocalhostDns, startFauxqs } from 'fauxqs';
 import { TABLE_INDEXES, TABLE_SCHEMA, TIMEOUTS } from '../lambdas/shared/herald-config.ts';
+import { installFairQueues } from './fair-queues.ts';
 
 /**
  * The AWS-compatible emulators behind the local runtime, all in-process and from npm:
- * dynalite for DynamoDB (on-disk when a data dir is given) and fauxqs for SQS (memory only).
+ * dynalite for DynamoDB (on-disk when a data dir is given) and fauxqs for SQS (memory only), with
+ * SQS fair queues added to fauxqs's standard queues (local/fair-queues.ts).
  */
 export interface DynamoEmulator {
   endpoint: string;
@@ -85,6 +87,7 @@ export function resolveLocalhostNames(): void {
 
 export async function startSqs(options: { visibilityTimeoutSeconds?: number; port?: number } = {}): Promise<SqsEmulator> {
   resolveLocalhostNames();
+  await installFairQueues();
   const server = await startFauxqs({ port: options.port ?? 0, logger: false });
   const dlq = server.createQueue('herald-dead-letters', { attributes: { MessageRetentionPeriod: '1209600' } });
   const queue = server.createQueue('herald-deliveries', {

@@ -87,6 +87,17 @@ describe('delivery queue', () => {
     expect(queue.RedrivePolicy.deadLetterTargetArn['Fn::GetAtt'][0]).toMatch(/DeadLetters/);
   });
 
+  it('is a standard queue, so it can be a fair queue (the tenant travels as each message’s group; no queue attribute turns fairness on)', () => {
+    const queue = deliveries();
+    expect(queue.FifoQueue).toBeUndefined();
+    expect(queue.ContentBasedDeduplication).toBeUndefined();
+    expect(queue.FifoThroughputLimit).toBeUndefined();
+    // The ordered queue is the FIFO one, with per-subject groups and limits per group.
+    const fifo = resources('AWS::SQS::Queue').filter((q) => q.Properties.FifoQueue && q.Properties.RedrivePolicy);
+    expect(fifo).toHaveLength(1);
+    expect(fifo[0]!.Properties).toMatchObject({ FifoQueue: true, FifoThroughputLimit: 'perMessageGroupId', DeduplicationScope: 'messageGroup' });
+  });
+
   it('encrypts every queue and refuses non-TLS access', () => {
     for (const queue of resources('AWS::SQS::Queue')) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     const policies = resources('AWS::SQS::QueuePolicy');
@@ -123,6 +134,18 @@ describe('delivery queue', () => {
     expect(deliver.Properties.ReservedConcurrentExecutions).toBe(40);
     const unbounded = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('Deliver'))![1];
     expect(unbounded.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('takes the concurrency bounds from context (herald:deliverMaxConcurrency, herald:deliverReservedConcurrency) onto both mappings and the deliver function', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'herald:deliverMaxConcurrency': '30', 'herald:deliverReservedConcurrency': '60' } });
+    const configured = Template.fromStack(new HeraldStack(app, 'Configured', heraldPropsFromContext(app.node)));
+    const mappings = Object.values(configured.findResources('AWS::Lambda::EventSourceMapping')).map((r) => r.Properties);
+    expect(mappings).toHaveLength(2);
+    for (const mapping of mappings) expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: 30 });
+    const deliver = Object.entries(configured.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('Deliver'))![1];
+    expect(deliver.Properties.ReservedConcurrentExecutions).toBe(60);
+    const bad = new App({ context: { 'herald:deliverMaxConcurrency': '1.5' } });
+    expect(() => heraldPropsFromContext(bad.node)).toThrow(/herald:deliverMaxConcurrency must be a positive integer/);
   });
 
   it('caps each tenant’s deliveries in progress only when herald:tenantMaxInFlight is set (context → the deliver function’s environment)', () => {

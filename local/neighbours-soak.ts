@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ENV, FANOUT_RULE_PATTERN, TABLE_SCHEMA } from '../lambdas/shared/herald-config.ts';
+import { ENV, TABLE_SCHEMA } from '../lambdas/shared/herald-config.ts';
 import { deliveryIdFor } from '../lambdas/core/ids.ts';
-import { readFileSync } from 'node:fs';
-import { functionEnvironment, LOCAL_BUS, LOCAL_TABLE, startEmulators } from './runtime.ts';
+import { functionEnvironment, LOCAL_TABLE, startEmulators } from './runtime.ts';
+import { routeFanoutToProcess } from './soak.ts';
 
 /**
  * The noisy-neighbours soak (`npm run soak -- --neighbours`): ten well-behaved tenants publish at
@@ -275,16 +275,7 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
       });
     });
     child.stdout!.resume();
-    emulators.bus.addRule({
-      name: 'fanout',
-      busName: LOCAL_BUS,
-      pattern: FANOUT_RULE_PATTERN as unknown as Record<string, unknown>,
-      maxAttempts: 30,
-      target: async (event) => {
-        const res = await fetch(`${url}/local/invoke/fanout`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
-        if (!res.ok) throw new Error(`fan-out answered ${res.status}`);
-      },
-    });
+    routeFanoutToProcess(emulators.bus, url, ADMIN);
     const call = async (method: string, path: string, key: string, body?: unknown): Promise<any> => {
       const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
       const text = await res.text();

@@ -13,6 +13,28 @@ import { deliveryIdFor } from '../lambdas/core/ids.ts';
 import { functionEnvironment, LOCAL_BUS, LOCAL_TABLE, startEmulators } from './runtime.ts';
 
 /**
+ * The stack's fan-out rule on the local bus, invoking a function process like EventBridge invokes
+ * a Lambda: retried with backoff while the process is down.
+ */
+export function routeFanoutToProcess(bus: Awaited<ReturnType<typeof startEmulators>>['bus'], url: string, adminKey: string): void {
+  bus.addRule({
+    name: 'fanout',
+    busName: LOCAL_BUS,
+    pattern: FANOUT_RULE_PATTERN as unknown as Record<string, unknown>,
+    maxAttempts: 30,
+    target: async (event) => {
+      const res = await fetch(`${url}/local/invoke/fanout`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(event),
+        signal: AbortSignal.timeout(30_000),
+      });
+      if (!res.ok) throw new Error(`fan-out answered ${res.status}`);
+    },
+  });
+}
+
+/**
  * The fault-injection soak: Herald's functions in a child process, the emulators in this one,
  * receivers that fail in every way an endpoint can, the function process killed mid-run and the
  * SQS emulator restarted (losing every message in it). At the end it checks that nothing was
@@ -202,23 +224,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await exited;
   };
 
-  // The stack's fan-out rule, invoking the function process like EventBridge invokes a Lambda:
-  // retried with backoff while the process is down.
-  emulators.bus.addRule({
-    name: 'fanout',
-    busName: LOCAL_BUS,
-    pattern: FANOUT_RULE_PATTERN as unknown as Record<string, unknown>,
-    maxAttempts: 30,
-    target: async (event) => {
-      const res = await fetch(`${url}/local/invoke/fanout`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: JSON.stringify(event),
-        signal: AbortSignal.timeout(30_000),
-      });
-      if (!res.ok) throw new Error(`fan-out answered ${res.status}`);
-    },
-  });
+  routeFanoutToProcess(emulators.bus, url, ADMIN);
 
   const call = async (method: string, path: string, key: string, body?: unknown): Promise<{ status: number; body: any }> => {
     for (let attempt = 1; ; attempt++) {

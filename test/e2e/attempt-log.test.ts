@@ -9,19 +9,15 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DynamoDeliveryStore } from '../../lambdas/adapters/delivery-store.ts';
 import { KEPT_ATTEMPTS, RESPONSE_EXCERPT_BYTES, type Attempt } from '../../lambdas/core/delivery.ts';
-import { ensureTable, startDynamo } from '../../local/emulators.ts';
+import type { startDynamo } from '../../local/emulators.ts';
+import { startLocalTable } from '../support/local-table.ts';
 
 const TABLE = 'attempt-log';
 let dynamo: Awaited<ReturnType<typeof startDynamo>>;
 let store: DynamoDeliveryStore;
 
 beforeAll(async () => {
-  dynamo = await startDynamo();
-  await ensureTable(dynamo.endpoint, TABLE);
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
-  process.env.AWS_REGION ??= 'us-east-1';
-  process.env.AWS_ACCESS_KEY_ID ??= 'local';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  dynamo = await startLocalTable(TABLE);
   store = new DynamoDeliveryStore(TABLE);
 });
 

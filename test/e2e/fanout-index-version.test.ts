@@ -11,7 +11,8 @@ import type { DynamoSubscriptionStore as Store } from '../../lambdas/adapters/su
 import { cachedSubscriptionIndex } from '../../lambdas/core/caching.ts';
 import { patternKeysFor } from '../../lambdas/core/event-types.ts';
 import type { Subscription } from '../../lambdas/core/subscription.ts';
-import { ensureTable, startDynamo } from '../../local/emulators.ts';
+import type { startDynamo } from '../../local/emulators.ts';
+import { startLocalTable } from '../support/local-table.ts';
 
 const TABLE = 'fanout-index-version';
 let dynamo: Awaited<ReturnType<typeof startDynamo>>;
@@ -19,12 +20,7 @@ let store: Store;
 const sent: string[] = [];
 
 beforeAll(async () => {
-  dynamo = await startDynamo();
-  await ensureTable(dynamo.endpoint, TABLE);
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
-  process.env.AWS_REGION ??= 'us-east-1';
-  process.env.AWS_ACCESS_KEY_ID ??= 'local';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  dynamo = await startLocalTable(TABLE);
   const { DynamoSubscriptionStore } = await import('../../lambdas/adapters/subscription-store.ts');
   const { dynamo: client } = await import('../../lambdas/adapters/clients.ts');
   client().middlewareStack.add((next, context) => (args) => {

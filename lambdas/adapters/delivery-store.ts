@@ -185,6 +185,58 @@ export class DynamoDeliveryStore implements DeliveryStore {
     );
   }
 
+  recordWithoutAttempt(record: { job: DeliveryJob; at: string; retentionDays: number } & ({ nextAttemptAt: string } | { reason: string })): Promise<boolean> {
+    const { job, at } = record;
+    const log = deliveryLogKey(job.tenantId, job.subscriptionId, job.createdAt, job.deliveryId);
+    const failed = 'reason' in record;
+    const listed = failed ? deadLetterKey(job.tenantId, at, job.deliveryId) : pendingKey(job.deliveryId);
+    const names: Record<string, string> = { '#status': 'status', '#lpk': gsi4.partitionKey, '#lsk': gsi4.sortKey, '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey, '#ttl': TTL };
+    const values: Record<string, unknown> = {
+      ':status': failed ? 'failed' : 'pending',
+      ':pending': 'pending',
+      ':at': at,
+      ':lpk': log.pk,
+      ':lsk': log.sk,
+      ':spk': listed.pk,
+      ':ssk': listed.sk,
+      ':ttl': expiresAt(new Date(), record.retentionDays),
+      ':firstAttemptAt': job.firstAttemptAt ?? job.createdAt,
+    };
+    const sets = ['#status = :status', 'updatedAt = :at', '#lpk = :lpk', '#lsk = :lsk', '#spk = :spk', '#ssk = :ssk', '#ttl = :ttl', 'firstAttemptAt = :firstAttemptAt'];
+    const identity = { id: job.deliveryId, tenantId: job.tenantId, subscriptionId: job.subscriptionId, eventId: job.event.id, eventType: job.event.type, subject: job.event.subject, createdAt: job.createdAt };
+    for (const [field, value] of Object.entries(identity)) {
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
+    }
+    // What the sweeper needs to rebuild the job, as recordAttempt keeps it.
+    const kept = { retryFrom: job.retryFrom, orderingGroup: job.orderingGroup, eventIds: job.batch?.map((e) => e.id) };
+    for (const [field, value] of Object.entries(kept)) {
+      if (value === undefined) continue;
+      values[`:${field}`] = value;
+      sets.push(`${field} = :${field}`);
+    }
+    if (failed) {
+      sets.push('reason = :reason', 'finishedAt = :at');
+      values[':reason'] = record.reason;
+    } else {
+      sets.push('nextAttemptAt = :next');
+      values[':next'] = record.nextAttemptAt;
+    }
+    const removes = failed ? ['nextAttemptAt'] : ['finishedAt', 'reason'];
+    // A failed condition: finished or held meanwhile (a duplicate message), nothing to record.
+    return conditionalUpdate(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: deliveryKey(job.deliveryId),
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+        ConditionExpression: 'attribute_not_exists(#status) OR #status = :pending',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
   async holdDelivery(job: DeliveryJob, at: string, retentionDays: number): Promise<void> {
     const { event } = job;
     const log = deliveryLogKey(job.tenantId, job.subscriptionId, job.createdAt, job.deliveryId);

@@ -1,7 +1,9 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { StatsStore } from '#core/ports';
+import { DEGRADE_AFTER, type ProbeStore } from '#core/degrade';
 import { fromCounterFields, toCounterFields, type Counters, type HealthState, type StatsIncrement } from '#core/stats';
 import { dynamo } from './clients.ts';
+import { conditionalUpdate } from './dynamo-helpers.ts';
 import { queryPages } from './table-queries.ts';
 import { blockOfSortKey, PK, SK, STATS_HEALTH_SORT_KEY, statsBlockSortKey, statsBlocksFrom, statsPartition, TTL } from './table-keys.ts';
 
@@ -10,19 +12,22 @@ import { blockOfSortKey, PK, SK, STATS_HEALTH_SORT_KEY, statsBlockSortKey, stats
  *   B#<yyyy-mm-ddThh:m>  a ten-minute block: its counters, the counters of each of its minutes
  *                        (attributes prefixed M<m>_), and its last attempt and last success
  *                        (kept 8 days)
- *   HEALTH               the current run of failures and the last error
+ *   HEALTH               the current run of failures and the last error; while the subscription
+ *                        is degraded, when its last trial attempt was claimed (probeAt)
  * Counters are flat numeric attributes added with ADD, so concurrent batches never overwrite
  * each other. A batch costs one write per subscription and block it touches; ten minutes keep a
  * block near or under 1 KB, the size of one write unit (an hour of minutes in one item grew to
  * about 4 KB, and every write pays for the whole item). The health record is written only when
  * something in it changes (a failure, or the end of a run of failures), which this container
- * remembers per subscription. Reading a week is one key-range query (1,008 small items) and one get.
+ * remembers per subscription; for the same reason a subscription this container saw with no run
+ * of failures less than DEGRADE_AFTER.seconds ago is known not to be degraded without a read (a
+ * run must last that long). Reading a week is one key-range query (1,008 small items) and one get.
  */
 const HOUR_TTL_SECONDS = 8 * 86_400;
 
-export class DynamoStatsStore implements StatsStore {
-  /** Subscriptions this container last saw with no run of failures: a clean batch skips the health write. */
-  private readonly healthy = new Set<string>();
+export class DynamoStatsStore implements StatsStore, ProbeStore {
+  /** Subscriptions this container last saw with no run of failures, and when: a clean batch skips the health write. */
+  private readonly healthy = new Map<string, number>();
 
   constructor(private readonly tableName: string) {}
 
@@ -112,14 +117,30 @@ export class DynamoStatsStore implements StatsStore {
   }
 
   private remember(pk: string, state: HealthState): HealthState {
-    if (state.consecutiveFailures === 0) this.healthy.add(pk);
+    if (state.consecutiveFailures === 0) this.healthy.set(pk, Date.now());
     else this.healthy.delete(pk);
     return state;
   }
 
   async readHealth(tenantId: string, subscriptionId: string): Promise<HealthState | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: statsPartition(tenantId, subscriptionId), [SK]: STATS_HEALTH_SORT_KEY } }));
-    return out.Item ? toHealth(out.Item) : undefined;
+    const pk = statsPartition(tenantId, subscriptionId);
+    const seenAt = this.healthy.get(pk);
+    if (seenAt !== undefined && Date.now() - seenAt < DEGRADE_AFTER.seconds * 1000) return { consecutiveFailures: 0 };
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: STATS_HEALTH_SORT_KEY } }));
+    return out.Item ? this.remember(pk, toHealth(out.Item)) : undefined;
+  }
+
+  /** One conditional write on the health record, which it never creates (a subscription with no failures has no probe). */
+  claimProbe(tenantId: string, subscriptionId: string, at: string, openedAt: string): Promise<boolean> {
+    return conditionalUpdate(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: statsPartition(tenantId, subscriptionId), [SK]: STATS_HEALTH_SORT_KEY },
+        UpdateExpression: 'SET probeAt = :at',
+        ConditionExpression: 'attribute_exists(consecutiveFailures) AND (attribute_not_exists(probeAt) OR probeAt <= :opened)',
+        ExpressionAttributeValues: { ':at': at, ':opened': openedAt },
+      }),
+    );
   }
 
   async addStats(increments: StatsIncrement[], now: Date): Promise<HealthState[]> {
@@ -189,5 +210,6 @@ function toHealth(item: Record<string, unknown> | undefined): HealthState {
     ...(typeof item?.lastAttemptAt === 'string' ? { lastAttemptAt: item.lastAttemptAt } : {}),
     ...(typeof item?.lastSuccessAt === 'string' ? { lastSuccessAt: item.lastSuccessAt } : {}),
     ...(item?.lastError ? { lastError: item.lastError as HealthState['lastError'] } : {}),
+    ...(typeof item?.probeAt === 'string' ? { probeAt: item.probeAt } : {}),
   };
 }

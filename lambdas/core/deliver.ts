@@ -9,9 +9,10 @@ import { busRefusal, defaultSourceFor, DELIVERY_MARKER, type DestinationTrust } 
 import type { AttemptObservation } from './stats.ts';
 import type { SubscriptionReads } from './caching.ts';
 import { isThrottled, type BatchThrottle } from './throttle.ts';
-import { paceRetry } from './degrade.ts';
-import { maxDelayOf, resolveRetryPolicy } from './retry-policy.ts';
-import { attemptNumberOf, planThrottle, type DeliveryPlan, type Receipt } from './delivery-plan.ts';
+import { paceRetry, probeIntervalOf, probeWaitSeconds, type BatchProbeGate } from './degrade.ts';
+import { maxDelayOf, policyEndsAt, resolveRetryPolicy } from './retry-policy.ts';
+import { attemptNumberOf, planBehindProbe, planThrottle, type DeliveryPlan, type Receipt } from './delivery-plan.ts';
+import { emitOperationalEvent, isOperationalEvent } from './operational-events.ts';
 import { legacySignature, signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
 import { activeSecrets, legacySigningSecret, successStatusOf, timeoutSecondsOf } from './subscription-settings.ts';
@@ -37,8 +38,8 @@ export type DeliverPorts = HealthPorts & {
   subscriptionReads?: SubscriptionReads;
   /** The batch's share of each throttled subscription's rate and concurrency (core/throttle.ts). */
   throttle?: BatchThrottle;
-  /** Whether a subscription's endpoint keeps failing (core/degrade.ts); asked only after a failed attempt. */
-  degraded?: (tenantId: string, subscriptionId: string) => Promise<boolean>;
+  /** Degrade, don't spread (core/degrade.ts): the batch's view of failing subscriptions and their trial attempts. */
+  probes?: Pick<BatchProbeGate, 'degraded' | 'probe' | 'interval'>;
 };
 
 export type DeliverOutcome = (AttemptDecision | { kind: 'held' }) & {
@@ -112,7 +113,10 @@ export async function deliverJob(ports: DeliverPorts, job: DeliveryJob, attempt:
         });
   const pacedDecision: AttemptDecision = paced && decided.kind === 'retry' ? { ...decided, uncounted: true } : decided;
   // Degrade, don't spread: a failing endpoint's retries wait their turn (core/degrade.ts).
-  const spread = pacedDecision.kind === 'retry' && ports.degraded ? paceRetry(pacedDecision, await ports.degraded(job.tenantId, job.subscriptionId), maxDelayOf(resolveRetryPolicy(subscription?.retryPolicy))) : pacedDecision;
+  const spread =
+    pacedDecision.kind === 'retry' && ports.probes
+      ? paceRetry(pacedDecision, await ports.probes.degraded(job.tenantId, job.subscriptionId), maxDelayOf(resolveRetryPolicy(subscription?.retryPolicy)), ports.probes.interval)
+      : pacedDecision;
   const final: AttemptDecision =
     spread.kind === 'retry' && lastReceive
       ? { kind: 'failed', reason: `ordered delivery received ${ORDERED_MAX_RECEIVES} times, the most the ordered queue allows; last: ${describeFailure(result)}` }
@@ -172,6 +176,49 @@ export async function admitDelivery(
   if (leased.kind === 'wait') return { attempt, wait: leased.plan };
   const throttle = ports.throttle;
   return { attempt, release: () => throttle.release(subscription, lease!) };
+}
+
+/**
+ * Degrade, don't spread (core/degrade.ts): a delivery of a degraded subscription goes only as its
+ * trial attempt, one per probe interval; any other waits, no attempt made or counted, its record
+ * pending until it is due again (so the sweeper, finding it overdue, would only ever re-send a
+ * lost message), or is parked once its policy would have ended. Undefined: go on. Ordered jobs
+ * are exempt (they hold their group, waiting hidden), as are a paused subscription's (held, no
+ * attempt) and a deleted one's. A healthy subscription costs a look at the batch's health reads.
+ */
+export async function admitProbe(
+  ports: Pick<DeliverPorts, 'subscriptions' | 'subscriptionReads' | 'probes' | 'deliveries' | 'clock' | 'random' | 'config' | 'events' | 'publisher'>,
+  job: DeliveryJob,
+  receipt: Receipt,
+): Promise<DeliveryPlan | undefined> {
+  if (!ports.probes || receipt.ordered) return undefined;
+  const subscription = await readSubscription(ports, job);
+  if (subscription?.status !== 'active') return undefined;
+  if (!(await ports.probes.degraded(job.tenantId, job.subscriptionId))) return undefined;
+  const policy = resolveRetryPolicy(subscription.retryPolicy);
+  if (await ports.probes.probe(job.tenantId, job.subscriptionId, probeIntervalOf(maxDelayOf(policy), ports.probes.interval))) return undefined;
+  const attemptsMade = attemptNumberOf(job, receipt) - 1;
+  const firstAttemptAt = Date.parse(job.firstAttemptAt ?? job.createdAt);
+  const plan = planBehindProbe(job, receipt, attemptsMade, policyEndsAt(policy, firstAttemptAt), probeWaitSeconds(ports.random(), ports.probes.interval));
+  const at = new Date(receipt.now).toISOString();
+  const retentionDays = ports.config.deliveryRetentionDays;
+  if (plan.kind === 'reenqueue') {
+    const recorded = await ports.deliveries.recordWithoutAttempt({ job, at, retentionDays, nextAttemptAt: plan.job.notBefore! });
+    return recorded ? plan : { kind: 'ack', why: 'finished' };
+  }
+  if (plan.kind !== 'park' || !(await ports.deliveries.recordWithoutAttempt({ job, at, retentionDays, reason: plan.letter.reason }))) return { kind: 'ack', why: 'finished' };
+  if (!isOperationalEvent(job.event.type)) {
+    await emitOperationalEvent(ports, job.tenantId, 'delivery.dead_lettered', job.deliveryId, {
+      deliveryId: job.deliveryId,
+      subscriptionId: job.subscriptionId,
+      eventId: job.event.id,
+      eventType: job.event.type,
+      subject: job.event.subject,
+      reason: plan.letter.reason,
+      attempts: attemptsMade,
+    });
+  }
+  return plan;
 }
 
 function readSubscription(ports: Pick<DeliverPorts, 'subscriptions' | 'subscriptionReads'>, job: DeliveryJob): Promise<Subscription | undefined> {

@@ -8,14 +8,15 @@ import { ORDERED_MAX_RECEIVES } from '#shared/herald-config';
  * attempt (not due yet, waiting for a throttle slot) and after it (done, retry, dead letter).
  * Pure: the deliver worker carries the plan out through the queue ports and does nothing else.
  *
- * - `ack`: the message is deleted (delivered, held for a paused subscription, or re-enqueued);
+ * - `ack`: the message is deleted (delivered, held for a paused subscription, re-enqueued, or a
+ *   duplicate of a delivery already finished);
  * - `retryAfter`: the message stays in flight and is received again after `seconds`;
  * - `reenqueue`: a new message carries `job` (due at `job.notBefore`) after `delaySeconds`, and
  *   this one is acknowledged;
  * - `park`: the letter goes to the dead-letter queue with its reason, then the message is deleted.
  */
 export type DeliveryPlan =
-  | { kind: 'ack'; why: 'delivered' | 'held' }
+  | { kind: 'ack'; why: 'delivered' | 'held' | 'finished' }
   | { kind: 'retryAfter'; seconds: number }
   | { kind: 'reenqueue'; job: DeliveryJob; delaySeconds: number }
   | { kind: 'park'; letter: DeadLetter };
@@ -97,6 +98,24 @@ export function planWaitUntil(job: DeliveryJob, receipt: Receipt, untilMs: numbe
   // A job with a slot comes back up to a second early and sleeps the rest (SLOT_SLEEP_MS).
   const wait = job.slotAt ? Math.max(1, Math.floor(waitMs / 1000)) : Math.max(1, Math.ceil(waitMs / 1000));
   return reenqueueAt(job, untilMs, wait, attemptsMade);
+}
+
+/**
+ * A delivery of a degraded subscription that lost the probe (core/degrade.ts): no attempt made,
+ * none counted. It waits `waitSeconds` out of flight (a new message, due then, its old schedule
+ * and slot dropped), or less if its policy would end sooner (`policyEndsAt`, ms), so it comes
+ * back for one last chance at the probe; once that point has passed it is parked with the reason.
+ */
+export function planBehindProbe(job: DeliveryJob, receipt: Receipt, attemptsMade: number, policyEndsAt: number, waitSeconds: number): DeliveryPlan {
+  const left = Math.floor((policyEndsAt - receipt.now) / 1000);
+  if (left < 1) {
+    const reason =
+      `retry policy ended while its subscription was degraded: ${attemptsMade} attempt(s) made, ` +
+      'then waited behind the trial attempts of an endpoint that kept failing (see the subscription’s stats)';
+    return { kind: 'park', letter: { job, reason, attempts: attemptsMade, failedAt: new Date(receipt.now).toISOString() } };
+  }
+  const wait = Math.max(1, Math.min(waitSeconds, left, MAX_DELAY_SECONDS));
+  return reenqueueAt(unscheduled(job), receipt.now + wait * 1000, wait, attemptsMade);
 }
 
 function reenqueueAt(job: DeliveryJob, dueMs: number, waitSeconds: number, attemptsMade: number): DeliveryPlan {

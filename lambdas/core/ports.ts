@@ -219,6 +219,14 @@ export interface DeliveryStore {
   keepParkedJob(job: DeliveryJob): Promise<void>;
   /** The job kept by `keepParkedJob`; undefined for letters parked before it existed. */
   parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined>;
+  /**
+   * A delivery that made no attempt this time (it waited behind its degraded subscription's
+   * trial attempt, core/degrade.ts): pending until `nextAttemptAt`, on the sweeper's pending list
+   * so a lost message is found again; or, with `reason`, failed (a dead letter, attempts as they
+   * were). Creates the record of a delivery never attempted. False, changing nothing, when the
+   * record is no longer pending (finished, held or discarded): the message was a duplicate.
+   */
+  recordWithoutAttempt(record: { job: DeliveryJob; at: string; retentionDays: number } & ({ nextAttemptAt: string } | { reason: string })): Promise<boolean>;
   /** Keeps a job for a paused subscription (status held) until it is released or discarded. */
   holdDelivery(job: DeliveryJob, at: string, retentionDays: number): Promise<void>;
   /** A subscription's held jobs, oldest first. */

@@ -139,3 +139,20 @@ export function maxDelayOf(policy: ResolvedRetryPolicy): number {
   if ('schedule' in policy) return Math.max(0, ...policy.schedule);
   return policy.maxSeconds;
 }
+
+/**
+ * When a delivery whose every attempt failed would have been given up by its policy, at the
+ * latest (ms): `maxAgeSeconds` after its first attempt, or, for a policy bounded by attempts,
+ * after all its gaps at their jitter's high end (a policy bounded by neither, which the schema
+ * refuses, by MAX_POLICY_AGE_SECONDS). It bounds waits that are no attempts (behind a degraded
+ * subscription's probe, core/degrade.ts), which spend none of the attempts a policy counts.
+ */
+export function policyEndsAt(policy: ResolvedRetryPolicy, firstAttemptAt: number): number {
+  const attempts = maxAttemptsOf(policy);
+  const bound = policy.maxAgeSeconds ?? (attempts === Number.MAX_SAFE_INTEGER ? MAX_POLICY_AGE_SECONDS : Number.POSITIVE_INFINITY);
+  let seconds = 0;
+  for (let attempt = 1; attempt < attempts && seconds < bound; attempt++) {
+    seconds += Math.ceil(baseDelaySeconds(policy, attempt) * (1 + JITTER));
+  }
+  return firstAttemptAt + Math.min(seconds, bound) * 1000;
+}

@@ -196,6 +196,8 @@ export interface HealthState {
   lastAttemptAt?: string;
   lastSuccessAt?: string;
   lastError?: HealthUpdate['lastError'];
+  /** When a degraded subscription's last trial attempt was claimed (core/degrade.ts). */
+  probeAt?: string;
 }
 
 /** Whether a run of failures has gone on long enough, and for long enough, to pause. */

@@ -18,7 +18,7 @@ import { DynamoStatsStore } from '#adapters/stats-store';
 import { DynamoThrottleStore } from '#adapters/throttle-store';
 import { applyBackpressure, BatchThrottle } from '#core/throttle';
 import { BatchTenantShare } from '#core/tenant-share';
-import { degradedLookup } from '#core/degrade';
+import { BatchProbeGate } from '#core/degrade';
 import { timeoutSecondsOf } from '#core/subscription-settings';
 import { randomUUID } from 'node:crypto';
 import { WorkerTransformRunner } from '#adapters/transform-runner';
@@ -39,12 +39,13 @@ const LEASE_MARGIN_MS = 30_000;
 const TENANT_CAP = settings.tenantMaxInFlight;
 /** A tenant lease cannot outlive the invocation that holds it, whichever subscription it serves. */
 const TENANT_LEASE_MS = TIMEOUTS.deliverFunctionTimeoutSeconds * 1000 + LEASE_MARGIN_MS;
+const stats = new DynamoStatsStore(table);
 const http = new NodeHttpSender(settings.allowPrivateTargets, settings.destinationPorts);
 const ports: DeliveryWorkerPorts = {
   subscriptions,
   deliveries: new DynamoDeliveryStore(table),
   events: new DynamoEventStore(table),
-  stats: new DynamoStatsStore(table),
+  stats,
   batches: new DynamoBatchStore(table),
   publisher: new EventBridgePublisher(settings.eventBusName),
   http,
@@ -88,8 +89,8 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     const batchPorts = {
       ...ports,
       subscriptionReads: new Map(),
-      // A failing subscription's health record, read once per batch and only after a failed attempt.
-      degraded: degradedLookup((t, s) => ports.stats.readHealth(t, s), () => ports.clock().getTime()),
+      // Each subscription's health record, read at most once per batch; a degraded one's trial attempts (core/degrade.ts).
+      probes: new BatchProbeGate(stats, () => ports.clock().getTime(), settings.degradedProbeSeconds),
       // Throttled subscriptions reserve their slots and leases once for the whole batch.
       throttle: new BatchThrottle(throttles, throttleDemandOf(jobs, now), () => ports.clock().getTime(), (s) => timeoutSecondsOf(s.destination) * 1000 + LEASE_MARGIN_MS, randomUUID),
       ...(TENANT_CAP ? { tenantShare: new BatchTenantShare(throttles, TENANT_CAP, tenantDemandOf(jobs, now), () => ports.clock().getTime(), TENANT_LEASE_MS, randomUUID) } : {}),

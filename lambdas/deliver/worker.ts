@@ -2,7 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import type { DeadLetterQueue } from '#core/ports';
 import { isLastReceive, planAfterAttempt, planBeforeDue, SLOT_SLEEP_MS, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
-import { admitDelivery, deliverJob, type DeliverPorts } from '#core/deliver';
+import { admitDelivery, admitProbe, deliverJob, type DeliverPorts } from '#core/deliver';
 import { admitTenant, type BatchTenantShare } from '#core/tenant-share';
 import { deliveryJobSchema, flushJobSchema, type DeliveryJob, type FlushJob } from '#core/delivery-job';
 import { flushBatch } from '#core/batch-flush';
@@ -116,6 +116,9 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   const receipt: Receipt = { ordered, receiveCount, now: ports.clock().getTime() };
   const early = planBeforeDue(job, receipt);
   if (early) return carryOut(ports, record, receipt, early);
+  // A degraded subscription's delivery that is not its trial attempt waits before asking for anything else.
+  const behindProbe = await admitProbe(ports, job, receipt);
+  if (behindProbe) return carryOut(ports, record, receipt, behindProbe);
   // The tenant's cap first: a delivery that must wait for it has reserved no rate slot yet.
   const tenant = await admitTenant(ports.tenantShare, job, receipt, ports.random);
   if (tenant.wait) return carryOut(ports, record, receipt, tenant.wait);

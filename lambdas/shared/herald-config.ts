@@ -91,6 +91,8 @@ export const ENV = {
   secretGraceHours: 'HERALD_SECRET_GRACE_HOURS',
   /** How long past its due time the sweeper leaves a delivery or an event's fan-out alone. */
   sweepAfterSeconds: 'HERALD_SWEEP_AFTER_SECONDS',
+  /** A degraded subscription's probe interval (core/degrade.ts; default 60 s); tests compress it. */
+  degradedProbeSeconds: 'HERALD_DEGRADED_PROBE_SECONDS',
   /** e.g. https://api.example.com/{type}/{subject}: the link thin payloads carry as `dataref`. */
   thinLinkTemplate: 'HERALD_THIN_LINK_TEMPLATE',
   /** `WebHook-Request-Origin` of validation handshakes (a DNS name); default the API's host name. */

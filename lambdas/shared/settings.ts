@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { CustomerBusAccess } from '#adapters/customer-bus';
+import { DEGRADED_MIN_RETRY_SECONDS } from '#core/degrade';
 import { parsePortRule } from '#core/destination-policy';
 import { parseDestinationTrust, type DestinationTrust } from '#core/destination-trust';
 import { parseTenantQuotas } from '#core/quotas';
@@ -82,6 +83,7 @@ const SCHEMAS = {
   deliveryRetentionDays: positiveDays.default(30),
   secretGraceHours: numberText(z.number().min(0, 'must be 0 or more')).default(24),
   sweepAfterSeconds: numberText(z.number().min(0, 'must be 0 or more')).default(600),
+  degradedProbeSeconds: numberText(z.number().int('must be 1 to 900 (seconds)').min(1, 'must be 1 to 900 (seconds)').max(900, 'must be 1 to 900 (seconds)')).default(DEGRADED_MIN_RETRY_SECONDS),
   thinLinkTemplate: z.url({ error: 'must be a URL template, e.g. https://api.example.com/{type}/{subject}' }).optional(),
   webhookOrigin: z
     .string()
@@ -100,7 +102,7 @@ const TUNABLES = {
   api: ['eventSource', 'eventRetentionDays', 'sweepAfterSeconds', 'secretGraceHours', 'thinLinkTemplate', 'webhookOrigin', 'publicApiUrl', 'handshakeTimeoutSeconds', 'region'],
   authorizer: [],
   fanout: ['eventRetentionDays'],
-  deliver: ['deliveryRetentionDays', 'eventSource', 'eventRetentionDays', 'sweepAfterSeconds'],
+  deliver: ['deliveryRetentionDays', 'eventSource', 'eventRetentionDays', 'sweepAfterSeconds', 'degradedProbeSeconds'],
   sweeper: ['sweepAfterSeconds'],
   selfTest: [],
 } as const satisfies Record<keyof typeof FUNCTIONS, readonly SettingName[]>;

@@ -3,13 +3,16 @@
  * store that keeps what the table keeps (a summary per delivery, the last KEPT_ATTEMPTS attempts
  * in a ring of items, a count), a queue on a virtual clock that behaves as SQS does for one
  * consumer (delay, visibility, receive counts, in-flight set), and the fan-out index with its
- * per-tenant version, counting what fan-out reads.
+ * per-tenant version, counting what fan-out reads; subscriptions' health records, with the
+ * probe claim a degraded subscription's trial attempts take (core/degrade.ts).
  */
 import type { SQSRecord } from 'aws-lambda';
 import { deliveryFromItems, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
 import { KEPT_ATTEMPTS, type Attempt, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
-import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
+import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest, StatsStore, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
+import type { ProbeStore } from '../../lambdas/core/degrade.ts';
+import type { HealthState, StatsIncrement } from '../../lambdas/core/stats.ts';
 import type { AdaptiveRate, ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
 
 /** A delivery's summary record as stored: no attempts list, the latest attempt as `lastAttempt`. */
@@ -73,6 +76,25 @@ export class InMemoryDeliveryStore implements DeliveryStore {
 
   async parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined> {
     return this.parkedJobs.get(deliveryId);
+  }
+
+  /** Deliveries recorded without an attempt, in order (waits behind a probe, parks). */
+  readonly withoutAttempt: { deliveryId: string; at: string; nextAttemptAt?: string; reason?: string }[] = [];
+
+  async recordWithoutAttempt(record: { job: DeliveryJob; at: string; retentionDays: number } & ({ nextAttemptAt: string } | { reason: string })): Promise<boolean> {
+    const { job, at } = record;
+    const before = this.summaries.get(job.deliveryId);
+    if (before && before.status !== 'pending') return false;
+    const { nextAttemptAt: _next, finishedAt: _finished, reason: _reason, ...kept } =
+      before ?? ({ id: job.deliveryId, tenantId: job.tenantId, subscriptionId: job.subscriptionId, eventId: job.event.id, eventType: job.event.type, subject: job.event.subject, createdAt: job.createdAt } as Summary);
+    const summary: Summary =
+      'reason' in record
+        ? { ...kept, status: 'failed', updatedAt: at, reason: record.reason, finishedAt: at }
+        : { ...kept, status: 'pending', updatedAt: at, nextAttemptAt: record.nextAttemptAt };
+    this.summaries.set(job.deliveryId, summary);
+    this.withoutAttempt.push({ deliveryId: job.deliveryId, at, ...('reason' in record ? { reason: record.reason } : { nextAttemptAt: record.nextAttemptAt }) });
+    this.writes.push({ item: 'summary', bytes: Buffer.byteLength(JSON.stringify(summary)), attempt: summary.attemptCount ?? 0 });
+    return true;
   }
 
   async holdDelivery(job: DeliveryJob, at: string): Promise<void> {
@@ -239,5 +261,57 @@ export class InMemorySubscriptionIndex implements SubscriptionIndex {
       throw new Error('ProvisionedThroughputExceededException');
     }
     return patterns.flatMap((p) => [...(this.entries.get(`${tenantId}#${p}`)?.values() ?? [])].map((e) => structuredClone(e)));
+  }
+}
+
+/**
+ * Subscriptions' health records as the stats store keeps them (the run of failures, and a
+ * degraded subscription's `probeAt` with its conditional claim); counters are not kept. Counts
+ * reads, claim writes and the claims that lost.
+ */
+export class InMemoryStatsStore implements StatsStore, ProbeStore {
+  readonly health = new Map<string, HealthState>();
+  healthReads = 0;
+  claims = 0;
+  lostClaims = 0;
+
+  async addStats(increments: StatsIncrement[]): Promise<HealthState[]> {
+    return increments.map((increment) => {
+      const key = `${increment.tenantId}#${increment.subscriptionId}`;
+      const state: HealthState = { ...(this.health.get(key) ?? { consecutiveFailures: 0 }) };
+      const { reset, addFailures } = increment.health;
+      if (reset) {
+        state.consecutiveFailures = reset.failures;
+        if (reset.failingSince) state.failingSince = reset.failingSince;
+        else delete state.failingSince;
+      } else if (addFailures) {
+        state.consecutiveFailures += addFailures.count;
+        state.failingSince ??= addFailures.firstAt;
+      }
+      this.health.set(key, state);
+      return { ...state };
+    });
+  }
+
+  async readStats(tenantId: string, subscriptionId: string) {
+    const health = this.health.get(`${tenantId}#${subscriptionId}`);
+    return { minutes: {}, hours: {}, ...(health ? { health: { ...health } } : {}) };
+  }
+
+  async readHealth(tenantId: string, subscriptionId: string): Promise<HealthState | undefined> {
+    this.healthReads += 1;
+    const health = this.health.get(`${tenantId}#${subscriptionId}`);
+    return health && { ...health };
+  }
+
+  async claimProbe(tenantId: string, subscriptionId: string, at: string, openedAt: string): Promise<boolean> {
+    this.claims += 1;
+    const health = this.health.get(`${tenantId}#${subscriptionId}`);
+    if (!health || (health.probeAt !== undefined && health.probeAt > openedAt)) {
+      this.lostClaims += 1;
+      return false;
+    }
+    health.probeAt = at;
+    return true;
   }
 }

@@ -6,7 +6,7 @@
  * and a queue on a virtual clock.
  */
 import { describe, expect, it } from 'vitest';
-import { attemptNumberOf, IN_FLIGHT_WAIT_SECONDS, planAfterAttempt, planBeforeDue, planWaitUntil, REENQUEUE_AFTER_RECEIVES, type Receipt } from '../../lambdas/core/delivery-plan.ts';
+import { attemptNumberOf, IN_FLIGHT_WAIT_SECONDS, planAfterAttempt, planBeforeDue, planBehindProbe, planWaitUntil, REENQUEUE_AFTER_RECEIVES, type Receipt } from '../../lambdas/core/delivery-plan.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { DeliverOutcome } from '../../lambdas/core/deliver.ts';
 import { KEPT_ATTEMPTS } from '../../lambdas/core/delivery.ts';
@@ -99,6 +99,30 @@ describe('before an attempt', () => {
     expect(attemptNumberOf(job({ attemptOffset: 2 }), standard(3))).toBe(5);
     expect(attemptNumberOf(job({ attemptOffset: 2, notBefore: '2026-12-01T11:00:00Z' }), standard(9))).toBe(3);
     expect(attemptNumberOf(job({ orderingGroup: 'g' }), ordered(6), 2)).toBe(3);
+  });
+});
+
+describe('behind a degraded subscription’s probe', () => {
+  const ends = NOW + 3600_000;
+
+  it('a loser waits out of flight, no attempt counted: a new message due after its wait, its old schedule and slot dropped', () => {
+    const plan = planBehindProbe(job({ firstEnqueue: true, slotAt: '2026-12-01T11:59:59Z', notBefore: '2026-12-01T11:59:00Z', attemptOffset: 2 }), standard(), 2, ends, 600);
+    expect(plan).toEqual({ kind: 'reenqueue', delaySeconds: 600, job: job({ attemptOffset: 2, firstAttemptAt: '2026-12-01T11:00:00Z', notBefore: new Date(NOW + 600_000).toISOString() }) });
+    // A first attempt that lost keeps none: its policy has not started.
+    expect(planBehindProbe(job(), standard(), 0, ends, 300)).toEqual({ kind: 'reenqueue', delaySeconds: 300, job: job({ notBefore: new Date(NOW + 300_000).toISOString() }) });
+  });
+
+  it('never waits past the point where its policy would have ended: it comes back then, for a last chance', () => {
+    const plan = planBehindProbe(job(), standard(), 3, NOW + 90_500, 900);
+    expect(plan).toMatchObject({ kind: 'reenqueue', delaySeconds: 90, job: { notBefore: new Date(NOW + 90_000).toISOString(), attemptOffset: 3 } });
+  });
+
+  it('past that point it is parked, with a reason that says so and the attempts it made', () => {
+    const plan = planBehindProbe(job(), standard(), 4, NOW + 500, 600);
+    expect(plan).toEqual({
+      kind: 'park',
+      letter: { job: job(), attempts: 4, failedAt: new Date(NOW).toISOString(), reason: expect.stringMatching(/^retry policy ended while its subscription was degraded: 4 attempt\(s\) made, then waited behind the trial attempts/) },
+    });
   });
 });
 

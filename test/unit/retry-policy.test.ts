@@ -14,6 +14,7 @@ import {
   baseDelaySeconds,
   maxAttemptsOf,
   maxDelayOf,
+  policyEndsAt,
   resolveRetryPolicy,
   retryDelayFor,
   type ResolvedRetryPolicy,
@@ -139,6 +140,24 @@ describe('schedule properties (fast-check)', () => {
         expect(simulate(policy, rs)).toEqual(simulate(policy, rs));
       }),
     );
+  });
+
+  it('policyEndsAt, which bounds waits that are no attempts, is never before the policy’s own last attempt', () => {
+    fc.assert(
+      fc.property(anyPolicy, randoms, (policy, rs) => {
+        const end = policyEndsAt(policy, T0);
+        expect(end).toBeGreaterThanOrEqual(simulate(policy, rs).lastAttemptAt);
+        if (policy.maxAgeSeconds !== undefined) expect(end).toBeLessThanOrEqual(T0 + policy.maxAgeSeconds * 1000);
+      }),
+    );
+  });
+});
+
+describe('policyEndsAt', () => {
+  it('is maxAgeSeconds after the first attempt, or the gaps at their jitter’s high end', () => {
+    expect(policyEndsAt(RETRY_PRESETS['production-hub'].policy, T0)).toBe(T0 + (3600 + 6 * 3600) * 1.2 * 1000);
+    expect(policyEndsAt(RETRY_PRESETS.fulfillmenttools.policy, T0)).toBe(T0 + 7 * 86_400 * 1000);
+    expect(policyEndsAt({ schedule: [1, 2, 3, 5, 5, 5, 5, 5, 10, 10] }, T0)).toBe(T0 + (2 + 3 + 4 + 6 * 5 + 12 * 2) * 1000);
   });
 });
 

@@ -1609,7 +1609,7 @@ export interface components {
         };
         Stats: {
             consecutiveFailures?: number;
-            /** @description The endpoint keeps failing: its retries wait at least 60 s (less of the shared capacity) until it answers again, long before auto-pause */
+            /** @description The endpoint keeps failing: its deliveries wait behind one trial attempt a minute (less of the shared capacity) until it answers again, long before auto-pause */
             degraded?: boolean;
             degradedReason?: string | null;
             failingSince?: string | null;

@@ -127,7 +127,8 @@ export class DynamoStatsStore implements StatsStore, ProbeStore {
     const seenAt = this.healthy.get(pk);
     if (seenAt !== undefined && Date.now() - seenAt < DEGRADE_AFTER.seconds * 1000) return { consecutiveFailures: 0 };
     const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: STATS_HEALTH_SORT_KEY } }));
-    return out.Item ? this.remember(pk, toHealth(out.Item)) : undefined;
+    // No record yet: no failure ever, healthy as far as this container knows.
+    return this.remember(pk, toHealth(out.Item));
   }
 
   /** One conditional write on the health record, which it never creates (a subscription with no failures has no probe). */

@@ -182,7 +182,7 @@ export const statsSchema = z
     lastError: z.object({ at: z.string().optional(), error: z.string().optional(), statusCode: z.number().int().optional(), message: z.string().optional() }).nullable().optional(),
     consecutiveFailures: z.number().int().optional(),
     failingSince: z.string().nullable().optional(),
-    degraded: z.boolean().optional().describe('The endpoint keeps failing: its retries wait at least 60 s (less of the shared capacity) until it answers again, long before auto-pause'),
+    degraded: z.boolean().optional().describe('The endpoint keeps failing: its deliveries wait behind one trial attempt a minute (less of the shared capacity) until it answers again, long before auto-pause'),
     degradedReason: z.string().nullable().optional(),
     windows: z.object({ '1h': statsWindow.optional(), '24h': statsWindow.optional(), '7d': statsWindow.optional() }),
     hourly: z.array(

@@ -12,7 +12,7 @@ import { isThrottled, type BatchThrottle } from './throttle.ts';
 import { paceRetry, probeIntervalOf, probeWaitSeconds, type BatchProbeGate } from './degrade.ts';
 import { maxDelayOf, policyEndsAt, resolveRetryPolicy } from './retry-policy.ts';
 import { attemptNumberOf, planBehindProbe, planThrottle, type DeliveryPlan, type Receipt } from './delivery-plan.ts';
-import { emitOperationalEvent, isOperationalEvent } from './operational-events.ts';
+import { emitOperationalEvent, isOperationalEvent, TEST_EVENT_TYPE } from './operational-events.ts';
 import { legacySignature, signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
 import { activeSecrets, legacySigningSecret, successStatusOf, timeoutSecondsOf } from './subscription-settings.ts';
@@ -184,14 +184,16 @@ export async function admitDelivery(
  * pending until it is due again (so the sweeper, finding it overdue, would only ever re-send a
  * lost message), or is parked once its policy would have ended. Undefined: go on. Ordered jobs
  * are exempt (they hold their group, waiting hidden), as are a paused subscription's (held, no
- * attempt) and a deleted one's. A healthy subscription costs a look at the batch's health reads.
+ * attempt), a deleted one's, and a test event sent by hand (the tenant's own trial attempt,
+ * whose success ends the degradation). A healthy subscription costs a look at the batch's
+ * health reads.
  */
 export async function admitProbe(
   ports: Pick<DeliverPorts, 'subscriptions' | 'subscriptionReads' | 'probes' | 'deliveries' | 'clock' | 'random' | 'config' | 'events' | 'publisher'>,
   job: DeliveryJob,
   receipt: Receipt,
 ): Promise<DeliveryPlan | undefined> {
-  if (!ports.probes || receipt.ordered) return undefined;
+  if (!ports.probes || receipt.ordered || job.event.type === TEST_EVENT_TYPE) return undefined;
   const subscription = await readSubscription(ports, job);
   if (subscription?.status !== 'active') return undefined;
   if (!(await ports.probes.degraded(job.tenantId, job.subscriptionId))) return undefined;

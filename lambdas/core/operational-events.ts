@@ -10,6 +10,8 @@ import { publishMarked, sweepTime } from './publishing.ts';
  */
 export const OPERATIONAL_TYPES = ['subscription.paused', 'subscription.resumed', 'delivery.dead_lettered'] as const;
 export type OperationalType = (typeof OPERATIONAL_TYPES)[number];
+/** The test event a tenant sends to one subscription by hand (`POST /v1/subscriptions/{id}/test`). */
+export const TEST_EVENT_TYPE = 'herald.ping';
 
 export interface OperationalEventPorts {
   events: Pick<EventStore, 'putEventIfAbsent' | 'markEventUnpublished'>;
@@ -23,7 +25,7 @@ export interface OperationalEventPorts {
  * fails must not feed itself an endless chain of delivery.dead_lettered.
  */
 export function isOperationalEvent(type: string): boolean {
-  return type === 'herald.ping' || (OPERATIONAL_TYPES as readonly string[]).includes(type);
+  return type === TEST_EVENT_TYPE || (OPERATIONAL_TYPES as readonly string[]).includes(type);
 }
 
 export function operationalEvent(tenantId: string, type: OperationalType, subject: string, data: Record<string, unknown>, source: string, now: Date, environment?: string): CloudEvent {

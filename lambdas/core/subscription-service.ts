@@ -1,4 +1,5 @@
 import type { Principal } from './api-keys.ts';
+import { TEST_EVENT_TYPE } from './operational-events.ts';
 import type { Catalogue } from './catalogue.ts';
 import type { DeliveryJob } from './delivery-job.ts';
 import type { Delivery, DeliveryStatus } from './delivery.ts';
@@ -275,7 +276,7 @@ export async function sendTestEvent(ports: SubscriptionPorts, tenantId: string, 
   const subscription = await getSubscription(ports, tenantId, id);
   const now = ports.clock();
   const event = buildEnvelope(
-    { tenantId, id: newId('evt'), type: 'herald.ping', subject: subscription.id, data: { message: 'Test event from Herald', subscriptionId: subscription.id } },
+    { tenantId, id: newId('evt'), type: TEST_EVENT_TYPE, subject: subscription.id, data: { message: 'Test event from Herald', subscriptionId: subscription.id } },
     ports.config.eventSource,
     now,
     { environment: ports.config.environment },

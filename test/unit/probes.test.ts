@@ -6,7 +6,7 @@
  * - a backlog of 50 deliveries to a dead endpoint makes one attempt per probe interval, the others
  *   wait out of flight with no attempt counted, and once the endpoint answers every one arrives;
  * - a delivery whose policy would have ended while it waited is parked with that reason;
- * - ordered deliveries and healthy subscriptions are not gated.
+ * - ordered deliveries, test events sent by hand and healthy subscriptions are not gated.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BatchProbeGate, DEGRADED_MIN_RETRY_SECONDS, PROBE_WAIT } from '../../lambdas/core/degrade.ts';
@@ -201,6 +201,14 @@ describe('not gated', () => {
     expect(sent.filter((s) => s.at === T0)).toHaveLength(3);
     expect(sim.sent).toEqual([]);
     expect(new Set(sent.filter((s) => s.ok).map((s) => s.deliveryId)).size).toBe(3);
+  });
+
+  it('a test event sent by hand goes at once, even after the interval’s trial attempt: the tenant’s own probe', async () => {
+    const ping = jobOf(0, { event: { ...jobOf(0).event, type: 'herald.ping' } });
+    const backlog = Array.from({ length: 5 }, (_, i) => jobOf(i + 1));
+    const { sent } = await run({ subscription: subscriptionWith(), jobs: [...backlog, ping], upAt: T0 + 1 });
+    // The first of the backlog won the probe; the ping went too, in the same interval; the rest waited.
+    expect(sent.filter((s) => s.at === T0).map((s) => s.deliveryId)).toEqual([backlog[0]!.deliveryId, ping.deliveryId]);
   });
 
   it('a healthy subscription’s deliveries all go at once', async () => {

@@ -202,14 +202,11 @@ export async function admitProbe(
   const attemptsMade = attemptNumberOf(job, receipt) - 1;
   const firstAttemptAt = Date.parse(job.firstAttemptAt ?? job.createdAt);
   const plan = planBehindProbe(job, receipt, attemptsMade, policyEndsAt(policy, firstAttemptAt), probeWaitSeconds(ports.random(), ports.probes.interval));
-  const at = new Date(receipt.now).toISOString();
-  const retentionDays = ports.config.deliveryRetentionDays;
-  if (plan.kind === 'reenqueue') {
-    const recorded = await ports.deliveries.recordWithoutAttempt({ job, at, retentionDays, nextAttemptAt: plan.job.notBefore! });
-    return recorded ? plan : { kind: 'ack', why: 'finished' };
-  }
-  if (plan.kind !== 'park' || !(await ports.deliveries.recordWithoutAttempt({ job, at, retentionDays, reason: plan.letter.reason }))) return { kind: 'ack', why: 'finished' };
-  if (!isOperationalEvent(job.event.type)) {
+  const waiting = plan.kind === 'reenqueue' ? { nextAttemptAt: plan.job.notBefore! } : { reason: plan.letter.reason };
+  const recorded = await ports.deliveries.recordWithoutAttempt({ job, at: new Date(receipt.now).toISOString(), retentionDays: ports.config.deliveryRetentionDays, ...waiting });
+  // No longer pending (finished, or held): this message was a duplicate.
+  if (!recorded) return { kind: 'ack', why: 'finished' };
+  if (plan.kind === 'park' && !isOperationalEvent(job.event.type)) {
     await emitOperationalEvent(ports, job.tenantId, 'delivery.dead_lettered', job.deliveryId, {
       deliveryId: job.deliveryId,
       subscriptionId: job.subscriptionId,

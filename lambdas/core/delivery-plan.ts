@@ -106,7 +106,7 @@ export function planWaitUntil(job: DeliveryJob, receipt: Receipt, untilMs: numbe
  * and slot dropped), or less if its policy would end sooner (`policyEndsAt`, ms), so it comes
  * back for one last chance at the probe; once that point has passed it is parked with the reason.
  */
-export function planBehindProbe(job: DeliveryJob, receipt: Receipt, attemptsMade: number, policyEndsAt: number, waitSeconds: number): DeliveryPlan {
+export function planBehindProbe(job: DeliveryJob, receipt: Receipt, attemptsMade: number, policyEndsAt: number, waitSeconds: number): Extract<DeliveryPlan, { kind: 'reenqueue' | 'park' }> {
   const left = Math.floor((policyEndsAt - receipt.now) / 1000);
   if (left < 1) {
     const reason =
@@ -118,7 +118,7 @@ export function planBehindProbe(job: DeliveryJob, receipt: Receipt, attemptsMade
   return reenqueueAt(unscheduled(job), receipt.now + wait * 1000, wait, attemptsMade);
 }
 
-function reenqueueAt(job: DeliveryJob, dueMs: number, waitSeconds: number, attemptsMade: number): DeliveryPlan {
+function reenqueueAt(job: DeliveryJob, dueMs: number, waitSeconds: number, attemptsMade: number): Extract<DeliveryPlan, { kind: 'reenqueue' }> {
   const { firstEnqueue: _first, ...rest } = job;
   const next: DeliveryJob = { ...rest, attemptOffset: attemptsMade, notBefore: new Date(dueMs).toISOString() };
   if (attemptsMade > 0) next.firstAttemptAt = job.firstAttemptAt ?? job.createdAt;

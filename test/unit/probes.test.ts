@@ -10,6 +10,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BatchProbeGate, DEGRADED_MIN_RETRY_SECONDS, PROBE_WAIT } from '../../lambdas/core/degrade.ts';
+import { admitProbe } from '../../lambdas/core/deliver.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import { recordBatchStats } from '../../lambdas/core/health.ts';
 import type { HttpRequest } from '../../lambdas/core/ports.ts';
@@ -216,5 +217,28 @@ describe('not gated', () => {
     const { sent, deliveries } = await run({ subscription: subscriptionWith(), jobs, upAt: T0, healthy: true });
     expect(sent.filter((s) => s.at === T0 && s.ok)).toHaveLength(10);
     expect(deliveries.withoutAttempt).toEqual([]);
+  });
+});
+
+describe('a message for a delivery that is no longer pending', () => {
+  it('is acknowledged when it loses the probe, not sent round again: it was a duplicate', async () => {
+    const stats = new InMemoryStatsStore();
+    stats.health.set(`${TENANT}#${SUBSCRIPTION}`, { consecutiveFailures: 10, failingSince: new Date(T0 - 10 * MINUTE).toISOString(), probeAt: new Date(T0 - 1000).toISOString() });
+    const deliveries = new InMemoryDeliveryStore();
+    const job = jobOf(1);
+    const done = { id: job.deliveryId, tenantId: TENANT, subscriptionId: SUBSCRIPTION, eventId: job.event.id, eventType: job.event.type, subject: job.event.subject, status: 'succeeded', createdAt: job.createdAt, updatedAt: job.createdAt };
+    deliveries.summaries.set(job.deliveryId, done as never);
+    const ports = {
+      subscriptions: { getSubscription: async () => subscriptionWith() },
+      probes: new BatchProbeGate(stats, () => T0),
+      deliveries,
+      clock: () => new Date(T0),
+      random: () => 0.5,
+      config: { deliveryRetentionDays: 30, eventSource: 'urn:herald', eventRetentionDays: 30 },
+    } as unknown as Parameters<typeof admitProbe>[0];
+    expect(await admitProbe(ports, job, { ordered: false, receiveCount: 1, now: T0 })).toEqual({ kind: 'ack', why: 'finished' });
+    expect(deliveries.summaries.get(job.deliveryId)!.status).toBe('succeeded');
+    // The same message for a pending delivery waits instead.
+    expect(await admitProbe(ports, jobOf(2), { ordered: false, receiveCount: 1, now: T0 })).toMatchObject({ kind: 'reenqueue', delaySeconds: 600 });
   });
 });

@@ -384,7 +384,8 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
     sampling = false;
     await sampler;
     // The dead tenant's deliveries are retrying, not lost: each must have its record (made at its
-    // first attempt) once its turn under the tenant cap has come.
+    // first attempt, or its first wait behind a degraded subscription's trial attempt) once its
+    // turn under the tenant cap has come.
     const recorded = async (id: string) =>
       (await dynamo.send(new BatchGetCommand({ RequestItems: { [LOCAL_TABLE]: { Keys: [{ [TABLE_SCHEMA.partitionKey]: `DLV#${id}`, [TABLE_SCHEMA.sortKey]: '#DLV' }] } } }))).Responses?.[LOCAL_TABLE]?.length === 1;
     const deadDeadline = Date.now() + 120_000;

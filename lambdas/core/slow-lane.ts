@@ -75,6 +75,7 @@ export type SlowLaneLog = (message: string, detail: { tenantId: string; subscrip
 export class BatchSlowMarks {
   private readonly reads = new Map<string, Promise<SlowMark | undefined>>();
   private readonly marked = new Map<string, Promise<void>>();
+  private readonly cleared = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: SlowMarkStore,
@@ -110,10 +111,13 @@ export class BatchSlowMarks {
         const attemptMs = this.now() - startedAt;
         if (attemptMs >= SLOW_ATTEMPT_MS || this.marked.has(key)) return;
         const mark = await this.read(tenantId, subscriptionId);
+        // Once per batch: the batch's other fast attempts wait for the same clear.
+        const clearing = this.cleared.get(key);
+        if (clearing) return clearing;
         if (!clearsMark(mark, attemptMs, this.now())) return;
-        // Once per batch: later fast attempts of the batch find it cleared.
-        this.reads.set(key, Promise.resolve(undefined));
-        await this.store.clear(tenantId, subscriptionId, mark.markedAt).catch((error: unknown) => this.log('could not clear a slow mark; it expires by itself', { tenantId, subscriptionId, error }));
+        const clear = this.store.clear(tenantId, subscriptionId, mark.markedAt).catch((error: unknown) => this.log('could not clear a slow mark; it expires by itself', { tenantId, subscriptionId, error }));
+        this.cleared.set(key, clear);
+        await clear;
       },
     };
   }

@@ -3,7 +3,7 @@
  * store that keeps what the table keeps (a summary per delivery, the last KEPT_ATTEMPTS attempts
  * in a ring of items, a count), a queue on a virtual clock that behaves as SQS does for one
  * consumer (delay, visibility, receive counts, in-flight set), and the fan-out index with its
- * per-tenant version, counting what fan-out reads.
+ * per-tenant version, counting what fan-out reads; the slow lane's marks.
  */
 import type { SQSRecord } from 'aws-lambda';
 import { deliveryFromItems, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
@@ -11,6 +11,7 @@ import { KEPT_ATTEMPTS, type Attempt, type Delivery, type DeliveryStatus } from 
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
 import type { AdaptiveRate, ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
+import type { SlowMark, SlowMarkStore } from '../../lambdas/core/slow-lane.ts';
 
 /** A delivery's summary record as stored: no attempts list, the latest attempt as `lastAttempt`. */
 type Summary = Omit<Delivery, 'attempts'> & { lastAttempt?: Attempt };
@@ -239,5 +240,34 @@ export class InMemorySubscriptionIndex implements SubscriptionIndex {
       throw new Error('ProvisionedThroughputExceededException');
     }
     return patterns.flatMap((p) => [...(this.entries.get(`${tenantId}#${p}`)?.values() ?? [])].map((e) => structuredClone(e)));
+  }
+}
+
+/** Slow marks (core/slow-lane.ts) with the store's conditions: never moved back, cleared only if unchanged. */
+export class InMemorySlowMarkStore implements SlowMarkStore {
+  readonly marks = new Map<string, SlowMark>();
+  reads = 0;
+  writes = 0;
+  /** Makes every call fail, as an unreachable table would. */
+  failing = false;
+
+  async read(tenantId: string, subscriptionId: string): Promise<SlowMark | undefined> {
+    this.reads++;
+    if (this.failing) throw new Error('table unreachable');
+    return this.marks.get(`${tenantId}#${subscriptionId}`);
+  }
+
+  async mark(tenantId: string, subscriptionId: string, markedAt: number): Promise<void> {
+    this.writes++;
+    if (this.failing) throw new Error('table unreachable');
+    const key = `${tenantId}#${subscriptionId}`;
+    if ((this.marks.get(key)?.markedAt ?? -Infinity) < markedAt) this.marks.set(key, { markedAt });
+  }
+
+  async clear(tenantId: string, subscriptionId: string, markedAt: number): Promise<void> {
+    this.writes++;
+    if (this.failing) throw new Error('table unreachable');
+    const key = `${tenantId}#${subscriptionId}`;
+    if (this.marks.get(key)?.markedAt === markedAt) this.marks.delete(key);
   }
 }

@@ -110,7 +110,9 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     const fifo = event.Records[0]?.eventSourceARN?.endsWith('.fifo') ?? false;
     // A processor per invocation: it holds the batch's state, and the local runtime (unlike
     // Lambda) runs several invocations of one container at once.
-    // Standard queue: records go out concurrently, one slow endpoint does not hold the others.
+    // Standard queue: records go out concurrently, one slow endpoint does not hold the others'
+    // attempts; the invocation still ends with its slowest record, which is why a slow
+    // subscription's jobs move to the slow lane, one record per invocation (core/slow-lane.ts).
     // FIFO queue: in order; a failing record fails only the rest of its own group.
     const response = fifo
       ? await processPartialResponse(event, run, new SqsFifoPartialProcessorAsync(), { context, skipGroupOnError: true, throwOnFullBatchFailure: false })

@@ -100,8 +100,10 @@ type SlowLaneWaits = (tenantId: string, subscriptionId: string) => Promise<boole
 
 async function slowLaneWaits(ports: SweepPorts): Promise<SlowLaneWaits> {
   const marks = ports.slowMarks;
+  // Any message waiting counts: the slow lane drains at slow receivers' pace (a few hundred
+  // messages can be an hour's work), so it is behind whenever it holds one.
   const backlog = (await ports.queue.slowLaneBacklog?.()) ?? 0;
-  if (!marks || backlog <= (ports.config.maxBacklog ?? 100)) return async () => false;
+  if (!marks || backlog === 0) return async () => false;
   const now = ports.clock().getTime();
   // One read per subscription per run; an unreadable mark lets the sweeper act as without one.
   const seen = new Map<string, Promise<boolean>>();

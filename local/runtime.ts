@@ -44,7 +44,8 @@ export interface HeraldLocalOptions {
   pollerConcurrency?: number;
   /**
    * Pollers of the slow lane, one record per invocation: `herald:slowLaneConcurrency` (deployed
-   * default 10 of the delivery queue's 100). @default HERALD_SLOW_LANE_CONCURRENCY, else 2
+   * default 10 of the delivery queue's 100). @default 2 (a function process of its own:
+   * HERALD_SLOW_LANE_CONCURRENCY, local/functions-main.ts)
    */
   slowLaneConcurrency?: number;
   /** `herald:tenantMaxInFlight`: the most deliveries of one tenant in progress at once. @default HERALD_TENANT_MAX_IN_FLIGHT, else no cap */

@@ -7,7 +7,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_SLOW_LANE_CONCURRENCY, DELIVER_BATCH_SIZE, ENV, SLOW_LANE_BATCH_SIZE, FANOUT_RULE_PATTERN, ORDERED_MAX_RECEIVES, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
+import { DEFAULT_SLOW_LANE_CONCURRENCY, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, ORDERED_MAX_RECEIVES, SLOW_LANE_BATCH_SIZE, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
 import { HeraldFunction } from './herald-function.ts';
 import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';

@@ -146,8 +146,9 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
     persistentKeys: { deliveryId: job.deliveryId, subscriptionId: job.subscriptionId, eventId: job.event.id, tenantId: job.tenantId },
   });
   let outcome;
-  // Marks the subscription slow while this attempt still runs, should it run long.
-  const watch = ports.slowMarks?.watch(job.tenantId, job.subscriptionId);
+  // Marks the subscription slow while this attempt still runs, should it run long (ordered jobs
+  // never move, so theirs are not watched).
+  const watch = ordered ? undefined : ports.slowMarks?.watch(job.tenantId, job.subscriptionId);
   try {
     outcome = await deliverJob(ports, job, attempt, isLastReceive(receipt));
   } finally {

@@ -241,6 +241,19 @@ describe('the deliver worker with a slow lane', () => {
     expect(visibility[0]!.from).toBe('slow');
   });
 
+  it('neither reads nor writes marks for ordered jobs, however long they take', async () => {
+    const store = new InMemorySlowMarkStore();
+    let answered!: () => void;
+    const { ports, sent } = harness(store, () => new Promise((resolve) => (answered = () => resolve({ statusCode: 200, durationMs: 30_000 }))));
+    const ordered = { ...record('deliveries'), body: JSON.stringify(job({ orderingGroup: `${SUB}:o-1` })), eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:Herald-Ordered.fifo' } as SQSRecord;
+    const running = processDeliveryMessage(ports, ordered);
+    await vi.advanceTimersByTimeAsync(30_000);
+    answered();
+    await running;
+    expect(sent).toHaveLength(1);
+    expect({ reads: store.reads, writes: store.writes }).toEqual({ reads: 0, writes: 0 });
+  });
+
   it('never moves a delivery when the mark cannot be read', async () => {
     const store = new InMemorySlowMarkStore();
     store.failing = true;

@@ -64,8 +64,11 @@ export function clearsMark(mark: SlowMark | undefined, attemptMs: number, now: n
   return isMarkedSlow(mark, now) && attemptMs < SLOW_ATTEMPT_MS && now - mark!.markedAt >= SLOW_MARK_SETTLE_MS;
 }
 
-/** Reports what the marks could not do; the delivery itself goes on. */
-export type SlowLaneLog = (message: string, detail: { tenantId: string; subscriptionId: string; error: unknown }) => void;
+/**
+ * Reports a mark set or cleared (the operator's view of which receivers are slow), and, with
+ * `error`, what the marks could not do; the delivery itself goes on.
+ */
+export type SlowLaneLog = (message: string, detail: { tenantId: string; subscriptionId: string; error?: unknown }) => void;
 
 /**
  * One deliver invocation's view of the marks: each subscription's mark read at most once (a
@@ -101,7 +104,10 @@ export class BatchSlowMarks {
       const markedAt = this.now();
       this.marked.set(
         key,
-        this.store.mark(tenantId, subscriptionId, markedAt, markedAt + SLOW_MARK_MS).catch((error: unknown) => this.log('could not mark a slow subscription; its next slow attempt tries again', { tenantId, subscriptionId, error })),
+        this.store.mark(tenantId, subscriptionId, markedAt, markedAt + SLOW_MARK_MS).then(
+          () => this.log(`receiver slow: an attempt still running after ${SLOW_ATTEMPT_MS / 1000} s; deliveries go to the slow lane`, { tenantId, subscriptionId }),
+          (error: unknown) => this.log('could not mark a slow subscription; its next slow attempt tries again', { tenantId, subscriptionId, error }),
+        ),
       );
     }, SLOW_ATTEMPT_MS);
     return {
@@ -115,7 +121,10 @@ export class BatchSlowMarks {
         const clearing = this.cleared.get(key);
         if (clearing) return clearing;
         if (!clearsMark(mark, attemptMs, this.now())) return;
-        const clear = this.store.clear(tenantId, subscriptionId, mark.markedAt).catch((error: unknown) => this.log('could not clear a slow mark; it expires by itself', { tenantId, subscriptionId, error }));
+        const clear = this.store.clear(tenantId, subscriptionId, mark.markedAt).then(
+          () => this.log('receiver fast again: deliveries go back to the delivery queue', { tenantId, subscriptionId }),
+          (error: unknown) => this.log('could not clear a slow mark; it expires by itself', { tenantId, subscriptionId, error }),
+        );
         this.cleared.set(key, clear);
         await clear;
       },

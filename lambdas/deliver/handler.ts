@@ -96,7 +96,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
       degraded: degradedLookup((t, s) => ports.stats.readHealth(t, s), () => ports.clock().getTime()),
       // Throttled subscriptions reserve their slots and leases once for the whole batch.
       throttle: new BatchThrottle(throttles, throttleDemandOf(jobs, now), () => ports.clock().getTime(), (s) => timeoutSecondsOf(s.destination) * 1000 + LEASE_MARGIN_MS, randomUUID),
-      ...(slowMarkStore ? { slowMarks: new BatchSlowMarks(slowMarkStore, () => ports.clock().getTime(), (message, detail) => logger.warn(message, { ...detail, error: detail.error as Error })) } : {}),
+      ...(slowMarkStore ? { slowMarks: new BatchSlowMarks(slowMarkStore, () => ports.clock().getTime(), (message, { error, ...ids }) => (error === undefined ? logger.info(message, ids) : logger.warn(message, { ...ids, error: error as Error }))) } : {}),
       ...(TENANT_CAP ? { tenantShare: new BatchTenantShare(throttles, TENANT_CAP, tenantDemandOf(jobs, now), () => ports.clock().getTime(), TENANT_LEASE_MS, randomUUID) } : {}),
     };
     const run = async (record: SQSRecord) => {

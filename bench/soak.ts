@@ -17,7 +17,8 @@ import { runNeighboursSoak } from '../local/neighbours-soak.ts';
  *   --slow-seconds S       the slow receiver's answer time, 90 s compressed (default 9: 10×)
  *   --tenant-cap C         herald:tenantMaxInFlight in both runs (default 20)
  *   --pollers P            local deliver pollers, the event source mapping's concurrency (default 16);
- *                          a tenant cap at or above it bounds nothing (the slow receiver can hold every poller)
+ *                          a tenant cap at or above it bounds nothing
+ *   --slow-lane L          slow-lane pollers, one delivery each (herald:slowLaneConcurrency; default 4)
  * The local SQS emulator has SQS fair queues (local/fair-queues.ts). The README's isolation figures
  * come from `--good-rate 1 --duration-seconds 30 --dead-backlog 2000` (about 3½ minutes).
  */
@@ -34,6 +35,7 @@ if (process.argv.includes('--neighbours')) {
     slowSeconds: arg('slow-seconds', 9),
     tenantMaxInFlight: arg('tenant-cap', 20),
     pollerConcurrency: arg('pollers', 16),
+    slowLaneConcurrency: arg('slow-lane', 4),
     log: (line) => console.log(line),
   });
   for (const run of [result.baseline, result.noisy]) {

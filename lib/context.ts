@@ -27,6 +27,7 @@ export const HERALD_CONTEXT_KEYS = [
   'herald:deliverMaxConcurrency',
   'herald:deliverReservedConcurrency',
   'herald:tenantMaxInFlight',
+  'herald:slowLaneConcurrency',
   'herald:environment',
   'herald:selfTestReceiver',
   'herald:consoleEmbedOrigins',
@@ -45,6 +46,18 @@ function environmentName(raw: unknown): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (typeof raw === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(raw)) return raw;
   throw new Error(`herald:environment must be a name of letters, digits, '.', '_' or '-' (at most 64), got ${JSON.stringify(raw)}`);
+}
+
+/** Lambda's bounds on an SQS event source mapping's maximumConcurrency. */
+const ESM_CONCURRENCY = { min: 2, max: 1000 } as const;
+
+function mappingConcurrency(key: string, raw: unknown): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < ESM_CONCURRENCY.min || value > ESM_CONCURRENCY.max) {
+    throw new Error(`${key} must be an integer from ${ESM_CONCURRENCY.min} to ${ESM_CONCURRENCY.max} (an event source mapping's maximum concurrency), got ${JSON.stringify(raw)}`);
+  }
+  return value;
 }
 
 function tracingMode(raw: unknown): 'sampled' | 'full' | 'off' | undefined {
@@ -91,6 +104,8 @@ export function heraldPropsFromContext(node: Node): HeraldStackProps {
     deliverReservedConcurrency: positive('herald:deliverReservedConcurrency', true),
     // The most deliveries of one tenant in progress at once, across every deliver invocation. @default none (no cap)
     tenantMaxInFlight: positive('herald:tenantMaxInFlight', true),
+    // Slow-lane deliver invocations at once (one record each): all slow receivers' deliveries in progress together. @default 10
+    slowLaneConcurrency: mappingConcurrency('herald:slowLaneConcurrency', get('herald:slowLaneConcurrency')),
     // The `environment` attribute of every event Herald builds (e.g. production, sandbox). @default none
     environment: environmentName(get('herald:environment')),
     // The receiver `herald smoke` delivers to (a public function URL). @default false

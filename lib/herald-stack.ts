@@ -79,6 +79,8 @@ export interface HeraldStackProps extends StackProps {
   readonly deliverReservedConcurrency?: number;
   /** The most deliveries of one tenant in progress at once (see DeliveryProps). @default none */
   readonly tenantMaxInFlight?: number;
+  /** Slow-lane deliver invocations at once (2-1000; see DeliveryProps). @default 10 */
+  readonly slowLaneConcurrency?: number;
   /** The API stage's burst (token bucket size). @default 200 */
   readonly apiBurstLimit?: number;
   /**
@@ -158,6 +160,7 @@ export class HeraldStack extends Stack {
       deliverMaxConcurrency: props.deliverMaxConcurrency,
       deliverReservedConcurrency: props.deliverReservedConcurrency,
       tenantMaxInFlight: props.tenantMaxInFlight,
+      slowLaneConcurrency: props.slowLaneConcurrency,
       customerBusRoleName: customerBusRoleName(this, props.customerBusRoleName),
       deliveryBatchWindowSeconds: props.deliveryBatchWindowSeconds,
     });

@@ -73,8 +73,13 @@ export interface SqsEmulator {
   deliveryQueue: { url: string; arn: string };
   deadLetterQueue: { url: string; arn: string };
   orderedQueue: { url: string; arn: string };
+  /** The slow lane (lambdas/core/slow-lane.ts): a standard queue like the delivery queue, the same DLQ. */
+  slowLane: { url: string; arn: string };
   stop(): Promise<void>;
 }
+
+/** The slow lane's name on the emulator (a standard queue: local/fair-queues.ts makes it fair too). */
+export const SLOW_LANE_QUEUE = 'herald-slow-lane';
 
 let dnsIntercepted = false;
 
@@ -91,6 +96,13 @@ export async function startSqs(options: { visibilityTimeoutSeconds?: number; por
   const server = await startFauxqs({ port: options.port ?? 0, logger: false });
   const dlq = server.createQueue('herald-dead-letters', { attributes: { MessageRetentionPeriod: '1209600' } });
   const queue = server.createQueue('herald-deliveries', {
+    attributes: {
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? TIMEOUTS.deliveryQueueVisibilitySeconds),
+      MessageRetentionPeriod: '1209600',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 100 }),
+    },
+  });
+  const slowLane = server.createQueue(SLOW_LANE_QUEUE, {
     attributes: {
       VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? TIMEOUTS.deliveryQueueVisibilitySeconds),
       MessageRetentionPeriod: '1209600',
@@ -115,6 +127,7 @@ export async function startSqs(options: { visibilityTimeoutSeconds?: number; por
     deliveryQueue: { url: queue.queueUrl, arn: queue.queueArn },
     deadLetterQueue: { url: dlq.queueUrl, arn: dlq.queueArn },
     orderedQueue: { url: ordered.queueUrl, arn: ordered.queueArn },
+    slowLane: { url: slowLane.queueUrl, arn: slowLane.queueArn },
     stop: () => server.stop(),
   };
 }

@@ -9,6 +9,7 @@ const functions = await startFunctions({
   port: Number(process.env.PORT ?? 0),
   sweepIntervalMs: Number(process.env.HERALD_SWEEP_INTERVAL_MS ?? 60_000),
   pollerConcurrency: Number(process.env.HERALD_POLLER_CONCURRENCY ?? 4),
+  slowLaneConcurrency: Number(process.env.HERALD_SLOW_LANE_CONCURRENCY ?? 2),
 });
 console.log(`Herald functions ready at ${functions.url}`);
 

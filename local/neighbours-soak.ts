@@ -11,6 +11,7 @@ import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ENV, TABLE_SCHEMA } from '../lambdas/shared/herald-config.ts';
 import { deliveryIdFor } from '../lambdas/core/ids.ts';
 import { functionEnvironment, LOCAL_TABLE, startEmulators } from './runtime.ts';
+import { SLOW_LANE_QUEUE } from './emulators.ts';
 import { routeFanoutToProcess } from './soak.ts';
 
 /**
@@ -45,6 +46,8 @@ export interface NeighboursOptions {
   /** `herald:tenantMaxInFlight` for both runs. */
   tenantMaxInFlight?: number;
   pollerConcurrency?: number;
+  /** Slow-lane pollers, one record each (`herald:slowLaneConcurrency`; lambdas/core/slow-lane.ts). */
+  slowLaneConcurrency?: number;
   log?: (line: string) => void;
 }
 
@@ -202,7 +205,7 @@ class CountingProxy {
 async function queuedDeliveryIds(sqsEndpoint: string): Promise<Set<string>> {
   const ids = new Set<string>();
   const origin = `http://127.0.0.1:${new URL(sqsEndpoint).port}`;
-  for (const queue of ['herald-deliveries', 'herald-ordered.fifo', 'herald-dead-letters']) {
+  for (const queue of ['herald-deliveries', 'herald-ordered.fifo', SLOW_LANE_QUEUE, 'herald-dead-letters']) {
     const res = await fetch(`${origin}/_fauxqs/queues/${encodeURIComponent(queue)}`);
     if (!res.ok) throw new Error(`the SQS emulator could not list ${queue}: ${res.status}`);
     const { messages } = (await res.json()) as { messages: { ready: { body: string }[]; delayed: { body: string }[]; inflight: { message: { body: string } }[] } };
@@ -251,6 +254,7 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
     PORT: String(port),
     HERALD_SWEEP_INTERVAL_MS: '10000',
     HERALD_POLLER_CONCURRENCY: String(options.pollerConcurrency ?? 16),
+    HERALD_SLOW_LANE_CONCURRENCY: String(options.slowLaneConcurrency ?? 4),
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   };
   let child: ChildProcess | undefined;
@@ -320,7 +324,7 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
     const sampler = (async () => {
       while (sampling) {
         try {
-          for (const queueUrl of [emulators.queues.delivery, emulators.queues.ordered]) {
+          for (const queueUrl of [emulators.queues.delivery, emulators.queues.ordered, emulators.queues.slowLane]) {
             const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }));
             peakInFlight = Math.max(peakInFlight, Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0));
           }

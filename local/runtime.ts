@@ -14,11 +14,11 @@ import type {
   SQSBatchResponse,
   SQSEvent,
 } from 'aws-lambda';
-import { CONSOLE_SECURITY_HEADERS, consoleContentSecurityPolicy, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../lambdas/shared/herald-config.ts';
+import { CONSOLE_SECURITY_HEADERS, consoleContentSecurityPolicy, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SLOW_LANE_BATCH_SIZE, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../lambdas/shared/herald-config.ts';
 import type { SweepReport } from '../lambdas/core/sweeper.ts';
 import { bearerToken, hashApiKey } from '../lambdas/core/api-keys.ts';
 import { LocalApiGateway } from './api-gateway.ts';
-import { ensureTable, resolveLocalhostNames, startDynamo, startSqs } from './emulators.ts';
+import { ensureTable, resolveLocalhostNames, SLOW_LANE_QUEUE, startDynamo, startSqs } from './emulators.ts';
 import { LocalEventBus } from './event-bus.ts';
 import { LocalFunctionUrl } from './function-url.ts';
 import { lambdaContext, type LambdaHandler } from './lambda-context.ts';
@@ -42,6 +42,12 @@ export interface HeraldLocalOptions {
   /** Visibility timeout of the delivery queue; only crashed batches wait for it. */
   visibilityTimeoutSeconds?: number;
   pollerConcurrency?: number;
+  /**
+   * Pollers of the slow lane, one record per invocation: `herald:slowLaneConcurrency` (deployed
+   * default 10 of the delivery queue's 100). @default 2 (a function process of its own:
+   * HERALD_SLOW_LANE_CONCURRENCY, local/functions-main.ts)
+   */
+  slowLaneConcurrency?: number;
   /** `herald:tenantMaxInFlight`: the most deliveries of one tenant in progress at once. @default HERALD_TENANT_MAX_IN_FLIGHT, else no cap */
   tenantMaxInFlight?: number;
   /**
@@ -83,7 +89,7 @@ export interface HeraldLocal {
   selfTestUrl: string;
   bus: LocalEventBus;
   sqs: SQSClient;
-  queues: { delivery: string; deadLetter: string };
+  queues: { delivery: string; deadLetter: string; slowLane: string };
   /** Resolves when nothing is in flight on the bus and no delivery batch is running. */
   settle(): Promise<void>;
   /** Changes the delivery queue's batching window from now on (ms; see `batchWindowMs`). */
@@ -102,7 +108,7 @@ export interface LocalEmulators {
   sqsEndpoint: string;
   busEndpoint: string;
   bus: LocalEventBus;
-  queues: { delivery: string; deadLetter: string; ordered: string };
+  queues: { delivery: string; deadLetter: string; ordered: string; slowLane: string };
   /** Stops and starts the SQS emulator on the same port: queues come back empty (fauxqs is memory only). */
   restartSqs(): Promise<void>;
   stop(): Promise<void>;
@@ -127,7 +133,7 @@ export async function startEmulators(
     sqsEndpoint: sqsEmulator.endpoint,
     busEndpoint,
     bus,
-    queues: { delivery: sqsEmulator.deliveryQueue.url, deadLetter: sqsEmulator.deadLetterQueue.url, ordered: sqsEmulator.orderedQueue.url },
+    queues: { delivery: sqsEmulator.deliveryQueue.url, deadLetter: sqsEmulator.deadLetterQueue.url, ordered: sqsEmulator.orderedQueue.url, slowLane: sqsEmulator.slowLane.url },
     async restartSqs() {
       await sqsEmulator.stop();
       sqsEmulator = await startSqs({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds, port: sqsPort });
@@ -155,6 +161,7 @@ export function functionEnvironment(emulators: Pick<LocalEmulators, 'dynamoEndpo
     [ENV.eventBusName]: LOCAL_BUS,
     [ENV.deliveryQueueUrl]: emulators.queues.delivery,
     [ENV.orderedQueueUrl]: emulators.queues.ordered,
+    [ENV.slowLaneQueueUrl]: emulators.queues.slowLane,
     [ENV.deadLetterQueueUrl]: emulators.queues.deadLetter,
     [ENV.adminKeyHash]: hashApiKey(options.adminKey),
     [ENV.allowPrivateTargets]: options.allowPrivateTargets === false ? '0' : '1',
@@ -237,6 +244,18 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
     timeoutMs: TIMEOUTS.deliverFunctionTimeoutSeconds * 1000,
   });
   orderedPoller.start();
+  // The slow lane's event source mapping: one record per invocation, a small concurrency.
+  const slowLanePoller = new SqsPoller({
+    sqs,
+    queueUrl: process.env[ENV.slowLaneQueueUrl]!,
+    queueArn: `arn:aws:sqs:us-east-1:000000000000:${SLOW_LANE_QUEUE}`,
+    functionName: 'herald-deliver',
+    handler: options.wrapDeliver ? options.wrapDeliver(deliver) : deliver,
+    batchSize: SLOW_LANE_BATCH_SIZE,
+    concurrency: options.slowLaneConcurrency ?? 2,
+    timeoutMs: TIMEOUTS.deliverFunctionTimeoutSeconds * 1000,
+  });
+  slowLanePoller.start();
 
   // The stack's every-minute schedule; runs never overlap.
   let sweeping: Promise<SweepReport> | undefined;
@@ -272,7 +291,7 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
       poller.setBatchWindowMs(ms);
     },
     async idle() {
-      while (poller.busy + orderedPoller.busy > 0) await new Promise((r) => setTimeout(r, 20));
+      while (poller.busy + orderedPoller.busy + slowLanePoller.busy > 0) await new Promise((r) => setTimeout(r, 20));
     },
     async stop() {
       if (stopped) return;
@@ -283,6 +302,7 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
       await selfTestUrl.stop();
       await poller.stop();
       await orderedPoller.stop();
+      await slowLanePoller.stop();
       sqs.destroy();
     },
   };

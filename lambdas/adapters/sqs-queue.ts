@@ -15,12 +15,6 @@ import { sqs } from './clients.ts';
 const SQS_BATCH = 10;
 
 /**
- * The delivery queues: the standard queue, and the FIFO queue for jobs with an ordering group
- * (message group = subscription and subject; deduplication on the delivery id for fan-out's
- * first enqueue, so a repeated fan-out is dropped; any later enqueue of the same delivery, a
- * redrive or a release, is a new message). Without a FIFO queue, ordered jobs use the standard one.
- */
-/**
  * SendMessageBatch takes at most 10 messages and 256 KiB in all (the queue's message size, which
  * also bounds the batch). Jobs carry their event, up to 200 KB of data, so a batch is cut by size
  * as well as count: ten jobs of one large event never go out as one refused request.
@@ -35,17 +29,41 @@ function batchesOf(jobs: DeliveryJob[]): Outgoing[][] {
   return inBatches(outgoing, SQS_BATCH, SQS_BATCH_BYTES, ({ body }) => Buffer.byteLength(body) + 200);
 }
 
+/** The queue a delivery record came from: the standard queue, the FIFO queue or the slow lane. */
+export type ReceivedFrom = 'standard' | 'ordered' | 'slow';
+
+/** The queue's name, as both its URL and its ARN end with it. */
+export function queueNameOf(urlOrArn: string): string {
+  return urlOrArn.split(/[/:]/).pop() ?? '';
+}
+
+/**
+ * The delivery queues: the standard queue, the FIFO queue for jobs with an ordering group
+ * (message group = subscription and subject; deduplication on the delivery id for fan-out's
+ * first enqueue, so a repeated fan-out is dropped; any later enqueue of the same delivery, a
+ * redrive or a release, is a new message), and the slow lane (core/slow-lane.ts), a standard
+ * queue like the first. Without a FIFO queue, ordered jobs use the standard one; without a slow
+ * lane, its jobs do too.
+ */
 export class SqsDeliveryQueue implements DeliveryQueue {
   constructor(
     private readonly queueUrl: string,
     private readonly orderedQueueUrl?: string,
+    private readonly slowLaneUrl?: string,
   ) {}
 
-  async enqueue(jobs: DeliveryJob[], delaySeconds = 0): Promise<void> {
+  /** Whether a record's `eventSourceARN` names the slow lane. */
+  isSlowLane(eventSourceArn: string | undefined): boolean {
+    return this.slowLaneUrl !== undefined && eventSourceArn !== undefined && queueNameOf(eventSourceArn) === queueNameOf(this.slowLaneUrl);
+  }
+
+  /** `lane: 'slow'`: the jobs without an ordering group go on the slow lane. */
+  async enqueue(jobs: DeliveryJob[], delaySeconds = 0, lane?: 'slow'): Promise<void> {
     const ordered = this.orderedQueueUrl ? jobs.filter((job) => job.orderingGroup) : [];
     const standard = ordered.length > 0 ? jobs.filter((job) => !job.orderingGroup) : jobs;
+    const standardUrl = lane === 'slow' && this.slowLaneUrl ? this.slowLaneUrl : this.queueUrl;
     const chunks = [
-      ...batchesOf(standard).map((batch) => ({ url: this.queueUrl, jobs: batch, fifo: false })),
+      ...batchesOf(standard).map((batch) => ({ url: standardUrl, jobs: batch, fifo: false })),
       ...batchesOf(ordered).map((batch) => ({ url: this.orderedQueueUrl!, jobs: batch, fifo: true })),
     ];
     // FIFO batches go one after another: within a group, send order is delivery order.
@@ -82,25 +100,34 @@ export class SqsDeliveryQueue implements DeliveryQueue {
   /** Messages waiting to be received (not in flight, not delayed): how far the workers lag. */
   async backlog(): Promise<number> {
     const urls = [this.queueUrl, ...(this.orderedQueueUrl ? [this.orderedQueueUrl] : [])];
-    const counts = await Promise.all(
-      urls.map(async (url) => {
-        const out = await sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
-        return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
-      }),
-    );
+    const counts = await Promise.all(urls.map(waitingIn));
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  /** `ordered`: the message came from the FIFO queue. */
-  async changeVisibility(receiptHandle: string, seconds: number, ordered = false): Promise<void> {
+  /**
+   * The slow lane's own backlog, apart: it drains slow receivers at their pace (core/slow-lane.ts),
+   * so it says nothing of how far the workers lag for everyone else.
+   */
+  async slowLaneBacklog(): Promise<number> {
+    return this.slowLaneUrl ? waitingIn(this.slowLaneUrl) : 0;
+  }
+
+  /** `from`: the queue the message was received from. */
+  async changeVisibility(receiptHandle: string, seconds: number, from: ReceivedFrom = 'standard'): Promise<void> {
+    const queueUrl = from === 'ordered' && this.orderedQueueUrl ? this.orderedQueueUrl : from === 'slow' && this.slowLaneUrl ? this.slowLaneUrl : this.queueUrl;
     await sqs().send(
       new ChangeMessageVisibilityCommand({
-        QueueUrl: ordered && this.orderedQueueUrl ? this.orderedQueueUrl : this.queueUrl,
+        QueueUrl: queueUrl,
         ReceiptHandle: receiptHandle,
         VisibilityTimeout: Math.max(0, Math.min(Math.round(seconds), MAX_VISIBILITY_SECONDS)),
       }),
     );
   }
+}
+
+async function waitingIn(queueUrl: string): Promise<number> {
+  const out = await sqs().send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
 }
 
 /**

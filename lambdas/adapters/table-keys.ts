@@ -31,6 +31,7 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *   batch buffer    BATCH#<tid>#<sid>         ITEM#<time>#<eid> | STATE   STATE while a look is scheduled:
  *                                                                         gsi2 BATCHCHECK#<shard> / <checkAt>#<tid>#<sid>
  *   throttle state  THROTTLE#<tid>#<sid>      STATE
+ *   slow mark       THROTTLE#<tid>#<sid>      SLOW                        (its receiver is slow: the slow lane, core/slow-lane.ts)
  *   page token key  CONFIG                    PAGE_TOKEN_KEY#v1           (no route addresses a bare pk: no tenant reads it)
  *   self-test run   SELFTEST#<run>            #RUN | HOOK#<receivedAt>#<webhook id>
  *
@@ -208,6 +209,8 @@ export function parseBatchCheckSortKey(sortKey: string): { checkAt: string; tena
 // Throttling, page tokens, self-test
 
 export const throttleKey = (tenantId: string, subscriptionId: string) => key(`THROTTLE#${tenantId}#${subscriptionId}`, 'STATE');
+/** Beside the throttle state: how a subscription's deliveries are paced, one partition. */
+export const slowMarkKey = (tenantId: string, subscriptionId: string) => key(`THROTTLE#${tenantId}#${subscriptionId}`, 'SLOW');
 
 /** The item holding the key that seals pagination tokens (lambdas/adapters/page-tokens.ts). */
 export const PAGE_TOKEN_KEY_ITEM: TableKey = key('CONFIG', 'PAGE_TOKEN_KEY#v1');

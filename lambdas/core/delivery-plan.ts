@@ -12,13 +12,14 @@ import { ORDERED_MAX_RECEIVES } from '#shared/herald-config';
  *   duplicate of a delivery already finished);
  * - `retryAfter`: the message stays in flight and is received again after `seconds`;
  * - `reenqueue`: a new message carries `job` (due at `job.notBefore`) after `delaySeconds`, and
- *   this one is acknowledged;
+ *   this one is acknowledged; `lane: 'slow'` puts it on the slow lane (core/slow-lane.ts), where
+ *   a job received from the slow lane stays;
  * - `park`: the letter goes to the dead-letter queue with its reason, then the message is deleted.
  */
 export type DeliveryPlan =
   | { kind: 'ack'; why: 'delivered' | 'held' | 'finished' }
   | { kind: 'retryAfter'; seconds: number }
-  | { kind: 'reenqueue'; job: DeliveryJob; delaySeconds: number }
+  | { kind: 'reenqueue'; job: DeliveryJob; delaySeconds: number; lane?: 'slow' }
   | { kind: 'park'; letter: DeadLetter };
 
 /** How the message holding a job was received. */
@@ -28,6 +29,13 @@ export interface Receipt {
   /** SQS's ApproximateReceiveCount. */
   receiveCount: number;
   now: number;
+  /** From the slow lane (core/slow-lane.ts): its re-enqueues stay there. */
+  slowLane?: boolean;
+}
+
+/** A re-enqueue stays on the lane its job was received from. */
+function onLaneOf(receipt: Receipt): { lane?: 'slow' } {
+  return receipt.slowLane ? { lane: 'slow' } : {};
 }
 
 /** SQS caps DelaySeconds at 15 minutes. */
@@ -84,7 +92,24 @@ export function planBeforeDue(job: DeliveryJob, receipt: Receipt): DeliveryPlan 
   if (job.slotAt && waitMs <= SLOT_SLEEP_MS) return undefined;
   const wait = Math.ceil(waitMs / 1000);
   if (receipt.ordered || wait <= IN_FLIGHT_WAIT_SECONDS) return { kind: 'retryAfter', seconds: Math.min(wait, MAX_VISIBILITY_SECONDS) };
-  return { kind: 'reenqueue', job, delaySeconds: Math.min(wait, MAX_DELAY_SECONDS) };
+  return { kind: 'reenqueue', job, delaySeconds: Math.min(wait, MAX_DELAY_SECONDS), ...onLaneOf(receipt) };
+}
+
+/**
+ * A due job of a subscription marked slow (core/slow-lane.ts), received on the standard queue:
+ * re-enqueued on the slow lane at once, before any reservation, no attempt counted (the new
+ * message carries the attempts made so far). Undefined when it stays: the subscription is not
+ * slow, the job is already on the slow lane, or it is ordered (it holds its subject's group, and
+ * moving it would put it behind the subject's later events).
+ */
+export function planSlowLane(job: DeliveryJob, receipt: Receipt, slow: boolean): DeliveryPlan | undefined {
+  if (!slow || receipt.slowLane || receipt.ordered || job.orderingGroup) return undefined;
+  const attemptsMade = attemptNumberOf(job, receipt) - 1;
+  const { notBefore: _due, firstEnqueue: _first, ...rest } = job;
+  // Due now: no notBefore, so its retries on the slow lane may wait hidden; a reserved slot is kept.
+  const moved: DeliveryJob = { ...rest, attemptOffset: attemptsMade };
+  if (attemptsMade > 0) moved.firstAttemptAt = job.firstAttemptAt ?? job.createdAt;
+  return { kind: 'reenqueue', job: moved, delaySeconds: 0, lane: 'slow' };
 }
 
 /**
@@ -97,7 +122,7 @@ export function planWaitUntil(job: DeliveryJob, receipt: Receipt, untilMs: numbe
   if (receipt.ordered) return { kind: 'retryAfter', seconds: Math.min(Math.max(1, Math.ceil(waitMs / 1000)), MAX_VISIBILITY_SECONDS) };
   // A job with a slot comes back up to a second early and sleeps the rest (SLOT_SLEEP_MS).
   const wait = job.slotAt ? Math.max(1, Math.floor(waitMs / 1000)) : Math.max(1, Math.ceil(waitMs / 1000));
-  return reenqueueAt(job, untilMs, wait, attemptsMade);
+  return reenqueueAt(job, receipt, untilMs, wait, attemptsMade);
 }
 
 /**
@@ -115,14 +140,14 @@ export function planBehindProbe(job: DeliveryJob, receipt: Receipt, attemptsMade
     return { kind: 'park', letter: { job, reason, attempts: attemptsMade, failedAt: new Date(receipt.now).toISOString() } };
   }
   const wait = Math.max(1, Math.min(waitSeconds, left, MAX_DELAY_SECONDS));
-  return reenqueueAt(unscheduled(job), receipt.now + wait * 1000, wait, attemptsMade);
+  return reenqueueAt(unscheduled(job), receipt, receipt.now + wait * 1000, wait, attemptsMade);
 }
 
-function reenqueueAt(job: DeliveryJob, dueMs: number, waitSeconds: number, attemptsMade: number): Extract<DeliveryPlan, { kind: 'reenqueue' }> {
+function reenqueueAt(job: DeliveryJob, receipt: Receipt, dueMs: number, waitSeconds: number, attemptsMade: number): Extract<DeliveryPlan, { kind: 'reenqueue' }> {
   const { firstEnqueue: _first, ...rest } = job;
   const next: DeliveryJob = { ...rest, attemptOffset: attemptsMade, notBefore: new Date(dueMs).toISOString() };
   if (attemptsMade > 0) next.firstAttemptAt = job.firstAttemptAt ?? job.createdAt;
-  return { kind: 'reenqueue', job: next, delaySeconds: Math.min(waitSeconds, MAX_DELAY_SECONDS) };
+  return { kind: 'reenqueue', job: next, delaySeconds: Math.min(waitSeconds, MAX_DELAY_SECONDS), ...onLaneOf(receipt) };
 }
 
 /** A slot this close counts as now. */
@@ -176,11 +201,11 @@ export function planAfterAttempt(job: DeliveryJob, receipt: Receipt, outcome: De
       const delay = Math.max(0, Math.ceil(outcome.delaySeconds));
       // Not counted against the policy: the next attempt starts the policy's count one later.
       if (outcome.uncounted && !receipt.ordered) {
-        return reenqueueAt({ ...unscheduled(job), retryFrom: (job.retryFrom ?? 0) + 1 }, receipt.now + delay * 1000, Math.max(1, delay), outcome.attempt);
+        return reenqueueAt({ ...unscheduled(job), retryFrom: (job.retryFrom ?? 0) + 1 }, receipt, receipt.now + delay * 1000, Math.max(1, delay), outcome.attempt);
       }
       const canHide = receipt.ordered || (!job.notBefore && delay <= IN_FLIGHT_WAIT_SECONDS && receipt.receiveCount < REENQUEUE_AFTER_RECEIVES);
       if (canHide) return { kind: 'retryAfter', seconds: Math.min(delay, MAX_VISIBILITY_SECONDS) };
-      return reenqueueAt(unscheduled(job), receipt.now + delay * 1000, delay, outcome.attempt);
+      return reenqueueAt(unscheduled(job), receipt, receipt.now + delay * 1000, delay, outcome.attempt);
     }
   }
 }

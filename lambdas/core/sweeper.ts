@@ -5,6 +5,7 @@ import { patternKeysFor } from './event-types.ts';
 import { jobsFor, selectRecipients } from './fanout.ts';
 import { releaseHeld } from './health.ts';
 import { deliveryIdFor } from './ids.ts';
+import { isMarkedSlow, type SlowMarkStore } from './slow-lane.ts';
 import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEvent, SubscriptionIndexEntry, SubscriptionStore, SweepEntry, SweepStore } from './ports.ts';
 
 /**
@@ -31,7 +32,17 @@ export interface SweepPorts {
   events: Pick<EventStore, 'getEvent' | 'markEventPublished'>;
   publisher: Pick<EventPublisher, 'publish'>;
   deliveries: Pick<DeliveryStore, 'listHeld' | 'endHold'>;
-  queue: DeliveryQueue & { backlog(): Promise<number> };
+  /** `slowLaneBacklog`: messages waiting on the slow lane (core/slow-lane.ts), when there is one. */
+  queue: DeliveryQueue & { backlog(): Promise<number>; slowLaneBacklog?(): Promise<number> };
+  /**
+   * Slow subscriptions' marks (core/slow-lane.ts). While the slow lane has a backlog, an overdue
+   * delivery of a subscription marked slow is most likely waiting in it (the slow lane's small
+   * concurrency drains a slow receiver's deliveries at its own pace): it is left alone, as the
+   * delivery queue's backlog makes the sweeper leave every delivery alone, but only that
+   * subscription's. Re-enqueuing it would add a duplicate at each grace period, faster than a
+   * slow receiver drains them.
+   */
+  slowMarks?: Pick<SlowMarkStore, 'read'>;
   clock: () => Date;
   /**
    * `maxBacklog`: above this many messages waiting in the delivery queue, the workers are behind
@@ -78,12 +89,36 @@ export async function sweep(ports: SweepPorts): Promise<SweepReport> {
   const backlog = await ports.queue.backlog();
   const behind = backlog > (ports.config.maxBacklog ?? 100);
   if (behind) report.deferredForBacklog = backlog;
+  const waitsInSlowLane = await slowLaneWaits(ports);
   const shards = Array.from({ length: ports.config.shards }, (_, i) => i);
-  await Promise.all(shards.map((shard) => sweepShard(ports, shard, report, behind)));
+  await Promise.all(shards.map((shard) => sweepShard(ports, shard, report, behind, waitsInSlowLane)));
   return report;
 }
 
-async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport, behind: boolean): Promise<void> {
+/** Whether a delivery of a subscription may be waiting in the slow lane's backlog: see SweepPorts.slowMarks. */
+type SlowLaneWaits = (tenantId: string, subscriptionId: string) => Promise<boolean>;
+
+async function slowLaneWaits(ports: SweepPorts): Promise<SlowLaneWaits> {
+  const marks = ports.slowMarks;
+  // Any message waiting counts: the slow lane drains at slow receivers' pace (a few hundred
+  // messages can be an hour's work), so it is behind whenever it holds one.
+  const backlog = (await ports.queue.slowLaneBacklog?.()) ?? 0;
+  if (!marks || backlog === 0) return async () => false;
+  const now = ports.clock().getTime();
+  // One read per subscription per run; an unreadable mark lets the sweeper act as without one.
+  const seen = new Map<string, Promise<boolean>>();
+  return (tenantId, subscriptionId) => {
+    const key = `${tenantId}#${subscriptionId}`;
+    let answer = seen.get(key);
+    if (!answer) {
+      answer = marks.read(tenantId, subscriptionId).then((mark) => isMarkedSlow(mark, now), () => false);
+      seen.set(key, answer);
+    }
+    return answer;
+  };
+}
+
+async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport, behind: boolean, waitsInSlowLane: SlowLaneWaits): Promise<void> {
   const limit = ports.config.pageSize ?? 100;
   const now = ports.clock();
   const later = new Date(now.getTime() + ports.config.sweepAfterSeconds * 1000).toISOString();
@@ -94,7 +129,7 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
   const start = await ports.sweep.sweptUpTo(shard);
   let position = start;
   const deadline = ports.config.deadline ?? Number.POSITIVE_INFINITY;
-  const run = { now, later, behind, report, recipients };
+  const run = { now, later, behind, report, recipients, waitsInSlowLane };
   try {
     for (let page = 0, more = true; more && page < (ports.config.maxPages ?? 200) && ports.clock().getTime() < deadline; page++) {
       const entries = await ports.sweep.dueEvents(shard, position, now.toISOString(), limit);
@@ -121,7 +156,7 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
   }
 
   const before = new Date(now.getTime() - ports.config.sweepAfterSeconds * 1000).toISOString();
-  if (!behind) await requeueOverdue(ports, shard, { before, later, now, report, limit, deadline });
+  if (!behind) await requeueOverdue(ports, shard, { before, later, now, report, limit, deadline, waitsInSlowLane });
 
   for (const check of behind ? [] : await ports.sweep.overdueBatchChecks(shard, before, limit)) {
     await ports.queue.enqueueFlush(check.tenantId, check.subscriptionId, 0);
@@ -148,7 +183,7 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
 async function requeueOverdue(
   ports: SweepPorts,
   shard: number,
-  run: { before: string; later: string; now: Date; report: SweepReport; limit: number; deadline: number },
+  run: { before: string; later: string; now: Date; report: SweepReport; limit: number; deadline: number; waitsInSlowLane: SlowLaneWaits },
 ): Promise<void> {
   const start = await ports.sweep.pendingCursor(shard);
   let position = start;
@@ -158,6 +193,7 @@ async function requeueOverdue(
       const { deliveries, last } = await ports.sweep.pendingPage(shard, position, run.limit);
       for (const delivery of deliveries) {
         if (delivery.status !== 'pending' || !delivery.nextAttemptAt || delivery.nextAttemptAt >= run.before) continue;
+        if (!delivery.orderingGroup && (await run.waitsInSlowLane(delivery.tenantId, delivery.subscriptionId))) continue;
         if (!(await ports.sweep.claimPending(delivery, run.later))) continue;
         const event = await ports.events.getEvent(delivery.tenantId, delivery.eventId);
         if (!event) {
@@ -183,7 +219,7 @@ async function requeueOverdue(
 async function checkEvent(
   ports: SweepPorts,
   entry: SweepEntry,
-  run: { now: Date; later: string; behind: boolean; report: SweepReport; recipients: Map<string, Promise<SubscriptionIndexEntry[]>> },
+  run: { now: Date; later: string; behind: boolean; report: SweepReport; recipients: Map<string, Promise<SubscriptionIndexEntry[]>>; waitsInSlowLane: SlowLaneWaits },
 ): Promise<boolean> {
   const { report } = run;
   const event = await ports.events.getEvent(entry.tenantId, entry.eventId);
@@ -207,9 +243,12 @@ async function checkEvent(
     if (entry.recheck) await ports.sweep.clearRecheck(entry);
     report.eventsCleared++;
   } else {
-    await ports.queue.enqueue(missing);
+    // Those waiting in the slow lane's backlog are looked at again at the recheck.
+    const waiting = await Promise.all(missing.map((job) => !job.orderingGroup && run.waitsInSlowLane(job.tenantId, job.subscriptionId)));
+    const lost = missing.filter((_, i) => !waiting[i]);
+    if (lost.length > 0) await ports.queue.enqueue(lost);
     await ports.sweep.recheckLater(entry, run.later);
-    report.deliveriesEnqueued += missing.length;
+    report.deliveriesEnqueued += lost.length;
   }
   return true;
 }

@@ -16,6 +16,8 @@ import { OAuthTokenSource } from '#adapters/oauth-tokens';
 import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { DynamoThrottleStore } from '#adapters/throttle-store';
+import { DynamoSlowMarkStore } from '#adapters/slow-mark-store';
+import { BatchSlowMarks } from '#core/slow-lane';
 import { applyBackpressure, BatchThrottle } from '#core/throttle';
 import { BatchTenantShare } from '#core/tenant-share';
 import { BatchProbeGate } from '#core/degrade';
@@ -33,6 +35,8 @@ const settings = settingsFor('deliver');
 const table = settings.tableName;
 const throttles = new DynamoThrottleStore(table);
 const subscriptions = new DynamoSubscriptionStore(table);
+/** Marks of slow subscriptions, read and written only when the stack has a slow lane (core/slow-lane.ts). */
+const slowMarkStore = settings.slowLaneQueueUrl ? new DynamoSlowMarkStore(table) : undefined;
 /** A lease outlives its request by this much, should its holder crash before ending it. */
 const LEASE_MARGIN_MS = 30_000;
 /** `herald:tenantMaxInFlight`; undefined: no cap, no writes. */
@@ -54,7 +58,7 @@ const ports: DeliveryWorkerPorts = {
   tokens: new OAuthTokenSource(http),
   // JSONata in a worker thread with its own memory limit and deadline, started on first use.
   transforms: new WorkerTransformRunner(),
-  queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl),
+  queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl, settings.slowLaneQueueUrl),
   deadLetters: new SqsDeadLetterQueue(settings.deadLetterQueueUrl),
   clock: () => new Date(),
   random: Math.random,
@@ -93,6 +97,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
       probes: new BatchProbeGate(stats, () => ports.clock().getTime(), settings.degradedProbeSeconds),
       // Throttled subscriptions reserve their slots and leases once for the whole batch.
       throttle: new BatchThrottle(throttles, throttleDemandOf(jobs, now), () => ports.clock().getTime(), (s) => timeoutSecondsOf(s.destination) * 1000 + LEASE_MARGIN_MS, randomUUID),
+      ...(slowMarkStore ? { slowMarks: new BatchSlowMarks(slowMarkStore, () => ports.clock().getTime(), (message, { error, ...ids }) => (error === undefined ? logger.info(message, ids) : logger.warn(message, { ...ids, error: error as Error }))) } : {}),
       ...(TENANT_CAP ? { tenantShare: new BatchTenantShare(throttles, TENANT_CAP, tenantDemandOf(jobs, now), () => ports.clock().getTime(), TENANT_LEASE_MS, randomUUID) } : {}),
     };
     const run = async (record: SQSRecord) => {
@@ -106,7 +111,9 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     const fifo = event.Records[0]?.eventSourceARN?.endsWith('.fifo') ?? false;
     // A processor per invocation: it holds the batch's state, and the local runtime (unlike
     // Lambda) runs several invocations of one container at once.
-    // Standard queue: records go out concurrently, one slow endpoint does not hold the others.
+    // Standard queue: records go out concurrently, one slow endpoint does not hold the others'
+    // attempts; the invocation still ends with its slowest record, which is why a slow
+    // subscription's jobs move to the slow lane, one record per invocation (core/slow-lane.ts).
     // FIFO queue: in order; a failing record fails only the rest of its own group.
     const response = fifo
       ? await processPartialResponse(event, run, new SqsFifoPartialProcessorAsync(), { context, skipGroupOnError: true, throwOnFullBatchFailure: false })
@@ -119,7 +126,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
       await Promise.all(
         skipped.map((f) => {
           const record = event.Records.find((r) => r.messageId === f.itemIdentifier)!;
-          return ports.queue.changeVisibility(record.receiptHandle, 0, true).catch(() => undefined);
+          return ports.queue.changeVisibility(record.receiptHandle, 0, 'ordered').catch(() => undefined);
         }),
       );
     }

@@ -1,7 +1,8 @@
 import type { SQSRecord } from 'aws-lambda';
-import type { SqsDeliveryQueue } from '#adapters/sqs-queue';
+import type { ReceivedFrom, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import type { DeadLetterQueue } from '#core/ports';
-import { isLastReceive, planAfterAttempt, planBeforeDue, SLOT_SLEEP_MS, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
+import { isLastReceive, planAfterAttempt, planBeforeDue, planSlowLane, SLOT_SLEEP_MS, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
+import type { BatchSlowMarks } from '#core/slow-lane';
 import { admitDelivery, admitProbe, deliverJob, type DeliverPorts } from '#core/deliver';
 import { admitTenant, type BatchTenantShare } from '#core/tenant-share';
 import { deliveryJobSchema, flushJobSchema, type DeliveryJob, type FlushJob } from '#core/delivery-job';
@@ -13,10 +14,12 @@ import { logger, metrics, MetricUnit } from '#shared/observability';
 
 export type DeliveryWorkerPorts = DeliverPorts & {
   batches: BatchStore;
-  queue: Pick<SqsDeliveryQueue, 'enqueue' | 'changeVisibility'>;
+  queue: Pick<SqsDeliveryQueue, 'enqueue' | 'changeVisibility'> & Partial<Pick<SqsDeliveryQueue, 'isSlowLane'>>;
   deadLetters: Pick<DeadLetterQueue, 'park'>;
   /** The batch's leases on each tenant's cap on deliveries in progress, when one is set (core/tenant-share.ts). */
   tenantShare?: BatchTenantShare;
+  /** The batch's slow marks, when the stack has a slow lane (core/slow-lane.ts). */
+  slowMarks?: BatchSlowMarks;
 };
 
 /**
@@ -83,6 +86,8 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
   // From the FIFO queue: this message holds its group (subscription and subject) until it ends.
   const ordered = record.eventSourceARN?.endsWith('.fifo') ?? false;
+  const slowLane = ports.queue.isSlowLane?.(record.eventSourceARN) ?? false;
+  const from = receivedFrom({ ordered, slowLane });
   let job: DeliveryJob;
   let flush: FlushJob | undefined;
   try {
@@ -107,15 +112,21 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
       logger.info('batch buffer looked at', { subscriptionId: flush.subscriptionId, ...outcome });
     } catch (error) {
       logger.error('batch buffer look failed; retried shortly', { subscriptionId: flush.subscriptionId, error: error as Error });
-      await ports.queue.changeVisibility(record.receiptHandle, 5, ordered);
+      await ports.queue.changeVisibility(record.receiptHandle, 5, from);
       throw new RetryLater(5);
     }
     return;
   }
   job = job!;
-  const receipt: Receipt = { ordered, receiveCount, now: ports.clock().getTime() };
+  const receipt: Receipt = { ordered, receiveCount, now: ports.clock().getTime(), ...(slowLane ? { slowLane } : {}) };
   const early = planBeforeDue(job, receipt);
   if (early) return carryOut(ports, record, receipt, early);
+  // A slow subscription's job leaves the standard queue before it reserves anything (a
+  // degraded one's trial attempts are then gated on the slow lane).
+  if (ports.slowMarks && !ordered && !slowLane) {
+    const moved = planSlowLane(job, receipt, await ports.slowMarks.isSlow(job.tenantId, job.subscriptionId));
+    if (moved) return carryOut(ports, record, receipt, moved);
+  }
   // A degraded subscription's delivery that is not its trial attempt waits before asking for anything else.
   const behindProbe = await admitProbe(ports, job, receipt);
   if (behindProbe) return carryOut(ports, record, receipt, behindProbe);
@@ -139,10 +150,13 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
     persistentKeys: { deliveryId: job.deliveryId, subscriptionId: job.subscriptionId, eventId: job.event.id, tenantId: job.tenantId },
   });
   let outcome;
+  // Marks the subscription slow while this attempt still runs, should it run long (ordered jobs
+  // never move, so theirs are not watched).
+  const watch = ordered ? undefined : ports.slowMarks?.watch(job.tenantId, job.subscriptionId);
   try {
     outcome = await deliverJob(ports, job, attempt, isLastReceive(receipt));
   } finally {
-    await Promise.all([admitted.release?.(), tenant.release?.()]);
+    await Promise.all([admitted.release?.(), tenant.release?.(), watch?.end()]);
   }
   if (outcome.observation) observations.push(outcome.observation);
   metrics.addMetric(`deliveries_${outcome.kind}`, MetricUnit.Count, 1);
@@ -166,6 +180,10 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   }
 }
 
+function receivedFrom(receipt: Pick<Receipt, 'ordered' | 'slowLane'>): ReceivedFrom {
+  return receipt.ordered ? 'ordered' : receipt.slowLane ? 'slow' : 'standard';
+}
+
 /**
  * Carries a plan out with the queue ports. `retryAfter` ends by throwing RetryLater: the
  * record is then reported in `batchItemFailures`, its visibility already set.
@@ -186,9 +204,9 @@ async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: 
       return;
     }
     case 'reenqueue':
-      return ports.queue.enqueue([plan.job], plan.delaySeconds);
+      return ports.queue.enqueue([plan.job], plan.delaySeconds, plan.lane);
     case 'retryAfter':
-      await ports.queue.changeVisibility(record.receiptHandle, plan.seconds, receipt.ordered);
+      await ports.queue.changeVisibility(record.receiptHandle, plan.seconds, receivedFrom(receipt));
       throw new RetryLater(plan.seconds);
   }
 }

@@ -61,6 +61,8 @@ export const ENV = {
   deliveryQueueUrl: 'DELIVERY_QUEUE_URL',
   /** The FIFO delivery queue for `ordering: "subject"` subscriptions (message group per subscription and subject). */
   orderedQueueUrl: 'ORDERED_QUEUE_URL',
+  /** The slow lane: a standard queue for slow receivers' deliveries, one per invocation (core/slow-lane.ts); empty: none. */
+  slowLaneQueueUrl: 'SLOW_LANE_QUEUE_URL',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   adminKeyHash: 'HERALD_ADMIN_KEY_HASH',
   allowPrivateTargets: 'HERALD_ALLOW_PRIVATE_TARGETS',
@@ -113,8 +115,8 @@ export const FUNCTIONS = {
   api: { entry: 'lambdas/api/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'allowPrivateTargets', 'catalogueDir', 'destinationPorts', 'tenantQuotas', 'operatorAccount', 'destinationTrust', 'environment'] },
   authorizer: { entry: 'lambdas/authorizer/handler.ts', env: ['tableName', 'adminKeyHash'] },
   fanout: { entry: 'lambdas/fanout/handler.ts', env: ['tableName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
-  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust', 'customerBusRoleArn', 'customerRoleName', 'environment', 'tenantMaxInFlight'] },
-  sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl'] },
+  deliver: { entry: 'lambdas/deliver/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'slowLaneQueueUrl', 'deadLetterQueueUrl', 'allowPrivateTargets', 'destinationPorts', 'operatorAccount', 'destinationTrust', 'customerBusRoleArn', 'customerRoleName', 'environment', 'tenantMaxInFlight'] },
+  sweeper: { entry: 'lambdas/sweeper/handler.ts', env: ['tableName', 'eventBusName', 'deliveryQueueUrl', 'orderedQueueUrl', 'slowLaneQueueUrl'] },
   /** Optional (`herald:selfTestReceiver`): the webhook receiver `herald smoke` delivers to. */
   selfTest: { entry: 'lambdas/self-test/handler.ts', env: ['tableName', 'adminKeyHash'] },
 } as const satisfies Record<string, { entry: string; env: readonly (keyof typeof ENV)[] }>;
@@ -133,6 +135,12 @@ export const SWEEP_INTERVAL_MINUTES = 1;
 
 /** SQS batch size for the deliver function's event source mapping. */
 export const DELIVER_BATCH_SIZE = 10;
+
+/** The slow lane's batch: one record, so a slow delivery holds only its own invocation (core/slow-lane.ts). */
+export const SLOW_LANE_BATCH_SIZE = 1;
+
+/** Slow-lane deliver invocations at once, unless `herald:slowLaneConcurrency` says otherwise. */
+export const DEFAULT_SLOW_LANE_CONCURRENCY = 10;
 
 /** SQS's largest maxReceiveCount, on the ordered (FIFO) queue: an ordered delivery waits hidden, so each of its receives counts. */
 export const ORDERED_MAX_RECEIVES = 1000;

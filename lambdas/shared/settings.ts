@@ -46,6 +46,8 @@ const SCHEMAS = {
   eventBusName: text,
   deliveryQueueUrl: queueUrl,
   orderedQueueUrl: queueUrl.optional(),
+  /** core/slow-lane.ts: unset, no slow lane (every standard-queue job stays on the delivery queue). */
+  slowLaneQueueUrl: queueUrl.optional(),
   deadLetterQueueUrl: queueUrl,
   /** The hex SHA-256 of the platform admin key (core/api-keys.ts hashApiKey); unset: no admin key. */
   adminKeyHash: z

@@ -9,6 +9,7 @@ import { DynamoSubscriptionStore } from '#adapters/subscription-store';
 import { SHARDS } from '#adapters/table-keys';
 import { EventBridgePublisher } from '#adapters/event-bus';
 import { SqsDeliveryQueue } from '#adapters/sqs-queue';
+import { DynamoSlowMarkStore } from '#adapters/slow-mark-store';
 import { DynamoSweepStore } from '#adapters/sweep-store';
 import { sweep, type SweepPorts, type SweepReport } from '#core/sweeper';
 import { settingsFor } from '#shared/settings';
@@ -22,7 +23,10 @@ const ports: SweepPorts = {
   events: new DynamoEventStore(table),
   deliveries: new DynamoDeliveryStore(table),
   publisher: new EventBridgePublisher(settings.eventBusName),
-  queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl),
+  // Jobs go on the delivery queue (the deliver function moves a slow subscription's); the slow
+  // lane is only watched for its backlog.
+  queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl, settings.slowLaneQueueUrl),
+  ...(settings.slowLaneQueueUrl ? { slowMarks: new DynamoSlowMarkStore(table) } : {}),
   clock: () => new Date(),
   config: { sweepAfterSeconds: settings.sweepAfterSeconds, shards: SHARDS },
 };

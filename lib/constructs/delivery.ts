@@ -7,7 +7,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, ORDERED_MAX_RECEIVES, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
+import { DEFAULT_SLOW_LANE_CONCURRENCY, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, ORDERED_MAX_RECEIVES, SLOW_LANE_BATCH_SIZE, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
 import { HeraldFunction } from './herald-function.ts';
 import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';
@@ -63,6 +63,13 @@ export interface DeliveryProps {
    * @default none (no per-tenant cap)
    */
   readonly tenantMaxInFlight?: number;
+  /**
+   * The most slow-lane deliver invocations at once (2-1000), each one delivery of a slow receiver
+   * (lambdas/core/slow-lane.ts): together they are every slow receiver's deliveries in progress,
+   * whatever their tenants, apart from the delivery queue's invocations.
+   * @default 10
+   */
+  readonly slowLaneConcurrency?: number;
   /** The standard queue's batching window (see HeraldStackProps). @default 1 */
   readonly deliveryBatchWindowSeconds?: number;
 }
@@ -77,6 +84,8 @@ export class Delivery extends Construct {
   public readonly fanoutDeadLetterQueue: sqs.Queue;
   public readonly orderedQueue: sqs.Queue;
   public readonly orderedDeadLetterQueue: sqs.Queue;
+  /** The slow lane: slow receivers' deliveries, one per deliver invocation (lambdas/core/slow-lane.ts). */
+  public readonly slowLane: sqs.Queue;
   public readonly fanout: HeraldFunction;
   public readonly deliver: HeraldFunction;
   /** The role customers' bus policies trust (assumed per tenant by the deliver function). */
@@ -109,6 +118,13 @@ export class Delivery extends Construct {
       // maximum, and a policy of up to 1,000 attempts keeps its order to the end.
       deadLetterQueue: { queue: this.orderedDeadLetterQueue, maxReceiveCount: ORDERED_MAX_RECEIVES },
     });
+    // A standard queue like the delivery queue (a fair queue too: jobs carry their tenant as
+    // message group), redriving to the same dead-letter queue.
+    this.slowLane = new sqs.Queue(this, 'SlowLane', {
+      ...QUEUE_DEFAULTS,
+      visibilityTimeout: Duration.seconds(TIMEOUTS.deliveryQueueVisibilitySeconds),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 100 },
+    });
     this.fanoutDeadLetterQueue = new sqs.Queue(this, 'FanoutDeadLetters', QUEUE_DEFAULTS);
     Validations.of(this.fanoutDeadLetterQueue).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SQS3',
@@ -120,6 +136,7 @@ export class Delivery extends Construct {
       tableName: props.table.tableName,
       deliveryQueueUrl: this.queue.queueUrl,
       orderedQueueUrl: this.orderedQueue.queueUrl,
+      slowLaneQueueUrl: this.slowLane.queueUrl,
       deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
       allowPrivateTargets: props.allowPrivateTargets ?? '0',
       destinationPorts: props.destinationPorts ?? DEFAULT_DESTINATION_PORTS,
@@ -148,6 +165,8 @@ export class Delivery extends Construct {
     this.queue.grantSendMessages(this.deliver.function);
     this.orderedQueue.grantConsumeMessages(this.deliver.function);
     this.orderedQueue.grantSendMessages(this.deliver.function);
+    this.slowLane.grantConsumeMessages(this.deliver.function);
+    this.slowLane.grantSendMessages(this.deliver.function);
     this.deadLetterQueue.grantSendMessages(this.deliver.function);
     // Herald's own events (subscription.paused, delivery.dead_lettered) go on the Herald bus.
     props.bus.grantPutEventsTo(this.deliver.function);
@@ -211,6 +230,11 @@ export class Delivery extends Construct {
     this.deliver.function.addEventSource(
       new SqsEventSource(this.orderedQueue, { batchSize: DELIVER_BATCH_SIZE, reportBatchItemFailures: true, maxConcurrency: props.deliverMaxConcurrency ?? DEFAULT_DELIVER_MAX_CONCURRENCY }),
     );
+    // The slow lane: one record per invocation, so a slow delivery holds only its own, and at
+    // most slowLaneConcurrency of them at once (no batching window: a batch of one is full).
+    this.deliver.function.addEventSource(
+      new SqsEventSource(this.slowLane, { batchSize: SLOW_LANE_BATCH_SIZE, reportBatchItemFailures: true, maxConcurrency: props.slowLaneConcurrency ?? DEFAULT_SLOW_LANE_CONCURRENCY }),
+    );
 
     this.fanout = new HeraldFunction(this, 'Fanout', { name: 'fanout', env, timeout: Duration.seconds(60), memorySize: 512 });
     // Reads the fan-out index; writes batching subscriptions' buffers.
@@ -244,13 +268,15 @@ export class Delivery extends Construct {
     // event and an endpoint answering (see lambdas/core/sweeper.ts).
     this.sweeper = new HeraldFunction(this, 'Sweeper', {
       name: 'sweeper',
-      env: { tableName: props.table.tableName, eventBusName: props.bus.eventBusName, deliveryQueueUrl: this.queue.queueUrl, orderedQueueUrl: this.orderedQueue.queueUrl },
+      env: { tableName: props.table.tableName, eventBusName: props.bus.eventBusName, deliveryQueueUrl: this.queue.queueUrl, orderedQueueUrl: this.orderedQueue.queueUrl, slowLaneQueueUrl: this.slowLane.queueUrl },
       timeout: Duration.seconds(55),
     });
     props.table.grantReadWriteData(this.sweeper.function);
     this.sweeper.acknowledgeTableGrant(props.table, props.table.encryptionKey);
     this.queue.grantSendMessages(this.sweeper.function);
     this.orderedQueue.grantSendMessages(this.sweeper.function);
+    // The slow lane's backlog only (lambdas/core/sweeper.ts): it sends nothing there.
+    this.slowLane.grant(this.sweeper.function, 'sqs:GetQueueAttributes');
     props.bus.grantPutEventsTo(this.sweeper.function);
     this.sweepSchedule = new events.Rule(this, 'SweepSchedule', {
       schedule: events.Schedule.rate(Duration.minutes(SWEEP_INTERVAL_MINUTES)),

@@ -3,7 +3,8 @@
  * queue keeps each message's MessageGroupId; a tenant (group) with a backlog in flight does not
  * delay a quiet tenant's message beyond the next receive; with nothing else waiting, the noisy
  * tenant's backlog still drains; FIFO queues keep their group order. Herald's queue adapter sends
- * each standard-queue job with its tenant as group (what makes the deployed queue fair). The pure rules (who is
+ * each standard-queue job with its tenant as group (what makes the deployed queue fair), on the slow
+ * lane as on the delivery queue. The pure rules (who is
  * noisy, what one receive returns) are checked beside the emulator, with AWS's thresholds.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -139,6 +140,28 @@ describe("Herald's delivery queue adapter", () => {
     const ordered = await receive(emulator.orderedQueue.url);
     expect(ordered.map((m) => [JSON.parse(m.Body!).deliveryId, m.Attributes?.MessageGroupId])).toEqual([['dlv_3', 'sub_1#order-1']]);
     await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: emulator.deliveryQueue.url, Entries: standard.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+  });
+
+  it('puts slow-lane jobs on the slow lane with their tenant as message group (a fair queue too); ordered jobs stay on the FIFO queue', async () => {
+    const { SqsDeliveryQueue } = await import('../../lambdas/adapters/sqs-queue.ts');
+    const queue = new SqsDeliveryQueue(emulator.deliveryQueue.url, emulator.orderedQueue.url, emulator.slowLane.url);
+    const job = (tenantId: string, deliveryId: string, orderingGroup?: string) =>
+      ({ v: 1, deliveryId, tenantId, subscriptionId: 'sub_1', attemptOffset: 0, createdAt: new Date().toISOString(), event: {}, ...(orderingGroup ? { orderingGroup } : {}) }) as unknown as DeliveryJob;
+    await queue.enqueue([job('ten_a', 'dlv_s1'), job('ten_b', 'dlv_s2'), job('ten_a', 'dlv_s3', 'sub_1#order-2')], 0, 'slow');
+    const slow = await receive(emulator.slowLane.url);
+    expect(slow.map((m) => [JSON.parse(m.Body!).deliveryId, m.Attributes?.MessageGroupId]).sort()).toEqual([
+      ['dlv_s1', 'ten_a'],
+      ['dlv_s2', 'ten_b'],
+    ]);
+    expect(await receive(emulator.deliveryQueue.url)).toEqual([]);
+    const ordered = await receive(emulator.orderedQueue.url);
+    expect(ordered.map((m) => JSON.parse(m.Body!).deliveryId)).toEqual(['dlv_s3']);
+    // The worker knows the slow lane's records by their queue's name.
+    expect(queue.isSlowLane(emulator.slowLane.arn)).toBe(true);
+    expect(queue.isSlowLane(emulator.deliveryQueue.arn)).toBe(false);
+    expect(await queue.slowLaneBacklog()).toBe(0);
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: emulator.slowLane.url, Entries: slow.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: emulator.orderedQueue.url, Entries: ordered.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
   });
 });
 

@@ -50,6 +50,7 @@ function resourceMap(): ResourceMap {
     [herald.queues.delivery, logicalId(stack.delivery.queue)],
     [herald.queues.deadLetter, logicalId(stack.delivery.deadLetterQueue)],
     [process.env[ENV.orderedQueueUrl]!, logicalId(stack.delivery.orderedQueue)],
+    [herald.queues.slowLane, logicalId(stack.delivery.slowLane)],
   ]);
   const bus = arnOf(template, logicalId(stack.bus.bus));
   return {

@@ -58,6 +58,7 @@ const EVERY_CONTEXT: Record<(typeof HERALD_CONTEXT_KEYS)[number], unknown> = {
   'herald:deliverMaxConcurrency': 50,
   'herald:deliverReservedConcurrency': 60,
   'herald:tenantMaxInFlight': 200,
+  'herald:slowLaneConcurrency': 5,
   'herald:environment': 'sandbox',
   'herald:selfTestReceiver': true,
   'herald:consoleEmbedOrigins': 'https://app.platform.example,https://admin.platform.example:8443',

@@ -33,7 +33,7 @@ beforeAll(() => {
 describe('stateful resources survive the stack', () => {
   it('retains every queue, the dead-letter queues included', () => {
     const queues = resources('AWS::SQS::Queue');
-    expect(queues.length).toBe(5);
+    expect(queues.length).toBe(6);
     for (const [, queue] of queues) expect(queue).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 

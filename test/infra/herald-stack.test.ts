@@ -8,7 +8,7 @@ import { App, type CfnResource } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, TABLE_SCHEMA, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
+import { DEFAULT_SLOW_LANE_CONCURRENCY, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SLOW_LANE_BATCH_SIZE, TABLE_SCHEMA, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
 import { heraldPropsFromContext } from '../../lib/context.ts';
 import { HeraldStack } from '../../lib/herald-stack.ts';
 
@@ -127,9 +127,10 @@ describe('delivery queue', () => {
 
   it("bounds Herald's share of the account's Lambda concurrency (herald:deliverMaxConcurrency, reserved concurrency by context)", () => {
     const concurrency = (t: Template) => Object.values(t.findResources('AWS::Lambda::EventSourceMapping')).map((r) => r.Properties.ScalingConfig?.MaximumConcurrency);
-    expect(concurrency(template)).toEqual([100, 100]);
+    // The delivery and ordered queues' mappings, then the slow lane's own (herald:slowLaneConcurrency).
+    expect(concurrency(template)).toEqual([100, 100, DEFAULT_SLOW_LANE_CONCURRENCY]);
     const bounded = Template.fromStack(new HeraldStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bounded', { deliverMaxConcurrency: 20, deliverReservedConcurrency: 40 }));
-    expect(concurrency(bounded)).toEqual([20, 20]);
+    expect(concurrency(bounded)).toEqual([20, 20, DEFAULT_SLOW_LANE_CONCURRENCY]);
     const deliver = Object.entries(bounded.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('Deliver'))![1];
     expect(deliver.Properties.ReservedConcurrentExecutions).toBe(40);
     const unbounded = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('Deliver'))![1];
@@ -140,8 +141,11 @@ describe('delivery queue', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'herald:deliverMaxConcurrency': '30', 'herald:deliverReservedConcurrency': '60' } });
     const configured = Template.fromStack(new HeraldStack(app, 'Configured', heraldPropsFromContext(app.node)));
     const mappings = Object.values(configured.findResources('AWS::Lambda::EventSourceMapping')).map((r) => r.Properties);
-    expect(mappings).toHaveLength(2);
-    for (const mapping of mappings) expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: 30 });
+    const batched = mappings.filter((m) => m.BatchSize === DELIVER_BATCH_SIZE);
+    expect(batched).toHaveLength(2);
+    for (const mapping of batched) expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: 30 });
+    // The slow lane keeps its own bound.
+    expect(mappings.filter((m) => m.BatchSize === SLOW_LANE_BATCH_SIZE).map((m) => m.ScalingConfig)).toEqual([{ MaximumConcurrency: DEFAULT_SLOW_LANE_CONCURRENCY }]);
     const deliver = Object.entries(configured.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('Deliver'))![1];
     expect(deliver.Properties.ReservedConcurrentExecutions).toBe(60);
     const bad = new App({ context: { 'herald:deliverMaxConcurrency': '1.5' } });
@@ -211,8 +215,61 @@ describe('ordered delivery', () => {
     // Ordered jobs retry as receives of one message: up to 1,000 attempts keep their order.
     expect(fifo!.Properties.RedrivePolicy.maxReceiveCount).toBe(1000);
     const mappings = resources('AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(2);
+    // The delivery queue, the FIFO queue and the slow lane.
+    expect(mappings).toHaveLength(3);
     for (const mapping of mappings) expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+  });
+});
+
+describe('slow lane', () => {
+  const logicalId = (construct: { node: { defaultChild?: unknown } }, s = stack) => s.getLogicalId(construct.node.defaultChild as CfnResource);
+  const slowLaneMapping = (t: Template, s: HeraldStack) =>
+    (Object.values(t.findResources('AWS::Lambda::EventSourceMapping')) as Resource[]).filter((m) => JSON.stringify(m.Properties.EventSourceArn).includes(logicalId(s.delivery.slowLane, s)));
+
+  it('is a standard queue like the delivery queue: encrypted, 14 days, redriving to the same dead-letter queue', () => {
+    const queue = template.toJSON().Resources[logicalId(stack.delivery.slowLane)];
+    expect(queue.Type).toBe('AWS::SQS::Queue');
+    expect(queue.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600, VisibilityTimeout: TIMEOUTS.deliveryQueueVisibilitySeconds });
+    expect(queue.Properties.FifoQueue).toBeUndefined();
+    expect(queue.Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stack.delivery.deadLetterQueue), 'Arn'] }, maxReceiveCount: 100 });
+    expect(queue.DeletionPolicy).toBe('Retain');
+  });
+
+  it('feeds the deliver function one record per invocation, at most herald:slowLaneConcurrency at once (default 10)', () => {
+    const [mapping] = slowLaneMapping(template, stack);
+    expect(mapping!.Properties).toMatchObject({ BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'], ScalingConfig: { MaximumConcurrency: DEFAULT_SLOW_LANE_CONCURRENCY } });
+    expect(mapping!.Properties.MaximumBatchingWindowInSeconds).toBeUndefined();
+    expect(DEFAULT_SLOW_LANE_CONCURRENCY).toBe(10);
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'herald:slowLaneConcurrency': '4' } });
+    const configured = new HeraldStack(app, 'SlowLane', heraldPropsFromContext(app.node));
+    const [four] = slowLaneMapping(Template.fromStack(configured), configured);
+    expect(four!.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 4 });
+  });
+
+  it('refuses a herald:slowLaneConcurrency an event source mapping cannot have (2 to 1000, an integer)', () => {
+    for (const bad of ['1', '1001', '2.5', 'ten', '0']) {
+      const app = new App({ context: { 'herald:slowLaneConcurrency': bad } });
+      expect(() => heraldPropsFromContext(app.node)).toThrow(/herald:slowLaneConcurrency must be an integer from 2 to 1000/);
+    }
+    expect(heraldPropsFromContext(new App({ context: { 'herald:slowLaneConcurrency': 2 } }).node).slowLaneConcurrency).toBe(2);
+    expect(heraldPropsFromContext(new App().node).slowLaneConcurrency).toBeUndefined();
+  });
+
+  it('is known to the deliver function (consume and send) and to the sweeper (its backlog only), to no other function', () => {
+    const queueId = logicalId(stack.delivery.slowLane);
+    const env = (fn: { function: { node: { defaultChild?: unknown } } }) => template.toJSON().Resources[logicalId(fn.function)].Properties.Environment.Variables;
+    expect(env(stack.delivery.deliver)[ENV.slowLaneQueueUrl]).toEqual({ Ref: queueId });
+    expect(env(stack.delivery.sweeper)[ENV.slowLaneQueueUrl]).toEqual({ Ref: queueId });
+    const actionsOf = (role: { node: { defaultChild?: unknown } }) =>
+      resources('AWS::IAM::Policy')
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes(logicalId(role)))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement)
+        .filter((st: { Resource: unknown }) => JSON.stringify(st.Resource).includes(queueId))
+        .flatMap((st: { Action: string | string[] }) => [st.Action].flat());
+    expect(actionsOf(stack.delivery.deliver.role)).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage']));
+    expect(actionsOf(stack.delivery.sweeper.role)).toEqual(['sqs:GetQueueAttributes']);
+    expect(actionsOf(stack.delivery.fanout.role)).toEqual([]);
+    expect(actionsOf(stack.api.handler.role)).toEqual([]);
   });
 });
 

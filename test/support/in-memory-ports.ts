@@ -4,7 +4,7 @@
  * in a ring of items, a count), a queue on a virtual clock that behaves as SQS does for one
  * consumer (delay, visibility, receive counts, in-flight set), and the fan-out index with its
  * per-tenant version, counting what fan-out reads; subscriptions' health records, with the
- * probe claim a degraded subscription's trial attempts take (core/degrade.ts).
+ * probe claim a degraded subscription's trial attempts take (core/degrade.ts); the slow lane's marks.
  */
 import type { SQSRecord } from 'aws-lambda';
 import { deliveryFromItems, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
@@ -14,6 +14,7 @@ import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest, Stats
 import type { ProbeStore } from '../../lambdas/core/degrade.ts';
 import type { HealthState, StatsIncrement } from '../../lambdas/core/stats.ts';
 import type { AdaptiveRate, ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
+import type { SlowMark, SlowMarkStore } from '../../lambdas/core/slow-lane.ts';
 
 /** A delivery's summary record as stored: no attempts list, the latest attempt as `lastAttempt`. */
 type Summary = Omit<Delivery, 'attempts'> & { lastAttempt?: Attempt };
@@ -313,5 +314,34 @@ export class InMemoryStatsStore implements StatsStore, ProbeStore {
     }
     health.probeAt = at;
     return true;
+  }
+}
+
+/** Slow marks (core/slow-lane.ts) with the store's conditions: never moved back, cleared only if unchanged. */
+export class InMemorySlowMarkStore implements SlowMarkStore {
+  readonly marks = new Map<string, SlowMark>();
+  reads = 0;
+  writes = 0;
+  /** Makes every call fail, as an unreachable table would. */
+  failing = false;
+
+  async read(tenantId: string, subscriptionId: string): Promise<SlowMark | undefined> {
+    this.reads++;
+    if (this.failing) throw new Error('table unreachable');
+    return this.marks.get(`${tenantId}#${subscriptionId}`);
+  }
+
+  async mark(tenantId: string, subscriptionId: string, markedAt: number): Promise<void> {
+    this.writes++;
+    if (this.failing) throw new Error('table unreachable');
+    const key = `${tenantId}#${subscriptionId}`;
+    if ((this.marks.get(key)?.markedAt ?? -Infinity) < markedAt) this.marks.set(key, { markedAt });
+  }
+
+  async clear(tenantId: string, subscriptionId: string, markedAt: number): Promise<void> {
+    this.writes++;
+    if (this.failing) throw new Error('table unreachable');
+    const key = `${tenantId}#${subscriptionId}`;
+    if (this.marks.get(key)?.markedAt === markedAt) this.marks.delete(key);
   }
 }

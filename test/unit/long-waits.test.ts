@@ -17,7 +17,7 @@ function harness() {
     clock: () => new Date(NOW),
     queue: {
       enqueue: async (jobs: unknown[], delay = 0) => void calls.enqueue.push({ jobs, delay }),
-      changeVisibility: async (_handle: string, seconds: number, ordered = false) => void calls.visibility.push({ seconds, ordered }),
+      changeVisibility: async (_handle: string, seconds: number, from = 'standard') => void calls.visibility.push({ seconds, ordered: from === 'ordered' }),
     },
     deadLetters: { park: async () => undefined },
   } as unknown as DeliveryWorkerPorts;

@@ -4,7 +4,8 @@
  * run that reaches its deadline saves how far it got; a backlog stops the walk at the first
  * published event. Pending deliveries are found by walking each shard's pending list from a
  * cursor (their entries are keyed once, not by next attempt): however many wait legitimately,
- * an overdue one is reached within a pass, and only overdue ones are re-enqueued.
+ * an overdue one is reached within a pass, and only overdue ones are re-enqueued. While the slow
+ * lane has a backlog, a slow subscription's deliveries are left to it (core/slow-lane.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
@@ -12,6 +13,7 @@ import { deliveryIdFor } from '../../lambdas/core/ids.ts';
 import type { Delivery } from '../../lambdas/core/delivery.ts';
 import type { StoredEvent, SweepEntry } from '../../lambdas/core/ports.ts';
 import { sweep, type SweepPorts } from '../../lambdas/core/sweeper.ts';
+import { InMemorySlowMarkStore } from '../support/in-memory-ports.ts';
 
 const T = 'ten_1';
 const SUB = 'sub_1';
@@ -215,5 +217,49 @@ describe('the pending walk', () => {
     const lost = pendingDelivery(1, NOW - 600_000);
     const w = world({ events: [event(lost.eventId)], delivered: [lost.eventId], pending: [lost], backlog: 10_000 });
     expect((await sweep(w.ports)).pendingRequeued).toBe(0);
+  });
+});
+
+describe('a slow subscription’s deliveries and the slow lane’s backlog', () => {
+  const NOW = Date.parse('2026-01-01T01:00:00.000Z');
+  const lostPending: Delivery = {
+    id: 'dlv_001',
+    tenantId: T,
+    subscriptionId: SUB,
+    eventId: 'p1',
+    eventType: 'order.created',
+    subject: 'p1',
+    status: 'pending',
+    attempts: [],
+    attemptCount: 1,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    nextAttemptAt: new Date(NOW - 600_000).toISOString(),
+  };
+  const slowWorld = (slowLaneBacklog: number, marked: boolean) => {
+    const w = world({ events: [event('e1'), event('p1')], delivered: ['p1'], pending: [lostPending] });
+    const marks = new InMemorySlowMarkStore();
+    if (marked) marks.marks.set(`${T}#${SUB}`, { markedAt: NOW - 60_000 });
+    w.ports.slowMarks = marks;
+    (w.ports.queue as { slowLaneBacklog?: () => Promise<number> }).slowLaneBacklog = async () => slowLaneBacklog;
+    return { w, marks };
+  };
+
+  it('are left to the slow lane while it is backlogged: no duplicate per grace period, the event listed again', async () => {
+    const { w } = slowWorld(3, true);
+    const report = await sweep(w.ports);
+    expect(report).toMatchObject({ deliveriesEnqueued: 0, pendingRequeued: 0, deferredForBacklog: 0 });
+    expect(w.enqueued).toEqual([]);
+    expect(w.rechecks).toEqual(['e1']);
+  });
+
+  it('are recovered as any other when the slow lane is not behind, or the subscription is no longer marked', async () => {
+    for (const [backlog, marked] of [[0, true], [3, false]] as const) {
+      const { w, marks } = slowWorld(backlog, marked);
+      const report = await sweep(w.ports);
+      expect(report).toMatchObject({ deliveriesEnqueued: 1, pendingRequeued: 1 });
+      // The mark is read only when the slow lane is behind.
+      expect(marks.reads).toBe(backlog > 0 ? 1 : 0);
+    }
   });
 });

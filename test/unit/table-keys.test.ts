@@ -71,6 +71,7 @@ describe('table keys', () => {
     expect(check).toEqual({ pk: 'BATCHCHECK#1', sk: `${AT}#ten_1#sub_1` });
     expect(keys.parseBatchCheckSortKey(check.sk)).toEqual({ checkAt: AT, tenantId: T, subscriptionId: S });
     expect(keys.throttleKey(T, S)).toEqual({ pk: 'THROTTLE#ten_1#sub_1', sk: 'STATE' });
+    expect(keys.slowMarkKey(T, S)).toEqual({ pk: 'THROTTLE#ten_1#sub_1', sk: 'SLOW' });
     expect(keys.PAGE_TOKEN_KEY_ITEM).toEqual({ pk: 'CONFIG', sk: 'PAGE_TOKEN_KEY#v1' });
     expect(keys.selfTestRunKey('run12345')).toEqual({ pk: 'SELFTEST#run12345', sk: '#RUN' });
     expect(keys.selfTestHookKey('run12345', AT, 'msg_1')).toEqual({ pk: 'SELFTEST#run12345', sk: `HOOK#${AT}#msg_1` });

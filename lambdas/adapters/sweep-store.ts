@@ -1,6 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Delivery } from '#core/delivery';
-import type { SweepEntry, SweepStore } from '#core/ports';
+import type { StoredEvent, SweepEntry, SweepStore, WindowEvent } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate } from './dynamo-helpers.ts';
 import { deliveryFromItems } from './delivery-items.ts';
@@ -10,13 +10,17 @@ import {
   deadLetterKey,
   deliveryIdOfKey,
   deliveryKey,
+  EVENT_SHARDS,
+  eventsByTimePartition,
   GSI2 as gsi2,
   GSI3 as gsi3,
   heldShardPartition,
   isRecheckPartition,
+  isWindowPartition,
   parseBatchCheckSortKey,
   parseHeldSortKey,
   parseSweepSortKey,
+  parseWindowEventId,
   pendingCursorKey,
   pendingPartition,
   PK,
@@ -25,14 +29,16 @@ import {
   sweepCursorKey,
   sweepKeys,
   sweepPartition,
+  sweepWindowKey,
   TTL,
   withoutKeys,
 } from './table-keys.ts';
 
 /**
- * The sweeper's view of the table (key layout in table-keys.ts): events on its list (gsi3,
- * keys only: an event is listed by the write that stores it, a recheck is a small item
- * RESWEEP#<tid>#<eid>), the list's cursor per shard (SWEEP / CURSOR#<shard>), pending deliveries
+ * The sweeper's view of the table (key layout in table-keys.ts): its list (gsi3, keys only):
+ * sweep windows (EVTWIN#…, listed by the API once per tenant, window and due time; their events
+ * are read from gsi2, every shard of the tenant, by time), rechecks (RESWEEP#<tid>#<eid>) and
+ * events 0.1 listed themselves; the list's cursor per shard (SWEEP / CURSOR#<shard>), pending deliveries
  * (gsi3 PENDING#<shard>, keys only, walked from SWEEP / PENDINGCURSOR#<shard>, records read by
  * key), held deliveries (gsi3 HELD#<shard>), scheduled batch looks (gsi2 BATCHCHECK#<shard>).
  * Claims and cursors are conditional updates, so concurrent sweepers never both move them.
@@ -70,8 +76,65 @@ export class DynamoSweepStore implements SweepStore {
     );
     return items.map((item) => {
       const key = String(item[gsi3.sortKey]);
-      return { ...parseSweepSortKey(key), key, recheck: isRecheckPartition(item[PK]) };
+      const entry = parseSweepSortKey(key);
+      if (isWindowPartition(item[PK])) return { ...entry, eventId: '', key, recheck: false, window: parseWindowEventId(entry.eventId) };
+      return { ...entry, key, recheck: isRecheckPartition(item[PK]) };
     });
+  }
+
+  /**
+   * The window's events shard by shard (0 to 15), each shard by time; a position is
+   * `<shard>|<sort key>` of the last event read. The index copies hold whole events (gsi2
+   * projects all attributes), so checking one needs no read of its item.
+   */
+  async windowEvents(entry: SweepEntry, after: string, limit: number): Promise<{ events: WindowEvent[]; next?: string }> {
+    const { from, to } = entry.window!;
+    const [shardText, afterKey] = after ? (after.split('|') as [string, string]) : ['0', ''];
+    const events: WindowEvent[] = [];
+    for (let shard = Number(shardText); shard < EVENT_SHARDS; shard++) {
+      const lower = shard === Number(shardText) && afterKey ? `${afterKey} ` : from;
+      for await (const page of queryPages(
+        this.tableName,
+        {
+          IndexName: gsi2.indexName,
+          // [from, to): `from#…` sorts after from, `to#…` after to; strictly after the position (no key extends another by a character below the space).
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lower AND :to',
+          ExpressionAttributeNames: { '#pk': gsi2.partitionKey, '#sk': gsi2.sortKey },
+          ExpressionAttributeValues: { ':pk': eventsByTimePartition(entry.tenantId, shard), ':lower': lower, ':to': to },
+        },
+        { limit: limit - events.length, maxPages: 1 },
+      )) {
+        for (const item of page.items) events.push({ event: withoutKeys<StoredEvent>(item)!, position: `${shard}|${String(item[gsi2.sortKey])}` });
+        if (page.lastKey) return { events, next: `${shard}|${String(page.lastKey[gsi2.sortKey])}` };
+      }
+      if (events.length >= limit) return shard + 1 < EVENT_SHARDS ? { events, next: `${shard + 1}|` } : { events };
+    }
+    return { events };
+  }
+
+  async windowProgress(entry: SweepEntry): Promise<string> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: this.windowKey(entry), ProjectionExpression: 'progress' }));
+    return String(out.Item?.progress ?? '');
+  }
+
+  async saveWindowProgress(entry: SweepEntry, position: string): Promise<void> {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.windowKey(entry),
+        UpdateExpression: 'SET progress = :position',
+        // Never creates a window: one past its retention stays gone.
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: { ':position': position },
+      }),
+    ).catch((error: Error) => {
+      if (error.name !== 'ConditionalCheckFailedException') throw error;
+    });
+  }
+
+  private windowKey(entry: SweepEntry) {
+    return sweepWindowKey(entry.tenantId, entry.window!.from, entry.window!.to, entry.dueAt);
   }
 
   async advance(shard: number, from: string, to: string): Promise<boolean> {

@@ -70,9 +70,13 @@ export const SHARDS = 8;
 
 /** FNV-1a of the key, modulo SHARDS: stable across containers and versions. */
 export function shardOf(value: string): number {
+  return fnv1a(value) % SHARDS;
+}
+
+function fnv1a(value: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % SHARDS;
+  return hash >>> 0;
 }
 
 // Tenants, bindings, API keys
@@ -96,21 +100,31 @@ export const subscriptionIndexVersionKey = (tenantId: string) => key(tenantParti
 
 // Events and the sweeper's list
 
-export const eventKey = (tenantId: string, eventId: string) => key(tenantPartition(tenantId), `EVT#${eventId}`);
-export const eventsBySubjectPartition = (tenantId: string, subject: string) => `SUBJECT#${tenantId}#${subject}`;
-export const eventsByTimePartition = (tenantId: string) => `EVENTS#${tenantId}`;
-/** An event's index keys: by subject (gsi1) and by time (gsi2), both sorted `<time>#<eid>`. */
+/** An event's own partition: idempotent ids and `GET /v1/events/{id}` are one key read, and no tenant has a hot partition. */
+export const eventKey = (tenantId: string, eventId: string) => key(`EVT#${tenantId}#${eventId}`, '#EVT');
+/** Where 0.1 kept an event (the tenant's partition): read only as a fallback, never written. */
+export const legacyEventKey = (tenantId: string, eventId: string) => key(tenantPartition(tenantId), `EVT#${eventId}`);
+
+/**
+ * A tenant's events by time are spread over this many gsi2 partitions, by subject: 5,000 events/s
+ * × ≤ 2 WU an index copy = 10,000 WU/s needs ≥ 10 partitions of 1,000 WU/s; 16 leaves 1.6× for
+ * an uneven spread of subjects (one subject is one order or shipment, never hundreds a second).
+ */
+export const EVENT_SHARDS = 16;
+export const eventShardOf = (subject: string) => fnv1a(subject) % EVENT_SHARDS;
+export const eventsByTimePartition = (tenantId: string, shard: number) => `EVENTS#${tenantId}#${shard}`;
+/** Index sort keys hold the event's time in UTC with milliseconds, so string order is time order whatever offset the client wrote. */
+export const utcTime = (time: string) => new Date(time).toISOString();
+/** An event's one index entry (gsi2, all attributes): its subject's shard of the tenant, by time. */
 export const eventIndexKeys = (tenantId: string, eventId: string, subject: string, time: string): TableKey => ({
-  [GSI1.partitionKey]: eventsBySubjectPartition(tenantId, subject),
-  [GSI1.sortKey]: `${time}#${eventId}`,
-  [GSI2.partitionKey]: eventsByTimePartition(tenantId),
-  [GSI2.sortKey]: `${time}#${eventId}`,
+  [GSI2.partitionKey]: eventsByTimePartition(tenantId, eventShardOf(subject)),
+  [GSI2.sortKey]: `${utcTime(time)}#${eventId}`,
 });
 /** Sort keys of events by time are `<time>#<eid>`: '#' < '~' bounds a whole instant inclusively. */
-export const eventTimeRange = (from?: string, to?: string) => ({ lower: from ?? '', upper: to ? `${to}~` : '~' });
+export const eventTimeRange = (from?: string, to?: string) => ({ lower: from ? utcTime(from) : '', upper: to ? `${utcTime(to)}~` : '~' });
 
 export const sweepPartition = (shard: number) => `SWEEP#${shard}`;
-/** An event on the sweeper's list: gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>. */
+/** An event on the sweeper's list (0.1 listed every event; now only rechecks are): gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>. */
 export const sweepKeys = (tenantId: string, eventId: string, dueAt: string): TableKey => ({
   [GSI3.partitionKey]: sweepPartition(shardOf(`${tenantId}#${eventId}`)),
   [GSI3.sortKey]: `${dueAt}#${tenantId}#${eventId}`,
@@ -123,6 +137,25 @@ export function parseSweepSortKey(sortKey: string): { dueAt: string; tenantId: s
 const RECHECK_PREFIX = 'RESWEEP#';
 export const recheckKey = (tenantId: string, eventId: string) => key(`${RECHECK_PREFIX}${tenantId}#${eventId}`, '#RESWEEP');
 export const isRecheckPartition = (pk: unknown) => String(pk).startsWith(RECHECK_PREFIX);
+
+/**
+ * A sweep window: "the tenant stored events whose time is in [from, to), check them all at
+ * dueAt". Written by the API once per tenant, window and due time per container (not per event),
+ * listed on gsi3 beside the rechecks; its sort key's `*` (never in an event id) keeps it apart
+ * from an event's. The sweeper reads the window's events from gsi2, every shard.
+ */
+const WINDOW_PREFIX = 'EVTWIN#';
+export const sweepWindowKey = (tenantId: string, from: string, to: string, dueAt: string) => key(`${WINDOW_PREFIX}${tenantId}#${from}/${to}`, dueAt);
+export const sweepWindowKeys = (tenantId: string, from: string, to: string, dueAt: string): TableKey => ({
+  [GSI3.partitionKey]: sweepPartition(shardOf(`${tenantId}#${from}`)),
+  [GSI3.sortKey]: `${dueAt}#${tenantId}#*${from}/${to}`,
+});
+export const isWindowPartition = (pk: unknown) => String(pk).startsWith(WINDOW_PREFIX);
+/** The window a window entry's sort key names (its "event id" part is `*<from>/<to>`). */
+export function parseWindowEventId(eventId: string): { from: string; to: string } {
+  const [from, to] = eventId.slice(1).split('/') as [string, string];
+  return { from, to };
+}
 export const sweepCursorKey = (shard: number) => key('SWEEP', `CURSOR#${shard}`);
 
 // Deliveries

@@ -52,6 +52,46 @@ export async function queryItems(tableName: string, query: Query, bounds: QueryB
   return items;
 }
 
+/**
+ * Several queries (the shards of one list) merged in the order of `sortKey` (ascending), up to
+ * `limit` items: each query is read a page of `pageSize` at a time and only while the merge still
+ * needs its items, so the reads stay within `limit` plus at most one page per query.
+ */
+export async function mergeQueries(
+  tableName: string,
+  queries: readonly Query[],
+  sortKey: string,
+  bounds: { limit: number; pageSize: number },
+): Promise<Record<string, unknown>[]> {
+  const streams = queries.map((query) => {
+    const pages = queryPages(tableName, query, { limit: bounds.limit, pageSize: bounds.pageSize });
+    return { pages, buffer: [] as Record<string, unknown>[], at: 0, done: false };
+  });
+  const head = (stream: (typeof streams)[number]) => stream.buffer[stream.at];
+  const fill = async (stream: (typeof streams)[number]) => {
+    while (!stream.done && stream.at >= stream.buffer.length) {
+      const next = await stream.pages.next();
+      if (next.done) stream.done = true;
+      else [stream.buffer, stream.at] = [next.value.items, 0];
+    }
+  };
+  await Promise.all(streams.map(fill));
+  const merged: Record<string, unknown>[] = [];
+  while (merged.length < bounds.limit) {
+    let first: (typeof streams)[number] | undefined;
+    for (const stream of streams) {
+      const item = head(stream);
+      if (item && (!first || String(item[sortKey]) < String(head(first)![sortKey]))) first = stream;
+    }
+    if (!first) break;
+    merged.push(head(first)!);
+    first.at++;
+    await fill(first);
+  }
+  await Promise.all(streams.map((stream) => stream.pages.return(undefined)));
+  return merged;
+}
+
 /** How many items match, counted by DynamoDB (Select COUNT: no items travel). */
 export async function queryCount(tableName: string, query: Query): Promise<number> {
   let count = 0;

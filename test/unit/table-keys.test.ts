@@ -2,7 +2,9 @@
  * The table's key layout (lambdas/adapters/table-keys.ts) is stored data: these are the exact
  * strings written, so a change to a builder that would orphan existing items fails here. The
  * delivery keys are 0.2's (README "Storage layout": attempts in a ring, status lists on gsi3,
- * the log on gsi4); everything else is as 0.1 wrote it.
+ * the log on gsi4), and so are the event keys (an event in its own partition with one index
+ * copy, in its subject's shard of the tenant's events by time; sweep windows instead of one sweep
+ * entry per event); everything else is as 0.1 wrote it.
  */
 import { describe, expect, it } from 'vitest';
 import * as keys from '../../lambdas/adapters/table-keys.ts';
@@ -25,14 +27,27 @@ describe('table keys', () => {
     expect(keys.quotaKey(T, 'publish', '2026-01-02')).toEqual({ pk: 'QUOTA#ten_1', sk: 'publish#2026-01-02' });
   });
 
-  it('events carry their subject, time and sweep index keys', () => {
-    expect(keys.eventKey(T, E)).toEqual({ pk: 'TENANT#ten_1', sk: 'EVT#evt_1' });
-    expect(keys.eventIndexKeys(T, E, 'order/1', AT)).toEqual({
-      gsi1pk: 'SUBJECT#ten_1#order/1',
-      gsi1sk: `${AT}#evt_1`,
-      gsi2pk: 'EVENTS#ten_1',
-      gsi2sk: `${AT}#evt_1`,
-    });
+  it("events: their own partition, one index entry in their subject's shard of the tenant by time", () => {
+    expect(keys.eventKey(T, E)).toEqual({ pk: 'EVT#ten_1#evt_1', sk: '#EVT' });
+    // 0.1's key, read as a fallback only.
+    expect(keys.legacyEventKey(T, E)).toEqual({ pk: 'TENANT#ten_1', sk: 'EVT#evt_1' });
+    expect(keys.EVENT_SHARDS).toBe(16);
+    expect(['order/1', 'order/2', '', 'shipment/9'].map(keys.eventShardOf)).toEqual([11, 14, 5, 7]);
+    expect(keys.eventIndexKeys(T, E, 'order/1', AT)).toEqual({ gsi2pk: 'EVENTS#ten_1#11', gsi2sk: `${AT}#evt_1` });
+    // Any offset the client wrote is sorted as UTC.
+    expect(keys.eventIndexKeys(T, E, 'order/1', '2026-01-02T04:04:05+01:00')).toEqual(keys.eventIndexKeys(T, E, 'order/1', AT));
+    expect(keys.eventTimeRange('2026-01-02T04:04:05+01:00', AT)).toEqual({ lower: AT, upper: `${AT}~` });
+    expect(keys.eventTimeRange()).toEqual({ lower: '', upper: '~' });
+  });
+
+  it("the sweep list: windows of a tenant's events, rechecks of one event, the cursor", () => {
+    const [from, to] = ['2026-01-02T03:04:00.000Z', '2026-01-02T03:05:00.000Z'];
+    expect(keys.sweepWindowKey(T, from, to, AT)).toEqual({ pk: `EVTWIN#ten_1#${from}/${to}`, sk: AT });
+    const window = keys.sweepWindowKeys(T, from, to, AT);
+    expect(window).toEqual({ gsi3pk: 'SWEEP#5', gsi3sk: `${AT}#ten_1#*${from}/${to}` });
+    expect(keys.parseWindowEventId(keys.parseSweepSortKey(window.gsi3sk!).eventId)).toEqual({ from, to });
+    expect(keys.isWindowPartition(`EVTWIN#ten_1#${from}/${to}`)).toBe(true);
+    expect(keys.isWindowPartition('RESWEEP#ten_1#evt_1')).toBe(false);
     const sweep = keys.sweepKeys(T, E, AT);
     expect(sweep).toEqual({ gsi3pk: 'SWEEP#6', gsi3sk: `${AT}#ten_1#evt_1` });
     expect(keys.parseSweepSortKey(`${AT}#ten_1#evt#odd`)).toEqual({ dueAt: AT, tenantId: T, eventId: 'evt#odd' });

@@ -23,8 +23,10 @@ import {
   type TableKey,
 } from './table-keys.ts';
 
-/** Items per page when reading events by time (DynamoDB also stops a page at 1 MB). */
+/** Items per page when reading one shard (DynamoDB also stops a page at 1 MB). */
 const PAGE = 1000;
+/** Items per page of each shard when merging the 16 by time. */
+const MERGE_PAGE = 250;
 /**
  * The most events resend by subject reads (and filters) in its subject's shard: 20 pages, ≤ 20 MB,
  * ≤ 2,500 read units, under one partition's 3,000 a second. A range holding more is refused
@@ -137,7 +139,8 @@ export class DynamoEventStore implements EventStore {
 
   /**
    * By time: the tenant's 16 shards queried over the range and merged by time (the oldest
-   * `limit`; each shard read a page at a time, only as far as the merge needs). By subject: its
+   * `limit`; each shard read a page at a time, only as far as the merge needs: at most `limit`
+   * + 16 × 250 events read). By subject: its
    * one shard over the range, filtered on the subject (it reads that shard's events of every
    * subject in the range, about 1/16 of the tenant's: at most MAX_SUBJECT_SCAN).
    */
@@ -151,7 +154,8 @@ export class DynamoEventStore implements EventStore {
     });
     if (query.subject === undefined) {
       const shards = Array.from({ length: EVENT_SHARDS }, (_, shard) => byTime(shard));
-      const items = await mergeQueries(this.tableName, shards, GSI2.sortKey, { limit: query.limit, pageSize: Math.min(PAGE, query.limit) });
+      // Pages of 250: the merge reads at most one page per shard beyond what it returns.
+      const items = await mergeQueries(this.tableName, shards, GSI2.sortKey, { limit: query.limit, pageSize: Math.min(MERGE_PAGE, query.limit) });
       return items.map((item) => withoutKeys<StoredEvent>(item)!);
     }
     const shard = byTime(eventShardOf(query.subject));

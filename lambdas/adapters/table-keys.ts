@@ -23,7 +23,8 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *                                                                         window and due time, not per event; `progress` where a sweep stopped)
  *   recheck         RESWEEP#<tid>#<eid>       #RESWEEP                    gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>
  *   sweep cursor    SWEEP                     CURSOR#<shard>
- *   delivery        DLV#<did>                 #DLV                        gsi4 SUBDLV#<tid>#<sid> / <createdAt>#<did> (the log; projects status)
+ *   delivery        DLV#<did>                 #DLV                        gsi4 SUBDLV#<tid>#<sid>#<shard of did, 16> / <createdAt>#<did>
+ *                                                                           (the log, listed by merging the 16; projects status)
  *                                                                         gsi3 by status (sparse, one at a time, set once per status):
  *                                                                           pending PENDING#<shard> / <did>
  *                                                                           held    HELD#<shard>    / <tid>#<sid>#<heldAt>#<did>
@@ -184,10 +185,17 @@ export const ATTEMPT_PREFIX = 'ATT#';
  */
 export const attemptKey = (deliveryId: string, number: number) =>
   key(deliveryPartition(deliveryId), `${ATTEMPT_PREFIX}${String(number % KEPT_ATTEMPTS).padStart(2, '0')}`);
-export const deliveryLogPartition = (tenantId: string, subscriptionId: string) => `SUBDLV#${tenantId}#${subscriptionId}`;
-/** A delivery's place in its subscription's log (gsi4), newest last. */
+/**
+ * A subscription's delivery log is spread over this many gsi4 partitions, by delivery id: 5,000
+ * deliveries/s × up to 2 log writes each (created, then a final status) = 10,000 WU/s needs ≥ 10
+ * partitions of 1,000 WU/s; 16 leaves room (≈ 313–625 WU/s each). Listing merges the 16.
+ */
+export const DELIVERY_LOG_SHARDS = 16;
+export const deliveryLogShardOf = (deliveryId: string) => fnv1a(deliveryId) % DELIVERY_LOG_SHARDS;
+export const deliveryLogPartition = (tenantId: string, subscriptionId: string, shard: number) => `SUBDLV#${tenantId}#${subscriptionId}#${shard}`;
+/** A delivery's place in its subscription's log (gsi4, its id's shard), by creation time. */
 export const deliveryLogKey = (tenantId: string, subscriptionId: string, createdAt: string, deliveryId: string) => ({
-  pk: deliveryLogPartition(tenantId, subscriptionId),
+  pk: deliveryLogPartition(tenantId, subscriptionId, deliveryLogShardOf(deliveryId)),
   sk: `${createdAt}#${deliveryId}`,
 });
 export const pendingPartition = (shard: number) => `PENDING#${shard}`;

@@ -2,7 +2,7 @@
  * The table's key layout (lambdas/adapters/table-keys.ts) is stored data: these are the exact
  * strings written, so a change to a builder that would orphan existing items fails here. The
  * delivery keys are 0.2's (README "Storage layout": attempts in a ring, status lists on gsi3,
- * the log on gsi4), and so are the event keys (an event in its own partition with one index
+ * the log on gsi4 in 16 shards), and so are the event keys (an event in its own partition with one index
  * copy, in its subject's shard of the tenant's events by time; sweep windows instead of one sweep
  * entry per event); everything else is as 0.1 wrote it.
  */
@@ -65,7 +65,10 @@ describe('table keys', () => {
     expect(keys.attemptKey(D, 19)).toEqual({ pk: 'DLV#dlv_1', sk: 'ATT#19' });
     expect(keys.attemptKey(D, 21)).toEqual(keys.attemptKey(D, 1));
     expect(keys.attemptKey(D, 1000)).toEqual({ pk: 'DLV#dlv_1', sk: 'ATT#00' });
-    expect(keys.deliveryLogKey(T, S, AT, D)).toEqual({ pk: 'SUBDLV#ten_1#sub_1', sk: `${AT}#dlv_1` });
+    // The log: the delivery id's shard of 16 (listing merges them).
+    expect(keys.DELIVERY_LOG_SHARDS).toBe(16);
+    expect(['dlv_1', 'dlv_01J9Z3T5Y7QWERTYUIOPASDFGH'].map(keys.deliveryLogShardOf)).toEqual([1, 8]);
+    expect(keys.deliveryLogKey(T, S, AT, D)).toEqual({ pk: 'SUBDLV#ten_1#sub_1#1', sk: `${AT}#dlv_1` });
     // Keyed once per delivery, whatever its next attempt.
     expect(keys.pendingKey(D)).toEqual({ pk: 'PENDING#1', sk: 'dlv_1' });
     expect(keys.pendingCursorKey(1)).toEqual({ pk: 'SWEEP', sk: 'PENDINGCURSOR#1' });

@@ -138,7 +138,10 @@ export interface EventStore {
   /** Takes back the mark of a publish that failed, so a repeat of the id (or the sweeper) publishes it. */
   markEventUnpublished(tenantId: string, eventId: string): Promise<void>;
   getEvent(tenantId: string, id: string): Promise<StoredEvent | undefined>;
-  /** Kept events by subject and/or time, oldest first; a key query on an index, never a scan. */
+  /**
+   * Kept events by subject and/or time, oldest first: index queries over the time range, never a
+   * scan (by subject, a bounded filter: a range too large to filter is refused with a 400).
+   */
   findEvents(tenantId: string, query: EventQuery): Promise<StoredEvent[]>;
 }
 

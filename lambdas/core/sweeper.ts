@@ -14,10 +14,13 @@ import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEv
  * that missed its release), it finds by key and re-enqueues, idempotently: deliveries have
  * deterministic ids, so a re-enqueued job is the same delivery with the same `webhook-id`.
  *
- *   1. Events on the sweep list whose time has come, read forward from a cursor: publish them if
- *      they never were; otherwise re-plan their fan-out and enqueue every planned delivery that
- *      has no record yet. An event whose deliveries all exist costs reads only; one the sweeper
- *      had to act on is listed again, and checked later until all its deliveries exist.
+ *   1. Entries on the sweep list whose time has come, read forward from a cursor: a window of a
+ *      tenant's events (the API lists one per window of event time, not one per event; its
+ *      events are read in pages, and a run cut short saves where it stopped inside it), a
+ *      recheck of one event, or an event 0.1 listed. Each event: publish it if it never was;
+ *      otherwise re-plan its fan-out and enqueue every planned delivery that has no record yet.
+ *      An event whose deliveries all exist costs reads only; one the sweeper had to act on is
+ *      listed again on its own, and checked later until all its deliveries exist.
  *   2. Pending deliveries overdue by the grace period, found by walking each shard's pending list
  *      from a cursor: claimed, rebuilt from the kept event and their record (attempt count, policy
  *      start), re-enqueued.

@@ -17,7 +17,6 @@ import {
   legacyEventKey,
   PK,
   sweepWindowKey,
-  sweepWindowKeys,
   TTL,
   withoutKeys,
   type TableKey,
@@ -91,8 +90,8 @@ export class DynamoEventStore implements EventStore {
 
   /**
    * Lists the window holding the event's time, due at the end of the window holding `sweepAt`
-   * (so every event of that window stored by then is due too). Once per container and key:
-   * other containers write the same item again (1 WU, its index entry unchanged).
+   * (so every event of that window stored by then is due too). Once per container and key
+   * (1 WU); other containers write the same item again (1 WU each).
    */
   private listWindow(tenantId: string, time: string, sweepAt: string): Promise<void> {
     const length = this.windowMs;
@@ -114,16 +113,14 @@ export class DynamoEventStore implements EventStore {
   }
 
   private async writeWindow(tenantId: string, from: string, to: string, dueAt: string): Promise<void> {
-    const keys = sweepWindowKeys(tenantId, from, to, dueAt);
-    const names = Object.keys(keys).map((name, i) => [`#k${i}`, name] as const);
     await dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: sweepWindowKey(tenantId, from, to, dueAt),
-        // SET, not a put: a window the sweeper is part way through keeps its progress.
-        UpdateExpression: `SET ${names.map(([alias], i) => `${alias} = :k${i}`).join(', ')}, #ttl = :ttl`,
-        ExpressionAttributeNames: { ...Object.fromEntries(names), '#ttl': TTL },
-        ExpressionAttributeValues: { ...Object.fromEntries(names.map(([, name], i) => [`:k${i}`, keys[name]])), ':ttl': Math.floor(Date.parse(dueAt) / 1000) + 14 * 86_400 },
+        // An update, not a put: a window the sweeper is part way through keeps its progress.
+        UpdateExpression: 'SET #ttl = :ttl',
+        ExpressionAttributeNames: { '#ttl': TTL },
+        ExpressionAttributeValues: { ':ttl': Math.floor(Date.parse(dueAt) / 1000) + 14 * 86_400 },
       }),
     );
   }

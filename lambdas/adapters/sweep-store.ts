@@ -16,7 +16,6 @@ import {
   GSI3 as gsi3,
   heldShardPartition,
   isRecheckPartition,
-  isWindowPartition,
   parseBatchCheckSortKey,
   parseHeldSortKey,
   parseSweepSortKey,
@@ -30,15 +29,16 @@ import {
   sweepKeys,
   sweepPartition,
   sweepWindowKey,
+  sweepWindowPartition,
   TTL,
   withoutKeys,
 } from './table-keys.ts';
 
 /**
- * The sweeper's view of the table (key layout in table-keys.ts): its list (gsi3, keys only):
- * sweep windows (EVTWIN#…, listed by the API once per tenant, window and due time; their events
- * are read from gsi2, every shard of the tenant, by time), rechecks (RESWEEP#<tid>#<eid>) and
- * events 0.1 listed themselves; the list's cursor per shard (SWEEP / CURSOR#<shard>), pending deliveries
+ * The sweeper's view of the table (key layout in table-keys.ts): its list per shard, walked under
+ * one cursor: sweep windows (the table's SWEEPWIN#<shard>, listed by the API once per tenant,
+ * window and due time; their events are read from gsi2, every shard of the tenant, by time), and
+ * on gsi3 (keys only) rechecks (RESWEEP#<tid>#<eid>) and events 0.1 listed; the list's cursor per shard (SWEEP / CURSOR#<shard>), pending deliveries
  * (gsi3 PENDING#<shard>, keys only, walked from SWEEP / PENDINGCURSOR#<shard>, records read by
  * key), held deliveries (gsi3 HELD#<shard>), scheduled batch looks (gsi2 BATCHCHECK#<shard>).
  * Claims and cursors are conditional updates, so concurrent sweepers never both move them.
@@ -60,26 +60,51 @@ export class DynamoSweepStore implements SweepStore {
     return String(out.Item?.position ?? '');
   }
 
+  /**
+   * The shard's two lists under one cursor: rechecks and 0.1's events (gsi3 SWEEP#<shard>) and
+   * windows (the table's SWEEPWIN#<shard>), both sorted `<dueAt>#<tid>#…`. Each is read up to
+   * `limit` entries and the first `limit` of the merge kept: an entry past either list's page
+   * would have `limit` entries of that list before it, so none is skipped.
+   */
   async dueEvents(shard: number, after: string, now: string, limit: number): Promise<SweepEntry[]> {
     const upper = `${now}#~`;
     if (after >= upper) return [];
-    const items = await queryItems(
-      this.tableName,
-      {
-        IndexName: gsi3.indexName,
-        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :after AND :now',
-        ExpressionAttributeNames: { '#pk': gsi3.partitionKey, '#sk': gsi3.sortKey },
-        // Strictly after the cursor: no key extends another by a character below the space.
-        ExpressionAttributeValues: { ':pk': sweepPartition(shard), ':after': `${after} `, ':now': upper },
-      },
-      { limit, maxPages: 1 },
-    );
-    return items.map((item) => {
-      const key = String(item[gsi3.sortKey]);
-      const entry = parseSweepSortKey(key);
-      if (isWindowPartition(item[PK])) return { ...entry, eventId: '', key, recheck: false, window: parseWindowEventId(entry.eventId) };
-      return { ...entry, key, recheck: isRecheckPartition(item[PK]) };
-    });
+    // Strictly after the cursor: no key extends another by a character below the space.
+    const range = { ':after': `${after} `, ':now': upper };
+    const [listed, windows] = await Promise.all([
+      queryItems(
+        this.tableName,
+        {
+          IndexName: gsi3.indexName,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :after AND :now',
+          ExpressionAttributeNames: { '#pk': gsi3.partitionKey, '#sk': gsi3.sortKey },
+          ExpressionAttributeValues: { ':pk': sweepPartition(shard), ...range },
+        },
+        { limit, maxPages: 1 },
+      ),
+      queryItems(
+        this.tableName,
+        {
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :after AND :now',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': sweepWindowPartition(shard), ...range },
+          ProjectionExpression: '#pk, #sk',
+        },
+        { limit, maxPages: 1 },
+      ),
+    ]);
+    const entries: SweepEntry[] = [
+      ...listed.map((item) => {
+        const key = String(item[gsi3.sortKey]);
+        return { ...parseSweepSortKey(key), key, recheck: isRecheckPartition(item[PK]) };
+      }),
+      ...windows.map((item) => {
+        const key = String(item[SK]);
+        const entry = parseSweepSortKey(key);
+        return { ...entry, eventId: '', key, recheck: false, window: parseWindowEventId(entry.eventId) };
+      }),
+    ];
+    return entries.sort((a, b) => (a.key < b.key ? -1 : 1)).slice(0, limit);
   }
 
   /**

@@ -18,9 +18,9 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *   event           EVT#<tid>#<eid>           #EVT                        gsi2 EVENTS#<tid>#<shard of subject, 16> / <UTC time>#<eid>
  *                                                                         (one index copy; no gsi1 or gsi3 key: 2 WU for an item ≤ 1 KB)
  *   0.1 event       TENANT#<tid>              EVT#<eid>                   (read as a fallback by id; never written)
- *   sweep window    EVTWIN#<tid>#<from>/<to>  <dueAt>                     gsi3 SWEEP#<shard> / <dueAt>#<tid>#*<from>/<to>
- *                                                                         (the tenant stored events timed in [from, to): once per container,
- *                                                                         window and due time, not per event; `progress` where a sweep stopped)
+ *   sweep window    SWEEPWIN#<shard>          <dueAt>#<tid>#*<from>/<to>  (the tenant stored events timed in [from, to): once per container,
+ *                                                                         window and due time, not per event; no index; walked with gsi3
+ *                                                                         SWEEP#<shard> under one cursor; `progress` where a sweep stopped)
  *   recheck         RESWEEP#<tid>#<eid>       #RESWEEP                    gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>
  *   sweep cursor    SWEEP                     CURSOR#<shard>
  *   delivery        DLV#<did>                 #DLV                        gsi4 SUBDLV#<tid>#<sid>#<shard of did, 16> / <createdAt>#<did>
@@ -40,7 +40,7 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *
  * Why this event layout (README "Storage layout" has the whole arithmetic): an event costs its
  * item (1 WU up to 1 KB) plus one full index copy (1 WU), and the sweeper's window writes are
- * per tenant and window, not per event (≈ 0.03 WU an event at 1 event/s, → 0 above). At 5,000
+ * per tenant and window, not per event (≈ 0.02 WU an event at 1 event/s, → 0 above). At 5,000
  * events/s from one tenant, every event has its own main-table partition, and gsi2 spreads the
  * tenant over 16 partitions: ≈ 313 WU/s each (≤ 1,000). Idempotent ids and GET are key reads;
  * resend by time queries the 16 shards and merges them; resend by subject queries its one shard
@@ -153,16 +153,14 @@ export const isRecheckPartition = (pk: unknown) => String(pk).startsWith(RECHECK
 /**
  * A sweep window: "the tenant stored events whose time is in [from, to), check them all at
  * dueAt". Written by the API once per tenant, window and due time per container (not per event),
- * listed on gsi3 beside the rechecks; its sort key's `*` (never in an event id) keeps it apart
- * from an event's. The sweeper reads the window's events from gsi2, every shard.
+ * straight into a list partition of the main table (no index entry: 1 WU), which the sweeper
+ * walks beside the rechecks of gsi3 SWEEP#<shard>, one cursor for both: the sort keys have the
+ * same shape, and the window's `*` (never in an event id) keeps it apart from an event's. The
+ * sweeper reads the window's events from gsi2, every shard of the tenant.
  */
-const WINDOW_PREFIX = 'EVTWIN#';
-export const sweepWindowKey = (tenantId: string, from: string, to: string, dueAt: string) => key(`${WINDOW_PREFIX}${tenantId}#${from}/${to}`, dueAt);
-export const sweepWindowKeys = (tenantId: string, from: string, to: string, dueAt: string): TableKey => ({
-  [GSI3.partitionKey]: sweepPartition(shardOf(`${tenantId}#${from}`)),
-  [GSI3.sortKey]: `${dueAt}#${tenantId}#*${from}/${to}`,
-});
-export const isWindowPartition = (pk: unknown) => String(pk).startsWith(WINDOW_PREFIX);
+export const sweepWindowPartition = (shard: number) => `SWEEPWIN#${shard}`;
+export const sweepWindowKey = (tenantId: string, from: string, to: string, dueAt: string) =>
+  key(sweepWindowPartition(shardOf(`${tenantId}#${from}`)), `${dueAt}#${tenantId}#*${from}/${to}`);
 /** The window a window entry's sort key names (its "event id" part is `*<from>/<to>`). */
 export function parseWindowEventId(eventId: string): { from: string; to: string } {
   const [from, to] = eventId.slice(1).split('/') as [string, string];

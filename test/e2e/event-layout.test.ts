@@ -61,14 +61,16 @@ describe('publishing an event', () => {
     for (let i = 0; i < 20; i++) {
       expect(await events.putEventIfAbsent(event(T, `e${i}`, `order/${i}`, at(i)), 30, at(601 + i), at(i))).toBeUndefined();
     }
-    // 20 events in one window and due slot: 20 puts, one window write.
+    // 20 events in one window and due time: 20 puts, one window write.
     expect(sent.filter((name) => name === 'PutItem')).toHaveLength(20);
     expect(sent.filter((name) => name === 'UpdateItem')).toHaveLength(1);
     const item = (await raw(keys.eventKey(T, 'e3')))!;
     expect(item).toMatchObject({ pk: `EVT#${T}#e3`, sk: '#EVT', gsi2pk: `EVENTS#${T}#${keys.eventShardOf('order/3')}`, gsi2sk: `${at(3)}#e3`, publishedAt: at(3) });
     expect(Object.keys(item).filter((name) => /^gsi[134]/.test(name))).toEqual([]);
-    const window = await raw(keys.sweepWindowKey(T, at(0), at(60), at(660)));
-    expect(window).toMatchObject(keys.sweepWindowKeys(T, at(0), at(60), at(660)));
+    // The window: an item of the sweeper's list partition, no index key.
+    const window = (await raw(keys.sweepWindowKey(T, at(0), at(60), at(660))))!;
+    expect(window).toMatchObject(keys.sweepWindowKey(T, at(0), at(60), at(660)));
+    expect(Object.keys(window).filter((name) => /^gsi/.test(name))).toEqual([]);
     // The id is the idempotency key: a repeat returns the kept event.
     expect(await events.putEventIfAbsent(event(T, 'e3', 'other', at(30)), 30, at(630), at(30))).toMatchObject({ id: 'e3', subject: 'order/3', publishedAt: at(3) });
   });
@@ -146,5 +148,39 @@ describe('the sweeper reading a window', () => {
     const other = new (await import('../../lambdas/adapters/event-store.ts')).DynamoEventStore(TABLE);
     await other.putEventIfAbsent(event(T, 'w99', 'order/9', at(59)), 30, at(659), at(59));
     expect(await sweeps.windowProgress(entry)).toBe(firstPage[1]!.position);
+  });
+});
+
+describe('the sweep list', () => {
+  it('walks windows (the table) and rechecks (gsi3) of a shard in one order under one cursor', async () => {
+    const T = 'ten_WALK';
+    // Windows of five minutes, due one after another; rechecks of events in the same list shard between them.
+    const windows = [0, 1, 2, 3, 4].map((minute) => ({ from: at(minute * 60), to: at(minute * 60 + 60), dueAt: at(1000 + minute * 60) }));
+    const shard = keys.shardOf(`${T}#${windows[0]!.from}`);
+    const sameShard = windows.filter((w) => keys.shardOf(`${T}#${w.from}`) === shard);
+    for (const w of sameShard) {
+      await client().send(new PutCommand({ TableName: TABLE, Item: keys.sweepWindowKey(T, w.from, w.to, w.dueAt) }));
+    }
+    const eventIds = Array.from({ length: 200 }, (_, i) => `r${i}`).filter((id) => keys.shardOf(`${T}#${id}`) === shard).slice(0, 3);
+    for (const [i, eventId] of eventIds.entries()) {
+      await sweeps.recheckLater({ tenantId: T, eventId, dueAt: '', key: '', recheck: false }, at(1000 + i * 60 + 30));
+    }
+    const walked: string[] = [];
+    let cursor = '';
+    for (let page = 0; page < 50; page++) {
+      const entries = await sweeps.dueEvents(shard, cursor, at(2000), 2);
+      if (entries.length === 0) break;
+      // Other tests' tenants share the shard: the cursor passes them, the walk notes only this one's.
+      walked.push(...entries.filter((entry) => entry.tenantId === T).map((entry) => (entry.window ? `window ${entry.window.from}` : `recheck ${entry.eventId}`)));
+      cursor = entries.at(-1)!.key;
+    }
+    const expected = [
+      ...sameShard.map((w) => ({ at: w.dueAt, name: `window ${w.from}` })),
+      ...eventIds.map((id, i) => ({ at: at(1000 + i * 60 + 30), name: `recheck ${id}` })),
+    ]
+      .sort((a, b) => (a.at < b.at ? -1 : 1))
+      .map((e) => e.name);
+    expect(walked).toEqual(expected);
+    expect(walked.filter((name) => name.startsWith('recheck'))).toHaveLength(3);
   });
 });

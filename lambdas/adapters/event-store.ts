@@ -41,6 +41,8 @@ export interface EventStoreOptions {
    * most once a window.
    */
   sweepAfterSeconds?: number;
+  /** The most events resend by subject reads in its shard (MAX_SUBJECT_SCAN; smaller in tests). */
+  subjectScanLimit?: number;
 }
 
 /**
@@ -52,6 +54,7 @@ export interface EventStoreOptions {
  */
 export class DynamoEventStore implements EventStore {
   private readonly windowMs: number;
+  private readonly subjectScanLimit: number;
   /** Windows this container has listed, by tenant, window and due time (the write in flight or done). */
   private readonly listed = new Map<string, Promise<void>>();
 
@@ -60,6 +63,7 @@ export class DynamoEventStore implements EventStore {
     options: EventStoreOptions = {},
   ) {
     this.windowMs = Math.min(60_000, Math.max(100, Math.round((options.sweepAfterSeconds ?? 600) * 100)));
+    this.subjectScanLimit = options.subjectScanLimit ?? MAX_SUBJECT_SCAN;
   }
 
   async putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string, publishedAt?: string): Promise<StoredEvent | undefined> {
@@ -139,7 +143,7 @@ export class DynamoEventStore implements EventStore {
    * `limit`; each shard read a page at a time, only as far as the merge needs: at most `limit`
    * + 16 × 250 events read). By subject: its
    * one shard over the range, filtered on the subject (it reads that shard's events of every
-   * subject in the range, about 1/16 of the tenant's: at most MAX_SUBJECT_SCAN).
+   * subject in the range, about 1/16 of the tenant's: at most `subjectScanLimit`).
    */
   async findEvents(tenantId: string, query: EventQuery): Promise<StoredEvent[]> {
     const { lower, upper } = eventTimeRange(query.from, query.to);
@@ -156,29 +160,32 @@ export class DynamoEventStore implements EventStore {
       return items.map((item) => withoutKeys<StoredEvent>(item)!);
     }
     const shard = byTime(eventShardOf(query.subject));
+    const bySubject = {
+      ...shard,
+      FilterExpression: '#subject = :subject',
+      ExpressionAttributeNames: { ...shard.ExpressionAttributeNames, '#subject': 'subject' },
+      ExpressionAttributeValues: { ...shard.ExpressionAttributeValues, ':subject': query.subject },
+    };
+    const pageSize = Math.min(PAGE, this.subjectScanLimit);
     const items: Record<string, unknown>[] = [];
-    let more = false;
-    for await (const page of queryPages(
-      this.tableName,
-      {
-        ...shard,
-        FilterExpression: '#subject = :subject',
-        ExpressionAttributeNames: { ...shard.ExpressionAttributeNames, '#subject': 'subject' },
-        ExpressionAttributeValues: { ...shard.ExpressionAttributeValues, ':subject': query.subject },
-      },
-      { limit: query.limit, pageSize: PAGE, maxPages: MAX_SUBJECT_SCAN / PAGE },
-    )) {
+    let last: Record<string, unknown> | undefined;
+    for await (const page of queryPages(this.tableName, bySubject, { limit: query.limit, pageSize, maxPages: Math.ceil(this.subjectScanLimit / pageSize) })) {
       items.push(...page.items);
-      more = page.lastKey !== undefined;
+      last = page.lastKey;
     }
-    // The pages ran out before the range or the limit did.
-    if (more && items.length < query.limit) {
-      throw new ValidationError([
-        {
-          path: 'from',
-          message: `more than ${MAX_SUBJECT_SCAN} events of this tenant share the subject's shard in this time range: name a narrower range (from/to) to resend by subject`,
-        },
-      ]);
+    // The pages ran out before the limit did: unless one more look finds the range's end (a page
+    // that stops exactly at its limit still hands back a key), there was more to read than allowed.
+    if (last && items.length < query.limit) {
+      for await (const probe of queryPages(this.tableName, bySubject, { limit: 1, maxPages: 1, start: last })) {
+        if (probe.items.length > 0 || probe.lastKey) {
+          throw new ValidationError([
+            {
+              path: 'from',
+              message: `more than ${this.subjectScanLimit} events of this tenant share the subject's shard in this time range: name a narrower range (from/to) to resend by subject`,
+            },
+          ]);
+        }
+      }
     }
     return items.map((item) => withoutKeys<StoredEvent>(item)!);
   }

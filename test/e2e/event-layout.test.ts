@@ -114,6 +114,24 @@ describe('resend reads', () => {
     expect((await events.findEvents(T, { subject: 'order/5', from: at(6), limit: 100 })).map((e) => e.id)).toEqual(['e53']);
     expect(await events.findEvents(T, { subject: 'order/none', limit: 100 })).toEqual([]);
   });
+
+  it('by subject refuses, naming from, a range holding more than it may read in the shard, and serves a narrower one', async () => {
+    const { DynamoEventStore } = await import('../../lambdas/adapters/event-store.ts');
+    const small = new DynamoEventStore(TABLE, { subjectScanLimit: 4 });
+    // order/5's shard holds e05 and e53 and the other subjects that share it.
+    const shard = keys.eventShardOf('order/5');
+    const inShard = Array.from({ length: 96 }, (_, i) => i).filter((i) => keys.eventShardOf(`order/${i % 48}`) === shard);
+    expect(inShard.length).toBeGreaterThan(4);
+    const refused = small.findEvents(T, { subject: 'order/5', limit: 100 });
+    await expect(refused).rejects.toMatchObject({ status: 400, errors: [expect.objectContaining({ path: 'from' })] });
+    // A range holding exactly as many of the shard's events as may be read is served; one more is refused.
+    const fromE53 = inShard.filter((i) => i >= 53).length;
+    const exact = new DynamoEventStore(TABLE, { subjectScanLimit: fromE53 });
+    expect((await exact.findEvents(T, { subject: 'order/5', from: at(53), limit: 100 })).map((e) => e.id)).toEqual(['e53']);
+    expect(fromE53).toBe(3);
+    const under = new DynamoEventStore(TABLE, { subjectScanLimit: fromE53 - 1 });
+    await expect(under.findEvents(T, { subject: 'order/5', from: at(53), limit: 100 })).rejects.toMatchObject({ status: 400 });
+  });
 });
 
 describe('the sweeper reading a window', () => {

@@ -5,12 +5,13 @@ import type { AttemptRecord, DeliveryStore, Page, PageRequest } from '#core/port
 import { dynamo } from './clients.ts';
 import { conditionalUpdate, expiresAt } from './dynamo-helpers.ts';
 import { deliveryFromItems, deliveryFromPartition, summaryAttempt } from './delivery-items.ts';
-import { queryItems, queryKeyPage } from './table-queries.ts';
+import { queryItems, queryKeyPage, queryMergedKeyPage } from './table-queries.ts';
 import {
   attemptKey,
   deadLetterKey,
   deadLetterPartition,
   deliveryKey,
+  DELIVERY_LOG_SHARDS,
   deliveryLogKey,
   deliveryLogPartition,
   deliveryPartition,
@@ -168,21 +169,18 @@ export class DynamoDeliveryStore implements DeliveryStore {
     return out.Item?.parkedJob as DeliveryJob | undefined;
   }
 
+  /** The log, newest first: its 16 shards merged (table-queries.ts queryMergedKeyPage), then the page's records by key. */
   listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: Delivery['status'] }): Promise<Page<Delivery>> {
-    return queryKeyPage<Delivery>(
-      this.tableName,
-      {
-        IndexName: gsi4.indexName,
-        KeyConditionExpression: '#lpk = :lpk',
-        ScanIndexForward: false,
-        // gsi4 projects status for this filter alone; the records are read by key.
-        ...(page.status ? { FilterExpression: '#status = :status' } : {}),
-        ExpressionAttributeNames: { '#lpk': gsi4.partitionKey, ...(page.status ? { '#status': 'status' } : {}) },
-        ExpressionAttributeValues: { ':lpk': deliveryLogPartition(tenantId, subscriptionId), ...(page.status ? { ':status': page.status } : {}) },
-      },
-      page,
-      (item) => deliveryFromItems(item),
-    );
+    const shards = Array.from({ length: DELIVERY_LOG_SHARDS }, (_, shard) => ({
+      IndexName: gsi4.indexName,
+      KeyConditionExpression: '#lpk = :lpk',
+      ScanIndexForward: false,
+      // gsi4 projects status for this filter alone; the records are read by key.
+      ...(page.status ? { FilterExpression: '#status = :status' } : {}),
+      ExpressionAttributeNames: { '#lpk': gsi4.partitionKey, ...(page.status ? { '#status': 'status' } : {}) },
+      ExpressionAttributeValues: { ':lpk': deliveryLogPartition(tenantId, subscriptionId, shard), ...(page.status ? { ':status': page.status } : {}) },
+    }));
+    return queryMergedKeyPage<Delivery>(this.tableName, shards, gsi4.sortKey, page, (item) => deliveryFromItems(item));
   }
 
   recordWithoutAttempt(record: { job: DeliveryJob; at: string; retentionDays: number } & ({ nextAttemptAt: string } | { reason: string })): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Delivery } from '#core/delivery';
-import type { SweepEntry, SweepStore } from '#core/ports';
+import type { StoredEvent, SweepEntry, SweepStore, WindowEvent } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate } from './dynamo-helpers.ts';
 import { deliveryFromItems } from './delivery-items.ts';
@@ -10,6 +10,8 @@ import {
   deadLetterKey,
   deliveryIdOfKey,
   deliveryKey,
+  EVENT_SHARDS,
+  eventsByTimePartition,
   GSI2 as gsi2,
   GSI3 as gsi3,
   heldShardPartition,
@@ -17,6 +19,7 @@ import {
   parseBatchCheckSortKey,
   parseHeldSortKey,
   parseSweepSortKey,
+  parseWindowEventId,
   pendingCursorKey,
   pendingPartition,
   PK,
@@ -25,14 +28,17 @@ import {
   sweepCursorKey,
   sweepKeys,
   sweepPartition,
+  sweepWindowKey,
+  sweepWindowPartition,
   TTL,
   withoutKeys,
 } from './table-keys.ts';
 
 /**
- * The sweeper's view of the table (key layout in table-keys.ts): events on its list (gsi3,
- * keys only: an event is listed by the write that stores it, a recheck is a small item
- * RESWEEP#<tid>#<eid>), the list's cursor per shard (SWEEP / CURSOR#<shard>), pending deliveries
+ * The sweeper's view of the table (key layout in table-keys.ts): its list per shard, walked under
+ * one cursor: sweep windows (the table's SWEEPWIN#<shard>, listed by the API once per tenant,
+ * window and due time; their events are read from gsi2, every shard of the tenant, by time), and
+ * on gsi3 (keys only) rechecks (RESWEEP#<tid>#<eid>) and events 0.1 listed; the list's cursor per shard (SWEEP / CURSOR#<shard>), pending deliveries
  * (gsi3 PENDING#<shard>, keys only, walked from SWEEP / PENDINGCURSOR#<shard>, records read by
  * key), held deliveries (gsi3 HELD#<shard>), scheduled batch looks (gsi2 BATCHCHECK#<shard>).
  * Claims and cursors are conditional updates, so concurrent sweepers never both move them.
@@ -54,24 +60,120 @@ export class DynamoSweepStore implements SweepStore {
     return String(out.Item?.position ?? '');
   }
 
+  /**
+   * The shard's two lists under one cursor: rechecks and 0.1's events (gsi3 SWEEP#<shard>) and
+   * windows (the table's SWEEPWIN#<shard>), both sorted `<dueAt>#<tid>#…`. Each is read up to
+   * `limit` entries and the first `limit` of the merge kept: an entry past either list's page
+   * would have `limit` entries of that list before it, so none is skipped.
+   */
   async dueEvents(shard: number, after: string, now: string, limit: number): Promise<SweepEntry[]> {
     const upper = `${now}#~`;
     if (after >= upper) return [];
-    const items = await queryItems(
-      this.tableName,
-      {
-        IndexName: gsi3.indexName,
-        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :after AND :now',
-        ExpressionAttributeNames: { '#pk': gsi3.partitionKey, '#sk': gsi3.sortKey },
-        // Strictly after the cursor: no key extends another by a character below the space.
-        ExpressionAttributeValues: { ':pk': sweepPartition(shard), ':after': `${after} `, ':now': upper },
-      },
-      { limit, maxPages: 1 },
+    // Strictly after the cursor: no key extends another by a character below the space.
+    const range = { ':after': `${after} `, ':now': upper };
+    const [listed, windows] = await Promise.all([
+      queryItems(
+        this.tableName,
+        {
+          IndexName: gsi3.indexName,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :after AND :now',
+          ExpressionAttributeNames: { '#pk': gsi3.partitionKey, '#sk': gsi3.sortKey },
+          ExpressionAttributeValues: { ':pk': sweepPartition(shard), ...range },
+        },
+        { limit, maxPages: 1 },
+      ),
+      queryItems(
+        this.tableName,
+        {
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :after AND :now',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': sweepWindowPartition(shard), ...range },
+          ProjectionExpression: '#pk, #sk',
+        },
+        { limit, maxPages: 1 },
+      ),
+    ]);
+    const entries: SweepEntry[] = [
+      ...listed.map((item) => {
+        const key = String(item[gsi3.sortKey]);
+        return { ...parseSweepSortKey(key), key, recheck: isRecheckPartition(item[PK]) };
+      }),
+      ...windows.map((item) => {
+        const key = String(item[SK]);
+        const entry = parseSweepSortKey(key);
+        return { ...entry, eventId: '', key, recheck: false, window: parseWindowEventId(entry.eventId) };
+      }),
+    ];
+    return entries.sort((a, b) => (a.key < b.key ? -1 : 1)).slice(0, limit);
+  }
+
+  /**
+   * The window's events shard by shard (0 to 15), each shard by time; a position is
+   * `<shard>|<sort key>` of the last event read. The index copies hold whole events (gsi2
+   * projects all attributes), so checking one needs no read of its item. The shards still to
+   * read are queried side by side (a page each), then taken in order up to `limit`: a window
+   * of a small tenant costs one round of requests, not sixteen in a row.
+   */
+  async windowEvents(entry: SweepEntry, after: string, limit: number): Promise<{ events: WindowEvent[]; next?: string }> {
+    const { from, to } = entry.window!;
+    const [shardText, afterKey] = after ? (after.split('|') as [string, string]) : ['0', ''];
+    const first = Number(shardText);
+    const shards = Array.from({ length: EVENT_SHARDS - first }, (_, i) => first + i);
+    const pages = await Promise.all(
+      shards.map(async (shard) => {
+        const lower = shard === first && afterKey ? `${afterKey} ` : from;
+        for await (const page of queryPages(
+          this.tableName,
+          {
+            IndexName: gsi2.indexName,
+            // [from, to): `from#…` sorts after from, `to#…` after to; strictly after the position (no key extends another by a character below the space).
+            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lower AND :to',
+            ExpressionAttributeNames: { '#pk': gsi2.partitionKey, '#sk': gsi2.sortKey },
+            ExpressionAttributeValues: { ':pk': eventsByTimePartition(entry.tenantId, shard), ':lower': lower, ':to': to },
+          },
+          { limit, maxPages: 1 },
+        )) {
+          return page;
+        }
+        return { items: [], count: 0 };
+      }),
     );
-    return items.map((item) => {
-      const key = String(item[gsi3.sortKey]);
-      return { ...parseSweepSortKey(key), key, recheck: isRecheckPartition(item[PK]) };
+    const events: WindowEvent[] = [];
+    for (const [i, shard] of shards.entries()) {
+      const page = pages[i]!;
+      const room = limit - events.length;
+      for (const item of page.items.slice(0, room)) events.push({ event: withoutKeys<StoredEvent>(item)!, position: `${shard}|${String(item[gsi2.sortKey])}` });
+      // This shard has more than was taken, or may have: go on inside it.
+      if (page.items.length > room) return { events, next: events.at(-1)!.position };
+      if (page.lastKey) return { events, next: `${shard}|${String(page.lastKey[gsi2.sortKey])}` };
+      if (events.length === limit) return shard + 1 < EVENT_SHARDS ? { events, next: `${shard + 1}|` } : { events };
+    }
+    return { events };
+  }
+
+  async windowProgress(entry: SweepEntry): Promise<string> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: this.windowKey(entry), ProjectionExpression: 'progress' }));
+    return String(out.Item?.progress ?? '');
+  }
+
+  async saveWindowProgress(entry: SweepEntry, position: string): Promise<void> {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.windowKey(entry),
+        UpdateExpression: 'SET progress = :position',
+        // Never creates a window: one past its retention stays gone.
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: { ':position': position },
+      }),
+    ).catch((error: Error) => {
+      if (error.name !== 'ConditionalCheckFailedException') throw error;
     });
+  }
+
+  private windowKey(entry: SweepEntry) {
+    return sweepWindowKey(entry.tenantId, entry.window!.from, entry.window!.to, entry.dueAt);
   }
 
   async advance(shard: number, from: string, to: string): Promise<boolean> {

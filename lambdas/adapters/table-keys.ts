@@ -15,12 +15,16 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *   subscription    TENANT#<tid>              SUB#<sid>
  *   fan-out entry   SUBIDX#<tid>#<pattern>    SUB#<sid>                   (one per event-type pattern)
  *   index version   TENANT#<tid>              #SUBVERSION                 (grows after each change of the tenant's fan-out entries)
- *   event           TENANT#<tid>              EVT#<eid>                   gsi1 SUBJECT#<tid>#<subject> / <time>#<eid>
- *                                                                         gsi2 EVENTS#<tid> / <time>#<eid>
- *                                                                         gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid> (the sweeper's list)
- *   recheck         RESWEEP#<tid>#<eid>       #RESWEEP                    gsi3 as the event's
+ *   event           EVT#<tid>#<eid>           #EVT                        gsi2 EVENTS#<tid>#<shard of subject, 16> / <UTC time>#<eid>
+ *                                                                         (one index copy; no gsi1 or gsi3 key: 2 WU for an item ≤ 1 KB)
+ *   0.1 event       TENANT#<tid>              EVT#<eid>                   (read as a fallback by id; never written)
+ *   sweep window    SWEEPWIN#<shard>          <dueAt>#<tid>#*<from>/<to>  (the tenant stored events timed in [from, to): once per container,
+ *                                                                         window and due time, not per event; no index; walked with gsi3
+ *                                                                         SWEEP#<shard> under one cursor; `progress` where a sweep stopped)
+ *   recheck         RESWEEP#<tid>#<eid>       #RESWEEP                    gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>
  *   sweep cursor    SWEEP                     CURSOR#<shard>
- *   delivery        DLV#<did>                 #DLV                        gsi4 SUBDLV#<tid>#<sid> / <createdAt>#<did> (the log; projects status)
+ *   delivery        DLV#<did>                 #DLV                        gsi4 SUBDLV#<tid>#<sid>#<shard of did, 16> / <createdAt>#<did>
+ *                                                                           (the log, listed by merging the 16; projects status)
  *                                                                         gsi3 by status (sparse, one at a time, set once per status):
  *                                                                           pending PENDING#<shard> / <did>
  *                                                                           held    HELD#<shard>    / <tid>#<sid>#<heldAt>#<did>
@@ -34,6 +38,14 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *   slow mark       THROTTLE#<tid>#<sid>      SLOW                        (its receiver is slow: the slow lane, core/slow-lane.ts)
  *   page token key  CONFIG                    PAGE_TOKEN_KEY#v1           (no route addresses a bare pk: no tenant reads it)
  *   self-test run   SELFTEST#<run>            #RUN | HOOK#<receivedAt>#<webhook id>
+ *
+ * Why this event layout (README "Storage layout" has the whole arithmetic): an event costs its
+ * item (1 WU up to 1 KB) plus one full index copy (1 WU), and the sweeper's window writes are
+ * per tenant and window, not per event (≈ 0.02 WU an event at 1 event/s, → 0 above). At 5,000
+ * events/s from one tenant, every event has its own main-table partition, and gsi2 spreads the
+ * tenant over 16 partitions: ≈ 313 WU/s each (≤ 1,000). Idempotent ids and GET are key reads;
+ * resend by time queries the 16 shards and merges them; resend by subject queries its one shard
+ * with a filter (it reads ~1/16 of the tenant's events in the range, bounded).
  *
  * Changing a string here changes stored data: existing items would no longer be found.
  */
@@ -71,9 +83,13 @@ export const SHARDS = 8;
 
 /** FNV-1a of the key, modulo SHARDS: stable across containers and versions. */
 export function shardOf(value: string): number {
+  return fnv1a(value) % SHARDS;
+}
+
+function fnv1a(value: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % SHARDS;
+  return hash >>> 0;
 }
 
 // Tenants, bindings, API keys
@@ -97,21 +113,31 @@ export const subscriptionIndexVersionKey = (tenantId: string) => key(tenantParti
 
 // Events and the sweeper's list
 
-export const eventKey = (tenantId: string, eventId: string) => key(tenantPartition(tenantId), `EVT#${eventId}`);
-export const eventsBySubjectPartition = (tenantId: string, subject: string) => `SUBJECT#${tenantId}#${subject}`;
-export const eventsByTimePartition = (tenantId: string) => `EVENTS#${tenantId}`;
-/** An event's index keys: by subject (gsi1) and by time (gsi2), both sorted `<time>#<eid>`. */
+/** An event's own partition: idempotent ids and `GET /v1/events/{id}` are one key read, and no tenant has a hot partition. */
+export const eventKey = (tenantId: string, eventId: string) => key(`EVT#${tenantId}#${eventId}`, '#EVT');
+/** Where 0.1 kept an event (the tenant's partition): read only as a fallback, never written. */
+export const legacyEventKey = (tenantId: string, eventId: string) => key(tenantPartition(tenantId), `EVT#${eventId}`);
+
+/**
+ * A tenant's events by time are spread over this many gsi2 partitions, by subject: 5,000 events/s
+ * × ≤ 2 WU an index copy = 10,000 WU/s needs ≥ 10 partitions of 1,000 WU/s; 16 leaves 1.6× for
+ * an uneven spread of subjects (one subject is one order or shipment, never hundreds a second).
+ */
+export const EVENT_SHARDS = 16;
+export const eventShardOf = (subject: string) => fnv1a(subject) % EVENT_SHARDS;
+export const eventsByTimePartition = (tenantId: string, shard: number) => `EVENTS#${tenantId}#${shard}`;
+/** Index sort keys hold the event's time in UTC with milliseconds, so string order is time order whatever offset the client wrote. */
+export const utcTime = (time: string) => new Date(time).toISOString();
+/** An event's one index entry (gsi2, all attributes): its subject's shard of the tenant, by time. */
 export const eventIndexKeys = (tenantId: string, eventId: string, subject: string, time: string): TableKey => ({
-  [GSI1.partitionKey]: eventsBySubjectPartition(tenantId, subject),
-  [GSI1.sortKey]: `${time}#${eventId}`,
-  [GSI2.partitionKey]: eventsByTimePartition(tenantId),
-  [GSI2.sortKey]: `${time}#${eventId}`,
+  [GSI2.partitionKey]: eventsByTimePartition(tenantId, eventShardOf(subject)),
+  [GSI2.sortKey]: `${utcTime(time)}#${eventId}`,
 });
 /** Sort keys of events by time are `<time>#<eid>`: '#' < '~' bounds a whole instant inclusively. */
-export const eventTimeRange = (from?: string, to?: string) => ({ lower: from ?? '', upper: to ? `${to}~` : '~' });
+export const eventTimeRange = (from?: string, to?: string) => ({ lower: from ? utcTime(from) : '', upper: to ? `${utcTime(to)}~` : '~' });
 
 export const sweepPartition = (shard: number) => `SWEEP#${shard}`;
-/** An event on the sweeper's list: gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>. */
+/** An event on the sweeper's list (0.1 listed every event; now only rechecks are): gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>. */
 export const sweepKeys = (tenantId: string, eventId: string, dueAt: string): TableKey => ({
   [GSI3.partitionKey]: sweepPartition(shardOf(`${tenantId}#${eventId}`)),
   [GSI3.sortKey]: `${dueAt}#${tenantId}#${eventId}`,
@@ -124,6 +150,23 @@ export function parseSweepSortKey(sortKey: string): { dueAt: string; tenantId: s
 const RECHECK_PREFIX = 'RESWEEP#';
 export const recheckKey = (tenantId: string, eventId: string) => key(`${RECHECK_PREFIX}${tenantId}#${eventId}`, '#RESWEEP');
 export const isRecheckPartition = (pk: unknown) => String(pk).startsWith(RECHECK_PREFIX);
+
+/**
+ * A sweep window: "the tenant stored events whose time is in [from, to), check them all at
+ * dueAt". Written by the API once per tenant, window and due time per container (not per event),
+ * straight into a list partition of the main table (no index entry: 1 WU), which the sweeper
+ * walks beside the rechecks of gsi3 SWEEP#<shard>, one cursor for both: the sort keys have the
+ * same shape, and the window's `*` (never in an event id) keeps it apart from an event's. The
+ * sweeper reads the window's events from gsi2, every shard of the tenant.
+ */
+export const sweepWindowPartition = (shard: number) => `SWEEPWIN#${shard}`;
+export const sweepWindowKey = (tenantId: string, from: string, to: string, dueAt: string) =>
+  key(sweepWindowPartition(shardOf(`${tenantId}#${from}`)), `${dueAt}#${tenantId}#*${from}/${to}`);
+/** The window a window entry's sort key names (its "event id" part is `*<from>/<to>`). */
+export function parseWindowEventId(eventId: string): { from: string; to: string } {
+  const [from, to] = eventId.slice(1).split('/') as [string, string];
+  return { from, to };
+}
 export const sweepCursorKey = (shard: number) => key('SWEEP', `CURSOR#${shard}`);
 
 // Deliveries
@@ -141,10 +184,17 @@ export const ATTEMPT_PREFIX = 'ATT#';
  */
 export const attemptKey = (deliveryId: string, number: number) =>
   key(deliveryPartition(deliveryId), `${ATTEMPT_PREFIX}${String(number % KEPT_ATTEMPTS).padStart(2, '0')}`);
-export const deliveryLogPartition = (tenantId: string, subscriptionId: string) => `SUBDLV#${tenantId}#${subscriptionId}`;
-/** A delivery's place in its subscription's log (gsi4), newest last. */
+/**
+ * A subscription's delivery log is spread over this many gsi4 partitions, by delivery id: 5,000
+ * deliveries/s × up to 2 log writes each (created, then a final status) = 10,000 WU/s needs ≥ 10
+ * partitions of 1,000 WU/s; 16 leaves room (≈ 313–625 WU/s each). Listing merges the 16.
+ */
+export const DELIVERY_LOG_SHARDS = 16;
+export const deliveryLogShardOf = (deliveryId: string) => fnv1a(deliveryId) % DELIVERY_LOG_SHARDS;
+export const deliveryLogPartition = (tenantId: string, subscriptionId: string, shard: number) => `SUBDLV#${tenantId}#${subscriptionId}#${shard}`;
+/** A delivery's place in its subscription's log (gsi4, its id's shard), by creation time. */
 export const deliveryLogKey = (tenantId: string, subscriptionId: string, createdAt: string, deliveryId: string) => ({
-  pk: deliveryLogPartition(tenantId, subscriptionId),
+  pk: deliveryLogPartition(tenantId, subscriptionId, deliveryLogShardOf(deliveryId)),
   sk: `${createdAt}#${deliveryId}`,
 });
 export const pendingPartition = (shard: number) => `PENDING#${shard}`;

@@ -52,6 +52,46 @@ export async function queryItems(tableName: string, query: Query, bounds: QueryB
   return items;
 }
 
+/**
+ * Several queries (the shards of one list) merged in the order of `sortKey` (ascending), up to
+ * `limit` items: each query is read a page of `pageSize` at a time and only while the merge still
+ * needs its items, so the reads stay within `limit` plus at most one page per query.
+ */
+export async function mergeQueries(
+  tableName: string,
+  queries: readonly Query[],
+  sortKey: string,
+  bounds: { limit: number; pageSize: number },
+): Promise<Record<string, unknown>[]> {
+  const streams = queries.map((query) => {
+    const pages = queryPages(tableName, query, { limit: bounds.limit, pageSize: bounds.pageSize });
+    return { pages, buffer: [] as Record<string, unknown>[], at: 0, done: false };
+  });
+  const head = (stream: (typeof streams)[number]) => stream.buffer[stream.at];
+  const fill = async (stream: (typeof streams)[number]) => {
+    while (!stream.done && stream.at >= stream.buffer.length) {
+      const next = await stream.pages.next();
+      if (next.done) stream.done = true;
+      else [stream.buffer, stream.at] = [next.value.items, 0];
+    }
+  };
+  await Promise.all(streams.map(fill));
+  const merged: Record<string, unknown>[] = [];
+  while (merged.length < bounds.limit) {
+    let first: (typeof streams)[number] | undefined;
+    for (const stream of streams) {
+      const item = head(stream);
+      if (item && (!first || String(item[sortKey]) < String(head(first)![sortKey]))) first = stream;
+    }
+    if (!first) break;
+    merged.push(head(first)!);
+    first.at++;
+    await fill(first);
+  }
+  await Promise.all(streams.map((stream) => stream.pages.return(undefined)));
+  return merged;
+}
+
 /** How many items match, counted by DynamoDB (Select COUNT: no items travel). */
 export async function queryCount(tableName: string, query: Query): Promise<number> {
   let count = 0;
@@ -109,6 +149,68 @@ export async function queryKeyPage<T>(
   const records = await getItems(tableName, keys.items, options.projection);
   const items = records.filter((item): item is Record<string, unknown> => item !== undefined).map((item) => read(withoutKeys<Record<string, unknown>>(item)!));
   return keys.nextToken ? { items, nextToken: keys.nextToken } : { items };
+}
+
+/**
+ * queryKeyPage over the shards of one list (the same query on each shard's partition), merged in
+ * the order of `sortKey` (every query in the same direction). Each request reads one page of
+ * `limit` entries per shard; a shard whose page stopped short of its end has been read only down
+ * to its last entry, so the page keeps just the entries every shard has been read past, and the
+ * token is the sort key the list stands at (sealed, bound to the shards' queries): the next page
+ * reads each shard from there. Sort keys are unique across shards (they end with the item's id).
+ */
+export async function queryMergedKeyPage<T>(
+  tableName: string,
+  shards: readonly Query[],
+  sortKey: string,
+  page: PageRequest,
+  read: (item: Record<string, unknown>) => T,
+  options: { projection?: readonly string[] } = {},
+): Promise<Page<T>> {
+  const scope = JSON.stringify(['merged', sortKey, ...shards.map((query) => pageScope(query).scope)]);
+  const forward = shards[0]?.ScanIndexForward ?? true;
+  let position: string | undefined;
+  if (page.nextToken !== undefined) {
+    const opened = openPageToken(await pageTokenKey(tableName), scope, page.nextToken);
+    if (typeof opened.at !== 'string') throw pageTokenRefused();
+    position = opened.at;
+  }
+  // a comes before b in the list's order
+  const before = (a: string, b: string) => (forward ? a < b : a > b);
+  const pages = await Promise.all(
+    shards.map(async (query) => {
+      const from: Query =
+        position === undefined
+          ? query
+          : {
+              ...query,
+              KeyConditionExpression: `${query.KeyConditionExpression} AND #mergeSk ${forward ? '>' : '<'} :mergeAt`,
+              ExpressionAttributeNames: { ...query.ExpressionAttributeNames, '#mergeSk': sortKey },
+              ExpressionAttributeValues: { ...query.ExpressionAttributeValues, ':mergeAt': position },
+            };
+      for await (const one of queryPages(tableName, from, { limit: page.limit, maxPages: 1 })) return one;
+      return { items: [], count: 0 } as QueryPage;
+    }),
+  );
+  // Read past in every shard: entries up to the earliest point a shard stopped at.
+  let reached: string | undefined;
+  for (const one of pages) {
+    const stop = one.lastKey && String(one.lastKey[sortKey]);
+    if (stop !== undefined && (reached === undefined || before(stop, reached))) reached = stop;
+  }
+  const entries = pages
+    .flatMap((one) => one.items)
+    .filter((item) => reached === undefined || !before(reached, String(item[sortKey])))
+    .sort((a, b) => (before(String(a[sortKey]), String(b[sortKey])) ? -1 : 1));
+  const kept = entries.slice(0, page.limit);
+  const next = entries.length > page.limit ? String(kept.at(-1)![sortKey]) : reached;
+  const records = await getItems(
+    tableName,
+    kept.map((item) => ({ [PK]: String(item[PK]), [SK]: String(item[SK]) })),
+    options.projection,
+  );
+  const items = records.filter((item): item is Record<string, unknown> => item !== undefined).map((item) => read(withoutKeys<Record<string, unknown>>(item)!));
+  return next === undefined ? { items } : { items, nextToken: sealPageToken(await pageTokenKey(tableName), scope, { at: next }) };
 }
 
 /**

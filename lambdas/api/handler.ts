@@ -32,7 +32,8 @@ const ports: ApiPorts = {
   tenants: cachedTenants(new DynamoTenantStore(table), 60_000),
   keys: new DynamoApiKeyStore(table),
   subscriptions: new DynamoSubscriptionStore(table),
-  events: new DynamoEventStore(table),
+  // Sweep windows a tenth of the sweeper's grace (up to a minute): events are checked at most one window late.
+  events: new DynamoEventStore(table, { sweepAfterSeconds: settings.sweepAfterSeconds }),
   deliveries: new DynamoDeliveryStore(table),
   publisher: new EventBridgePublisher(settings.eventBusName),
   queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl),

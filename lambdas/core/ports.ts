@@ -138,20 +138,33 @@ export interface EventStore {
   /** Takes back the mark of a publish that failed, so a repeat of the id (or the sweeper) publishes it. */
   markEventUnpublished(tenantId: string, eventId: string): Promise<void>;
   getEvent(tenantId: string, id: string): Promise<StoredEvent | undefined>;
-  /** Kept events by subject and/or time, oldest first; a key query on an index, never a scan. */
+  /**
+   * Kept events by subject and/or time, oldest first: index queries over the time range, never a
+   * scan (by subject, a bounded filter: a range too large to filter is refused with a 400).
+   */
   findEvents(tenantId: string, query: EventQuery): Promise<StoredEvent[]>;
 }
 
 /**
- * An entry on the sweeper's list: an event (listed when stored, at its due time) or a recheck of
- * one (listed again by the sweeper when it had to act on the event). `key` orders the list.
+ * An entry on the sweeper's list: a window of a tenant's events (listed by the API once per
+ * window and due time, not per event: every event of the tenant whose time is in
+ * [window.from, window.to) is checked), a recheck of one event (listed again by the sweeper when
+ * it had to act on it), or an event 0.1 listed itself. `key` orders the list.
  */
 export interface SweepEntry {
   tenantId: string;
+  /** Empty for a window. */
   eventId: string;
   dueAt: string;
   key: string;
   recheck: boolean;
+  window?: { from: string; to: string };
+}
+
+/** An event of a sweep window, with where the window's reading stands once it is checked. */
+export interface WindowEvent {
+  event: StoredEvent;
+  position: string;
 }
 
 /**
@@ -169,6 +182,15 @@ export interface SweepStore {
   recheckLater(entry: SweepEntry, dueAt: string): Promise<void>;
   /** Takes a recheck entry off the list once its event needs nothing more. */
   clearRecheck(entry: SweepEntry): Promise<void>;
+  /**
+   * Up to `limit` events of a window entry after `after` ('' at its start), in a stable order,
+   * each with the position just past it; `next` is absent once the window was read to its end.
+   */
+  windowEvents(entry: SweepEntry, after: string, limit: number): Promise<{ events: WindowEvent[]; next?: string }>;
+  /** Where an earlier run stopped inside this window ('' when none did). */
+  windowProgress(entry: SweepEntry): Promise<string>;
+  /** Remembers where this run stopped inside the window, for the next run to go on from. */
+  saveWindowProgress(entry: SweepEntry, position: string): Promise<void>;
   /** Which of these delivery ids have a record (any status). */
   existingDeliveries(ids: string[]): Promise<Set<string>>;
   /** Where the sweeper's walk over the shard's pending deliveries stands ('' at the start). */

@@ -15,10 +15,13 @@ import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEv
  * that missed its release), it finds by key and re-enqueues, idempotently: deliveries have
  * deterministic ids, so a re-enqueued job is the same delivery with the same `webhook-id`.
  *
- *   1. Events on the sweep list whose time has come, read forward from a cursor: publish them if
- *      they never were; otherwise re-plan their fan-out and enqueue every planned delivery that
- *      has no record yet. An event whose deliveries all exist costs reads only; one the sweeper
- *      had to act on is listed again, and checked later until all its deliveries exist.
+ *   1. Entries on the sweep list whose time has come, read forward from a cursor: a window of a
+ *      tenant's events (the API lists one per window of event time, not one per event; its
+ *      events are read in pages, and a run cut short saves where it stopped inside it), a
+ *      recheck of one event, or an event 0.1 listed. Each event: publish it if it never was;
+ *      otherwise re-plan its fan-out and enqueue every planned delivery that has no record yet.
+ *      An event whose deliveries all exist costs reads only; one the sweeper had to act on is
+ *      listed again on its own, and checked later until all its deliveries exist.
  *   2. Pending deliveries overdue by the grace period, found by walking each shard's pending list
  *      from a cursor: claimed, rebuilt from the kept event and their record (attempt count, policy
  *      start), re-enqueued.
@@ -134,10 +137,13 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
     for (let page = 0, more = true; more && page < (ports.config.maxPages ?? 200) && ports.clock().getTime() < deadline; page++) {
       const entries = await ports.sweep.dueEvents(shard, position, now.toISOString(), limit);
       more = entries.length === limit;
-      // A few at a time; the cursor moves past a group only when every entry in it is done.
-      for (let i = 0; i < entries.length; i += CHECKS_AT_ONCE) {
-        const group = entries.slice(i, i + CHECKS_AT_ONCE);
-        const done = await Promise.all(group.map((entry) => checkEvent(ports, entry, run)));
+      // A window alone (it checks its events a few at a time); other entries a few at a time.
+      // The cursor moves past a window or a group only when all of it is done.
+      for (let i = 0; i < entries.length; ) {
+        let end = i + 1;
+        while (!entries[i]!.window && end < entries.length && end - i < CHECKS_AT_ONCE && !entries[end]!.window) end++;
+        const group = entries.slice(i, end);
+        const done = group[0]!.window ? [await checkWindow(ports, group[0]!, run, limit, deadline)] : await Promise.all(group.map((entry) => checkEvent(ports, entry, run)));
         const stop = done.indexOf(false);
         if (stop >= 0) {
           if (stop > 0) position = group[stop - 1]!.key;
@@ -145,6 +151,7 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
           break;
         }
         position = group.at(-1)!.key;
+        i = end;
         if (ports.clock().getTime() >= deadline) {
           more = false;
           break;
@@ -212,22 +219,56 @@ async function requeueOverdue(
   }
 }
 
+type SweepRun = { now: Date; later: string; behind: boolean; report: SweepReport; recipients: Map<string, Promise<SubscriptionIndexEntry[]>>; waitsInSlowLane: SlowLaneWaits };
+
+/**
+ * A window of a tenant's events, read from where an earlier run stopped inside it: every event
+ * checked as a listed one is. False when the run must stop (the workers are behind, or the
+ * deadline came): where it got to is saved on the window, so the next run goes on from there.
+ */
+async function checkWindow(ports: SweepPorts, entry: SweepEntry, run: SweepRun, limit: number, deadline: number): Promise<boolean> {
+  const start = await ports.sweep.windowProgress(entry);
+  let position = start;
+  let finished = false;
+  try {
+    for (;;) {
+      const { events, next } = await ports.sweep.windowEvents(entry, position, limit);
+      for (let i = 0; i < events.length; i += CHECKS_AT_ONCE) {
+        const group = events.slice(i, i + CHECKS_AT_ONCE);
+        const done = await Promise.all(group.map(({ event }) => checkStoredEvent(ports, { tenantId: entry.tenantId, eventId: event.id, dueAt: entry.dueAt, key: '', recheck: false }, event, run)));
+        const stop = done.indexOf(false);
+        if (stop >= 0) {
+          if (stop > 0) position = group[stop - 1]!.position;
+          return false;
+        }
+        position = group.at(-1)!.position;
+        if (ports.clock().getTime() >= deadline && (i + CHECKS_AT_ONCE < events.length || next)) return false;
+      }
+      if (!next) return (finished = true);
+      position = next;
+    }
+  } finally {
+    if (!finished && position !== start) await ports.sweep.saveWindowProgress(entry, position);
+  }
+}
+
 /**
  * One entry of the list; false when the sweeper must stop here for this run (the workers are
  * behind, so a published event's deliveries may still be waiting in the queue).
  */
-async function checkEvent(
-  ports: SweepPorts,
-  entry: SweepEntry,
-  run: { now: Date; later: string; behind: boolean; report: SweepReport; recipients: Map<string, Promise<SubscriptionIndexEntry[]>>; waitsInSlowLane: SlowLaneWaits },
-): Promise<boolean> {
-  const { report } = run;
+async function checkEvent(ports: SweepPorts, entry: SweepEntry, run: SweepRun): Promise<boolean> {
   const event = await ports.events.getEvent(entry.tenantId, entry.eventId);
   if (!event) {
     // Past retention: nothing left to do.
     if (entry.recheck) await ports.sweep.clearRecheck(entry);
     return true;
   }
+  return checkStoredEvent(ports, entry, event, run);
+}
+
+/** Publishes the event if it never was, else enqueues the deliveries it should have and lacks; either way lists it again. */
+async function checkStoredEvent(ports: SweepPorts, entry: SweepEntry, event: StoredEvent, run: SweepRun): Promise<boolean> {
+  const { report } = run;
   if (!event.publishedAt) {
     report.eventsChecked++;
     await ports.publisher.publish(stripStorage(event));

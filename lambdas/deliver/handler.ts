@@ -48,7 +48,7 @@ const http = new NodeHttpSender(settings.allowPrivateTargets, settings.destinati
 const ports: DeliveryWorkerPorts = {
   subscriptions,
   deliveries: new DynamoDeliveryStore(table),
-  events: new DynamoEventStore(table),
+  events: new DynamoEventStore(table, { sweepAfterSeconds: settings.sweepAfterSeconds }),
   stats,
   batches: new DynamoBatchStore(table),
   publisher: new EventBridgePublisher(settings.eventBusName),

@@ -10,8 +10,9 @@ import { MAX_SUBSCRIPTION_TIMEOUT_SECONDS } from '../core/subscription-settings.
 /**
  * Single-table design: every item has pk/sk; sparse GSIs serve the "list by parent" queries.
  * Each index projects only what its queries read (README "Storage layout"):
- *   gsi1 (ALL): events by subject; gsi2 (ALL): events by time, scheduled batch looks;
- *   gsi3 (KEYS_ONLY): the sweeper's event list and the deliveries' status lists (pending, held,
+ *   gsi1 (ALL): 0.1's events by subject, no longer written (kept: removing it is an update of its own);
+ *   gsi2 (ALL): events by time in 16 shards per tenant (resend by time and by subject), scheduled batch looks;
+ *   gsi3 (KEYS_ONLY): the sweeper's list (windows, rechecks) and the deliveries' status lists (pending, held,
  *   dead letters), whose readers fetch the delivery records by key;
  *   gsi4 (INCLUDE status): each subscription's delivery log, filtered by status, records fetched by key.
  * 0.1 had gsi1 to gsi3 only; CloudFormation adds one index per update (test/infra/table-indexes.test.ts).

@@ -8,6 +8,7 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DynamoDeliveryStore } from '../../lambdas/adapters/delivery-store.ts';
+import { deliveryLogShardOf } from '../../lambdas/adapters/table-keys.ts';
 import { KEPT_ATTEMPTS, RESPONSE_EXCERPT_BYTES, type Attempt } from '../../lambdas/core/delivery.ts';
 import type { startDynamo } from '../../local/emulators.ts';
 import { startLocalTable } from '../support/local-table.ts';
@@ -96,8 +97,8 @@ it('a delivery that succeeds at once is one small record: the attempt stays in i
   const items = (await client().send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `DLV#${delivery.id}` } }))).Items ?? [];
   expect(items.map((item) => item.sk)).toEqual(['#DLV']);
   expect(Buffer.byteLength(JSON.stringify(items[0]))).toBeLessThanOrEqual(1024);
-  // On the log only (gsi4), on no status list (gsi3).
-  expect(items[0]).toMatchObject({ gsi4pk: `SUBDLV#${delivery.tenantId}#${delivery.subscriptionId}` });
+  // On the log only (gsi4, its id's shard), on no status list (gsi3).
+  expect(items[0]).toMatchObject({ gsi4pk: `SUBDLV#${delivery.tenantId}#${delivery.subscriptionId}#${deliveryLogShardOf(delivery.id)}` });
   expect(items[0]!.gsi3pk).toBeUndefined();
   expect(await store.getDelivery(delivery.id)).toMatchObject({ status: 'succeeded', attemptCount: 1, attempts: [attempt] });
 });

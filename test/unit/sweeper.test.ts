@@ -33,13 +33,26 @@ function event(id: string, published = true): StoredEvent {
   };
 }
 
-/** A one-shard world: the list (sorted keys), the cursor, events, delivery records. */
-function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: number; clockStep?: number; pending?: Delivery[] }) {
+/**
+ * A one-shard world: the list (sorted keys), the cursor, events, delivery records. Events are
+ * listed one by one (as 0.1 listed them), or `windowed`: in one window of their tenant, as the
+ * API lists them now, read in pages with the window's saved progress.
+ */
+function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: number; clockStep?: number; pending?: Delivery[]; windowed?: boolean }) {
   let time = Date.parse('2026-01-01T01:00:00.000Z');
   const entries = new Map<string, SweepEntry>();
-  for (const e of options.events) {
-    const key = `2026-01-01T00:10:00.000Z#${T}#${e.id}`;
-    entries.set(key, { dueAt: '2026-01-01T00:10:00.000Z', tenantId: T, eventId: e.id, key, recheck: false });
+  const windows = new Map<string, string[]>();
+  const progress = new Map<string, string>();
+  if (options.windowed) {
+    const window = { from: '2026-01-01T00:00:00.000Z', to: '2026-01-01T00:01:00.000Z' };
+    const key = `2026-01-01T00:10:00.000Z#${T}#*${window.from}/${window.to}`;
+    entries.set(key, { dueAt: '2026-01-01T00:10:00.000Z', tenantId: T, eventId: '', key, recheck: false, window });
+    windows.set(key, options.events.map((e) => e.id));
+  } else {
+    for (const e of options.events) {
+      const key = `2026-01-01T00:10:00.000Z#${T}#${e.id}`;
+      entries.set(key, { dueAt: '2026-01-01T00:10:00.000Z', tenantId: T, eventId: e.id, key, recheck: false });
+    }
   }
   let cursor = '';
   let pendingCursor = '';
@@ -66,6 +79,14 @@ function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: 
         entries.set(key, { ...entry, dueAt, key, recheck: true });
       },
       clearRecheck: async (entry) => void entries.delete(entry.key),
+      windowEvents: async (entry, after, limit) => {
+        const ids = windows.get(entry.key)!;
+        const from = after ? Number(after) : 0;
+        const page = ids.slice(from, from + limit).map((id, i) => ({ event: events.get(id)!, position: String(from + i + 1) }));
+        return { events: page, ...(from + limit < ids.length ? { next: String(from + limit) } : {}) };
+      },
+      windowProgress: async (entry) => progress.get(entry.key) ?? '',
+      saveWindowProgress: async (entry, position) => void progress.set(entry.key, position),
       existingDeliveries: async (ids) => new Set(ids.filter((id) => existing.has(id))),
       pendingCursor: async () => pendingCursor,
       movePendingCursor: async (_shard, from, to) => {
@@ -111,7 +132,7 @@ function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: 
     },
     config: { sweepAfterSeconds: 60, shards: 1, pageSize: 3 },
   };
-  return { ports, enqueued, published, rechecks, cursor: () => cursor, entries, pending, pendingCursor: () => pendingCursor, pendingWrites };
+  return { ports, enqueued, published, rechecks, cursor: () => cursor, entries, pending, pendingCursor: () => pendingCursor, pendingWrites, progress };
 }
 
 describe('the sweeper list walk', () => {
@@ -162,6 +183,63 @@ describe('the sweeper list walk', () => {
     expect(report.eventsPublished).toBe(1);
     expect(report.deliveriesEnqueued).toBe(0);
     expect(w.cursor()).toContain('#e1');
+  });
+});
+
+describe('the sweeper list walk over windows (one list entry for many events)', () => {
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `e${String(i).padStart(2, '0')}`);
+
+  it('checks every event of a window once, the cursor passes the window, and a second run finds nothing', async () => {
+    const w = world({ events: ids(7).map((id) => event(id)), delivered: ids(7), windowed: true });
+    const report = await sweep(w.ports);
+    expect(report).toMatchObject({ eventsChecked: 7, eventsCleared: 7, deliveriesEnqueued: 0 });
+    expect(w.cursor()).toContain('#*2026-01-01T00:00:00.000Z/');
+    expect(w.rechecks).toEqual([]);
+    expect(w.progress.size).toBe(0);
+    expect((await sweep(w.ports)).eventsChecked).toBe(0);
+  });
+
+  it('publishes an event of the window that never reached the bus, enqueues missing deliveries, and lists each again on its own', async () => {
+    const w = world({ events: [event('e1'), event('e2', false), event('e3')], delivered: ['e1'], windowed: true });
+    const report = await sweep(w.ports);
+    expect(report).toMatchObject({ eventsPublished: 1, deliveriesEnqueued: 1 });
+    expect(w.published).toEqual(['e2']);
+    expect(w.enqueued.map((j) => j.deliveryId)).toEqual([deliveryIdFor(T, 'e3', SUB)]);
+    expect(w.rechecks.sort()).toEqual(['e2', 'e3']);
+    // The rechecks are ordinary entries: once due, they leave the list when all deliveries exist.
+    w.ports.clock = () => new Date('2026-01-01T02:00:00.000Z');
+    await w.ports.queue.enqueue([{ deliveryId: deliveryIdFor(T, 'e2', SUB) } as DeliveryJob]);
+    expect((await sweep(w.ports)).eventsCleared).toBe(2);
+    expect([...w.entries.values()].filter((e) => e.recheck)).toEqual([]);
+  });
+
+  it('a run that reaches its deadline inside a window saves where it stopped; the next goes on from there', async () => {
+    const w = world({ events: ids(40).map((id) => event(id)), delivered: [], clockStep: 10, windowed: true });
+    w.ports.config = { ...w.ports.config, deadline: Date.parse('2026-01-01T01:00:00.000Z') + 100 };
+    const first = await sweep(w.ports);
+    expect(first.deliveriesEnqueued).toBeGreaterThan(0);
+    expect(first.deliveriesEnqueued).toBeLessThan(40);
+    // The cursor stays before the window; the window remembers how far it was read.
+    expect(w.cursor()).toBe('');
+    expect(Number([...w.progress.values()][0])).toBe(first.deliveriesEnqueued);
+    w.ports.config = { ...w.ports.config, deadline: undefined };
+    const second = await sweep(w.ports);
+    expect(w.enqueued.map((j) => j.event.id)).toEqual(ids(40));
+    expect(first.deliveriesEnqueued + second.deliveriesEnqueued).toBe(40);
+    expect(w.cursor()).toContain('#*');
+  });
+
+  it('with the queue backlogged, stops inside the window at the first published event and keeps its place', async () => {
+    const w = world({ events: [event('e1', false), event('e2'), event('e3')], delivered: [], backlog: 10_000, windowed: true });
+    const report = await sweep(w.ports);
+    expect(report).toMatchObject({ eventsPublished: 1, deliveriesEnqueued: 0 });
+    expect(w.cursor()).toBe('');
+    expect([...w.progress.values()]).toEqual(['1']);
+    // Caught up: the window goes on after e1 and e1 is not published twice.
+    w.ports.queue.backlog = async () => 0;
+    const next = await sweep(w.ports);
+    expect(next.deliveriesEnqueued).toBe(2);
+    expect(w.published).toEqual(['e1']);
   });
 });
 

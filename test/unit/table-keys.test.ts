@@ -2,7 +2,9 @@
  * The table's key layout (lambdas/adapters/table-keys.ts) is stored data: these are the exact
  * strings written, so a change to a builder that would orphan existing items fails here. The
  * delivery keys are 0.2's (README "Storage layout": attempts in a ring, status lists on gsi3,
- * the log on gsi4); everything else is as 0.1 wrote it.
+ * the log on gsi4 in 16 shards), and so are the event keys (an event in its own partition with one index
+ * copy, in its subject's shard of the tenant's events by time; sweep windows instead of one sweep
+ * entry per event); everything else is as 0.1 wrote it.
  */
 import { describe, expect, it } from 'vitest';
 import * as keys from '../../lambdas/adapters/table-keys.ts';
@@ -25,14 +27,26 @@ describe('table keys', () => {
     expect(keys.quotaKey(T, 'publish', '2026-01-02')).toEqual({ pk: 'QUOTA#ten_1', sk: 'publish#2026-01-02' });
   });
 
-  it('events carry their subject, time and sweep index keys', () => {
-    expect(keys.eventKey(T, E)).toEqual({ pk: 'TENANT#ten_1', sk: 'EVT#evt_1' });
-    expect(keys.eventIndexKeys(T, E, 'order/1', AT)).toEqual({
-      gsi1pk: 'SUBJECT#ten_1#order/1',
-      gsi1sk: `${AT}#evt_1`,
-      gsi2pk: 'EVENTS#ten_1',
-      gsi2sk: `${AT}#evt_1`,
-    });
+  it("events: their own partition, one index entry in their subject's shard of the tenant by time", () => {
+    expect(keys.eventKey(T, E)).toEqual({ pk: 'EVT#ten_1#evt_1', sk: '#EVT' });
+    // 0.1's key, read as a fallback only.
+    expect(keys.legacyEventKey(T, E)).toEqual({ pk: 'TENANT#ten_1', sk: 'EVT#evt_1' });
+    expect(keys.EVENT_SHARDS).toBe(16);
+    expect(['order/1', 'order/2', '', 'shipment/9'].map(keys.eventShardOf)).toEqual([11, 14, 5, 7]);
+    expect(keys.eventIndexKeys(T, E, 'order/1', AT)).toEqual({ gsi2pk: 'EVENTS#ten_1#11', gsi2sk: `${AT}#evt_1` });
+    // Any offset the client wrote is sorted as UTC.
+    expect(keys.eventIndexKeys(T, E, 'order/1', '2026-01-02T04:04:05+01:00')).toEqual(keys.eventIndexKeys(T, E, 'order/1', AT));
+    expect(keys.eventTimeRange('2026-01-02T04:04:05+01:00', AT)).toEqual({ lower: AT, upper: `${AT}~` });
+    expect(keys.eventTimeRange()).toEqual({ lower: '', upper: '~' });
+  });
+
+  it("the sweep list: windows of a tenant's events, rechecks of one event, the cursor", () => {
+    const [from, to] = ['2026-01-02T03:04:00.000Z', '2026-01-02T03:05:00.000Z'];
+    // A window is an item of the table's own list, sorted like gsi3's (one cursor walks both).
+    const window = keys.sweepWindowKey(T, from, to, AT);
+    expect(window).toEqual({ pk: 'SWEEPWIN#5', sk: `${AT}#ten_1#*${from}/${to}` });
+    expect(keys.sweepWindowPartition(5)).toBe('SWEEPWIN#5');
+    expect(keys.parseWindowEventId(keys.parseSweepSortKey(window.sk!).eventId)).toEqual({ from, to });
     const sweep = keys.sweepKeys(T, E, AT);
     expect(sweep).toEqual({ gsi3pk: 'SWEEP#6', gsi3sk: `${AT}#ten_1#evt_1` });
     expect(keys.parseSweepSortKey(`${AT}#ten_1#evt#odd`)).toEqual({ dueAt: AT, tenantId: T, eventId: 'evt#odd' });
@@ -50,7 +64,10 @@ describe('table keys', () => {
     expect(keys.attemptKey(D, 19)).toEqual({ pk: 'DLV#dlv_1', sk: 'ATT#19' });
     expect(keys.attemptKey(D, 21)).toEqual(keys.attemptKey(D, 1));
     expect(keys.attemptKey(D, 1000)).toEqual({ pk: 'DLV#dlv_1', sk: 'ATT#00' });
-    expect(keys.deliveryLogKey(T, S, AT, D)).toEqual({ pk: 'SUBDLV#ten_1#sub_1', sk: `${AT}#dlv_1` });
+    // The log: the delivery id's shard of 16 (listing merges them).
+    expect(keys.DELIVERY_LOG_SHARDS).toBe(16);
+    expect(['dlv_1', 'dlv_01J9Z3T5Y7QWERTYUIOPASDFGH'].map(keys.deliveryLogShardOf)).toEqual([1, 8]);
+    expect(keys.deliveryLogKey(T, S, AT, D)).toEqual({ pk: 'SUBDLV#ten_1#sub_1#1', sk: `${AT}#dlv_1` });
     // Keyed once per delivery, whatever its next attempt.
     expect(keys.pendingKey(D)).toEqual({ pk: 'PENDING#1', sk: 'dlv_1' });
     expect(keys.pendingCursorKey(1)).toEqual({ pk: 'SWEEP', sk: 'PENDINGCURSOR#1' });

@@ -1,0 +1,72 @@
+/**
+ * A subscription's delivery log on the real store (dynalite): its entries are spread over 16
+ * gsi4 partitions by delivery id, and listing merges them newest first, page by page with sealed
+ * tokens, with or without a status filter: every delivery once, in order, and a token opens for
+ * its own list only.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { DynamoDeliveryStore as Store } from '../../lambdas/adapters/delivery-store.ts';
+import { DELIVERY_LOG_SHARDS, deliveryLogShardOf } from '../../lambdas/adapters/table-keys.ts';
+import type { Attempt, Delivery } from '../../lambdas/core/delivery.ts';
+import type { startDynamo } from '../../local/emulators.ts';
+import { startLocalTable } from '../support/local-table.ts';
+
+const TABLE = 'delivery-log-shards';
+const T = 'ten_01HZZZZZZZZZZZZZZZZZZZZZZZ';
+const S = 'sub_01HZZZZZZZZZZZZZZZZZZZZZZZ';
+let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+let store: Store;
+/** Delivery ids, oldest first; every fifth failed, the others succeeded. */
+const ids: string[] = [];
+
+beforeAll(async () => {
+  dynamo = await startLocalTable(TABLE);
+  const { DynamoDeliveryStore } = await import('../../lambdas/adapters/delivery-store.ts');
+  store = new DynamoDeliveryStore(TABLE);
+  for (let n = 0; n < 60; n++) {
+    const id = `dlv_LOG${String(n).padStart(23, '0')}`;
+    const createdAt = new Date(Date.UTC(2026, 11, 1, 0, 0, n)).toISOString();
+    const failed = n % 5 === 0;
+    const delivery = { id, tenantId: T, subscriptionId: S, eventId: `evt_${n}`, eventType: 'order.created', subject: `o-${n}`, status: (failed ? 'failed' : 'succeeded') as Delivery['status'], createdAt, finishedAt: createdAt };
+    const attempt: Attempt = { number: 1, at: createdAt, durationMs: 5, statusCode: failed ? 410 : 200 };
+    await store.recordAttempt({ delivery, attempt, status: delivery.status, retentionDays: 30 });
+    ids.push(id);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await dynamo?.stop();
+});
+
+async function listAll(limit: number, status?: Delivery['status']) {
+  const seen: string[] = [];
+  let nextToken: string | undefined;
+  let pages = 0;
+  do {
+    const page = await store.listDeliveries(T, S, { limit, ...(status ? { status } : {}), ...(nextToken ? { nextToken } : {}) });
+    expect(page.items.length).toBeLessThanOrEqual(limit);
+    seen.push(...page.items.map((d) => d.id));
+    nextToken = page.nextToken;
+  } while (nextToken && ++pages < 100);
+  return seen;
+}
+
+it('spreads the log over the shards and lists it newest first, every delivery once, at any page size', async () => {
+  expect(new Set(ids.map(deliveryLogShardOf)).size).toBeGreaterThan(DELIVERY_LOG_SHARDS / 2);
+  const newestFirst = [...ids].reverse();
+  for (const limit of [1, 7, 25, 100]) expect(await listAll(limit)).toEqual(newestFirst);
+});
+
+it('filters by status across the shards', async () => {
+  const failed = ids.filter((_, n) => n % 5 === 0).reverse();
+  expect(await listAll(3, 'failed')).toEqual(failed);
+  expect(await listAll(100, 'succeeded')).toEqual(ids.filter((_, n) => n % 5 !== 0).reverse());
+});
+
+it("a token opens for its own list only: not with another filter or another subscription's log", async () => {
+  const first = await store.listDeliveries(T, S, { limit: 5 });
+  expect(first.nextToken).toBeDefined();
+  await expect(store.listDeliveries(T, S, { limit: 5, status: 'failed', nextToken: first.nextToken! })).rejects.toMatchObject({ status: 400 });
+  await expect(store.listDeliveries(T, 'sub_01HYYYYYYYYYYYYYYYYYYYYYYY', { limit: 5, nextToken: first.nextToken! })).rejects.toMatchObject({ status: 400 });
+  await expect(store.listDeliveries(T, S, { limit: 5, nextToken: `${first.nextToken!.slice(0, -2)}AA` })).rejects.toMatchObject({ status: 400 });
+});

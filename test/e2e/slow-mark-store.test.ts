@@ -51,3 +51,28 @@ it('keeps the latest mark, expires by TTL after it lapsed, and is cleared only b
   await store.mark(T, 'sub_2', T0, T0 + SLOW_MARK_MS);
   expect(await store.read(T, S)).toBeUndefined();
 });
+
+it('keeps each answer for READ_CACHE_MS in its container, its own writes at once, another container’s after that', async () => {
+  const { DynamoSlowMarkStore, READ_CACHE_MS } = await import('../../lambdas/adapters/slow-mark-store.ts');
+  let now = T0;
+  const here = new DynamoSlowMarkStore(TABLE, () => now);
+  const there = new DynamoSlowMarkStore(TABLE, () => now);
+  const sub = 'sub_cached';
+  expect(await here.read(T, sub)).toBeUndefined();
+  // Another container marks the receiver slow: this one keeps its answer a little longer...
+  await there.mark(T, sub, T0, T0 + SLOW_MARK_MS);
+  now += READ_CACHE_MS - 1;
+  expect(await here.read(T, sub)).toBeUndefined();
+  // ...and reads the table again once it has kept it READ_CACHE_MS.
+  now += 1;
+  expect(await here.read(T, sub)).toEqual({ markedAt: T0 });
+  // Its own renewal and clear are what it answers at once.
+  await here.mark(T, sub, T0 + 1_000, T0 + 1_000 + SLOW_MARK_MS);
+  expect(await here.read(T, sub)).toEqual({ markedAt: T0 + 1_000 });
+  await here.clear(T, sub, T0 + 1_000);
+  expect(await here.read(T, sub)).toBeUndefined();
+  // A refused write (a later mark stored by another container) drops what it kept: the next read sees the stored mark.
+  await there.mark(T, sub, T0 + 9_000, T0 + 9_000 + SLOW_MARK_MS);
+  await here.mark(T, sub, T0 + 2_000, T0 + 2_000 + SLOW_MARK_MS);
+  expect(await here.read(T, sub)).toEqual({ markedAt: T0 + 9_000 });
+});

@@ -12,7 +12,7 @@ import { isThrottled, type BatchThrottle } from './throttle.ts';
 import { paceRetry, probeIntervalOf, probeWaitSeconds, type BatchProbeGate } from './degrade.ts';
 import { maxDelayOf, policyEndsAt, resolveRetryPolicy } from './retry-policy.ts';
 import { attemptNumberOf, planBehindProbe, planThrottle, type DeliveryPlan, type Receipt } from './delivery-plan.ts';
-import { emitOperationalEvent, isOperationalEvent, TEST_EVENT_TYPE } from './operational-events.ts';
+import { announceDeadLetter, TEST_EVENT_TYPE } from './operational-events.ts';
 import { legacySignature, signWebhook } from './signing.ts';
 import type { EventBridgeDestination, HttpDestination, Subscription } from './subscription.ts';
 import { activeSecrets, legacySigningSecret, successStatusOf, timeoutSecondsOf } from './subscription-settings.ts';
@@ -206,17 +206,7 @@ export async function admitProbe(
   const recorded = await ports.deliveries.recordWithoutAttempt({ job, at: new Date(receipt.now).toISOString(), retentionDays: ports.config.deliveryRetentionDays, ...waiting });
   // No longer pending (finished, or held): this message was a duplicate.
   if (!recorded) return { kind: 'ack', why: 'finished' };
-  if (plan.kind === 'park' && !isOperationalEvent(job.event.type)) {
-    await emitOperationalEvent(ports, job.tenantId, 'delivery.dead_lettered', job.deliveryId, {
-      deliveryId: job.deliveryId,
-      subscriptionId: job.subscriptionId,
-      eventId: job.event.id,
-      eventType: job.event.type,
-      subject: job.event.subject,
-      reason: plan.letter.reason,
-      attempts: attemptsMade,
-    });
-  }
+  if (plan.kind === 'park') await announceDeadLetter(ports, job, plan.letter.reason, attemptsMade);
   return plan;
 }
 

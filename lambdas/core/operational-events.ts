@@ -1,5 +1,6 @@
 import { buildEnvelope, dataSchemaUri, type CloudEvent } from './envelope.ts';
 import { newId } from './ids.ts';
+import type { DeliveryJob } from './delivery-job.ts';
 import type { EventPublisher, EventStore } from './ports.ts';
 import { publishMarked, sweepTime } from './publishing.ts';
 
@@ -44,4 +45,22 @@ export async function emitOperationalEvent(
   await ports.events.putEventIfAbsent(event, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds), now.toISOString());
   await publishMarked(ports, event, true);
   return event;
+}
+
+/**
+ * Tells the tenant a delivery was dead-lettered (`delivery.dead_lettered`), whichever path parked
+ * it; never for a delivery of an operational event itself, which would announce its own failure
+ * forever.
+ */
+export async function announceDeadLetter(ports: OperationalEventPorts, job: DeliveryJob, reason: string, attempts: number): Promise<void> {
+  if (isOperationalEvent(job.event.type)) return;
+  await emitOperationalEvent(ports, job.tenantId, 'delivery.dead_lettered', job.deliveryId, {
+    deliveryId: job.deliveryId,
+    subscriptionId: job.subscriptionId,
+    eventId: job.event.id,
+    eventType: job.event.type,
+    subject: job.event.subject,
+    reason,
+    attempts,
+  });
 }

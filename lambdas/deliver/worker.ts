@@ -8,7 +8,7 @@ import { admitTenant, type BatchTenantShare } from '#core/tenant-share';
 import { deliveryJobSchema, flushJobSchema, type DeliveryJob, type FlushJob } from '#core/delivery-job';
 import { flushBatch } from '#core/batch-flush';
 import type { BatchStore } from '#core/ports';
-import { emitOperationalEvent, isOperationalEvent } from '#core/operational-events';
+import { announceDeadLetter } from '#core/operational-events';
 import type { AttemptObservation } from '#core/stats';
 import { logger, metrics, MetricUnit } from '#shared/observability';
 
@@ -167,17 +167,7 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   else if (outcome.kind === 'retry') log.info('delivery attempt failed; retrying', { attempt, delaySeconds: outcome.delaySeconds });
   else log.warn('delivery failed; parked in dead letters', { reason: outcome.reason, attempt });
   await carryOut(ports, record, receipt, planAfterAttempt(job, receipt, outcome, ports.clock().toISOString()));
-  if (outcome.kind === 'failed' && outcome.observation && !isOperationalEvent(job.event.type)) {
-    await emitOperationalEvent(ports, job.tenantId, 'delivery.dead_lettered', job.deliveryId, {
-      deliveryId: job.deliveryId,
-      subscriptionId: job.subscriptionId,
-      eventId: job.event.id,
-      eventType: job.event.type,
-      subject: job.event.subject,
-      reason: outcome.reason,
-      attempts: attempt,
-    });
-  }
+  if (outcome.kind === 'failed' && outcome.observation) await announceDeadLetter(ports, job, outcome.reason, attempt);
 }
 
 function receivedFrom(receipt: Pick<Receipt, 'ordered' | 'slowLane'>): ReceivedFrom {

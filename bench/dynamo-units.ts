@@ -84,7 +84,7 @@ export interface UnitTotals {
   stored?: Map<string, { kind: string; bytes: number }>;
   /** The largest item written (bytes, as DynamoDB sizes it) and its kind. */
   largestItem?: { bytes: number; kind: string };
-  /** Sizes of each delivery item (kind DLV…) after each write, in order: its growth per attempt. */
+  /** Sizes of each delivery item (kinds DLV… and SUBDLV…) after each write, in order: its growth per attempt. */
   deliverySizes?: Map<string, number[]>;
   /**
    * Write units (table and indexes) of each write to a delivery's partition, with the attempt it
@@ -95,7 +95,19 @@ export interface UnitTotals {
   byKind?: Map<string, number>;
 }
 
-const kind = (key: Item) => `${String(key[TABLE_SCHEMA.partitionKey]?.S ?? '').split('#')[0]}/${String(key[TABLE_SCHEMA.sortKey]?.S ?? '').split('#')[0] || '#' + String(key[TABLE_SCHEMA.sortKey]?.S ?? '').split('#')[1]}`;
+/** An item's kind: the leading words of its keys (a sort key that starts with a time, as a delivery's log entry does, is `<time>`). */
+const kind = (key: Item) => {
+  const sk = String(key[TABLE_SCHEMA.sortKey]?.S ?? '');
+  const first = sk.split('#')[0];
+  return `${String(key[TABLE_SCHEMA.partitionKey]?.S ?? '').split('#')[0]}/${/^\d{4}-\d\d-\d\dT/.test(sk) ? '<time>' : first || '#' + sk.split('#')[1]}`;
+};
+/** The delivery a write belongs to: its own partition `DLV#<did>`, or for its log entry (`SUBDLV…` / `<time>#<did>`) the same `DLV#<did>`. */
+const deliveryOf = (key: Item) => {
+  const pk = String(key[TABLE_SCHEMA.partitionKey]?.S ?? '');
+  const sk = String(key[TABLE_SCHEMA.sortKey]?.S ?? '');
+  return pk.startsWith('SUBDLV#') ? `DLV#${sk.slice(sk.indexOf('#') + 1)}` : pk;
+};
+const isDeliveryKind = (itemKind: string) => itemKind.startsWith('DLV') || itemKind.startsWith('SUBDLV');
 
 /**
  * Adds the accounting middleware to a DynamoDB (document) client. `enabled()` says whether to
@@ -150,13 +162,13 @@ export function countCapacityUnits(client: { middlewareStack: { add: (mw: any, o
             totals.stored?.set(keyString, { kind: itemKind, bytes: storedBytes(a) });
             const size = itemSize(a);
             if (totals.largestItem && size > totals.largestItem.bytes) totals.largestItem = { bytes: size, kind: itemKind };
-            if (itemKind.startsWith('DLV') && totals.deliverySizes) {
+            if (isDeliveryKind(itemKind) && totals.deliverySizes) {
               if (!totals.deliverySizes.has(keyString)) totals.deliverySizes.set(keyString, []);
               totals.deliverySizes.get(keyString)!.push(size);
             }
-            if (itemKind.startsWith('DLV') && totals.deliveryWrites) {
+            if (isDeliveryKind(itemKind) && totals.deliveryWrites) {
               const attempt = Number(a.number?.N ?? a.attemptCount?.N ?? 0);
-              totals.deliveryWrites.push({ delivery: String(targets[i]!.key[TABLE_SCHEMA.partitionKey]?.S), attempt, units: u.table + u.indexes });
+              totals.deliveryWrites.push({ delivery: deliveryOf(targets[i]!.key), attempt, units: u.table + u.indexes });
             }
           } else totals.stored?.delete(keyString);
           totals.byKind?.set(label, (totals.byKind.get(label) ?? 0) + u.table + u.indexes);

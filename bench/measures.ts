@@ -18,7 +18,7 @@ import { DynamoSubscriptionStore } from '../lambdas/adapters/subscription-store.
 import { SqsDeliveryQueue } from '../lambdas/adapters/sqs-queue.ts';
 import { buildEnvelope } from '../lambdas/core/envelope.ts';
 import { fanOut } from '../lambdas/core/fanout.ts';
-import { newId } from '../lambdas/core/ids.ts';
+import { newDeliveryId, newId } from '../lambdas/core/ids.ts';
 import type { Subscription } from '../lambdas/core/subscription.ts';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
@@ -60,7 +60,7 @@ export function deliveryRecord(tenantId: string, subscriptionId: string, i: numb
   return {
     messageId: `m-${i}`,
     receiptHandle: `r-${i}`,
-    body: JSON.stringify({ v: 1, deliveryId: newId('dlv'), tenantId, subscriptionId, event: benchEvent(tenantId, i), attemptOffset: 0, createdAt: new Date().toISOString() }),
+    body: JSON.stringify({ v: 1, deliveryId: newDeliveryId(subscriptionId, new Date()), tenantId, subscriptionId, event: benchEvent(tenantId, i), attemptOffset: 0, createdAt: new Date().toISOString() }),
     attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'bench', ApproximateFirstReceiveTimestamp: String(Date.now()) },
     messageAttributes: {},
     md5OfBody: '',

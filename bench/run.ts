@@ -43,6 +43,7 @@ import { idleInventory } from './idle.ts';
 import { baseDelaySeconds, maxAttemptsOf, RETRY_PRESETS, type ResolvedRetryPolicy } from '../lambdas/core/retry-policy.ts';
 import { RESPONSE_EXCERPT_BYTES, type Attempt } from '../lambdas/core/delivery.ts';
 import { buildEnvelope } from '../lambdas/core/envelope.ts';
+import { deliveryIdFor } from '../lambdas/core/ids.ts';
 import { DynamoDeliveryStore } from '../lambdas/adapters/delivery-store.ts';
 import { coldStarts, deliveryRecord, fanoutAtScale, fastReceiver, workerEfficiency } from './measures.ts';
 import { apiLatencyUnderHostileFanout, worstFilterCosts } from './hostile-filters.ts';
@@ -695,7 +696,8 @@ const mean = (values: number[]) => (values.length ? round(values.reduce((a, v) =
  */
 async function deliveryLogAtScale(attempts = 1000) {
   const store = new DynamoDeliveryStore(process.env.TABLE_NAME!);
-  const delivery = { id: 'dlv_BENCHLOGATSCALE0000000000', tenantId: 'ten_bench', subscriptionId: 'sub_bench', eventId: 'evt_bench', eventType: 'order.created', subject: 'bench', createdAt: new Date().toISOString() };
+  const createdAt = new Date().toISOString();
+  const delivery = { id: deliveryIdFor('ten_bench', 'evt_bench', 'sub_bench', createdAt), tenantId: 'ten_bench', subscriptionId: 'sub_bench', eventId: 'evt_bench', eventType: 'order.created', subject: 'bench', createdAt };
   capacity.deliveryWrites!.length = 0;
   Object.assign(capacity, { largestItem: { bytes: 0, kind: '' } });
   counting = true;
@@ -766,8 +768,8 @@ async function deadEndpoint(deliveries: number, attemptsEach: number) {
     Object.entries(policies).map(([name, policy]) => {
       const delayAfter = (attempt: number) => (attempt >= maxAttemptsOf(policy) ? undefined : baseDelaySeconds(policy, attempt));
       const n = attemptsWithin(86400, delayAfter);
-      // Kept for the retention: the summary and up to 20 attempt items (≤ 1.3 KB each), with the gsi3/gsi4 entries.
-      const bytes = 1024 + Math.min(n, 20) * 1400 + 2 * 200;
+      // Kept for the retention: the summary and up to 20 attempt items (≤ 1.3 KB each), with its gsi3 entry.
+      const bytes = 1024 + Math.min(n, 20) * 1400 + 200;
       const storageUsd = (bytes / 2 ** 30) * (RETENTION_DAYS / 30) * (prices.dynamodb.storagePerGbMonth + prices.dynamodb.pitrPerGbMonth);
       return [name, { attemptsIn24h: n, usdPerDeadDelivery24h: round(n * perAttempt + storageUsd, 6), usdPerMillionFailedAttempts: round(((n * perAttempt + storageUsd) / n) * 1e6, 2), storedBytes: bytes }];
     }),

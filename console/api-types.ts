@@ -1958,7 +1958,7 @@ export interface operations {
                      * @example {
                      *       "items": [
                      *         {
-                     *           "id": "dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M",
+                     *           "id": "dlv_01M8RHMCEGkSyVHDF1ciKz-7Opsub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
                      *           "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
                      *           "subscriptionId": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
                      *           "eventId": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
@@ -2225,7 +2225,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": "dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M",
+                     *       "id": "dlv_01M8RHMCEGkSyVHDF1ciKz-7Opsub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
                      *       "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
                      *       "subscriptionId": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
                      *       "eventId": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
@@ -2344,7 +2344,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "deliveryId": "dlv_01JD8ZB3C4D5E6F7G8H9J0K1M2"
+                     *       "deliveryId": "dlv_01M8RHNBPGQm3vXhT7a9LcR2pWsub_01JD8Z7A1B2C3D4E5F6G7H8J9K"
                      *     }
                      */
                     "application/json": {
@@ -4087,7 +4087,7 @@ export interface operations {
                      * @example {
                      *       "items": [
                      *         {
-                     *           "id": "dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M",
+                     *           "id": "dlv_01M8RHMCEGkSyVHDF1ciKz-7Opsub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
                      *           "tenantId": "ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V",
                      *           "subscriptionId": "sub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
                      *           "eventId": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N",
@@ -5107,7 +5107,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "deliveryId": "dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M",
+                     *       "deliveryId": "dlv_01M8RHMCEGkSyVHDF1ciKz-7Opsub_01JD8Z7A1B2C3D4E5F6G7H8J9K",
                      *       "eventId": "evt_01JD8Z9C3D4E5F6G7H8J9K0M1N"
                      *     }
                      */

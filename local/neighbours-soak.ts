@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ENV, TABLE_SCHEMA } from '../lambdas/shared/herald-config.ts';
+import { ENV } from '../lambdas/shared/herald-config.ts';
+import { deliveryKey } from '../lambdas/adapters/table-keys.ts';
 import { deliveryIdFor } from '../lambdas/core/ids.ts';
 import { functionEnvironment, LOCAL_TABLE, startEmulators } from './runtime.ts';
 import { SLOW_LANE_QUEUE } from './emulators.ts';
@@ -315,13 +316,15 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
     dynamoProxy.tenants = allTenants;
     sqsProxy.tenants = allTenants;
 
-    const publishedAt = new Map<string, { tenant: string; at: number }>();
+    const publishedAt = new Map<string, { tenant: string; at: number; time: string }>();
     let seq = 0;
     const publish = async (tenantId: string) => {
       const id = `evt-${seq++}`;
       const at = Date.now();
-      await call('POST', '/v1/events', ADMIN, { tenantId, id, type: 'order.created', subject: `o-${seq % 100}`, data: { ...ORDER_EXAMPLE, orderId: id } });
-      publishedAt.set(`${tenantId}/${id}`, { tenant: tenantId, at });
+      // Sent with the event: its delivery ids are made from its time (core/ids.ts deliveryIdFor).
+      const time = new Date(at).toISOString();
+      await call('POST', '/v1/events', ADMIN, { tenantId, id, time, type: 'order.created', subject: `o-${seq % 100}`, data: { ...ORDER_EXAMPLE, orderId: id } });
+      publishedAt.set(`${tenantId}/${id}`, { tenant: tenantId, at, time });
     };
     const sampler = (async () => {
       while (sampling) {
@@ -376,7 +379,7 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
       const [tenantId, eventId] = key.split('/') as [string, string];
       const g = goods.find((x) => x.id === tenantId);
       const o = others.find((x) => x.id === tenantId);
-      for (const sub of g ? [g.sub] : (o?.subs ?? [])) expected.set(deliveryIdFor(tenantId, eventId, sub), p);
+      for (const sub of g ? [g.sub] : (o?.subs ?? [])) expected.set(deliveryIdFor(tenantId, eventId, sub, p.time), p);
     }
     const deadIds = new Set([...expected].filter(([, p]) => p.tenant === dead?.id).map(([id]) => id));
     // The slow receiver's deliveries drain at its own lane's pace (slow-lane pollers per answer
@@ -397,7 +400,7 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
     // first attempt, or its first wait behind a degraded subscription's trial attempt) once its
     // turn under the tenant cap has come.
     const recorded = async (id: string) =>
-      (await dynamo.send(new BatchGetCommand({ RequestItems: { [LOCAL_TABLE]: { Keys: [{ [TABLE_SCHEMA.partitionKey]: `DLV#${id}`, [TABLE_SCHEMA.sortKey]: '#DLV' }] } } }))).Responses?.[LOCAL_TABLE]?.length === 1;
+      (await dynamo.send(new BatchGetCommand({ RequestItems: { [LOCAL_TABLE]: { Keys: [deliveryKey(id)] } } }))).Responses?.[LOCAL_TABLE]?.length === 1;
     const deadDeadline = Date.now() + 120_000;
     let unrecorded = [...deadIds];
     while (unrecorded.length > 0 && Date.now() < deadDeadline) {
@@ -415,7 +418,7 @@ export async function runNeighboursOnce(neighbours: boolean, options: Neighbours
     const fannedOutAt = new Map<string, number>();
     const ids = [...expected.keys()];
     for (let i = 0; i < ids.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => ({ [TABLE_SCHEMA.partitionKey]: `DLV#${id}`, [TABLE_SCHEMA.sortKey]: '#DLV' }));
+      let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => deliveryKey(id));
       while (keys && keys.length > 0) {
         const out = await dynamo.send(new BatchGetCommand({ RequestItems: { [LOCAL_TABLE]: { Keys: keys, ProjectionExpression: 'id, #s, attemptCount, createdAt', ExpressionAttributeNames: { '#s': 'status' } } } }));
         for (const item of out.Responses?.[LOCAL_TABLE] ?? []) {

@@ -284,6 +284,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
     // Publish, with the faults spread over the run.
     const acceptedAt = new Map<string, number>();
+    const eventTimes = new Map<string, string>();
     const kills_at = Array.from({ length: options.kills ?? 2 }, (_, i) => Math.floor((options.events * (i + 1)) / ((options.kills ?? 2) + 2)));
     const restart_at = Array.from({ length: options.sqsRestarts ?? 1 }, (_, i) => Math.floor((options.events * (2 * i + 3)) / (2 * ((options.sqsRestarts ?? 1) + 2))));
     let next = 0;
@@ -309,9 +310,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
           });
         }
         const id = `soak-${n}`;
+        // Sent with the event: its delivery ids are made from its time (core/ids.ts deliveryIdFor).
+        const time = eventTimes.get(id) ?? new Date().toISOString();
+        eventTimes.set(id, time);
         const res = await call('POST', '/v1/events', ADMIN, {
           tenantId: tenant.id,
           id,
+          time,
           type: 'order.created',
           subject: `order-${n % 500}`,
           data: { ...ORDER_EXAMPLE, orderId: `order-${n}`, updatedAt: new Date().toISOString() },
@@ -327,7 +332,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
     const expected = new Map<string, { eventId: string; subscription: string }>();
     for (const eventId of acceptedAt.keys()) {
-      for (const sub of subscriptions) expected.set(deliveryIdFor(tenant.id, eventId, sub.id), { eventId, subscription: sub.path });
+      for (const sub of subscriptions) expected.set(deliveryIdFor(tenant.id, eventId, sub.id, eventTimes.get(eventId)!), { eventId, subscription: sub.path });
     }
     const ids = [...expected.keys()];
     const deadline = started + (options.deadlineMs ?? 280_000);

@@ -1,12 +1,12 @@
 import { KEPT_ATTEMPTS, type Attempt, type Delivery } from '#core/delivery';
-import { ATTEMPT_PREFIX, DELIVERY_SUMMARY_SORT_KEY, SK } from './table-keys.ts';
 
 /**
- * How a delivery sits in its partition `DLV#<did>` (table-keys.ts): a summary record (`#DLV`:
- * status, counters, the latest attempt as `lastAttempt`) and a ring of attempt items (`ATT#<nn>`,
+ * How a delivery is stored (table-keys.ts): a summary record (status, counters, the latest
+ * attempt as `lastAttempt`: its subscription's log entry, or for 0.1's ids `DLV#<did>` /
+ * `#DLV`) and a ring of attempt items in the delivery's own partition (`DLV#<did>` / `ATT#<nn>`,
  * each one attempt in full, excerpt included). A failed attempt writes its ring item and keeps
  * only a digest (no excerpt) in the summary, so the summary stays small; a successful attempt is
- * the last one, so it stays whole in the summary and needs no ring item.
+ * the last one, so it stays in the summary and needs no ring item.
  */
 
 /** The latest attempt as the summary keeps it: whole for a success, without the excerpt otherwise. */
@@ -40,12 +40,4 @@ export function deliveryFromItems(summary: Record<string, unknown>, ring: readon
   const attempts = [...byNumber.values()].sort((a, b) => a.number - b.number).slice(-KEPT_ATTEMPTS);
   const newest = attempts.at(-1)?.number ?? 0;
   return { ...(rest as unknown as Delivery), attempts, attemptCount: Math.max(attemptCount ?? 0, newest) };
-}
-
-/** A delivery's partition as a key query returns it (raw items, keys included): summary first, then the ring. */
-export function deliveryFromPartition(items: readonly Record<string, unknown>[], strip: (item: Record<string, unknown>) => Record<string, unknown>): Delivery | undefined {
-  const summary = items.find((item) => item[SK] === DELIVERY_SUMMARY_SORT_KEY);
-  if (!summary) return undefined;
-  const ring = items.filter((item) => String(item[SK]).startsWith(ATTEMPT_PREFIX)).map(strip);
-  return deliveryFromItems(strip(summary), ring);
 }

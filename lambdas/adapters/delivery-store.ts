@@ -4,37 +4,41 @@ import type { DeliveryJob } from '#core/delivery-job';
 import type { AttemptRecord, DeliveryStore, Page, PageRequest } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate, expiresAt } from './dynamo-helpers.ts';
-import { deliveryFromItems, deliveryFromPartition, summaryAttempt } from './delivery-items.ts';
-import { queryItems, queryKeyPage, queryMergedKeyPage } from './table-queries.ts';
+import { deliveryFromItems, summaryAttempt } from './delivery-items.ts';
+import { queryItems, queryKeyPage, queryMergedPage } from './table-queries.ts';
 import {
+  ATTEMPT_PREFIX,
   attemptKey,
   deadLetterKey,
   deadLetterPartition,
   deliveryKey,
   DELIVERY_LOG_SHARDS,
-  deliveryLogKey,
   deliveryLogPartition,
   deliveryPartition,
   GSI3 as gsi3,
-  GSI4 as gsi4,
   heldKey,
   heldPartition,
   heldPrefix,
+  isLoggedDeliveryId,
   pendingKey,
   PK,
+  SK,
   TTL,
   withoutKeys,
 } from './table-keys.ts';
 
 /**
  * Deliveries (layout in table-keys.ts, costs in the README's "Storage layout"): a small summary
- * record per delivery and a ring of its last attempts in full (delivery-items.ts), on its
- * subscription's log (gsi4, projecting status) and, while pending, held or failed, on one status
- * list (gsi3, keys only): the sweeper's pending and held lists, the tenant's dead letters.
+ * record per delivery, which is its entry in its subscription's log (a partition of the table,
+ * one of 16, named by the delivery id), and a ring of its last failed attempts in full in the
+ * delivery's own partition (delivery-items.ts); while pending, held or failed, the record is on
+ * one status list (gsi3, keys only): the sweeper's pending and held lists, the tenant's dead letters.
  *
- * Index keys are set once per status and written again unchanged, so a failed attempt is two
- * writes and no index write: its ring item (≤ 2 KB) and the summary (≤ 1 KB), 3 write units at
- * any attempt number. Lists read keys from an index, then the records by key.
+ * A delivery that succeeds at once is one write of one item with no index key: 1 write unit. The
+ * status list's keys are set once per status and written again unchanged, so a failed attempt is
+ * two writes and no index write: its ring item (≤ 2 KB) and the summary (≤ 1 KB), 3 write units
+ * at any attempt number. Dead letters read keys from gsi3, then the records by key; the log is
+ * read as it is stored.
  */
 export class DynamoDeliveryStore implements DeliveryStore {
   constructor(private readonly tableName: string) {}
@@ -42,18 +46,15 @@ export class DynamoDeliveryStore implements DeliveryStore {
   async recordAttempt({ delivery, attempt, status, retentionDays }: AttemptRecord): Promise<void> {
     const ttl = expiresAt(new Date(), retentionDays);
     const succeeded = status === 'succeeded';
-    const log = deliveryLogKey(delivery.tenantId, delivery.subscriptionId, delivery.createdAt, delivery.id);
-    const names: Record<string, string> = { '#status': 'status', '#lpk': gsi4.partitionKey, '#lsk': gsi4.sortKey, '#ttl': TTL };
+    const names: Record<string, string> = { '#status': 'status', '#ttl': TTL };
     const values: Record<string, unknown> = {
       ':status': status,
       ':now': attempt.at,
       ':last': summaryAttempt(attempt, succeeded),
       ':count': attempt.number,
-      ':lpk': log.pk,
-      ':lsk': log.sk,
       ':ttl': ttl,
     };
-    const sets = ['#status = :status', 'updatedAt = :now', 'lastAttempt = :last', 'attemptCount = :count', '#lpk = :lpk', '#lsk = :lsk', '#ttl = :ttl'];
+    const sets = ['#status = :status', 'updatedAt = :now', 'lastAttempt = :last', 'attemptCount = :count', '#ttl = :ttl'];
     for (const field of ['id', 'tenantId', 'subscriptionId', 'eventId', 'eventType', 'subject', 'createdAt'] as const) {
       sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
       names[`#${field}`] = field;
@@ -102,14 +103,22 @@ export class DynamoDeliveryStore implements DeliveryStore {
   }
 
   async getDelivery(id: string): Promise<Delivery | undefined> {
-    // The summary and its ring share the partition: one key query, at most 1 + KEPT_ATTEMPTS items.
-    const items = await queryItems(this.tableName, {
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': PK },
-      ExpressionAttributeValues: { ':pk': deliveryPartition(id) },
-      ConsistentRead: true,
-    });
-    return deliveryFromPartition(items, (item) => withoutKeys<Record<string, unknown>>(item)!);
+    // The ring is the delivery's own partition (one key query, at most KEPT_ATTEMPTS items, and a
+    // 0.1 record's summary beside them); any other record is in the log, read by key alongside.
+    const key = deliveryKey(id);
+    const [own, logged] = await Promise.all([
+      queryItems(this.tableName, {
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: { ':pk': deliveryPartition(id) },
+        ConsistentRead: true,
+      }),
+      isLoggedDeliveryId(id) ? dynamo().send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })) : undefined,
+    ]);
+    const summary = logged ? logged.Item : own.find((item) => item[PK] === key[PK] && item[SK] === key[SK]);
+    if (!summary) return undefined;
+    const ring = own.filter((item) => String(item[SK]).startsWith(ATTEMPT_PREFIX)).map((item) => withoutKeys<Record<string, unknown>>(item)!);
+    return deliveryFromItems(withoutKeys<Record<string, unknown>>(summary)!, ring);
   }
 
   async listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>> {
@@ -169,38 +178,37 @@ export class DynamoDeliveryStore implements DeliveryStore {
     return out.Item?.parkedJob as DeliveryJob | undefined;
   }
 
-  /** The log, newest first: its 16 shards merged (table-queries.ts queryMergedKeyPage), then the page's records by key. */
+  /**
+   * The log, newest first: its 16 partitions merged (table-queries.ts queryMergedPage), each
+   * item a whole record. The tenant is in the filter too: subscription ids are unique across
+   * tenants, and should one ever not be, no tenant lists another's deliveries.
+   */
   listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: Delivery['status'] }): Promise<Page<Delivery>> {
     const shards = Array.from({ length: DELIVERY_LOG_SHARDS }, (_, shard) => ({
-      IndexName: gsi4.indexName,
-      KeyConditionExpression: '#lpk = :lpk',
+      KeyConditionExpression: '#pk = :pk',
       ScanIndexForward: false,
-      // gsi4 projects status for this filter alone; the records are read by key.
-      ...(page.status ? { FilterExpression: '#status = :status' } : {}),
-      ExpressionAttributeNames: { '#lpk': gsi4.partitionKey, ...(page.status ? { '#status': 'status' } : {}) },
-      ExpressionAttributeValues: { ':lpk': deliveryLogPartition(tenantId, subscriptionId, shard), ...(page.status ? { ':status': page.status } : {}) },
+      FilterExpression: page.status ? '#tenant = :tenant AND #status = :status' : '#tenant = :tenant',
+      ExpressionAttributeNames: { '#pk': PK, '#tenant': 'tenantId', ...(page.status ? { '#status': 'status' } : {}) },
+      ExpressionAttributeValues: { ':pk': deliveryLogPartition(subscriptionId, shard), ':tenant': tenantId, ...(page.status ? { ':status': page.status } : {}) },
     }));
-    return queryMergedKeyPage<Delivery>(this.tableName, shards, gsi4.sortKey, page, (item) => deliveryFromItems(item));
+    return queryMergedPage<Delivery>(this.tableName, shards, SK, page, (item) => deliveryFromItems(item));
   }
 
   recordWithoutAttempt(record: { job: DeliveryJob; at: string; retentionDays: number } & ({ nextAttemptAt: string } | { reason: string })): Promise<boolean> {
     const { job, at } = record;
-    const log = deliveryLogKey(job.tenantId, job.subscriptionId, job.createdAt, job.deliveryId);
     const failed = 'reason' in record;
     const listed = failed ? deadLetterKey(job.tenantId, at, job.deliveryId) : pendingKey(job.deliveryId);
-    const names: Record<string, string> = { '#status': 'status', '#lpk': gsi4.partitionKey, '#lsk': gsi4.sortKey, '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey, '#ttl': TTL };
+    const names: Record<string, string> = { '#status': 'status', '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey, '#ttl': TTL };
     const values: Record<string, unknown> = {
       ':status': failed ? 'failed' : 'pending',
       ':pending': 'pending',
       ':at': at,
-      ':lpk': log.pk,
-      ':lsk': log.sk,
       ':spk': listed.pk,
       ':ssk': listed.sk,
       ':ttl': expiresAt(new Date(), record.retentionDays),
       ':firstAttemptAt': job.firstAttemptAt ?? job.createdAt,
     };
-    const sets = ['#status = :status', 'updatedAt = :at', '#lpk = :lpk', '#lsk = :lsk', '#spk = :spk', '#ssk = :ssk', '#ttl = :ttl', 'firstAttemptAt = :firstAttemptAt'];
+    const sets = ['#status = :status', 'updatedAt = :at', '#spk = :spk', '#ssk = :ssk', '#ttl = :ttl', 'firstAttemptAt = :firstAttemptAt'];
     const identity = { id: job.deliveryId, tenantId: job.tenantId, subscriptionId: job.subscriptionId, eventId: job.event.id, eventType: job.event.type, subject: job.event.subject, createdAt: job.createdAt };
     for (const [field, value] of Object.entries(identity)) {
       names[`#${field}`] = field;
@@ -237,7 +245,6 @@ export class DynamoDeliveryStore implements DeliveryStore {
 
   async holdDelivery(job: DeliveryJob, at: string, retentionDays: number): Promise<void> {
     const { event } = job;
-    const log = deliveryLogKey(job.tenantId, job.subscriptionId, job.createdAt, job.deliveryId);
     const held = heldKey(job.tenantId, job.subscriptionId, at, job.deliveryId);
     // A failed condition: already succeeded or dead-lettered (a duplicate message), nothing to hold.
     await conditionalUpdate(
@@ -245,7 +252,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
         TableName: this.tableName,
         Key: deliveryKey(job.deliveryId),
         UpdateExpression: [
-          'SET #status = :held, heldAt = :at, updatedAt = :at, job = :job, #lpk = :lpk, #lsk = :lsk, #spk = :spk, #ssk = :ssk, #ttl = :ttl',
+          'SET #status = :held, heldAt = :at, updatedAt = :at, job = :job, #spk = :spk, #ssk = :ssk, #ttl = :ttl',
           'id = if_not_exists(id, :id), tenantId = if_not_exists(tenantId, :tid), subscriptionId = if_not_exists(subscriptionId, :sid)',
           'eventId = if_not_exists(eventId, :eid), eventType = if_not_exists(eventType, :etype), subject = if_not_exists(subject, :subject)',
           'createdAt = if_not_exists(createdAt, :created)',
@@ -253,8 +260,6 @@ export class DynamoDeliveryStore implements DeliveryStore {
         ConditionExpression: 'attribute_not_exists(#status) OR #status IN (:pending, :held)',
         ExpressionAttributeNames: {
           '#status': 'status',
-          '#lpk': gsi4.partitionKey,
-          '#lsk': gsi4.sortKey,
           '#spk': gsi3.partitionKey,
           '#ssk': gsi3.sortKey,
           '#ttl': TTL,
@@ -264,8 +269,6 @@ export class DynamoDeliveryStore implements DeliveryStore {
           ':pending': 'pending',
           ':at': at,
           ':job': job,
-          ':lpk': log.pk,
-          ':lsk': log.sk,
           ':spk': held.pk,
           ':ssk': held.sk,
           ':ttl': expiresAt(new Date(), retentionDays),

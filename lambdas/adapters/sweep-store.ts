@@ -8,7 +8,6 @@ import { getItems, queryItems, queryPages } from './table-queries.ts';
 import {
   batchCheckPartition,
   deadLetterKey,
-  deliveryIdOfKey,
   deliveryKey,
   EVENT_SHARDS,
   eventsByTimePartition,
@@ -227,7 +226,8 @@ export class DynamoSweepStore implements SweepStore {
       ids.map((id) => deliveryKey(id)),
       [],
     );
-    return new Set(found.filter((item) => item !== undefined).map((item) => deliveryIdOfKey(item![PK])));
+    // In the order asked: a delivery's key need not name its id (a log entry's partition does not).
+    return new Set(ids.filter((_, i) => found[i] !== undefined));
   }
 
   /** One page of a gsi2 partition keyed by time: the keys of the entries due before `before`, oldest first. */

@@ -1,4 +1,5 @@
 import { KEPT_ATTEMPTS } from '#core/delivery';
+import { deliveryIdParts } from '#core/ids';
 import { TABLE_SCHEMA } from '#shared/herald-config';
 
 /**
@@ -23,13 +24,16 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *                                                                         SWEEP#<shard> under one cursor; `progress` where a sweep stopped)
  *   recheck         RESWEEP#<tid>#<eid>       #RESWEEP                    gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>
  *   sweep cursor    SWEEP                     CURSOR#<shard>
- *   delivery        DLV#<did>                 #DLV                        gsi4 SUBDLV#<tid>#<sid>#<shard of did, 16> / <createdAt>#<did>
- *                                                                           (the log, listed by merging the 16; projects status)
+ *   delivery        SUBDLV#<sid>#<shard of did, 16>                       its subscription's log: the record is the log entry (no index copy),
+ *                     <UTC time>#<did>                                    listed by merging the 16; the id names sid and time (core/ids.ts),
+ *                                                                         so reading it by id is a key read (deliveryKey)
  *                                                                         gsi3 by status (sparse, one at a time, set once per status):
  *                                                                           pending PENDING#<shard> / <did>
  *                                                                           held    HELD#<shard>    / <tid>#<sid>#<heldAt>#<did>
  *                                                                           failed  DEAD#<tid>      / <finishedAt>#<did>
- *   attempt         DLV#<did>                 ATT#<nn>                    (a ring: nn = attempt number mod KEPT_ATTEMPTS)
+ *   attempt         DLV#<did>                 ATT#<nn>                    (a failed attempt in full, in a ring: nn = attempt number mod KEPT_ATTEMPTS)
+ *   0.1 delivery    DLV#<did>                 #DLV                        (ids of 26 characters, as 0.1 and earlier builds of this version wrote
+ *                                                                         them: read and updated by id, never listed; no longer given gsi4 keys)
  *   stats           STATS#<tid>#<sid>         B#<ten-minute block> | HEALTH
  *   quota use       QUOTA#<tid>               <quota>#<window>
  *   batch buffer    BATCH#<tid>#<sid>         ITEM#<time>#<eid> | STATE   STATE while a look is scheduled:
@@ -46,6 +50,11 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  * tenant over 16 partitions: ≈ 313 WU/s each (≤ 1,000). Idempotent ids and GET are key reads;
  * resend by time queries the 16 shards and merges them; resend by subject queries its one shard
  * with a filter (it reads ~1/16 of the tenant's events in the range, bounded).
+ *
+ * Why this delivery layout: a delivery that succeeds at once is one write of one item ≤ 1 KB
+ * with no index key (1 WU), where a log entry in an index cost a second unit. Its log entry is
+ * the record itself; the id carries the key, so `GET /v1/deliveries/{id}` needs no lookup; failed
+ * attempts go to their own partition, so listing the log reads summaries only.
  *
  * Changing a string here changes stored data: existing items would no longer be found.
  */
@@ -172,31 +181,40 @@ export const sweepCursorKey = (shard: number) => key('SWEEP', `CURSOR#${shard}`)
 // Deliveries
 
 const DELIVERY_PREFIX = 'DLV#';
+/** A delivery's own partition: its attempt ring, and the whole record of a delivery 0.1 made. */
 export const deliveryPartition = (deliveryId: string) => `${DELIVERY_PREFIX}${deliveryId}`;
-/** The delivery's summary record: status, counters, the latest attempt without its excerpt. */
-export const DELIVERY_SUMMARY_SORT_KEY = '#DLV';
-export const deliveryKey = (deliveryId: string) => key(deliveryPartition(deliveryId), DELIVERY_SUMMARY_SORT_KEY);
-export const deliveryIdOfKey = (pk: unknown) => String(pk).slice(DELIVERY_PREFIX.length);
-export const ATTEMPT_PREFIX = 'ATT#';
+/** The sort key of a 0.1 delivery's summary record (in its own partition). */
+export const LEGACY_DELIVERY_SORT_KEY = '#DLV';
 /**
- * One attempt in full (with its response excerpt), in a ring of KEPT_ATTEMPTS slots: attempt n
- * overwrites attempt n − KEPT_ATTEMPTS, so a delivery never holds more than the ring.
- */
-export const attemptKey = (deliveryId: string, number: number) =>
-  key(deliveryPartition(deliveryId), `${ATTEMPT_PREFIX}${String(number % KEPT_ATTEMPTS).padStart(2, '0')}`);
-/**
- * A subscription's delivery log is spread over this many gsi4 partitions, by delivery id: 5,000
- * deliveries/s × up to 2 log writes each (created, then a final status) = 10,000 WU/s needs ≥ 10
- * partitions of 1,000 WU/s; 16 leaves room (≈ 313–625 WU/s each). Listing merges the 16.
+ * A subscription's delivery log is spread over this many partitions of the table, by delivery id:
+ * 5,000 deliveries/s × up to 2 writes each (created, then a final status) = 10,000 WU/s needs
+ * ≥ 10 partitions of 1,000 WU/s; 16 leaves room (≈ 313–625 WU/s each). Listing merges the 16.
  */
 export const DELIVERY_LOG_SHARDS = 16;
 export const deliveryLogShardOf = (deliveryId: string) => fnv1a(deliveryId) % DELIVERY_LOG_SHARDS;
-export const deliveryLogPartition = (tenantId: string, subscriptionId: string, shard: number) => `SUBDLV#${tenantId}#${subscriptionId}#${shard}`;
-/** A delivery's place in its subscription's log (gsi4, its id's shard), by creation time. */
-export const deliveryLogKey = (tenantId: string, subscriptionId: string, createdAt: string, deliveryId: string) => ({
-  pk: deliveryLogPartition(tenantId, subscriptionId, deliveryLogShardOf(deliveryId)),
-  sk: `${createdAt}#${deliveryId}`,
-});
+export const deliveryLogPartition = (subscriptionId: string, shard: number) => `SUBDLV#${subscriptionId}#${shard}`;
+/**
+ * Where a delivery's summary record is (status, counters, the latest attempt without its excerpt
+ * unless it succeeded): the one place the layout is picked from the id's shape. A delivery id
+ * names its subscription and time (core/ids.ts), so the record is its entry in the log —
+ * `SUBDLV#<sid>#<shard>` / `<UTC time>#<did>` — and needs no index entry; any other id (0.1's 26
+ * characters) is read where 0.1 wrote it, `DLV#<did>` / `#DLV`.
+ */
+export function deliveryKey(deliveryId: string): TableKey {
+  const parts = deliveryIdParts(deliveryId);
+  if (!parts) return key(deliveryPartition(deliveryId), LEGACY_DELIVERY_SORT_KEY);
+  return key(deliveryLogPartition(parts.subscriptionId, deliveryLogShardOf(deliveryId)), `${new Date(parts.timeMs).toISOString()}#${deliveryId}`);
+}
+/** Whether the id's record is in its subscription's log (any but 0.1's), not in a partition of its own. */
+export const isLoggedDeliveryId = (deliveryId: string) => deliveryIdParts(deliveryId) !== undefined;
+export const ATTEMPT_PREFIX = 'ATT#';
+/**
+ * One failed attempt in full (with its response excerpt), in a ring of KEPT_ATTEMPTS slots in the
+ * delivery's own partition (never in the log, which listing reads whole): attempt n overwrites
+ * attempt n − KEPT_ATTEMPTS, so a delivery never holds more than the ring.
+ */
+export const attemptKey = (deliveryId: string, number: number) =>
+  key(deliveryPartition(deliveryId), `${ATTEMPT_PREFIX}${String(number % KEPT_ATTEMPTS).padStart(2, '0')}`);
 export const pendingPartition = (shard: number) => `PENDING#${shard}`;
 /**
  * A pending delivery on the sweeper's watch (gsi3). The key never changes while the delivery is

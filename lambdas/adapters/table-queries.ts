@@ -152,20 +152,22 @@ export async function queryKeyPage<T>(
 }
 
 /**
- * queryKeyPage over the shards of one list (the same query on each shard's partition), merged in
- * the order of `sortKey` (every query in the same direction). Each request reads one page of
+ * One page of a list kept in shards (the same query on each shard's partition), merged in the
+ * order of `sortKey` (every query in the same direction). The items are read as the queries
+ * return them (the table's own partitions hold whole records); `byKey` reads the page's records
+ * by key instead, as queryKeyPage does, for an index that carries keys only. Each request reads one page of
  * `limit` entries per shard; a shard whose page stopped short of its end has been read only down
  * to its last entry, so the page keeps just the entries every shard has been read past, and the
  * token is the sort key the list stands at (sealed, bound to the shards' queries): the next page
  * reads each shard from there. Sort keys are unique across shards (they end with the item's id).
  */
-export async function queryMergedKeyPage<T>(
+export async function queryMergedPage<T>(
   tableName: string,
   shards: readonly Query[],
   sortKey: string,
   page: PageRequest,
   read: (item: Record<string, unknown>) => T,
-  options: { projection?: readonly string[] } = {},
+  options: { byKey?: boolean; projection?: readonly string[] } = {},
 ): Promise<Page<T>> {
   const scope = JSON.stringify(['merged', sortKey, ...shards.map((query) => pageScope(query).scope)]);
   const forward = shards[0]?.ScanIndexForward ?? true;
@@ -204,11 +206,13 @@ export async function queryMergedKeyPage<T>(
     .sort((a, b) => (before(String(a[sortKey]), String(b[sortKey])) ? -1 : 1));
   const kept = entries.slice(0, page.limit);
   const next = entries.length > page.limit ? String(kept.at(-1)![sortKey]) : reached;
-  const records = await getItems(
-    tableName,
-    kept.map((item) => ({ [PK]: String(item[PK]), [SK]: String(item[SK]) })),
-    options.projection,
-  );
+  const records = options.byKey
+    ? await getItems(
+        tableName,
+        kept.map((item) => ({ [PK]: String(item[PK]), [SK]: String(item[SK]) })),
+        options.projection,
+      )
+    : kept;
   const items = records.filter((item): item is Record<string, unknown> => item !== undefined).map((item) => read(withoutKeys<Record<string, unknown>>(item)!));
   return next === undefined ? { items } : { items, nextToken: sealPageToken(await pageTokenKey(tableName), scope, { at: next }) };
 }

@@ -135,7 +135,7 @@ async function tenantFor(ctx: Context, named?: string): Promise<string> {
 const EXAMPLE = {
   tenantId: 'ten_01JD8Z6V9K3M4N5P6Q7R8S9T0V',
   subscriptionId: 'sub_01JD8Z7A1B2C3D4E5F6G7H8J9K',
-  deliveryId: 'dlv_01JD8Z8B2C3D4E5F6G7H8J9K0M',
+  deliveryId: 'dlv_01M8RHMCEGkSyVHDF1ciKz-7Opsub_01JD8Z7A1B2C3D4E5F6G7H8J9K',
   eventId: 'evt_01JD8Z9C3D4E5F6G7H8J9K0M1N',
   at: '2026-12-01T10:15:30.000Z',
 };
@@ -589,7 +589,7 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
   route_({
     method: 'POST', path: '/v1/deliveries/{id}/resend', auth: 'tenant',
     summary: 'Deliver the same event again (a new delivery)',
-    examples: { request: {}, response: { deliveryId: 'dlv_01JD8ZB3C4D5E6F7G8H9J0K1M2' } },
+    examples: { request: {}, response: { deliveryId: 'dlv_01M8RHNBPGQm3vXhT7a9LcR2pWsub_01JD8Z7A1B2C3D4E5F6G7H8J9K' } },
     body: tenantBody,
     response: accepted('The new delivery', z.object({ deliveryId: z.string() })),
     errors: { 429: "The tenant's hourly resend volume is used up ('resendsPerHour')" },

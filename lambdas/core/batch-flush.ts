@@ -1,7 +1,7 @@
-import { batchDeliveryId, planBatch } from './batching.ts';
+import { planBatch } from './batching.ts';
 import type { DeliveryJob, FlushJob } from './delivery-job.ts';
 import type { CloudEvent } from './envelope.ts';
-import { deliveryIdFor } from './ids.ts';
+import { batchDeliveryIdFor, deliveryIdFor } from './ids.ts';
 import type { BatchStore, DeliveryQueue, SubscriptionIndexEntry, SubscriptionStore } from './ports.ts';
 
 /**
@@ -59,7 +59,7 @@ export async function flushBatch(ports: BatchPorts, job: FlushJob): Promise<Flus
       // Batching was switched off: what still waits goes out one event per notification.
       const jobs: DeliveryJob[] = items.map(({ event }) => ({
         v: 1,
-        deliveryId: deliveryIdFor(tenantId, event.id, subscriptionId),
+        deliveryId: deliveryIdFor(tenantId, event.id, subscriptionId, event.time),
         tenantId,
         subscriptionId,
         event,
@@ -84,7 +84,7 @@ export async function flushBatch(ports: BatchPorts, job: FlushJob): Promise<Flus
       return { kind: 'waiting', until };
     }
     const events = plan.items.map((i) => i.event);
-    const deliveryId = batchDeliveryId(tenantId, subscriptionId, events.map((e) => e.id));
+    const deliveryId = batchDeliveryIdFor(tenantId, subscriptionId, events.map((e) => e.id), events[0]!.time);
     const batchJob: DeliveryJob = {
       v: 1,
       deliveryId,

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { CloudEvent } from './envelope.ts';
 
 /**
@@ -38,12 +37,6 @@ export function planBatch(buffer: BufferedEvent[], policy: BatchingPolicy, lastS
   const readyAt = Math.max(full ? now : oldestReadyAt, spacingReadyAt);
   if (readyAt > now) return { kind: 'wait', untilMs: readyAt };
   return { kind: 'send', items: sameType, remaining: buffer.length - sameType.length };
-}
-
-/** One notification's delivery id: the same events make the same id (a repeated flush is the same delivery). */
-export function batchDeliveryId(tenantId: string, subscriptionId: string, eventIds: string[]): string {
-  const digest = createHash('sha256').update(`${tenantId}\n${subscriptionId}\n${eventIds.join('\n')}`).digest('base64url');
-  return `dlv_b${digest.slice(0, 25)}`;
 }
 
 /**

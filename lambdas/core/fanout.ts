@@ -26,7 +26,7 @@ export function selectRecipients(event: CloudEvent, candidates: SubscriptionInde
 export function jobsFor(event: CloudEvent, recipients: SubscriptionIndexEntry[], now: Date): DeliveryJob[] {
   return recipients.map((entry) => ({
     v: 1,
-    deliveryId: deliveryIdFor(event.tenantid, event.id, entry.subscriptionId),
+    deliveryId: deliveryIdFor(event.tenantid, event.id, entry.subscriptionId, event.time),
     tenantId: event.tenantid,
     subscriptionId: entry.subscriptionId,
     event,

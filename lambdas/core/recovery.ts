@@ -6,7 +6,7 @@ import { NotFoundError } from './errors.ts';
 import { matchesEventPattern } from './event-pattern.ts';
 import { typeMatchesPattern } from './event-types.ts';
 import { deliveryIdField, subscriptionIdField, tenantIdField } from './id-schemas.ts';
-import { newId, orderingGroupFor } from './ids.ts';
+import { newDeliveryId, orderingGroupFor } from './ids.ts';
 import type { DeliveryQueue, DeliveryStore, EventStore, QuotaCounter, SubscriptionStore } from './ports.ts';
 import { consumeResends, type TenantQuotas } from './quotas.ts';
 import { getDelivery, getSubscription } from './subscription-service.ts';
@@ -55,7 +55,7 @@ export type RedriveScope = { subscriptionId?: string; deliveryId?: string };
 function freshJob(event: CloudEvent, subscription: Subscription, now: Date): DeliveryJob {
   return {
     v: 1,
-    deliveryId: newId('dlv'),
+    deliveryId: newDeliveryId(subscription.id, now),
     tenantId: subscription.tenantId,
     subscriptionId: subscription.id,
     event,

@@ -5,7 +5,7 @@ import type { DeliveryJob } from './delivery-job.ts';
 import type { Delivery, DeliveryStatus } from './delivery.ts';
 import { buildEnvelope } from './envelope.ts';
 import { DomainError, NotFoundError, ValidationError, type FieldError } from './errors.ts';
-import { newId, orderingGroupFor } from './ids.ts';
+import { newDeliveryId, newId, orderingGroupFor } from './ids.ts';
 import type { DeliveryQueue, DeliveryStore, DestinationBindingStore, Page, PageRequest, SubscriptionStore } from './ports.ts';
 import { busRefusal, reservedSourceProblem, type DestinationTrust } from './destination-trust.ts';
 import { checkHolding, type TenantQuotas } from './quotas.ts';
@@ -283,7 +283,7 @@ export async function sendTestEvent(ports: SubscriptionPorts, tenantId: string, 
   );
   const job: DeliveryJob = {
     v: 1,
-    deliveryId: newId('dlv'),
+    deliveryId: newDeliveryId(subscription.id, now),
     tenantId,
     subscriptionId: subscription.id,
     event,

@@ -4,7 +4,7 @@ import type { CloudEvent } from './envelope.ts';
 import { patternKeysFor } from './event-types.ts';
 import { jobsFor, selectRecipients } from './fanout.ts';
 import { releaseHeld } from './health.ts';
-import { deliveryIdFor } from './ids.ts';
+import { deliveryIdFor, legacyDeliveryIdFor } from './ids.ts';
 import { isMarkedSlow, type SlowMarkStore } from './slow-lane.ts';
 import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEvent, SubscriptionIndexEntry, SubscriptionStore, SweepEntry, SweepStore } from './ports.ts';
 
@@ -312,8 +312,15 @@ export async function missingDeliveries(
   // Batching subscriptions keep the event in their buffer, not as a delivery of its own.
   const recipients = selectRecipients(event, candidates).filter((entry) => !entry.batching && (!entry.createdAt || entry.createdAt <= publishedAt));
   if (recipients.length === 0) return [];
-  const existing = await ports.sweep.existingDeliveries(recipients.map((r) => deliveryIdFor(event.tenantid, event.id, r.subscriptionId)));
-  return jobsFor(stripStorage(event), recipients, now).filter((job) => !existing.has(job.deliveryId));
+  const jobs = jobsFor(stripStorage(event), recipients, now);
+  const existing = await ports.sweep.existingDeliveries(jobs.map((job) => job.deliveryId));
+  const missing = jobs.filter((job) => !existing.has(job.deliveryId));
+  if (missing.length === 0) return [];
+  // Fanned out by 0.1, a delivery has 0.1's id (README "Upgrading"): looked up under it
+  // only when missing under its own, so events fanned out since cost no second read.
+  const legacyIds = missing.map((job) => legacyDeliveryIdFor(event.tenantid, event.id, job.subscriptionId));
+  const legacy = await ports.sweep.existingDeliveries(legacyIds);
+  return missing.filter((_, i) => !legacy.has(legacyIds[i]!));
 }
 
 /** The job an overdue pending delivery was waiting on, rebuilt from its record. */

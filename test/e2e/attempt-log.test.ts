@@ -1,14 +1,17 @@
 /**
  * The attempt log stays bounded (lambdas/adapters/delivery-items.ts): one delivery retried 1,000
  * times against a dead endpoint, recorded through the real store on dynalite, keeps its last 20
- * attempts in full (a ring of items) and counts the rest. From the 2nd attempt on, each attempt
- * rewrites two items of fixed size (the summary ≤ 1 KB, its ring item ≤ 2 KB) and moves no index
- * key: 3 write units at any attempt number, far under DynamoDB's 400 KB item limit.
+ * attempts in full (a ring of items in the delivery's own partition) and counts the rest. From the
+ * 2nd attempt on, each attempt rewrites two items of fixed size (the summary ≤ 1 KB, in the
+ * subscription's log; its ring item ≤ 2 KB) and moves no index key: 3 write units at any attempt
+ * number, far under DynamoDB's 400 KB item limit. A success at once is the summary alone, with no
+ * index key; a record 0.1 made (its 26-character id) is still read and updated where it is.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DynamoDeliveryStore } from '../../lambdas/adapters/delivery-store.ts';
-import { deliveryLogShardOf } from '../../lambdas/adapters/table-keys.ts';
+import { deliveryKey } from '../../lambdas/adapters/table-keys.ts';
+import { deliveryIdFor } from '../../lambdas/core/ids.ts';
 import { KEPT_ATTEMPTS, RESPONSE_EXCERPT_BYTES, type Attempt } from '../../lambdas/core/delivery.ts';
 import type { startDynamo } from '../../local/emulators.ts';
 import { startLocalTable } from '../support/local-table.ts';
@@ -28,7 +31,7 @@ afterAll(async () => {
 
 it('keeps the last 20 of 1,000 attempts in a ring, counts them all, and never grows an item or moves an index key', async () => {
   const delivery = {
-    id: 'dlv_BOUNDEDLOG000000000000000',
+    id: deliveryIdFor('ten_01HZZZZZZZZZZZZZZZZZZZZZZZ', 'evt_1', 'sub_01HZZZZZZZZZZZZZZZZZZZZZZZ', '2026-12-01T00:00:00.000Z'),
     tenantId: 'ten_01HZZZZZZZZZZZZZZZZZZZZZZZ',
     subscriptionId: 'sub_01HZZZZZZZZZZZZZZZZZZZZZZZ',
     eventId: 'evt_1',
@@ -40,6 +43,7 @@ it('keeps the last 20 of 1,000 attempts in a ring, counts them all, and never gr
   const { dynamo: client } = await import('../../lambdas/adapters/clients.ts');
   const partition = async () =>
     (await client().send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `DLV#${delivery.id}` } }))).Items ?? [];
+  const record = async () => (await client().send(new GetCommand({ TableName: TABLE, Key: deliveryKey(delivery.id) }))).Item!;
   const indexKeys = (item: Record<string, unknown>) => JSON.stringify([item.gsi1pk, item.gsi1sk, item.gsi2pk, item.gsi2sk, item.gsi3pk, item.gsi3sk, item.gsi4pk, item.gsi4sk]);
   let firstKeys = '';
   let largest = { summary: 0, attempt: 0 };
@@ -48,17 +52,21 @@ it('keeps the last 20 of 1,000 attempts in a ring, counts them all, and never gr
     const attempt: Attempt = { number, at, durationMs: 15_000, statusCode: 503, error: 'http_status', responseExcerpt: 'x'.repeat(RESPONSE_EXCERPT_BYTES), nextAttemptAt: at };
     await store.recordAttempt({ delivery: { ...delivery, nextAttemptAt: at }, attempt, status: 'pending', retentionDays: 30 });
     if (number % 50 === 0 || number <= 22) {
+      // The ring in the delivery's own partition, the summary in the log: never in one partition.
       const items = await partition();
-      expect(items.length).toBe(1 + Math.min(number, KEPT_ATTEMPTS));
-      const summary = items.find((item) => item.sk === '#DLV')!;
-      // The status list (gsi3) and log (gsi4) keys are written once, then again unchanged: no index write.
+      expect(items.length).toBe(Math.min(number, KEPT_ATTEMPTS));
+      expect(items.every((item) => String(item.sk).startsWith('ATT#'))).toBe(true);
+      const summary = await record();
+      expect(summary.pk).toMatch(/^SUBDLV#sub_01HZZZZZZZZZZZZZZZZZZZZZZZ#\d+$/);
+      // The status list key (gsi3) is written once, then again unchanged: no index write; no log index key.
       if (number === 1) firstKeys = indexKeys(summary);
       expect(indexKeys(summary)).toBe(firstKeys);
       expect(summary.gsi1pk).toBeUndefined();
       expect(summary.gsi2pk).toBeUndefined();
+      expect(summary.gsi4pk).toBeUndefined();
       largest = {
         summary: Math.max(largest.summary, Buffer.byteLength(JSON.stringify(summary))),
-        attempt: Math.max(largest.attempt, ...items.filter((item) => item.sk !== '#DLV').map((item) => Buffer.byteLength(JSON.stringify(item)))),
+        attempt: Math.max(largest.attempt, ...items.map((item) => Buffer.byteLength(JSON.stringify(item)))),
       };
     }
   }
@@ -81,7 +89,7 @@ it('keeps the last 20 of 1,000 attempts in a ring, counts them all, and never gr
 
 it('a delivery that succeeds at once is one small record: the attempt stays in it whole, no ring item', async () => {
   const delivery = {
-    id: 'dlv_ATONCE00000000000000000000',
+    id: deliveryIdFor('ten_01HZZZZZZZZZZZZZZZZZZZZZZZ', 'evt_2', 'sub_01HZZZZZZZZZZZZZZZZZZZZZZZ', '2026-12-01T00:00:00.000Z'),
     tenantId: 'ten_01HZZZZZZZZZZZZZZZZZZZZZZZ',
     subscriptionId: 'sub_01HZZZZZZZZZZZZZZZZZZZZZZZ',
     eventId: 'evt_2',
@@ -94,11 +102,37 @@ it('a delivery that succeeds at once is one small record: the attempt stays in i
   const attempt: Attempt = { number: 1, at: '2026-12-01T00:00:00.500Z', durationMs: 80, statusCode: 200, responseExcerpt: '{"ok":true}' };
   await store.recordAttempt({ delivery, attempt, status: 'succeeded', retentionDays: 30 });
   const { dynamo: client } = await import('../../lambdas/adapters/clients.ts');
-  const items = (await client().send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `DLV#${delivery.id}` } }))).Items ?? [];
-  expect(items.map((item) => item.sk)).toEqual(['#DLV']);
-  expect(Buffer.byteLength(JSON.stringify(items[0]))).toBeLessThanOrEqual(1024);
-  // On the log only (gsi4, its id's shard), on no status list (gsi3).
-  expect(items[0]).toMatchObject({ gsi4pk: `SUBDLV#${delivery.tenantId}#${delivery.subscriptionId}#${deliveryLogShardOf(delivery.id)}` });
-  expect(items[0]!.gsi3pk).toBeUndefined();
+  const own = (await client().send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `DLV#${delivery.id}` } }))).Items ?? [];
+  expect(own).toEqual([]);
+  // The record is its log entry (its id's shard, by time) and carries no index key at all.
+  const item = (await client().send(new GetCommand({ TableName: TABLE, Key: deliveryKey(delivery.id) }))).Item!;
+  expect(item).toMatchObject({ ...deliveryKey(delivery.id), status: 'succeeded' });
+  expect(Object.keys(item).filter((name) => /^gsi/.test(name))).toEqual([]);
+  expect(Buffer.byteLength(JSON.stringify(item))).toBeLessThanOrEqual(1024);
   expect(await store.getDelivery(delivery.id)).toMatchObject({ status: 'succeeded', attemptCount: 1, attempts: [attempt] });
+});
+
+it("a record 0.1 made (a 26-character id, in its own partition) is read, retried and finished where it is, and is not in the log", async () => {
+  const id = 'dlv_OLDLAYOUT0000000000000000';
+  const tenantId = 'ten_01HZZZZZZZZZZZZZZZZZZZZZZZ';
+  const subscriptionId = 'sub_01HXXXXXXXXXXXXXXXXXXXXXXX';
+  const { dynamo: client } = await import('../../lambdas/adapters/clients.ts');
+  // As 0.1 left it: the summary with its attempts inside, pending.
+  const first: Attempt = { number: 1, at: '2026-11-30T00:00:00.000Z', durationMs: 30, statusCode: 500, error: 'http_status', nextAttemptAt: '2026-11-30T00:01:00.000Z' };
+  await client().send(
+    new PutCommand({
+      TableName: TABLE,
+      Item: { pk: `DLV#${id}`, sk: '#DLV', id, tenantId, subscriptionId, eventId: 'evt_old', eventType: 'order.created', subject: 'o-old', status: 'pending', createdAt: first.at, updatedAt: first.at, attempts: [first] },
+    }),
+  );
+  expect(deliveryKey(id)).toEqual({ pk: `DLV#${id}`, sk: '#DLV' });
+  expect(await store.getDelivery(id)).toMatchObject({ id, status: 'pending', attempts: [first] });
+  // An in-flight job of the old id records its next attempt: on the same record.
+  const delivery = { id, tenantId, subscriptionId, eventId: 'evt_old', eventType: 'order.created', subject: 'o-old', status: 'succeeded' as const, createdAt: first.at, finishedAt: '2026-11-30T00:01:00.500Z' };
+  const second: Attempt = { number: 2, at: '2026-11-30T00:01:00.000Z', durationMs: 20, statusCode: 200 };
+  await store.recordAttempt({ delivery, attempt: second, status: 'succeeded', retentionDays: 30 });
+  const read = (await store.getDelivery(id))!;
+  expect(read).toMatchObject({ id, status: 'succeeded', attemptCount: 2 });
+  expect(read.attempts.map((a) => a.number)).toEqual([1, 2]);
+  expect((await store.listDeliveries(tenantId, subscriptionId, { limit: 10 })).items).toEqual([]);
 });

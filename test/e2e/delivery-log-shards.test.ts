@@ -1,12 +1,13 @@
 /**
- * A subscription's delivery log on the real store (dynalite): its entries are spread over 16
- * gsi4 partitions by delivery id, and listing merges them newest first, page by page with sealed
- * tokens, with or without a status filter: every delivery once, in order, and a token opens for
- * its own list only.
+ * A subscription's delivery log on the real store (dynalite): each delivery's record is its log
+ * entry, in one of 16 partitions of the table named by its id (no index), and listing merges
+ * them newest first, page by page with sealed tokens, with or without a status filter: every
+ * delivery once, in order, another tenant's never, and a token opens for its own list only.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DynamoDeliveryStore as Store } from '../../lambdas/adapters/delivery-store.ts';
-import { DELIVERY_LOG_SHARDS, deliveryLogShardOf } from '../../lambdas/adapters/table-keys.ts';
+import { DELIVERY_LOG_SHARDS, deliveryKey, deliveryLogShardOf } from '../../lambdas/adapters/table-keys.ts';
+import { deliveryIdFor } from '../../lambdas/core/ids.ts';
 import type { Attempt, Delivery } from '../../lambdas/core/delivery.ts';
 import type { startDynamo } from '../../local/emulators.ts';
 import { startLocalTable } from '../support/local-table.ts';
@@ -24,8 +25,8 @@ beforeAll(async () => {
   const { DynamoDeliveryStore } = await import('../../lambdas/adapters/delivery-store.ts');
   store = new DynamoDeliveryStore(TABLE);
   for (let n = 0; n < 60; n++) {
-    const id = `dlv_LOG${String(n).padStart(23, '0')}`;
     const createdAt = new Date(Date.UTC(2026, 11, 1, 0, 0, n)).toISOString();
+    const id = deliveryIdFor(T, `evt_${n}`, S, createdAt);
     const failed = n % 5 === 0;
     const delivery = { id, tenantId: T, subscriptionId: S, eventId: `evt_${n}`, eventType: 'order.created', subject: `o-${n}`, status: (failed ? 'failed' : 'succeeded') as Delivery['status'], createdAt, finishedAt: createdAt };
     const attempt: Attempt = { number: 1, at: createdAt, durationMs: 5, statusCode: failed ? 410 : 200 };
@@ -53,6 +54,7 @@ async function listAll(limit: number, status?: Delivery['status']) {
 
 it('spreads the log over the shards and lists it newest first, every delivery once, at any page size', async () => {
   expect(new Set(ids.map(deliveryLogShardOf)).size).toBeGreaterThan(DELIVERY_LOG_SHARDS / 2);
+  expect(new Set(ids.map((id) => deliveryKey(id).pk)).size).toBe(new Set(ids.map(deliveryLogShardOf)).size);
   const newestFirst = [...ids].reverse();
   for (const limit of [1, 7, 25, 100]) expect(await listAll(limit)).toEqual(newestFirst);
 });
@@ -69,4 +71,15 @@ it("a token opens for its own list only: not with another filter or another subs
   await expect(store.listDeliveries(T, S, { limit: 5, status: 'failed', nextToken: first.nextToken! })).rejects.toMatchObject({ status: 400 });
   await expect(store.listDeliveries(T, 'sub_01HYYYYYYYYYYYYYYYYYYYYYYY', { limit: 5, nextToken: first.nextToken! })).rejects.toMatchObject({ status: 400 });
   await expect(store.listDeliveries(T, S, { limit: 5, nextToken: `${first.nextToken!.slice(0, -2)}AA` })).rejects.toMatchObject({ status: 400 });
+});
+
+it("never lists another tenant's delivery, even in a log partition it shares", async () => {
+  // Subscription ids are unique across tenants; were one not, the tenant filter still holds.
+  const other = 'ten_01HYYYYYYYYYYYYYYYYYYYYYYY';
+  const createdAt = new Date(Date.UTC(2026, 11, 1, 0, 5, 0)).toISOString();
+  const id = deliveryIdFor(other, 'evt_other', S, createdAt);
+  const delivery = { id, tenantId: other, subscriptionId: S, eventId: 'evt_other', eventType: 'order.created', subject: 'x', status: 'succeeded' as const, createdAt, finishedAt: createdAt };
+  await store.recordAttempt({ delivery, attempt: { number: 1, at: createdAt, durationMs: 5, statusCode: 200 }, status: 'succeeded', retentionDays: 30 });
+  expect(await listAll(7)).toEqual([...ids].reverse());
+  expect((await store.listDeliveries(other, S, { limit: 10 })).items.map((d) => d.id)).toEqual([id]);
 });

@@ -82,8 +82,8 @@ describe('the reconciliation sweeper', () => {
     const report = await herald.sweep();
     expect(report.deliveriesEnqueued).toBeGreaterThanOrEqual(1);
     const [request] = await receiver.waitFor('/lost-first', 1);
-    // The same delivery: the id fan-out would have given it.
-    expect(request!.headers['webhook-id']).toBe(deliveryIdFor(tenant.id, published.body.id, sub.id));
+    // The same delivery: the id fan-out would have given it (made from the event's own time).
+    expect(request!.headers['webhook-id']).toBe(deliveryIdFor(tenant.id, published.body.id, sub.id, JSON.parse(request!.body).time));
     // Reconciled: a later sweep takes the event off the list and enqueues nothing more.
     await later(1200);
     await herald.sweep();

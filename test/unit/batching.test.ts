@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { batchDeliveryId, batchEnvelope, planBatch, type BufferedEvent } from '../../lambdas/core/batching.ts';
+import { batchEnvelope, planBatch, type BufferedEvent } from '../../lambdas/core/batching.ts';
+import { batchDeliveryIdFor, deliveryIdParts } from '../../lambdas/core/ids.ts';
 import type { CloudEvent } from '../../lambdas/core/envelope.ts';
 
 const T0 = Date.parse('2026-11-25T10:00:00Z');
@@ -78,7 +79,10 @@ describe('the batch envelope', () => {
   });
 
   it('gives the same events the same delivery id, and other events another', () => {
-    expect(batchDeliveryId('t', 's', ['a', 'b'])).toBe(batchDeliveryId('t', 's', ['a', 'b']));
-    expect(batchDeliveryId('t', 's', ['a', 'b'])).not.toBe(batchDeliveryId('t', 's', ['a', 'c']));
+    const at = '2026-01-01T00:00:00.000Z';
+    expect(batchDeliveryIdFor('t', 'sub_1', ['a', 'b'], at)).toBe(batchDeliveryIdFor('t', 'sub_1', ['a', 'b'], at));
+    expect(batchDeliveryIdFor('t', 'sub_1', ['a', 'b'], at)).not.toBe(batchDeliveryIdFor('t', 'sub_1', ['a', 'c'], at));
+    // Like every delivery id, it names its subscription and time (its record's key).
+    expect(deliveryIdParts(batchDeliveryIdFor('t', 'sub_1', ['a', 'b'], at))).toMatchObject({ subscriptionId: 'sub_1', timeMs: Date.parse(at) });
   });
 });

@@ -17,6 +17,7 @@ import { InMemorySlowMarkStore } from '../support/in-memory-ports.ts';
 
 const T = 'ten_1';
 const SUB = 'sub_1';
+const EVENT_TIME = '2026-01-01T00:00:00.000Z';
 
 function event(id: string, published = true): StoredEvent {
   return {
@@ -24,7 +25,7 @@ function event(id: string, published = true): StoredEvent {
     id,
     source: 'urn:test',
     type: 'order.created',
-    time: '2026-01-01T00:00:00.000Z',
+    time: EVENT_TIME,
     subject: id,
     datacontenttype: 'application/json',
     tenantid: T,
@@ -59,7 +60,7 @@ function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: 
   const pending = new Map((options.pending ?? []).map((d) => [d.id, d]));
   const pendingWrites: string[] = [];
   const events = new Map(options.events.map((e) => [e.id, e]));
-  const existing = new Set(options.delivered.map((id) => deliveryIdFor(T, id, SUB)));
+  const existing = new Set(options.delivered.map((id) => deliveryIdFor(T, id, SUB, EVENT_TIME)));
   const enqueued: DeliveryJob[] = [];
   const published: string[] = [];
   const rechecks: string[] = [];
@@ -151,11 +152,11 @@ describe('the sweeper list walk', () => {
     const report = await sweep(w.ports);
     expect(report).toMatchObject({ eventsPublished: 1, deliveriesEnqueued: 1 });
     expect(w.published).toEqual(['e2']);
-    expect(w.enqueued.map((j) => j.deliveryId)).toEqual([deliveryIdFor(T, 'e3', SUB)]);
+    expect(w.enqueued.map((j) => j.deliveryId)).toEqual([deliveryIdFor(T, 'e3', SUB, EVENT_TIME)]);
     expect(w.rechecks.sort()).toEqual(['e2', 'e3']);
     // Once due, a recheck whose deliveries all exist leaves the list.
     w.ports.clock = () => new Date('2026-01-01T02:00:00.000Z');
-    await w.ports.queue.enqueue([{ deliveryId: deliveryIdFor(T, 'e2', SUB) } as DeliveryJob]);
+    await w.ports.queue.enqueue([{ deliveryId: deliveryIdFor(T, 'e2', SUB, EVENT_TIME) } as DeliveryJob]);
     const again = await sweep(w.ports);
     expect(again.eventsCleared).toBe(2);
     expect([...w.entries.values()].filter((e) => e.recheck)).toEqual([]);
@@ -204,11 +205,11 @@ describe('the sweeper list walk over windows (one list entry for many events)', 
     const report = await sweep(w.ports);
     expect(report).toMatchObject({ eventsPublished: 1, deliveriesEnqueued: 1 });
     expect(w.published).toEqual(['e2']);
-    expect(w.enqueued.map((j) => j.deliveryId)).toEqual([deliveryIdFor(T, 'e3', SUB)]);
+    expect(w.enqueued.map((j) => j.deliveryId)).toEqual([deliveryIdFor(T, 'e3', SUB, EVENT_TIME)]);
     expect(w.rechecks.sort()).toEqual(['e2', 'e3']);
     // The rechecks are ordinary entries: once due, they leave the list when all deliveries exist.
     w.ports.clock = () => new Date('2026-01-01T02:00:00.000Z');
-    await w.ports.queue.enqueue([{ deliveryId: deliveryIdFor(T, 'e2', SUB) } as DeliveryJob]);
+    await w.ports.queue.enqueue([{ deliveryId: deliveryIdFor(T, 'e2', SUB, EVENT_TIME) } as DeliveryJob]);
     expect((await sweep(w.ports)).eventsCleared).toBe(2);
     expect([...w.entries.values()].filter((e) => e.recheck)).toEqual([]);
   });

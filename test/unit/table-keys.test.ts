@@ -1,13 +1,14 @@
 /**
  * The table's key layout (lambdas/adapters/table-keys.ts) is stored data: these are the exact
  * strings written, so a change to a builder that would orphan existing items fails here. The
- * delivery keys are 0.2's (README "Storage layout": attempts in a ring, status lists on gsi3,
- * the log on gsi4 in 16 shards), and so are the event keys (an event in its own partition with one index
+ * delivery keys are 0.2's (README "Storage layout": the record is its subscription's log entry in
+ * 16 shards, named by its id; attempts in a ring; status lists on gsi3; 0.1's ids keep 0.1's key), and so are the event keys (an event in its own partition with one index
  * copy, in its subject's shard of the tenant's events by time; sweep windows instead of one sweep
  * entry per event); everything else is as 0.1 wrote it.
  */
 import { describe, expect, it } from 'vitest';
 import * as keys from '../../lambdas/adapters/table-keys.ts';
+import { deliveryIdFor, legacyDeliveryIdFor } from '../../lambdas/core/ids.ts';
 
 const T = 'ten_1';
 const S = 'sub_1';
@@ -56,18 +57,30 @@ describe('table keys', () => {
     expect(keys.sweepCursorKey(3)).toEqual({ pk: 'SWEEP', sk: 'CURSOR#3' });
   });
 
-  it('deliveries: the summary, its attempt ring, its log entry and its one status entry', () => {
+  it('deliveries: the summary is its log entry, named by its id; its attempt ring; its one status entry', () => {
+    // A delivery id names its subscription, time and digest (core/ids.ts), so its record's key
+    // follows from it: the subscription's log, in the id's shard of 16, by time.
+    const SUB = 'sub_01J9Z3T5Y7QWERTYVBNMASDFGH';
+    const id = deliveryIdFor(T, E, SUB, AT);
+    expect(id).toBe('dlv_01KDYAK348WXP9uMGM53pRhFS-sub_01J9Z3T5Y7QWERTYVBNMASDFGH');
+    expect(keys.DELIVERY_LOG_SHARDS).toBe(16);
+    expect(keys.deliveryLogShardOf(id)).toBe(1);
+    expect(keys.deliveryKey(id)).toEqual({ pk: `SUBDLV#${SUB}#1`, sk: `${AT}#${id}` });
+    expect(keys.deliveryLogPartition(SUB, 15)).toBe(`SUBDLV#${SUB}#15`);
+    expect(keys.isLoggedDeliveryId(id)).toBe(true);
+    // 0.1's ids (26 characters), and any string that is no delivery id, keep 0.1's key.
+    const legacy = legacyDeliveryIdFor(T, E, SUB);
+    expect(legacy).toBe('dlv_WXP9uMGM53pRhFS-jQEuNSlqkz');
+    expect(keys.deliveryKey(legacy)).toEqual({ pk: `DLV#${legacy}`, sk: '#DLV' });
     expect(keys.deliveryKey(D)).toEqual({ pk: 'DLV#dlv_1', sk: '#DLV' });
-    expect(keys.deliveryIdOfKey('DLV#dlv_1')).toBe(D);
-    // A ring of 20: attempt 21 overwrites attempt 1.
+    expect(keys.isLoggedDeliveryId(legacy)).toBe(false);
+    // A ring of 20 in the delivery's own partition (never in the log): attempt 21 overwrites attempt 1.
     expect(keys.attemptKey(D, 1)).toEqual({ pk: 'DLV#dlv_1', sk: 'ATT#01' });
     expect(keys.attemptKey(D, 19)).toEqual({ pk: 'DLV#dlv_1', sk: 'ATT#19' });
     expect(keys.attemptKey(D, 21)).toEqual(keys.attemptKey(D, 1));
     expect(keys.attemptKey(D, 1000)).toEqual({ pk: 'DLV#dlv_1', sk: 'ATT#00' });
-    // The log: the delivery id's shard of 16 (listing merges them).
-    expect(keys.DELIVERY_LOG_SHARDS).toBe(16);
+    expect(keys.attemptKey(id, 3)).toEqual({ pk: `DLV#${id}`, sk: 'ATT#03' });
     expect(['dlv_1', 'dlv_01J9Z3T5Y7QWERTYUIOPASDFGH'].map(keys.deliveryLogShardOf)).toEqual([1, 8]);
-    expect(keys.deliveryLogKey(T, S, AT, D)).toEqual({ pk: 'SUBDLV#ten_1#sub_1#1', sk: `${AT}#dlv_1` });
     // Keyed once per delivery, whatever its next attempt.
     expect(keys.pendingKey(D)).toEqual({ pk: 'PENDING#1', sk: 'dlv_1' });
     expect(keys.pendingCursorKey(1)).toEqual({ pk: 'SWEEP', sk: 'PENDINGCURSOR#1' });

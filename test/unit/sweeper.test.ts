@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
-import { deliveryIdFor } from '../../lambdas/core/ids.ts';
+import { deliveryIdFor, legacyDeliveryIdFor } from '../../lambdas/core/ids.ts';
 import type { Delivery } from '../../lambdas/core/delivery.ts';
 import type { StoredEvent, SweepEntry } from '../../lambdas/core/ports.ts';
 import { sweep, type SweepPorts } from '../../lambdas/core/sweeper.ts';
@@ -39,7 +39,7 @@ function event(id: string, published = true): StoredEvent {
  * listed one by one (as 0.1 listed them), or `windowed`: in one window of their tenant, as the
  * API lists them now, read in pages with the window's saved progress.
  */
-function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: number; clockStep?: number; pending?: Delivery[]; windowed?: boolean }) {
+function world(options: { events: StoredEvent[]; delivered: string[]; deliveredBy01?: string[]; backlog?: number; clockStep?: number; pending?: Delivery[]; windowed?: boolean }) {
   let time = Date.parse('2026-01-01T01:00:00.000Z');
   const entries = new Map<string, SweepEntry>();
   const windows = new Map<string, string[]>();
@@ -61,6 +61,9 @@ function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: 
   const pendingWrites: string[] = [];
   const events = new Map(options.events.map((e) => [e.id, e]));
   const existing = new Set(options.delivered.map((id) => deliveryIdFor(T, id, SUB, EVENT_TIME)));
+  // Fanned out by 0.1: the delivery has 0.1's id.
+  for (const id of options.deliveredBy01 ?? []) existing.add(legacyDeliveryIdFor(T, id, SUB));
+  const lookups: string[][] = [];
   const enqueued: DeliveryJob[] = [];
   const published: string[] = [];
   const rechecks: string[] = [];
@@ -88,7 +91,10 @@ function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: 
       },
       windowProgress: async (entry) => progress.get(entry.key) ?? '',
       saveWindowProgress: async (entry, position) => void progress.set(entry.key, position),
-      existingDeliveries: async (ids) => new Set(ids.filter((id) => existing.has(id))),
+      existingDeliveries: async (ids) => {
+        lookups.push(ids);
+        return new Set(ids.filter((id) => existing.has(id)));
+      },
       pendingCursor: async () => pendingCursor,
       movePendingCursor: async (_shard, from, to) => {
         if (pendingCursor !== from) return false;
@@ -133,7 +139,7 @@ function world(options: { events: StoredEvent[]; delivered: string[]; backlog?: 
     },
     config: { sweepAfterSeconds: 60, shards: 1, pageSize: 3 },
   };
-  return { ports, enqueued, published, rechecks, cursor: () => cursor, entries, pending, pendingCursor: () => pendingCursor, pendingWrites, progress };
+  return { ports, enqueued, published, rechecks, cursor: () => cursor, entries, pending, pendingCursor: () => pendingCursor, pendingWrites, progress, lookups };
 }
 
 describe('the sweeper list walk', () => {
@@ -160,6 +166,24 @@ describe('the sweeper list walk', () => {
     const again = await sweep(w.ports);
     expect(again.eventsCleared).toBe(2);
     expect([...w.entries.values()].filter((e) => e.recheck)).toEqual([]);
+  });
+
+  it("finds a delivery 0.1 fanned out under 0.1's id, and looks there only for what is missing", async () => {
+    const w = world({ events: [event('e1'), event('e2'), event('e3')], delivered: ['e1'], deliveredBy01: ['e2'] });
+    const report = await sweep(w.ports);
+    // e2 was delivered by 0.1: not sent again (a new webhook-id would defeat receivers' deduplication).
+    expect(report).toMatchObject({ eventsChecked: 3, deliveriesEnqueued: 1 });
+    expect(w.enqueued.map((j) => j.deliveryId)).toEqual([deliveryIdFor(T, 'e3', SUB, EVENT_TIME)]);
+    // e1's delivery was found under its own id: one lookup; e2 and e3 a second, under 0.1's.
+    expect(w.lookups.map((ids) => ids.join()).sort()).toEqual(
+      [
+        deliveryIdFor(T, 'e1', SUB, EVENT_TIME),
+        deliveryIdFor(T, 'e2', SUB, EVENT_TIME),
+        legacyDeliveryIdFor(T, 'e2', SUB),
+        deliveryIdFor(T, 'e3', SUB, EVENT_TIME),
+        legacyDeliveryIdFor(T, 'e3', SUB),
+      ].sort(),
+    );
   });
 
   it('saves how far it got when the deadline comes', async () => {

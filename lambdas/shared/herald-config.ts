@@ -14,7 +14,8 @@ import { MAX_SUBSCRIPTION_TIMEOUT_SECONDS } from '../core/subscription-settings.
  *   gsi2 (ALL): events by time in 16 shards per tenant (resend by time and by subject), scheduled batch looks;
  *   gsi3 (KEYS_ONLY): the sweeper's list (windows, rechecks) and the deliveries' status lists (pending, held,
  *   dead letters), whose readers fetch the delivery records by key;
- *   gsi4 (INCLUDE status): each subscription's delivery log, filtered by status, records fetched by key.
+ *   gsi4 (INCLUDE status): each subscription's delivery log in earlier builds of 0.2, no longer written (the log
+ *   is now the delivery records themselves, table-keys.ts; kept as deployed: one index per update).
  * 0.1 had gsi1 to gsi3 only; CloudFormation adds one index per update (test/infra/table-indexes.test.ts).
  */
 export const TABLE_SCHEMA = {

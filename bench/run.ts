@@ -646,7 +646,7 @@ function costOf(s: ScenarioResult, failedAttemptCost?: number) {
       deliverMs: s.deliverFunction.msPerInvocation + RECEIVER_MS,
       memoryMb: MEMORY_MB.deliver,
       eventBytes: Math.min(1124, bytesOf('TENANT/EVT', 1) || 1124),
-      deliveryBytes: Math.min(1124, bytesOf('DLV', d) || 1124),
+      deliveryBytes: Math.min(1124, bytesOf('SUBDLV', d) + bytesOf('DLV', d) || 1124),
       retentionDays: RETENTION_DAYS,
     },
     prices,

@@ -1,13 +1,14 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { ReceivedFrom, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import type { DeadLetterQueue } from '#core/ports';
-import { isLastReceive, planAfterAttempt, planBeforeDue, planSlowLane, SLOT_SLEEP_MS, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
+import { isLastReceive, planAfterAttempt, planBeforeDue, planForHeldGroup, planSlowLane, SLOT_SLEEP_MS, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
+import { advanceHold, type Arrival, type OrderHold } from '#core/order-hold';
 import type { BatchSlowMarks } from '#core/slow-lane';
 import { admitDelivery, admitProbe, deliverJob, type DeliverPorts } from '#core/deliver';
 import { admitTenant, type BatchTenantShare } from '#core/tenant-share';
 import { deliveryJobSchema, flushJobSchema, type DeliveryJob, type FlushJob } from '#core/delivery-job';
 import { flushBatch } from '#core/batch-flush';
-import type { BatchStore } from '#core/ports';
+import type { BatchStore, OrderHoldStore } from '#core/ports';
 import { announceDeadLetter } from '#core/operational-events';
 import type { AttemptObservation } from '#core/stats';
 import { logger, metrics, MetricUnit } from '#shared/observability';
@@ -20,6 +21,8 @@ export type DeliveryWorkerPorts = DeliverPorts & {
   tenantShare?: BatchTenantShare;
   /** The batch's slow marks, when the stack has a slow lane (core/slow-lane.ts). */
   slowMarks?: BatchSlowMarks;
+  /** Ordered groups held out of flight (core/order-hold.ts); without it, ordered jobs wait hidden. */
+  holds?: OrderHoldStore;
 };
 
 /**
@@ -119,6 +122,13 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   }
   job = job!;
   const receipt: Receipt = { ordered, receiveCount, now: ports.clock().getTime(), ...(slowLane ? { slowLane } : {}) };
+  // An ordered job first looks for its group's hold: one consistent read (core/order-hold.ts).
+  if (ordered && ports.holds && job.orderingGroup) {
+    const hold = await ports.holds.read(job.tenantId, job.orderingGroup);
+    const held = planForHeldGroup(job, receipt, hold);
+    if (held) return carryOut(ports, record, receipt, held);
+    receipt.holds = hold ? { head: hold } : {};
+  }
   const early = planBeforeDue(job, receipt);
   if (early) return carryOut(ports, record, receipt, early);
   // A slow subscription's job leaves the standard queue before it reserves anything (a
@@ -181,7 +191,17 @@ function receivedFrom(receipt: Pick<Receipt, 'ordered' | 'slowLane'>): ReceivedF
 async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: Receipt, plan: DeliveryPlan): Promise<void> {
   switch (plan.kind) {
     case 'ack':
+      if (plan.advance) await advanceHold(holdPorts(ports), plan.advance);
       return;
+    case 'holdGroup':
+      return holdGroup(ports, record, plan);
+    case 'keepBehind': {
+      const { job, hold } = plan;
+      // Not pending any more (finished, or held for a paused subscription): a duplicate, not kept.
+      const pending = await ports.deliveries.recordWithoutAttempt({ job, at: ports.clock().toISOString(), retentionDays: ports.config.deliveryRetentionDays, nextAttemptAt: hold.dueAt });
+      if (pending) await ports.holds!.keep(hold.tenantId, hold.group, arrivalOf(record, ports), job);
+      return;
+    }
     case 'park': {
       await ports.deadLetters.park(plan.letter);
       // The tenant's redrive reads its records, not the shared queue: the record keeps the job.
@@ -191,6 +211,7 @@ async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: 
       if ('deliveryId' in job) {
         await ports.deliveries.keepParkedJob(job).catch((error: unknown) => logger.error('could not keep the parked job on its record', { deliveryId: job.deliveryId, error: error as Error }));
       }
+      if (plan.advance) await advanceHold(holdPorts(ports), plan.advance);
       return;
     }
     case 'reenqueue':
@@ -199,4 +220,43 @@ async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: 
       await ports.queue.changeVisibility(record.receiptHandle, plan.seconds, receivedFrom(receipt));
       throw new RetryLater(plan.seconds);
   }
+}
+
+function holdPorts(ports: DeliveryWorkerPorts) {
+  return { holds: ports.holds!, deliveries: ports.deliveries, queue: ports.queue, clock: ports.clock };
+}
+
+/** Where the message stands in its group's arrival order (the FIFO queue's sequence number). */
+function arrivalOf(record: SQSRecord, ports: DeliveryWorkerPorts): Arrival {
+  const sequenceNumber = (record.attributes as { SequenceNumber?: string }).SequenceNumber;
+  return { messageId: record.messageId, at: ports.clock().getTime(), ...(sequenceNumber ? { sequenceNumber } : {}) };
+}
+
+/**
+ * The job waits out of flight as its group's head (core/order-hold.ts): kept, then named by HEAD
+ * with its due time, before its message is deleted; a head already named gets its new due time.
+ */
+async function holdGroup(ports: DeliveryWorkerPorts, record: SQSRecord, plan: Extract<DeliveryPlan, { kind: 'holdGroup' }>): Promise<void> {
+  const holds = ports.holds!;
+  const { job, dueAt, attemptsMade, head } = plan;
+  const retentionDays = ports.config.deliveryRetentionDays;
+  if (!plan.attempted) {
+    // A wait with no attempt: the record says when, so the delivery never looks lost.
+    const pending = await ports.deliveries.recordWithoutAttempt({ job, at: ports.clock().toISOString(), retentionDays, nextAttemptAt: dueAt });
+    if (!pending) {
+      // Finished meanwhile: this message was a duplicate; a head's group moves on.
+      if (head) await advanceHold(holdPorts(ports), head);
+      return;
+    }
+  }
+  const fields = { tenantId: job.tenantId, group: job.orderingGroup!, deliveryId: job.deliveryId, dueAt, attemptsMade, ...(job.firstAttemptAt ? { firstAttemptAt: job.firstAttemptAt } : {}) };
+  if (head) {
+    const { sentAt: _sent, ...rest } = head;
+    await holds.moveHead({ ...rest, ...fields }, head.head);
+    return;
+  }
+  const entry = await holds.keep(job.tenantId, job.orderingGroup!, arrivalOf(record, ports), job);
+  const hold: OrderHold = { ...fields, head: entry };
+  // Refused only if another head was named meanwhile: the job is kept, in its arrival's place.
+  if (!(await holds.createHead(hold))) logger.warn('ordered group already held by another delivery; this one waits behind it', { deliveryId: job.deliveryId });
 }

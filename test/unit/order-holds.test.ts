@@ -284,7 +284,7 @@ describe('a crash between any two steps of a hold', () => {
     'deliveries.recordWithoutAttempt': 3,
     'queue.enqueue': 4,
   };
-  const cases = Object.entries(calls).flatMap(([target, n]) => Array.from({ length: n }, (_, i) => ({ target, call: i + 1 })));
+  const cases: CrashPoint[] = Object.entries(calls).flatMap(([target, n]) => Array.from({ length: n }, (_, i) => ({ target, call: i + 1 })));
 
   it.each(cases)('after $target #$call: duplicates at most, every event arrives, none before an earlier one', async (crash) => {
     const failures = new Map<number, number>([

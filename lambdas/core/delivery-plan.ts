@@ -98,7 +98,8 @@ export function isLastReceive(receipt: Receipt): boolean {
 
 /**
  * The plan for a job received before it is due, or undefined when it is due now: a short wait
- * (or any wait of an ordered job) stays hidden; a longer one hops out of flight, due as before.
+ * stays hidden; a longer one hops out of flight, due as before, or holds an ordered job's group
+ * (core/order-hold.ts; without a hold store an ordered job waits hidden).
  */
 export function planBeforeDue(job: DeliveryJob, receipt: Receipt): DeliveryPlan | undefined {
   if (!job.notBefore) return undefined;
@@ -132,7 +133,8 @@ export function planSlowLane(job: DeliveryJob, receipt: Receipt, slow: boolean):
 /**
  * Waiting until `untilMs` before an attempt that was not made (a throttle slot): the job keeps
  * `attemptsMade`, so the wait never counts as an attempt. A standard-queue job waits out of
- * flight (a new message due at its slot); an ordered job waits hidden, holding its group.
+ * flight (a new message due at its slot); an ordered job waits hidden, holding its group, unless
+ * the wait is long enough to hold its group out of flight (core/order-hold.ts).
  */
 export function planWaitUntil(job: DeliveryJob, receipt: Receipt, untilMs: number, attemptsMade: number): DeliveryPlan {
   const waitMs = untilMs - receipt.now;
@@ -234,8 +236,10 @@ export function planThrottle(job: DeliveryJob, receipt: Receipt, attemptsMade: n
 
 /**
  * What follows an attempt. A retry waits hidden when it is short (at most IN_FLIGHT_WAIT_SECONDS),
- * its message was never re-enqueued and has few receives; ordered retries always wait hidden (at
- * most SQS's 12 h visibility), holding their group; any other retry is re-enqueued, due at its time.
+ * its message was never re-enqueued and has few receives; an ordered retry that is longer, or of a
+ * much-received message, holds its group out of flight (core/order-hold.ts), any other ordered
+ * retry waits hidden, holding its group (without a hold store, every one does, at most SQS's 12 h,
+ * until isLastReceive); any other retry is re-enqueued, due at its time.
  */
 export function planAfterAttempt(job: DeliveryJob, receipt: Receipt, outcome: DeliverOutcome, failedAt: string): DeliveryPlan {
   const advance = receipt.holds?.head ? { advance: receipt.holds.head } : {};

@@ -73,10 +73,51 @@ export function headJob(hold: OrderHold, kept: DeliveryJob): DeliveryJob {
 
 export type HoldPorts = {
   holds: OrderHoldStore;
-  deliveries: Pick<DeliveryStore, 'getDelivery'>;
+  deliveries: Pick<DeliveryStore, 'getDelivery' | 'recordWithoutAttempt'>;
   queue: Pick<DeliveryQueue, 'enqueue'>;
   clock: () => Date;
+  config: { deliveryRetentionDays: number };
 };
+
+/**
+ * Step 1: the job waits out of flight as its group's head: kept, then named by HEAD with its due
+ * time (a head already named gets its new due time), before its message is deleted. `attempted:
+ * false` (a wait, no attempt) writes its record pending until then; a delivery no longer pending
+ * was a duplicate (a head's group then moves on). `waitsBehind`: another head was named first
+ * (a duplicate's race): the job is kept in its arrival's place behind it.
+ */
+export async function holdAsHead(
+  ports: HoldPorts,
+  plan: { job: DeliveryJob; dueAt: string; attemptsMade: number; head?: OrderHold; attempted: boolean },
+  arrival: Arrival,
+): Promise<'held' | 'moved' | 'waitsBehind' | 'duplicate'> {
+  const { job, dueAt, attemptsMade, head } = plan;
+  if (!plan.attempted) {
+    const pending = await ports.deliveries.recordWithoutAttempt({ job, at: ports.clock().toISOString(), retentionDays: ports.config.deliveryRetentionDays, nextAttemptAt: dueAt });
+    if (!pending) {
+      if (head) await advanceHold(ports, head);
+      return 'duplicate';
+    }
+  }
+  const fields = { tenantId: job.tenantId, group: job.orderingGroup!, deliveryId: job.deliveryId, dueAt, attemptsMade, ...(job.firstAttemptAt ? { firstAttemptAt: job.firstAttemptAt } : {}) };
+  if (head) {
+    const { sentAt: _sent, ...rest } = head;
+    return (await ports.holds.moveHead({ ...rest, ...fields }, head.head)) ? 'moved' : 'duplicate';
+  }
+  const entry = await ports.holds.keep(job.tenantId, job.orderingGroup!, arrival, job);
+  return (await ports.holds.createHead({ ...fields, head: entry })) ? 'held' : 'waitsBehind';
+}
+
+/**
+ * Step 2: a job of a held group that is not its head is kept behind it, its record pending (due
+ * with the head), no attempt. A delivery no longer pending (finished, or held for a paused
+ * subscription) was a duplicate and is not kept.
+ */
+export async function keepBehindHold(ports: HoldPorts, job: DeliveryJob, hold: OrderHold, arrival: Arrival): Promise<boolean> {
+  const pending = await ports.deliveries.recordWithoutAttempt({ job, at: ports.clock().toISOString(), retentionDays: ports.config.deliveryRetentionDays, nextAttemptAt: hold.dueAt });
+  if (pending) await ports.holds.keep(hold.tenantId, hold.group, arrival, job);
+  return pending;
+}
 
 /** Kept jobs read per page while looking for the next head. */
 const ENTRY_PAGE = 10;
@@ -87,7 +128,7 @@ const ENTRY_PAGE = 10;
  * job whose delivery already finished (a duplicate kept before it did) is dropped on the way.
  * With none left, the hold ends. Called only by the worker holding the head's message.
  */
-export async function advanceHold(ports: HoldPorts, hold: OrderHold): Promise<'promoted' | 'released' | 'moved'> {
+export async function advanceHold(ports: Pick<HoldPorts, 'holds' | 'deliveries' | 'queue' | 'clock'>, hold: OrderHold): Promise<'promoted' | 'released' | 'moved'> {
   let after: string | undefined;
   for (;;) {
     const page = await ports.holds.entries(hold.tenantId, hold.group, after, ENTRY_PAGE);

@@ -2,7 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { ReceivedFrom, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import type { DeadLetterQueue } from '#core/ports';
 import { isLastReceive, planAfterAttempt, planBeforeDue, planForHeldGroup, planSlowLane, SLOT_SLEEP_MS, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
-import { advanceHold, type Arrival, type OrderHold } from '#core/order-hold';
+import { advanceHold, holdAsHead, keepBehindHold, type Arrival } from '#core/order-hold';
 import type { BatchSlowMarks } from '#core/slow-lane';
 import { admitDelivery, admitProbe, deliverJob, type DeliverPorts } from '#core/deliver';
 import { admitTenant, type BatchTenantShare } from '#core/tenant-share';
@@ -193,15 +193,14 @@ async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: 
     case 'ack':
       if (plan.advance) await advanceHold(holdPorts(ports), plan.advance);
       return;
-    case 'holdGroup':
-      return holdGroup(ports, record, plan);
-    case 'keepBehind': {
-      const { job, hold } = plan;
-      // Not pending any more (finished, or held for a paused subscription): a duplicate, not kept.
-      const pending = await ports.deliveries.recordWithoutAttempt({ job, at: ports.clock().toISOString(), retentionDays: ports.config.deliveryRetentionDays, nextAttemptAt: hold.dueAt });
-      if (pending) await ports.holds!.keep(hold.tenantId, hold.group, arrivalOf(record, ports), job);
+    case 'holdGroup': {
+      const outcome = await holdAsHead(holdPorts(ports), plan, arrivalOf(record, ports));
+      if (outcome === 'waitsBehind') logger.warn('ordered group already held by another delivery; this one waits behind it', { deliveryId: plan.job.deliveryId });
       return;
     }
+    case 'keepBehind':
+      await keepBehindHold(holdPorts(ports), plan.job, plan.hold, arrivalOf(record, ports));
+      return;
     case 'park': {
       await ports.deadLetters.park(plan.letter);
       // The tenant's redrive reads its records, not the shared queue: the record keeps the job.
@@ -222,8 +221,9 @@ async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: 
   }
 }
 
+/** Plans that hold a group only come with a hold store (`Receipt.holds` is set only then). */
 function holdPorts(ports: DeliveryWorkerPorts) {
-  return { holds: ports.holds!, deliveries: ports.deliveries, queue: ports.queue, clock: ports.clock };
+  return { holds: ports.holds!, deliveries: ports.deliveries, queue: ports.queue, clock: ports.clock, config: ports.config };
 }
 
 /** Where the message stands in its group's arrival order (the FIFO queue's sequence number). */
@@ -232,31 +232,3 @@ function arrivalOf(record: SQSRecord, ports: DeliveryWorkerPorts): Arrival {
   return { messageId: record.messageId, at: ports.clock().getTime(), ...(sequenceNumber ? { sequenceNumber } : {}) };
 }
 
-/**
- * The job waits out of flight as its group's head (core/order-hold.ts): kept, then named by HEAD
- * with its due time, before its message is deleted; a head already named gets its new due time.
- */
-async function holdGroup(ports: DeliveryWorkerPorts, record: SQSRecord, plan: Extract<DeliveryPlan, { kind: 'holdGroup' }>): Promise<void> {
-  const holds = ports.holds!;
-  const { job, dueAt, attemptsMade, head } = plan;
-  const retentionDays = ports.config.deliveryRetentionDays;
-  if (!plan.attempted) {
-    // A wait with no attempt: the record says when, so the delivery never looks lost.
-    const pending = await ports.deliveries.recordWithoutAttempt({ job, at: ports.clock().toISOString(), retentionDays, nextAttemptAt: dueAt });
-    if (!pending) {
-      // Finished meanwhile: this message was a duplicate; a head's group moves on.
-      if (head) await advanceHold(holdPorts(ports), head);
-      return;
-    }
-  }
-  const fields = { tenantId: job.tenantId, group: job.orderingGroup!, deliveryId: job.deliveryId, dueAt, attemptsMade, ...(job.firstAttemptAt ? { firstAttemptAt: job.firstAttemptAt } : {}) };
-  if (head) {
-    const { sentAt: _sent, ...rest } = head;
-    await holds.moveHead({ ...rest, ...fields }, head.head);
-    return;
-  }
-  const entry = await holds.keep(job.tenantId, job.orderingGroup!, arrivalOf(record, ports), job);
-  const hold: OrderHold = { ...fields, head: entry };
-  // Refused only if another head was named meanwhile: the job is kept, in its arrival's place.
-  if (!(await holds.createHead(hold))) logger.warn('ordered group already held by another delivery; this one waits behind it', { deliveryId: job.deliveryId });
-}

@@ -288,6 +288,8 @@ describe('1,000 attempts of one delivery against a dead endpoint (fulfillmenttoo
   });
 
   it('an ordered delivery keeps its group past 100 attempts and is parked, with its reason, at the ordered queue’s last receive', async () => {
+    // A worker without a hold store: every wait hidden, so the receive limit ends it. Deployed,
+    // long waits hold the group in the table instead (test/unit/order-holds.test.ts).
     const { sim, sentAt, peakMessages, delivery } = await deliverToDeadEndpoint('subject');
     // Never re-enqueued (that would put it behind its subject's later events): one message throughout.
     expect(sim.sent).toEqual([]);

@@ -5,7 +5,7 @@ import type { Arrival, HeldJob, OrderHold } from '#core/order-hold';
 import type { OrderHoldStore } from '#core/ports';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate, expiresAt } from './dynamo-helpers.ts';
-import { getItems, queryItems } from './table-queries.ts';
+import { getItems, queryPages } from './table-queries.ts';
 import {
   arrivalOrderKey,
   GSI3 as gsi3,
@@ -108,9 +108,13 @@ export class DynamoOrderHoldStore implements OrderHoldStore {
     await dynamo().send(new DeleteCommand({ TableName: this.tableName, Key: orderHoldEntryKey(tenantId, group, entry) }));
   }
 
-  /** The list (gsi3, keys only), then the HEADs by key; an index entry that ran ahead of its item is checked against the item. */
-  async dueHeads(shard: number, now: string, limit: number): Promise<OrderHold[]> {
-    const listed = await queryItems(
+  /**
+   * The list (gsi3, keys only), a page from `after` (the last page's `next`: DynamoDB's own
+   * LastEvaluatedKey), then the HEADs by key; an index entry that ran ahead of its item is
+   * checked against the item.
+   */
+  async dueHeads(shard: number, now: string, limit: number, after?: string): Promise<{ holds: OrderHold[]; next?: string }> {
+    const pages = queryPages(
       this.tableName,
       {
         IndexName: gsi3.indexName,
@@ -119,13 +123,16 @@ export class DynamoOrderHoldStore implements OrderHoldStore {
         ExpressionAttributeNames: { '#pk': gsi3.partitionKey, '#sk': gsi3.sortKey },
         ExpressionAttributeValues: { ':pk': orderHoldsPartition(shard), ':upper': `${now}$` },
       },
-      { limit },
+      { limit, maxPages: 1, ...(after ? { start: JSON.parse(after) as Record<string, unknown> } : {}) },
     );
+    const { value: page } = await pages.next();
+    const listed: Record<string, unknown>[] = page ? page.items : [];
     const items = await getItems(
       this.tableName,
       listed.map((item) => ({ [PK]: String(item[PK]), [SK]: String(item[SK]) })),
     );
-    return items.filter((item): item is Record<string, unknown> => item !== undefined).map(holdOf).filter((hold) => hold.dueAt <= now);
+    const holds = items.filter((item): item is Record<string, unknown> => item !== undefined).map(holdOf).filter((hold) => hold.dueAt <= now);
+    return { holds, ...(page?.lastKey ? { next: JSON.stringify(page.lastKey) } : {}) };
   }
 
   async claimSend(hold: OrderHold, at: string): Promise<boolean> {

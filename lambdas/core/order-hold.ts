@@ -168,23 +168,35 @@ export async function advanceHold(ports: Pick<HoldPorts, 'holds' | 'deliveries' 
 /**
  * The sweeper's part: each due head of the shard that was not sent within the grace period
  * (`graceSeconds`: sent and never back means its message was lost) is claimed and sent to its
- * group. Answers how many were sent.
+ * group, a page of `limit` at a time until the list's end or `deadline` (epoch ms). Answers how
+ * many were sent, and any hold whose HEAD names no kept job (never by design).
  */
-export async function sendDueHeads(ports: Pick<HoldPorts, 'holds' | 'queue' | 'clock'>, shard: number, graceSeconds: number, limit: number): Promise<{ sent: number; headless: OrderHold[] }> {
+export async function sendDueHeads(
+  ports: Pick<HoldPorts, 'holds' | 'queue' | 'clock'>,
+  shard: number,
+  graceSeconds: number,
+  limit: number,
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<{ sent: number; headless: OrderHold[] }> {
   const now = ports.clock();
   let sent = 0;
   const headless: OrderHold[] = [];
-  for (const hold of await ports.holds.dueHeads(shard, now.toISOString(), limit)) {
-    if (hold.sentAt && Date.parse(hold.sentAt) > now.getTime() - graceSeconds * 1000) continue;
-    const kept = await ports.holds.entry(hold.tenantId, hold.group, hold.head);
-    // HEAD always names a kept job (see above): one that does not is reported, never guessed at.
-    if (!kept) {
-      headless.push(hold);
-      continue;
+  let after: string | undefined;
+  do {
+    const page = await ports.holds.dueHeads(shard, now.toISOString(), limit, after);
+    for (const hold of page.holds) {
+      if (hold.sentAt && Date.parse(hold.sentAt) > now.getTime() - graceSeconds * 1000) continue;
+      const kept = await ports.holds.entry(hold.tenantId, hold.group, hold.head);
+      // HEAD always names a kept job (see above): one that does not is reported, never guessed at.
+      if (!kept) {
+        headless.push(hold);
+        continue;
+      }
+      if (!(await ports.holds.claimSend(hold, now.toISOString()))) continue;
+      await ports.queue.enqueue([headJob(hold, kept)]);
+      sent++;
     }
-    if (!(await ports.holds.claimSend(hold, now.toISOString()))) continue;
-    await ports.queue.enqueue([headJob(hold, kept)]);
-    sent++;
-  }
+    after = page.next;
+  } while (after && ports.clock().getTime() < deadline);
   return { sent, headless };
 }

@@ -330,8 +330,8 @@ export interface OrderHoldStore {
   entries(tenantId: string, group: string, after: string | undefined, limit: number): Promise<HeldJob[]>;
   entry(tenantId: string, group: string, entry: string): Promise<DeliveryJob | undefined>;
   drop(tenantId: string, group: string, entry: string): Promise<void>;
-  /** Holds of the shard whose head is due by `now`, earliest first. */
-  dueHeads(shard: number, now: string, limit: number): Promise<OrderHold[]>;
+  /** Holds of the shard whose head is due by `now`, earliest first, a page of `limit` after `after` (the last page's `next`; none: the end). */
+  dueHeads(shard: number, now: string, limit: number, after?: string): Promise<{ holds: OrderHold[]; next?: string }>;
   /** Marks the head sent at `at`, if it is as read (same due time and send): false when another run did, or it moved. */
   claimSend(hold: OrderHold, at: string): Promise<boolean>;
 }

@@ -190,7 +190,8 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
   }
 
   if (ports.holds) {
-    const { sent, headless } = await sendDueHeads({ holds: ports.holds, queue: ports.queue, clock: ports.clock }, shard, ports.config.sweepAfterSeconds, limit);
+    // Page after page: in a large outage many heads fall due each minute, and each waits for this.
+    const { sent, headless } = await sendDueHeads({ holds: ports.holds, queue: ports.queue, clock: ports.clock }, shard, ports.config.sweepAfterSeconds, limit, ports.config.deadline);
     report.holdHeadsSent = (report.holdHeadsSent ?? 0) + sent;
     if (headless.length > 0) report.headlessHolds = [...(report.headlessHolds ?? []), ...headless.map(({ tenantId, group }) => ({ tenantId, group }))];
   }

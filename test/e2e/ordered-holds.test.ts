@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoOrderHoldStore } from '../../lambdas/adapters/order-hold-store.ts';
+import { shardOf } from '../../lambdas/adapters/table-keys.ts';
 import { REENQUEUE_AFTER_RECEIVES } from '../../lambdas/core/delivery-plan.ts';
 import { orderingGroupFor } from '../../lambdas/core/ids.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
@@ -163,7 +164,7 @@ describe('the hold store on dynalite', () => {
     expect(await holds.read('ten_STORE', group)).toEqual(head);
     const shardHeads = async (now: string) => {
       const due: OrderHold[] = [];
-      for (let shard = 0; shard < 8; shard++) due.push(...(await holds.dueHeads(shard, now, 100)));
+      for (let shard = 0; shard < 8; shard++) due.push(...(await holds.dueHeads(shard, now, 100)).holds);
       return due.filter((h) => h.group === group);
     };
     expect(await shardHeads('2099-12-01T12:09:59.999Z')).toEqual([]);
@@ -182,6 +183,18 @@ describe('the hold store on dynalite', () => {
     // The due list moved with it.
     expect(await shardHeads('2099-12-01T12:15:00.000Z')).toEqual([]);
     expect(await shardHeads('2099-12-01T12:20:00.000Z')).toEqual([later]);
+
+    // A second hold in the same shard, due earlier: pages of one, in due order, the cursor DynamoDB's own.
+    let other = 0;
+    while (shardOf(`ten_STORE#${group}-${other}`) !== shardOf(`ten_STORE#${group}`)) other++;
+    const earlier: OrderHold = { ...head, group: `${group}-${other}`, dueAt: '2099-12-01T12:05:00.000Z' };
+    expect(await holds.createHead(earlier)).toBe(true);
+    const shard = shardOf(`ten_STORE#${group}`);
+    const firstPage = await holds.dueHeads(shard, '2099-12-01T12:30:00.000Z', 1);
+    expect(firstPage.holds.map((h) => h.group)).toEqual([earlier.group]);
+    const secondPage = await holds.dueHeads(shard, '2099-12-01T12:30:00.000Z', 1, firstPage.next);
+    expect(secondPage.holds.map((h) => h.group)).toEqual([group]);
+    expect(await holds.release('ten_STORE', earlier.group, first)).toBe(true);
 
     expect(await holds.release('ten_STORE', group, 'other')).toBe(false);
     expect(await holds.release('ten_STORE', group, first)).toBe(true);

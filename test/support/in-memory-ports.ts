@@ -467,12 +467,14 @@ export class InMemoryOrderHoldStore implements OrderHoldStore {
     this.writes.push({ item: 'drop' });
   }
 
-  async dueHeads(_shard: number, now: string, limit: number): Promise<OrderHold[]> {
-    return [...this.heads.values()]
-      .filter((hold) => hold.dueAt <= now)
-      .sort((a, b) => a.dueAt.localeCompare(b.dueAt))
-      .slice(0, limit)
-      .map((hold) => ({ ...hold }));
+  async dueHeads(_shard: number, now: string, limit: number, after?: string): Promise<{ holds: OrderHold[]; next?: string }> {
+    const listKey = (hold: OrderHold) => `${hold.dueAt}#${hold.tenantId}#${hold.group}`;
+    const due = [...this.heads.values()]
+      .filter((hold) => hold.dueAt <= now && (after === undefined || listKey(hold) > after))
+      // Byte order, as DynamoDB sorts keys (localeCompare would not).
+      .sort((a, b) => (listKey(a) < listKey(b) ? -1 : 1));
+    const page = due.slice(0, limit).map((hold) => ({ ...hold }));
+    return { holds: page, ...(due.length > limit ? { next: listKey(page.at(-1)!) } : {}) };
   }
 
   async claimSend(hold: OrderHold, at: string): Promise<boolean> {

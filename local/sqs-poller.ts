@@ -41,6 +41,10 @@ export function toSqsRecord(message: Message, queueArn: string): SQSRecord {
       SentTimestamp: attrs.SentTimestamp ?? String(Date.now()),
       SenderId: attrs.SenderId ?? 'local',
       ApproximateFirstReceiveTimestamp: attrs.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      // A FIFO queue's: where the message stands in its group (core/order-hold.ts keeps held jobs in this order).
+      ...(attrs.SequenceNumber ? { SequenceNumber: attrs.SequenceNumber } : {}),
+      ...(attrs.MessageGroupId ? { MessageGroupId: attrs.MessageGroupId } : {}),
+      ...(attrs.MessageDeduplicationId ? { MessageDeduplicationId: attrs.MessageDeduplicationId } : {}),
     },
     messageAttributes,
     md5OfBody: message.MD5OfBody ?? '',

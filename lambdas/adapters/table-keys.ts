@@ -42,6 +42,11 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *   slow mark       THROTTLE#<tid>#<sid>      SLOW                        (its receiver is slow: the slow lane, core/slow-lane.ts)
  *   page token key  CONFIG                    PAGE_TOKEN_KEY#v1           (no route addresses a bare pk: no tenant reads it)
  *   self-test run   SELFTEST#<run>            #RUN | HOOK#<receivedAt>#<webhook id>
+ *   order hold      ORDERHOLD#<tid>#<group>   HEAD                        gsi3 ORDERHOLDS#<shard> / <dueAt>#<tid>#<group>
+ *                                                                         (an ordered group waiting out of flight: its head's entry, due
+ *                                                                         time, attempts made, when it was last sent; ≈ 300 bytes)
+ *   held in order   ORDERHOLD#<tid>#<group>   Q#<order key>               (a job of the held group, written once: the head's, then the
+ *                                                                         group's later jobs in arrival order; no index)
  *
  * Why this event layout (README "Storage layout" has the whole arithmetic): an event costs its
  * item (1 WU up to 1 KB) plus one full index copy (1 WU), and the sweeper's window writes are
@@ -273,6 +278,34 @@ export function parseBatchCheckSortKey(sortKey: string): { checkAt: string; tena
   const [checkAt, tenantId, subscriptionId] = sortKey.split('#') as [string, string, string];
   return { checkAt, tenantId, subscriptionId };
 }
+
+// Ordered groups held out of flight (core/order-hold.ts)
+
+/**
+ * A subject group (FIFO message group) whose head waits longer than SQS should hold it in flight:
+ * HEAD names the head's entry and when it is due; the group's jobs are entries `Q#<order key>`,
+ * in the order they arrived (the FIFO queue's sequence number, padded). HEAD is small and is the
+ * only item rewritten per attempt (1 WU, plus its gsi3 key moving with the due time: 2 WU in
+ * the KEYS_ONLY index); a job (up to 256 KB with its event) is written once.
+ */
+export const orderHoldPartition = (tenantId: string, group: string) => `ORDERHOLD#${tenantId}#${group}`;
+export const orderHoldHeadKey = (tenantId: string, group: string) => key(orderHoldPartition(tenantId, group), 'HEAD');
+export const ORDER_HOLD_ENTRY_PREFIX = 'Q#';
+export const orderHoldEntryKey = (tenantId: string, group: string, orderKey: string) => key(orderHoldPartition(tenantId, group), `${ORDER_HOLD_ENTRY_PREFIX}${orderKey}`);
+export const orderKeyOfEntry = (sortKey: unknown) => String(sortKey).slice(ORDER_HOLD_ENTRY_PREFIX.length);
+export const orderHoldsPartition = (shard: number) => `ORDERHOLDS#${shard}`;
+/** A hold on the sweeper's list of due heads (gsi3, KEYS_ONLY): it moves with the head's due time. */
+export const orderHoldDueKey = (tenantId: string, group: string, dueAt: string) => ({
+  pk: orderHoldsPartition(shardOf(`${tenantId}#${group}`)),
+  sk: `${dueAt}#${tenantId}#${group}`,
+});
+/**
+ * A message's place in its group's arrival order: the FIFO sequence number (up to 128 bits, 39
+ * digits) padded, so string order is arrival order. Without one (a queue that gives none), the
+ * receive time and message id: still in order for one consumer, never mixed with the former.
+ */
+export const arrivalOrderKey = (arrival: { sequenceNumber?: string; messageId: string; at: number }) =>
+  arrival.sequenceNumber ? `S${arrival.sequenceNumber.padStart(40, '0')}` : `T${String(arrival.at).padStart(15, '0')}#${arrival.messageId}`;
 
 // Throttling, page tokens, self-test
 

@@ -1,5 +1,6 @@
 import { unscheduled, type DeliveryJob } from './delivery-job.ts';
 import type { DeadLetter } from './ports.ts';
+import type { OrderHold } from './order-hold.ts';
 import type { DeliverOutcome } from './deliver.ts';
 import { ORDERED_MAX_RECEIVES } from '#shared/herald-config';
 
@@ -14,13 +15,22 @@ import { ORDERED_MAX_RECEIVES } from '#shared/herald-config';
  * - `reenqueue`: a new message carries `job` (due at `job.notBefore`) after `delaySeconds`, and
  *   this one is acknowledged; `lane: 'slow'` puts it on the slow lane (core/slow-lane.ts), where
  *   a job received from the slow lane stays;
- * - `park`: the letter goes to the dead-letter queue with its reason, then the message is deleted.
+ * - `park`: the letter goes to the dead-letter queue with its reason, then the message is deleted;
+ * - `holdGroup`: an ordered job waits out of flight as the head of its group's hold
+ *   (core/order-hold.ts), due at `dueAt` with `attemptsMade`; `head` is the hold it already
+ *   heads (its due time moves), else the hold is created with `job` kept; `attempted: false`
+ *   (a wait, no attempt) also writes its record pending until then. Then the message is deleted;
+ * - `keepBehind`: an ordered job whose group is held by another: kept behind it, in arrival
+ *   order, its record pending, no attempt; then the message is deleted.
+ * `advance` on `ack` and `park`: the job was its group's head, so the next kept job becomes the head.
  */
 export type DeliveryPlan =
-  | { kind: 'ack'; why: 'delivered' | 'held' | 'finished' }
+  | { kind: 'ack'; why: 'delivered' | 'held' | 'finished' | 'notDue'; advance?: OrderHold }
   | { kind: 'retryAfter'; seconds: number }
   | { kind: 'reenqueue'; job: DeliveryJob; delaySeconds: number; lane?: 'slow' }
-  | { kind: 'park'; letter: DeadLetter };
+  | { kind: 'park'; letter: DeadLetter; advance?: OrderHold }
+  | { kind: 'holdGroup'; job: DeliveryJob; dueAt: string; attemptsMade: number; head?: OrderHold; attempted: boolean }
+  | { kind: 'keepBehind'; job: DeliveryJob; hold: OrderHold };
 
 /** How the message holding a job was received. */
 export interface Receipt {
@@ -31,6 +41,11 @@ export interface Receipt {
   now: number;
   /** From the slow lane (core/slow-lane.ts): its re-enqueues stay there. */
   slowLane?: boolean;
+  /**
+   * An ordered job whose group can be held out of flight (the worker has a hold store): long
+   * waits then leave flight. `head`: the group's hold, which this job heads.
+   */
+  holds?: { head?: OrderHold };
 }
 
 /** A re-enqueue stays on the lane its job was received from. */
@@ -48,7 +63,8 @@ export const MAX_VISIBILITY_SECONDS = 43_200;
  * A longer one leaves it: the job is re-enqueued with a delay (at most SQS's 15 minutes) and its
  * due time, and hops again until due. A standard queue holds about 120,000 messages in flight, so
  * one large tenant's outage could otherwise stop every tenant's deliveries; a hop costs about 1.2
- * SQS requests per 15 minutes of waiting. Ordered (FIFO) jobs wait in flight: they hold their group.
+ * SQS requests per 15 minutes of waiting. An ordered (FIFO) job's longer wait holds its group in
+ * the table instead (core/order-hold.ts).
  */
 export const IN_FLIGHT_WAIT_SECONDS = 300;
 
@@ -82,7 +98,8 @@ export function isLastReceive(receipt: Receipt): boolean {
 
 /**
  * The plan for a job received before it is due, or undefined when it is due now: a short wait
- * (or any wait of an ordered job) stays hidden; a longer one hops out of flight, due as before.
+ * stays hidden; a longer one hops out of flight, due as before, or holds an ordered job's group
+ * (core/order-hold.ts; without a hold store an ordered job waits hidden).
  */
 export function planBeforeDue(job: DeliveryJob, receipt: Receipt): DeliveryPlan | undefined {
   if (!job.notBefore) return undefined;
@@ -91,6 +108,7 @@ export function planBeforeDue(job: DeliveryJob, receipt: Receipt): DeliveryPlan 
   // Back for its rate slot, a little early on purpose: the throttle sleeps the rest.
   if (job.slotAt && waitMs <= SLOT_SLEEP_MS) return undefined;
   const wait = Math.ceil(waitMs / 1000);
+  if (holdsGroup(receipt, wait)) return holdGroupUntil(job, receipt, Date.parse(job.notBefore), job.attemptOffset, false);
   if (receipt.ordered || wait <= IN_FLIGHT_WAIT_SECONDS) return { kind: 'retryAfter', seconds: Math.min(wait, MAX_VISIBILITY_SECONDS) };
   return { kind: 'reenqueue', job, delaySeconds: Math.min(wait, MAX_DELAY_SECONDS), ...onLaneOf(receipt) };
 }
@@ -115,10 +133,12 @@ export function planSlowLane(job: DeliveryJob, receipt: Receipt, slow: boolean):
 /**
  * Waiting until `untilMs` before an attempt that was not made (a throttle slot): the job keeps
  * `attemptsMade`, so the wait never counts as an attempt. A standard-queue job waits out of
- * flight (a new message due at its slot); an ordered job waits hidden, holding its group.
+ * flight (a new message due at its slot); an ordered job waits hidden, holding its group, unless
+ * the wait is long enough to hold its group out of flight (core/order-hold.ts).
  */
 export function planWaitUntil(job: DeliveryJob, receipt: Receipt, untilMs: number, attemptsMade: number): DeliveryPlan {
   const waitMs = untilMs - receipt.now;
+  if (holdsGroup(receipt, Math.ceil(waitMs / 1000))) return holdGroupUntil(job, receipt, untilMs, attemptsMade, false);
   if (receipt.ordered) return { kind: 'retryAfter', seconds: Math.min(Math.max(1, Math.ceil(waitMs / 1000)), MAX_VISIBILITY_SECONDS) };
   // A job with a slot comes back up to a second early and sleeps the rest (SLOT_SLEEP_MS).
   const wait = job.slotAt ? Math.max(1, Math.floor(waitMs / 1000)) : Math.max(1, Math.ceil(waitMs / 1000));
@@ -148,6 +168,36 @@ function reenqueueAt(job: DeliveryJob, receipt: Receipt, dueMs: number, waitSeco
   const next: DeliveryJob = { ...rest, attemptOffset: attemptsMade, notBefore: new Date(dueMs).toISOString() };
   if (attemptsMade > 0) next.firstAttemptAt = job.firstAttemptAt ?? job.createdAt;
   return { kind: 'reenqueue', job: next, delaySeconds: Math.min(waitSeconds, MAX_DELAY_SECONDS), ...onLaneOf(receipt) };
+}
+
+/**
+ * Whether an ordered job's wait of `waitSeconds` holds its group out of flight: always for the
+ * hold's head (its message was sent by the sweeper and every wait goes back through the hold, so
+ * the sweeper never sends a head that waits hidden), else a wait longer than standard jobs spend
+ * in flight, or a message received so often that its receives near the redrive policy.
+ */
+function holdsGroup(receipt: Receipt, waitSeconds: number): boolean {
+  if (!receipt.ordered || !receipt.holds) return false;
+  return receipt.holds.head !== undefined || waitSeconds > IN_FLIGHT_WAIT_SECONDS || receipt.receiveCount >= REENQUEUE_AFTER_RECEIVES;
+}
+
+function holdGroupUntil(job: DeliveryJob, receipt: Receipt, dueMs: number, attemptsMade: number, attempted: boolean): Extract<DeliveryPlan, { kind: 'holdGroup' }> {
+  const kept = unscheduled(job);
+  if (attemptsMade > 0) kept.firstAttemptAt = job.firstAttemptAt ?? job.createdAt;
+  const head = receipt.holds?.head;
+  return { kind: 'holdGroup', job: kept, dueAt: new Date(dueMs).toISOString(), attemptsMade, ...(head ? { head } : {}), attempted };
+}
+
+/**
+ * An ordered job received while its group is held (core/order-hold.ts): the head is attempted
+ * when due (undefined: go on, as the head), is dropped when it came early (a duplicate of a head
+ * the sweeper sends when due); any other job is kept behind the head. Undefined without a hold.
+ */
+export function planForHeldGroup(job: DeliveryJob, receipt: Receipt, hold: OrderHold | undefined): DeliveryPlan | undefined {
+  if (!hold) return undefined;
+  if (hold.deliveryId !== job.deliveryId) return { kind: 'keepBehind', job: unscheduled(job), hold };
+  if (Date.parse(hold.dueAt) - receipt.now > SLOT_SLEEP_MS) return { kind: 'ack', why: 'notDue' };
+  return undefined;
 }
 
 /** A slot this close counts as now. */
@@ -186,19 +236,23 @@ export function planThrottle(job: DeliveryJob, receipt: Receipt, attemptsMade: n
 
 /**
  * What follows an attempt. A retry waits hidden when it is short (at most IN_FLIGHT_WAIT_SECONDS),
- * its message was never re-enqueued and has few receives; ordered retries always wait hidden (at
- * most SQS's 12 h visibility), holding their group; any other retry is re-enqueued, due at its time.
+ * its message was never re-enqueued and has few receives; an ordered retry that is longer, or of a
+ * much-received message, holds its group out of flight (core/order-hold.ts), any other ordered
+ * retry waits hidden, holding its group (without a hold store, every one does, at most SQS's 12 h,
+ * until isLastReceive); any other retry is re-enqueued, due at its time.
  */
 export function planAfterAttempt(job: DeliveryJob, receipt: Receipt, outcome: DeliverOutcome, failedAt: string): DeliveryPlan {
+  const advance = receipt.holds?.head ? { advance: receipt.holds.head } : {};
   switch (outcome.kind) {
     case 'succeeded':
-      return { kind: 'ack', why: 'delivered' };
+      return { kind: 'ack', why: 'delivered', ...advance };
     case 'held':
-      return { kind: 'ack', why: 'held' };
+      return { kind: 'ack', why: 'held', ...advance };
     case 'failed':
-      return { kind: 'park', letter: { job, reason: outcome.reason, attempts: outcome.attempt, failedAt } };
+      return { kind: 'park', letter: { job, reason: outcome.reason, attempts: outcome.attempt, failedAt }, ...advance };
     case 'retry': {
       const delay = Math.max(0, Math.ceil(outcome.delaySeconds));
+      if (holdsGroup(receipt, delay)) return holdGroupUntil(job, receipt, receipt.now + delay * 1000, outcome.attempt, true);
       // Not counted against the policy: the next attempt starts the policy's count one later.
       if (outcome.uncounted && !receipt.ordered) {
         return reenqueueAt({ ...unscheduled(job), retryFrom: (job.retryFrom ?? 0) + 1 }, receipt, receipt.now + delay * 1000, Math.max(1, delay), outcome.attempt);

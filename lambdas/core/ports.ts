@@ -8,6 +8,7 @@ import type { AttemptResult } from './delivery.ts';
 import type { Counters, HealthState, StatsIncrement } from './stats.ts';
 import type { BufferedEvent } from './batching.ts';
 import type { TransformResult } from './transform.ts';
+import type { Arrival, HeldJob, OrderHold } from './order-hold.ts';
 
 /**
  * The ports the domain needs from the outside world. Adapters in lambdas/adapters implement
@@ -308,6 +309,31 @@ export interface DeliveryQueue {
   enqueue(jobs: DeliveryJob[], delaySeconds?: number): Promise<void>;
   /** A look at a batching subscription's buffer, after `delaySeconds` (at most 900). */
   enqueueFlush(tenantId: string, subscriptionId: string, delaySeconds: number): Promise<void>;
+}
+
+/**
+ * Ordered groups held out of flight (core/order-hold.ts): per group a HEAD (small, rewritten per
+ * attempt, listed by due time for the sweeper) and the group's kept jobs in arrival order.
+ */
+export interface OrderHoldStore {
+  /** The group's hold, strongly consistent (a hold written before the previous message's delete is seen). */
+  read(tenantId: string, group: string): Promise<OrderHold | undefined>;
+  /** Keeps a job of the group under its arrival's order key (idempotent per arrival); answers the entry. */
+  keep(tenantId: string, group: string, arrival: Arrival, job: DeliveryJob): Promise<string>;
+  /** Creates the hold with this head, unless one exists that names another head (false). */
+  createHead(hold: OrderHold): Promise<boolean>;
+  /** Rewrites the head (its due time, attempts, or a new head's entry) if it still names `from` (else false); `sentAt` as given. */
+  moveHead(hold: OrderHold, from: string): Promise<boolean>;
+  /** Ends the hold if its head is still `head` (else false). */
+  release(tenantId: string, group: string, head: string): Promise<boolean>;
+  /** Kept jobs after `after` (undefined: from the first), in arrival order, strongly consistent. */
+  entries(tenantId: string, group: string, after: string | undefined, limit: number): Promise<HeldJob[]>;
+  entry(tenantId: string, group: string, entry: string): Promise<DeliveryJob | undefined>;
+  drop(tenantId: string, group: string, entry: string): Promise<void>;
+  /** Holds of the shard whose head is due by `now`, earliest first, a page of `limit` after `after` (the last page's `next`; none: the end). */
+  dueHeads(shard: number, now: string, limit: number, after?: string): Promise<{ holds: OrderHold[]; next?: string }>;
+  /** Marks the head sent at `at`, if it is as read (same due time and send): false when another run did, or it moved. */
+  claimSend(hold: OrderHold, at: string): Promise<boolean>;
 }
 
 /** The buffers of batching subscriptions (core/batching.ts). */

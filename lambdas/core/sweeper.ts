@@ -6,7 +6,8 @@ import { jobsFor, selectRecipients } from './fanout.ts';
 import { releaseHeld } from './health.ts';
 import { deliveryIdFor, legacyDeliveryIdFor } from './ids.ts';
 import { isMarkedSlow, type SlowMarkStore } from './slow-lane.ts';
-import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEvent, SubscriptionIndexEntry, SubscriptionStore, SweepEntry, SweepStore } from './ports.ts';
+import { sendDueHeads } from './order-hold.ts';
+import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, OrderHoldStore, StoredEvent, SubscriptionIndexEntry, SubscriptionStore, SweepEntry, SweepStore } from './ports.ts';
 
 /**
  * The reconciliation sweeper: the safety net under at-least-once delivery. Whatever was lost
@@ -28,6 +29,9 @@ import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, StoredEv
  *   3. Held deliveries of subscriptions that are active again: released.
  *   4. Batching buffers whose scheduled look is overdue by the grace period (its flush message
  *      was lost): looked at again. A look holds a lease, so a duplicate one sends nothing twice.
+ *   5. Ordered groups held out of flight (core/order-hold.ts) whose head is due: the head is sent
+ *      to its group again (and again after the grace period, should its message be lost). The
+ *      pending deliveries of a held group are the hold's: step 2 leaves them alone.
  */
 export interface SweepPorts {
   sweep: SweepStore;
@@ -46,6 +50,8 @@ export interface SweepPorts {
    * slow receiver drains them.
    */
   slowMarks?: Pick<SlowMarkStore, 'read'>;
+  /** Ordered groups held out of flight (core/order-hold.ts). */
+  holds?: OrderHoldStore;
   clock: () => Date;
   /**
    * `maxBacklog`: above this many messages waiting in the delivery queue, the workers are behind
@@ -72,6 +78,10 @@ export interface SweepReport {
   batchLooksRequeued: number;
   /** Deliveries were left alone this run because the queue had this many messages waiting. */
   deferredForBacklog: number;
+  /** Heads of held ordered groups sent to their group, due (core/order-hold.ts). */
+  holdHeadsSent?: number;
+  /** Held groups whose HEAD names no kept job (never by design: a sign of damage, for an operator). */
+  headlessHolds?: { tenantId: string; group: string }[];
 }
 
 /** Events of one shard checked concurrently. */
@@ -178,6 +188,13 @@ async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport,
     const { released } = await releaseHeld(ports, tenantId, subscriptionId, 'deliver');
     report.heldReleased += released;
   }
+
+  if (ports.holds) {
+    // Page after page: in a large outage many heads fall due each minute, and each waits for this.
+    const { sent, headless } = await sendDueHeads({ holds: ports.holds, queue: ports.queue, clock: ports.clock }, shard, ports.config.sweepAfterSeconds, limit, ports.config.deadline);
+    report.holdHeadsSent = (report.holdHeadsSent ?? 0) + sent;
+    if (headless.length > 0) report.headlessHolds = [...(report.headlessHolds ?? []), ...headless.map(({ tenantId, group }) => ({ tenantId, group }))];
+  }
 }
 
 /**
@@ -201,6 +218,8 @@ async function requeueOverdue(
       for (const delivery of deliveries) {
         if (delivery.status !== 'pending' || !delivery.nextAttemptAt || delivery.nextAttemptAt >= run.before) continue;
         if (!delivery.orderingGroup && (await run.waitsInSlowLane(delivery.tenantId, delivery.subscriptionId))) continue;
+        // Its group is held (core/order-hold.ts): the hold sends it in its turn; a re-enqueue would only be a duplicate.
+        if (delivery.orderingGroup && ports.holds && (await ports.holds.read(delivery.tenantId, delivery.orderingGroup))) continue;
         if (!(await ports.sweep.claimPending(delivery, run.later))) continue;
         const event = await ports.events.getEvent(delivery.tenantId, delivery.eventId);
         if (!event) {

@@ -17,6 +17,7 @@ import { SqsDeadLetterQueue, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoStatsStore } from '#adapters/stats-store';
 import { DynamoThrottleStore } from '#adapters/throttle-store';
 import { DynamoSlowMarkStore } from '#adapters/slow-mark-store';
+import { DynamoOrderHoldStore } from '#adapters/order-hold-store';
 import { BatchSlowMarks } from '#core/slow-lane';
 import { applyBackpressure, BatchThrottle } from '#core/throttle';
 import { BatchTenantShare } from '#core/tenant-share';
@@ -60,6 +61,8 @@ const ports: DeliveryWorkerPorts = {
   transforms: new WorkerTransformRunner(),
   queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl, settings.slowLaneQueueUrl),
   deadLetters: new SqsDeadLetterQueue(settings.deadLetterQueueUrl),
+  // Ordered groups whose head waits long leave flight for the table (core/order-hold.ts).
+  holds: new DynamoOrderHoldStore(table),
   clock: () => new Date(),
   random: Math.random,
   config: {

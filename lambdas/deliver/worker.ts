@@ -1,13 +1,14 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { ReceivedFrom, SqsDeliveryQueue } from '#adapters/sqs-queue';
 import type { DeadLetterQueue } from '#core/ports';
-import { isLastReceive, planAfterAttempt, planBeforeDue, planSlowLane, SLOT_SLEEP_MS, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
+import { isLastReceive, planAfterAttempt, planBeforeDue, planForHeldGroup, planSlowLane, SLOT_SLEEP_MS, type DeliveryPlan, type Receipt } from '#core/delivery-plan';
+import { advanceHold, holdAsHead, keepBehindHold, type Arrival } from '#core/order-hold';
 import type { BatchSlowMarks } from '#core/slow-lane';
 import { admitDelivery, admitProbe, deliverJob, type DeliverPorts } from '#core/deliver';
 import { admitTenant, type BatchTenantShare } from '#core/tenant-share';
 import { deliveryJobSchema, flushJobSchema, type DeliveryJob, type FlushJob } from '#core/delivery-job';
 import { flushBatch } from '#core/batch-flush';
-import type { BatchStore } from '#core/ports';
+import type { BatchStore, OrderHoldStore } from '#core/ports';
 import { announceDeadLetter } from '#core/operational-events';
 import type { AttemptObservation } from '#core/stats';
 import { logger, metrics, MetricUnit } from '#shared/observability';
@@ -20,6 +21,8 @@ export type DeliveryWorkerPorts = DeliverPorts & {
   tenantShare?: BatchTenantShare;
   /** The batch's slow marks, when the stack has a slow lane (core/slow-lane.ts). */
   slowMarks?: BatchSlowMarks;
+  /** Ordered groups held out of flight (core/order-hold.ts); without it, ordered jobs wait hidden. */
+  holds?: OrderHoldStore;
 };
 
 /**
@@ -119,6 +122,13 @@ export async function processDeliveryMessage(ports: DeliveryWorkerPorts, record:
   }
   job = job!;
   const receipt: Receipt = { ordered, receiveCount, now: ports.clock().getTime(), ...(slowLane ? { slowLane } : {}) };
+  // An ordered job first looks for its group's hold: one consistent read (core/order-hold.ts).
+  if (ordered && ports.holds && job.orderingGroup) {
+    const hold = await ports.holds.read(job.tenantId, job.orderingGroup);
+    const held = planForHeldGroup(job, receipt, hold);
+    if (held) return carryOut(ports, record, receipt, held);
+    receipt.holds = hold ? { head: hold } : {};
+  }
   const early = planBeforeDue(job, receipt);
   if (early) return carryOut(ports, record, receipt, early);
   // A slow subscription's job leaves the standard queue before it reserves anything (a
@@ -181,6 +191,15 @@ function receivedFrom(receipt: Pick<Receipt, 'ordered' | 'slowLane'>): ReceivedF
 async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: Receipt, plan: DeliveryPlan): Promise<void> {
   switch (plan.kind) {
     case 'ack':
+      if (plan.advance) await advanceHold(holdPorts(ports), plan.advance);
+      return;
+    case 'holdGroup': {
+      const outcome = await holdAsHead(holdPorts(ports), plan, arrivalOf(record, ports));
+      if (outcome === 'waitsBehind') logger.warn('ordered group already held by another delivery; this one waits behind it', { deliveryId: plan.job.deliveryId });
+      return;
+    }
+    case 'keepBehind':
+      await keepBehindHold(holdPorts(ports), plan.job, plan.hold, arrivalOf(record, ports));
       return;
     case 'park': {
       await ports.deadLetters.park(plan.letter);
@@ -191,6 +210,7 @@ async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: 
       if ('deliveryId' in job) {
         await ports.deliveries.keepParkedJob(job).catch((error: unknown) => logger.error('could not keep the parked job on its record', { deliveryId: job.deliveryId, error: error as Error }));
       }
+      if (plan.advance) await advanceHold(holdPorts(ports), plan.advance);
       return;
     }
     case 'reenqueue':
@@ -200,3 +220,15 @@ async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: 
       throw new RetryLater(plan.seconds);
   }
 }
+
+/** Plans that hold a group only come with a hold store (`Receipt.holds` is set only then). */
+function holdPorts(ports: DeliveryWorkerPorts) {
+  return { holds: ports.holds!, deliveries: ports.deliveries, queue: ports.queue, clock: ports.clock, config: ports.config };
+}
+
+/** Where the message stands in its group's arrival order (the FIFO queue's sequence number). */
+function arrivalOf(record: SQSRecord, ports: DeliveryWorkerPorts): Arrival {
+  const sequenceNumber = (record.attributes as { SequenceNumber?: string }).SequenceNumber;
+  return { messageId: record.messageId, at: ports.clock().getTime(), ...(sequenceNumber ? { sequenceNumber } : {}) };
+}
+

@@ -144,7 +144,11 @@ export const SLOW_LANE_BATCH_SIZE = 1;
 /** Slow-lane deliver invocations at once, unless `herald:slowLaneConcurrency` says otherwise. */
 export const DEFAULT_SLOW_LANE_CONCURRENCY = 10;
 
-/** SQS's largest maxReceiveCount, on the ordered (FIFO) queue: an ordered delivery waits hidden, so each of its receives counts. */
+/**
+ * SQS's largest maxReceiveCount, on the ordered (FIFO) queue. An ordered delivery's long waits
+ * leave flight (lambdas/core/order-hold.ts) and a message received REENQUEUE_AFTER_RECEIVES times
+ * holds its group, so no policy meets this limit: it only catches crashes and poison messages.
+ */
 export const ORDERED_MAX_RECEIVES = 1000;
 
 /**

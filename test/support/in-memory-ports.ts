@@ -4,13 +4,15 @@
  * in a ring of items, a count), a queue on a virtual clock that behaves as SQS does for one
  * consumer (delay, visibility, receive counts, in-flight set), and the fan-out index with its
  * per-tenant version, counting what fan-out reads; subscriptions' health records, with the
- * probe claim a degraded subscription's trial attempts take (core/degrade.ts); the slow lane's marks.
+ * probe claim a degraded subscription's trial attempts take (core/degrade.ts); the slow lane's marks;
+ * ordered groups held out of flight (core/order-hold.ts).
  */
 import type { SQSRecord } from 'aws-lambda';
 import { deliveryFromItems, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
 import { KEPT_ATTEMPTS, type Attempt, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
-import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest, StatsStore, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
+import type { AttemptRecord, DeadLetter, DeliveryStore, OrderHoldStore, Page, PageRequest, StatsStore, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
+import type { Arrival, HeldJob, OrderHold } from '../../lambdas/core/order-hold.ts';
 import type { ProbeStore } from '../../lambdas/core/degrade.ts';
 import type { HealthState, StatsIncrement } from '../../lambdas/core/stats.ts';
 import type { AdaptiveRate, ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
@@ -122,12 +124,18 @@ interface Message {
   ordered: boolean;
   visibleAt: number;
   receiveCount: number;
+  /** FIFO: the message group; its messages are received one at a time, in sequence order. */
+  group?: string;
+  seq: number;
 }
 
 /**
  * A queue on a virtual clock: `enqueue` with a delay, `changeVisibility` on a receipt, and
  * `next()` receives the earliest visible message, moving the clock to it. A message is in
- * flight from its receive until it is deleted or visible again.
+ * flight from its receive until it is deleted or visible again. With `fifo`, jobs with an
+ * ordering group go to a FIFO queue as SQS runs one: no delay, one message group per
+ * `orderingGroup`, a group's messages received one at a time in send order (the next only once
+ * the one before was deleted), each with its SequenceNumber.
  */
 export class SimulatedQueue {
   now: number;
@@ -137,14 +145,20 @@ export class SimulatedQueue {
   readonly parked: DeadLetter[] = [];
   maxReceiveCount = 0;
 
-  constructor(start: number) {
+  constructor(
+    start: number,
+    private readonly options: { fifo?: boolean } = {},
+  ) {
     this.now = start;
   }
 
   /** The ports the deliver worker uses: `queue` and `deadLetters`. */
   readonly queue = {
     enqueue: async (jobs: DeliveryJob[], delaySeconds = 0) => {
-      for (const job of jobs) this.add(JSON.stringify(job), false, delaySeconds);
+      for (const job of jobs) {
+        if (this.options.fifo && job.orderingGroup) this.add(JSON.stringify(job), true, 0, job.orderingGroup);
+        else this.add(JSON.stringify(job), false, delaySeconds);
+      }
       for (const job of jobs) this.sent.push({ job, delaySeconds });
     },
     changeVisibility: async (handle: string, seconds: number) => {
@@ -155,19 +169,50 @@ export class SimulatedQueue {
 
   readonly deadLetters = { park: async (letter: DeadLetter) => void this.parked.push(letter) };
 
-  add(body: string, ordered: boolean, delaySeconds = 0): void {
-    const id = `m-${++this.seq}`;
-    this.messages.set(id, { id, body, ordered, visibleAt: this.now + delaySeconds * 1000, receiveCount: 0 });
+  add(body: string, ordered: boolean, delaySeconds = 0, group?: string): void {
+    const seq = ++this.seq;
+    const id = `m-${seq}`;
+    this.messages.set(id, { id, body, ordered, visibleAt: this.now + delaySeconds * 1000, receiveCount: 0, seq, ...(group ? { group } : {}) });
   }
 
   get size(): number {
     return this.messages.size;
   }
 
+  /** Messages received and not yet deleted nor visible again: SQS's in-flight count. */
+  inFlight(ordered?: boolean): number {
+    let count = 0;
+    for (const m of this.messages.values()) if (m.receiveCount > 0 && m.visibleAt > this.now && (ordered === undefined || m.ordered === ordered)) count++;
+    return count;
+  }
+
+  /** Messages of a FIFO group still in the queue (waiting or in flight). */
+  inGroup(group: string): number {
+    return [...this.messages.values()].filter((m) => m.group === group).length;
+  }
+
+  /** The messages that may be received next: standard ones, and the first of each FIFO group. */
+  private candidates(): Message[] {
+    const firstOfGroup = new Map<string, Message>();
+    const out: Message[] = [];
+    for (const m of this.messages.values()) {
+      if (!m.group) out.push(m);
+      else if (!firstOfGroup.has(m.group) || m.seq < firstOfGroup.get(m.group)!.seq) firstOfGroup.set(m.group, m);
+    }
+    return [...out, ...firstOfGroup.values()];
+  }
+
+  /** When the next message becomes receivable (undefined: the queue is empty). */
+  nextAt(): number | undefined {
+    let at: number | undefined;
+    for (const m of this.candidates()) if (at === undefined || m.visibleAt < at) at = m.visibleAt;
+    return at === undefined ? undefined : Math.max(this.now, at);
+  }
+
   /** Receives the next message to become visible (moving the clock there), as Lambda's poller would. */
   next(): SQSRecord | undefined {
     let first: Message | undefined;
-    for (const m of this.messages.values()) if (!first || m.visibleAt < first.visibleAt) first = m;
+    for (const m of this.candidates()) if (!first || m.visibleAt < first.visibleAt || (m.visibleAt === first.visibleAt && m.seq < first.seq)) first = m;
     if (!first) return undefined;
     this.now = Math.max(this.now, first.visibleAt);
     first.receiveCount += 1;
@@ -178,7 +223,7 @@ export class SimulatedQueue {
       messageId: first.id,
       receiptHandle: first.id,
       body: first.body,
-      attributes: { ApproximateReceiveCount: String(first.receiveCount) },
+      attributes: { ApproximateReceiveCount: String(first.receiveCount), ...(first.group ? { SequenceNumber: String(first.seq), MessageGroupId: first.group } : {}) },
       eventSourceARN: first.ordered ? 'arn:aws:sqs:us-east-1:000000000000:herald-ordered.fifo' : 'arn:aws:sqs:us-east-1:000000000000:herald-deliveries',
     } as unknown as SQSRecord;
   }
@@ -343,5 +388,101 @@ export class InMemorySlowMarkStore implements SlowMarkStore {
     if (this.failing) throw new Error('table unreachable');
     const key = `${tenantId}#${subscriptionId}`;
     if (this.marks.get(key)?.markedAt === markedAt) this.marks.delete(key);
+  }
+}
+
+/**
+ * Ordered groups held out of flight (core/order-hold.ts) as the table keeps them: a HEAD per
+ * group, kept jobs in order-key order, the due list; every write counted (HEAD writes note
+ * whether its due-list key moved, which costs the index a delete and a put).
+ */
+export class InMemoryOrderHoldStore implements OrderHoldStore {
+  readonly heads = new Map<string, OrderHold>();
+  readonly kept = new Map<string, Map<string, DeliveryJob>>();
+  readonly writes: { item: 'head' | 'entry' | 'claim' | 'release' | 'drop'; indexMoved?: boolean }[] = [];
+  /** Every group that was ever held. */
+  readonly everHeld = new Set<string>();
+
+  private id(tenantId: string, group: string): string {
+    return `${tenantId}#${group}`;
+  }
+
+  async read(tenantId: string, group: string): Promise<OrderHold | undefined> {
+    const hold = this.heads.get(this.id(tenantId, group));
+    return hold && { ...hold };
+  }
+
+  async keep(tenantId: string, group: string, arrival: Arrival, job: DeliveryJob): Promise<string> {
+    const entry = arrival.sequenceNumber ? `S${arrival.sequenceNumber.padStart(40, '0')}` : `T${String(arrival.at).padStart(15, '0')}#${arrival.messageId}`;
+    const id = this.id(tenantId, group);
+    if (!this.kept.has(id)) this.kept.set(id, new Map());
+    this.kept.get(id)!.set(entry, structuredClone(job));
+    this.writes.push({ item: 'entry' });
+    return entry;
+  }
+
+  async createHead(hold: OrderHold): Promise<boolean> {
+    const id = this.id(hold.tenantId, hold.group);
+    const before = this.heads.get(id);
+    if (before && before.head !== hold.head) return false;
+    this.heads.set(id, { ...hold });
+    this.everHeld.add(hold.group);
+    this.writes.push({ item: 'head', indexMoved: before?.dueAt !== hold.dueAt });
+    return true;
+  }
+
+  async moveHead(hold: OrderHold, from: string): Promise<boolean> {
+    const id = this.id(hold.tenantId, hold.group);
+    const before = this.heads.get(id);
+    if (before?.head !== from) return false;
+    this.heads.set(id, { ...hold });
+    this.writes.push({ item: 'head', indexMoved: before.dueAt !== hold.dueAt });
+    return true;
+  }
+
+  async release(tenantId: string, group: string, head: string): Promise<boolean> {
+    const id = this.id(tenantId, group);
+    if (this.heads.get(id)?.head !== head) return false;
+    this.heads.delete(id);
+    this.writes.push({ item: 'release' });
+    return true;
+  }
+
+  async entries(tenantId: string, group: string, after: string | undefined, limit: number): Promise<HeldJob[]> {
+    const kept = this.kept.get(this.id(tenantId, group)) ?? new Map<string, DeliveryJob>();
+    return [...kept.keys()]
+      .sort()
+      .filter((entry) => after === undefined || entry > after)
+      .slice(0, limit)
+      .map((entry) => ({ entry, job: structuredClone(kept.get(entry)!) }));
+  }
+
+  async entry(tenantId: string, group: string, entry: string): Promise<DeliveryJob | undefined> {
+    const job = this.kept.get(this.id(tenantId, group))?.get(entry);
+    return job && structuredClone(job);
+  }
+
+  async drop(tenantId: string, group: string, entry: string): Promise<void> {
+    this.kept.get(this.id(tenantId, group))?.delete(entry);
+    this.writes.push({ item: 'drop' });
+  }
+
+  async dueHeads(_shard: number, now: string, limit: number, after?: string): Promise<{ holds: OrderHold[]; next?: string }> {
+    const listKey = (hold: OrderHold) => `${hold.dueAt}#${hold.tenantId}#${hold.group}`;
+    const due = [...this.heads.values()]
+      .filter((hold) => hold.dueAt <= now && (after === undefined || listKey(hold) > after))
+      // Byte order, as DynamoDB sorts keys (localeCompare would not).
+      .sort((a, b) => (listKey(a) < listKey(b) ? -1 : 1));
+    const page = due.slice(0, limit).map((hold) => ({ ...hold }));
+    return { holds: page, ...(due.length > limit ? { next: listKey(page.at(-1)!) } : {}) };
+  }
+
+  async claimSend(hold: OrderHold, at: string): Promise<boolean> {
+    const id = this.id(hold.tenantId, hold.group);
+    const now = this.heads.get(id);
+    if (!now || now.dueAt !== hold.dueAt || now.head !== hold.head || now.sentAt !== hold.sentAt) return false;
+    this.heads.set(id, { ...now, sentAt: at });
+    this.writes.push({ item: 'claim' });
+    return true;
   }
 }

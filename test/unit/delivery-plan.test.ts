@@ -6,7 +6,8 @@
  * and a queue on a virtual clock.
  */
 import { describe, expect, it } from 'vitest';
-import { attemptNumberOf, IN_FLIGHT_WAIT_SECONDS, planAfterAttempt, planBeforeDue, planBehindProbe, planWaitUntil, REENQUEUE_AFTER_RECEIVES, type Receipt } from '../../lambdas/core/delivery-plan.ts';
+import { attemptNumberOf, IN_FLIGHT_WAIT_SECONDS, planAfterAttempt, planBeforeDue, planBehindProbe, planForHeldGroup, planWaitUntil, REENQUEUE_AFTER_RECEIVES, type Receipt } from '../../lambdas/core/delivery-plan.ts';
+import type { OrderHold } from '../../lambdas/core/order-hold.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { DeliverOutcome } from '../../lambdas/core/deliver.ts';
 import { KEPT_ATTEMPTS } from '../../lambdas/core/delivery.ts';
@@ -99,6 +100,73 @@ describe('before an attempt', () => {
     expect(attemptNumberOf(job({ attemptOffset: 2 }), standard(3))).toBe(5);
     expect(attemptNumberOf(job({ attemptOffset: 2, notBefore: '2026-12-01T11:00:00Z' }), standard(9))).toBe(3);
     expect(attemptNumberOf(job({ orderingGroup: 'g' }), ordered(6), 2)).toBe(3);
+  });
+});
+
+describe('an ordered job whose group can be held out of flight (core/order-hold.ts)', () => {
+  const orderedJob = (extra: Partial<DeliveryJob> = {}) => job({ orderingGroup: 'g', ...extra });
+  const holdable = (receiveCount = 1, head?: OrderHold): Receipt => ({ ordered: true, receiveCount, now: NOW, holds: head ? { head } : {} });
+  const hold = (extra: Partial<OrderHold> = {}): OrderHold => ({
+    tenantId: TENANT,
+    group: 'g',
+    head: 'S0001',
+    deliveryId: orderedJob().deliveryId,
+    dueAt: new Date(NOW).toISOString(),
+    attemptsMade: 6,
+    ...extra,
+  });
+
+  it('a short retry of a message received few times still waits hidden, holding its group', () => {
+    expect(planAfterAttempt(orderedJob(), holdable(3), retry(IN_FLIGHT_WAIT_SECONDS, 3), '')).toEqual({ kind: 'retryAfter', seconds: IN_FLIGHT_WAIT_SECONDS });
+  });
+
+  it('a longer retry holds the group: the job kept unscheduled, due at its time, its attempts counted', () => {
+    const plan = planAfterAttempt(orderedJob({ firstEnqueue: true, slotAt: '2026-12-01T11:59:59Z' }), holdable(4), retry(IN_FLIGHT_WAIT_SECONDS + 1, 4), '');
+    expect(plan).toEqual({
+      kind: 'holdGroup',
+      job: orderedJob({ firstAttemptAt: '2026-12-01T11:00:00Z' }),
+      dueAt: new Date(NOW + (IN_FLIGHT_WAIT_SECONDS + 1) * 1000).toISOString(),
+      attemptsMade: 4,
+      attempted: true,
+    });
+  });
+
+  it('so does any retry of a message received often enough to near the redrive policy', () => {
+    expect(planAfterAttempt(orderedJob(), holdable(REENQUEUE_AFTER_RECEIVES), retry(1, REENQUEUE_AFTER_RECEIVES), '')).toMatchObject({ kind: 'holdGroup', attemptsMade: REENQUEUE_AFTER_RECEIVES });
+    expect(planAfterAttempt(orderedJob(), holdable(REENQUEUE_AFTER_RECEIVES - 1), retry(1), '')).toEqual({ kind: 'retryAfter', seconds: 1 });
+  });
+
+  it('a waiting hold’s head goes back to the hold for every retry, however short, naming the hold it heads', () => {
+    const head = hold();
+    expect(planAfterAttempt(orderedJob(), holdable(1, head), retry(20, 7), '')).toMatchObject({ kind: 'holdGroup', head, attemptsMade: 7, dueAt: new Date(NOW + 20_000).toISOString() });
+  });
+
+  it('a head that ends (delivered, dead-lettered, held for a pause) advances the hold', () => {
+    const head = hold();
+    expect(planAfterAttempt(orderedJob(), holdable(1, head), { kind: 'succeeded', attempt: 7 }, '')).toEqual({ kind: 'ack', why: 'delivered', advance: head });
+    expect(planAfterAttempt(orderedJob(), holdable(1, head), { kind: 'held', attempt: 7 }, '')).toEqual({ kind: 'ack', why: 'held', advance: head });
+    expect(planAfterAttempt(orderedJob(), holdable(1, head), { kind: 'failed', reason: 'retry policy exhausted', attempt: 7 }, 'x')).toEqual({
+      kind: 'park',
+      letter: { job: orderedJob(), reason: 'retry policy exhausted', attempts: 7, failedAt: 'x' },
+      advance: head,
+    });
+    // Not a head: nothing to advance.
+    expect(planAfterAttempt(orderedJob(), holdable(), { kind: 'succeeded', attempt: 1 }, '')).toEqual({ kind: 'ack', why: 'delivered' });
+  });
+
+  it('a long wait before an attempt (due later, or a throttle slot far ahead) holds the group, no attempt counted', () => {
+    const due = new Date(NOW + 3600_000).toISOString();
+    expect(planBeforeDue(orderedJob({ notBefore: due, attemptOffset: 2 }), holdable())).toEqual({ kind: 'holdGroup', job: orderedJob({ attemptOffset: 2, firstAttemptAt: '2026-12-01T11:00:00Z' }), dueAt: due, attemptsMade: 2, attempted: false });
+    expect(planWaitUntil(orderedJob(), holdable(), NOW + 3600_000, 0)).toMatchObject({ kind: 'holdGroup', dueAt: due, attemptsMade: 0, attempted: false });
+    expect(planWaitUntil(orderedJob(), holdable(), NOW + 2_500, 0)).toEqual({ kind: 'retryAfter', seconds: 3 });
+  });
+
+  it('while its group is held, the head is attempted when due; early it is a duplicate; any other job is kept behind', () => {
+    expect(planForHeldGroup(orderedJob(), holdable(), undefined)).toBeUndefined();
+    expect(planForHeldGroup(orderedJob(), holdable(), hold())).toBeUndefined();
+    expect(planForHeldGroup(orderedJob(), holdable(), hold({ dueAt: new Date(NOW + 600_000).toISOString() }))).toEqual({ kind: 'ack', why: 'notDue' });
+    const other = orderedJob({ deliveryId: 'dlv_OTHER0000000000000000000', firstEnqueue: true });
+    expect(planForHeldGroup(other, holdable(), hold())).toEqual({ kind: 'keepBehind', job: orderedJob({ deliveryId: 'dlv_OTHER0000000000000000000' }), hold: hold() });
   });
 });
 
@@ -220,6 +288,8 @@ describe('1,000 attempts of one delivery against a dead endpoint (fulfillmenttoo
   });
 
   it('an ordered delivery keeps its group past 100 attempts and is parked, with its reason, at the ordered queue’s last receive', async () => {
+    // A worker without a hold store: every wait hidden, so the receive limit ends it. Deployed,
+    // long waits hold the group in the table instead (test/unit/order-holds.test.ts).
     const { sim, sentAt, peakMessages, delivery } = await deliverToDeadEndpoint('subject');
     // Never re-enqueued (that would put it behind its subject's later events): one message throughout.
     expect(sim.sent).toEqual([]);

@@ -5,7 +5,9 @@
  * published event. Pending deliveries are found by walking each shard's pending list from a
  * cursor (their entries are keyed once, not by next attempt): however many wait legitimately,
  * an overdue one is reached within a pass, and only overdue ones are re-enqueued. While the slow
- * lane has a backlog, a slow subscription's deliveries are left to it (core/slow-lane.ts).
+ * lane has a backlog, a slow subscription's deliveries are left to it (core/slow-lane.ts). A held
+ * ordered group's pending deliveries are the hold's: the walk leaves them, and the group's head
+ * is sent when due (core/order-hold.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
@@ -13,7 +15,7 @@ import { deliveryIdFor, legacyDeliveryIdFor } from '../../lambdas/core/ids.ts';
 import type { Delivery } from '../../lambdas/core/delivery.ts';
 import type { StoredEvent, SweepEntry } from '../../lambdas/core/ports.ts';
 import { sweep, type SweepPorts } from '../../lambdas/core/sweeper.ts';
-import { InMemorySlowMarkStore } from '../support/in-memory-ports.ts';
+import { InMemoryOrderHoldStore, InMemorySlowMarkStore } from '../support/in-memory-ports.ts';
 
 const T = 'ten_1';
 const SUB = 'sub_1';
@@ -314,6 +316,29 @@ describe('the pending walk', () => {
     const w = world({ events: [event(lost.eventId)], delivered: [lost.eventId], pending: [pendingDelivery(0, NOW + 60_000), lost] });
     expect((await sweep(w.ports)).pendingRequeued).toBe(1);
     expect(w.pendingWrites).toEqual([]);
+  });
+
+  it('leaves a held ordered group’s deliveries to the hold, and sends the hold’s head once when due', async () => {
+    const group = 'sub_1:g';
+    const head = { ...pendingDelivery(1, NOW - 600_000), orderingGroup: group };
+    const behind = { ...pendingDelivery(2, NOW - 600_000), orderingGroup: group };
+    const elsewhere = { ...pendingDelivery(3, NOW - 600_000), orderingGroup: 'sub_1:other' };
+    const w = world({ events: [head, behind, elsewhere].map((d) => event(d.eventId)), delivered: ['e1', 'e2', 'e3'], pending: [head, behind, elsewhere] });
+    const holds = new InMemoryOrderHoldStore();
+    const kept: DeliveryJob = { v: 1, deliveryId: head.id, tenantId: T, subscriptionId: SUB, event: event('e1'), attemptOffset: 0, createdAt: head.createdAt, orderingGroup: group };
+    const entry = await holds.keep(T, group, { sequenceNumber: '1', messageId: 'm1', at: 0 }, kept);
+    await holds.createHead({ tenantId: T, group, head: entry, deliveryId: head.id, dueAt: new Date(NOW - 30_000).toISOString(), attemptsMade: 3, firstAttemptAt: head.createdAt });
+    w.ports.holds = holds;
+    const report = await sweep(w.ports);
+    // Only the delivery outside any hold is re-enqueued; the head goes to its group with its attempts, due.
+    expect(report.pendingRequeued).toBe(1);
+    expect(report.holdHeadsSent).toBe(1);
+    expect(w.enqueued.map((j) => [j.deliveryId, j.attemptOffset, j.notBefore])).toEqual([
+      [elsewhere.id, 3, undefined],
+      [head.id, 3, new Date(NOW - 30_000).toISOString()],
+    ]);
+    // Sent and marked: the next run leaves it until its grace period has passed.
+    expect((await sweep(w.ports)).holdHeadsSent).toBe(0);
   });
 
   it('leaves pending deliveries alone while the queue is backlogged', async () => {

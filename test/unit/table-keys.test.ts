@@ -115,4 +115,17 @@ describe('table keys', () => {
   it('keys and TTL come off an item before the domain sees it', () => {
     expect(keys.withoutKeys({ pk: 'a', sk: 'b', expiresAt: 1, gsi1pk: 'c', gsi3sk: 'd', id: 'x' })).toEqual({ id: 'x' });
   });
+
+  it('held ordered groups: a HEAD listed by due time, kept jobs in FIFO arrival order', () => {
+    const G = 'sub_1:abc';
+    expect(keys.orderHoldHeadKey(T, G)).toEqual({ pk: 'ORDERHOLD#ten_1#sub_1:abc', sk: 'HEAD' });
+    expect(keys.orderHoldEntryKey(T, G, 'S42')).toEqual({ pk: 'ORDERHOLD#ten_1#sub_1:abc', sk: 'Q#S42' });
+    expect(keys.orderKeyOfEntry('Q#S42')).toBe('S42');
+    expect(keys.orderHoldDueKey(T, G, AT)).toEqual({ pk: `ORDERHOLDS#${keys.shardOf('ten_1#sub_1:abc')}`, sk: `${AT}#ten_1#sub_1:abc` });
+    // Sequence numbers of any length sort as numbers; without one, receive time and message id.
+    const seq = (n: string) => keys.arrivalOrderKey({ sequenceNumber: n, messageId: 'm', at: 0 });
+    expect(seq('99')).toBe(`S${'99'.padStart(40, '0')}`);
+    expect([seq('18446744073709551616'), seq('100'), seq('99')].sort()).toEqual([seq('99'), seq('100'), seq('18446744073709551616')]);
+    expect(keys.arrivalOrderKey({ messageId: 'm-1', at: 1_700_000_000_000 })).toBe('T001700000000000#m-1');
+  });
 });

@@ -55,7 +55,7 @@ function jobOf(subject: string, n: number, at: number): DeliveryJob {
   const eventId = `evt_${subject}_${n}`;
   return {
     v: 1,
-    deliveryId: deliveryIdFor(TENANT, eventId, SUBSCRIPTION),
+    deliveryId: deliveryIdFor(TENANT, eventId, SUBSCRIPTION, new Date(at).toISOString()),
     tenantId: TENANT,
     subscriptionId: SUBSCRIPTION,
     event: { specversion: '1.0', id: eventId, source: 'urn:x', type: 'order.created', time: new Date(at).toISOString(), subject, datacontenttype: 'application/json', tenantid: TENANT, data: { n } },

@@ -257,7 +257,7 @@ describe('1,000 attempts of an ordered delivery to a dead endpoint, held out of 
     expect(hold).toMatchObject({ deliveryId: jobOf('o-1', 1, T0).deliveryId, attemptsMade: 1, dueAt: new Date(T0 + 3600_000).toISOString() });
     expect((await w.holdStore.entries(TENANT, group, undefined, 10)).map((e) => e.job.event.id)).toEqual(['evt_o-1_1', 'evt_o-1_2']);
     expect(w.sim.size).toBe(0);
-    const waiting = (await w.store.getDelivery(jobOf('o-1', 2, 0).deliveryId))!;
+    const waiting = (await w.store.getDelivery(jobOf('o-1', 2, T0 + 10 * MINUTE).deliveryId))!;
     expect(waiting).toMatchObject({ status: 'pending', nextAttemptAt: hold.dueAt });
     up = true;
     await w.run();

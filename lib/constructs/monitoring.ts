@@ -128,13 +128,13 @@ export class Monitoring extends Construct {
       Math.round(SQS_IN_FLIGHT_LIMIT * 0.8),
       `Delivery jobs in flight (mostly waiting retries) near SQS's ${SQS_IN_FLIGHT_LIMIT.toLocaleString('en')} limit: find the failing endpoints (GET /v1/stats), pause their subscriptions.`);
     if (props.orderedQueue) {
-      // An ordered job stays in its message group through its whole retry policy (never
-      // re-enqueued), and later events of its subject wait behind it: the longest legitimate
-      // wait is the longest policy of an ordered subscription, 7 days for Herald's longest
-      // preset. Past that, the message is heading for SQS's 14-day retention, which deletes it.
+      // A subject whose wait passes 5 minutes (or its 50th receive) is held in the table, not
+      // in the queue (core/order-hold.ts), so a message this old means a group that stopped
+      // moving. 7 days, the longest preset, keeps the alarm quiet for any policy that still runs;
+      // past it the message heads for SQS's 14-day retention, which deletes it.
       alarm('OrderedDeliveriesAging', props.orderedQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
         (props.orderedMaxAge ?? Duration.days(7)).toSeconds(),
-        'An ordered delivery has waited longer than any preset retry policy runs; SQS deletes it at 14 days. Find the held subscription and subject.');
+        'An ordered delivery message has waited in the FIFO queue longer than any preset retry policy runs (long waits are held in the table): its group stopped moving, and SQS deletes it at 14 days. Find the subscription and subject in the deliver logs.');
     }
 
     // EventBridge publishes rule metrics of a custom bus with both dimensions, and the rule's

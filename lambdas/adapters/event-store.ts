@@ -16,7 +16,9 @@ import {
   GSI2,
   legacyEventKey,
   PK,
+  SWEEP_WINDOW_SHARDS,
   sweepWindowKey,
+  sweepWindowListedExpiresAt,
   TTL,
   withoutKeys,
   type TableKey,
@@ -49,13 +51,13 @@ export interface EventStoreOptions {
  * Published events, kept for their retention (layout in table-keys.ts): one item in a partition
  * of its own (its id is the idempotency key) with one index copy, in its subject's shard of the
  * tenant's events by time (gsi2). The sweeper's list holds windows, not events: before storing
- * an event the API lists its tenant's window once per container (cached), so the event write
- * itself carries no sweep key.
+ * an event the API lists its tenant's window, with the event's shard, once per container
+ * (cached), so the event write itself carries no sweep key.
  */
 export class DynamoEventStore implements EventStore {
   private readonly windowMs: number;
   private readonly subjectScanLimit: number;
-  /** Windows this container has listed, by tenant, window and due time (the write in flight or done). */
+  /** Windows this container has listed, by tenant, window, due time and event shard (the write in flight or done). */
   private readonly listed = new Map<string, Promise<void>>();
 
   constructor(
@@ -68,7 +70,7 @@ export class DynamoEventStore implements EventStore {
 
   async putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string, publishedAt?: string): Promise<StoredEvent | undefined> {
     // Listed first: an event stored and then lost with its process is still on the list.
-    if (sweepAt) await this.listWindow(event.tenantid, event.time, sweepAt);
+    if (sweepAt) await this.listWindow(event.tenantid, event.time, sweepAt, eventShardOf(event.subject));
     try {
       await dynamo().send(
         new PutCommand({
@@ -94,39 +96,51 @@ export class DynamoEventStore implements EventStore {
 
   /**
    * Lists the window holding the event's time, due at the end of the window holding `sweepAt`
-   * (so every event of that window stored by then is due too). Once per container and key
-   * (1 WU); other containers write the same item again (1 WU each).
+   * (so every event of that window stored by then is due too), with the event's shard among the
+   * window's `shards`, so the sweeper reads only the shards the window holds. Once per container,
+   * key and shard (1 WU): the window's first event lists it and its shard in one write, each
+   * further shard of the tenant's events costs one more small write (at most EVENT_SHARDS per
+   * window and container, ≈ 0 per event at any rate that fills several shards); other
+   * containers write the same item again (1 WU each).
    */
-  private listWindow(tenantId: string, time: string, sweepAt: string): Promise<void> {
+  private listWindow(tenantId: string, time: string, sweepAt: string, shard: number): Promise<void> {
     const length = this.windowMs;
     const start = Math.floor(Date.parse(time) / length) * length;
     const from = new Date(start).toISOString();
     const to = new Date(start + length).toISOString();
     const dueAt = new Date(Math.ceil(Date.parse(sweepAt) / length) * length).toISOString();
-    const id = `${tenantId}|${from}|${dueAt}`;
+    const id = `${tenantId}|${from}|${dueAt}|${shard}`;
     let write = this.listed.get(id);
     if (!write) {
       // A container lists a few windows a minute; forgetting them all now and then bounds the
       // memory at the price of one repeated write each.
       if (this.listed.size >= 10_000) this.listed.clear();
-      write = this.writeWindow(tenantId, from, to, dueAt);
+      write = this.writeWindow(tenantId, from, to, dueAt, shard);
       this.listed.set(id, write);
       write.catch(() => this.listed.delete(id));
     }
     return write;
   }
 
-  private async writeWindow(tenantId: string, from: string, to: string, dueAt: string): Promise<void> {
-    await dynamo().send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: sweepWindowKey(tenantId, from, to, dueAt),
-        // An update, not a put: a window the sweeper is part way through keeps its progress.
-        UpdateExpression: 'SET #ttl = :ttl',
-        ExpressionAttributeNames: { '#ttl': TTL },
-        ExpressionAttributeValues: { ':ttl': Math.floor(Date.parse(dueAt) / 1000) + 14 * 86_400 },
-      }),
-    );
+  private async writeWindow(tenantId: string, from: string, to: string, dueAt: string, shard: number): Promise<void> {
+    try {
+      await dynamo().send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sweepWindowKey(tenantId, from, to, dueAt),
+          // An update, not a put: a window the sweeper is part way through keeps its progress, and
+          // the shards other containers listed stay (ADD to a number set is a union).
+          UpdateExpression: 'SET #ttl = :ttl ADD #shards :shard',
+          // Only a window every write listed its shard in (its expiry carries the mark): one the
+          // version before wrote too is read in every shard, and stays so.
+          ConditionExpression: 'attribute_not_exists(#pk) OR #ttl = :ttl',
+          ExpressionAttributeNames: { '#pk': PK, '#ttl': TTL, '#shards': SWEEP_WINDOW_SHARDS },
+          ExpressionAttributeValues: { ':ttl': sweepWindowListedExpiresAt(dueAt), ':shard': new Set([shard]) },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /** One key read; an event stored before the upgrade is read from its 0.1 key (a second read, only on a miss). */

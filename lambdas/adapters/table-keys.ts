@@ -157,11 +157,36 @@ export const isRecheckPartition = (pk: unknown) => String(pk).startsWith(RECHECK
  * straight into a list partition of the main table (no index entry: 1 WU), which the sweeper
  * walks beside the rechecks of gsi3 SWEEP#<shard>, one cursor for both: the sort keys have the
  * same shape, and the window's `*` (never in an event id) keeps it apart from an event's. The
- * sweeper reads the window's events from gsi2, every shard of the tenant.
+ * sweeper reads the window's events from gsi2, in the shards of the tenant the window lists
+ * (SWEEP_WINDOW_SHARDS), or all of them for a window that lists none.
  */
 export const sweepWindowPartition = (shard: number) => `SWEEPWIN#${shard}`;
 export const sweepWindowKey = (tenantId: string, from: string, to: string, dueAt: string) =>
   key(sweepWindowPartition(shardOf(`${tenantId}#${from}`)), `${dueAt}#${tenantId}#*${from}/${to}`);
+/**
+ * The attribute of a window item naming the event shards (0–15) it holds events in: a number
+ * set the API adds each shard to before storing the first event of that shard in the window
+ * (per container), so the sweeper queries only those shards of gsi2. A window without it (0.1's
+ * or written before the attribute existed) is read in all EVENT_SHARDS shards.
+ */
+export const SWEEP_WINDOW_SHARDS = 'shards';
+/** When a window item expires: 14 days after it is due, long after any sweep of it. */
+export const sweepWindowExpiresAt = (dueAt: string) => Math.floor(Date.parse(dueAt) / 1000) + 14 * 86_400;
+/**
+ * A window that lists its shards expires one second later than sweepWindowExpiresAt: the mark
+ * that every write to it listed its shard. A container of the version before (during a deploy)
+ * writes the unmarked expiry without a shard, so the list is trusted only while the mark holds,
+ * and the API adds to a window only while it does (else the window reads all 16 shards).
+ */
+export const sweepWindowListedExpiresAt = (dueAt: string) => sweepWindowExpiresAt(dueAt) + 1;
+/** The shards a window item (due at `dueAt`) lists, in order; undefined when it lists none it can vouch for: read every shard. */
+export function sweepWindowShards(item: Record<string, unknown>, dueAt: string): number[] | undefined {
+  const listed = item[SWEEP_WINDOW_SHARDS];
+  if (Number(item[TTL]) !== sweepWindowListedExpiresAt(dueAt)) return undefined;
+  if (!(listed instanceof Set) && !Array.isArray(listed)) return undefined;
+  const shards = [...(listed as Iterable<unknown>)].map(Number).filter((shard) => Number.isInteger(shard) && shard >= 0 && shard < EVENT_SHARDS);
+  return shards.length > 0 ? [...new Set(shards)].sort((a, b) => a - b) : undefined;
+}
 /** The window a window entry's sort key names (its "event id" part is `*<from>/<to>`). */
 export function parseWindowEventId(eventId: string): { from: string; to: string } {
   const [from, to] = eventId.slice(1).split('/') as [string, string];

@@ -159,6 +159,13 @@ export interface SweepEntry {
   key: string;
   recheck: boolean;
   window?: { from: string; to: string };
+  /**
+   * A window's event shards, in order, when it lists them (the API adds each shard before it
+   * stores the first event of that shard in the window): only these are read. Absent: all.
+   */
+  shards?: number[];
+  /** Where an earlier run stopped inside the window, when the list already told ('' for none); absent: ask windowProgress. */
+  progress?: string;
 }
 
 /** An event of a sweep window, with where the window's reading stands once it is checked. */

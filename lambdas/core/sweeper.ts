@@ -227,7 +227,7 @@ type SweepRun = { now: Date; later: string; behind: boolean; report: SweepReport
  * deadline came): where it got to is saved on the window, so the next run goes on from there.
  */
 async function checkWindow(ports: SweepPorts, entry: SweepEntry, run: SweepRun, limit: number, deadline: number): Promise<boolean> {
-  const start = await ports.sweep.windowProgress(entry);
+  const start = entry.progress ?? (await ports.sweep.windowProgress(entry));
   let position = start;
   let finished = false;
   try {

@@ -90,6 +90,14 @@ export interface SubscriptionIndex {
    * entries; 0 when it never changed (tables from before it existed).
    */
   subscriptionIndexVersion(tenantId: string): Promise<number>;
+  /**
+   * The version in the same read as `patterns`: every event-type pattern the tenant has fan-out
+   * entries under at that version (perhaps more: a pattern no subscription uses any more stays
+   * until the set is rebuilt), so a lookup queries only the pattern keys in it. No `patterns`
+   * when the store cannot vouch for the set (tables from before it, or a change by a version that
+   * did not keep it): every pattern key is queried. Optional: without it, the version alone.
+   */
+  subscriptionIndexHead?(tenantId: string): Promise<{ version: number; patterns?: string[] }>;
 }
 
 export interface SubscriptionStore extends SubscriptionIndex {

@@ -134,6 +134,25 @@ describe('cachedSubscriptionIndex', () => {
     expect(index.queries.slice(before)).toEqual(patternKeysFor('order.cancelled').map((p) => `${T}#${p}`));
   });
 
+  it('with a head naming the patterns in use, queries only those keys of the type (none when none is listed); without one, every key', async () => {
+    const { index } = setup();
+    let listed: string[] | undefined = ['order.created'];
+    const withHead = Object.assign(Object.create(index) as InMemorySubscriptionIndex, {
+      subscriptionIndexHead: async (tenantId: string) => ({ version: await index.subscriptionIndexVersion(tenantId), ...(listed ? { patterns: listed } : {}) }),
+    });
+    const cached = cachedSubscriptionIndex(withHead, SUBSCRIPTION_INDEX_MAX_AGE_MS, () => 0);
+    index.subscribe(T, entry('sub_1'), ['order.created']);
+    expect(ids(await cached.findSubscriptionsByPatterns(T, created))).toEqual(['sub_1']);
+    expect(index.queries).toEqual([`${T}#order.created`]);
+    expect(await cached.findSubscriptionsByPatterns(T, patternKeysFor('invoice.paid'))).toEqual([]);
+    expect(index.queries).toHaveLength(1);
+    // The set is no longer vouched for (a change by the version before): every key of the type.
+    listed = undefined;
+    index.subscribe(T, entry('sub_2'), ['order.*']);
+    expect(ids(await cached.findSubscriptionsByPatterns(T, created))).toEqual(['sub_1', 'sub_2']);
+    expect(index.queries.slice(1)).toEqual(created.map((p) => `${T}#${p}`));
+  });
+
   it('events arriving together share one lookup, and a failed lookup is asked again by the next event', async () => {
     const { index, cached } = setup();
     index.subscribe(T, entry('sub_1'), ['order.created']);

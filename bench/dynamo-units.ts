@@ -80,8 +80,8 @@ export interface UnitTotals {
   readUnits: number;
   /** Transactional requests seen (billed at twice the units). */
   transactions?: number;
-  /** Final stored bytes of each item written, by key (see storedBytes). */
-  stored?: Map<string, { kind: string; bytes: number }>;
+  /** Final stored bytes of each item written, by key (see storedBytes), and of its table item alone (with the 100 bytes of overhead, no index copy). */
+  stored?: Map<string, { kind: string; bytes: number; itemBytes?: number }>;
   /** The largest item written (bytes, as DynamoDB sizes it) and its kind. */
   largestItem?: { bytes: number; kind: string };
   /** Sizes of each delivery item (kind DLV…) after each write, in order: its growth per attempt. */
@@ -147,8 +147,8 @@ export function countCapacityUnits(client: { middlewareStack: { add: (mw: any, o
           const a = after[i];
           const keyString = `${targets[i]!.table}|${JSON.stringify(targets[i]!.key)}`;
           if (a) {
-            totals.stored?.set(keyString, { kind: itemKind, bytes: storedBytes(a) });
             const size = itemSize(a);
+            totals.stored?.set(keyString, { kind: itemKind, bytes: storedBytes(a), itemBytes: size + 100 });
             if (totals.largestItem && size > totals.largestItem.bytes) totals.largestItem = { bytes: size, kind: itemKind };
             if (itemKind.startsWith('DLV') && totals.deliverySizes) {
               if (!totals.deliverySizes.has(keyString)) totals.deliverySizes.set(keyString, []);

@@ -46,8 +46,26 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     }));
     const removed = (previous?.eventTypes ?? []).filter((p) => !subscription.eventTypes.includes(p));
     const deletes = removed.map((pattern) => ({ DeleteRequest: { Key: fanoutEntryKey(subscription.tenantId, pattern, subscription.id) } }));
+    // A new pattern joins the tenant's set before any entry is written under it: a writer that
+    // crashes before the version moves leaves entries whose pattern is listed, found once caches
+    // reach their maximum age, and by the sweeper.
+    const added = subscription.eventTypes.filter((p) => !previous?.eventTypes.includes(p));
+    if (added.length > 0) await this.listPatterns(subscription.tenantId, added);
     await batchWriteAll(this.tableName, [...puts, ...deletes]);
     await this.moveIndexVersion(subscription.tenantId, subscription.eventTypes);
+  }
+
+  /** Adds patterns to the tenant's set (a union: the set only grows, until it is too large to keep). */
+  private async listPatterns(tenantId: string, patterns: string[]): Promise<void> {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: subscriptionIndexVersionKey(tenantId),
+        UpdateExpression: 'ADD #patterns :patterns',
+        ExpressionAttributeNames: { '#patterns': INDEX_PATTERNS },
+        ExpressionAttributeValues: { ':patterns': new Set(patterns) },
+      }),
+    );
   }
 
   /**
@@ -75,33 +93,35 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
   }
 
   /**
-   * The tenant's pattern set from its subscriptions (a consistent query: every subscription
-   * whose entries a version up to `version` promises is written before that version moved),
-   * written only if no change moved the version since. A tenant with more than
+   * The tenant's pattern set vouched for at `version`: the patterns of its subscriptions (a
+   * consistent query: every subscription whose entries a version up to `version` promises was
+   * written before that version moved) added to the set (a union, never a replacement: a change
+   * running beside this one has listed its new patterns already, or lists them before its
+   * entries), written only if no change moved the version since. A tenant with more than
    * MAX_LISTED_PATTERNS patterns keeps none (the version item stays one small read per event):
-   * fan-out then queries every pattern key of a type.
+   * lookups then query every pattern key of a type.
    */
   private async relistPatterns(tenantId: string, version: number): Promise<void> {
     const subscriptions = await queryItems(this.tableName, { ...this.ofTenant(tenantId), ConsistentRead: true, ProjectionExpression: 'eventTypes' });
-    const patterns = [...new Set(subscriptions.flatMap((item) => (Array.isArray(item.eventTypes) ? item.eventTypes.map(String) : [])))];
-    const listable = patterns.length <= MAX_LISTED_PATTERNS;
+    const patterns = new Set(subscriptions.flatMap((item) => (Array.isArray(item.eventTypes) ? item.eventTypes.map(String) : [])));
+    const current = await dynamo().send(
+      new GetCommand({ TableName: this.tableName, Key: subscriptionIndexVersionKey(tenantId), ConsistentRead: true, ProjectionExpression: '#patterns', ExpressionAttributeNames: { '#patterns': INDEX_PATTERNS } }),
+    );
+    const all = new Set([...patterns, ...((current.Item?.[INDEX_PATTERNS] as Set<string> | undefined) ?? [])]);
+    const listable = all.size <= MAX_LISTED_PATTERNS;
     await dynamo()
       .send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: subscriptionIndexVersionKey(tenantId),
-          UpdateExpression: listable && patterns.length > 0 ? 'SET #patterns = :patterns, #listed = :listed' : 'SET #listed = :listed REMOVE #patterns',
+          UpdateExpression: !listable ? 'SET #listed = :listed REMOVE #patterns' : patterns.size > 0 ? 'SET #listed = :listed ADD #patterns :patterns' : 'SET #listed = :listed',
           ConditionExpression: '#version = :version',
-          ExpressionAttributeNames: { '#version': 'version', '#listed': INDEX_LISTED, '#patterns': INDEX_PATTERNS },
-          ExpressionAttributeValues: {
-            ':version': version,
-            ':listed': listable ? version : UNLISTED,
-            ...(listable && patterns.length > 0 ? { ':patterns': new Set(patterns) } : {}),
-          },
+          ExpressionAttributeNames: { '#version': 'version', '#listed': INDEX_LISTED, ...(listable && patterns.size === 0 ? {} : { '#patterns': INDEX_PATTERNS }) },
+          ExpressionAttributeValues: { ':version': version, ':listed': listable ? version : UNLISTED, ...(listable && patterns.size > 0 ? { ':patterns': patterns } : {}) },
         }),
       )
       .catch((error: Error) => {
-        // Another change moved the version first: its own write rebuilds or keeps the set.
+        // Another change moved the version first: its own write keeps or rebuilds the set.
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       });
   }

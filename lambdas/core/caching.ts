@@ -72,8 +72,7 @@ export function cachedSubscriptionIndex(
       if (!lookup) {
         const lookups = known.lookups;
         // Only the pattern keys the tenant has entries under (one query at one subscription, not one per key of the type).
-        const used = head.patterns ? patterns.filter((pattern) => head.patterns!.includes(pattern)) : patterns;
-        const started = used.length > 0 ? index.findSubscriptionsByPatterns(tenantId, used) : Promise.resolve([]);
+        const started = findListedPatterns(index, tenantId, patterns, head);
         // A failed lookup is not remembered: the next event asks again.
         started.catch(() => lookups.get(key) === started && lookups.delete(key));
         lookups.set(key, started);
@@ -82,4 +81,20 @@ export function cachedSubscriptionIndex(
       return lookup;
     },
   };
+}
+
+/**
+ * The entries under `patterns`, querying only the pattern keys the tenant's index head lists
+ * (every key when it lists none, or when the index keeps no head): one query at one
+ * subscription, none for a type no pattern of the tenant matches. `head` when already read.
+ */
+export async function findListedPatterns(
+  index: Pick<SubscriptionIndex, 'findSubscriptionsByPatterns' | 'subscriptionIndexHead'>,
+  tenantId: string,
+  patterns: string[],
+  head?: { patterns?: string[] },
+): Promise<SubscriptionIndexEntry[]> {
+  const listed = (head ?? (await index.subscriptionIndexHead?.(tenantId)))?.patterns;
+  const used = listed ? patterns.filter((pattern) => listed.includes(pattern)) : patterns;
+  return used.length > 0 ? index.findSubscriptionsByPatterns(tenantId, used) : [];
 }

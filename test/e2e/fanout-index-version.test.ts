@@ -148,3 +148,31 @@ it('a tenant with more patterns than a version item lists keeps no set: every ke
   const cached = cachedSubscriptionIndex(store);
   expect(await requests(() => cached.findSubscriptionsByPatterns(T, patternKeysFor('order.created')))).toEqual(['GetItem', 'Query', 'Query', 'Query']);
 });
+
+it("a writer that crashed before moving the version has listed its new pattern first: its entry is found once caches reach their maximum age, and by the sweeper's lookup at once", async () => {
+  const T = 'ten_CRASHED';
+  await store.putSubscription(subscription(T, 'sub_1', ['order.created']));
+  let now = 0;
+  const cached = cachedSubscriptionIndex(store, 60_000, () => now);
+  const lookup = async () => (await cached.findSubscriptionsByPatterns(T, patternKeysFor('order.created'))).map((e) => e.subscriptionId).sort();
+  expect(await lookup()).toEqual(['sub_1']);
+  // The version write of the next change fails (the process died): the subscription and its entries are written.
+  const { dynamo: client } = await import('../../lambdas/adapters/clients.ts');
+  let failing = true;
+  client().middlewareStack.add(
+    (next, context) => (args) => {
+      const input = args.input as { UpdateExpression?: string };
+      if (failing && context.commandName === 'UpdateItemCommand' && input.UpdateExpression?.startsWith('ADD #version')) throw new Error('the process died');
+      return next(args);
+    },
+    { step: 'initialize', name: 'crashBeforeVersion' },
+  );
+  await expect(store.putSubscription(subscription(T, 'sub_2', ['order.*']))).rejects.toThrow('the process died');
+  failing = false;
+  expect(await store.subscriptionIndexHead(T)).toEqual({ version: 1, patterns: expect.arrayContaining(['order.created', 'order.*']) });
+  const { findListedPatterns } = await import('../../lambdas/core/caching.ts');
+  expect((await findListedPatterns(store, T, patternKeysFor('order.created'))).map((e) => e.subscriptionId).sort()).toEqual(['sub_1', 'sub_2']);
+  expect(await lookup()).toEqual(['sub_1']);
+  now = 60_000;
+  expect(await lookup()).toEqual(['sub_1', 'sub_2']);
+});

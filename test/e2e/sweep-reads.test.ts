@@ -2,7 +2,8 @@
  * What the sweeper reads for a rarely publishing tenant, through the real handlers on the local
  * runtime (dynalite): a sweep window lists the event shards it holds, so checking a window that
  * holds one event queries that one shard of the tenant's events (0.5 RRU, where all 16 cost 8),
- * and the window's saved progress comes with the list (no read per window). The guarantee holds:
+ * and the window's saved progress comes with the list (no read per window); its subscriptions are
+ * looked up under the one pattern key the tenant uses. The guarantee holds:
  * an event whose delivery message was lost is still found in its shard and its delivery
  * re-enqueued as the same delivery.
  */
@@ -98,6 +99,8 @@ it("checks a rare tenant's event by querying only the event's shard of the tenan
   const ofTenant = reads.filter((read) => read.partition.startsWith(`EVENTS#${tenantId}#`));
   expect(ofTenant).toEqual([{ op: 'Query', partition: eventsByTimePartition(tenantId, eventShardOf(subject)), index: 'gsi2' }]);
   expect(reads.filter((read) => read.op === 'GetItem' && read.partition.startsWith('SWEEPWIN#'))).toEqual([]);
+  // Its subscriptions: the one pattern key the tenant's index head lists, not the type's three.
+  expect(reads.filter((read) => read.partition.startsWith(`SUBIDX#${tenantId}#`)).map((read) => read.partition)).toEqual([`SUBIDX#${tenantId}#order.created`]);
 });
 
 it("still finds an event whose delivery was lost in transit, in the shard its window lists, and re-enqueues the same delivery", async () => {

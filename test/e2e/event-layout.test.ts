@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoEventStore as EventStore } from '../../lambdas/adapters/event-store.ts';
 import type { DynamoSweepStore as SweepStore } from '../../lambdas/adapters/sweep-store.ts';
 import * as keys from '../../lambdas/adapters/table-keys.ts';
+import { SHARDS_LISTED_PER_WINDOW } from '../../lambdas/adapters/event-store.ts';
 import type { CloudEvent } from '../../lambdas/core/envelope.ts';
 import type { startDynamo } from '../../local/emulators.ts';
 import { startLocalTable } from '../support/local-table.ts';
@@ -61,10 +62,11 @@ describe('publishing an event', () => {
     for (let i = 0; i < 20; i++) {
       expect(await events.putEventIfAbsent(event(T, `e${i}`, `order/${i}`, at(i)), 30, at(601 + i), at(i))).toBeUndefined();
     }
-    // 20 events in one window and due time: 20 puts, one window write per event shard they fall in (the first lists the window).
-    const shards = [...new Set(Array.from({ length: 20 }, (_, i) => keys.eventShardOf(`order/${i}`)))].sort((a, b) => a - b);
+    // 20 events in one window and due time: 20 puts; window writes: the first lists the window with
+    // its shard, the second shard one more, the third lists all 16 (SHARDS_LISTED_PER_WINDOW): 3.
+    expect(new Set(Array.from({ length: 20 }, (_, i) => keys.eventShardOf(`order/${i}`))).size).toBeGreaterThan(SHARDS_LISTED_PER_WINDOW);
     expect(sent.filter((name) => name === 'PutItem')).toHaveLength(20);
-    expect(sent.filter((name) => name === 'UpdateItem')).toHaveLength(shards.length);
+    expect(sent.filter((name) => name === 'UpdateItem')).toHaveLength(SHARDS_LISTED_PER_WINDOW + 1);
     const item = (await raw(keys.eventKey(T, 'e3')))!;
     expect(item).toMatchObject({ pk: `EVT#${T}#e3`, sk: '#EVT', gsi2pk: `EVENTS#${T}#${keys.eventShardOf('order/3')}`, gsi2sk: `${at(3)}#e3`, publishedAt: at(3) });
     expect(Object.keys(item).filter((name) => /^gsi[134]/.test(name))).toEqual([]);
@@ -72,7 +74,7 @@ describe('publishing an event', () => {
     const window = (await raw(keys.sweepWindowKey(T, at(0), at(60), at(660))))!;
     expect(window).toMatchObject(keys.sweepWindowKey(T, at(0), at(60), at(660)));
     expect(Object.keys(window).filter((name) => /^gsi/.test(name))).toEqual([]);
-    expect(keys.sweepWindowShards(window, at(660))).toEqual(shards);
+    expect(keys.sweepWindowShards(window, at(660))).toEqual(Array.from({ length: keys.EVENT_SHARDS }, (_, shard) => shard));
     // The id is the idempotency key: a repeat returns the kept event.
     expect(await events.putEventIfAbsent(event(T, 'e3', 'other', at(30)), 30, at(630), at(30))).toMatchObject({ id: 'e3', subject: 'order/3', publishedAt: at(3) });
   });
@@ -207,16 +209,16 @@ describe('the sweeper reading only the shards a window lists', () => {
     expect(read).toEqual(['only']);
   });
 
-  it('pages through the listed shards in order and resumes inside them; a saved position comes with the list', async () => {
+  it('pages through the listed shards in order and resumes inside them; a saved position comes with the list; a third shard lists them all', async () => {
     const T = 'ten_FEWSHARDS';
     const subjects = Array.from({ length: 100 }, (_, i) => `order/${i}`);
     const bySubjectShard = new Map<number, string>();
     for (const s of subjects) if (!bySubjectShard.has(keys.eventShardOf(s)) && bySubjectShard.size < 3) bySubjectShard.set(keys.eventShardOf(s), s);
-    const chosen = [...bySubjectShard.values()];
-    for (let i = 0; i < 12; i++) await events.putEventIfAbsent(event(T, `f${String(i).padStart(2, '0')}`, chosen[i % 3]!, at(i)), 30, at(601 + i), at(i));
+    const [a, b, c] = [...bySubjectShard.values()];
+    for (let i = 0; i < 12; i++) await events.putEventIfAbsent(event(T, `f${String(i).padStart(2, '0')}`, i % 2 ? a! : b!, at(i)), 30, at(601 + i), at(i));
     const shard = keys.shardOf(`${T}#${at(0)}`);
     const [entry] = (await sweeps.dueEvents(shard, '', at(700), 100)).filter((e) => e.tenantId === T);
-    expect(entry!.shards).toEqual([...bySubjectShard.keys()].sort((a, b) => a - b));
+    expect(entry!.shards).toEqual([keys.eventShardOf(a!), keys.eventShardOf(b!)].sort((x, y) => x - y));
     const seen: string[] = [];
     let position = '';
     let queries = 0;
@@ -231,11 +233,18 @@ describe('the sweeper reading only the shards a window lists', () => {
       position = next;
     }
     expect(seen.sort()).toEqual(Array.from({ length: 12 }, (_, i) => `f${String(i).padStart(2, '0')}`));
-    // Three pages of at most three shards each: never a query of a shard the window does not hold.
-    expect(queries).toBeLessThanOrEqual(9);
+    // Three pages of at most two shards each: never a query of a shard the window does not hold.
+    expect(queries).toBeLessThanOrEqual(6);
     await sweeps.saveWindowProgress(entry!, position);
     const [again] = (await sweeps.dueEvents(shard, '', at(700), 100)).filter((e) => e.tenantId === T);
     expect(again!.progress).toBe(position);
+    // A third shard: the container lists all 16 in one write, and the window is read whole.
+    sent.length = 0;
+    await events.putEventIfAbsent(event(T, 'f12', c!, at(12)), 30, at(613), at(12));
+    await events.putEventIfAbsent(event(T, 'f13', subjects.find((s) => !bySubjectShard.has(keys.eventShardOf(s)))!, at(13)), 30, at(614), at(13));
+    expect(sent.filter((name) => name === 'UpdateItem')).toHaveLength(1);
+    const [whole] = (await sweeps.dueEvents(shard, '', at(700), 100)).filter((e) => e.tenantId === T);
+    expect(whole!.shards).toHaveLength(keys.EVENT_SHARDS);
   });
 
   it('a window the version before also wrote (during a deploy) is read in all 16 shards, whichever wrote first', async () => {

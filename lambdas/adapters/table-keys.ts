@@ -14,13 +14,15 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *   key by prefix   TENANT#<tid>              KEY#<prefix>                (for listing and revocation)
  *   subscription    TENANT#<tid>              SUB#<sid>
  *   fan-out entry   SUBIDX#<tid>#<pattern>    SUB#<sid>                   (one per event-type pattern)
- *   index version   TENANT#<tid>              #SUBVERSION                 (grows after each change of the tenant's fan-out entries)
+ *   index version   TENANT#<tid>              #SUBVERSION                 (grows after each change of the tenant's fan-out entries; `patterns`:
+ *                                                                         the patterns they are under, vouched for while `listed` = version)
  *   event           EVT#<tid>#<eid>           #EVT                        gsi2 EVENTS#<tid>#<shard of subject, 16> / <UTC time>#<eid>
  *                                                                         (one index copy; no gsi1 or gsi3 key: 2 WU for an item ≤ 1 KB)
  *   0.1 event       TENANT#<tid>              EVT#<eid>                   (read as a fallback by id; never written)
  *   sweep window    SWEEPWIN#<shard>          <dueAt>#<tid>#*<from>/<to>  (the tenant stored events timed in [from, to): once per container,
  *                                                                         window and due time, not per event; no index; walked with gsi3
- *                                                                         SWEEP#<shard> under one cursor; `progress` where a sweep stopped)
+ *                                                                         SWEEP#<shard> under one cursor; `shards` the event shards it holds,
+ *                                                                         `progress` where a sweep stopped)
  *   recheck         RESWEEP#<tid>#<eid>       #RESWEEP                    gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>
  *   sweep cursor    SWEEP                     CURSOR#<shard>
  *   delivery        DLV#<did>                 #DLV                        gsi4 SUBDLV#<tid>#<sid>#<shard of did, 16> / <createdAt>#<did>
@@ -43,7 +45,9 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  * item (1 WU up to 1 KB) plus one full index copy (1 WU), and the sweeper's window writes are
  * per tenant and window, not per event (≈ 0.02 WU an event at 1 event/s, → 0 above). At 5,000
  * events/s from one tenant, every event has its own main-table partition, and gsi2 spreads the
- * tenant over 16 partitions: ≈ 313 WU/s each (≤ 1,000). Idempotent ids and GET are key reads;
+ * tenant over 16 partitions: ≈ 313 WU/s each (≤ 1,000). A window names the event shards it holds
+ * (up to two one by one per container, then all 16), so the sweeper reads a rarely publishing
+ * tenant's window in one query (0.5 RRU) instead of 16 (8 RRU). Idempotent ids and GET are key reads;
  * resend by time queries the 16 shards and merges them; resend by subject queries its one shard
  * with a filter (it reads ~1/16 of the tenant's events in the range, bounded).
  *

@@ -18,14 +18,16 @@ export const MAX_LISTED_PATTERNS = 64;
 /**
  * Subscriptions in their tenant's partition, and the fan-out index: one small entry per
  * subscription and event-type pattern, holding what fan-out decides on (table-keys.ts), and the
- * tenant's index version, which fan-out reads per event to know whether its cache still holds.
+ * tenant's index version, which fan-out reads per event to know whether its cache still holds,
+ * with the patterns the tenant's entries are under (so a look-up queries only those keys).
  */
 export class DynamoSubscriptionStore implements SubscriptionStore {
   constructor(private readonly tableName: string) {}
 
   /**
    * Without transactions (dynalite has none, and they double the write cost) the subscription is
-   * written first, the index after, and the index version last: a fan-out container that sees
+   * written first, a new pattern added to the tenant's set next, the index after, and the index
+   * version last: a fan-out container that sees
    * the new version then finds the new entries. A crash before the version moves leaves caches
    * stale until they expire (core/caching.ts, 60 s), and the failed request is retried. A stale
    * index entry is harmless because the deliver function re-reads the subscription before sending.

@@ -95,7 +95,12 @@ export interface UnitTotals {
   byKind?: Map<string, number>;
 }
 
-const kind = (key: Item) => `${String(key[TABLE_SCHEMA.partitionKey]?.S ?? '').split('#')[0]}/${String(key[TABLE_SCHEMA.sortKey]?.S ?? '').split('#')[0] || '#' + String(key[TABLE_SCHEMA.sortKey]?.S ?? '').split('#')[1]}`;
+/** An item's kind: the leading words of its keys (`EVT/#EVT`, `DLV/ATT`); a sort key led by a time (a sweep window's due time) reads `<time>`, so each window is not a kind of its own. */
+const kind = (key: Item) => {
+  const sk = String(key[TABLE_SCHEMA.sortKey]?.S ?? '').split('#');
+  const skWord = /^\d{4}-\d\d-\d\dT/.test(sk[0]!) ? '<time>' : sk[0] || '#' + sk[1];
+  return `${String(key[TABLE_SCHEMA.partitionKey]?.S ?? '').split('#')[0]}/${skWord}`;
+};
 
 /**
  * Adds the accounting middleware to a DynamoDB (document) client. `enabled()` says whether to

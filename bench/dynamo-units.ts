@@ -80,8 +80,8 @@ export interface UnitTotals {
   readUnits: number;
   /** Transactional requests seen (billed at twice the units). */
   transactions?: number;
-  /** Final stored bytes of each item written, by key (see storedBytes). */
-  stored?: Map<string, { kind: string; bytes: number }>;
+  /** Final stored bytes of each item written, by key (see storedBytes), and of its table item alone (with the 100 bytes of overhead, no index copy). */
+  stored?: Map<string, { kind: string; bytes: number; itemBytes?: number }>;
   /** The largest item written (bytes, as DynamoDB sizes it) and its kind. */
   largestItem?: { bytes: number; kind: string };
   /** Sizes of each delivery item (kinds DLV… and SUBDLV…) after each write, in order: its growth per attempt. */
@@ -95,11 +95,11 @@ export interface UnitTotals {
   byKind?: Map<string, number>;
 }
 
-/** An item's kind: the leading words of its keys (a sort key that starts with a time, as a delivery's log entry does, is `<time>`). */
+/** An item's kind: the leading words of its keys (`EVT/#EVT`, `DLV/ATT`); a sort key led by a time (a sweep window's due time) reads `<time>`, so each window is not a kind of its own. */
 const kind = (key: Item) => {
-  const sk = String(key[TABLE_SCHEMA.sortKey]?.S ?? '');
-  const first = sk.split('#')[0];
-  return `${String(key[TABLE_SCHEMA.partitionKey]?.S ?? '').split('#')[0]}/${/^\d{4}-\d\d-\d\dT/.test(sk) ? '<time>' : first || '#' + sk.split('#')[1]}`;
+  const sk = String(key[TABLE_SCHEMA.sortKey]?.S ?? '').split('#');
+  const skWord = /^\d{4}-\d\d-\d\dT/.test(sk[0]!) ? '<time>' : sk[0] || '#' + sk[1];
+  return `${String(key[TABLE_SCHEMA.partitionKey]?.S ?? '').split('#')[0]}/${skWord}`;
 };
 /** The delivery a write belongs to: its own partition `DLV#<did>`, or for its log entry (`SUBDLV…` / `<time>#<did>`) the same `DLV#<did>`. */
 const deliveryOf = (key: Item) => {
@@ -159,8 +159,8 @@ export function countCapacityUnits(client: { middlewareStack: { add: (mw: any, o
           const a = after[i];
           const keyString = `${targets[i]!.table}|${JSON.stringify(targets[i]!.key)}`;
           if (a) {
-            totals.stored?.set(keyString, { kind: itemKind, bytes: storedBytes(a) });
             const size = itemSize(a);
+            totals.stored?.set(keyString, { kind: itemKind, bytes: storedBytes(a), itemBytes: size + 100 });
             if (totals.largestItem && size > totals.largestItem.bytes) totals.largestItem = { bytes: size, kind: itemKind };
             if (isDeliveryKind(itemKind) && totals.deliverySizes) {
               if (!totals.deliverySizes.has(keyString)) totals.deliverySizes.set(keyString, []);

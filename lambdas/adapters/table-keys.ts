@@ -15,13 +15,15 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *   key by prefix   TENANT#<tid>              KEY#<prefix>                (for listing and revocation)
  *   subscription    TENANT#<tid>              SUB#<sid>
  *   fan-out entry   SUBIDX#<tid>#<pattern>    SUB#<sid>                   (one per event-type pattern)
- *   index version   TENANT#<tid>              #SUBVERSION                 (grows after each change of the tenant's fan-out entries)
+ *   index version   TENANT#<tid>              #SUBVERSION                 (grows after each change of the tenant's fan-out entries; `patterns`:
+ *                                                                         the patterns they are under, vouched for while `listed` = version)
  *   event           EVT#<tid>#<eid>           #EVT                        gsi2 EVENTS#<tid>#<shard of subject, 16> / <UTC time>#<eid>
  *                                                                         (one index copy; no gsi1 or gsi3 key: 2 WU for an item ≤ 1 KB)
  *   0.1 event       TENANT#<tid>              EVT#<eid>                   (read as a fallback by id; never written)
  *   sweep window    SWEEPWIN#<shard>          <dueAt>#<tid>#*<from>/<to>  (the tenant stored events timed in [from, to): once per container,
  *                                                                         window and due time, not per event; no index; walked with gsi3
- *                                                                         SWEEP#<shard> under one cursor; `progress` where a sweep stopped)
+ *                                                                         SWEEP#<shard> under one cursor; `shards` the event shards it holds,
+ *                                                                         `progress` where a sweep stopped)
  *   recheck         RESWEEP#<tid>#<eid>       #RESWEEP                    gsi3 SWEEP#<shard> / <dueAt>#<tid>#<eid>
  *   sweep cursor    SWEEP                     CURSOR#<shard>
  *   delivery        SUBDLV#<sid>#<shard of did, 16>                       its subscription's log: the record is the log entry (no index copy),
@@ -52,7 +54,9 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  * item (1 WU up to 1 KB) plus one full index copy (1 WU), and the sweeper's window writes are
  * per tenant and window, not per event (≈ 0.02 WU an event at 1 event/s, → 0 above). At 5,000
  * events/s from one tenant, every event has its own main-table partition, and gsi2 spreads the
- * tenant over 16 partitions: ≈ 313 WU/s each (≤ 1,000). Idempotent ids and GET are key reads;
+ * tenant over 16 partitions: ≈ 313 WU/s each (≤ 1,000). A window names the event shards it holds
+ * (up to two one by one per container, then all 16), so the sweeper reads a rarely publishing
+ * tenant's window in one query (0.5 RRU) instead of 16 (8 RRU). Idempotent ids and GET are key reads;
  * resend by time queries the 16 shards and merges them; resend by subject queries its one shard
  * with a filter (it reads ~1/16 of the tenant's events in the range, bounded).
  *
@@ -171,11 +175,36 @@ export const isRecheckPartition = (pk: unknown) => String(pk).startsWith(RECHECK
  * straight into a list partition of the main table (no index entry: 1 WU), which the sweeper
  * walks beside the rechecks of gsi3 SWEEP#<shard>, one cursor for both: the sort keys have the
  * same shape, and the window's `*` (never in an event id) keeps it apart from an event's. The
- * sweeper reads the window's events from gsi2, every shard of the tenant.
+ * sweeper reads the window's events from gsi2, in the shards of the tenant the window lists
+ * (SWEEP_WINDOW_SHARDS), or all of them for a window that lists none.
  */
 export const sweepWindowPartition = (shard: number) => `SWEEPWIN#${shard}`;
 export const sweepWindowKey = (tenantId: string, from: string, to: string, dueAt: string) =>
   key(sweepWindowPartition(shardOf(`${tenantId}#${from}`)), `${dueAt}#${tenantId}#*${from}/${to}`);
+/**
+ * The attribute of a window item naming the event shards (0–15) it holds events in: a number
+ * set the API adds each shard to before storing the first event of that shard in the window
+ * (per container), so the sweeper queries only those shards of gsi2. A window without it (0.1's
+ * or written before the attribute existed) is read in all EVENT_SHARDS shards.
+ */
+export const SWEEP_WINDOW_SHARDS = 'shards';
+/** When a window item expires: 14 days after it is due, long after any sweep of it. */
+export const sweepWindowExpiresAt = (dueAt: string) => Math.floor(Date.parse(dueAt) / 1000) + 14 * 86_400;
+/**
+ * A window that lists its shards expires one second later than sweepWindowExpiresAt: the mark
+ * that every write to it listed its shard. A container of the version before (during a deploy)
+ * writes the unmarked expiry without a shard, so the list is trusted only while the mark holds,
+ * and the API adds to a window only while it does (else the window reads all 16 shards).
+ */
+export const sweepWindowListedExpiresAt = (dueAt: string) => sweepWindowExpiresAt(dueAt) + 1;
+/** The shards a window item (due at `dueAt`) lists, in order; undefined when it lists none it can vouch for: read every shard. */
+export function sweepWindowShards(item: Record<string, unknown>, dueAt: string): number[] | undefined {
+  const listed = item[SWEEP_WINDOW_SHARDS];
+  if (Number(item[TTL]) !== sweepWindowListedExpiresAt(dueAt)) return undefined;
+  if (!(listed instanceof Set) && !Array.isArray(listed)) return undefined;
+  const shards = [...(listed as Iterable<unknown>)].map(Number).filter((shard) => Number.isInteger(shard) && shard >= 0 && shard < EVENT_SHARDS);
+  return shards.length > 0 ? [...new Set(shards)].sort((a, b) => a - b) : undefined;
+}
 /** The window a window entry's sort key names (its "event id" part is `*<from>/<to>`). */
 export function parseWindowEventId(eventId: string): { from: string; to: string } {
   const [from, to] = eventId.slice(1).split('/') as [string, string];

@@ -36,8 +36,9 @@ export const SUBSCRIPTION_INDEX_MAX_AGE_MS = 60_000;
 /**
  * The fan-out index as a container remembers it: per tenant, the entries found for each set of
  * patterns, with the index version they were read at. Each lookup reads the version (one small
- * item) and queries the index again only when the version moved, so a subscription change
- * applies to the next event whose version read sees it. The entries also expire after `maxAgeMs`
+ * item, which also names the patterns the tenant has entries under when the store keeps them:
+ * only those keys are queried) and queries the index again only when the version moved, so a
+ * subscription change applies to the next event whose version read sees it. The entries also expire after `maxAgeMs`
  * whatever the version says: a change whose version write failed (the store moves the version
  * after the entries) applies within that time.
  *
@@ -58,7 +59,8 @@ export function cachedSubscriptionIndex(
   const tenants = new Map<string, Known>();
   return {
     async findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]> {
-      const version = await index.subscriptionIndexVersion(tenantId);
+      const head = index.subscriptionIndexHead ? await index.subscriptionIndexHead(tenantId) : { version: await index.subscriptionIndexVersion(tenantId) };
+      const version = head.version;
       let known = tenants.get(tenantId);
       if (!known || known.version !== version || now() - known.readAt >= maxAgeMs) {
         if (!known && tenants.size >= 10_000) tenants.clear();
@@ -69,7 +71,8 @@ export function cachedSubscriptionIndex(
       let lookup = known.lookups.get(key);
       if (!lookup) {
         const lookups = known.lookups;
-        const started = index.findSubscriptionsByPatterns(tenantId, patterns);
+        // Only the pattern keys the tenant has entries under (one query at one subscription, not one per key of the type).
+        const started = findListedPatterns(index, tenantId, patterns, head);
         // A failed lookup is not remembered: the next event asks again.
         started.catch(() => lookups.get(key) === started && lookups.delete(key));
         lookups.set(key, started);
@@ -78,4 +81,20 @@ export function cachedSubscriptionIndex(
       return lookup;
     },
   };
+}
+
+/**
+ * The entries under `patterns`, querying only the pattern keys the tenant's index head lists
+ * (every key when it lists none, or when the index keeps no head): one query at one
+ * subscription, none for a type no pattern of the tenant matches. `head` when already read.
+ */
+export async function findListedPatterns(
+  index: Pick<SubscriptionIndex, 'findSubscriptionsByPatterns' | 'subscriptionIndexHead'>,
+  tenantId: string,
+  patterns: string[],
+  head?: { patterns?: string[] },
+): Promise<SubscriptionIndexEntry[]> {
+  const listed = (head ?? (await index.subscriptionIndexHead?.(tenantId)))?.patterns;
+  const used = listed ? patterns.filter((pattern) => listed.includes(pattern)) : patterns;
+  return used.length > 0 ? index.findSubscriptionsByPatterns(tenantId, used) : [];
 }

@@ -91,6 +91,14 @@ export interface SubscriptionIndex {
    * entries; 0 when it never changed (tables from before it existed).
    */
   subscriptionIndexVersion(tenantId: string): Promise<number>;
+  /**
+   * The version in the same read as `patterns`: every event-type pattern the tenant has fan-out
+   * entries under at that version (perhaps more: a pattern no subscription uses any more stays
+   * until the set is rebuilt), so a lookup queries only the pattern keys in it. No `patterns`
+   * when the store cannot vouch for the set (tables from before it, or a change by a version that
+   * did not keep it): every pattern key is queried. Optional: without it, the version alone.
+   */
+  subscriptionIndexHead?(tenantId: string): Promise<{ version: number; patterns?: string[] }>;
 }
 
 export interface SubscriptionStore extends SubscriptionIndex {
@@ -160,6 +168,13 @@ export interface SweepEntry {
   key: string;
   recheck: boolean;
   window?: { from: string; to: string };
+  /**
+   * A window's event shards, in order, when it lists them (the API adds each shard before it
+   * stores the first event of that shard in the window): only these are read. Absent: all.
+   */
+  shards?: number[];
+  /** Where an earlier run stopped inside the window, when the list already told ('' for none); absent: ask windowProgress. */
+  progress?: string;
 }
 
 /** An event of a sweep window, with where the window's reading stands once it is checked. */

@@ -1,6 +1,7 @@
 import type { DeliveryJob } from './delivery-job.ts';
 import { type Delivery, attemptCountOf } from './delivery.ts';
 import type { CloudEvent } from './envelope.ts';
+import { findListedPatterns } from './caching.ts';
 import { patternKeysFor } from './event-types.ts';
 import { jobsFor, selectRecipients } from './fanout.ts';
 import { releaseHeld } from './health.ts';
@@ -246,7 +247,7 @@ type SweepRun = { now: Date; later: string; behind: boolean; report: SweepReport
  * deadline came): where it got to is saved on the window, so the next run goes on from there.
  */
 async function checkWindow(ports: SweepPorts, entry: SweepEntry, run: SweepRun, limit: number, deadline: number): Promise<boolean> {
-  const start = await ports.sweep.windowProgress(entry);
+  const start = entry.progress ?? (await ports.sweep.windowProgress(entry));
   let position = start;
   let finished = false;
   try {
@@ -323,7 +324,8 @@ export async function missingDeliveries(
   now: Date,
   cache?: Map<string, Promise<SubscriptionIndexEntry[]>>,
 ): Promise<DeliveryJob[]> {
-  const lookup = () => ports.subscriptions.findSubscriptionsByPatterns(event.tenantid, patternKeysFor(event.type));
+  // Only the pattern keys the tenant has entries under (its index head), once per tenant and type per run.
+  const lookup = () => findListedPatterns(ports.subscriptions, event.tenantid, patternKeysFor(event.type));
   const cacheKey = `${event.tenantid}#${event.type}`;
   if (cache && !cache.has(cacheKey)) cache.set(cacheKey, lookup());
   const candidates = await (cache?.get(cacheKey) ?? lookup());

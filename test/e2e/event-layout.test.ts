@@ -5,11 +5,12 @@
  * time (or read the subject's one shard, filtered); the sweeper reads a window's events across
  * the shards in pages and resumes where it stopped; an event stored under 0.1's key is still read.
  */
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoEventStore as EventStore } from '../../lambdas/adapters/event-store.ts';
 import type { DynamoSweepStore as SweepStore } from '../../lambdas/adapters/sweep-store.ts';
 import * as keys from '../../lambdas/adapters/table-keys.ts';
+import { SHARDS_LISTED_PER_WINDOW } from '../../lambdas/adapters/event-store.ts';
 import type { CloudEvent } from '../../lambdas/core/envelope.ts';
 import type { startDynamo } from '../../local/emulators.ts';
 import { startLocalTable } from '../support/local-table.ts';
@@ -61,9 +62,11 @@ describe('publishing an event', () => {
     for (let i = 0; i < 20; i++) {
       expect(await events.putEventIfAbsent(event(T, `e${i}`, `order/${i}`, at(i)), 30, at(601 + i), at(i))).toBeUndefined();
     }
-    // 20 events in one window and due time: 20 puts, one window write.
+    // 20 events in one window and due time: 20 puts; window writes: the first lists the window with
+    // its shard, the second shard one more, the third lists all 16 (SHARDS_LISTED_PER_WINDOW): 3.
+    expect(new Set(Array.from({ length: 20 }, (_, i) => keys.eventShardOf(`order/${i}`))).size).toBeGreaterThan(SHARDS_LISTED_PER_WINDOW);
     expect(sent.filter((name) => name === 'PutItem')).toHaveLength(20);
-    expect(sent.filter((name) => name === 'UpdateItem')).toHaveLength(1);
+    expect(sent.filter((name) => name === 'UpdateItem')).toHaveLength(SHARDS_LISTED_PER_WINDOW + 1);
     const item = (await raw(keys.eventKey(T, 'e3')))!;
     expect(item).toMatchObject({ pk: `EVT#${T}#e3`, sk: '#EVT', gsi2pk: `EVENTS#${T}#${keys.eventShardOf('order/3')}`, gsi2sk: `${at(3)}#e3`, publishedAt: at(3) });
     expect(Object.keys(item).filter((name) => /^gsi[134]/.test(name))).toEqual([]);
@@ -71,8 +74,28 @@ describe('publishing an event', () => {
     const window = (await raw(keys.sweepWindowKey(T, at(0), at(60), at(660))))!;
     expect(window).toMatchObject(keys.sweepWindowKey(T, at(0), at(60), at(660)));
     expect(Object.keys(window).filter((name) => /^gsi/.test(name))).toEqual([]);
+    expect(keys.sweepWindowShards(window, at(660))).toEqual(Array.from({ length: keys.EVENT_SHARDS }, (_, shard) => shard));
     // The id is the idempotency key: a repeat returns the kept event.
     expect(await events.putEventIfAbsent(event(T, 'e3', 'other', at(30)), 30, at(630), at(30))).toMatchObject({ id: 'e3', subject: 'order/3', publishedAt: at(3) });
+  });
+
+  it("lists a window's shard with the window: events of one shard cost one window write per container, a new shard one more", async () => {
+    const T = 'ten_ONESHARD';
+    const subject = 'order/same';
+    sent.length = 0;
+    for (let i = 0; i < 10; i++) await events.putEventIfAbsent(event(T, `s${i}`, subject, at(i)), 30, at(601 + i), at(i));
+    expect(sent.filter((name) => name === 'UpdateItem')).toHaveLength(1);
+    const windowKey = keys.sweepWindowKey(T, at(0), at(60), at(660));
+    expect(keys.sweepWindowShards((await raw(windowKey))!, at(660))).toEqual([keys.eventShardOf(subject)]);
+    // Another container lists the same window again, and adds a shard of its own: the set is the union.
+    const other = new (await import('../../lambdas/adapters/event-store.ts')).DynamoEventStore(TABLE);
+    const otherSubject = Array.from({ length: 50 }, (_, i) => `order/${i}`).find((s) => keys.eventShardOf(s) !== keys.eventShardOf(subject))!;
+    sent.length = 0;
+    await other.putEventIfAbsent(event(T, 's10', subject, at(10)), 30, at(611), at(10));
+    await other.putEventIfAbsent(event(T, 's11', otherSubject, at(11)), 30, at(612), at(11));
+    await other.putEventIfAbsent(event(T, 's12', otherSubject, at(12)), 30, at(613), at(12));
+    expect(sent.filter((name) => name === 'UpdateItem')).toHaveLength(2);
+    expect(keys.sweepWindowShards((await raw(windowKey))!, at(660))).toEqual([keys.eventShardOf(subject), keys.eventShardOf(otherSubject)].sort((a, b) => a - b));
   });
 
   it('reads, marks and unmarks an event stored under 0.1 key, and never creates one by marking', async () => {
@@ -166,6 +189,91 @@ describe('the sweeper reading a window', () => {
     const other = new (await import('../../lambdas/adapters/event-store.ts')).DynamoEventStore(TABLE);
     await other.putEventIfAbsent(event(T, 'w99', 'order/9', at(59)), 30, at(659), at(59));
     expect(await sweeps.windowProgress(entry)).toBe(firstPage[1]!.position);
+  });
+});
+
+describe('the sweeper reading only the shards a window lists', () => {
+  const queriesOf = async (work: () => Promise<unknown>) => {
+    sent.length = 0;
+    await work();
+    return sent.filter((name) => name === 'Query').length;
+  };
+
+  it('a window holding one event is one query (0.5 RRU, was 16), and its progress comes with the list (no read per window)', async () => {
+    const T = 'ten_RARE';
+    await events.putEventIfAbsent(event(T, 'only', 'order/rare', at(5)), 30, at(605), at(5));
+    const listed = (await sweeps.dueEvents(keys.shardOf(`${T}#${at(0)}`), '', at(700), 100)).filter((entry) => entry.tenantId === T);
+    expect(listed).toEqual([expect.objectContaining({ window: { from: at(0), to: at(60) }, shards: [keys.eventShardOf('order/rare')], progress: '' })]);
+    let read: string[] = [];
+    expect(await queriesOf(async () => (read = (await sweeps.windowEvents(listed[0]!, '', 100)).events.map((e) => e.event.id)))).toBe(1);
+    expect(read).toEqual(['only']);
+  });
+
+  it('pages through the listed shards in order and resumes inside them; a saved position comes with the list; a third shard lists them all', async () => {
+    const T = 'ten_FEWSHARDS';
+    const subjects = Array.from({ length: 100 }, (_, i) => `order/${i}`);
+    const bySubjectShard = new Map<number, string>();
+    for (const s of subjects) if (!bySubjectShard.has(keys.eventShardOf(s)) && bySubjectShard.size < 3) bySubjectShard.set(keys.eventShardOf(s), s);
+    const [a, b, c] = [...bySubjectShard.values()];
+    for (let i = 0; i < 12; i++) await events.putEventIfAbsent(event(T, `f${String(i).padStart(2, '0')}`, i % 2 ? a! : b!, at(i)), 30, at(601 + i), at(i));
+    const shard = keys.shardOf(`${T}#${at(0)}`);
+    const [entry] = (await sweeps.dueEvents(shard, '', at(700), 100)).filter((e) => e.tenantId === T);
+    expect(entry!.shards).toEqual([keys.eventShardOf(a!), keys.eventShardOf(b!)].sort((x, y) => x - y));
+    const seen: string[] = [];
+    let position = '';
+    let queries = 0;
+    for (let page = 0; page < 20; page++) {
+      let next: string | undefined;
+      queries += await queriesOf(async () => {
+        const out = await sweeps.windowEvents(entry!, position, 5);
+        seen.push(...out.events.map((e) => e.event.id));
+        next = out.next;
+      });
+      if (!next) break;
+      position = next;
+    }
+    expect(seen.sort()).toEqual(Array.from({ length: 12 }, (_, i) => `f${String(i).padStart(2, '0')}`));
+    // Three pages of at most two shards each: never a query of a shard the window does not hold.
+    expect(queries).toBeLessThanOrEqual(6);
+    await sweeps.saveWindowProgress(entry!, position);
+    const [again] = (await sweeps.dueEvents(shard, '', at(700), 100)).filter((e) => e.tenantId === T);
+    expect(again!.progress).toBe(position);
+    // A third shard: the container lists all 16 in one write, and the window is read whole.
+    sent.length = 0;
+    await events.putEventIfAbsent(event(T, 'f12', c!, at(12)), 30, at(613), at(12));
+    await events.putEventIfAbsent(event(T, 'f13', subjects.find((s) => !bySubjectShard.has(keys.eventShardOf(s)))!, at(13)), 30, at(614), at(13));
+    expect(sent.filter((name) => name === 'UpdateItem')).toHaveLength(1);
+    const [whole] = (await sweeps.dueEvents(shard, '', at(700), 100)).filter((e) => e.tenantId === T);
+    expect(whole!.shards).toHaveLength(keys.EVENT_SHARDS);
+  });
+
+  it('a window the version before also wrote (during a deploy) is read in all 16 shards, whichever wrote first', async () => {
+    const before = (T: string) => client().send(new UpdateCommand({ TableName: TABLE, Key: keys.sweepWindowKey(T, at(0), at(60), at(660)), UpdateExpression: 'SET #ttl = :ttl', ExpressionAttributeNames: { '#ttl': keys.TTL }, ExpressionAttributeValues: { ':ttl': keys.sweepWindowExpiresAt(at(660)) } }));
+    const listedShards = async (T: string) => (await sweeps.dueEvents(keys.shardOf(`${T}#${at(0)}`), '', at(700), 100)).find((e) => e.tenantId === T)!.shards;
+    // The version before first: this version adds nothing to it, and it stays a window of every shard.
+    await before('ten_DEPLOY1');
+    await events.putEventIfAbsent(event('ten_DEPLOY1', 'd1', 'order/1', at(1)), 30, at(601), at(1));
+    expect(await listedShards('ten_DEPLOY1')).toBeUndefined();
+    // This version first, the version before after it: the mark is gone, every shard again.
+    await events.putEventIfAbsent(event('ten_DEPLOY2', 'd2', 'order/1', at(1)), 30, at(601), at(1));
+    expect(await listedShards('ten_DEPLOY2')).toEqual([keys.eventShardOf('order/1')]);
+    await before('ten_DEPLOY2');
+    expect(await listedShards('ten_DEPLOY2')).toBeUndefined();
+    await new (await import('../../lambdas/adapters/event-store.ts')).DynamoEventStore(TABLE).putEventIfAbsent(event('ten_DEPLOY2', 'd3', 'order/2', at(2)), 30, at(602), at(2));
+    expect(await listedShards('ten_DEPLOY2')).toBeUndefined();
+  });
+
+  it('a window without the attribute (written before it existed) still reads all 16 shards and finds every event', async () => {
+    const T = 'ten_OLDWINDOW';
+    const subjects = Array.from({ length: 48 }, (_, i) => `order/${i}`);
+    // The events without listing (no sweepAt), then the window as the earlier version wrote it: ttl only.
+    for (const [i, subject] of subjects.entries()) await events.putEventIfAbsent(event(T, `o${String(i).padStart(2, '0')}`, subject, at(i % 60)), 30);
+    await client().send(new PutCommand({ TableName: TABLE, Item: { ...keys.sweepWindowKey(T, at(0), at(60), at(660)), [keys.TTL]: 1 } }));
+    const [entry] = (await sweeps.dueEvents(keys.shardOf(`${T}#${at(0)}`), '', at(700), 100)).filter((e) => e.tenantId === T);
+    expect(entry!.shards).toBeUndefined();
+    let read: string[] = [];
+    expect(await queriesOf(async () => (read = (await sweeps.windowEvents(entry!, '', 100)).events.map((e) => e.event.id)))).toBe(keys.EVENT_SHARDS);
+    expect(read.sort()).toEqual(subjects.map((_, i) => `o${String(i).padStart(2, '0')}`));
   });
 });
 

@@ -5,7 +5,7 @@
  * very next event), or after its maximum age when a writer crashed before moving the version.
  */
 import { describe, expect, it } from 'vitest';
-import { cachedSubscriptionIndex, cachedTenants, SUBSCRIPTION_INDEX_MAX_AGE_MS } from '../../lambdas/core/caching.ts';
+import { cachedSubscriptionIndex, cachedTenants, findListedPatterns, SUBSCRIPTION_INDEX_MAX_AGE_MS } from '../../lambdas/core/caching.ts';
 import { buildEnvelope } from '../../lambdas/core/envelope.ts';
 import { patternKeysFor } from '../../lambdas/core/event-types.ts';
 import { fanOut } from '../../lambdas/core/fanout.ts';
@@ -132,6 +132,37 @@ describe('cachedSubscriptionIndex', () => {
     expect(ids(await cached.findSubscriptionsByPatterns(T, patternKeysFor('order.cancelled')))).toEqual(['sub_2']);
     expect(ids(await cached.findSubscriptionsByPatterns('ten_b', created))).toEqual(['sub_b']);
     expect(index.queries.slice(before)).toEqual(patternKeysFor('order.cancelled').map((p) => `${T}#${p}`));
+  });
+
+  it('with a head naming the patterns in use, queries only those keys of the type (none when none is listed); without one, every key', async () => {
+    const { index } = setup();
+    let listed: string[] | undefined = ['order.created'];
+    const withHead = Object.assign(Object.create(index) as InMemorySubscriptionIndex, {
+      subscriptionIndexHead: async (tenantId: string) => ({ version: await index.subscriptionIndexVersion(tenantId), ...(listed ? { patterns: listed } : {}) }),
+    });
+    const cached = cachedSubscriptionIndex(withHead, SUBSCRIPTION_INDEX_MAX_AGE_MS, () => 0);
+    index.subscribe(T, entry('sub_1'), ['order.created']);
+    expect(ids(await cached.findSubscriptionsByPatterns(T, created))).toEqual(['sub_1']);
+    expect(index.queries).toEqual([`${T}#order.created`]);
+    expect(await cached.findSubscriptionsByPatterns(T, patternKeysFor('invoice.paid'))).toEqual([]);
+    expect(index.queries).toHaveLength(1);
+    // The set is no longer vouched for (a change by the version before): every key of the type.
+    listed = undefined;
+    index.subscribe(T, entry('sub_2'), ['order.*']);
+    expect(ids(await cached.findSubscriptionsByPatterns(T, created))).toEqual(['sub_1', 'sub_2']);
+    expect(index.queries.slice(1)).toEqual(created.map((p) => `${T}#${p}`));
+  });
+
+  it("findListedPatterns (the sweeper's lookup): every key without a head, the listed ones with it, no query when none is listed", async () => {
+    const { index } = setup();
+    index.subscribe(T, entry('sub_1'), ['order.created']);
+    expect(ids(await findListedPatterns(index, T, created))).toEqual(['sub_1']);
+    expect(index.queries).toEqual(created.map((p) => `${T}#${p}`));
+    const withHead = Object.assign(Object.create(index) as InMemorySubscriptionIndex, { subscriptionIndexHead: async () => ({ version: 1, patterns: ['order.created', 'invoice.*'] }) });
+    expect(ids(await findListedPatterns(withHead, T, created))).toEqual(['sub_1']);
+    expect(index.queries.slice(created.length)).toEqual([`${T}#order.created`]);
+    expect(await findListedPatterns(withHead, T, patternKeysFor('shipment.sent'))).toEqual([]);
+    expect(index.queries).toHaveLength(created.length + 1);
   });
 
   it('events arriving together share one lookup, and a failed lookup is asked again by the next event', async () => {

@@ -268,6 +268,21 @@ describe('the sweeper list walk over windows (one list entry for many events)', 
     expect(next.deliveriesEnqueued).toBe(2);
     expect(w.published).toEqual(['e1']);
   });
+
+  it('a window whose list entry carries its progress goes on from there without asking for it', async () => {
+    const w = world({ events: ids(5).map((id) => event(id)), delivered: [], windowed: true });
+    const [key, entry] = [...w.entries][0]!;
+    w.entries.set(key, { ...entry, progress: '2' });
+    let asked = 0;
+    w.ports.sweep.windowProgress = async () => {
+      asked++;
+      return '';
+    };
+    const report = await sweep(w.ports);
+    expect(asked).toBe(0);
+    expect(w.enqueued.map((j) => j.event.id)).toEqual(ids(5).slice(2));
+    expect(report.deliveriesEnqueued).toBe(3);
+  });
 });
 
 describe('the pending walk', () => {

@@ -57,6 +57,21 @@ describe('table keys', () => {
     expect(keys.sweepCursorKey(3)).toEqual({ pk: 'SWEEP', sk: 'CURSOR#3' });
   });
 
+  it("a window's listed event shards: in order, without repeats, only while its expiry carries the mark; else undefined: every shard", () => {
+    const listed = (shards: unknown, ttl = keys.sweepWindowListedExpiresAt(AT)) => keys.sweepWindowShards({ [keys.TTL]: ttl, [keys.SWEEP_WINDOW_SHARDS]: shards }, AT);
+    expect(keys.sweepWindowListedExpiresAt(AT)).toBe(keys.sweepWindowExpiresAt(AT) + 1);
+    expect(keys.sweepWindowExpiresAt(AT)).toBe(Date.parse(AT) / 1000 + 14 * 86_400);
+    expect(listed(new Set([9, 2, 15]))).toEqual([2, 9, 15]);
+    expect(listed([3, 3, 0])).toEqual([0, 3]);
+    expect(listed(undefined)).toBeUndefined();
+    expect(listed('all')).toBeUndefined();
+    expect(listed(new Set([16, -1, 2.5]))).toBeUndefined();
+    // One valid shard among foreign values: only the valid one (an event is only ever stored in 0–15).
+    expect(listed(new Set([16, 4]))).toEqual([4]);
+    // The version before wrote the unmarked expiry (and no shard) on the same window: every shard.
+    expect(listed(new Set([4]), keys.sweepWindowExpiresAt(AT))).toBeUndefined();
+  });
+
   it('deliveries: the summary is its log entry, named by its id; its attempt ring; its one status entry', () => {
     // A delivery id names its subscription, time and digest (core/ids.ts), so its record's key
     // follows from it: the subscription's log, in the id's shard of 16, by time.

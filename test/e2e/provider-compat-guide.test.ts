@@ -359,6 +359,9 @@ async function scheduleOf(path: string, firstRequest: () => Promise<Request>, ma
     if (gaps.length >= maxGaps) return { delivery: d, gaps, attempts, path };
     await quiet();
     vi.setSystemTime(Date.parse(last.nextAttemptAt) + 1000);
+    // What the deployed sweeper does every minute: a held ordered group's head (batched
+    // notifications are ordered), due now, is sent again (README "Ordered groups held out of flight").
+    await herald.sweep();
   }
 }
 

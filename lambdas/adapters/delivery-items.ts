@@ -24,8 +24,7 @@ const LEGACY_SLOT = /^attempt\d+$/;
  * of attempt items. Without the ring (a list page), `attempts` holds the latest attempt only.
  */
 export function deliveryFromItems(summary: Record<string, unknown>, ring: readonly Record<string, unknown>[] = []): Delivery {
-  // The parked job is the redrive's (parkedJobOf), not part of the delivery the API shows.
-  const { attempts: legacy, lastAttempt, attemptCount, parkedJob: _parked, ...rest } = summary as Record<string, unknown> & { attempts?: Attempt[]; lastAttempt?: Attempt; attemptCount?: number };
+  const { attempts: legacy, lastAttempt, attemptCount, ...rest } = summary as Record<string, unknown> & { attempts?: Attempt[]; lastAttempt?: Attempt; attemptCount?: number };
   const byNumber = new Map<number, Attempt>();
   for (const attempt of legacy ?? []) byNumber.set(attempt.number, attempt);
   for (const name of Object.keys(rest)) {

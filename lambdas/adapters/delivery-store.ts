@@ -60,8 +60,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
       names[`#${field}`] = field;
       values[`:${field}`] = delivery[field];
     }
-    // An attempt ends any hold, and any earlier park: the job either kept is no longer needed.
-    const removes: string[] = ['job', 'heldAt', 'parkedJob'];
+    // An attempt ends any hold: the job kept for it is no longer needed.
+    const removes: string[] = ['job', 'heldAt'];
     names['#spk'] = gsi3.partitionKey;
     names['#ssk'] = gsi3.sortKey;
     const listed =
@@ -75,7 +75,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
       values[':spk'] = listed.pk;
       values[':ssk'] = listed.sk;
     } else removes.push('#spk', '#ssk');
-    for (const field of ['firstAttemptAt', 'retryFrom', 'orderingGroup', 'eventIds'] as const) {
+    // What the sweeper and a redrive need to rebuild the job beside the kept event (core/sweeper.ts rebuildJob).
+    for (const field of ['firstAttemptAt', 'retryFrom', 'orderingGroup', 'ignorePause', 'eventIds'] as const) {
       if (delivery[field] === undefined) continue;
       names[`#${field}`] = field;
       sets.push(`#${field} = :${field}`);
@@ -159,25 +160,6 @@ export class DynamoDeliveryStore implements DeliveryStore {
     );
   }
 
-  async keepParkedJob(job: DeliveryJob): Promise<void> {
-    // Only on a record that is still failed; the next attempt after a redrive removes it.
-    await conditionalUpdate(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: deliveryKey(job.deliveryId),
-        UpdateExpression: 'SET parkedJob = :job',
-        ConditionExpression: '#status = :failed',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':job': job, ':failed': 'failed' },
-      }),
-    );
-  }
-
-  async parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: deliveryKey(deliveryId), ProjectionExpression: 'parkedJob', ConsistentRead: true }));
-    return out.Item?.parkedJob as DeliveryJob | undefined;
-  }
-
   /**
    * The log, newest first: its 16 partitions merged (table-queries.ts queryMergedPage), each
    * item a whole record. The tenant is in the filter too: subscription ids are unique across
@@ -216,7 +198,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
       sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
     }
     // What the sweeper needs to rebuild the job, as recordAttempt keeps it.
-    const kept = { retryFrom: job.retryFrom, orderingGroup: job.orderingGroup, eventIds: job.batch?.map((e) => e.id) };
+    const kept = { retryFrom: job.retryFrom, orderingGroup: job.orderingGroup, ignorePause: job.ignorePause, eventIds: job.batch?.map((e) => e.id) };
     for (const [field, value] of Object.entries(kept)) {
       if (value === undefined) continue;
       values[`:${field}`] = value;

@@ -48,35 +48,27 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return deliveryFromItems(summary as unknown as Record<string, unknown>, ring as unknown as Record<string, unknown>[]);
   }
 
-  /** Lists read summaries only: each delivery with its latest attempt. */
-  private listed(filter: (s: Summary) => boolean, limit?: number): Page<Delivery> {
+  /** Lists read summaries only: each delivery with its latest attempt; the token is the next offset. */
+  private listed(filter: (s: Summary) => boolean, page: PageRequest): Page<Delivery> {
     const items = [...this.summaries.values()].filter(filter).map((s) => deliveryFromItems(s as unknown as Record<string, unknown>));
-    return { items: items.slice(0, limit) };
+    const from = Number(page.nextToken ?? 0);
+    const to = page.limit === undefined ? items.length : from + page.limit;
+    return { items: items.slice(from, to), ...(to < items.length ? { nextToken: String(to) } : {}) };
   }
 
   async listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: DeliveryStatus }): Promise<Page<Delivery>> {
-    return this.listed((d) => d.tenantId === tenantId && d.subscriptionId === subscriptionId && (!page.status || d.status === page.status), page.limit);
+    return this.listed((d) => d.tenantId === tenantId && d.subscriptionId === subscriptionId && (!page.status || d.status === page.status), page);
   }
 
   async listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>> {
-    return this.listed((d) => d.tenantId === tenantId && d.status === 'failed' && (!page.subscriptionId || d.subscriptionId === page.subscriptionId), page.limit);
+    return this.listed((d) => d.tenantId === tenantId && d.status === 'failed' && (!page.subscriptionId || d.subscriptionId === page.subscriptionId), page);
   }
-
-  readonly parkedJobs = new Map<string, DeliveryJob>();
 
   async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean> {
     const item = this.summaries.get(deliveryId);
     if (item?.status !== 'failed') return false;
     this.summaries.set(deliveryId, { ...item, status: 'pending', retryFrom, nextAttemptAt: at, firstAttemptAt: at });
     return true;
-  }
-
-  async keepParkedJob(job: DeliveryJob): Promise<void> {
-    if (this.summaries.get(job.deliveryId)?.status === 'failed') this.parkedJobs.set(job.deliveryId, job);
-  }
-
-  async parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined> {
-    return this.parkedJobs.get(deliveryId);
   }
 
   /** Deliveries recorded without an attempt, in order (waits behind a probe, parks). */
@@ -87,7 +79,18 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     const before = this.summaries.get(job.deliveryId);
     if (before && before.status !== 'pending') return false;
     const { nextAttemptAt: _next, finishedAt: _finished, reason: _reason, ...kept } =
-      before ?? ({ id: job.deliveryId, tenantId: job.tenantId, subscriptionId: job.subscriptionId, eventId: job.event.id, eventType: job.event.type, subject: job.event.subject, createdAt: job.createdAt } as Summary);
+      before ??
+      ({
+        id: job.deliveryId,
+        tenantId: job.tenantId,
+        subscriptionId: job.subscriptionId,
+        eventId: job.event.id,
+        eventType: job.event.type,
+        subject: job.event.subject,
+        createdAt: job.createdAt,
+        ...(job.orderingGroup ? { orderingGroup: job.orderingGroup } : {}),
+        ...(job.ignorePause ? { ignorePause: true } : {}),
+      } as Summary);
     const summary: Summary =
       'reason' in record
         ? { ...kept, status: 'failed', updatedAt: at, reason: record.reason, finishedAt: at }

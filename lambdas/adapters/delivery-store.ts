@@ -1,10 +1,12 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Delivery } from '#core/delivery';
+import type { Attempt, Delivery } from '#core/delivery';
 import type { DeliveryJob } from '#core/delivery-job';
 import type { AttemptRecord, DeliveryStore, Page, PageRequest } from '#core/ports';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate, expiresAt } from './dynamo-helpers.ts';
-import { deliveryFromItems, summaryAttempt } from './delivery-items.ts';
+import { attemptWithin, deliveryFromItems, summaryAttempt, summaryBytesWithout } from './delivery-items.ts';
+import { itemBytes } from './item-size.ts';
 import { queryItems, queryKeyPage, queryMergedPage } from './table-queries.ts';
 import {
   ATTEMPT_PREFIX,
@@ -45,12 +47,11 @@ export class DynamoDeliveryStore implements DeliveryStore {
 
   async recordAttempt({ delivery, attempt, status, retentionDays }: AttemptRecord): Promise<void> {
     const ttl = expiresAt(new Date(), retentionDays);
-    const succeeded = status === 'succeeded';
     const names: Record<string, string> = { '#status': 'status', '#ttl': TTL };
     const values: Record<string, unknown> = {
       ':status': status,
       ':now': attempt.at,
-      ':last': summaryAttempt(attempt, succeeded),
+      ':last': summaryAttempt(attempt, status),
       ':count': attempt.number,
       ':ttl': ttl,
     };
@@ -89,18 +90,43 @@ export class DynamoDeliveryStore implements DeliveryStore {
         values[`:${field}`] = delivery[field];
       } else removes.push(`#${field}`);
     }
+    const key = deliveryKey(delivery.id);
+    // The exhausting attempt is the last: kept whole in the summary (its excerpt cut to what keeps
+    // the summary within one write unit), so it writes no ring item (README "Storage layout").
+    if (status === 'failed') values[':last'] = attemptWithin(attempt, summaryBytesWithout(key, sets, names, values), 'nested');
     const summary = dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: deliveryKey(delivery.id),
+        Key: key,
         UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
     );
-    // The attempt in full, over the one KEPT_ATTEMPTS before it; a success lives in the summary.
-    const ring = succeeded ? undefined : dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...attemptKey(delivery.id, attempt.number), ...attempt, [TTL]: ttl } }));
+    // A retried attempt in full, over the one KEPT_ATTEMPTS before it; the last (a success, or
+    // the one that exhausted the policy) lives in the summary.
+    const ring = status === 'pending' ? this.putRingItem(delivery.id, attempt, ttl) : undefined;
     await Promise.all([summary, ring]);
+  }
+
+  /**
+   * One attempt's ring item, its excerpt cut to what keeps the item within one write unit.
+   * `unless kept`: not over the same attempt already in its slot (a summary's digest of a retried
+   * attempt must not replace the whole one).
+   */
+  private async putRingItem(deliveryId: string, attempt: Attempt, ttl: number, mode?: 'unless kept'): Promise<void> {
+    const { responseExcerpt: _excerpt, ...digest } = attempt;
+    const bare = { ...attemptKey(deliveryId, attempt.number), ...digest, [TTL]: ttl };
+    const put = new PutCommand({
+      TableName: this.tableName,
+      Item: { ...bare, ...attemptWithin(attempt, itemBytes(bare), 'spread') },
+      ...(mode ? { ConditionExpression: 'attribute_not_exists(#number) OR #number <> :number', ExpressionAttributeNames: { '#number': 'number' }, ExpressionAttributeValues: { ':number': attempt.number } } : {}),
+    });
+    await dynamo()
+      .send(put)
+      .catch((error: unknown) => {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
   }
 
   async getDelivery(id: string): Promise<Delivery | undefined> {
@@ -143,21 +169,34 @@ export class DynamoDeliveryStore implements DeliveryStore {
     return { ...result, items: result.items.filter((d) => d.status === 'failed' && (subscriptionId === undefined || d.subscriptionId === subscriptionId)) };
   }
 
-  markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean> {
+  async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean> {
     const key = pendingKey(deliveryId);
     // Only a letter still failed (two redrives at once send it once); on the pending list from
     // here, so should the enqueue that follows fail, the sweeper sends it.
-    return conditionalUpdate(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: deliveryKey(deliveryId),
-        UpdateExpression:
-          'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, firstAttemptAt = :at, retryFrom = :retryFrom, #spk = :spk, #ssk = :ssk REMOVE finishedAt, reason',
-        ConditionExpression: '#status = :failed',
-        ExpressionAttributeNames: { '#status': 'status', '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey },
-        ExpressionAttributeValues: { ':pending': 'pending', ':failed': 'failed', ':at': at, ':spk': key.pk, ':ssk': key.sk, ':retryFrom': retryFrom },
-      }),
-    );
+    let old: Record<string, unknown> | undefined;
+    try {
+      const out = await dynamo().send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: deliveryKey(deliveryId),
+          UpdateExpression:
+            'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, firstAttemptAt = :at, retryFrom = :retryFrom, #spk = :spk, #ssk = :ssk REMOVE finishedAt, reason',
+          ConditionExpression: '#status = :failed',
+          ExpressionAttributeNames: { '#status': 'status', '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey },
+          ExpressionAttributeValues: { ':pending': 'pending', ':failed': 'failed', ':at': at, ':spk': key.pk, ':ssk': key.sk, ':retryFrom': retryFrom },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      old = out.Attributes;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    // The exhausting attempt lives in the summary only (recordAttempt), and the next attempt
+    // overwrites it there: the redrive moves it to its ring slot first (once per redrive).
+    const last = old?.lastAttempt as Attempt | undefined;
+    if (last) await this.putRingItem(deliveryId, last, Number(old?.[TTL] ?? expiresAt(new Date(), 30)), 'unless kept');
+    return true;
   }
 
   /**

@@ -7,7 +7,8 @@
  * probe claim a degraded subscription's trial attempts take (core/degrade.ts); the slow lane's marks.
  */
 import type { SQSRecord } from 'aws-lambda';
-import { deliveryFromItems, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
+import { deliveryFromItems, MIN_KEPT_EXCERPT_BYTES, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
+import { truncateUtf8 } from '../../lambdas/adapters/item-size.ts';
 import { KEPT_ATTEMPTS, type Attempt, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { AttemptRecord, DeadLetter, DeliveryStore, Page, PageRequest, StatsStore, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
@@ -15,6 +16,15 @@ import type { ProbeStore } from '../../lambdas/core/degrade.ts';
 import type { HealthState, StatsIncrement } from '../../lambdas/core/stats.ts';
 import type { AdaptiveRate, ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
 import type { SlowMark, SlowMarkStore } from '../../lambdas/core/slow-lane.ts';
+
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+
+/** The attempt with its excerpt cut so the item `itemOf` builds around it is within 1 KB of JSON. */
+function withinKilobyte(attempt: Attempt, itemOf: (cut: Attempt) => unknown): Attempt {
+  if (attempt.responseExcerpt === undefined) return attempt;
+  const room = 1024 - jsonBytes(itemOf({ ...attempt, responseExcerpt: '' }));
+  return { ...attempt, responseExcerpt: truncateUtf8(attempt.responseExcerpt, Math.max(MIN_KEPT_EXCERPT_BYTES, room)) };
+}
 
 /** A delivery's summary record as stored: no attempts list, the latest attempt as `lastAttempt`. */
 type Summary = Omit<Delivery, 'attempts'> & { lastAttempt?: Attempt };
@@ -30,14 +40,18 @@ export class InMemoryDeliveryStore implements DeliveryStore {
 
   async recordAttempt({ delivery, attempt, status }: AttemptRecord): Promise<void> {
     const before = this.summaries.get(delivery.id);
-    const succeeded = status === 'succeeded';
     const { heldAt: _heldAt, ...kept } = before ?? ({} as Summary);
-    const summary: Summary = { ...kept, ...delivery, status, lastAttempt: summaryAttempt(attempt, succeeded), attemptCount: attempt.number, updatedAt: attempt.at };
+    const summary: Summary = { ...kept, ...delivery, status, lastAttempt: summaryAttempt(attempt, status), attemptCount: attempt.number, updatedAt: attempt.at };
+    // As the table keeps them (delivery-store.ts): the exhausting attempt whole in the summary and
+    // a retried one in its ring item, each excerpt cut so its item stays within 1 KB.
+    if (status === 'failed') summary.lastAttempt = withinKilobyte(attempt, (cut) => ({ ...summary, lastAttempt: cut }));
     this.summaries.set(delivery.id, summary);
-    this.writes.push({ item: 'summary', bytes: Buffer.byteLength(JSON.stringify(summary)), attempt: attempt.number });
-    if (succeeded) return;
-    this.ring.set(`${delivery.id}#${attempt.number % KEPT_ATTEMPTS}`, attempt);
-    this.writes.push({ item: 'attempt', bytes: Buffer.byteLength(JSON.stringify(attempt)), attempt: attempt.number });
+    this.writes.push({ item: 'summary', bytes: jsonBytes(summary), attempt: attempt.number });
+    // The last attempt (a success, or the one that exhausted the policy) lives in the summary.
+    if (status !== 'pending') return;
+    const whole = withinKilobyte(attempt, (cut) => cut);
+    this.ring.set(`${delivery.id}#${attempt.number % KEPT_ATTEMPTS}`, whole);
+    this.writes.push({ item: 'attempt', bytes: jsonBytes(whole), attempt: attempt.number });
   }
 
   /** The delivery as `GET /v1/deliveries/{id}` reads it: its summary and its ring. */
@@ -68,6 +82,10 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     const item = this.summaries.get(deliveryId);
     if (item?.status !== 'failed') return false;
     this.summaries.set(deliveryId, { ...item, status: 'pending', retryFrom, nextAttemptAt: at, firstAttemptAt: at });
+    // The exhausting attempt moves to its ring slot before the next attempt overwrites it.
+    const last = item.lastAttempt;
+    const slot = last && `${deliveryId}#${last.number % KEPT_ATTEMPTS}`;
+    if (slot && this.ring.get(slot)?.number !== last.number) this.ring.set(slot, last);
     return true;
   }
 

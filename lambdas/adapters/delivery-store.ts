@@ -37,10 +37,11 @@ import {
  * one status list (gsi3, keys only): the sweeper's pending and held lists, the tenant's dead letters.
  *
  * A delivery that succeeds at once is one write of one item with no index key: 1 write unit. The
- * status list's keys are set once per status and written again unchanged, so a failed attempt is
- * two writes and no index write: its ring item (≤ 2 KB) and the summary (≤ 1 KB), 3 write units
- * at any attempt number. Dead letters read keys from gsi3, then the records by key; the log is
- * read as it is stored.
+ * status list's keys are set once per status and written again unchanged, so a retried attempt
+ * is two writes of ≤ 1 KB each (excerpts cut to fit) and no index write: 2 write units at any
+ * attempt number; the first adds its pending entry (3), the exhausting one writes the summary
+ * alone (the attempt in it) and moves it to the dead letters (an index delete and put: 3). Dead
+ * letters read keys from gsi3, then the records by key; the log is read as it is stored.
  */
 export class DynamoDeliveryStore implements DeliveryStore {
   constructor(private readonly tableName: string) {}

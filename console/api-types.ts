@@ -2074,7 +2074,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description How many are redriven */
+            /** @description How many are redriven; `notRedriven`: letters whose event is past the event retention period, left in the dead letters (their count, and at most 100 of their ids) */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -2087,6 +2087,11 @@ export interface operations {
                      */
                     "application/json": {
                         count: number;
+                        notRedriven?: {
+                            count: number;
+                            deliveryIds: string[];
+                            reason: string;
+                        };
                     };
                 };
             };
@@ -2142,6 +2147,23 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "an admin key named a tenant that does not exist"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The dead letter named by deliveryId cannot be redriven: its event is past the event retention period */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Error",
+                     *       "status": 410,
+                     *       "detail": "The dead letter named by deliveryId cannot be redriven: its event is past the event retention period"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

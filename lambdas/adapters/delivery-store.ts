@@ -1,10 +1,12 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Delivery } from '#core/delivery';
+import type { Attempt, Delivery } from '#core/delivery';
 import type { DeliveryJob } from '#core/delivery-job';
 import type { AttemptRecord, DeliveryStore, Page, PageRequest } from '#core/ports';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate, expiresAt } from './dynamo-helpers.ts';
-import { deliveryFromItems, summaryAttempt } from './delivery-items.ts';
+import { attemptWithin, deliveryFromItems, summaryAttempt, summaryBytesWithout } from './delivery-items.ts';
+import { itemBytes } from './item-size.ts';
 import { queryItems, queryKeyPage, queryMergedPage } from './table-queries.ts';
 import {
   ATTEMPT_PREFIX,
@@ -35,22 +37,22 @@ import {
  * one status list (gsi3, keys only): the sweeper's pending and held lists, the tenant's dead letters.
  *
  * A delivery that succeeds at once is one write of one item with no index key: 1 write unit. The
- * status list's keys are set once per status and written again unchanged, so a failed attempt is
- * two writes and no index write: its ring item (≤ 2 KB) and the summary (≤ 1 KB), 3 write units
- * at any attempt number. Dead letters read keys from gsi3, then the records by key; the log is
- * read as it is stored.
+ * status list's keys are set once per status and written again unchanged, so a retried attempt
+ * is two writes of ≤ 1 KB each (excerpts cut to fit) and no index write: 2 write units at any
+ * attempt number; the first adds its pending entry (3), the exhausting one writes the summary
+ * alone (the attempt in it) and moves it to the dead letters (an index delete and put: 3). Dead
+ * letters read keys from gsi3, then the records by key; the log is read as it is stored.
  */
 export class DynamoDeliveryStore implements DeliveryStore {
   constructor(private readonly tableName: string) {}
 
   async recordAttempt({ delivery, attempt, status, retentionDays }: AttemptRecord): Promise<void> {
     const ttl = expiresAt(new Date(), retentionDays);
-    const succeeded = status === 'succeeded';
     const names: Record<string, string> = { '#status': 'status', '#ttl': TTL };
     const values: Record<string, unknown> = {
       ':status': status,
       ':now': attempt.at,
-      ':last': summaryAttempt(attempt, succeeded),
+      ':last': summaryAttempt(attempt, status),
       ':count': attempt.number,
       ':ttl': ttl,
     };
@@ -60,8 +62,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
       names[`#${field}`] = field;
       values[`:${field}`] = delivery[field];
     }
-    // An attempt ends any hold, and any earlier park: the job either kept is no longer needed.
-    const removes: string[] = ['job', 'heldAt', 'parkedJob'];
+    // An attempt ends any hold: the job kept for it is no longer needed.
+    const removes: string[] = ['job', 'heldAt'];
     names['#spk'] = gsi3.partitionKey;
     names['#ssk'] = gsi3.sortKey;
     const listed =
@@ -75,7 +77,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
       values[':spk'] = listed.pk;
       values[':ssk'] = listed.sk;
     } else removes.push('#spk', '#ssk');
-    for (const field of ['firstAttemptAt', 'retryFrom', 'orderingGroup', 'eventIds'] as const) {
+    // What the sweeper and a redrive need to rebuild the job beside the kept event (core/sweeper.ts rebuildJob).
+    for (const field of ['firstAttemptAt', 'retryFrom', 'orderingGroup', 'ignorePause', 'eventIds'] as const) {
       if (delivery[field] === undefined) continue;
       names[`#${field}`] = field;
       sets.push(`#${field} = :${field}`);
@@ -88,18 +91,43 @@ export class DynamoDeliveryStore implements DeliveryStore {
         values[`:${field}`] = delivery[field];
       } else removes.push(`#${field}`);
     }
+    const key = deliveryKey(delivery.id);
+    // The exhausting attempt is the last: kept whole in the summary (its excerpt cut to what keeps
+    // the summary within one write unit), so it writes no ring item (README "Storage layout").
+    if (status === 'failed') values[':last'] = attemptWithin(attempt, summaryBytesWithout(key, sets, names, values), 'nested');
     const summary = dynamo().send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: deliveryKey(delivery.id),
+        Key: key,
         UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
     );
-    // The attempt in full, over the one KEPT_ATTEMPTS before it; a success lives in the summary.
-    const ring = succeeded ? undefined : dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...attemptKey(delivery.id, attempt.number), ...attempt, [TTL]: ttl } }));
+    // A retried attempt in full, over the one KEPT_ATTEMPTS before it; the last (a success, or
+    // the one that exhausted the policy) lives in the summary.
+    const ring = status === 'pending' ? this.putRingItem(delivery.id, attempt, ttl) : undefined;
     await Promise.all([summary, ring]);
+  }
+
+  /**
+   * One attempt's ring item, its excerpt cut to what keeps the item within one write unit.
+   * `unless kept`: not over the same attempt already in its slot (a summary's digest of a retried
+   * attempt must not replace the whole one).
+   */
+  private async putRingItem(deliveryId: string, attempt: Attempt, ttl: number, mode?: 'unless kept'): Promise<void> {
+    const { responseExcerpt: _excerpt, ...digest } = attempt;
+    const bare = { ...attemptKey(deliveryId, attempt.number), ...digest, [TTL]: ttl };
+    const put = new PutCommand({
+      TableName: this.tableName,
+      Item: { ...bare, ...attemptWithin(attempt, itemBytes(bare), 'spread') },
+      ...(mode ? { ConditionExpression: 'attribute_not_exists(#number) OR #number <> :number', ExpressionAttributeNames: { '#number': 'number' }, ExpressionAttributeValues: { ':number': attempt.number } } : {}),
+    });
+    await dynamo()
+      .send(put)
+      .catch((error: unknown) => {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
   }
 
   async getDelivery(id: string): Promise<Delivery | undefined> {
@@ -142,40 +170,34 @@ export class DynamoDeliveryStore implements DeliveryStore {
     return { ...result, items: result.items.filter((d) => d.status === 'failed' && (subscriptionId === undefined || d.subscriptionId === subscriptionId)) };
   }
 
-  markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean> {
+  async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean> {
     const key = pendingKey(deliveryId);
     // Only a letter still failed (two redrives at once send it once); on the pending list from
     // here, so should the enqueue that follows fail, the sweeper sends it.
-    return conditionalUpdate(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: deliveryKey(deliveryId),
-        UpdateExpression:
-          'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, firstAttemptAt = :at, retryFrom = :retryFrom, #spk = :spk, #ssk = :ssk REMOVE finishedAt, reason',
-        ConditionExpression: '#status = :failed',
-        ExpressionAttributeNames: { '#status': 'status', '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey },
-        ExpressionAttributeValues: { ':pending': 'pending', ':failed': 'failed', ':at': at, ':spk': key.pk, ':ssk': key.sk, ':retryFrom': retryFrom },
-      }),
-    );
-  }
-
-  async keepParkedJob(job: DeliveryJob): Promise<void> {
-    // Only on a record that is still failed; the next attempt after a redrive removes it.
-    await conditionalUpdate(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: deliveryKey(job.deliveryId),
-        UpdateExpression: 'SET parkedJob = :job',
-        ConditionExpression: '#status = :failed',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':job': job, ':failed': 'failed' },
-      }),
-    );
-  }
-
-  async parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: deliveryKey(deliveryId), ProjectionExpression: 'parkedJob', ConsistentRead: true }));
-    return out.Item?.parkedJob as DeliveryJob | undefined;
+    let old: Record<string, unknown> | undefined;
+    try {
+      const out = await dynamo().send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: deliveryKey(deliveryId),
+          UpdateExpression:
+            'SET #status = :pending, updatedAt = :at, redrivenAt = :at, nextAttemptAt = :at, firstAttemptAt = :at, retryFrom = :retryFrom, #spk = :spk, #ssk = :ssk REMOVE finishedAt, reason',
+          ConditionExpression: '#status = :failed',
+          ExpressionAttributeNames: { '#status': 'status', '#spk': gsi3.partitionKey, '#ssk': gsi3.sortKey },
+          ExpressionAttributeValues: { ':pending': 'pending', ':failed': 'failed', ':at': at, ':spk': key.pk, ':ssk': key.sk, ':retryFrom': retryFrom },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      old = out.Attributes;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    // The exhausting attempt lives in the summary only (recordAttempt), and the next attempt
+    // overwrites it there: the redrive moves it to its ring slot first (once per redrive).
+    const last = old?.lastAttempt as Attempt | undefined;
+    if (last) await this.putRingItem(deliveryId, last, Number(old?.[TTL] ?? expiresAt(new Date(), 30)), 'unless kept');
+    return true;
   }
 
   /**
@@ -216,7 +238,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
       sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
     }
     // What the sweeper needs to rebuild the job, as recordAttempt keeps it.
-    const kept = { retryFrom: job.retryFrom, orderingGroup: job.orderingGroup, eventIds: job.batch?.map((e) => e.id) };
+    const kept = { retryFrom: job.retryFrom, orderingGroup: job.orderingGroup, ignorePause: job.ignorePause, eventIds: job.batch?.map((e) => e.id) };
     for (const [field, value] of Object.entries(kept)) {
       if (value === undefined) continue;
       values[`:${field}`] = value;

@@ -33,7 +33,12 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *                                                                           pending PENDING#<shard> / <did>
  *                                                                           held    HELD#<shard>    / <tid>#<sid>#<heldAt>#<did>
  *                                                                           failed  DEAD#<tid>      / <finishedAt>#<did>
- *   attempt         DLV#<did>                 ATT#<nn>                    (a failed attempt in full, in a ring: nn = attempt number mod KEPT_ATTEMPTS)
+ *                                                                         the latest attempt: a retried one without its excerpt, the last
+ *                                                                         (success, or the one that exhausted the policy) whole, its excerpt
+ *                                                                         cut to keep the record ≤ 1 KB (1 WU); a redrive moves it to its ring slot
+ *   attempt         DLV#<did>                 ATT#<nn>                    (a retried attempt in full, in a ring: nn = attempt number mod KEPT_ATTEMPTS;
+ *                                                                         its excerpt cut to keep the item ≤ 1 KB: a failed attempt is 1 WU here,
+ *                                                                         1 for the record, + its status list's index writes when it moves)
  *   0.1 delivery    DLV#<did>                 #DLV                        (ids of 26 characters, as 0.1 and earlier builds of this version wrote
  *                                                                         them: read and updated by id, never listed; no longer given gsi4 keys)
  *   stats           STATS#<tid>#<sid>         B#<ten-minute block> | HEALTH
@@ -228,8 +233,8 @@ export const DELIVERY_LOG_SHARDS = 16;
 export const deliveryLogShardOf = (deliveryId: string) => fnv1a(deliveryId) % DELIVERY_LOG_SHARDS;
 export const deliveryLogPartition = (subscriptionId: string, shard: number) => `SUBDLV#${subscriptionId}#${shard}`;
 /**
- * Where a delivery's summary record is (status, counters, the latest attempt without its excerpt
- * unless it succeeded): the one place the layout is picked from the id's shape. A delivery id
+ * Where a delivery's summary record is (status, counters, the latest attempt: without its excerpt
+ * while it is retried, whole once it is the last): the one place the layout is picked from the id's shape. A delivery id
  * names its subscription and time (core/ids.ts), so the record is its entry in the log —
  * `SUBDLV#<sid>#<shard>` / `<UTC time>#<did>` — and needs no index entry; any other id (0.1's 26
  * characters) is read where 0.1 wrote it, `DLV#<did>` / `#DLV`.
@@ -243,7 +248,7 @@ export function deliveryKey(deliveryId: string): TableKey {
 export const isLoggedDeliveryId = (deliveryId: string) => deliveryIdParts(deliveryId) !== undefined;
 export const ATTEMPT_PREFIX = 'ATT#';
 /**
- * One failed attempt in full (with its response excerpt), in a ring of KEPT_ATTEMPTS slots in the
+ * One retried attempt in full (with its response excerpt, cut to keep the item ≤ 1 KB), in a ring of KEPT_ATTEMPTS slots in the
  * delivery's own partition (never in the log, which listing reads whole): attempt n overwrites
  * attempt n − KEPT_ATTEMPTS, so a delivery never holds more than the ring.
  */

@@ -626,8 +626,17 @@ export const ROUTES: readonly Route<ApiPorts>[] = [
     summary: 'Redrive dead letters (one by deliveryId, those of one subscription, or all)',
     examples: { request: { subscriptionId: EXAMPLE.subscriptionId }, response: { count: 4 } },
     body: redriveSchema.meta({ id: 'Redrive' }),
-    response: accepted('How many are redriven', z.object({ count: z.number().int() })),
-    errors: { 429: "The tenant's hourly resend volume is used up ('resendsPerHour')" },
+    response: accepted(
+      'How many are redriven; `notRedriven`: letters whose event is past the event retention period, left in the dead letters (their count, and at most 100 of their ids)',
+      z.object({
+        count: z.number().int(),
+        notRedriven: z.object({ count: z.number().int(), reason: z.string(), deliveryIds: z.array(z.string()) }).optional(),
+      }),
+    ),
+    errors: {
+      410: 'The dead letter named by deliveryId cannot be redriven: its event is past the event retention period',
+      429: "The tenant's hourly resend volume is used up ('resendsPerHour')",
+    },
     handler: async (ctx) => {
       const { tenantId, ...scope } = ctx.body();
       return json(202, await redriveDeadLetters(ctx.ports, await tenantFor(ctx, tenantId), scope));

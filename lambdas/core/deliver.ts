@@ -361,6 +361,7 @@ async function logAttempt(
       firstAttemptAt: job.firstAttemptAt ?? job.createdAt,
       ...(job.retryFrom !== undefined ? { retryFrom: job.retryFrom } : {}),
       ...(job.orderingGroup ? { orderingGroup: job.orderingGroup } : {}),
+      ...(job.ignorePause ? { ignorePause: true } : {}),
       ...(job.batch ? { eventIds: job.batch.map((e) => e.id) } : {}),
       ...(nextAttemptAt ? { nextAttemptAt } : {}),
       ...(status !== 'pending' ? { finishedAt: ports.clock().toISOString() } : {}),

@@ -66,6 +66,8 @@ export interface Delivery {
   retryFrom?: number;
   firstAttemptAt?: string;
   orderingGroup?: string;
+  /** A resend the tenant asked for: it goes out even while the subscription is paused (kept to rebuild its job). */
+  ignorePause?: boolean;
   /** A batched notification: every event it carried (`eventId` is the first). */
   eventIds?: string[];
 }

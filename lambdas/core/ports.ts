@@ -230,8 +230,11 @@ export interface SweepStore {
 }
 
 export interface AttemptRecord {
-  /** `retryFrom` and `firstAttemptAt` come from the job, so the sweeper can rebuild it exactly. */
-  delivery: Omit<Delivery, 'attempts' | 'updatedAt'> & { retryFrom?: number; firstAttemptAt?: string; orderingGroup?: string; eventIds?: string[] };
+  /**
+   * `retryFrom`, `firstAttemptAt`, `orderingGroup` and `ignorePause` come from the job, so the
+   * sweeper and a redrive rebuild it exactly from the record and the kept event.
+   */
+  delivery: Omit<Delivery, 'attempts' | 'updatedAt'> & { retryFrom?: number; firstAttemptAt?: string; orderingGroup?: string; eventIds?: string[]; ignorePause?: boolean };
   attempt: Attempt;
   status: DeliveryStatus;
   retentionDays: number;
@@ -250,13 +253,6 @@ export interface DeliveryStore {
    * false when it was not failed any more.
    */
   markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean>;
-  /**
-   * Keeps the job of a delivery just parked (status failed) on its record, so a redrive rebuilds
-   * it from the tenant's own records even after its event left the event store.
-   */
-  keepParkedJob(job: DeliveryJob): Promise<void>;
-  /** The job kept by `keepParkedJob`; undefined for letters parked before it existed. */
-  parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined>;
   /**
    * A delivery that made no attempt this time (it waited behind its degraded subscription's
    * trial attempt, core/degrade.ts): pending until `nextAttemptAt`, on the sweeper's pending list

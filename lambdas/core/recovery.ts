@@ -2,7 +2,7 @@ import { attemptCountOf, type Delivery } from './delivery.ts';
 import * as z from 'zod';
 import { unscheduled, type DeliveryJob } from './delivery-job.ts';
 import type { CloudEvent } from './envelope.ts';
-import { NotFoundError } from './errors.ts';
+import { DomainError, NotFoundError } from './errors.ts';
 import { matchesEventPattern } from './event-pattern.ts';
 import { typeMatchesPattern } from './event-types.ts';
 import { deliveryIdField, subscriptionIdField, tenantIdField } from './id-schemas.ts';
@@ -117,7 +117,7 @@ export async function resendEvents(
  * redrives at once only one sends it. A claimed letter whose enqueue then fails is pending, due
  * now, and the sweeper sends it; it is never lost, and never sent twice by redrives.
  */
-export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string, scope: RedriveScope = {}): Promise<{ count: number }> {
+export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string, scope: RedriveScope = {}): Promise<RedriveResult> {
   const { deliveryId, subscriptionId } = scope;
   if (subscriptionId) await getSubscription(ports, tenantId, subscriptionId);
   if (deliveryId) {
@@ -125,26 +125,53 @@ export async function redriveDeadLetters(ports: RecoveryPorts, tenantId: string,
     if (!delivery || delivery.tenantId !== tenantId || delivery.status !== 'failed' || (subscriptionId && delivery.subscriptionId !== subscriptionId)) {
       throw new NotFoundError('dead letter', deliveryId);
     }
-    return { count: await redriveLetters(ports, [delivery]) };
+    const { count, expired } = await redriveLetters(ports, [delivery]);
+    if (expired.length > 0) throw new DomainError(410, 'Gone', `dead letter '${deliveryId}' cannot be redriven: ${EVENT_EXPIRED_REASON}`);
+    return { count };
   }
   let count = 0;
+  let unsent = 0;
+  const named: string[] = [];
   let nextToken: string | undefined;
   do {
     const page = await ports.deliveries.listDeadLetters(tenantId, { limit: 100, ...(subscriptionId ? { subscriptionId } : {}), ...(nextToken ? { nextToken } : {}) });
     nextToken = page.nextToken;
-    count += await redriveLetters(ports, page.items.filter((d) => d.tenantId === tenantId && d.status === 'failed'));
+    const done = await redriveLetters(ports, page.items.filter((d) => d.tenantId === tenantId && d.status === 'failed'));
+    count += done.count;
+    unsent += done.expired.length;
+    named.push(...done.expired.slice(0, MAX_NAMED_UNREDRIVEN - named.length));
   } while (nextToken);
-  return { count };
+  return { count, ...(unsent > 0 ? { notRedriven: { count: unsent, reason: EVENT_EXPIRED_REASON, deliveryIds: named } } : {}) };
 }
 
-async function redriveLetters(ports: RecoveryPorts, letters: Delivery[]): Promise<number> {
+/** At most this many ids of letters left unredriven are named in one answer (their count is whole). */
+export const MAX_NAMED_UNREDRIVEN = 100;
+
+/**
+ * What a redrive did: `count` letters sent, and those it could not send because their event is
+ * past the event retention period (a dead letter is kept the delivery retention from its last
+ * attempt, so it may outlive its event): they stay dead letters, named here (at most
+ * MAX_NAMED_UNREDRIVEN ids), never dropped silently.
+ */
+export interface RedriveResult {
+  count: number;
+  notRedriven?: { count: number; reason: string; deliveryIds: string[] };
+}
+
+/** Why a letter whose event is gone cannot be redriven. */
+export const EVENT_EXPIRED_REASON = 'its event is past the event retention period: nothing left to send (a resend cannot send it either)';
+
+async function redriveLetters(ports: RecoveryPorts, letters: Delivery[]): Promise<{ count: number; expired: string[] }> {
   const now = ports.clock().toISOString();
+  const expired: string[] = [];
   // A page's letters side by side: a tenant's hundreds of letters stay well inside the API's 29 s.
   const claimed = await Promise.all(
     letters.map(async (delivery): Promise<DeliveryJob | undefined> => {
       const job = await jobOfLetter(ports, delivery);
-      // Parked before jobs were kept, and its event is past retention: nothing left to send.
-      if (!job) return undefined;
+      if (!job) {
+        expired.push(delivery.id);
+        return undefined;
+      }
       const attempts = attemptCountOf(delivery);
       if (!(await ports.deliveries.markRedriven(delivery.id, now, attempts))) return undefined;
       return { ...unscheduled(job), attemptOffset: attempts, retryFrom: attempts, firstAttemptAt: now };
@@ -152,13 +179,16 @@ async function redriveLetters(ports: RecoveryPorts, letters: Delivery[]): Promis
   );
   const jobs = claimed.filter((job) => job !== undefined);
   if (jobs.length > 0) await ports.queue.enqueue(jobs);
-  return jobs.length;
+  return { count: jobs.length, expired };
 }
 
-/** The job kept on the record when it was parked; for older records, rebuilt from the kept events. */
+/**
+ * The letter's job, rebuilt from its record (which keeps what the job carried beside its events:
+ * ordering group, resend's `ignorePause`, batch event ids) and its kept events; undefined when
+ * an event is past retention. Not kept whole on the record: the job carries the event, which
+ * would take the record past 1 KB and the exhausting attempt past its write unit.
+ */
 async function jobOfLetter(ports: RecoveryPorts, delivery: Delivery): Promise<DeliveryJob | undefined> {
-  const parked = await ports.deliveries.parkedJobOf(delivery.id);
-  if (parked) return parked;
   const events: CloudEvent[] = [];
   for (const id of delivery.eventIds ?? [delivery.eventId]) {
     const event = await ports.events.getEvent(delivery.tenantId, id);

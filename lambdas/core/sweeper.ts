@@ -344,7 +344,7 @@ export async function missingDeliveries(
   return missing.filter((_, i) => !legacy.has(legacyIds[i]!));
 }
 
-/** The job an overdue pending delivery was waiting on, rebuilt from its record. */
+/** The job an overdue pending delivery (or a dead letter) was waiting on, rebuilt from its record and its kept event. */
 export function rebuildJob(delivery: Delivery, event: CloudEvent): DeliveryJob {
   return {
     v: 1,
@@ -357,6 +357,7 @@ export function rebuildJob(delivery: Delivery, event: CloudEvent): DeliveryJob {
     ...(delivery.firstAttemptAt ? { firstAttemptAt: delivery.firstAttemptAt } : {}),
     ...(delivery.retryFrom !== undefined ? { retryFrom: delivery.retryFrom } : {}),
     ...(delivery.orderingGroup ? { orderingGroup: delivery.orderingGroup } : {}),
+    ...(delivery.ignorePause ? { ignorePause: true } : {}),
   };
 }
 

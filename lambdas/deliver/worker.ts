@@ -201,18 +201,12 @@ async function carryOut(ports: DeliveryWorkerPorts, record: SQSRecord, receipt: 
     case 'keepBehind':
       await keepBehindHold(holdPorts(ports), plan.job, plan.hold, arrivalOf(record, ports));
       return;
-    case 'park': {
+    case 'park':
+      // The record already says failed, with what a redrive needs to rebuild the job beside its
+      // kept event (core/recovery.ts): the letter here is the operator's DLQ copy.
       await ports.deadLetters.park(plan.letter);
-      // The tenant's redrive reads its records, not the shared queue: the record keeps the job.
-      // Failing here only loses that copy (a redrive then rebuilds it from the kept event), so
-      // it must not fail the message, whose next receive would attempt the delivery again.
-      const { job } = plan.letter;
-      if ('deliveryId' in job) {
-        await ports.deliveries.keepParkedJob(job).catch((error: unknown) => logger.error('could not keep the parked job on its record', { deliveryId: job.deliveryId, error: error as Error }));
-      }
       if (plan.advance) await advanceHold(holdPorts(ports), plan.advance);
       return;
-    }
     case 'reenqueue':
       return ports.queue.enqueue([plan.job], plan.delaySeconds, plan.lane);
     case 'retryAfter':

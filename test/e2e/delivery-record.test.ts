@@ -5,13 +5,17 @@
  * subscription's log entry; `GET /v1/deliveries/{id}` reads it by the id alone, a record 0.1 made
  * included, and never another tenant's; the log lists newest first across its 16 partitions at
  * any page size, with the status filter; the dead letters are listed and redriven by id. And it
- * measures a failing delivery's write units per attempt: 3 for an attempt in the middle (the
- * issue's target), and what the first and the exhausting attempt cost (README "Storage layout").
+ * measures a failing delivery's write units per attempt against a long answer (README "Storage
+ * layout"): 3 for the first, 2 in the middle, 3 for the exhausting one, every item ≤ 1 KB, the
+ * excerpts shown, and the exhausting attempt kept in the history through a redrive.
  */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countCapacityUnits, type UnitTotals } from '../../bench/dynamo-units.ts';
-import { deliveryKey, DELIVERY_LOG_SHARDS, deliveryLogShardOf } from '../../lambdas/adapters/table-keys.ts';
+import { attemptKey, deliveryKey, DELIVERY_LOG_SHARDS, deliveryLogShardOf } from '../../lambdas/adapters/table-keys.ts';
 import { deliveryIdFor } from '../../lambdas/core/ids.ts';
 import { LOCAL_TABLE, startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import { apiClient, eventually } from '../support/api-client.ts';
@@ -19,6 +23,8 @@ import { exampleOf } from '../support/catalogue.ts';
 import { Receiver } from '../support/receiver.ts';
 
 const ADMIN = 'hk_admin_e2e_delivery_record_000000000000000000';
+/** DynamoDB's item size, as dynalite (and bench/dynamo-units.ts) computes it. */
+const { itemSize } = createRequire(import.meta.url)('dynalite/db/index.js') as { itemSize: (item: Record<string, AttributeValue>) => number };
 let herald: HeraldLocal;
 let receiver: Receiver;
 let api: ReturnType<typeof apiClient>;
@@ -192,10 +198,11 @@ describe('reading deliveries', () => {
 });
 
 describe('a delivery that fails', () => {
-  it('costs 3 write units an attempt in the middle; the first and the exhausting attempt pay their transitions', async () => {
+  it('costs ≤ 3 write units at every attempt number: 3 for the first, 2 in the middle, 3 for the exhausting one; every item ≤ 1 KB', async () => {
     const sub = await subscribe(tenantA, '/dead', { retryPolicy: { schedule: [1, 1] } });
     await herald.settle();
-    receiver.otherwise('/dead', { status: 503, body: 'x'.repeat(2000) });
+    const answer = 'x'.repeat(2000);
+    receiver.otherwise('/dead', { status: 503, body: answer });
     const time = '2026-12-01T12:00:00.000Z';
     units.deliveryWrites!.length = 0;
     counting = true;
@@ -211,13 +218,47 @@ describe('a delivery that fails', () => {
     // Reported for the README's arithmetic (first, middle, exhausting).
     console.log(`write units per attempt of a delivery failing 3 times: ${JSON.stringify(Object.fromEntries(byAttempt))}`);
     expect([...byAttempt.keys()].sort()).toEqual([1, 2, 3]);
-    // A 1 KB excerpt: its ring item (2) and the summary (1), no index write.
-    expect(byAttempt.get(2)).toBe(3);
-    // Created: + its pending entry (1). Exhausted: the summary moves from PENDING# to DEAD# (2),
-    // and the parked job kept for redrive, with its event, makes the record pass 1 KB (2).
-    expect(byAttempt.get(1)).toBe(4);
-    expect(byAttempt.get(3)).toBeLessThanOrEqual(7);
+    // A long answer: its ring item, the excerpt cut to keep it ≤ 1 KB (1), and the summary (1), no
+    // index write (3 while ring items held the 1 KB excerpt whole).
+    expect(byAttempt.get(2)).toBe(2);
+    // Created: + its pending entry (1) (4 before). Exhausted: no ring item (the summary keeps the
+    // last attempt, its excerpt cut to fit 1 KB), the summary (1) moving from PENDING# to DEAD#
+    // (an index delete and put, 2), and no second write: redrive rebuilds the job from the record
+    // and the kept event (7 while the record kept the parked job and a ring item the attempt).
+    expect(byAttempt.get(1)).toBe(3);
+    expect(byAttempt.get(3)).toBe(3);
     const record = (await raw(deliveryKey(id)))!;
     expect(record).toMatchObject({ status: 'failed', gsi3pk: `DEAD#${tenantA.id}` });
+    expect(record).not.toHaveProperty('parkedJob');
+    expect(itemSize(marshall(record, { removeUndefinedValues: true }))).toBeLessThanOrEqual(1024);
+    for (const n of [1, 2]) expect(itemSize(marshall((await raw(attemptKey(id, n)))!))).toBeLessThanOrEqual(1024);
+    expect(await raw(attemptKey(id, 3))).toBeUndefined();
+
+    // The API shows every attempt with its excerpt (a start of the answer, as kept).
+    const shown = await api('GET', `/v1/deliveries/${id}`, tenantA.apiKey);
+    expect(shown.body.attempts.map((a: { number: number }) => a.number)).toEqual([1, 2, 3]);
+    console.log(
+      `excerpt bytes kept per attempt: ${shown.body.attempts.map((a: { responseExcerpt: string }) => a.responseExcerpt.length).join(', ')}; ` +
+        `item bytes: summary ${itemSize(marshall(record, { removeUndefinedValues: true }))}, ring ${itemSize(marshall((await raw(attemptKey(id, 1)))!))}`,
+    );
+    for (const a of shown.body.attempts as { responseExcerpt: string; statusCode: number }[]) {
+      expect(a.statusCode).toBe(503);
+      expect(a.responseExcerpt.length).toBeGreaterThanOrEqual(100);
+      expect(answer.startsWith(a.responseExcerpt)).toBe(true);
+    }
+    // Lists show the latest attempt without its excerpt, as documented.
+    const listed = await api('GET', `/v1/dead-letters?subscriptionId=${sub}`, tenantA.apiKey);
+    expect(listed.body.items).toHaveLength(1);
+    expect(listed.body.items[0].attempts).toEqual([expect.not.objectContaining({ responseExcerpt: expect.anything() })]);
+
+    // Redriven and delivered: the exhausting attempt keeps its place (and excerpt) in the history.
+    const kept = shown.body.attempts[2];
+    receiver.otherwise('/dead', { status: 204 });
+    const redriven = await api('POST', '/v1/dead-letters/redrive', tenantA.apiKey, { deliveryId: id });
+    expect(redriven.body).toEqual({ count: 1 });
+    await eventually(async () => ((await raw(deliveryKey(id)))?.status === 'succeeded' ? true : undefined), 20_000);
+    const after = await api('GET', `/v1/deliveries/${id}`, tenantA.apiKey);
+    expect(after.body.attempts.map((a: { number: number }) => a.number)).toEqual([1, 2, 3, 4]);
+    expect(after.body.attempts[2]).toEqual(kept);
   }, 60_000);
 });

@@ -8,7 +8,8 @@
  * ordered groups held out of flight (core/order-hold.ts).
  */
 import type { SQSRecord } from 'aws-lambda';
-import { deliveryFromItems, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
+import { deliveryFromItems, MIN_KEPT_EXCERPT_BYTES, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
+import { truncateUtf8 } from '../../lambdas/adapters/item-size.ts';
 import { KEPT_ATTEMPTS, type Attempt, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { AttemptRecord, DeadLetter, DeliveryStore, OrderHoldStore, Page, PageRequest, StatsStore, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
@@ -17,6 +18,15 @@ import type { ProbeStore } from '../../lambdas/core/degrade.ts';
 import type { HealthState, StatsIncrement } from '../../lambdas/core/stats.ts';
 import type { AdaptiveRate, ThrottleState, ThrottleStore } from '../../lambdas/core/throttle.ts';
 import type { SlowMark, SlowMarkStore } from '../../lambdas/core/slow-lane.ts';
+
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+
+/** The attempt with its excerpt cut so the item `itemOf` builds around it is within 1 KB of JSON. */
+function withinKilobyte(attempt: Attempt, itemOf: (cut: Attempt) => unknown): Attempt {
+  if (attempt.responseExcerpt === undefined) return attempt;
+  const room = 1024 - jsonBytes(itemOf({ ...attempt, responseExcerpt: '' }));
+  return { ...attempt, responseExcerpt: truncateUtf8(attempt.responseExcerpt, Math.max(MIN_KEPT_EXCERPT_BYTES, room)) };
+}
 
 /** A delivery's summary record as stored: no attempts list, the latest attempt as `lastAttempt`. */
 type Summary = Omit<Delivery, 'attempts'> & { lastAttempt?: Attempt };
@@ -32,14 +42,18 @@ export class InMemoryDeliveryStore implements DeliveryStore {
 
   async recordAttempt({ delivery, attempt, status }: AttemptRecord): Promise<void> {
     const before = this.summaries.get(delivery.id);
-    const succeeded = status === 'succeeded';
     const { heldAt: _heldAt, ...kept } = before ?? ({} as Summary);
-    const summary: Summary = { ...kept, ...delivery, status, lastAttempt: summaryAttempt(attempt, succeeded), attemptCount: attempt.number, updatedAt: attempt.at };
+    const summary: Summary = { ...kept, ...delivery, status, lastAttempt: summaryAttempt(attempt, status), attemptCount: attempt.number, updatedAt: attempt.at };
+    // As the table keeps them (delivery-store.ts): the exhausting attempt whole in the summary and
+    // a retried one in its ring item, each excerpt cut so its item stays within 1 KB.
+    if (status === 'failed') summary.lastAttempt = withinKilobyte(attempt, (cut) => ({ ...summary, lastAttempt: cut }));
     this.summaries.set(delivery.id, summary);
-    this.writes.push({ item: 'summary', bytes: Buffer.byteLength(JSON.stringify(summary)), attempt: attempt.number });
-    if (succeeded) return;
-    this.ring.set(`${delivery.id}#${attempt.number % KEPT_ATTEMPTS}`, attempt);
-    this.writes.push({ item: 'attempt', bytes: Buffer.byteLength(JSON.stringify(attempt)), attempt: attempt.number });
+    this.writes.push({ item: 'summary', bytes: jsonBytes(summary), attempt: attempt.number });
+    // The last attempt (a success, or the one that exhausted the policy) lives in the summary.
+    if (status !== 'pending') return;
+    const whole = withinKilobyte(attempt, (cut) => cut);
+    this.ring.set(`${delivery.id}#${attempt.number % KEPT_ATTEMPTS}`, whole);
+    this.writes.push({ item: 'attempt', bytes: jsonBytes(whole), attempt: attempt.number });
   }
 
   /** The delivery as `GET /v1/deliveries/{id}` reads it: its summary and its ring. */
@@ -50,35 +64,31 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return deliveryFromItems(summary as unknown as Record<string, unknown>, ring as unknown as Record<string, unknown>[]);
   }
 
-  /** Lists read summaries only: each delivery with its latest attempt. */
-  private listed(filter: (s: Summary) => boolean, limit?: number): Page<Delivery> {
+  /** Lists read summaries only: each delivery with its latest attempt; the token is the next offset. */
+  private listed(filter: (s: Summary) => boolean, page: PageRequest): Page<Delivery> {
     const items = [...this.summaries.values()].filter(filter).map((s) => deliveryFromItems(s as unknown as Record<string, unknown>));
-    return { items: items.slice(0, limit) };
+    const from = Number(page.nextToken ?? 0);
+    const to = page.limit === undefined ? items.length : from + page.limit;
+    return { items: items.slice(from, to), ...(to < items.length ? { nextToken: String(to) } : {}) };
   }
 
   async listDeliveries(tenantId: string, subscriptionId: string, page: PageRequest & { status?: DeliveryStatus }): Promise<Page<Delivery>> {
-    return this.listed((d) => d.tenantId === tenantId && d.subscriptionId === subscriptionId && (!page.status || d.status === page.status), page.limit);
+    return this.listed((d) => d.tenantId === tenantId && d.subscriptionId === subscriptionId && (!page.status || d.status === page.status), page);
   }
 
   async listDeadLetters(tenantId: string, page: PageRequest & { subscriptionId?: string }): Promise<Page<Delivery>> {
-    return this.listed((d) => d.tenantId === tenantId && d.status === 'failed' && (!page.subscriptionId || d.subscriptionId === page.subscriptionId), page.limit);
+    return this.listed((d) => d.tenantId === tenantId && d.status === 'failed' && (!page.subscriptionId || d.subscriptionId === page.subscriptionId), page);
   }
-
-  readonly parkedJobs = new Map<string, DeliveryJob>();
 
   async markRedriven(deliveryId: string, at: string, retryFrom: number): Promise<boolean> {
     const item = this.summaries.get(deliveryId);
     if (item?.status !== 'failed') return false;
     this.summaries.set(deliveryId, { ...item, status: 'pending', retryFrom, nextAttemptAt: at, firstAttemptAt: at });
+    // The exhausting attempt moves to its ring slot before the next attempt overwrites it.
+    const last = item.lastAttempt;
+    const slot = last && `${deliveryId}#${last.number % KEPT_ATTEMPTS}`;
+    if (slot && this.ring.get(slot)?.number !== last.number) this.ring.set(slot, last);
     return true;
-  }
-
-  async keepParkedJob(job: DeliveryJob): Promise<void> {
-    if (this.summaries.get(job.deliveryId)?.status === 'failed') this.parkedJobs.set(job.deliveryId, job);
-  }
-
-  async parkedJobOf(deliveryId: string): Promise<DeliveryJob | undefined> {
-    return this.parkedJobs.get(deliveryId);
   }
 
   /** Deliveries recorded without an attempt, in order (waits behind a probe, parks). */
@@ -89,7 +99,18 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     const before = this.summaries.get(job.deliveryId);
     if (before && before.status !== 'pending') return false;
     const { nextAttemptAt: _next, finishedAt: _finished, reason: _reason, ...kept } =
-      before ?? ({ id: job.deliveryId, tenantId: job.tenantId, subscriptionId: job.subscriptionId, eventId: job.event.id, eventType: job.event.type, subject: job.event.subject, createdAt: job.createdAt } as Summary);
+      before ??
+      ({
+        id: job.deliveryId,
+        tenantId: job.tenantId,
+        subscriptionId: job.subscriptionId,
+        eventId: job.event.id,
+        eventType: job.event.type,
+        subject: job.event.subject,
+        createdAt: job.createdAt,
+        ...(job.orderingGroup ? { orderingGroup: job.orderingGroup } : {}),
+        ...(job.ignorePause ? { ignorePause: true } : {}),
+      } as Summary);
     const summary: Summary =
       'reason' in record
         ? { ...kept, status: 'failed', updatedAt: at, reason: record.reason, finishedAt: at }

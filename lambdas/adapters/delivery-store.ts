@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Attempt, Delivery } from '#core/delivery';
-import type { DeliveryJob } from '#core/delivery-job';
+import { recordFieldsOf, type DeliveryJob } from '#core/delivery-job';
 import type { AttemptRecord, DeliveryStore, Page, PageRequest } from '#core/ports';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { dynamo } from './clients.ts';
@@ -231,16 +231,14 @@ export class DynamoDeliveryStore implements DeliveryStore {
       ':firstAttemptAt': job.firstAttemptAt ?? job.createdAt,
     };
     const sets = ['#status = :status', 'updatedAt = :at', '#spk = :spk', '#ssk = :ssk', '#ttl = :ttl', 'firstAttemptAt = :firstAttemptAt'];
-    const identity = { id: job.deliveryId, tenantId: job.tenantId, subscriptionId: job.subscriptionId, eventId: job.event.id, eventType: job.event.type, subject: job.event.subject, createdAt: job.createdAt };
+    const { identity, kept } = recordFieldsOf(job);
     for (const [field, value] of Object.entries(identity)) {
       names[`#${field}`] = field;
       values[`:${field}`] = value;
       sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
     }
     // What the sweeper needs to rebuild the job, as recordAttempt keeps it.
-    const kept = { retryFrom: job.retryFrom, orderingGroup: job.orderingGroup, ignorePause: job.ignorePause, eventIds: job.batch?.map((e) => e.id) };
     for (const [field, value] of Object.entries(kept)) {
-      if (value === undefined) continue;
       values[`:${field}`] = value;
       sets.push(`${field} = :${field}`);
     }

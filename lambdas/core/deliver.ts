@@ -1,5 +1,5 @@
 import { decideAfterAttempt, describeFailure, judgeAnswer, type AttemptResult, type Attempt, type AttemptDecision, type DeliveryStatus } from './delivery.ts';
-import type { DeliveryJob } from './delivery-job.ts';
+import { recordFieldsOf, type DeliveryJob } from './delivery-job.ts';
 import { ORDERED_MAX_RECEIVES } from '#shared/herald-config';
 import { batchEnvelope } from './batching.ts';
 import { payloadFor } from './envelope.ts';
@@ -348,21 +348,13 @@ async function logAttempt(
   const nextAttemptAt = decision.kind === 'retry' ? new Date(ports.clock().getTime() + decision.delaySeconds * 1000).toISOString() : undefined;
   const attempt: Attempt = { number, at: startedAt.toISOString(), ...result, ...(nextAttemptAt ? { nextAttemptAt } : {}) };
   const status: DeliveryStatus = decision.kind === 'succeeded' ? 'succeeded' : decision.kind === 'retry' ? 'pending' : 'failed';
+  const { identity, kept } = recordFieldsOf(job);
   await ports.deliveries.recordAttempt({
     delivery: {
-      id: job.deliveryId,
-      tenantId: job.tenantId,
-      subscriptionId: job.subscriptionId,
-      eventId: job.event.id,
-      eventType: job.event.type,
-      subject: job.event.subject,
+      ...identity,
       status,
-      createdAt: job.createdAt,
       firstAttemptAt: job.firstAttemptAt ?? job.createdAt,
-      ...(job.retryFrom !== undefined ? { retryFrom: job.retryFrom } : {}),
-      ...(job.orderingGroup ? { orderingGroup: job.orderingGroup } : {}),
-      ...(job.ignorePause ? { ignorePause: true } : {}),
-      ...(job.batch ? { eventIds: job.batch.map((e) => e.id) } : {}),
+      ...kept,
       ...(nextAttemptAt ? { nextAttemptAt } : {}),
       ...(status !== 'pending' ? { finishedAt: ports.clock().toISOString() } : {}),
       ...(decision.kind === 'failed' ? { reason: decision.reason } : {}),

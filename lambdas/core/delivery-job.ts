@@ -57,3 +57,28 @@ export function unscheduled(job: DeliveryJob): DeliveryJob {
   const { notBefore: _due, slotAt: _slot, firstEnqueue: _first, ...rest } = job;
   return rest;
 }
+
+/**
+ * What a delivery's record says of the job that made it: who and what it delivers (`identity`,
+ * written once) and what rebuilding the job from the record needs (`kept`: core/recovery.ts
+ * rebuilds it for the sweeper and redrive). The one mapping every writer of the record uses.
+ */
+export function recordFieldsOf(job: DeliveryJob) {
+  return {
+    identity: {
+      id: job.deliveryId,
+      tenantId: job.tenantId,
+      subscriptionId: job.subscriptionId,
+      eventId: job.event.id,
+      eventType: job.event.type,
+      subject: job.event.subject,
+      createdAt: job.createdAt,
+    },
+    kept: {
+      ...(job.retryFrom !== undefined ? { retryFrom: job.retryFrom } : {}),
+      ...(job.orderingGroup ? { orderingGroup: job.orderingGroup } : {}),
+      ...(job.ignorePause ? { ignorePause: true } : {}),
+      ...(job.batch ? { eventIds: job.batch.map((e) => e.id) } : {}),
+    },
+  };
+}

@@ -11,7 +11,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { deliveryFromItems, MIN_KEPT_EXCERPT_BYTES, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
 import { truncateUtf8 } from '../../lambdas/adapters/item-size.ts';
 import { KEPT_ATTEMPTS, type Attempt, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
-import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
+import { recordFieldsOf, type DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import type { AttemptRecord, DeadLetter, DeliveryStore, OrderHoldStore, Page, PageRequest, StatsStore, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
 import type { Arrival, HeldJob, OrderHold } from '../../lambdas/core/order-hold.ts';
 import type { ProbeStore } from '../../lambdas/core/degrade.ts';
@@ -98,19 +98,11 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     const { job, at } = record;
     const before = this.summaries.get(job.deliveryId);
     if (before && before.status !== 'pending') return false;
+    const fromJob = recordFieldsOf(job);
     const { nextAttemptAt: _next, finishedAt: _finished, reason: _reason, ...kept } =
       before ??
-      ({
-        id: job.deliveryId,
-        tenantId: job.tenantId,
-        subscriptionId: job.subscriptionId,
-        eventId: job.event.id,
-        eventType: job.event.type,
-        subject: job.event.subject,
-        createdAt: job.createdAt,
-        ...(job.orderingGroup ? { orderingGroup: job.orderingGroup } : {}),
-        ...(job.ignorePause ? { ignorePause: true } : {}),
-      } as Summary);
+      // As the table's store writes a new record.
+      ({ ...fromJob.identity, ...fromJob.kept } as Summary);
     const summary: Summary =
       'reason' in record
         ? { ...kept, status: 'failed', updatedAt: at, reason: record.reason, finishedAt: at }

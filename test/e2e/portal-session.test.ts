@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import { apiClient } from '../support/api-client.ts';
 import { Receiver } from '../support/receiver.ts';
@@ -46,8 +46,11 @@ afterAll(async () => {
 
 const createSession = (tenantId: string, body: Record<string, unknown>, key = ADMIN) => api('POST', `/v1/tenants/${tenantId}/portal-sessions`, key, body);
 
-async function openConsole(token: string): Promise<Page> {
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+/** `fakeClock`: the page's clock can be moved forward (its time flows as usual until then). */
+async function openConsole(token: string, options: { fakeClock?: boolean } = {}): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  if (options.fakeClock) await context.clock.install();
+  const page = await context.newPage();
   await page.goto(`${herald.url}/console/#session=${token}`);
   return page;
 }
@@ -67,7 +70,7 @@ describe('portal sessions', () => {
     const { token, expiresAt } = created.body as { token: string; expiresAt: string };
     expect(token).toMatch(/^hps_/);
 
-    const page = await openConsole(token);
+    const page = await openConsole(token, { fakeClock: true });
     await page.waitForSelector('[data-testid=subscription-list]');
     expect(await page.textContent('[data-testid=tenant-name]')).toBe('Acme Shop');
     expect(await page.textContent('header')).toContain('read-only');
@@ -91,11 +94,20 @@ describe('portal sessions', () => {
     expect((await api('GET', '/v1/session', token)).body).toEqual({ role: 'tenant', tenantId: acme.id, tenantName: 'Acme Shop', readOnly: true, expiresAt });
 
     // At its end: the authorizer's Allow is still cached, the session is refused all the same.
-    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(expiresAt) - Date.now()) + 250));
-    const late = await api('GET', '/v1/subscriptions', token);
-    expect([late.status, late.body.detail]).toEqual([401, 'the portal session has expired']);
-    await page.waitForSelector('[data-testid=signin-feedback]');
-    expect(await page.textContent('[data-testid=signin-feedback]')).toMatch(/expired/);
+    // Both clocks move past the expiry instead of the test waiting a minute: this process's (the
+    // local Herald runs in it) and the page's (its own timer signs the session out).
+    const toExpiry = Math.max(0, Date.parse(expiresAt) - Date.now()) + 250;
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() + toExpiry);
+      const late = await api('GET', '/v1/subscriptions', token);
+      expect([late.status, late.body.detail]).toEqual([401, 'the portal session has expired']);
+      await page.clock.fastForward(toExpiry);
+      await page.waitForSelector('[data-testid=signin-feedback]');
+      expect(await page.textContent('[data-testid=signin-feedback]')).toMatch(/expired/);
+    } finally {
+      vi.useRealTimers();
+    }
     await page.context().close();
   }, 120_000);
 

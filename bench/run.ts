@@ -982,6 +982,7 @@ if (quick) {
     await scenario('one', 200, 1, 50),
     await scenario('one-batched', 200, 1, 50, { publishBatch: 10 }),
     await scenario('ten', 20, 10, 10),
+    await scenario('ten-batched', 20, 10, 10, { publishBatch: 10 }),
     await scenario('one-retry', 50, 1, 50, { retryEach: true }),
     await scenario('tenants', 0, 1, 50, { plans: unevenTenants(100, 20), publishBatch: 10 }),
     await scenario('one-throttled', 200, 1, 50, { settings: { rateLimit: { perSecond: 20 } } }),

@@ -165,8 +165,10 @@ export interface FloorShape {
   subscriptionsPerEvent: number;
   /** Events per API request (a batch publish). */
   eventsPerApiRequest: number;
-  /** Messages per SQS send, receive and delete, and deliveries per deliver invocation. */
+  /** Messages per SQS send, receive and delete, and deliveries per deliver invocation (unless `deliverBatch`). */
   batch: number;
+  /** Deliveries per deliver invocation, when not `batch` (the delivery queue's batches exceed SQS's 10 a request). */
+  deliverBatch?: number;
   /** Billed ms of one fan-out invocation and one deliver invocation (batch of `batch`). */
   fanoutMs: number;
   deliverMs: number;
@@ -186,7 +188,7 @@ export function floorPerMillion(s: FloorShape, p: Prices): Lines {
     eventbridge: p.eventbridge.perMillionCustomEvents,
     apiGateway: p.apiGateway.restPerMillionRequests / s.eventsPerApiRequest,
     'lambda.fanout': p.lambda.perMillionRequests + gbs(s.fanoutMs),
-    'lambda.deliver': (d / s.batch) * p.lambda.perMillionRequests + (d / s.batch) * gbs(s.deliverMs),
+    'lambda.deliver': (d / (s.deliverBatch ?? s.batch)) * (p.lambda.perMillionRequests + gbs(s.deliverMs)),
     // Send, receive and delete, each in batches.
     sqs: ((3 * d) / s.batch) * p.sqs.perMillionRequests,
     // One stored event, one delivery record per subscription.

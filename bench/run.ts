@@ -33,7 +33,7 @@ import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
-import { FUNCTIONS } from '../lambdas/shared/herald-config.ts';
+import { DELIVER_BATCH_SIZE, FUNCTIONS } from '../lambdas/shared/herald-config.ts';
 import { dynamo, eventBridge, sqs } from '../lambdas/adapters/clients.ts';
 import { startHeraldLocal } from '../local/runtime.ts';
 import { countCapacityUnits, WRITE_OPS, type UnitTotals } from './dynamo-units.ts';
@@ -525,11 +525,11 @@ async function soloDurations(shape: { tenantId: string; events: number; publishB
     const tenant = await call('POST', '/v1/tenants', ADMIN, { name: 'solo' });
     const sub = await call('POST', '/v1/subscriptions', tenant.apiKey, { name: 'solo', eventTypes: ['order.created'], destination: { type: 'webhook', url: `${receiverUrl}/solo` }, ...shape.settings });
     const { handler: deliver } = await import('../lambdas/deliver/handler.ts');
-    const batch = Math.max(1, Math.min(10, Math.round(shape.deliveriesPerInvocation)));
+    const batch = Math.max(1, Math.min(DELIVER_BATCH_SIZE, Math.round(shape.deliveriesPerInvocation)));
     const deliverMs: number[] = [];
     const deliverCpu: number[] = [];
     for (let i = 0; i < runs + 1; i++) {
-      const records = Array.from({ length: batch }, (_, k) => deliveryRecord(tenant.id, sub.id, i * 10 + k));
+      const records = Array.from({ length: batch }, (_, k) => deliveryRecord(tenant.id, sub.id, i * batch + k));
       const t0 = performance.now();
       const cpu = await cpuOf(() => (deliver as any)({ Records: records }, lambdaContext('herald-deliver', 100_000)));
       // The first run warms the subscription cache, as a warm function has it.
@@ -670,6 +670,8 @@ function costOf(s: ScenarioResult, failedAttemptCost?: number) {
       subscriptionsPerEvent: d,
       eventsPerApiRequest: 10,
       batch: 10,
+      // The deliver invocation as timed: its ms are those of a batch of this size.
+      deliverBatch: s.deliverFunction.deliveriesPerInvocationTimed,
       fanoutMs: s.fanoutFunction.msPerInvocation,
       deliverMs: s.deliverFunction.msPerInvocation + RECEIVER_MS,
       memoryMb: MEMORY_MB.deliver,

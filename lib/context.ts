@@ -60,6 +60,12 @@ function mappingConcurrency(key: string, raw: unknown): number | undefined {
   return value;
 }
 
+function batchWindowSeconds(raw: unknown): number {
+  const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(value) || value < 0 || value > 300) throw new Error(`herald:deliveryBatchWindowSeconds must be a whole number of seconds from 0 to 300, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 function tracingMode(raw: unknown): 'sampled' | 'full' | 'off' | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (raw === 'sampled' || raw === 'full' || raw === 'off') return raw;
@@ -90,7 +96,8 @@ export function heraldPropsFromContext(node: Node): HeraldStackProps {
     enterpriseTargets: parseEnterpriseTargets(get('herald:enterpriseTargets')),
     destinationPorts: list(get('herald:destinationPorts'))?.join(','),
     tenantQuotas: objectContext(get('herald:tenantQuotas')),
-    ...(get('herald:deliveryBatchWindowSeconds') !== undefined ? { deliveryBatchWindowSeconds: Number(get('herald:deliveryBatchWindowSeconds')) } : {}),
+    // Whole seconds, 0–300 (the event source mapping's limits); 1 or more batches up to 100 records. @default 1
+    ...(![undefined, ''].includes(get('herald:deliveryBatchWindowSeconds')) ? { deliveryBatchWindowSeconds: batchWindowSeconds(get('herald:deliveryBatchWindowSeconds')) } : {}),
     // The API stage's throttle, shared by every caller: requests/s and burst. @default 100 / 200
     apiRateLimit: positive('herald:apiRateLimit'),
     apiBurstLimit: positive('herald:apiBurstLimit', true),

@@ -14,7 +14,7 @@ import type {
   SQSBatchResponse,
   SQSEvent,
 } from 'aws-lambda';
-import { CONSOLE_SECURITY_HEADERS, consoleContentSecurityPolicy, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SLOW_LANE_BATCH_SIZE, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../lambdas/shared/herald-config.ts';
+import { CONSOLE_SECURITY_HEADERS, consoleContentSecurityPolicy, deliverBatchSize, ENV, FANOUT_RULE_PATTERN, ORDERED_BATCH_SIZE, SLOW_LANE_BATCH_SIZE, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../lambdas/shared/herald-config.ts';
 import type { SweepReport } from '../lambdas/core/sweeper.ts';
 import { bearerToken, hashApiKey } from '../lambdas/core/api-keys.ts';
 import { LocalApiGateway } from './api-gateway.ts';
@@ -226,7 +226,7 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
     queueArn: 'arn:aws:sqs:us-east-1:000000000000:herald-deliveries',
     functionName: 'herald-deliver',
     handler: options.wrapDeliver ? options.wrapDeliver(deliver) : deliver,
-    batchSize: DELIVER_BATCH_SIZE,
+    batchSize: deliverBatchSize((options.batchWindowMs ?? 0) / 1000),
     concurrency: options.pollerConcurrency ?? 4,
     timeoutMs: TIMEOUTS.deliverFunctionTimeoutSeconds * 1000,
     batchWindowMs: options.batchWindowMs ?? 0,
@@ -239,7 +239,7 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
     queueArn: 'arn:aws:sqs:us-east-1:000000000000:herald-ordered.fifo',
     functionName: 'herald-deliver',
     handler: options.wrapDeliver ? options.wrapDeliver(deliver) : deliver,
-    batchSize: DELIVER_BATCH_SIZE,
+    batchSize: ORDERED_BATCH_SIZE,
     concurrency: 2,
     timeoutMs: TIMEOUTS.deliverFunctionTimeoutSeconds * 1000,
   });
@@ -288,7 +288,7 @@ export async function startFunctions(options: HeraldLocalOptions & { bus?: Local
     invokeFanout,
     sweep: runSweep,
     setBatchWindowMs(ms: number) {
-      poller.setBatchWindowMs(ms);
+      poller.setBatchWindowMs(ms, deliverBatchSize(ms / 1000));
     },
     async idle() {
       while (poller.busy + orderedPoller.busy + slowLanePoller.busy > 0) await new Promise((r) => setTimeout(r, 20));

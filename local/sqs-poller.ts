@@ -63,8 +63,9 @@ export class SqsPoller {
 
   constructor(private options: PollerOptions) {}
 
-  setBatchWindowMs(ms: number): void {
-    this.options = { ...this.options, batchWindowMs: ms };
+  /** A new batching window (and the batch size that goes with it, as the mapping's would change). */
+  setBatchWindowMs(ms: number, batchSize = this.options.batchSize): void {
+    this.options = { ...this.options, batchWindowMs: ms, batchSize };
   }
 
   start(): void {
@@ -89,7 +90,8 @@ export class SqsPoller {
         const out = await sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
-            MaxNumberOfMessages: this.options.batchSize ?? 10,
+            // A receive answers at most 10; a larger batch is filled by more receives within the window.
+            MaxNumberOfMessages: Math.min(10, this.options.batchSize ?? 10),
             WaitTimeSeconds: 1,
             MessageSystemAttributeNames: ['All'],
             MessageAttributeNames: ['All'],
@@ -103,7 +105,7 @@ export class SqsPoller {
           const more = await sqs.send(
             new ReceiveMessageCommand({
               QueueUrl: queueUrl,
-              MaxNumberOfMessages: size - messages.length,
+              MaxNumberOfMessages: Math.min(10, size - messages.length),
               WaitTimeSeconds: Math.max(0, Math.min(1, Math.floor((deadline - Date.now()) / 1000))),
               MessageSystemAttributeNames: ['All'],
               MessageAttributeNames: ['All'],

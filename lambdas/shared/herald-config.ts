@@ -135,8 +135,28 @@ export const PUBLIC_CALLBACK_PREFIX = `${CALLBACK_PATH}/`;
 /** How often the sweeper runs (the stack's schedule; the local runtime's default interval). */
 export const SWEEP_INTERVAL_MINUTES = 1;
 
-/** SQS batch size for the deliver function's event source mapping. */
-export const DELIVER_BATCH_SIZE = 10;
+/**
+ * Records per deliver invocation from the delivery queue, when its event source mapping waits to
+ * fill a batch (AWS takes more than 10 only with a batching window of at least 1 s). Statistics are
+ * written once per subscription and batch (core/health.ts), so at 10 subscriptions a batch of 10,
+ * one event's deliveries, cost a statistics write per delivery; a batch of up to 100 holds up to
+ * ten deliveries of each subscription in one invocation (≤ 0.1 WU per delivery once traffic fills
+ * it within the window) and runs them concurrently, as before. The slow lane keeps one slow
+ * receiver from holding such a batch's invocation past its first slow attempts (core/slow-lane.ts).
+ */
+export const DELIVER_BATCH_SIZE = 100;
+
+/** Records per deliver invocation without a batching window (latency first): SQS's own maximum of a receive. */
+export const DELIVER_BATCH_SIZE_WITHOUT_WINDOW = 10;
+
+/** The delivery queue's batch size for a batching window of `windowSeconds`. */
+export const deliverBatchSize = (windowSeconds: number): number => (windowSeconds >= 1 ? DELIVER_BATCH_SIZE : DELIVER_BATCH_SIZE_WITHOUT_WINDOW);
+
+/** The ordered (FIFO) queue's batch size: FIFO event source mappings take at most 10. */
+export const ORDERED_BATCH_SIZE = 10;
+
+/** The delivery queue's batching window unless `herald:deliveryBatchWindowSeconds` says otherwise (0–300 s, whole seconds). */
+export const DEFAULT_DELIVERY_BATCH_WINDOW_SECONDS = 1;
 
 /** The slow lane's batch: one record, so a slow delivery holds only its own invocation (core/slow-lane.ts). */
 export const SLOW_LANE_BATCH_SIZE = 1;

@@ -7,7 +7,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_SLOW_LANE_CONCURRENCY, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, ORDERED_MAX_RECEIVES, SLOW_LANE_BATCH_SIZE, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
+import { DEFAULT_DELIVERY_BATCH_WINDOW_SECONDS, DEFAULT_SLOW_LANE_CONCURRENCY, deliverBatchSize, ENV, FANOUT_RULE_PATTERN, ORDERED_BATCH_SIZE, ORDERED_MAX_RECEIVES, SLOW_LANE_BATCH_SIZE, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
 import { HeraldFunction } from './herald-function.ts';
 import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';
@@ -218,17 +218,18 @@ export class Delivery extends Construct {
         });
       }
     }
+    const batchWindowSeconds = props.deliveryBatchWindowSeconds ?? DEFAULT_DELIVERY_BATCH_WINDOW_SECONDS;
     this.deliver.function.addEventSource(
       new SqsEventSource(this.queue, {
-        batchSize: DELIVER_BATCH_SIZE,
-        maxBatchingWindow: Duration.seconds(props.deliveryBatchWindowSeconds ?? 1),
+        batchSize: deliverBatchSize(batchWindowSeconds),
+        maxBatchingWindow: Duration.seconds(batchWindowSeconds),
         reportBatchItemFailures: true,
         maxConcurrency: props.deliverMaxConcurrency ?? DEFAULT_DELIVER_MAX_CONCURRENCY,
       }),
     );
     // FIFO event sources take no batching window; order within a group is kept by SQS.
     this.deliver.function.addEventSource(
-      new SqsEventSource(this.orderedQueue, { batchSize: DELIVER_BATCH_SIZE, reportBatchItemFailures: true, maxConcurrency: props.deliverMaxConcurrency ?? DEFAULT_DELIVER_MAX_CONCURRENCY }),
+      new SqsEventSource(this.orderedQueue, { batchSize: ORDERED_BATCH_SIZE, reportBatchItemFailures: true, maxConcurrency: props.deliverMaxConcurrency ?? DEFAULT_DELIVER_MAX_CONCURRENCY }),
     );
     // The slow lane: one record per invocation, so a slow delivery holds only its own, and at
     // most slowLaneConcurrency of them at once (no batching window: a batch of one is full).

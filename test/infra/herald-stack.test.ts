@@ -8,7 +8,7 @@ import { App, type CfnResource } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SLOW_LANE_CONCURRENCY, DELIVER_BATCH_SIZE, ENV, FANOUT_RULE_PATTERN, SLOW_LANE_BATCH_SIZE, TABLE_SCHEMA, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
+import { DEFAULT_SLOW_LANE_CONCURRENCY, DELIVER_BATCH_SIZE, DELIVER_BATCH_SIZE_WITHOUT_WINDOW, ENV, FANOUT_RULE_PATTERN, ORDERED_BATCH_SIZE, SLOW_LANE_BATCH_SIZE, TABLE_SCHEMA, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
 import { heraldPropsFromContext } from '../../lib/context.ts';
 import { HeraldStack } from '../../lib/herald-stack.ts';
 
@@ -109,20 +109,33 @@ describe('delivery queue', () => {
     }
   });
 
-  it('feeds the deliver function in batches with partial batch failures', () => {
+  it('feeds the deliver function in batches with partial batch failures: up to 100 records in a 1 s window, 10 from the FIFO queue', () => {
+    expect(DELIVER_BATCH_SIZE).toBe(100);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: DELIVER_BATCH_SIZE,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       MaximumBatchingWindowInSeconds: 1,
     });
+    // FIFO event source mappings take at most 10 records and no batching window.
+    const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map((r) => r.Properties);
+    expect(mappings.filter((m) => m.BatchSize === ORDERED_BATCH_SIZE && m.MaximumBatchingWindowInSeconds === undefined)).toHaveLength(1);
+    expect(ORDERED_BATCH_SIZE).toBe(10);
   });
 
   it('lets the operator trade the batching window for latency (herald:deliveryBatchWindowSeconds)', () => {
     const fast = Template.fromStack(new HeraldStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Fast', { deliveryBatchWindowSeconds: 0 }));
     const mappings = Object.values(fast.findResources('AWS::Lambda::EventSourceMapping')).map((r) => r.Properties);
-    const standard = mappings.filter((p) => p.BatchSize === DELIVER_BATCH_SIZE && p.MaximumBatchingWindowInSeconds !== undefined);
+    // Without a window AWS takes at most 10 records a batch.
+    const standard = mappings.filter((p) => p.MaximumBatchingWindowInSeconds !== undefined);
     expect(standard).toHaveLength(1);
     expect(standard[0].MaximumBatchingWindowInSeconds).toBe(0);
+    expect(standard[0].BatchSize).toBe(DELIVER_BATCH_SIZE_WITHOUT_WINDOW);
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'herald:deliveryBatchWindowSeconds': '5' } });
+    const slower = Template.fromStack(new HeraldStack(app, 'Slower', heraldPropsFromContext(app.node)));
+    slower.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: DELIVER_BATCH_SIZE, MaximumBatchingWindowInSeconds: 5 });
+    for (const bad of ['-1', '0.5', '301', 'soon']) {
+      expect(() => heraldPropsFromContext(new App({ context: { 'herald:deliveryBatchWindowSeconds': bad } }).node), bad).toThrow(/herald:deliveryBatchWindowSeconds must be a whole number of seconds from 0 to 300/);
+    }
   });
 
   it("bounds Herald's share of the account's Lambda concurrency (herald:deliverMaxConcurrency, reserved concurrency by context)", () => {
@@ -141,7 +154,7 @@ describe('delivery queue', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'herald:deliverMaxConcurrency': '30', 'herald:deliverReservedConcurrency': '60' } });
     const configured = Template.fromStack(new HeraldStack(app, 'Configured', heraldPropsFromContext(app.node)));
     const mappings = Object.values(configured.findResources('AWS::Lambda::EventSourceMapping')).map((r) => r.Properties);
-    const batched = mappings.filter((m) => m.BatchSize === DELIVER_BATCH_SIZE);
+    const batched = mappings.filter((m) => m.BatchSize === DELIVER_BATCH_SIZE || m.BatchSize === ORDERED_BATCH_SIZE);
     expect(batched).toHaveLength(2);
     for (const mapping of batched) expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: 30 });
     // The slow lane keeps its own bound.

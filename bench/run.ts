@@ -161,7 +161,7 @@ const herald = await startHeraldLocal({
     }
   },
 });
-const capacity: UnitTotals = { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, byKind: new Map(), stored: new Map(), largestItem: { bytes: 0, kind: '' }, deliverySizes: new Map(), deliveryWrites: [], transactions: 0 };
+const capacity: UnitTotals = { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, byKind: new Map(), readByKind: new Map(), stored: new Map(), largestItem: { bytes: 0, kind: '' }, deliverySizes: new Map(), deliveryWrites: [], transactions: 0 };
 countCalls(dynamo() as never, 'DynamoDB');
 countCapacityUnits(dynamo() as never, capacity, () => counting);
 countCalls(sqs() as never, 'SQS');
@@ -424,6 +424,7 @@ async function scenario(name: string, events: number, subscriptions: number, rat
       writeInIndexes: +(capacity.writeUnitsIndexes / expected).toFixed(3),
       read: +(capacity.readUnits / expected).toFixed(3),
       writeByKind: Object.fromEntries([...capacity.byKind!].sort().map(([k, v]) => [k, +(v / expected).toFixed(3)])),
+      readByKind: Object.fromEntries([...capacity.readByKind!].sort().map(([k, v]) => [k, +(v / expected).toFixed(3)])),
       transactions: capacity.transactions,
     },
     sweeperEventsChecked: sweeps.reduce((a, r) => a + r.eventsChecked, 0),
@@ -829,6 +830,7 @@ function resetCounters() {
   logBytes.clear();
   Object.assign(capacity, { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, transactions: 0, largestItem: { bytes: 0, kind: '' } });
   capacity.byKind!.clear();
+  capacity.readByKind!.clear();
   capacity.stored!.clear();
   capacity.deliverySizes!.clear();
   capacity.deliveryWrites!.length = 0;

@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: Herald's delivery path measured on the local runtime (about six minutes;
- * `-- --quick` runs the request-count scenarios alone, smaller). Prints a table and writes
+ * `-- --quick` runs the request-count scenarios alone, smaller; `-- --reads` only where the read
+ * units go, at 1 and 10 subscriptions). Prints a table and writes
  * bench/results.json with the machine, the date and every figure:
  *   - AWS requests per delivery, by service and operation (an AWS SDK middleware counts every
  *     call the real handlers make), for 1,000 events × 1 subscription and 100 events × 10
@@ -968,6 +969,22 @@ function printCost(s: ScenarioResult, cost: ReturnType<typeof costOf>) {
       `largest item ${s.largestItem.bytes} B (${s.largestItem.kind}); peak in flight ${s.peakMessages.inFlight}, waiting ${s.peakMessages.waiting}`,
   );
   console.table(cost.linesPerMillionEvents);
+}
+
+/**
+ * `npm run bench -- --reads`: where every read unit of a delivery goes (readByKind, per
+ * delivery), at 1 subscription with batched publishing and at 10 subscriptions, small (about
+ * a minute): for working on the read path without the whole quick run.
+ */
+if (process.argv.includes('--reads')) {
+  herald.setBatchWindowMs(1000);
+  for (const s of [await scenario('one-batched', 200, 1, 50, { publishBatch: 10 }), await scenario('ten', 20, 10, 10)]) {
+    const perDelivery = Object.fromEntries(Object.entries(s.requestsPerDelivery as Record<string, number>).filter(([k]) => /^DynamoDB:(Get|BatchGet|Query)/.test(k)));
+    console.log(s.name, s.delivered, '/', s.expected, 'read units per delivery', s.dynamodbUnitsPerDelivery.read, JSON.stringify(perDelivery));
+    console.table(s.dynamodbUnitsPerDelivery.readByKind);
+  }
+  await herald.stop();
+  process.exit(0);
 }
 
 /** `npm run bench -- --quick`: the request-count scenarios only, smaller (for working on the path). */

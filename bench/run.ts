@@ -143,6 +143,8 @@ const herald = await startHeraldLocal({
   pollerConcurrency: 8,
   sweepIntervalMs: 0,
   sweepAfterSeconds: SWEEP_AFTER_SECONDS,
+  // As deployed: the deliver function keeps a subscription it read 10 s (core/caching.ts).
+  subscriptionCacheSeconds: 10,
   onInvocation: (fn, ms) => {
     soloTimes?.[fn].push(ms);
     if (!counting) return;

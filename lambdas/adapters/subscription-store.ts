@@ -153,8 +153,9 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     return { version, patterns: patterns ? [...patterns].map(String) : [] };
   }
 
-  async getSubscription(tenantId: string, id: string): Promise<Subscription | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: subscriptionKey(tenantId, id), ConsistentRead: true }));
+  /** Strongly consistent (1 RRU) unless asked otherwise: the API reads its own writes. */
+  async getSubscription(tenantId: string, id: string, read: { consistent?: boolean } = {}): Promise<Subscription | undefined> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: subscriptionKey(tenantId, id), ConsistentRead: read.consistent ?? true }));
     return withoutKeys<Subscription>(out.Item);
   }
 

@@ -104,7 +104,11 @@ export interface SubscriptionIndex {
 export interface SubscriptionStore extends SubscriptionIndex {
   /** Writes the subscription and its fan-out index (one entry per event-type pattern), then moves the index version. */
   putSubscription(subscription: Subscription, previous?: Subscription): Promise<void>;
-  getSubscription(tenantId: string, id: string): Promise<Subscription | undefined>;
+  /**
+   * `consistent: false` may answer a moment-old copy at half the read's price (the deliver
+   * function's kept reads, core/caching.ts); unset, a store reads strongly consistent.
+   */
+  getSubscription(tenantId: string, id: string, read?: { consistent?: boolean }): Promise<Subscription | undefined>;
   listSubscriptions(tenantId: string, page: PageRequest): Promise<Page<Subscription>>;
   /** How many subscriptions the tenant has (its quota). */
   countSubscriptions(tenantId: string): Promise<number>;

@@ -185,7 +185,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     await dynamo().send(new DeleteCommand({ TableName: this.tableName, Key: subscriptionKey(subscription.tenantId, subscription.id) }));
   }
 
-  async findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]> {
+  async findSubscriptionsByPatterns(tenantId: string, patterns: string[], read: { consistent?: boolean } = {}): Promise<SubscriptionIndexEntry[]> {
     const pages = await Promise.all(
       patterns.map((pattern) =>
         queryItems(this.tableName, {
@@ -193,7 +193,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
           ExpressionAttributeNames: { '#pk': PK },
           ExpressionAttributeValues: { ':pk': fanoutPartition(tenantId, pattern) },
           // A cache filled after reading version n must hold at least what n promises.
-          ConsistentRead: true,
+          ConsistentRead: read.consistent ?? true,
         }),
       ),
     );

@@ -139,15 +139,17 @@ export function cachedSubscriptionIndex(
 /**
  * The entries under `patterns`, querying only the pattern keys the tenant's index head lists
  * (every key when it lists none, or when the index keeps no head): one query at one
- * subscription, none for a type no pattern of the tenant matches. `head` when already read.
+ * subscription, none for a type no pattern of the tenant matches. `head` when already read;
+ * `read` as findSubscriptionsByPatterns takes it.
  */
 export async function findListedPatterns(
   index: Pick<SubscriptionIndex, 'findSubscriptionsByPatterns' | 'subscriptionIndexHead'>,
   tenantId: string,
   patterns: string[],
   head?: { patterns?: string[] },
+  read?: { consistent?: boolean },
 ): Promise<SubscriptionIndexEntry[]> {
   const listed = (head ?? (await index.subscriptionIndexHead?.(tenantId)))?.patterns;
   const used = listed ? patterns.filter((pattern) => listed.includes(pattern)) : patterns;
-  return used.length > 0 ? index.findSubscriptionsByPatterns(tenantId, used) : [];
+  return used.length > 0 ? index.findSubscriptionsByPatterns(tenantId, used, ...(read ? [read] : [])) : [];
 }

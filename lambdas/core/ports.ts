@@ -83,9 +83,11 @@ export interface SubscriptionIndexEntry {
 export interface SubscriptionIndex {
   /**
    * Index entries for these normalised patterns: a key-based query per pattern, never a scan.
-   * Strongly consistent: an answer read after a version is never older than that version.
+   * Strongly consistent unless `consistent: false` (half the read units): fan-out's cache needs
+   * an answer read after a version never older than that version; the sweeper looks at events
+   * past their grace period, whose entries every replica has.
    */
-  findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]>;
+  findSubscriptionsByPatterns(tenantId: string, patterns: string[], read?: { consistent?: boolean }): Promise<SubscriptionIndexEntry[]>;
   /**
    * A number that changes after every change of the tenant's fan-out entries, written after the
    * entries; 0 when it never changed (tables from before it existed).

@@ -324,8 +324,10 @@ export async function missingDeliveries(
   now: Date,
   cache?: Map<string, Promise<SubscriptionIndexEntry[]>>,
 ): Promise<DeliveryJob[]> {
-  // Only the pattern keys the tenant has entries under (its index head), once per tenant and type per run.
-  const lookup = () => findListedPatterns(ports.subscriptions, event.tenantid, patternKeysFor(event.type));
+  // Only the pattern keys the tenant has entries under (its index head), once per tenant and type
+  // per run. Eventually consistent (half the units): the events checked are past their grace
+  // period, and an entry that a replica lacks for a moment was written that long before.
+  const lookup = () => findListedPatterns(ports.subscriptions, event.tenantid, patternKeysFor(event.type), undefined, { consistent: false });
   const cacheKey = `${event.tenantid}#${event.type}`;
   if (cache && !cache.has(cacheKey)) cache.set(cacheKey, lookup());
   const candidates = await (cache?.get(cacheKey) ?? lookup());

@@ -178,6 +178,27 @@ describe('the sweeper list walk', () => {
     expect([...w.entries.values()].filter((e) => e.recheck)).toEqual([]);
   });
 
+  it("looks a tenant's subscriptions up once per run, whichever shards hold its entries", async () => {
+    const w = world({ events: [event('e1'), event('e2')], delivered: ['e1', 'e2'] });
+    // e1 listed in shard 0, e2 in shard 1 (windows fall in shards by their start, not by tenant).
+    const shardOf = new Map([
+      ['e1', 0],
+      ['e2', 1],
+    ]);
+    const cursors = new Map<number, string>();
+    const list = w.ports.sweep;
+    w.ports.sweep = {
+      ...list,
+      sweptUpTo: async (shard) => cursors.get(shard) ?? '',
+      advance: async (shard, _from, to) => (cursors.set(shard, to), true),
+      dueEvents: async (shard, after, now, limit) => (await list.dueEvents(shard, after, now, limit)).filter((entry) => shardOf.get(entry.eventId) === shard),
+    };
+    w.ports.config = { ...w.ports.config, shards: 2 };
+    const report = await sweep(w.ports);
+    expect(report).toMatchObject({ eventsChecked: 2, eventsCleared: 2 });
+    expect(w.indexReads).toEqual(['eventual']);
+  });
+
   it("finds a delivery 0.1 fanned out under 0.1's id, and looks there only for what is missing", async () => {
     const w = world({ events: [event('e1'), event('e2'), event('e3')], delivered: ['e1'], deliveredBy01: ['e2'] });
     const report = await sweep(w.ports);

@@ -289,8 +289,6 @@ export class InMemorySubscriptionIndex implements SubscriptionIndex {
   readonly versions = new Map<string, number>();
   versionReads = 0;
   readonly queries: string[] = [];
-  /** Each findSubscriptionsByPatterns call's consistency. */
-  readonly queryReads: ('consistent' | 'eventual')[] = [];
   failQueries = 0;
 
   subscribe(tenantId: string, entry: SubscriptionIndexEntry, patterns: string[], { moveVersion = true } = {}): void {
@@ -315,9 +313,8 @@ export class InMemorySubscriptionIndex implements SubscriptionIndex {
     return this.versions.get(tenantId) ?? 0;
   }
 
-  async findSubscriptionsByPatterns(tenantId: string, patterns: string[], read: { consistent?: boolean } = {}): Promise<SubscriptionIndexEntry[]> {
+  async findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]> {
     this.queries.push(...patterns.map((p) => `${tenantId}#${p}`));
-    this.queryReads.push(read.consistent === false ? 'eventual' : 'consistent');
     if (this.failQueries > 0) {
       this.failQueries -= 1;
       throw new Error('ProvisionedThroughputExceededException');

@@ -93,14 +93,43 @@ export interface UnitTotals {
   deliveryWrites?: { delivery: string; attempt: number; units: number }[];
   /** Write units by operation and item kind (the key's leading word), e.g. `UpdateItem DLV/#DLV`. */
   byKind?: Map<string, number>;
+  /** Read units by request and item kind (readKinds), e.g. `GetItem TENANT/SUB`, `Query gsi2 EVENTS/…`. */
+  readByKind?: Map<string, number>;
 }
 
+/** A key attribute's string, from a marshalled (`{ S: '…' }`) or a plain value. */
+const text = (value: unknown): string => (value && typeof value === 'object' && 'S' in value ? String((value as AttributeValue.SMember).S) : String(value ?? ''));
+
 /** An item's kind: the leading words of its keys (`EVT/#EVT`, `DLV/ATT`); a sort key led by a time (a sweep window's due time) reads `<time>`, so each window is not a kind of its own. */
-const kind = (key: Item) => {
-  const sk = String(key[TABLE_SCHEMA.sortKey]?.S ?? '').split('#');
+const kind = (key: Record<string, unknown>) => {
+  const sk = text(key[TABLE_SCHEMA.sortKey]).split('#');
   const skWord = /^\d{4}-\d\d-\d\dT/.test(sk[0]!) ? '<time>' : sk[0] || '#' + sk[1];
-  return `${String(key[TABLE_SCHEMA.partitionKey]?.S ?? '').split('#')[0]}/${skWord}`;
+  return `${text(key[TABLE_SCHEMA.partitionKey]).split('#')[0]}/${skWord}`;
 };
+/**
+ * What a read looks up, one label per item asked for, so the read units of `npm run bench` add
+ * up by the items they pay for: a GetItem or each key of a BatchGetItem by the item's kind
+ * (`GetItem TENANT/SUB`, `BatchGetItem SUBDLV/<time>`); a Query by its index and the leading word
+ * of the partition it reads, with the sort key's prefix when it names one (`Query TENANT/SUB`,
+ * `Query SUBIDX/…`, `Query gsi2 EVENTS/…`); ` (consistent)` after a strongly consistent read,
+ * which costs twice an eventually consistent one.
+ */
+export function readKinds(op: string, input: any): string[] {
+  const consistent = (flag: unknown) => (flag ? ' (consistent)' : '');
+  if (op === 'GetItem') return [`GetItem ${kind(input.Key ?? {})}${consistent(input.ConsistentRead)}`];
+  if (op === 'BatchGetItem') return Object.values(input.RequestItems ?? {}).flatMap((r: any) => (r.Keys ?? []).map((key: Record<string, unknown>) => `BatchGetItem ${kind(key)}${consistent(r.ConsistentRead)}`));
+  if (op === 'Query' || op === 'Scan') {
+    const condition = String(input.KeyConditionExpression ?? '');
+    const values = input.ExpressionAttributeValues ?? {};
+    const partition = /=\s*(:\w+)/.exec(condition)?.[1];
+    const prefix = /begins_with\([^,]+,\s*(:\w+)\)/.exec(condition)?.[1];
+    const word = (name: string | undefined) => (name ? text(values[name]).split('#')[0] : '');
+    const index = input.IndexName ? `${input.IndexName} ` : '';
+    return [`${op} ${index}${word(partition) || '?'}/${word(prefix) || '…'}${consistent(input.ConsistentRead)}`];
+  }
+  return [op];
+}
+
 /** The delivery a write belongs to: its own partition `DLV#<did>`, or for its log entry (`SUBDLV…` / `<time>#<did>`) the same `DLV#<did>`. */
 const deliveryOf = (key: Item) => {
   const pk = String(key[TABLE_SCHEMA.partitionKey]?.S ?? '');
@@ -135,7 +164,11 @@ export function countCapacityUnits(client: { middlewareStack: { add: (mw: any, o
         const consumed = out.output?.ConsumedCapacity;
         let reported = 0;
         for (const c of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) reported += Number(c.CapacityUnits ?? 0);
-        totals.readUnits += Math.max(reported, minimumReadUnits(op, input)) * (op.startsWith('Transact') ? 2 : 1);
+        const readUnits = Math.max(reported, minimumReadUnits(op, input)) * (op.startsWith('Transact') ? 2 : 1);
+        totals.readUnits += readUnits;
+        // A BatchGetItem's units are shared evenly by its keys (its items are alike in size on Herald's path).
+        const labels = readKinds(op, input);
+        for (const label of labels) totals.readByKind?.set(label, (totals.readByKind.get(label) ?? 0) + readUnits / labels.length);
         return out;
       }
       // Writes: the keys they touch, read before and after.

@@ -65,6 +65,12 @@ export interface HeraldLocalOptions {
   customerBuses?: string[];
   /** Keep authorizer answers this long per key, as the stack's API Gateway does (300). Default 0. */
   authorizerCacheSeconds?: number;
+  /**
+   * How long the deliver function keeps a subscription it read (HERALD_SUBSCRIPTION_CACHE_SECONDS,
+   * 10 deployed). Default 0 locally, so a change applies to the next batch, as the authorizer
+   * cache is off; the bench sets the deployed 10.
+   */
+  subscriptionCacheSeconds?: number;
   /** How often the sweeper runs (ms; 0: only when `sweep()` is called). Default 60 s, as deployed. */
   sweepIntervalMs?: number;
   /** The sweeper's grace period (HERALD_SWEEP_AFTER_SECONDS). Default 60 s locally. */
@@ -170,6 +176,7 @@ export function functionEnvironment(emulators: Pick<LocalEmulators, 'dynamoEndpo
     [ENV.environment]: options.environment ?? process.env[ENV.environment] ?? '',
     [ENV.tenantMaxInFlight]: options.tenantMaxInFlight !== undefined ? String(options.tenantMaxInFlight) : (process.env[ENV.tenantMaxInFlight] ?? ''),
     [ENV.sweepAfterSeconds]: String(options.sweepAfterSeconds ?? process.env[ENV.sweepAfterSeconds] ?? 60),
+    [ENV.subscriptionCacheSeconds]: String(options.subscriptionCacheSeconds ?? process.env[ENV.subscriptionCacheSeconds] ?? 0),
     [ENV.catalogueDir]: [fileURLToPath(new URL('../catalogue', import.meta.url)), ...(options.extraCatalogueDirs ?? [])].join(delimiter),
   };
 }

@@ -153,8 +153,9 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     return { version, patterns: patterns ? [...patterns].map(String) : [] };
   }
 
-  async getSubscription(tenantId: string, id: string): Promise<Subscription | undefined> {
-    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: subscriptionKey(tenantId, id), ConsistentRead: true }));
+  /** Strongly consistent (1 RRU) unless asked otherwise: the API reads its own writes. */
+  async getSubscription(tenantId: string, id: string, read: { consistent?: boolean } = {}): Promise<Subscription | undefined> {
+    const out = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: subscriptionKey(tenantId, id), ConsistentRead: read.consistent ?? true }));
     return withoutKeys<Subscription>(out.Item);
   }
 
@@ -184,7 +185,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     await dynamo().send(new DeleteCommand({ TableName: this.tableName, Key: subscriptionKey(subscription.tenantId, subscription.id) }));
   }
 
-  async findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]> {
+  async findSubscriptionsByPatterns(tenantId: string, patterns: string[], read: { consistent?: boolean } = {}): Promise<SubscriptionIndexEntry[]> {
     const pages = await Promise.all(
       patterns.map((pattern) =>
         queryItems(this.tableName, {
@@ -192,7 +193,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
           ExpressionAttributeNames: { '#pk': PK },
           ExpressionAttributeValues: { ':pk': fanoutPartition(tenantId, pattern) },
           // A cache filled after reading version n must hold at least what n promises.
-          ConsistentRead: true,
+          ConsistentRead: read.consistent ?? true,
         }),
       ),
     );

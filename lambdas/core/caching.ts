@@ -1,5 +1,5 @@
 import type { Subscription } from './subscription.ts';
-import type { SubscriptionIndex, SubscriptionIndexEntry, Tenant, TenantStore } from './ports.ts';
+import type { SubscriptionIndex, SubscriptionIndexEntry, SubscriptionStore, Tenant, TenantStore } from './ports.ts';
 
 /**
  * Tenants as the API reads them on every publish, remembered by the container for `ttlMs`.
@@ -25,10 +25,63 @@ export function cachedTenants(store: TenantStore, ttlMs: number, now: () => numb
 
 /**
  * Subscriptions read for one batch of deliveries: the records of one subscription in a batch
- * share one read. Lives for one invocation only, so a pause, an edit or a deletion applies from
- * the next batch on.
+ * share one read (through the container's kept reads, below), so a batch sees one version of it.
  */
 export type SubscriptionReads = Map<string, Promise<Subscription | undefined>>;
+
+/** How long a deliver container keeps a subscription it read (HERALD_SUBSCRIPTION_CACHE_SECONDS). */
+export const SUBSCRIPTION_KEEP_SECONDS = 10;
+
+/**
+ * The subscriptions a deliver container read, kept `keepMs`: a busy subscription costs one read
+ * per container every `keepMs` instead of one per batch (at 10 subscriptions a batch of 10 holds
+ * ten of them: a strongly consistent read of each was 1 read unit per delivery). Each read is
+ * eventually consistent (half the units); one that finds nothing reads again consistently, so a
+ * subscription created a moment before its first event is never taken for deleted. What is not
+ * found is not kept (a deleted subscription's deliveries each look again).
+ *
+ * So an edit, a pause, a secret rotation or a deletion reaches a container's deliveries within
+ * `keepMs` (plus DynamoDB's replication, typically well under a second). What must not wait holds
+ * anyway: a delivery held for a paused (or not yet validated) subscription reads it again
+ * consistently (`consistent: true` always goes to the store, and its answer is kept), so a
+ * resume within those seconds releases it at once; the old secret keeps signing for its grace
+ * period (24 h), so a receiver that already has the new one still verifies. A status this
+ * container changes itself (an auto-pause) is kept at once.
+ */
+export function keptSubscriptions(
+  store: Pick<SubscriptionStore, 'getSubscription' | 'changeSubscriptionStatus'>,
+  keepMs: number = SUBSCRIPTION_KEEP_SECONDS * 1000,
+  now: () => number = Date.now,
+): Pick<SubscriptionStore, 'getSubscription' | 'changeSubscriptionStatus'> {
+  const kept = new Map<string, { read: Promise<Subscription | undefined>; at: number }>();
+  const keep = (key: string, read: Promise<Subscription | undefined>) => {
+    if (!kept.has(key) && kept.size >= 10_000) kept.clear();
+    kept.set(key, { read, at: now() });
+    // Only what exists is kept; a failed read is not remembered either.
+    const drop = () => kept.get(key)?.read === read && kept.delete(key);
+    read.then((subscription) => subscription ?? drop(), drop);
+    return read;
+  };
+  return {
+    getSubscription(tenantId, id, read = {}) {
+      const key = `${tenantId}#${id}`;
+      const hit = kept.get(key);
+      if (!read.consistent && hit && now() - hit.at < keepMs) return hit.read;
+      const fresh = read.consistent
+        ? store.getSubscription(tenantId, id, { consistent: true })
+        : store.getSubscription(tenantId, id, { consistent: false }).then((found) => found ?? store.getSubscription(tenantId, id, { consistent: true }));
+      return keepMs > 0 ? keep(key, fresh) : fresh;
+    },
+    async changeSubscriptionStatus(tenantId, id, change) {
+      const changed = await store.changeSubscriptionStatus(tenantId, id, change);
+      const key = `${tenantId}#${id}`;
+      // Refused (its status was not `from`): what is kept may be stale, so it is read next time.
+      if (changed && keepMs > 0) keep(key, Promise.resolve(changed));
+      else kept.delete(key);
+      return changed;
+    },
+  };
+}
 
 /** How long fan-out trusts cached index entries whose version has not moved (see below). */
 export const SUBSCRIPTION_INDEX_MAX_AGE_MS = 60_000;
@@ -86,15 +139,17 @@ export function cachedSubscriptionIndex(
 /**
  * The entries under `patterns`, querying only the pattern keys the tenant's index head lists
  * (every key when it lists none, or when the index keeps no head): one query at one
- * subscription, none for a type no pattern of the tenant matches. `head` when already read.
+ * subscription, none for a type no pattern of the tenant matches. `head` when already read;
+ * `read` as findSubscriptionsByPatterns takes it.
  */
 export async function findListedPatterns(
   index: Pick<SubscriptionIndex, 'findSubscriptionsByPatterns' | 'subscriptionIndexHead'>,
   tenantId: string,
   patterns: string[],
   head?: { patterns?: string[] },
+  read?: { consistent?: boolean },
 ): Promise<SubscriptionIndexEntry[]> {
   const listed = (head ?? (await index.subscriptionIndexHead?.(tenantId)))?.patterns;
   const used = listed ? patterns.filter((pattern) => listed.includes(pattern)) : patterns;
-  return used.length > 0 ? index.findSubscriptionsByPatterns(tenantId, used) : [];
+  return used.length > 0 ? index.findSubscriptionsByPatterns(tenantId, used, ...(read ? [read] : [])) : [];
 }

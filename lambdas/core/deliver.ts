@@ -229,7 +229,8 @@ function readSubscription(ports: Pick<DeliverPorts, 'subscriptions' | 'subscript
 async function holdForPausedSubscription(ports: DeliverPorts, job: DeliveryJob, attempt: number, subscription: Subscription): Promise<DeliverOutcome> {
   const at = ports.clock().toISOString();
   await ports.deliveries.holdDelivery({ ...job, attemptOffset: attempt - 1 }, at, ports.config.deliveryRetentionDays);
-  const now = await ports.subscriptions.getSubscription(job.tenantId, job.subscriptionId);
+  // Read again consistently, never a kept copy (core/caching.ts): a resume just made releases it now.
+  const now = await ports.subscriptions.getSubscription(job.tenantId, job.subscriptionId, { consistent: true });
   if (now?.status === 'active') await releaseHeld(ports, job.tenantId, job.subscriptionId, 'deliver');
   return {
     kind: 'held',

@@ -83,9 +83,11 @@ export interface SubscriptionIndexEntry {
 export interface SubscriptionIndex {
   /**
    * Index entries for these normalised patterns: a key-based query per pattern, never a scan.
-   * Strongly consistent: an answer read after a version is never older than that version.
+   * Strongly consistent unless `consistent: false` (half the read units): fan-out's cache needs
+   * an answer read after a version never older than that version; the sweeper looks at events
+   * past their grace period, whose entries every replica has.
    */
-  findSubscriptionsByPatterns(tenantId: string, patterns: string[]): Promise<SubscriptionIndexEntry[]>;
+  findSubscriptionsByPatterns(tenantId: string, patterns: string[], read?: { consistent?: boolean }): Promise<SubscriptionIndexEntry[]>;
   /**
    * A number that changes after every change of the tenant's fan-out entries, written after the
    * entries; 0 when it never changed (tables from before it existed).
@@ -104,7 +106,11 @@ export interface SubscriptionIndex {
 export interface SubscriptionStore extends SubscriptionIndex {
   /** Writes the subscription and its fan-out index (one entry per event-type pattern), then moves the index version. */
   putSubscription(subscription: Subscription, previous?: Subscription): Promise<void>;
-  getSubscription(tenantId: string, id: string): Promise<Subscription | undefined>;
+  /**
+   * `consistent: false` may answer a moment-old copy at half the read's price (the deliver
+   * function's kept reads, core/caching.ts); unset, a store reads strongly consistent.
+   */
+  getSubscription(tenantId: string, id: string, read?: { consistent?: boolean }): Promise<Subscription | undefined>;
   listSubscriptions(tenantId: string, page: PageRequest): Promise<Page<Subscription>>;
   /** How many subscriptions the tenant has (its quota). */
   countSubscriptions(tenantId: string): Promise<number>;

@@ -104,8 +104,11 @@ export async function sweep(ports: SweepPorts): Promise<SweepReport> {
   const behind = backlog > (ports.config.maxBacklog ?? 100);
   if (behind) report.deferredForBacklog = backlog;
   const waitsInSlowLane = await slowLaneWaits(ports);
+  // Each tenant's subscriptions per type, looked up once per run: a tenant's windows fall in any
+  // of the shards (by window), which a lookup per shard paid for up to 8 times.
+  const recipients = new Map<string, Promise<SubscriptionIndexEntry[]>>();
   const shards = Array.from({ length: ports.config.shards }, (_, i) => i);
-  await Promise.all(shards.map((shard) => sweepShard(ports, shard, report, behind, waitsInSlowLane)));
+  await Promise.all(shards.map((shard) => sweepShard(ports, shard, report, behind, waitsInSlowLane, recipients)));
   return report;
 }
 
@@ -132,11 +135,17 @@ async function slowLaneWaits(ports: SweepPorts): Promise<SlowLaneWaits> {
   };
 }
 
-async function sweepShard(ports: SweepPorts, shard: number, report: SweepReport, behind: boolean, waitsInSlowLane: SlowLaneWaits): Promise<void> {
+async function sweepShard(
+  ports: SweepPorts,
+  shard: number,
+  report: SweepReport,
+  behind: boolean,
+  waitsInSlowLane: SlowLaneWaits,
+  recipients: Map<string, Promise<SubscriptionIndexEntry[]>>,
+): Promise<void> {
   const limit = ports.config.pageSize ?? 100;
   const now = ports.clock();
   const later = new Date(now.getTime() + ports.config.sweepAfterSeconds * 1000).toISOString();
-  const recipients = new Map<string, Promise<SubscriptionIndexEntry[]>>();
 
   // The list, forward from where the last run stopped. Every event passes once; only one that
   // needed action is listed again (a recheck), until all its deliveries exist.
@@ -324,8 +333,10 @@ export async function missingDeliveries(
   now: Date,
   cache?: Map<string, Promise<SubscriptionIndexEntry[]>>,
 ): Promise<DeliveryJob[]> {
-  // Only the pattern keys the tenant has entries under (its index head), once per tenant and type per run.
-  const lookup = () => findListedPatterns(ports.subscriptions, event.tenantid, patternKeysFor(event.type));
+  // Only the pattern keys the tenant has entries under (its index head), once per tenant and type
+  // per run. Eventually consistent (half the units): the events checked are past their grace
+  // period, and an entry that a replica lacks for a moment was written that long before.
+  const lookup = () => findListedPatterns(ports.subscriptions, event.tenantid, patternKeysFor(event.type), undefined, { consistent: false });
   const cacheKey = `${event.tenantid}#${event.type}`;
   if (cache && !cache.has(cacheKey)) cache.set(cacheKey, lookup());
   const candidates = await (cache?.get(cacheKey) ?? lookup());

@@ -18,6 +18,7 @@ import { DynamoStatsStore } from '#adapters/stats-store';
 import { DynamoThrottleStore } from '#adapters/throttle-store';
 import { DynamoSlowMarkStore } from '#adapters/slow-mark-store';
 import { DynamoOrderHoldStore } from '#adapters/order-hold-store';
+import { keptSubscriptions } from '#core/caching';
 import { BatchSlowMarks } from '#core/slow-lane';
 import { applyBackpressure, BatchThrottle } from '#core/throttle';
 import { BatchTenantShare } from '#core/tenant-share';
@@ -35,7 +36,9 @@ import { TIMEOUTS } from '#shared/herald-config';
 const settings = settingsFor('deliver');
 const table = settings.tableName;
 const throttles = new DynamoThrottleStore(table);
-const subscriptions = new DynamoSubscriptionStore(table);
+const store = new DynamoSubscriptionStore(table);
+/** Each subscription read once per container every few seconds, not once per batch (core/caching.ts). */
+const subscriptions = keptSubscriptions(store, settings.subscriptionCacheSeconds * 1000);
 /** Marks of slow subscriptions, read and written only when the stack has a slow lane (core/slow-lane.ts). */
 const slowMarkStore = settings.slowLaneQueueUrl ? new DynamoSlowMarkStore(table) : undefined;
 /** A lease outlives its request by this much, should its holder crash before ending it. */
@@ -92,7 +95,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     // Each body parsed once for the batch's throttle and tenant-cap reservations.
     const jobs = deliveryJobsOf(event.Records);
     const now = ports.clock().getTime();
-    // One read per subscription for the whole batch (core/caching.ts).
+    // One look per subscription for the whole batch, at the container's kept reads (core/caching.ts).
     const batchPorts = {
       ...ports,
       subscriptionReads: new Map(),

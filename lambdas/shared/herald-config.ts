@@ -97,6 +97,8 @@ export const ENV = {
   sweepAfterSeconds: 'HERALD_SWEEP_AFTER_SECONDS',
   /** A degraded subscription's probe interval (core/degrade.ts; default 60 s); tests compress it. */
   degradedProbeSeconds: 'HERALD_DEGRADED_PROBE_SECONDS',
+  /** How long a deliver container keeps a subscription it read (core/caching.ts keptSubscriptions; default 10 s, 0: every batch reads). */
+  subscriptionCacheSeconds: 'HERALD_SUBSCRIPTION_CACHE_SECONDS',
   /** e.g. https://api.example.com/{type}/{subject}: the link thin payloads carry as `dataref`. */
   thinLinkTemplate: 'HERALD_THIN_LINK_TEMPLATE',
   /** `WebHook-Request-Origin` of validation handshakes (a DNS name); default the API's host name. */

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { CustomerBusAccess } from '#adapters/customer-bus';
+import { SUBSCRIPTION_KEEP_SECONDS } from '#core/caching';
 import { DEGRADED_MIN_RETRY_SECONDS } from '#core/degrade';
 import { parsePortRule } from '#core/destination-policy';
 import { parseDestinationTrust, type DestinationTrust } from '#core/destination-trust';
@@ -86,6 +87,7 @@ const SCHEMAS = {
   secretGraceHours: numberText(z.number().min(0, 'must be 0 or more')).default(24),
   sweepAfterSeconds: numberText(z.number().min(0, 'must be 0 or more')).default(600),
   degradedProbeSeconds: numberText(z.number().int('must be 1 to 900 (seconds)').min(1, 'must be 1 to 900 (seconds)').max(900, 'must be 1 to 900 (seconds)')).default(DEGRADED_MIN_RETRY_SECONDS),
+  subscriptionCacheSeconds: numberText(z.number().min(0, 'must be 0 to 60 (seconds)').max(60, 'must be 0 to 60 (seconds)')).default(SUBSCRIPTION_KEEP_SECONDS),
   thinLinkTemplate: z.url({ error: 'must be a URL template, e.g. https://api.example.com/{type}/{subject}' }).optional(),
   webhookOrigin: z
     .string()
@@ -104,7 +106,7 @@ const TUNABLES = {
   api: ['eventSource', 'eventRetentionDays', 'sweepAfterSeconds', 'secretGraceHours', 'thinLinkTemplate', 'webhookOrigin', 'publicApiUrl', 'handshakeTimeoutSeconds', 'region'],
   authorizer: [],
   fanout: ['eventRetentionDays'],
-  deliver: ['deliveryRetentionDays', 'eventSource', 'eventRetentionDays', 'sweepAfterSeconds', 'degradedProbeSeconds'],
+  deliver: ['deliveryRetentionDays', 'eventSource', 'eventRetentionDays', 'sweepAfterSeconds', 'degradedProbeSeconds', 'subscriptionCacheSeconds'],
   sweeper: ['sweepAfterSeconds'],
   selfTest: [],
 } as const satisfies Record<keyof typeof FUNCTIONS, readonly SettingName[]>;

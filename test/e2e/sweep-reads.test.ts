@@ -3,7 +3,8 @@
  * runtime (dynalite): a sweep window lists the event shards it holds, so checking a window that
  * holds one event queries that one shard of the tenant's events (0.5 RRU, where all 16 cost 8),
  * and the window's saved progress comes with the list (no read per window); its subscriptions are
- * looked up under the one pattern key the tenant uses. The guarantee holds:
+ * looked up under the one pattern key the tenant uses; the sweeper's cursors and index look-ups
+ * read eventually consistent (half the units of a consistent read). The guarantee holds:
  * an event whose delivery message was lost is still found in its shard and its delivery
  * re-enqueued as the same delivery.
  */
@@ -23,7 +24,7 @@ let api: ReturnType<typeof apiClient>;
 const lose = new Set<string>();
 /** Read requests while `recording`: operation, the partition it names (key or `:pk`), and its index. */
 let recording = false;
-const reads: { op: string; partition: string; index?: string }[] = [];
+const reads: { op: string; partition: string; index?: string; consistent?: true }[] = [];
 
 beforeAll(async () => {
   herald = await startHeraldLocal({
@@ -44,10 +45,10 @@ beforeAll(async () => {
   dynamo().middlewareStack.add(
     (next, context) => (args) => {
       const op = String(context.commandName).replace(/Command$/, '');
-      const input = args.input as { Key?: Record<string, unknown>; IndexName?: string; ExpressionAttributeValues?: Record<string, unknown> };
+      const input = args.input as { Key?: Record<string, unknown>; IndexName?: string; ExpressionAttributeValues?: Record<string, unknown>; ConsistentRead?: boolean };
       if (recording && (op === 'GetItem' || op === 'Query')) {
         const partition = String(input.Key ? Object.values(input.Key)[0] : input.ExpressionAttributeValues?.[':pk']);
-        reads.push({ op, partition, ...(input.IndexName ? { index: input.IndexName } : {}) });
+        reads.push({ op, partition, ...(input.IndexName ? { index: input.IndexName } : {}), ...(input.ConsistentRead ? { consistent: true as const } : {}) });
       }
       return next(args);
     },
@@ -98,6 +99,9 @@ it("checks a rare tenant's event by querying only the event's shard of the tenan
   expect(checked).toBeGreaterThanOrEqual(1);
   const ofTenant = reads.filter((read) => read.partition.startsWith(`EVENTS#${tenantId}#`));
   expect(ofTenant).toEqual([{ op: 'Query', partition: eventsByTimePartition(tenantId, eventShardOf(subject)), index: 'gsi2' }]);
+  // The cursors (SWEEP / CURSOR#…, PENDINGCURSOR#…) and the index look-ups, eventually consistent.
+  expect(reads.filter((read) => read.partition === 'SWEEP').length).toBeGreaterThan(0);
+  expect(reads.filter((read) => read.consistent && (read.partition === 'SWEEP' || read.partition.startsWith('SUBIDX#')))).toEqual([]);
   expect(reads.filter((read) => read.op === 'GetItem' && read.partition.startsWith('SWEEPWIN#'))).toEqual([]);
   // Its subscriptions: the one pattern key the tenant's index head lists, not the type's three.
   expect(reads.filter((read) => read.partition.startsWith(`SUBIDX#${tenantId}#`)).map((read) => read.partition)).toEqual([`SUBIDX#${tenantId}#order.created`]);

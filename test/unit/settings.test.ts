@@ -49,6 +49,7 @@ describe('settings as the stack writes them', () => {
       deliveryRetentionDays: 30,
       sweepAfterSeconds: 600,
       degradedProbeSeconds: 60,
+      subscriptionCacheSeconds: 10,
     });
     expect(deliver.destinationPorts.allows(443)).toBe(true);
     expect(deliver.destinationPorts.allows(80)).toBe(false);
@@ -66,11 +67,12 @@ describe('settings as the stack writes them', () => {
       [ENV.tenantMaxInFlight]: '25',
       [ENV.sweepAfterSeconds]: '0',
       [ENV.degradedProbeSeconds]: '1',
+      [ENV.subscriptionCacheSeconds]: '0',
       [ENV.secretGraceHours]: '0.002',
       [ENV.handshakeTimeoutSeconds]: '2',
       [ENV.webhookOrigin]: 'herald.e2e.example',
     };
-    expect(settingsFor('deliver', local)).toMatchObject({ allowPrivateTargets: true, tenantMaxInFlight: 25, sweepAfterSeconds: 0, degradedProbeSeconds: 1 });
+    expect(settingsFor('deliver', local)).toMatchObject({ allowPrivateTargets: true, tenantMaxInFlight: 25, sweepAfterSeconds: 0, degradedProbeSeconds: 1, subscriptionCacheSeconds: 0 });
     expect(settingsFor('api', local)).toMatchObject({ secretGraceHours: 0.002, handshakeTimeoutSeconds: 2, webhookOrigin: 'herald.e2e.example' });
   });
 
@@ -99,6 +101,9 @@ describe('a bad value fails the cold start with its name and value', () => {
     ['deliver', ENV.degradedProbeSeconds, '0', /1 to 900/],
     ['deliver', ENV.degradedProbeSeconds, '1.5', /1 to 900/],
     ['deliver', ENV.degradedProbeSeconds, '3600', /1 to 900/],
+    ['deliver', ENV.subscriptionCacheSeconds, '61', /0 to 60/],
+    ['deliver', ENV.subscriptionCacheSeconds, '-1', /0 to 60/],
+    ['deliver', ENV.subscriptionCacheSeconds, '10s', /decimal number/],
     ['deliver', ENV.destinationPorts, '443,http', /'http' is not a port/],
     ['api', ENV.tenantQuotas, '{"widgets":1}', /tenant quotas/],
     ['api', ENV.tenantQuotas, 'not json', /JSON/],

@@ -66,6 +66,8 @@ function world(options: { events: StoredEvent[]; delivered: string[]; deliveredB
   // Fanned out by 0.1: the delivery has 0.1's id.
   for (const id of options.deliveredBy01 ?? []) existing.add(legacyDeliveryIdFor(T, id, SUB));
   const lookups: string[][] = [];
+  /** The consistency of each subscription index look-up. */
+  const indexReads: ('consistent' | 'eventual')[] = [];
   const enqueued: DeliveryJob[] = [];
   const published: string[] = [];
   const rechecks: string[] = [];
@@ -120,7 +122,10 @@ function world(options: { events: StoredEvent[]; delivered: string[]; deliveredB
       markUnrecoverable: async () => undefined,
     },
     subscriptions: {
-      findSubscriptionsByPatterns: async () => [{ subscriptionId: SUB, status: 'active', createdAt: '2025-01-01T00:00:00.000Z' }],
+      findSubscriptionsByPatterns: async (_t: string, _p: string[], read: { consistent?: boolean } = {}) => {
+        indexReads.push(read.consistent === false ? 'eventual' : 'consistent');
+        return [{ subscriptionId: SUB, status: 'active', createdAt: '2025-01-01T00:00:00.000Z' }];
+      },
     } as unknown as SweepPorts['subscriptions'],
     events: {
       getEvent: async (_t, id) => events.get(id),
@@ -141,7 +146,7 @@ function world(options: { events: StoredEvent[]; delivered: string[]; deliveredB
     },
     config: { sweepAfterSeconds: 60, shards: 1, pageSize: 3 },
   };
-  return { ports, enqueued, published, rechecks, cursor: () => cursor, entries, pending, pendingCursor: () => pendingCursor, pendingWrites, progress, lookups };
+  return { ports, enqueued, published, rechecks, cursor: () => cursor, entries, pending, pendingCursor: () => pendingCursor, pendingWrites, progress, lookups, indexReads };
 }
 
 describe('the sweeper list walk', () => {
@@ -159,6 +164,9 @@ describe('the sweeper list walk', () => {
     const w = world({ events: [event('e1'), event('e2', false), event('e3')], delivered: ['e1'] });
     const report = await sweep(w.ports);
     expect(report).toMatchObject({ eventsPublished: 1, deliveriesEnqueued: 1 });
+    // The index once per tenant and type per run, eventually consistent (half the units): the
+    // events are past their grace period, and the missing delivery was still found.
+    expect(w.indexReads).toEqual(['eventual']);
     expect(w.published).toEqual(['e2']);
     expect(w.enqueued.map((j) => j.deliveryId)).toEqual([deliveryIdFor(T, 'e3', SUB, EVENT_TIME)]);
     expect(w.rechecks.sort()).toEqual(['e2', 'e3']);
@@ -168,6 +176,27 @@ describe('the sweeper list walk', () => {
     const again = await sweep(w.ports);
     expect(again.eventsCleared).toBe(2);
     expect([...w.entries.values()].filter((e) => e.recheck)).toEqual([]);
+  });
+
+  it("looks a tenant's subscriptions up once per run, whichever shards hold its entries", async () => {
+    const w = world({ events: [event('e1'), event('e2')], delivered: ['e1', 'e2'] });
+    // e1 listed in shard 0, e2 in shard 1 (windows fall in shards by their start, not by tenant).
+    const shardOf = new Map([
+      ['e1', 0],
+      ['e2', 1],
+    ]);
+    const cursors = new Map<number, string>();
+    const list = w.ports.sweep;
+    w.ports.sweep = {
+      ...list,
+      sweptUpTo: async (shard) => cursors.get(shard) ?? '',
+      advance: async (shard, _from, to) => (cursors.set(shard, to), true),
+      dueEvents: async (shard, after, now, limit) => (await list.dueEvents(shard, after, now, limit)).filter((entry) => shardOf.get(entry.eventId) === shard),
+    };
+    w.ports.config = { ...w.ports.config, shards: 2 };
+    const report = await sweep(w.ports);
+    expect(report).toMatchObject({ eventsChecked: 2, eventsCleared: 2 });
+    expect(w.indexReads).toEqual(['eventual']);
   });
 
   it("finds a delivery 0.1 fanned out under 0.1's id, and looks there only for what is missing", async () => {

@@ -306,14 +306,21 @@ export interface DeadLetterQueue {
 /** What the bus said about one entry of a `publishMany`: on the bus, or refused with the reason. */
 export type PublishOutcome = { ok: true } | { ok: false; reason: string };
 
+/**
+ * Puts events on the Herald bus. `fannedOut`: the API already enqueued the event's deliveries
+ * (core/fanout.ts `fanOutMany`), so the bus copy, and only it, says so (FANNED_OUT_ATTRIBUTE in
+ * lambdas/shared/herald-config.ts) and the fan-out rule passes it by; the stored event and every
+ * delivery are built without it.
+ */
 export interface EventPublisher {
-  publish(event: CloudEvent): Promise<void>;
+  publish(event: CloudEvent, fannedOut?: boolean): Promise<void>;
   /**
    * Puts many events on the bus in as few calls as the bus allows (EventBridge: 10 entries and
    * 256 KB per PutEvents). Never throws: a refused entry, or every entry of a call that failed,
-   * comes back as `{ ok: false, reason }`; one outcome per event, in order.
+   * comes back as `{ ok: false, reason }`; one outcome per event, in order. `fannedOut[i]` is
+   * event i's flag (absent: false).
    */
-  publishMany(events: CloudEvent[]): Promise<PublishOutcome[]>;
+  publishMany(events: CloudEvent[], fannedOut?: readonly boolean[]): Promise<PublishOutcome[]>;
 }
 
 export interface DeliveryQueue {

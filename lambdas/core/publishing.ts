@@ -5,6 +5,7 @@ import { buildEnvelope, type CloudEvent } from './envelope.ts';
 import type { PublishEventInput } from './publish-schema.ts';
 import { DomainError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
+import { fanOutMany, type FanOutPorts } from './fanout.ts';
 import type { EventPublisher, EventStore, TenantStore } from './ports.ts';
 
 export interface PublishPorts {
@@ -13,15 +14,24 @@ export interface PublishPorts {
   publisher: EventPublisher;
   clock: () => Date;
   catalogue: Catalogue;
+  /**
+   * Fan-out at publish: the API enqueues the deliveries of the events it accepts itself
+   * (`fanOutInline`), so the fan-out function runs only for what it could not. Absent: every
+   * event is left to the fan-out function, as other publishers leave theirs.
+   */
+  fanout?: Omit<FanOutPorts, 'clock' | 'config'>;
   /** `sweepAfterSeconds`: when the sweeper first checks this event's fan-out (none: never). */
   config: { eventSource: string; environment?: string; eventRetentionDays: number; thinLinkTemplate?: string; sweepAfterSeconds?: number };
 }
 
 /**
  * Accepts an event once per (tenant, id), in one write: the event is stored already marked
- * published, then put on the bus; if the bus refuses it the mark is taken back and the error
- * goes to the client. A repeat of an id whose earlier publish never reached the bus is published
- * now rather than swallowed, so a client retrying after an error loses nothing; an event whose
+ * published, fanned out (`fanOutInline`), then put on the bus; if the bus refuses it the mark is
+ * taken back and the error goes to the client. A repeat of an id whose earlier publish never
+ * reached the bus is fanned out and published now rather than swallowed, so a client retrying
+ * after an error loses nothing (its deliveries may already have been enqueued by the first try:
+ * the same delivery ids again, which the FIFO queue's deduplication, the worker's "no longer
+ * pending" check or, at worst, the receiver's webhook-id deduplication drops); an event whose
  * publish died with its process (mark kept, never on the bus) is the sweeper's: it finds the
  * event's deliveries missing and enqueues them.
  */
@@ -34,8 +44,10 @@ export async function publishEvent(ports: PublishPorts, input: PublishEventInput
   const at = now.toISOString();
   const existing = await ports.events.putEventIfAbsent(envelope, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds), at);
   if (existing?.publishedAt) return { id: envelope.id, duplicate: true };
+  const event = existing ?? envelope;
+  const [fannedOut] = await fanOutInline(ports, [event]);
   try {
-    await publishMarked(ports, existing ?? envelope, existing === undefined);
+    await publishMarked(ports, event, existing === undefined, fannedOut);
   } catch (error) {
     // Stored but not on the bus: accepted all the same (the sweeper publishes it), so the client
     // hears the truth, not "nothing was accepted".
@@ -64,10 +76,31 @@ export function envelopeOf(ports: Pick<PublishPorts, 'catalogue' | 'config'>, in
   });
 }
 
-/** Puts a stored event on the bus; when it was stored marked published and the bus refuses it, unmarks it. */
-export async function publishMarked(ports: { events: Pick<EventStore, 'markEventUnpublished'>; publisher: Pick<EventPublisher, 'publish'> }, event: CloudEvent, marked: boolean): Promise<void> {
+/**
+ * Fan-out at publish: enqueues the events' deliveries now, in one go (core/fanout.ts
+ * `fanOutMany`); answers, per event, whether its bus copy may say so. An event whose fan-out
+ * failed (an SQS or index error) answers false: it goes on the bus unmarked and the fan-out
+ * function does it, retried by Lambda, so a publish never fails for it and the sweeper's
+ * guarantee stands whichever path ran. Without `fanout` ports, every answer is false.
+ */
+export async function fanOutInline(ports: Pick<PublishPorts, 'fanout' | 'clock' | 'config'>, events: readonly CloudEvent[]): Promise<boolean[]> {
+  if (!ports.fanout || events.length === 0) return events.map(() => false);
+  const outcomes = await fanOutMany({ ...ports.fanout, clock: ports.clock, config: { eventRetentionDays: ports.config.eventRetentionDays } }, events);
+  return outcomes.map((outcome) => outcome.ok);
+}
+
+/**
+ * Puts a stored event on the bus (`fannedOut`: marked so, core/ports.ts EventPublisher); when it
+ * was stored marked published and the bus refuses it, unmarks it.
+ */
+export async function publishMarked(
+  ports: { events: Pick<EventStore, 'markEventUnpublished'>; publisher: Pick<EventPublisher, 'publish'> },
+  event: CloudEvent,
+  marked: boolean,
+  fannedOut = false,
+): Promise<void> {
   try {
-    await ports.publisher.publish(event);
+    await ports.publisher.publish(event, fannedOut);
   } catch (error) {
     if (marked) await ports.events.markEventUnpublished(event.tenantid, event.id).catch(() => undefined);
     throw error;

@@ -205,7 +205,7 @@ describe('POST /v1/events/batch', () => {
     expect(reserved.body.errors).toEqual([{ path: 'events[1].__proto__', message: expect.stringContaining('reserved') }]);
   });
 
-  it('reports entries the bus refuses, and the sweeper still delivers them', async () => {
+  it('reports entries the bus refuses, delivers them once (fanned out before the bus refused them), and the sweeper still publishes them', async () => {
     const prefix = await subscribe('/refused');
     herald.bus.failNext(LOCAL_BUS, 3, 'ThrottlingException', 'Rate exceeded');
     const res = await batch(Array.from({ length: 12 }, (_, n) => event(prefix, n)));
@@ -217,16 +217,33 @@ describe('POST /v1/events/batch', () => {
       expect(item.id).toMatch(/^evt_/);
       expect(item.problem).toMatchObject({ status: 503, title: 'Service unavailable', detail: expect.stringContaining('ThrottlingException: Rate exceeded') });
     }
-    await receiver.waitFor('/refused', 9);
-    await herald.settle();
-    expect(receiver.on('/refused')).toHaveLength(9);
-
-    await later(1200);
-    const report = await herald.sweep();
-    expect(report.eventsPublished).toBe(3);
+    // The API enqueued every event's deliveries before putting them on the bus (fan-out at
+    // publish): a refused entry is stored, answered 503 and unmarked, and delivered all the same.
     const requests = await receiver.waitFor('/refused', 12);
     expect(new Set(requests.map((r) => JSON.parse(r.body).id))).toEqual(new Set(res.body.items.map((i) => i.id)));
     await herald.settle();
     expect(receiver.on('/refused')).toHaveLength(12);
+
+    // The sweeper puts the three on the bus (unmarked: it cannot know they were fanned out, so
+    // the fan-out function runs for them). Their jobs come again with the same delivery ids: a
+    // repeat, if the worker sends one, carries its first delivery's webhook-id, which receivers
+    // deduplicate (the documented at-worst of a bus refusal); no other event is sent again.
+    await later(1200);
+    const report = await herald.sweep();
+    expect(report.eventsPublished).toBe(3);
+    const refusedIds = refused.map((i) => i.id!);
+    const onBus = (herald.bus.received.get(LOCAL_BUS) ?? []).filter((e) => refusedIds.includes((e.detail as { id: string }).id));
+    expect(onBus).toHaveLength(3);
+    await herald.settle();
+    await later(500);
+    const all = receiver.on('/refused');
+    const webhookIdOf = new Map(requests.map((r) => [JSON.parse(r.body).id as string, r.headers['webhook-id']]));
+    for (const r of all.slice(12)) {
+      const id = JSON.parse(r.body).id as string;
+      expect(refusedIds).toContain(id);
+      expect(r.headers['webhook-id']).toBe(webhookIdOf.get(id));
+    }
+    expect(new Set(all.map((r) => r.headers['webhook-id'])).size).toBe(12);
+    expect(all.length).toBeLessThanOrEqual(15);
   });
 });

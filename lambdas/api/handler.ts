@@ -45,6 +45,12 @@ const ports: ApiPorts = {
     subscriptions: cachedSubscriptionIndex(new DynamoSubscriptionStore(table)),
     queue,
     batches: new DynamoBatchStore(table),
+    // As the fan-out function logs: debug only on success (issue #20's log budget).
+    observe: (event, outcome) => {
+      const keys = { tenantId: event.tenantid, eventId: event.id, eventType: event.type };
+      if (outcome.ok) logger.debug('fanned out', { ...keys, jobs: outcome.jobs, buffered: outcome.buffered, atPublish: true });
+      else logger.warn('fan-out at publish failed: the fan-out function does it', { ...keys, error: outcome.error as Error });
+    },
   },
   stats: new DynamoStatsStore(table),
   throttles: new DynamoThrottleStore(table),

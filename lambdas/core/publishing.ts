@@ -5,7 +5,7 @@ import { buildEnvelope, type CloudEvent } from './envelope.ts';
 import type { PublishEventInput } from './publish-schema.ts';
 import { DomainError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
-import { fanOutMany, type FanOutPorts } from './fanout.ts';
+import { fanOutMany, type FanOutOutcome, type FanOutPorts } from './fanout.ts';
 import type { EventPublisher, EventStore, TenantStore } from './ports.ts';
 
 export interface PublishPorts {
@@ -19,7 +19,10 @@ export interface PublishPorts {
    * (`fanOutInline`), so the fan-out function runs only for what it could not. Absent: every
    * event is left to the fan-out function, as other publishers leave theirs.
    */
-  fanout?: Omit<FanOutPorts, 'clock' | 'config'>;
+  fanout?: Omit<FanOutPorts, 'clock' | 'config'> & {
+    /** Told each event's outcome (the API logs it: debug when done, a warning when left to the fan-out function). */
+    observe?: (event: CloudEvent, outcome: FanOutOutcome) => void;
+  };
   /** `sweepAfterSeconds`: when the sweeper first checks this event's fan-out (none: never). */
   config: { eventSource: string; environment?: string; eventRetentionDays: number; thinLinkTemplate?: string; sweepAfterSeconds?: number };
 }
@@ -86,6 +89,7 @@ export function envelopeOf(ports: Pick<PublishPorts, 'catalogue' | 'config'>, in
 export async function fanOutInline(ports: Pick<PublishPorts, 'fanout' | 'clock' | 'config'>, events: readonly CloudEvent[]): Promise<boolean[]> {
   if (!ports.fanout || events.length === 0) return events.map(() => false);
   const outcomes = await fanOutMany({ ...ports.fanout, clock: ports.clock, config: { eventRetentionDays: ports.config.eventRetentionDays } }, events);
+  outcomes.forEach((outcome, i) => ports.fanout!.observe?.(events[i]!, outcome));
   return outcomes.map((outcome) => outcome.ok);
 }
 

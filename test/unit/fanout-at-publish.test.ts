@@ -160,6 +160,7 @@ function publishWorld(options: { refuse?: (event: CloudEvent) => string | undefi
       }),
   };
   const f = fanoutWorld(options.entries ?? [subscription('sub_1')]);
+  const observed: { id: string; ok: boolean }[] = [];
   const ports: PublishPorts = {
     tenants: { putTenant: async () => undefined, getTenant: async (id) => (id === tenant.id ? tenant : undefined) },
     events: {
@@ -181,10 +182,10 @@ function publishWorld(options: { refuse?: (event: CloudEvent) => string | undefi
     clock: () => NOW,
     catalogue,
     config: { eventSource: 'herald.test', eventRetentionDays: 7, sweepAfterSeconds: 60 },
-    fanout: { subscriptions: f.index, queue: f.queue, batches: f.batches },
+    fanout: { subscriptions: f.index, queue: f.queue, batches: f.batches, observe: (event, outcome) => void observed.push({ id: event.id, ok: outcome.ok }) },
   };
   const input = (id: string) => ({ tenantId: TENANT, type: 'order.created', subject: 'order-1', data: exampleOf('order.created'), id });
-  return { ports, stored, bus, queue: f.queue, input };
+  return { ports, stored, bus, queue: f.queue, input, observed };
 }
 
 describe('publishing with fan-out at publish', () => {
@@ -208,6 +209,8 @@ describe('publishing with fan-out at publish', () => {
     expect(items.map((i) => i.status)).toEqual([202, 202]);
     expect(w.bus).toEqual([{ id: 'evt-1', fannedOut: false }, { id: 'evt-2', fannedOut: false }]);
     expect([...w.stored.values()].every((e) => e.publishedAt)).toBe(true);
+    // The API is told, to log each one left to the fan-out function.
+    expect(w.observed).toEqual([{ id: 'evt-1', ok: false }, { id: 'evt-2', ok: false }]);
   });
 
   it('a single event: fanned out, marked on the bus; without fan-out ports, unmarked as before', async () => {

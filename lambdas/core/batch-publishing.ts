@@ -6,7 +6,7 @@ import { jsonDocumentProblems } from './input-limits.ts';
 import type { PublishOutcome } from './ports.ts';
 import { publishEventSchema, type PublishEventInput } from './publish-schema.ts';
 import { forEachLimited } from './fanout.ts';
-import { envelopeOf, fanOutInline, sweepTime, type PublishPorts } from './publishing.ts';
+import { envelopeOf, fanOutInline, stripStorage, sweepTime, type PublishPorts } from './publishing.ts';
 import { requireTenant } from './tenant-lookup.ts';
 
 /** Events per `POST /v1/events/batch` (docs/api.md, v1.1). */
@@ -113,7 +113,7 @@ export async function publishBatch(ports: PublishPorts, events: readonly unknown
   }
 
   // 4. Stored, each with its own condition, a bounded number at a time.
-  const toPublish: { index: number; event: CloudEvent; marked: boolean }[] = [];
+  const toPublish: { index: number; event: CloudEvent; marked: boolean; fannedOutAt?: string }[] = [];
   await forEachLimited(toStore, STORES_AT_ONCE, async ({ index, event }) => {
     let existing;
     try {
@@ -123,19 +123,24 @@ export async function publishBatch(ports: PublishPorts, events: readonly unknown
       return;
     }
     if (existing?.publishedAt) answer(index, event.id, 200);
-    else toPublish.push({ index, event: existing ?? event, marked: existing === undefined });
+    else if (existing) toPublish.push({ index, event: stripStorage(existing), marked: false, ...(existing.fannedOutAt ? { fannedOutAt: existing.fannedOutAt } : {}) });
+    else toPublish.push({ index, event, marked: true });
   });
 
   // 5. Fanned out here, the whole batch at once in batch order (publish order for ordered
   // subscriptions; ten jobs to a SendMessageBatch); what could not be is the fan-out function's.
+  // A kept event an earlier try fanned out (the bus refused it then) needs only its bus copy.
   toPublish.sort((a, b) => a.index - b.index);
-  const fannedOut = await fanOutInline(ports, toPublish.map((p) => p.event));
+  const toFanOut = toPublish.filter((p) => !p.fannedOutAt);
+  const done = await fanOutInline(ports, toFanOut.map((p) => p.event));
+  for (const [i, p] of toFanOut.entries()) if (done[i]) p.fannedOutAt = at;
+  const fannedOut = toPublish.map((p) => p.fannedOutAt !== undefined);
 
   // 6. On the bus in batch order, as few calls as it takes; each refused entry handed back.
   const outcomes = toPublish.length === 0 ? [] : await ports.publisher.publishMany(toPublish.map((p) => p.event), fannedOut).catch((error: unknown) =>
     toPublish.map((): PublishOutcome => ({ ok: false, reason: reasonOf(error) })),
   );
-  await forEachLimited(toPublish, STORES_AT_ONCE, async ({ index, event, marked }, position) => {
+  await forEachLimited(toPublish, STORES_AT_ONCE, async ({ index, event, marked, fannedOutAt }, position) => {
     const outcome = outcomes[position] ?? { ok: false, reason: 'the bus gave no result for the event' };
     if (outcome.ok) {
       // A kept event published now (its first publish failed) is marked; if that write fails the
@@ -144,7 +149,7 @@ export async function publishBatch(ports: PublishPorts, events: readonly unknown
       answer(index, event.id, marked ? 202 : 200);
       return;
     }
-    if (marked) await ports.events.markEventUnpublished(event.tenantid, event.id).catch(() => undefined);
+    if (marked || fannedOutAt) await ports.events.markEventUnpublished(event.tenantid, event.id, fannedOutAt).catch(() => undefined);
     const later = sweepAt ? 'the sweeper publishes it, or ' : '';
     answer(index, event.id, 503, unavailable(`the event bus refused the event (${outcome.reason}); it is stored and not lost: ${later}send it again with the same id to publish it now`));
   });

@@ -121,7 +121,12 @@ export interface SubscriptionStore extends SubscriptionIndex {
   ): Promise<Subscription | undefined>;
 }
 
-export type StoredEvent = CloudEvent & { publishedAt?: string };
+/**
+ * `fannedOutAt`: the API fanned the event out at publish, then the bus refused it (set with the
+ * mark taken back): its deliveries are enqueued, only its bus copy is missing, so a repeat of the
+ * id or the sweeper publishes it marked (core/ports.ts EventPublisher) and fans out nothing again.
+ */
+export type StoredEvent = CloudEvent & { publishedAt?: string; fannedOutAt?: string };
 
 export interface EventQuery {
   subject?: string;
@@ -144,8 +149,11 @@ export interface EventStore {
    */
   putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string, publishedAt?: string): Promise<StoredEvent | undefined>;
   markEventPublished(tenantId: string, eventId: string, at: string): Promise<void>;
-  /** Takes back the mark of a publish that failed, so a repeat of the id (or the sweeper) publishes it. */
-  markEventUnpublished(tenantId: string, eventId: string): Promise<void>;
+  /**
+   * Takes back the mark of a publish that failed, so a repeat of the id (or the sweeper) publishes
+   * it; `fannedOutAt`: its fan-out at publish was done (StoredEvent), in the same write.
+   */
+  markEventUnpublished(tenantId: string, eventId: string, fannedOutAt?: string): Promise<void>;
   getEvent(tenantId: string, id: string): Promise<StoredEvent | undefined>;
   /**
    * Kept events by subject and/or time, oldest first: index queries over the time range, never a

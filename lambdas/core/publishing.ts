@@ -6,7 +6,7 @@ import type { PublishEventInput } from './publish-schema.ts';
 import { DomainError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
 import { fanOutMany, type FanOutOutcome, type FanOutPorts } from './fanout.ts';
-import type { EventPublisher, EventStore, TenantStore } from './ports.ts';
+import type { EventPublisher, EventStore, StoredEvent, TenantStore } from './ports.ts';
 
 export interface PublishPorts {
   tenants: TenantStore;
@@ -30,13 +30,15 @@ export interface PublishPorts {
 /**
  * Accepts an event once per (tenant, id), in one write: the event is stored already marked
  * published, fanned out (`fanOutInline`), then put on the bus; if the bus refuses it the mark is
- * taken back and the error goes to the client. A repeat of an id whose earlier publish never
- * reached the bus is fanned out and published now rather than swallowed, so a client retrying
- * after an error loses nothing (its deliveries may already have been enqueued by the first try:
- * the same delivery ids again, which the FIFO queue's deduplication, the worker's "no longer
- * pending" check or, at worst, the receiver's webhook-id deduplication drops); an event whose
- * publish died with its process (mark kept, never on the bus) is the sweeper's: it finds the
- * event's deliveries missing and enqueues them.
+ * taken back (with `fannedOutAt` when the fan-out was done) and the error goes to the client.
+ * A repeat of an id whose earlier publish never reached the bus is published now rather than
+ * swallowed, so a client retrying after an error loses nothing: fanned out first unless the
+ * earlier try did (`fannedOutAt`), and marked so on the bus; the sweeper does the same. So a bus
+ * refusal costs no second fan-out. Only when the first try's write of `fannedOutAt` was lost
+ * too are the event's jobs enqueued again: the same delivery ids, which the FIFO queue's
+ * deduplication drops, or at worst a repeat the receiver deduplicates by its `webhook-id`. An
+ * event whose publish died with its process (mark kept, never on the bus) is the sweeper's: it
+ * finds the event's deliveries missing and enqueues them.
  */
 export async function publishEvent(ports: PublishPorts, input: PublishEventInput): Promise<{ id: string; duplicate: boolean }> {
   const problems = ports.catalogue.validate(input.type, input.data, input.version);
@@ -47,10 +49,11 @@ export async function publishEvent(ports: PublishPorts, input: PublishEventInput
   const at = now.toISOString();
   const existing = await ports.events.putEventIfAbsent(envelope, ports.config.eventRetentionDays, sweepTime(now, ports.config.sweepAfterSeconds), at);
   if (existing?.publishedAt) return { id: envelope.id, duplicate: true };
-  const event = existing ?? envelope;
-  const [fannedOut] = await fanOutInline(ports, [event]);
+  const event = existing ? stripStorage(existing) : envelope;
+  // A kept event fanned out by an earlier try (the bus refused it then) needs only its bus copy.
+  const fannedOut = existing?.fannedOutAt !== undefined || (await fanOutInline(ports, [event]))[0]!;
   try {
-    await publishMarked(ports, event, existing === undefined, fannedOut);
+    await publishMarked(ports, event, existing === undefined, fannedOut ? (existing?.fannedOutAt ?? at) : undefined);
   } catch (error) {
     // Stored but not on the bus: accepted all the same (the sweeper publishes it), so the client
     // hears the truth, not "nothing was accepted".
@@ -94,21 +97,28 @@ export async function fanOutInline(ports: Pick<PublishPorts, 'fanout' | 'clock' 
 }
 
 /**
- * Puts a stored event on the bus (`fannedOut`: marked so, core/ports.ts EventPublisher); when it
- * was stored marked published and the bus refuses it, unmarks it.
+ * Puts a stored event on the bus; when it was stored marked published and the bus refuses it,
+ * unmarks it. `fannedOutAt`: the event was fanned out at publish, so its bus copy says so
+ * (core/ports.ts EventPublisher) and a refusal records it with the unmark (StoredEvent).
  */
 export async function publishMarked(
   ports: { events: Pick<EventStore, 'markEventUnpublished'>; publisher: Pick<EventPublisher, 'publish'> },
   event: CloudEvent,
   marked: boolean,
-  fannedOut = false,
+  fannedOutAt?: string,
 ): Promise<void> {
   try {
-    await ports.publisher.publish(event, fannedOut);
+    await ports.publisher.publish(event, fannedOutAt !== undefined);
   } catch (error) {
-    if (marked) await ports.events.markEventUnpublished(event.tenantid, event.id).catch(() => undefined);
+    if (marked || fannedOutAt) await ports.events.markEventUnpublished(event.tenantid, event.id, fannedOutAt).catch(() => undefined);
     throw error;
   }
+}
+
+/** A kept event as it is sent: without the store's own bookkeeping. */
+export function stripStorage(event: StoredEvent & { sweptAt?: string }): CloudEvent {
+  const { publishedAt: _p, sweptAt: _s, fannedOutAt: _f, ...envelope } = event;
+  return envelope;
 }
 
 /** When the sweeper first checks an event stored now (undefined: the event is not swept). */

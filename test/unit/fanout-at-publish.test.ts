@@ -171,9 +171,9 @@ function publishWorld(options: { refuse?: (event: CloudEvent) => string | undefi
         return undefined;
       },
       markEventPublished: async (_t, id, at) => void stored.set(id, { ...stored.get(id)!, publishedAt: at }),
-      markEventUnpublished: async (_t, id) => {
+      markEventUnpublished: async (_t, id, fannedOutAt) => {
         const { publishedAt: _p, ...event } = stored.get(id)!;
-        stored.set(id, event);
+        stored.set(id, { ...event, ...(fannedOutAt ? { fannedOutAt } : {}) });
       },
       getEvent: async (_t, id) => stored.get(id),
       findEvents: async () => [],
@@ -232,19 +232,47 @@ describe('publishing with fan-out at publish', () => {
     expect(w.bus).toEqual([{ id: 'evt-1', fannedOut: false }]);
   });
 
-  it('a bus refusal after the fan-out: 503 and unmarked as documented; the retry fans out again with the same delivery ids', async () => {
+  it('a bus refusal after the fan-out: 503 and unmarked as documented, the fan-out recorded; the retry only publishes, marked', async () => {
     let refusing = true;
     const w = publishWorld({ refuse: () => (refusing ? 'ThrottlingException' : undefined) });
     await expect(publishEvent(w.ports, parse(w.input('evt-1')))).rejects.toMatchObject({ status: 503 });
     expect(w.stored.get('evt-1')!.publishedAt).toBeUndefined();
+    expect(w.stored.get('evt-1')!.fannedOutAt).toBe(NOW.toISOString());
     expect(w.queue.jobs).toHaveLength(1);
 
     refusing = false;
     await expect(publishEvent(w.ports, parse(w.input('evt-1')))).resolves.toEqual({ id: 'evt-1', duplicate: true });
     expect(w.stored.get('evt-1')!.publishedAt).toBe(NOW.toISOString());
-    // The same job twice: one delivery id, which the queue, the worker or the receiver drops.
-    expect(new Set(w.queue.jobs.map((j) => j.deliveryId)).size).toBe(1);
-    expect(w.queue.jobs).toHaveLength(2);
+    expect(w.queue.jobs).toHaveLength(1);
+    expect(w.bus).toEqual([{ id: 'evt-1', fannedOut: true }]);
+  });
+
+  it('a batch: an entry the bus refuses keeps its fan-out; its retry publishes it marked, fanning out nothing again', async () => {
+    let refusing = true;
+    const w = publishWorld({ refuse: (e) => (refusing && e.id === 'evt-2' ? 'InternalFailure' : undefined) });
+    const items = await publishBatch(w.ports, [w.input('evt-1'), w.input('evt-2')], parse);
+    expect(items.map((i) => i.status)).toEqual([202, 503]);
+    expect(w.stored.get('evt-2')).toMatchObject({ fannedOutAt: NOW.toISOString() });
+    expect(w.stored.get('evt-2')!.publishedAt).toBeUndefined();
+
+    refusing = false;
+    const again = await publishBatch(w.ports, [w.input('evt-2'), w.input('evt-3')], parse);
+    expect(again.map((i) => i.status)).toEqual([200, 202]);
+    expect(w.queue.jobs.map((j) => j.event.id)).toEqual(['evt-1', 'evt-2', 'evt-3']);
+    expect(w.bus).toEqual([{ id: 'evt-1', fannedOut: true }, { id: 'evt-2', fannedOut: true }, { id: 'evt-3', fannedOut: true }]);
+    for (const job of w.queue.jobs) expect(job.event).not.toHaveProperty('fannedOutAt');
+  });
+
+  it('a kept event that was never fanned out (its process died, or its fan-out failed) is fanned out by its retry', async () => {
+    let refusing = true;
+    const w = publishWorld({ refuse: () => (refusing ? 'ThrottlingException' : undefined) });
+    w.queue.failEnqueues = 1;
+    await expect(publishEvent(w.ports, parse(w.input('evt-1')))).rejects.toMatchObject({ status: 503 });
+    expect(w.stored.get('evt-1')!.fannedOutAt).toBeUndefined();
+
+    refusing = false;
+    await publishEvent(w.ports, parse(w.input('evt-1')));
+    expect(w.queue.jobs.map((j) => j.event.id)).toEqual(['evt-1']);
     expect(w.bus).toEqual([{ id: 'evt-1', fannedOut: true }]);
   });
 

@@ -235,5 +235,12 @@ describe('POST /v1/events/batch', () => {
     await herald.settle();
     await later(500);
     expect(receiver.on('/refused')).toHaveLength(12);
+    // The record of the fan-out is the store's own: never in what a client reads.
+    for (const id of refusedIds) {
+      const stored = await api('GET', `/v1/events/${id}`, tenant.apiKey);
+      expect(stored.status).toBe(200);
+      expect(stored.body).not.toHaveProperty('fannedOutAt');
+      expect(stored.body).not.toHaveProperty('heraldfannedout');
+    }
   });
 });

@@ -49,6 +49,7 @@ const ports: ApiPorts = {
     observe: (event, outcome) => {
       const keys = { tenantId: event.tenantid, eventId: event.id, eventType: event.type };
       if (outcome.ok) logger.debug('fanned out', { ...keys, jobs: outcome.jobs, buffered: outcome.buffered, atPublish: true });
+      else if (outcome.error === undefined) logger.debug('left to the fan-out function (the request has more jobs than it sends itself)', keys);
       else logger.warn('fan-out at publish failed: the fan-out function does it', { ...keys, error: outcome.error as Error });
     },
   },

@@ -46,8 +46,19 @@ export interface FanOutPorts {
   config?: { eventRetentionDays: number };
 }
 
-/** One event's fan-out: its jobs enqueued and its batching buffers written, or why not. */
-export type FanOutOutcome = { ok: true; jobs: number; buffered: number } | { ok: false; error: unknown };
+/**
+ * One event's fan-out: its jobs enqueued and its batching buffers written, or not: `error` says
+ * what failed; without one, the event was left undone on purpose (`maxJobs`).
+ */
+export type FanOutOutcome = { ok: true; jobs: number; buffered: number } | { ok: false; error?: unknown };
+
+/**
+ * The most direct jobs the API enqueues for one publish request (100 SendMessageBatch calls,
+ * what the fan-out function sends for one event to 1,000 subscriptions): 100 events to 10
+ * subscriptions go at once; a request to many more subscriptions leaves the events past the
+ * cap to the fan-out function, so a request stays well within API Gateway's 29 s.
+ */
+export const INLINE_FANOUT_MAX_JOBS = 1000;
 
 /** Index lookups and buffer writes of one `fanOutMany` in flight at once. */
 export const FANOUT_READS_AT_ONCE = 16;
@@ -71,11 +82,15 @@ export async function fanOut(ports: FanOutPorts, event: CloudEvent): Promise<{ j
  * its jobs may have gone out: they are idempotent by delivery id, so whoever fans it out again,
  * the fan-out function or the sweeper, only repeats what the queue, the worker or the receiver
  * deduplicates). One outcome per event, in order.
+ *
+ * `maxJobs`: events are taken in order while their direct jobs fit; from the first that does not
+ * (or whose lookup failed) on, every event is left undone (`ok: false`), so whatever is done
+ * here precedes, in each ordering group, whatever the fan-out function does later.
  */
-export async function fanOutMany(ports: FanOutPorts, events: readonly CloudEvent[]): Promise<FanOutOutcome[]> {
+export async function fanOutMany(ports: FanOutPorts, events: readonly CloudEvent[], maxJobs = Infinity): Promise<FanOutOutcome[]> {
   const outcomes: (FanOutOutcome | undefined)[] = events.map(() => undefined);
   const fail = (index: number, error: unknown) => {
-    outcomes[index] ??= { ok: false, error };
+    outcomes[index] ??= error === undefined ? { ok: false } : { ok: false, error };
   };
 
   // 1. Candidates once per (tenant, type's pattern keys).
@@ -93,17 +108,29 @@ export async function fanOutMany(ports: FanOutPorts, events: readonly CloudEvent
     }
   });
 
-  // 2. Each event's recipients: direct jobs in publish order, batching buffers apart.
+  // 2. Each event's recipients: direct jobs in publish order, batching buffers apart; from the
+  // first event that cannot be fanned out here (lookup failed, or past `maxJobs`), none is.
   const now = ports.clock();
   const jobs: { index: number; jobs: DeliveryJob[] }[] = [];
   const buffers: { index: number; entry: SubscriptionIndexEntry }[] = [];
+  let planned = 0;
+  let stopped = false;
   events.forEach((event, index) => {
     const lookup = lookups.get(lookupKeyOf(event))!;
-    if (!lookup.result) return fail(index, lookup.error);
-    const recipients = selectRecipients(event, lookup.result);
+    if (!stopped && !lookup.result) {
+      stopped = true;
+      return fail(index, lookup.error);
+    }
+    if (stopped) return fail(index, undefined);
+    const recipients = selectRecipients(event, lookup.result!);
     // Batching subscriptions collect the event in their buffer instead (core/batch-flush.ts).
     const batching = ports.batches ? recipients.filter((r) => r.batching) : [];
     const direct = batching.length > 0 ? recipients.filter((r) => !r.batching) : recipients;
+    if (planned + direct.length > maxJobs) {
+      stopped = true;
+      return fail(index, undefined);
+    }
+    planned += direct.length;
     jobs.push({ index, jobs: jobsFor(event, direct, now) });
     for (const entry of batching) buffers.push({ index, entry });
   });

@@ -5,7 +5,7 @@ import { buildEnvelope, type CloudEvent } from './envelope.ts';
 import type { PublishEventInput } from './publish-schema.ts';
 import { DomainError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
-import { fanOutMany, type FanOutOutcome, type FanOutPorts } from './fanout.ts';
+import { fanOutMany, INLINE_FANOUT_MAX_JOBS, type FanOutOutcome, type FanOutPorts } from './fanout.ts';
 import type { EventPublisher, EventStore, StoredEvent, TenantStore } from './ports.ts';
 
 export interface PublishPorts {
@@ -84,14 +84,21 @@ export function envelopeOf(ports: Pick<PublishPorts, 'catalogue' | 'config'>, in
 
 /**
  * Fan-out at publish: enqueues the events' deliveries now, in one go (core/fanout.ts
- * `fanOutMany`); answers, per event, whether its bus copy may say so. An event whose fan-out
- * failed (an SQS or index error) answers false: it goes on the bus unmarked and the fan-out
- * function does it, retried by Lambda, so a publish never fails for it and the sweeper's
- * guarantee stands whichever path ran. Without `fanout` ports, every answer is false.
+ * `fanOutMany`, at most INLINE_FANOUT_MAX_JOBS jobs a request); answers, per event, whether its
+ * bus copy may say so. An event whose fan-out failed (an SQS or index error) or did not fit
+ * answers false: it goes on the bus unmarked and the fan-out function does it, retried by
+ * Lambda, so a publish never fails for it and the sweeper's guarantee stands whichever path ran.
+ * Without `fanout` ports, every answer is false.
  */
 export async function fanOutInline(ports: Pick<PublishPorts, 'fanout' | 'clock' | 'config'>, events: readonly CloudEvent[]): Promise<boolean[]> {
   if (!ports.fanout || events.length === 0) return events.map(() => false);
-  const outcomes = await fanOutMany({ ...ports.fanout, clock: ports.clock, config: { eventRetentionDays: ports.config.eventRetentionDays } }, events);
+  let outcomes: FanOutOutcome[];
+  try {
+    outcomes = await fanOutMany({ ...ports.fanout, clock: ports.clock, config: { eventRetentionDays: ports.config.eventRetentionDays } }, events, INLINE_FANOUT_MAX_JOBS);
+  } catch (error) {
+    // fanOutMany answers failures per event; anything else still leaves them to the function.
+    outcomes = events.map(() => ({ ok: false, error }));
+  }
   outcomes.forEach((outcome, i) => ports.fanout!.observe?.(events[i]!, outcome));
   return outcomes.map((outcome) => outcome.ok);
 }

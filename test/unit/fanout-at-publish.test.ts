@@ -18,7 +18,7 @@ import { Catalogue } from '../../lambdas/core/catalogue.ts';
 import { buildEnvelope, type CloudEvent } from '../../lambdas/core/envelope.ts';
 import { matchesEventPattern } from '../../lambdas/core/event-pattern.ts';
 import { patternKeysFor } from '../../lambdas/core/event-types.ts';
-import { fanOut, fanOutMany } from '../../lambdas/core/fanout.ts';
+import { fanOut, fanOutMany, INLINE_FANOUT_MAX_JOBS } from '../../lambdas/core/fanout.ts';
 import { deliveryIdFor, newId, orderingGroupFor } from '../../lambdas/core/ids.ts';
 import type { EventPublisher, PublishOutcome, StoredEvent, SubscriptionIndexEntry, Tenant } from '../../lambdas/core/ports.ts';
 import { publishEventSchema } from '../../lambdas/core/publish-schema.ts';
@@ -106,14 +106,31 @@ describe('fanOutMany', () => {
     expect(outcomes[1]).toEqual({ ok: true, jobs: 0, buffered: 0 });
   });
 
-  it('reports only the events of a failed lookup, and fans out the rest', async () => {
+  it('fans out the events before a failed lookup and leaves that one and every later one undone (each group keeps publish order)', async () => {
     const w = fanoutWorld([subscription('sub_1')]);
     w.index.subscribe(TENANT, subscription('sub_2'), ['order.shipped']);
-    w.index.failQueries = 1;
-    const outcomes = await fanOutMany(w.ports, [eventOf('evt-1'), eventOf('evt-2', { type: 'order.shipped' }), eventOf('evt-3')]);
+    // The order.shipped lookup goes first (one per type, in order of first use), so let it pass.
+    let calls = 0;
+    const find = w.index.findSubscriptionsByPatterns.bind(w.index);
+    const subscriptions = { findSubscriptionsByPatterns: async (t: string, p: string[]) => (++calls === 2 ? Promise.reject(new Error('ProvisionedThroughputExceededException')) : find(t, p)) };
+    const outcomes = await fanOutMany({ ...w.ports, subscriptions }, [eventOf('evt-1', { type: 'order.shipped' }), eventOf('evt-2'), eventOf('evt-3', { type: 'order.shipped' })]);
 
-    expect(outcomes.map((o) => o.ok)).toEqual([false, true, false]);
-    expect(w.queue.jobs.map((j) => j.event.id)).toEqual(['evt-2']);
+    expect(outcomes[0]).toEqual({ ok: true, jobs: 1, buffered: 0 });
+    expect(outcomes[1]).toMatchObject({ ok: false, error: expect.objectContaining({ message: 'ProvisionedThroughputExceededException' }) });
+    expect(outcomes[2]).toEqual({ ok: false });
+    expect(w.queue.jobs.map((j) => j.event.id)).toEqual(['evt-1']);
+  });
+
+  it('takes events in order while their jobs fit maxJobs, and leaves the rest undone, without an error', async () => {
+    const w = fanoutWorld(Array.from({ length: 10 }, (_, i) => subscription(`sub_${i}`)));
+    const outcomes = await fanOutMany(w.ports, Array.from({ length: 5 }, (_, i) => eventOf(`evt-${i}`)), 25);
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true, false, false, false]);
+    expect(outcomes.slice(2)).toEqual([{ ok: false }, { ok: false }, { ok: false }]);
+    expect(w.queue.jobs).toHaveLength(20);
+
+    // One event with more jobs than the cap is the fan-out function's whole.
+    const alone = await fanOutMany(w.ports, [eventOf('evt-big')], 5);
+    expect(alone).toEqual([{ ok: false }]);
   });
 
   it('reports an event whose buffer write failed', async () => {
@@ -211,6 +228,18 @@ describe('publishing with fan-out at publish', () => {
     expect([...w.stored.values()].every((e) => e.publishedAt)).toBe(true);
     // The API is told, to log each one left to the fan-out function.
     expect(w.observed).toEqual([{ id: 'evt-1', ok: false }, { id: 'evt-2', ok: false }]);
+  });
+
+  it('a request past INLINE_FANOUT_MAX_JOBS: the events that fit are fanned out and marked, the rest left unmarked to the fan-out function', async () => {
+    const w = publishWorld({ entries: Array.from({ length: 11 }, (_, i) => subscription(`sub_${i}`)) });
+    const items = await publishBatch(w.ports, Array.from({ length: 100 }, (_, i) => w.input(`evt-${i}`)), parse);
+
+    expect(items.every((i) => i.status === 202)).toBe(true);
+    const fit = Math.floor(INLINE_FANOUT_MAX_JOBS / 11);
+    expect(w.queue.jobs).toHaveLength(fit * 11);
+    expect(w.bus.filter((b) => b.fannedOut).map((b) => b.id)).toEqual(Array.from({ length: fit }, (_, i) => `evt-${i}`));
+    expect(w.bus.filter((b) => !b.fannedOut)).toHaveLength(100 - fit);
+    expect(w.observed.filter((o) => !o.ok)).toHaveLength(100 - fit);
   });
 
   it('a single event: fanned out, marked on the bus; without fan-out ports, unmarked as before', async () => {

@@ -1,6 +1,6 @@
 import { inBatches } from './batches.ts';
 import { PutEventsCommand, type PutEventsCommandOutput, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { HERALD_EVENT_SOURCE } from '#shared/herald-config';
+import { FANNED_OUT_ATTRIBUTE, HERALD_EVENT_SOURCE } from '#shared/herald-config';
 import type { CloudEvent } from '#core/envelope';
 import type { EventPublisher, PublishOutcome } from '#core/ports';
 import { eventBridge } from './clients.ts';
@@ -38,20 +38,21 @@ export class EventBridgePublisher implements EventPublisher {
     private readonly send: Send = (command) => eventBridge().send(command),
   ) {}
 
-  private entryOf(event: CloudEvent): PutEventsRequestEntry {
-    return { EventBusName: this.busName, Source: HERALD_EVENT_SOURCE, DetailType: event.type, Detail: JSON.stringify(event), Time: new Date(event.time) };
+  private entryOf(event: CloudEvent, fannedOut = false): PutEventsRequestEntry {
+    const detail = fannedOut ? { ...event, [FANNED_OUT_ATTRIBUTE]: true } : event;
+    return { EventBusName: this.busName, Source: HERALD_EVENT_SOURCE, DetailType: event.type, Detail: JSON.stringify(detail), Time: new Date(event.time) };
   }
 
-  async publish(event: CloudEvent): Promise<void> {
-    const out = await this.send(new PutEventsCommand({ Entries: [this.entryOf(event)] }));
+  async publish(event: CloudEvent, fannedOut = false): Promise<void> {
+    const out = await this.send(new PutEventsCommand({ Entries: [this.entryOf(event, fannedOut)] }));
     const failure = out.Entries?.find((e) => e.ErrorCode);
     if ((out.FailedEntryCount ?? 0) > 0 || failure) {
       throw new Error(`EventBridge refused the event: ${failure?.ErrorCode ?? 'unknown'} ${failure?.ErrorMessage ?? ''}`.trim());
     }
   }
 
-  async publishMany(events: CloudEvent[]): Promise<PublishOutcome[]> {
-    const entries = events.map((event) => this.entryOf(event));
+  async publishMany(events: CloudEvent[], fannedOut: readonly boolean[] = []): Promise<PublishOutcome[]> {
+    const entries = events.map((event, index) => this.entryOf(event, fannedOut[index] === true));
     const outcomes: PublishOutcome[] = new Array(events.length);
     const chunks = chunkPutEventsEntries(entries);
     let next = 0;

@@ -230,8 +230,12 @@ export class DynamoEventStore implements EventStore {
     await this.updateEither(tenantId, eventId, { UpdateExpression: 'SET publishedAt = :at', ExpressionAttributeValues: { ':at': at } });
   }
 
-  async markEventUnpublished(tenantId: string, eventId: string): Promise<void> {
-    await this.updateEither(tenantId, eventId, { UpdateExpression: 'REMOVE publishedAt' });
+  async markEventUnpublished(tenantId: string, eventId: string, fannedOutAt?: string): Promise<void> {
+    await this.updateEither(
+      tenantId,
+      eventId,
+      fannedOutAt ? { UpdateExpression: 'REMOVE publishedAt SET fannedOutAt = :at', ExpressionAttributeValues: { ':at': fannedOutAt } } : { UpdateExpression: 'REMOVE publishedAt' },
+    );
   }
 
   /** Updates the event where it is (only ever an existing item: an update never creates one): its key, else its 0.1 key. */

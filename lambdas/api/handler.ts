@@ -4,6 +4,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { loadCatalogue } from '#adapters/catalogue-files';
 import { DynamoApiKeyStore } from '#adapters/api-key-store';
+import { DynamoBatchStore } from '#adapters/batch-store';
 import { DynamoBindingStore } from '#adapters/binding-store';
 import { DynamoDeliveryStore } from '#adapters/delivery-store';
 import { DynamoEventStore } from '#adapters/event-store';
@@ -20,13 +21,14 @@ import { destinationTrustOf, settingsFor } from '#shared/settings';
 import { errorResponse, json, principalOf } from '#shared/http';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { logger } from '#shared/observability';
-import { cachedTenants } from '#core/caching';
+import { cachedSubscriptionIndex, cachedTenants } from '#core/caching';
 import { checkSessionAllows } from '#core/portal-sessions';
 import { ANONYMOUS, contextFor } from './route-table.ts';
 import { route, type ApiPorts } from './routes.ts';
 
 const settings = settingsFor('api');
 const table = settings.tableName;
+const queue = new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl);
 const ports: ApiPorts = {
   // Read on every publish; tenants are never deleted, so a short memory is safe.
   tenants: cachedTenants(new DynamoTenantStore(table), 60_000),
@@ -36,7 +38,21 @@ const ports: ApiPorts = {
   events: new DynamoEventStore(table, { sweepAfterSeconds: settings.sweepAfterSeconds }),
   deliveries: new DynamoDeliveryStore(table),
   publisher: new EventBridgePublisher(settings.eventBusName),
-  queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl),
+  queue,
+  // Fan-out at publish (core/publishing.ts fanOutInline): the fan-out function's ports, with the
+  // same per-container index cache (one read of the tenant's index version per lookup).
+  fanout: {
+    subscriptions: cachedSubscriptionIndex(new DynamoSubscriptionStore(table)),
+    queue,
+    batches: new DynamoBatchStore(table),
+    // As the fan-out function logs: debug only on success (issue #20's log budget).
+    observe: (event, outcome) => {
+      const keys = { tenantId: event.tenantid, eventId: event.id, eventType: event.type };
+      if (outcome.ok) logger.debug('fanned out', { ...keys, jobs: outcome.jobs, buffered: outcome.buffered, atPublish: true });
+      else if (outcome.error === undefined) logger.debug('left to the fan-out function (the request has more jobs than it sends itself)', keys);
+      else logger.warn('fan-out at publish failed: the fan-out function does it', { ...keys, error: outcome.error as Error });
+    },
+  },
   stats: new DynamoStatsStore(table),
   throttles: new DynamoThrottleStore(table),
   quotas: new DynamoQuotaCounter(table),

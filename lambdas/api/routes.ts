@@ -10,13 +10,12 @@ import type { ApiKeyStore, DeliveryQueue, DeliveryStore, DestinationBindingStore
 import { destinationBindingSchema, type DestinationTrust } from '#core/destination-trust';
 import type { TenantQuotas } from '#core/quotas';
 import { redriveDeadLetters, redriveSchema, resendDelivery, resendEvents, resendQuerySchema } from '#core/recovery';
-import { publishEvent } from '#core/publishing';
+import { publishEvent, stripStorage, type PublishPorts } from '#core/publishing';
 import { BATCH_NESTING, batchBodyProblem, MAX_BATCH_EVENTS, publishBatch, publishBatchSchema } from '#core/batch-publishing';
 import { createSubscriptionSchema, patchSubscriptionSchema, rotateSecretSchema, toPublicSubscription } from '#core/subscription';
 import * as subscriptions from '#core/subscription-service';
 import { createApiKey, createTenant, createTenantSchema, describeSession, requireAdmin, resolveTenant, revokeApiKey } from '#core/tenancy';
 import { createPortalSession, createPortalSessionSchema } from '#core/portal-sessions';
-import { stripStorage } from '#core/sweeper';
 import { json, noContent, parseWith } from '#shared/http';
 import { defineRoute, type Route, type RouteContext } from './route-table.ts';
 import {
@@ -51,6 +50,8 @@ export interface ApiPorts {
   deliveries: DeliveryStore;
   publisher: EventPublisher;
   queue: DeliveryQueue;
+  /** Fan-out at publish: the ports the API fans out the events it accepts with (core/publishing.ts). */
+  fanout: NonNullable<PublishPorts['fanout']>;
   stats: StatsStore;
   throttles: ThrottleStore;
   quotas: QuotaCounter;

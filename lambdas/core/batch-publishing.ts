@@ -5,7 +5,8 @@ import { documentedAs } from './documented-shape.ts';
 import { jsonDocumentProblems } from './input-limits.ts';
 import type { PublishOutcome } from './ports.ts';
 import { publishEventSchema, type PublishEventInput } from './publish-schema.ts';
-import { envelopeOf, sweepTime, type PublishPorts } from './publishing.ts';
+import { forEachLimited } from './fanout.ts';
+import { envelopeOf, fanOutInline, stripStorage, sweepTime, type PublishPorts } from './publishing.ts';
 import { requireTenant } from './tenant-lookup.ts';
 
 /** Events per `POST /v1/events/batch` (docs/api.md, v1.1). */
@@ -43,8 +44,9 @@ export function batchBodyProblem(body: unknown): ValidationError | undefined {
  * fails the whole request, and then nothing has been stored.
  *
  * Each new event is stored already marked published with a conditional put (bounded
- * concurrency: DynamoDB's batch write takes no condition), then all of them go to the bus in as
- * few calls as it allows (`publishMany`). An entry the bus refuses has its mark taken back, as
+ * concurrency: DynamoDB's batch write takes no condition), then all of them are fanned out at
+ * once (`fanOutInline`: their jobs in as few SendMessageBatch calls as they fit, each event's bus
+ * copy marked when that worked) and go to the bus in as few calls as it allows (`publishMany`). An entry the bus refuses has its mark taken back, as
  * the single route does: the stored event is the sweeper's to publish, and a repeat of its id
  * publishes it at once, so a refused entry is reported (503, with the bus's reason) and never
  * lost. A repeat of an id within the batch is stored once and answers what its first answered
@@ -111,7 +113,7 @@ export async function publishBatch(ports: PublishPorts, events: readonly unknown
   }
 
   // 4. Stored, each with its own condition, a bounded number at a time.
-  const toPublish: { index: number; event: CloudEvent; marked: boolean }[] = [];
+  const toPublish: { index: number; event: CloudEvent; marked: boolean; fannedOutAt?: string }[] = [];
   await forEachLimited(toStore, STORES_AT_ONCE, async ({ index, event }) => {
     let existing;
     try {
@@ -121,15 +123,24 @@ export async function publishBatch(ports: PublishPorts, events: readonly unknown
       return;
     }
     if (existing?.publishedAt) answer(index, event.id, 200);
-    else toPublish.push({ index, event: existing ?? event, marked: existing === undefined });
+    else if (existing) toPublish.push({ index, event: stripStorage(existing), marked: false, ...(existing.fannedOutAt ? { fannedOutAt: existing.fannedOutAt } : {}) });
+    else toPublish.push({ index, event, marked: true });
   });
 
-  // 5. On the bus in batch order, as few calls as it takes; each refused entry handed back.
+  // 5. Fanned out here, the whole batch at once in batch order (publish order for ordered
+  // subscriptions; ten jobs to a SendMessageBatch); what could not be is the fan-out function's.
+  // A kept event an earlier try fanned out (the bus refused it then) needs only its bus copy.
   toPublish.sort((a, b) => a.index - b.index);
-  const outcomes = toPublish.length === 0 ? [] : await ports.publisher.publishMany(toPublish.map((p) => p.event)).catch((error: unknown) =>
+  const toFanOut = toPublish.filter((p) => !p.fannedOutAt);
+  const done = await fanOutInline(ports, toFanOut.map((p) => p.event));
+  for (const [i, p] of toFanOut.entries()) if (done[i]) p.fannedOutAt = at;
+  const fannedOut = toPublish.map((p) => p.fannedOutAt !== undefined);
+
+  // 6. On the bus in batch order, as few calls as it takes; each refused entry handed back.
+  const outcomes = toPublish.length === 0 ? [] : await ports.publisher.publishMany(toPublish.map((p) => p.event), fannedOut).catch((error: unknown) =>
     toPublish.map((): PublishOutcome => ({ ok: false, reason: reasonOf(error) })),
   );
-  await forEachLimited(toPublish, STORES_AT_ONCE, async ({ index, event, marked }, position) => {
+  await forEachLimited(toPublish, STORES_AT_ONCE, async ({ index, event, marked, fannedOutAt }, position) => {
     const outcome = outcomes[position] ?? { ok: false, reason: 'the bus gave no result for the event' };
     if (outcome.ok) {
       // A kept event published now (its first publish failed) is marked; if that write fails the
@@ -138,12 +149,12 @@ export async function publishBatch(ports: PublishPorts, events: readonly unknown
       answer(index, event.id, marked ? 202 : 200);
       return;
     }
-    if (marked) await ports.events.markEventUnpublished(event.tenantid, event.id).catch(() => undefined);
+    if (marked || fannedOutAt) await ports.events.markEventUnpublished(event.tenantid, event.id, fannedOutAt).catch(() => undefined);
     const later = sweepAt ? 'the sweeper publishes it, or ' : '';
     answer(index, event.id, 503, unavailable(`the event bus refused the event (${outcome.reason}); it is stored and not lost: ${later}send it again with the same id to publish it now`));
   });
 
-  // 6. Repeats within the batch answer what their first answered: 200 once that was accepted.
+  // 7. Repeats within the batch answer what their first answered: 200 once that was accepted.
   for (const { index, first, id } of repeats) {
     const firstItem = items[first]!;
     if (firstItem.status === 200 || firstItem.status === 202) answer(index, id, 200);
@@ -158,16 +169,4 @@ function unavailable(detail: string): ProblemDocument {
 
 function reasonOf(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      await work(items[index]!, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -127,7 +127,12 @@ export interface SubscriptionStore extends SubscriptionIndex {
   ): Promise<Subscription | undefined>;
 }
 
-export type StoredEvent = CloudEvent & { publishedAt?: string };
+/**
+ * `fannedOutAt`: the API fanned the event out at publish, then the bus refused it (set with the
+ * mark taken back): its deliveries are enqueued, only its bus copy is missing, so a repeat of the
+ * id or the sweeper publishes it marked (core/ports.ts EventPublisher) and fans out nothing again.
+ */
+export type StoredEvent = CloudEvent & { publishedAt?: string; fannedOutAt?: string };
 
 export interface EventQuery {
   subject?: string;
@@ -150,8 +155,11 @@ export interface EventStore {
    */
   putEventIfAbsent(event: CloudEvent, retentionDays: number, sweepAt?: string, publishedAt?: string): Promise<StoredEvent | undefined>;
   markEventPublished(tenantId: string, eventId: string, at: string): Promise<void>;
-  /** Takes back the mark of a publish that failed, so a repeat of the id (or the sweeper) publishes it. */
-  markEventUnpublished(tenantId: string, eventId: string): Promise<void>;
+  /**
+   * Takes back the mark of a publish that failed, so a repeat of the id (or the sweeper) publishes
+   * it; `fannedOutAt`: its fan-out at publish was done (StoredEvent), in the same write.
+   */
+  markEventUnpublished(tenantId: string, eventId: string, fannedOutAt?: string): Promise<void>;
   getEvent(tenantId: string, id: string): Promise<StoredEvent | undefined>;
   /**
    * Kept events by subject and/or time, oldest first: index queries over the time range, never a
@@ -312,14 +320,21 @@ export interface DeadLetterQueue {
 /** What the bus said about one entry of a `publishMany`: on the bus, or refused with the reason. */
 export type PublishOutcome = { ok: true } | { ok: false; reason: string };
 
+/**
+ * Puts events on the Herald bus. `fannedOut`: the API already enqueued the event's deliveries
+ * (core/fanout.ts `fanOutMany`), so the bus copy, and only it, says so (FANNED_OUT_ATTRIBUTE in
+ * lambdas/shared/herald-config.ts) and the fan-out rule passes it by; the stored event and every
+ * delivery are built without it.
+ */
 export interface EventPublisher {
-  publish(event: CloudEvent): Promise<void>;
+  publish(event: CloudEvent, fannedOut?: boolean): Promise<void>;
   /**
    * Puts many events on the bus in as few calls as the bus allows (EventBridge: 10 entries and
    * 256 KB per PutEvents). Never throws: a refused entry, or every entry of a call that failed,
-   * comes back as `{ ok: false, reason }`; one outcome per event, in order.
+   * comes back as `{ ok: false, reason }`; one outcome per event, in order. `fannedOut[i]` is
+   * event i's flag (absent: false).
    */
-  publishMany(events: CloudEvent[]): Promise<PublishOutcome[]>;
+  publishMany(events: CloudEvent[], fannedOut?: readonly boolean[]): Promise<PublishOutcome[]>;
 }
 
 export interface DeliveryQueue {

@@ -12,7 +12,8 @@ import { consumeResends, type TenantQuotas } from './quotas.ts';
 import { getDelivery, getSubscription } from './subscription-service.ts';
 import type { Subscription } from './subscription.ts';
 import type { Principal } from './api-keys.ts';
-import { rebuildJob, stripStorage } from './sweeper.ts';
+import { stripStorage } from './publishing.ts';
+import { rebuildJob } from './sweeper.ts';
 
 /**
  * Getting events to a subscriber again: resend one delivery, resend kept events by entity or

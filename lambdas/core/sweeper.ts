@@ -8,6 +8,7 @@ import { releaseHeld } from './health.ts';
 import { deliveryIdFor, legacyDeliveryIdFor } from './ids.ts';
 import { isMarkedSlow, type SlowMarkStore } from './slow-lane.ts';
 import { sendDueHeads } from './order-hold.ts';
+import { stripStorage } from './publishing.ts';
 import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, OrderHoldStore, StoredEvent, SubscriptionIndexEntry, SubscriptionStore, SweepEntry, SweepStore } from './ports.ts';
 
 /**
@@ -300,7 +301,8 @@ async function checkStoredEvent(ports: SweepPorts, entry: SweepEntry, event: Sto
   const { report } = run;
   if (!event.publishedAt) {
     report.eventsChecked++;
-    await ports.publisher.publish(stripStorage(event));
+    // Fanned out at publish before the bus refused it: only the bus copy is missing (marked).
+    await ports.publisher.publish(stripStorage(event), event.fannedOutAt !== undefined);
     await ports.events.markEventPublished(event.tenantid, event.id, run.now.toISOString());
     await ports.sweep.recheckLater(entry, run.later);
     report.eventsPublished++;
@@ -370,10 +372,4 @@ export function rebuildJob(delivery: Delivery, event: CloudEvent): DeliveryJob {
     ...(delivery.orderingGroup ? { orderingGroup: delivery.orderingGroup } : {}),
     ...(delivery.ignorePause ? { ignorePause: true } : {}),
   };
-}
-
-/** A kept event as it is sent: without the store's own bookkeeping. */
-export function stripStorage(event: StoredEvent & { sweptAt?: string }): CloudEvent {
-  const { publishedAt: _p, sweptAt: _s, ...envelope } = event;
-  return envelope;
 }

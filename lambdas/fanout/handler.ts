@@ -11,6 +11,7 @@ import { cloudEventSchema } from '#core/envelope';
 import { fanOut } from '#core/fanout';
 import { jsonDocumentProblems } from '#core/input-limits';
 import { DELIVERY_MARKER } from '#core/destination-trust';
+import { FANNED_OUT_ATTRIBUTE } from '#shared/herald-config';
 import { settingsFor } from '#shared/settings';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
 
@@ -25,9 +26,10 @@ const ports = {
 };
 
 /**
- * Target of the Herald bus rule, invoked asynchronously. Throwing makes Lambda (not EventBridge:
- * its retry policy and DLQ only cover handing the event over) retry the whole event twice, then
- * send it to the function's on-failure destination, the fan-out DLQ, as an invocation record
+ * Target of the Herald bus rule, invoked asynchronously, for the events the API did not fan out
+ * itself (core/publishing.ts `fanOutInline`: those it could not, and those other publishers put).
+ * Throwing makes Lambda (not EventBridge: its retry policy and DLQ only cover handing the event
+ * over) retry the whole event twice, then send it to the function's on-failure destination, the fan-out DLQ, as an invocation record
  * (requestPayload: the event; responsePayload: the error). Jobs are idempotent by delivery id,
  * so a retry after a partial enqueue only repeats what receivers deduplicate.
  */
@@ -47,6 +49,12 @@ export const handler = middy<EventBridgeEvent<string, unknown>, { jobs: number }
     if (delivered !== undefined) {
       logger.error('loop detected: an event Herald delivered reached the Herald bus; dropped', { eventBridgeId: event.id, source: event.source, deliveryId: String(delivered) });
       metrics.addMetric('loop_detected', MetricUnit.Count, 1);
+      return { jobs: 0 };
+    }
+    // The API already enqueued this event's deliveries. The rule skips such events; this only
+    // answers a rule that does not (an earlier stack's, mid-update), so nothing goes out twice.
+    if ((event.detail as Record<string, unknown> | null)?.[FANNED_OUT_ATTRIBUTE] !== undefined) {
+      logger.debug('fanned out at publish; skipped', { eventBridgeId: event.id });
       return { jobs: 0 };
     }
     const parsed = cloudEventSchema.safeParse(event.detail);

@@ -39,8 +39,25 @@ export const TABLE_INDEXES: readonly TableIndex[] = [TABLE_SCHEMA.gsi1, TABLE_SC
 /** `source` of the events the API puts on the Herald bus. */
 export const HERALD_EVENT_SOURCE = 'herald.events';
 
-/** The rule on the Herald bus whose target is the fan-out function. */
-export const FANOUT_RULE_PATTERN = { source: [HERALD_EVENT_SOURCE] } as const;
+/**
+ * A CloudEvents extension attribute (lowercase alphanumeric, as the spec asks) on the bus copy of
+ * an event the API fanned out itself (lambdas/core/fanout.ts `fanOutMany`): its deliveries are
+ * already enqueued. Only the bus copy carries it (adapters/event-bus.ts adds it to the entry's
+ * Detail); the stored event and every delivery are built without it. An attribute in the detail
+ * rather than another source or detail-type, so the enterprise targets' rules and other readers
+ * of the bus match these events exactly as before; it is the one thing they see more.
+ */
+export const FANNED_OUT_ATTRIBUTE = 'heraldfannedout';
+
+/**
+ * The rule on the Herald bus whose target is the fan-out function: Herald's events the API has
+ * not fanned out (those it could not, and those other publishers put: the sweeper, the deliver
+ * function's operational events). `exists: false` matches an event whose detail lacks the field
+ * (EventBridge's comparison operators, "exists matching"; core/event-pattern.ts agrees for the
+ * local bus). Unmarked means "fan out", so anything published without the marker, including by
+ * an API function of an earlier version mid-update, is still fanned out.
+ */
+export const FANOUT_RULE_PATTERN = { source: [HERALD_EVENT_SOURCE], detail: { [FANNED_OUT_ATTRIBUTE]: [{ exists: false }] } } as const;
 
 /**
  * Timeouts that must stay consistent: a delivery attempt may take up to the maximum

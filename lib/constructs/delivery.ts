@@ -7,7 +7,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_DELIVERY_BATCH_WINDOW_SECONDS, DEFAULT_SLOW_LANE_CONCURRENCY, deliverBatchSize, ENV, FANOUT_RULE_PATTERN, ORDERED_BATCH_SIZE, ORDERED_MAX_RECEIVES, SLOW_LANE_BATCH_SIZE, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
+import { DEFAULT_DELIVERY_BATCH_WINDOW_SECONDS, DEFAULT_SLOW_LANE_CONCURRENCY, deliverBatchSize, ENV, FANNED_OUT_ATTRIBUTE, FANOUT_RULE_PATTERN, ORDERED_BATCH_SIZE, ORDERED_MAX_RECEIVES, SLOW_LANE_BATCH_SIZE, SWEEP_INTERVAL_MINUTES, TIMEOUTS } from '../../lambdas/shared/herald-config.ts';
 import { HeraldFunction } from './herald-function.ts';
 import { DEFAULT_DESTINATION_PORTS } from '../../lambdas/core/destination-policy.ts';
 import { QUEUE_DEFAULTS } from './queue-defaults.ts';
@@ -245,7 +245,8 @@ export class Delivery extends Construct {
     this.orderedQueue.grantSendMessages(this.fanout.function);
     this.fanoutRule = new events.Rule(this, 'FanoutRule', {
       eventBus: props.bus,
-      eventPattern: { source: [...FANOUT_RULE_PATTERN.source] },
+      // Herald's events the API did not fan out itself (herald-config.ts FANNED_OUT_ATTRIBUTE).
+      eventPattern: { source: [...FANOUT_RULE_PATTERN.source], detail: { [FANNED_OUT_ATTRIBUTE]: [{ exists: false }] } },
       targets: [
         new targets.LambdaFunction(this.fanout.function, {
           deadLetterQueue: this.fanoutDeadLetterQueue,

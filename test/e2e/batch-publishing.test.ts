@@ -205,7 +205,7 @@ describe('POST /v1/events/batch', () => {
     expect(reserved.body.errors).toEqual([{ path: 'events[1].__proto__', message: expect.stringContaining('reserved') }]);
   });
 
-  it('reports entries the bus refuses, and the sweeper still delivers them', async () => {
+  it('reports entries the bus refuses, delivers them once (fanned out before the bus refused them), and the sweeper still publishes them', async () => {
     const prefix = await subscribe('/refused');
     herald.bus.failNext(LOCAL_BUS, 3, 'ThrottlingException', 'Rate exceeded');
     const res = await batch(Array.from({ length: 12 }, (_, n) => event(prefix, n)));
@@ -217,16 +217,30 @@ describe('POST /v1/events/batch', () => {
       expect(item.id).toMatch(/^evt_/);
       expect(item.problem).toMatchObject({ status: 503, title: 'Service unavailable', detail: expect.stringContaining('ThrottlingException: Rate exceeded') });
     }
-    await receiver.waitFor('/refused', 9);
-    await herald.settle();
-    expect(receiver.on('/refused')).toHaveLength(9);
-
-    await later(1200);
-    const report = await herald.sweep();
-    expect(report.eventsPublished).toBe(3);
+    // The API enqueued every event's deliveries before putting them on the bus (fan-out at
+    // publish): a refused entry is stored, answered 503 and unmarked, and delivered all the same.
     const requests = await receiver.waitFor('/refused', 12);
     expect(new Set(requests.map((r) => JSON.parse(r.body).id))).toEqual(new Set(res.body.items.map((i) => i.id)));
     await herald.settle();
     expect(receiver.on('/refused')).toHaveLength(12);
+
+    // The sweeper puts the three on the bus, marked: the API recorded their fan-out with the
+    // unmark, so the fan-out function does not run for them and nothing is sent twice.
+    await later(1200);
+    const report = await herald.sweep();
+    expect(report.eventsPublished).toBe(3);
+    const refusedIds = refused.map((i) => i.id!);
+    const onBus = (herald.bus.received.get(LOCAL_BUS) ?? []).filter((e) => refusedIds.includes((e.detail as { id: string }).id));
+    expect(onBus.map((e) => (e.detail as Record<string, unknown>).heraldfannedout)).toEqual([true, true, true]);
+    await herald.settle();
+    await later(500);
+    expect(receiver.on('/refused')).toHaveLength(12);
+    // The record of the fan-out is the store's own: never in what a client reads.
+    for (const id of refusedIds) {
+      const stored = await api('GET', `/v1/events/${id}`, tenant.apiKey);
+      expect(stored.status).toBe(200);
+      expect(stored.body).not.toHaveProperty('fannedOutAt');
+      expect(stored.body).not.toHaveProperty('heraldfannedout');
+    }
   });
 });

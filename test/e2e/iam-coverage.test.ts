@@ -1,7 +1,8 @@
 /**
  * IAM coverage: every AWS SDK operation a Herald function performs on the local runtime must be
  * allowed by that function's role in the synthesized stack, for the resource it touched. A
- * representative workload (publish and batch publish; webhook, http, eventbridge, batching and
+ * representative workload (publish and batch publish, fanned out by the API; an unmarked event on
+ * the bus, fanned out by the fan-out function; webhook, http, eventbridge, batching and
  * ordered subscriptions; a retry, a dead letter, redrive, resends, the sweeper, stats, paging,
  * keys, bindings, the self-test receiver) runs with a recording middleware on every SDK client;
  * each call becomes the IAM requests it makes when deployed (SQS batch calls as their single actions, the table's KMS key,
@@ -12,7 +13,9 @@ import { App, Stack } from 'aws-cdk-lib';
 import type { CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENV } from '../../lambdas/shared/herald-config.ts';
+import { buildEnvelope } from '../../lambdas/core/envelope.ts';
+import { newId } from '../../lambdas/core/ids.ts';
+import { ENV, HERALD_EVENT_SOURCE } from '../../lambdas/shared/herald-config.ts';
 import { HeraldStack } from '../../lib/herald-stack.ts';
 import { LOCAL_BUS, LOCAL_CUSTOMER_ACCOUNT, LOCAL_TABLE, localBusArn, startHeraldLocal, type HeraldLocal } from '../../local/runtime.ts';
 import { apiClient, eventually } from '../support/api-client.ts';
@@ -137,6 +140,12 @@ describe('IAM coverage', () => {
     await receiver.waitFor('/http', 3);
     await receiver.waitFor('/ordered', 3);
     await receiver.waitFor('/batched', 1);
+    // The fan-out function's share: an event the API did not fan out (its fallback, and what the
+    // sweeper publishes for an event that never reached the bus) reaches the bus unmarked.
+    await subscribe('fallback', { type: 'webhook', url: `${receiver.url}/fallback` }, { eventTypes: ['order.shipped'] });
+    const unmarked = buildEnvelope({ tenantId: tenant.id, id: newId('evt'), type: 'order.shipped', subject: 'iam-fallback', data: exampleOf('order.shipped') }, 'urn:herald:platform', new Date());
+    expect(herald.bus.putEvents([{ EventBusName: LOCAL_BUS, Source: HERALD_EVENT_SOURCE, DetailType: unmarked.type, Detail: JSON.stringify(unmarked) }]).FailedEntryCount).toBe(0);
+    await receiver.waitFor('/fallback', 1);
     await receiver.waitFor('/retry', 4);
     await eventually(async () => ((await busEvents()).length >= 3 ? true : undefined));
     await eventually(async () => {

@@ -66,9 +66,10 @@ describe('bus and fan-out', () => {
     template.resourceCountIs('AWS::Events::EventBus', 1);
   });
 
-  it('routes Herald events to the fan-out function with retries and its own DLQ', () => {
+  it('routes Herald events the API did not fan out to the fan-out function with retries and its own DLQ', () => {
     const rule = resources('AWS::Events::Rule').find((r) => r.Properties.EventPattern)!.Properties;
-    expect(rule.EventPattern).toEqual({ source: [...FANOUT_RULE_PATTERN.source] });
+    expect(rule.EventPattern).toEqual(FANOUT_RULE_PATTERN);
+    expect(rule.EventPattern).toEqual({ source: ['herald.events'], detail: { heraldfannedout: [{ exists: false }] } });
     expect(rule.EventBusName.Ref).toMatch(/^Bus/);
     const target = rule.Targets[0];
     expect(target.Arn['Fn::GetAtt'][0]).toMatch(/Fanout/);

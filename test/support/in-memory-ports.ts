@@ -5,14 +5,17 @@
  * consumer (delay, visibility, receive counts, in-flight set), and the fan-out index with its
  * per-tenant version, counting what fan-out reads; subscriptions' health records, with the
  * probe claim a degraded subscription's trial attempts take (core/degrade.ts); the slow lane's marks;
- * ordered groups held out of flight (core/order-hold.ts).
+ * ordered groups held out of flight (core/order-hold.ts); a delivery queue that records each
+ * `enqueue` call as SQS would be asked (core/fanout.ts), and batching subscriptions' buffers.
  */
 import type { SQSRecord } from 'aws-lambda';
 import { deliveryFromItems, MIN_KEPT_EXCERPT_BYTES, summaryAttempt } from '../../lambdas/adapters/delivery-items.ts';
 import { truncateUtf8 } from '../../lambdas/adapters/item-size.ts';
 import { KEPT_ATTEMPTS, type Attempt, type Delivery, type DeliveryStatus } from '../../lambdas/core/delivery.ts';
 import { recordFieldsOf, type DeliveryJob } from '../../lambdas/core/delivery-job.ts';
-import type { AttemptRecord, DeadLetter, DeliveryStore, OrderHoldStore, Page, PageRequest, StatsStore, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
+import type { BufferedEvent } from '../../lambdas/core/batching.ts';
+import type { CloudEvent } from '../../lambdas/core/envelope.ts';
+import type { AttemptRecord, BatchStore, DeadLetter, DeliveryQueue, DeliveryStore, OrderHoldStore, Page, PageRequest, StatsStore, SubscriptionIndex, SubscriptionIndexEntry } from '../../lambdas/core/ports.ts';
 import type { Arrival, HeldJob, OrderHold } from '../../lambdas/core/order-hold.ts';
 import type { ProbeStore } from '../../lambdas/core/degrade.ts';
 import type { HealthState, StatsIncrement } from '../../lambdas/core/stats.ts';
@@ -497,5 +500,117 @@ export class InMemoryOrderHoldStore implements OrderHoldStore {
     this.heads.set(id, { ...now, sentAt: at });
     this.writes.push({ item: 'claim' });
     return true;
+  }
+}
+
+/**
+ * The delivery queue as fan-out sees it: each `enqueue` call kept whole (one call packs its jobs
+ * 10 to a SendMessageBatch: `sendMessageBatches` counts them as adapters/sqs-queue.ts sends
+ * them), flush looks listed; `failEnqueues` makes the next calls throw, as a refused send does.
+ */
+export class RecordingDeliveryQueue implements DeliveryQueue {
+  readonly calls: DeliveryJob[][] = [];
+  readonly flushes: { tenantId: string; subscriptionId: string; delaySeconds: number }[] = [];
+  failEnqueues = 0;
+
+  async enqueue(jobs: DeliveryJob[]): Promise<void> {
+    if (this.failEnqueues > 0) {
+      this.failEnqueues -= 1;
+      throw new Error('SQS refused 10 delivery job(s) after 5 tries');
+    }
+    this.calls.push([...jobs]);
+  }
+
+  async enqueueFlush(tenantId: string, subscriptionId: string, delaySeconds: number): Promise<void> {
+    this.flushes.push({ tenantId, subscriptionId, delaySeconds });
+  }
+
+  get jobs(): DeliveryJob[] {
+    return this.calls.flat();
+  }
+
+  /** SendMessageBatch requests the calls cost: per call, ordered and other jobs apart, 10 a request. */
+  get sendMessageBatches(): number {
+    return this.calls.reduce((sum, jobs) => {
+      const ordered = jobs.filter((j) => j.orderingGroup).length;
+      return sum + Math.ceil(ordered / 10) + Math.ceil((jobs.length - ordered) / 10);
+    }, 0);
+  }
+}
+
+/**
+ * Batching subscriptions' buffers as the table keeps them: an event once per subscription (a
+ * repeat is not counted again), the pending count, the scheduled look and the lease.
+ * `failBuffers` makes the next buffer writes throw.
+ */
+export class InMemoryBatchStore implements BatchStore {
+  private readonly buffers = new Map<string, Map<string, CloudEvent>>();
+  private readonly states = new Map<string, { pending: number; checkAt?: string; leasedUntil?: number; lastSentAt?: string }>();
+  failBuffers = 0;
+
+  private state(tenantId: string, subscriptionId: string) {
+    const key = `${tenantId}/${subscriptionId}`;
+    let state = this.states.get(key);
+    if (!state) this.states.set(key, (state = { pending: 0 }));
+    return state;
+  }
+
+  private buffer_(tenantId: string, subscriptionId: string): Map<string, CloudEvent> {
+    const key = `${tenantId}/${subscriptionId}`;
+    let buffer = this.buffers.get(key);
+    if (!buffer) this.buffers.set(key, (buffer = new Map()));
+    return buffer;
+  }
+
+  async buffer(tenantId: string, subscriptionId: string, event: CloudEvent): Promise<{ pending: number; checkAt?: string }> {
+    if (this.failBuffers > 0) {
+      this.failBuffers -= 1;
+      throw new Error('ProvisionedThroughputExceededException');
+    }
+    const buffer = this.buffer_(tenantId, subscriptionId);
+    const key = `${event.time}#${event.id}`;
+    const state = this.state(tenantId, subscriptionId);
+    if (!buffer.has(key)) {
+      buffer.set(key, structuredClone(event));
+      state.pending += 1;
+    }
+    return { pending: state.pending, ...(state.checkAt ? { checkAt: state.checkAt } : {}) };
+  }
+
+  async scheduleCheck(tenantId: string, subscriptionId: string, at: string, now: string): Promise<boolean> {
+    const state = this.state(tenantId, subscriptionId);
+    if (state.checkAt && state.checkAt > now) return false;
+    state.checkAt = at;
+    return true;
+  }
+
+  async lease(tenantId: string, subscriptionId: string, now: Date, forMs: number): Promise<{ lastSentAt?: string } | undefined> {
+    const state = this.state(tenantId, subscriptionId);
+    if (state.leasedUntil !== undefined && state.leasedUntil > now.getTime()) return undefined;
+    state.leasedUntil = now.getTime() + forMs;
+    return state.lastSentAt ? { lastSentAt: state.lastSentAt } : {};
+  }
+
+  async release(tenantId: string, subscriptionId: string, changes: { sentAt?: string; sent?: number; checkAt?: string | null }): Promise<void> {
+    const state = this.state(tenantId, subscriptionId);
+    state.leasedUntil = undefined;
+    if (changes.sentAt) state.lastSentAt = changes.sentAt;
+    if (changes.sent) state.pending = Math.max(0, state.pending - changes.sent);
+    if (changes.checkAt === null) delete state.checkAt;
+    else if (changes.checkAt) state.checkAt = changes.checkAt;
+  }
+
+  async read(tenantId: string, subscriptionId: string, limit: number): Promise<BufferedEvent[]> {
+    return [...this.buffer_(tenantId, subscriptionId)].sort(([a], [b]) => (a < b ? -1 : 1)).slice(0, limit).map(([key, event]) => ({ key, event: structuredClone(event) }));
+  }
+
+  async remove(tenantId: string, subscriptionId: string, keys: string[]): Promise<void> {
+    const buffer = this.buffer_(tenantId, subscriptionId);
+    for (const key of keys) buffer.delete(key);
+  }
+
+  /** The events waiting in a subscription's buffer, in the buffer's order. */
+  waiting(tenantId: string, subscriptionId: string): string[] {
+    return [...this.buffer_(tenantId, subscriptionId)].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, event]) => event.id);
   }
 }

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../lambdas/core/delivery-job.ts';
 import { deliveryIdFor, legacyDeliveryIdFor } from '../../lambdas/core/ids.ts';
 import type { Delivery } from '../../lambdas/core/delivery.ts';
+import type { CloudEvent } from '../../lambdas/core/envelope.ts';
 import type { StoredEvent, SweepEntry } from '../../lambdas/core/ports.ts';
 import { sweep, type SweepPorts } from '../../lambdas/core/sweeper.ts';
 import { InMemoryOrderHoldStore, InMemorySlowMarkStore } from '../support/in-memory-ports.ts';
@@ -131,7 +132,7 @@ function world(options: { events: StoredEvent[]; delivered: string[]; deliveredB
       getEvent: async (_t, id) => events.get(id),
       markEventPublished: async (_t, id, at) => void events.set(id, { ...events.get(id)!, publishedAt: at }),
     },
-    publisher: { publish: async (e) => void published.push(e.id) },
+    publisher: { publish: async (e, fannedOut) => void published.push(fannedOut ? `${e.id} (marked)` : e.id) },
     deliveries: { listHeld: async () => ({ items: [] }), endHold: async () => false } as unknown as SweepPorts['deliveries'],
     queue: {
       enqueue: async (jobs: DeliveryJob[]) => {
@@ -158,6 +159,19 @@ describe('the sweeper list walk', () => {
     expect(w.rechecks).toEqual([]);
     // A second run finds nothing new.
     expect((await sweep(w.ports)).eventsChecked).toBe(0);
+  });
+
+  it('publishes an event the API fanned out before the bus refused it marked, without its storage fields: the fan-out function passes it by', async () => {
+    const refused: StoredEvent = { ...event('e1', false), fannedOutAt: '2026-01-01T00:00:00.000Z' };
+    const w = world({ events: [refused, event('e2', false)], delivered: ['e1'] });
+    let sent: CloudEvent | undefined;
+    const publish = w.ports.publisher.publish;
+    w.ports.publisher = { publish: async (e, fannedOut) => ((sent ??= e), publish(e, fannedOut)) };
+    const report = await sweep(w.ports);
+    expect(report.eventsPublished).toBe(2);
+    expect(w.published).toEqual(['e1 (marked)', 'e2']);
+    expect(sent).not.toHaveProperty('fannedOutAt');
+    expect(sent).not.toHaveProperty('publishedAt');
   });
 
   it('enqueues missing deliveries with their deterministic ids, publishes unpublished events, and lists both again', async () => {

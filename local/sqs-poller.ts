@@ -134,9 +134,10 @@ export class SqsPoller {
           failed = new Set(records.map((r) => r.messageId));
         }
         const done = records.filter((r) => !failed.has(r.messageId));
-        if (done.length > 0) {
+        // As the event source mapping does: deletes of at most 10 a request (SQS's limit).
+        for (let from = 0; from < done.length; from += 10) {
           await sqs.send(
-            new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })) }),
+            new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.slice(from, from + 10).map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })) }),
           );
         }
       } finally {

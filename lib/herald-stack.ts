@@ -26,7 +26,8 @@ export interface HeraldStackProps extends StackProps {
   /** Accounts whose EventBridge buses subscriptions may deliver to. @default any account */
   readonly customerBusAccounts?: string[];
   /**
-   * How long the deliver function's event source mapping waits to fill a batch of 10 (0-300 s).
+   * How long the deliver function's event source mapping waits to fill a batch (whole seconds,
+   * 0-300): up to DELIVER_BATCH_SIZE (100) records with a window, 10 without one.
    * Longer: fewer invocations, receives and statistics writes per delivery at low traffic; up to
    * that much added latency. @default 1
    */

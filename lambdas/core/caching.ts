@@ -34,7 +34,7 @@ export const SUBSCRIPTION_KEEP_SECONDS = 10;
 
 /**
  * The subscriptions a deliver container read, kept `keepMs`: a busy subscription costs one read
- * per container every `keepMs` instead of one per batch (at 10 subscriptions a batch of 10 holds
+ * per container every `keepMs` instead of one per batch (at 10 subscriptions a batch of 10 held
  * ten of them: a strongly consistent read of each was 1 read unit per delivery). Each read is
  * eventually consistent (half the units); one that finds nothing reads again consistently, so a
  * subscription created a moment before its first event is never taken for deleted. What is not

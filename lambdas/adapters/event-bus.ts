@@ -3,6 +3,7 @@ import { PutEventsCommand, type PutEventsCommandOutput, type PutEventsRequestEnt
 import { FANNED_OUT_ATTRIBUTE, HERALD_EVENT_SOURCE } from '#shared/herald-config';
 import type { CloudEvent } from '#core/envelope';
 import type { EventPublisher, PublishOutcome } from '#core/ports';
+import { forEachLimited } from '#core/concurrency';
 import { eventBridge } from './clients.ts';
 
 /** What one PutEvents call may carry (EventBridge quotas; neither can be raised). */
@@ -55,26 +56,21 @@ export class EventBridgePublisher implements EventPublisher {
     const entries = events.map((event, index) => this.entryOf(event, fannedOut[index] === true));
     const outcomes: PublishOutcome[] = new Array(events.length);
     const chunks = chunkPutEventsEntries(entries);
-    let next = 0;
-    const worker = async () => {
-      while (next < chunks.length) {
-        const chunk = chunks[next++]!;
-        try {
-          const out = await this.send(new PutEventsCommand({ Entries: chunk.map((i) => entries[i]!) }));
-          // EventBridge answers one result per entry, in order: an EventId, or an ErrorCode.
-          chunk.forEach((index, position) => {
-            const result = out.Entries?.[position];
-            outcomes[index] = result?.EventId && !result.ErrorCode
-              ? { ok: true }
-              : { ok: false, reason: result?.ErrorCode ? `${result.ErrorCode}: ${result.ErrorMessage ?? ''}`.trim().replace(/:$/, '') : 'the bus gave no result for the entry' };
-          });
-        } catch (error) {
-          const reason = `${(error as Error).name ?? 'Error'}: ${(error as Error).message ?? String(error)}`;
-          for (const index of chunk) outcomes[index] = { ok: false, reason };
-        }
+    await forEachLimited(chunks, CALLS_AT_ONCE, async (chunk) => {
+      try {
+        const out = await this.send(new PutEventsCommand({ Entries: chunk.map((i) => entries[i]!) }));
+        // EventBridge answers one result per entry, in order: an EventId, or an ErrorCode.
+        chunk.forEach((index, position) => {
+          const result = out.Entries?.[position];
+          outcomes[index] = result?.EventId && !result.ErrorCode
+            ? { ok: true }
+            : { ok: false, reason: result?.ErrorCode ? `${result.ErrorCode}: ${result.ErrorMessage ?? ''}`.trim().replace(/:$/, '') : 'the bus gave no result for the entry' };
+        });
+      } catch (error) {
+        const reason = `${(error as Error).name ?? 'Error'}: ${(error as Error).message ?? String(error)}`;
+        for (const index of chunk) outcomes[index] = { ok: false, reason };
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(CALLS_AT_ONCE, chunks.length) }, worker));
+    });
     return outcomes;
   }
 }

@@ -5,7 +5,7 @@ import { documentedAs } from './documented-shape.ts';
 import { jsonDocumentProblems } from './input-limits.ts';
 import type { PublishOutcome } from './ports.ts';
 import { publishEventSchema, type PublishEventInput } from './publish-schema.ts';
-import { forEachLimited } from './fanout.ts';
+import { forEachLimited } from './concurrency.ts';
 import { envelopeOf, fanOutInline, stripStorage, sweepTime, type PublishPorts } from './publishing.ts';
 import { requireTenant } from './tenant-lookup.ts';
 

@@ -1,3 +1,4 @@
+import { forEachLimited } from './concurrency.ts';
 import type { DeliveryJob } from './delivery-job.ts';
 import { versionFromDataSchema, type CloudEvent } from './envelope.ts';
 import { matchesEventPattern } from './event-pattern.ts';
@@ -158,16 +159,4 @@ export async function fanOutMany(ports: FanOutPorts, events: readonly CloudEvent
   const buffered = new Map<number, number>();
   for (const b of buffers) buffered.set(b.index, (buffered.get(b.index) ?? 0) + 1);
   return outcomes.map((outcome, index) => outcome ?? { ok: true, jobs: counts.get(index) ?? 0, buffered: buffered.get(index) ?? 0 });
-}
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      await work(items[index]!, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

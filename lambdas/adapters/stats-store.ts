@@ -1,73 +1,73 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { randomInt, randomUUID } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { StatsStore } from '#core/ports';
 import { DEGRADE_AFTER, type ProbeStore } from '#core/degrade';
-import { fromCounterFields, toCounterFields, type Counters, type HealthState, type StatsIncrement } from '#core/stats';
+import {
+  addUnfolded,
+  blockFolds,
+  blockKey,
+  deltasByTenant,
+  foldMarker,
+  fromCounterFields,
+  minuteKey,
+  type HealthState,
+  type StatsDelta,
+  type StatsIncrement,
+} from '#core/stats';
 import { dynamo } from './clients.ts';
-import { conditionalUpdate } from './dynamo-helpers.ts';
-import { queryPages } from './table-queries.ts';
-import { blockOfSortKey, PK, SK, STATS_HEALTH_SORT_KEY, statsBlockSortKey, statsBlocksFrom, statsPartition, TTL } from './table-keys.ts';
+import { conditionalUpdate, expiresAt } from './dynamo-helpers.ts';
+import { queryItems } from './table-queries.ts';
+import {
+  blockOfSortKey,
+  parseStatsDueSortKey,
+  PK,
+  SK,
+  STATS_DELTA_SHARDS,
+  STATS_DUE_PARTITION,
+  STATS_HEALTH_SORT_KEY,
+  statsBlockSortKey,
+  statsBlocksFrom,
+  statsDeltaKey,
+  statsDeltaPartition,
+  statsDeltasAfter,
+  statsDeltasIn,
+  statsDueKey,
+  statsFoldedKey,
+  statsPartition,
+  TTL,
+  writtenInOfSortKey,
+} from './table-keys.ts';
 
 /**
- * Statistics items, one partition per subscription: STATS#<tid>#<sid> with
+ * Statistics items (key layout in table-keys.ts), per subscription: STATS#<tid>#<sid> with
  *   B#<yyyy-mm-ddThh:m>  a ten-minute block: its counters, the counters of each of its minutes
- *                        (attributes prefixed M<m>_), and its last attempt and last success
- *                        (kept 8 days)
+ *                        (attributes prefixed M<m>_), its last attempt and last success, and a
+ *                        marker (F<hh:mm>) for each minute of deltas folded into it (kept 8 days)
  *   HEALTH               the current run of failures and the last error; while the subscription
  *                        is degraded, when its last trial attempt was claimed (probeAt)
- * Counters are flat numeric attributes added with ADD, so concurrent batches never overwrite
- * each other. A batch costs one write per subscription and block it touches; ten minutes keep a
- * block near or under 1 KB, the size of one write unit (an hour of minutes in one item grew to
- * about 4 KB, and every write pays for the whole item). The health record is written only when
- * something in it changes (a failure, or the end of a run of failures), which this container
+ * and per tenant its deltas (STATSDELTA#<tid>#<shard>), its entries on the fold list (STATSDUE)
+ * and how far the folds got (STATS#<tid> / FOLDED).
+ *
+ * A deliver invocation writes one delta per tenant, whatever the number of subscriptions its batch
+ * touched (core/stats.ts says why); the sweeper folds a minute's deltas into the blocks a minute
+ * after it ends. Counters are flat numeric attributes added with ADD, so concurrent folds never
+ * overwrite each other; ten minutes keep a block near 1 KB. The health record is written only
+ * when something in it changes (a failure, or the end of a run of failures), which this container
  * remembers per subscription; for the same reason a subscription this container saw with no run
  * of failures less than DEGRADE_AFTER.seconds ago is known not to be degraded without a read (a
- * run must last that long). Reading a week is one key-range query (1,008 small items) and one get.
+ * run must last that long). Reading a week is one key-range query (1,008 small items), the
+ * deltas not yet folded (a query per delta shard) and two gets.
  */
-const HOUR_TTL_SECONDS = 8 * 86_400;
+const KEPT_DAYS = 8;
 
 export class DynamoStatsStore implements StatsStore, ProbeStore {
   /** Subscriptions this container last saw with no run of failures, and when: a clean batch skips the health write. */
   private readonly healthy = new Map<string, number>();
+  /** The tenant minutes this container put on the fold list (`<tid>#<minute>`, this minute's only). */
+  private readonly listed = new Set<string>();
 
   constructor(private readonly tableName: string) {}
-
-  private async addBlock(pk: string, block: string, increment: StatsIncrement, expiresAt: number): Promise<void> {
-    const fields: Record<string, number> = {};
-    for (const [minute, counters] of Object.entries(increment.minutes)) {
-      if (blockKey(minute) !== block) continue;
-      for (const [field, value] of Object.entries(toCounterFields(counters))) {
-        fields[`M${minute.slice(-1)}_${field}`] = value;
-        fields[field] = (fields[field] ?? 0) + value;
-      }
-    }
-    const names: Record<string, string> = { '#ttl': TTL };
-    const values: Record<string, unknown> = { ':ttl': expiresAt };
-    const adds = Object.entries(fields).map(([field, value], i) => {
-      names[`#f${i}`] = field;
-      values[`:f${i}`] = value;
-      return `#f${i} :f${i}`;
-    });
-    const sets = ['#ttl = :ttl'];
-    // Within one batch's block, the latest times; across batches the read takes the newest block's.
-    const { lastAttemptAt, lastSuccessAt } = increment.health;
-    if (lastAttemptAt && blockKey(lastAttemptAt) === block) {
-      sets.push('lastAttemptAt = :lastAttemptAt');
-      values[':lastAttemptAt'] = lastAttemptAt;
-    }
-    if (lastSuccessAt && blockKey(lastSuccessAt) === block) {
-      sets.push('lastSuccessAt = :lastSuccessAt');
-      values[':lastSuccessAt'] = lastSuccessAt;
-    }
-    await dynamo().send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { [PK]: pk, [SK]: statsBlockSortKey(block) },
-        UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
-  }
 
   private async updateHealth(pk: string, increment: StatsIncrement): Promise<HealthState> {
     const { health } = increment;
@@ -145,64 +145,184 @@ export class DynamoStatsStore implements StatsStore, ProbeStore {
   }
 
   async addStats(increments: StatsIncrement[], now: Date): Promise<HealthState[]> {
-    const expiresAt = Math.floor(now.getTime() / 1000) + HOUR_TTL_SECONDS;
-    return Promise.all(
-      increments.map(async (increment) => {
-        const pk = statsPartition(increment.tenantId, increment.subscriptionId);
-        const blocks = new Set(Object.keys(increment.minutes).map(blockKey));
-        await Promise.all([...blocks].map((block) => this.addBlock(pk, block, increment, expiresAt)));
-        return this.updateHealth(pk, increment);
+    const writtenIn = minuteKey(now.getTime());
+    await Promise.all([...deltasByTenant(increments)].map(([tenantId, delta]) => this.addDelta(tenantId, delta, writtenIn, now)));
+    return Promise.all(increments.map((increment) => this.updateHealth(statsPartition(increment.tenantId, increment.subscriptionId), increment)));
+  }
+
+  /** The tenant's delta (1 WU up to 1 KB, about 30 subscriptions deflated), and once per container and minute its entry on the fold list. */
+  private async addDelta(tenantId: string, delta: StatsDelta, writtenIn: string, now: Date): Promise<void> {
+    const listing = `${tenantId}#${writtenIn}`;
+    const listed = this.listed.has(listing);
+    const shard = randomInt(STATS_DELTA_SHARDS);
+    await Promise.all([
+      dynamo().send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...statsDeltaKey(tenantId, shard, writtenIn, randomUUID()), d: deflateRawSync(JSON.stringify(delta)), [TTL]: expiresAt(now, KEPT_DAYS) },
+        }),
+      ),
+      listed
+        ? undefined
+        : dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...statsDueKey(foldDueAt(writtenIn), tenantId, writtenIn), [TTL]: expiresAt(now, KEPT_DAYS) } })),
+    ]);
+    if (listed) return;
+    for (const earlier of this.listed) if (!earlier.endsWith(writtenIn)) this.listed.delete(earlier);
+    this.listed.add(listing);
+  }
+
+  /**
+   * Folds every listed tenant minute that is due (the sweeper, each run): its deltas into the
+   * subscriptions' blocks (each write conditional on the block not carrying the minute's marker,
+   * so a fold repeated after a crash adds nothing twice), then the tenant's `through`, then the
+   * entry is deleted. Entries come in due order, so one tenant's minutes fold in order. Answers
+   * how many tenant minutes it folded.
+   */
+  async foldDue(now: Date, deadline = Number.POSITIVE_INFINITY): Promise<number> {
+    let folded = 0;
+    for (let more = true; more && Date.now() < deadline; ) {
+      const due = await queryItems(
+        this.tableName,
+        {
+          KeyConditionExpression: '#pk = :pk AND #sk <= :now',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': STATS_DUE_PARTITION, ':now': `${now.toISOString()}#~` },
+        },
+        { limit: FOLDS_PER_PAGE, maxPages: 1 },
+      );
+      more = due.length === FOLDS_PER_PAGE;
+      for (const item of due) {
+        if (Date.now() >= deadline) return folded;
+        const { tenantId, writtenIn } = parseStatsDueSortKey(item[SK]);
+        await this.fold(tenantId, writtenIn, now);
+        await dynamo().send(new DeleteCommand({ TableName: this.tableName, Key: { [PK]: item[PK], [SK]: item[SK] } }));
+        folded++;
+      }
+    }
+    return folded;
+  }
+
+  private async fold(tenantId: string, writtenIn: string, now: Date): Promise<void> {
+    const deltas = await this.readDeltas(tenantId, statsDeltasIn(writtenIn));
+    const marker = foldMarker(writtenIn);
+    await Promise.all(
+      blockFolds(deltas.map(({ delta }) => delta)).map((fold) => {
+        const names: Record<string, string> = { '#ttl': TTL, '#marker': marker };
+        const values: Record<string, unknown> = { ':ttl': expiresAt(now, KEPT_DAYS), ':true': true };
+        const adds = Object.entries(fold.fields).map(([field, value], i) => {
+          names[`#f${i}`] = field;
+          values[`:f${i}`] = value;
+          return `#f${i} :f${i}`;
+        });
+        const sets = ['#ttl = :ttl', '#marker = :true'];
+        for (const name of ['lastAttemptAt', 'lastSuccessAt'] as const) {
+          if (!fold[name]) continue;
+          sets.push(`${name} = :${name}`);
+          values[`:${name}`] = fold[name];
+        }
+        return conditionalUpdate(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { [PK]: statsPartition(tenantId, fold.subscriptionId), [SK]: statsBlockSortKey(fold.block) },
+            UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
+            ConditionExpression: 'attribute_not_exists(#marker)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+      }),
+    );
+    await conditionalUpdate(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: statsFoldedKey(tenantId),
+        UpdateExpression: 'SET through = :through',
+        ConditionExpression: 'attribute_not_exists(through) OR through < :through',
+        ExpressionAttributeValues: { ':through': writtenIn },
       }),
     );
   }
 
+  /** A tenant's deltas written in a sort-key range, from its shards side by side (eventually consistent: a delta a moment old may wait for the next read). */
+  private async readDeltas(tenantId: string, range: { from: string; to: string }): Promise<{ writtenIn: string; delta: StatsDelta }[]> {
+    const shards = Array.from({ length: STATS_DELTA_SHARDS }, (_, shard) => shard);
+    const items = await Promise.all(
+      shards.map((shard) =>
+        queryItems(this.tableName, {
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': statsDeltaPartition(tenantId, shard), ':from': range.from, ':to': range.to },
+        }),
+      ),
+    );
+    return items.flat().map((item) => ({ writtenIn: writtenInOfSortKey(item[SK]), delta: JSON.parse(inflateRawSync(item.d as Uint8Array).toString('utf8')) as StatsDelta }));
+  }
+
+  /**
+   * The blocks from `range.hoursFrom` on and the deltas no block holds yet. `through` is read
+   * first: a fold writes its blocks before it moves `through`, so every delta at or before the
+   * `through` read is in the blocks read after it, and each later delta counts unless its block
+   * carries its minute's marker. The last hour's blocks, which a fold may have just written, are
+   * read consistently; older ones, eventually.
+   */
   async readStats(tenantId: string, subscriptionId: string, range: { minutesFrom: string; hoursFrom: string }) {
     const pk = statsPartition(tenantId, subscriptionId);
-    const hours: Record<string, Counters> = {};
-    const minutes: Record<string, Counters> = {};
-    let lastAttemptAt: string | undefined;
-    let lastSuccessAt: string | undefined;
+    const folded = await dynamo().send(new GetCommand({ TableName: this.tableName, Key: statsFoldedKey(tenantId) }));
+    const through = String(folded.Item?.through ?? '');
     const blocks = statsBlocksFrom(range.hoursFrom);
-    const readHours = async () => {
-      const query = {
+    const recent = statsBlockSortKey(blockKey(range.minutesFrom));
+    const readBlocks = (from: string, to: string, consistent: boolean) =>
+      queryItems(this.tableName, {
         KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
         ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-        ExpressionAttributeValues: { ':pk': pk, ':from': blocks.from, ':to': blocks.to },
-      };
-      for await (const page of queryPages(this.tableName, query)) {
-        for (const item of page.items) {
-          const block = blockOfSortKey(item[SK]);
-          const hour = (hourFields[block.slice(0, 13)] ??= {});
-          const byMinute: Record<string, Record<string, unknown>> = {};
-          for (const [name, value] of Object.entries(item)) {
-            if (typeof value !== 'number') continue;
-            const m = /^M(\d)_(.+)$/.exec(name);
-            if (m) (byMinute[m[1]!] ??= {})[m[2]!] = value;
-            else hour[name] = ((hour[name] as number | undefined) ?? 0) + value;
-          }
-          for (const [m, fields] of Object.entries(byMinute)) {
-            const minute = `${block}${m}`;
-            if (minute >= range.minutesFrom) minutes[minute] = fromCounterFields(fields);
-          }
-          if (typeof item.lastAttemptAt === 'string' && (!lastAttemptAt || item.lastAttemptAt > lastAttemptAt)) lastAttemptAt = item.lastAttemptAt;
-          if (typeof item.lastSuccessAt === 'string' && (!lastSuccessAt || item.lastSuccessAt > lastSuccessAt)) lastSuccessAt = item.lastSuccessAt;
-        }
-      }
-    };
+        ExpressionAttributeValues: { ':pk': pk, ':from': from, ':to': to },
+        ConsistentRead: consistent,
+      });
+    const [older, latest, deltas, health] = await Promise.all([
+      recent > blocks.from ? readBlocks(blocks.from, recent, false).then((items) => items.filter((item) => String(item[SK]) < recent)) : Promise.resolve([]),
+      readBlocks(recent > blocks.from ? recent : blocks.from, blocks.to, true),
+      this.readDeltas(tenantId, statsDeltasAfter(through)),
+      dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: STATS_HEALTH_SORT_KEY } })),
+    ]);
+    const buckets: Parameters<typeof addUnfolded>[0] = { minutes: {}, hours: {} };
     const hourFields: Record<string, Record<string, unknown>> = {};
-    const [, health] = await Promise.all([readHours(), dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: STATS_HEALTH_SORT_KEY } }))]);
-    for (const [hour, fields] of Object.entries(hourFields)) hours[hour] = fromCounterFields(fields);
+    const markers = new Map<string, Set<string>>();
+    for (const item of [...older, ...latest]) {
+      const block = blockOfSortKey(item[SK]);
+      const hour = (hourFields[block.slice(0, 13)] ??= {});
+      const byMinute: Record<string, Record<string, unknown>> = {};
+      for (const [name, value] of Object.entries(item)) {
+        if (value === true) (markers.get(block) ?? markers.set(block, new Set()).get(block)!).add(name);
+        if (typeof value !== 'number') continue;
+        const m = /^M(\d)_(.+)$/.exec(name);
+        if (m) (byMinute[m[1]!] ??= {})[m[2]!] = value;
+        else hour[name] = ((hour[name] as number | undefined) ?? 0) + value;
+      }
+      for (const [m, fields] of Object.entries(byMinute)) {
+        const minute = `${block}${m}`;
+        if (minute >= range.minutesFrom) buckets.minutes[minute] = fromCounterFields(fields);
+      }
+      for (const name of ['lastAttemptAt', 'lastSuccessAt'] as const) {
+        const at = item[name];
+        if (typeof at === 'string' && (!buckets[name] || at > buckets[name]!)) buckets[name] = at;
+      }
+    }
+    for (const [hour, fields] of Object.entries(hourFields)) buckets.hours[hour] = fromCounterFields(fields);
+    const mine = deltas.flatMap(({ writtenIn, delta }) => (delta[subscriptionId] ? [{ writtenIn, delta: delta[subscriptionId]! }] : []));
+    addUnfolded(buckets, mine, (block, marker) => markers.get(block)?.has(marker) ?? false, range);
     const state: HealthState = {
       ...toHealth(health.Item),
-      ...(lastAttemptAt ? { lastAttemptAt } : {}),
-      ...(lastSuccessAt ? { lastSuccessAt } : {}),
+      ...(buckets.lastAttemptAt ? { lastAttemptAt: buckets.lastAttemptAt } : {}),
+      ...(buckets.lastSuccessAt ? { lastSuccessAt: buckets.lastSuccessAt } : {}),
     };
-    return { minutes, hours, health: state };
+    return { minutes: buckets.minutes, hours: buckets.hours, health: state };
   }
 }
 
-/** The ten-minute block of a minute key or a timestamp: `2026-11-25T08:47` → `2026-11-25T08:4`. */
-const blockKey = (minuteOrTime: string) => minuteOrTime.slice(0, 15);
+/** When the sweeper folds the deltas written in a minute: a minute after it ends (deltas carry their writer's clock). */
+const STATS_FOLD_AFTER_MS = 60_000;
+const foldDueAt = (writtenIn: string) => new Date(Date.parse(`${writtenIn}:00Z`) + 60_000 + STATS_FOLD_AFTER_MS).toISOString();
+const FOLDS_PER_PAGE = 100;
 
 function toHealth(item: Record<string, unknown> | undefined): HealthState {
   return {

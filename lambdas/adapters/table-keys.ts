@@ -42,6 +42,11 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *   0.1 delivery    DLV#<did>                 #DLV                        (ids of 26 characters, as 0.1 and earlier builds of this version wrote
  *                                                                         them: read and updated by id, never listed; no longer given gsi4 keys)
  *   stats           STATS#<tid>#<sid>         B#<ten-minute block> | HEALTH
+ *   stats delta     STATSDELTA#<tid>#<shard, 4>  <minute written>#<unique>  (one deliver invocation's counters for the tenant, deflated JSON;
+ *                                                                         folded into the blocks by the sweeper, then left to expire)
+ *   stats to fold   STATSDUE                  <dueAt>#<tid>#<minute>      (the tenant has deltas written in that minute: listed once per
+ *                                                                         container and minute, deleted when folded)
+ *   stats folded    STATS#<tid>               FOLDED                      (`through`: every delta written up to this minute is in the blocks)
  *   quota use       QUOTA#<tid>               <quota>#<window>
  *   batch buffer    BATCH#<tid>#<sid>         ITEM#<time>#<eid> | STATE   STATE while a look is scheduled:
  *                                                                         gsi2 BATCHCHECK#<shard> / <checkAt>#<tid>#<sid>
@@ -293,6 +298,28 @@ export const statsBlockSortKey = (block: string) => `B#${block}`;
 export const statsBlocksFrom = (block: string) => ({ from: statsBlockSortKey(block), to: statsBlockSortKey('~') });
 export const blockOfSortKey = (sortKey: unknown) => String(sortKey).slice('B#'.length);
 export const STATS_HEALTH_SORT_KEY = 'HEALTH';
+/**
+ * A tenant's deltas spread over this many partitions (a random one each): one tenant at 5,000
+ * events/s to 10 subscriptions is 50,000 deliveries/s, in batches of 25 or more at most 2,000
+ * deltas/s of ≤ 1 KB, so ≤ 500 WU/s a partition (limit 1,000).
+ */
+export const STATS_DELTA_SHARDS = 4;
+export const statsDeltaPartition = (tenantId: string, shard: number) => `STATSDELTA#${tenantId}#${shard}`;
+export const statsDeltaKey = (tenantId: string, shard: number, writtenIn: string, unique: string) => key(statsDeltaPartition(tenantId, shard), `${writtenIn}#${unique}`);
+/** The minute a delta's sort key says it was written in. */
+export const writtenInOfSortKey = (sortKey: unknown) => String(sortKey).slice(0, 16);
+/** Every delta written in `minute`, or after `minute` ('' for all): sort key bounds. */
+export const statsDeltasIn = (minute: string) => ({ from: `${minute}#`, to: `${minute}#~` });
+export const statsDeltasAfter = (minute: string) => ({ from: minute ? `${minute}#~` : '0', to: '~' });
+export const STATS_DUE_PARTITION = 'STATSDUE';
+export const statsDueKey = (dueAt: string, tenantId: string, writtenIn: string) => key(STATS_DUE_PARTITION, `${dueAt}#${tenantId}#${writtenIn}`);
+/** A due entry's sort key read back: `<dueAt>#<tid>#<minute>` (minute keys hold no '#'). */
+export function parseStatsDueSortKey(sortKey: unknown): { tenantId: string; writtenIn: string } {
+  const text = String(sortKey);
+  const last = text.lastIndexOf('#');
+  return { tenantId: text.slice(text.indexOf('#') + 1, last), writtenIn: text.slice(last + 1) };
+}
+export const statsFoldedKey = (tenantId: string) => key(`STATS#${tenantId}`, 'FOLDED');
 export const quotaKey = (tenantId: string, quota: string, window: string) => key(`QUOTA#${tenantId}`, `${quota}#${window}`);
 
 // Batching buffers

@@ -299,6 +299,12 @@ export interface StatsStore {
   readHealth(tenantId: string, subscriptionId: string): Promise<HealthState | undefined>;
 }
 
+/** Counters a batch added and no block holds yet (core/stats.ts): the sweeper folds them in. */
+export interface StatsFolding {
+  /** Folds what is due at `now`, until `deadline` (epoch ms); answers how many tenant minutes it folded. */
+  foldDue(now: Date, deadline?: number): Promise<number>;
+}
+
 /** A dead letter: the job and why it ended there, for the operator (the SQS copy) and the record. */
 export interface DeadLetter {
   /** The job, or the raw body of a message that was not a job at all. */

@@ -313,3 +313,106 @@ export function summarizeStats(
     hourly,
   };
 }
+
+/**
+ * Counting that does not depend on how deliveries fall into batches. A deliver invocation writes
+ * one delta per tenant (its batch's counters for every subscription of that tenant it touched);
+ * the sweeper folds each minute's deltas into the subscriptions' ten-minute blocks, one write per
+ * subscription and block, and marks each block with the minute it folded (`foldMarker`), so a
+ * fold is applied once and a read adds exactly the deltas no block holds yet. At 10 subscriptions
+ * a batch touches all of them: a block write per subscription and batch cost 0.4 write units a
+ * delivery, a delta costs one unit a batch.
+ */
+export interface SubscriptionDelta {
+  /** Minute key → counters. */
+  minutes: Record<string, Counters>;
+  lastAttemptAt?: string;
+  lastSuccessAt?: string;
+}
+
+/** One tenant's part of a batch: subscription id → what it adds. */
+export type StatsDelta = Record<string, SubscriptionDelta>;
+
+/** A batch's increments as one delta per tenant. */
+export function deltasByTenant(increments: StatsIncrement[]): Map<string, StatsDelta> {
+  const byTenant = new Map<string, StatsDelta>();
+  for (const increment of increments) {
+    const delta = byTenant.get(increment.tenantId) ?? {};
+    const { lastAttemptAt, lastSuccessAt } = increment.health;
+    delta[increment.subscriptionId] = { minutes: increment.minutes, ...(lastAttemptAt ? { lastAttemptAt } : {}), ...(lastSuccessAt ? { lastSuccessAt } : {}) };
+    byTenant.set(increment.tenantId, delta);
+  }
+  return byTenant;
+}
+
+/** The ten-minute block of a minute key or a timestamp: `2026-11-25T08:47` → `2026-11-25T08:4`. */
+export const blockKey = (minuteOrTime: string) => minuteOrTime.slice(0, 15);
+
+/**
+ * The attribute a block carries once the deltas written in `writtenIn` (a minute key) are folded
+ * into it. A block receives the folds of its own ten minutes and of the few minutes after
+ * (attempts that finished late in a long batch): the hour and minute name them apart.
+ */
+export const foldMarker = (writtenIn: string) => `F${writtenIn.slice(11, 16)}`;
+
+/** What folding one minute's deltas writes to one subscription's block. */
+export interface BlockFold {
+  subscriptionId: string;
+  block: string;
+  /** Flat counter fields: the block's totals and its minutes' (`M<digit>_<field>`). */
+  fields: Record<string, number>;
+  lastAttemptAt?: string;
+  lastSuccessAt?: string;
+}
+
+/** Sums deltas (one minute's, of one tenant) into one fold per subscription and block. */
+export function blockFolds(deltas: StatsDelta[]): BlockFold[] {
+  const folds = new Map<string, BlockFold>();
+  const later = (a: string | undefined, b: string | undefined) => (a && b ? (a > b ? a : b) : (a ?? b));
+  for (const delta of deltas) {
+    for (const [subscriptionId, { minutes, lastAttemptAt, lastSuccessAt }] of Object.entries(delta)) {
+      for (const [minute, counters] of Object.entries(minutes)) {
+        const block = blockKey(minute);
+        const key = `${subscriptionId}\u0000${block}`;
+        const fold = folds.get(key) ?? { subscriptionId, block, fields: {} };
+        for (const [field, value] of Object.entries(toCounterFields(counters))) {
+          const perMinute = `M${minute.slice(-1)}_${field}`;
+          fold.fields[perMinute] = (fold.fields[perMinute] ?? 0) + value;
+          fold.fields[field] = (fold.fields[field] ?? 0) + value;
+        }
+        folds.set(key, fold);
+      }
+      // Each time goes to the block it falls in (a block's read takes its newest).
+      for (const [name, at] of [['lastAttemptAt', lastAttemptAt], ['lastSuccessAt', lastSuccessAt]] as const) {
+        const fold = at && folds.get(`${subscriptionId}\u0000${blockKey(at)}`);
+        if (fold) fold[name] = later(fold[name], at);
+      }
+    }
+  }
+  return [...folds.values()];
+}
+
+/**
+ * Adds to a subscription's buckets what its unfolded deltas hold: each delta minute (`writtenIn`)
+ * counts unless the block its counters belong to already carries that minute's fold marker.
+ */
+export function addUnfolded(
+  buckets: { minutes: Record<string, Counters>; hours: Record<string, Counters>; lastAttemptAt?: string; lastSuccessAt?: string },
+  deltas: { writtenIn: string; delta: SubscriptionDelta }[],
+  foldedInto: (block: string, marker: string) => boolean,
+  range: { minutesFrom: string; hoursFrom: string },
+): void {
+  for (const { writtenIn, delta } of deltas) {
+    const marker = foldMarker(writtenIn);
+    for (const [minute, counters] of Object.entries(delta.minutes)) {
+      if (foldedInto(blockKey(minute), marker)) continue;
+      if (minute >= range.minutesFrom) buckets.minutes[minute] = mergeCounters(buckets.minutes[minute] ?? emptyCounters(), counters);
+      const hour = minute.slice(0, 13);
+      if (hour >= range.hoursFrom) buckets.hours[hour] = mergeCounters(buckets.hours[hour] ?? emptyCounters(), counters);
+    }
+    for (const name of ['lastAttemptAt', 'lastSuccessAt'] as const) {
+      const at = delta[name];
+      if (at && !foldedInto(blockKey(at), marker) && (!buckets[name] || at > buckets[name]!)) buckets[name] = at;
+    }
+  }
+}

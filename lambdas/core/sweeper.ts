@@ -9,7 +9,7 @@ import { deliveryIdFor, legacyDeliveryIdFor } from './ids.ts';
 import { isMarkedSlow, type SlowMarkStore } from './slow-lane.ts';
 import { sendDueHeads } from './order-hold.ts';
 import { stripStorage } from './publishing.ts';
-import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, OrderHoldStore, StoredEvent, SubscriptionIndexEntry, SubscriptionStore, SweepEntry, SweepStore } from './ports.ts';
+import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, OrderHoldStore, StatsFolding, StoredEvent, SubscriptionIndexEntry, SubscriptionStore, SweepEntry, SweepStore } from './ports.ts';
 
 /**
  * The reconciliation sweeper: the safety net under at-least-once delivery. Whatever was lost
@@ -34,6 +34,8 @@ import type { DeliveryQueue, DeliveryStore, EventPublisher, EventStore, OrderHol
  *   5. Ordered groups held out of flight (core/order-hold.ts) whose head is due: the head is sent
  *      to its group again (and again after the grace period, should its message be lost). The
  *      pending deliveries of a held group are the hold's: step 2 leaves them alone.
+ *   6. Statistics: the deltas deliver invocations wrote, folded into the subscriptions' blocks
+ *      a minute after the minute they were written in (core/stats.ts).
  */
 export interface SweepPorts {
   sweep: SweepStore;
@@ -54,6 +56,7 @@ export interface SweepPorts {
   slowMarks?: Pick<SlowMarkStore, 'read'>;
   /** Ordered groups held out of flight (core/order-hold.ts). */
   holds?: OrderHoldStore;
+  stats?: StatsFolding;
   clock: () => Date;
   /**
    * `maxBacklog`: above this many messages waiting in the delivery queue, the workers are behind
@@ -84,6 +87,8 @@ export interface SweepReport {
   holdHeadsSent?: number;
   /** Held groups whose HEAD names no kept job (never by design: a sign of damage, for an operator). */
   headlessHolds?: { tenantId: string; group: string }[];
+  /** Tenant minutes of statistics folded into the blocks. */
+  statsFolded?: number;
 }
 
 /** Events of one shard checked concurrently. */
@@ -109,7 +114,10 @@ export async function sweep(ports: SweepPorts): Promise<SweepReport> {
   // of the shards (by window), which a lookup per shard paid for up to 8 times.
   const recipients = new Map<string, Promise<SubscriptionIndexEntry[]>>();
   const shards = Array.from({ length: ports.config.shards }, (_, i) => i);
-  await Promise.all(shards.map((shard) => sweepShard(ports, shard, report, behind, waitsInSlowLane, recipients)));
+  const folding = ports.stats?.foldDue(ports.clock(), ports.config.deadline).then((folded) => {
+    report.statsFolded = folded;
+  });
+  await Promise.all([...shards.map((shard) => sweepShard(ports, shard, report, behind, waitsInSlowLane, recipients)), folding]);
   return report;
 }
 

@@ -12,6 +12,7 @@ import { SqsDeliveryQueue } from '#adapters/sqs-queue';
 import { DynamoSlowMarkStore } from '#adapters/slow-mark-store';
 import { DynamoSweepStore } from '#adapters/sweep-store';
 import { DynamoOrderHoldStore } from '#adapters/order-hold-store';
+import { DynamoStatsStore } from '#adapters/stats-store';
 import { sweep, type SweepPorts, type SweepReport } from '#core/sweeper';
 import { settingsFor } from '#shared/settings';
 import { logger, metrics, MetricUnit, tracer } from '#shared/observability';
@@ -29,6 +30,7 @@ const ports: SweepPorts = {
   queue: new SqsDeliveryQueue(settings.deliveryQueueUrl, settings.orderedQueueUrl, settings.slowLaneQueueUrl),
   ...(settings.slowLaneQueueUrl ? { slowMarks: new DynamoSlowMarkStore(table) } : {}),
   holds: new DynamoOrderHoldStore(table),
+  stats: new DynamoStatsStore(table),
   clock: () => new Date(),
   config: { sweepAfterSeconds: settings.sweepAfterSeconds, shards: SHARDS },
 };

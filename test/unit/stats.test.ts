@@ -12,8 +12,12 @@ import { autoPausePolicyOf } from '../../lambdas/core/health.ts';
 import { dataSchemaUri } from '../../lambdas/core/envelope.ts';
 import { isOperationalEvent, operationalEvent } from '../../lambdas/core/operational-events.ts';
 import {
+  addUnfolded,
   aggregateObservations,
+  blockFolds,
+  deltasByTenant,
   emptyCounters,
+  foldMarker,
   fromCounterFields,
   latencyBucket,
   mergeCounters,
@@ -23,6 +27,7 @@ import {
   toCounterFields,
   DEFAULT_AUTO_PAUSE,
   type AttemptObservation,
+  type BlockFold,
 } from '../../lambdas/core/stats.ts';
 
 const T0 = Date.parse('2026-11-25T10:15:30Z');
@@ -166,5 +171,57 @@ describe('operational events', () => {
     expect(isOperationalEvent('delivery.dead_lettered')).toBe(true);
     expect(isOperationalEvent('herald.ping')).toBe(true);
     expect(isOperationalEvent('order.created')).toBe(false);
+  });
+});
+
+describe('statistics deltas and their fold', () => {
+  const observation = (tenantId: string, subscriptionId: string, at: string, outcome: 'succeeded' | 'retry' = 'succeeded'): AttemptObservation => ({
+    tenantId,
+    subscriptionId,
+    at: Date.parse(at),
+    attempt: 1,
+    outcome,
+    durationMs: 30,
+    statusCode: outcome === 'succeeded' ? 200 : 503,
+    ...(outcome === 'retry' ? { error: 'http_status' as const } : {}),
+    endpointFailure: outcome === 'retry',
+  });
+
+  it('makes one delta per tenant holding every subscription the batch touched', () => {
+    const deltas = deltasByTenant(
+      aggregateObservations([observation('t1', 'a', '2026-12-02T10:21:05Z'), observation('t1', 'b', '2026-12-02T10:21:06Z'), observation('t2', 'c', '2026-12-02T10:21:07Z', 'retry')]),
+    );
+    expect([...deltas.keys()]).toEqual(['t1', 't2']);
+    expect(Object.keys(deltas.get('t1')!)).toEqual(['a', 'b']);
+    expect(deltas.get('t1')!.a).toMatchObject({ lastAttemptAt: '2026-12-02T10:21:05.000Z', lastSuccessAt: '2026-12-02T10:21:05.000Z', minutes: { '2026-12-02T10:21': { succeeded: 1 } } });
+    expect(deltas.get('t2')!.c!.lastSuccessAt).toBeUndefined();
+  });
+
+  it('folds deltas into one write per subscription and block, with each minute and the latest times', () => {
+    const first = deltasByTenant(aggregateObservations([observation('t', 'a', '2026-12-02T10:19:50Z'), observation('t', 'a', '2026-12-02T10:20:01Z', 'retry')])).get('t')!;
+    const second = deltasByTenant(aggregateObservations([observation('t', 'a', '2026-12-02T10:20:30Z'), observation('t', 'b', '2026-12-02T10:20:31Z')])).get('t')!;
+    const folds = blockFolds([first, second]);
+    expect(folds.map((f) => [f.subscriptionId, f.block])).toEqual([
+      ['a', '2026-12-02T10:1'],
+      ['a', '2026-12-02T10:2'],
+      ['b', '2026-12-02T10:2'],
+    ]);
+    const [early, late] = folds as [BlockFold, BlockFold];
+    // A delta carries its batch's latest times only: the first batch's last attempt fell in the later block.
+    expect(early).toMatchObject({ fields: { c_succeeded: 1, M9_c_succeeded: 1 }, lastSuccessAt: '2026-12-02T10:19:50.000Z' });
+    expect(early.lastAttemptAt).toBeUndefined();
+    expect(late).toMatchObject({ fields: { c_attempts: 2, c_succeeded: 1, c_failed: 1, M0_c_attempts: 2, s_503: 1, s_200: 1 }, lastAttemptAt: '2026-12-02T10:20:30.000Z', lastSuccessAt: '2026-12-02T10:20:30.000Z' });
+  });
+
+  it('adds unfolded deltas unless their block carries the fold marker of the minute they were written in', () => {
+    const delta = deltasByTenant(aggregateObservations([observation('t', 'a', '2026-12-02T10:19:50Z'), observation('t', 'a', '2026-12-02T10:20:05Z')])).get('t')!.a!;
+    const range = { minutesFrom: '2026-12-02T09:21', hoursFrom: '2026-11-25T11' };
+    const folded = new Set(['2026-12-02T10:1 F10:20']);
+    const buckets = { minutes: {}, hours: {} } as Parameters<typeof addUnfolded>[0];
+    addUnfolded(buckets, [{ writtenIn: '2026-12-02T10:20', delta }], (block, marker) => folded.has(`${block} ${marker}`), range);
+    expect(Object.keys(buckets.minutes)).toEqual(['2026-12-02T10:20']);
+    expect(buckets.hours['2026-12-02T10']!.succeeded).toBe(1);
+    expect([buckets.lastAttemptAt, buckets.lastSuccessAt]).toEqual(['2026-12-02T10:20:05.000Z', '2026-12-02T10:20:05.000Z']);
+    expect(foldMarker('2026-12-02T10:20')).toBe('F10:20');
   });
 });

@@ -39,8 +39,8 @@ beforeAll(async () => {
   dynamo().middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as { Key?: { pk?: unknown; sk?: unknown }; Item?: { pk?: unknown } };
-      if (currentFunction() === 'herald-deliver' && /^Update(Item)?Command$/.test(context.commandName) && String(input.Key?.pk ?? '').startsWith('STATS#') && String(input.Key?.sk).startsWith('B#')) blockWrites++;
-      if (currentFunction() === 'herald-deliver' && /^Put(Item)?Command$/.test(context.commandName) && String(input.Item?.pk ?? '').startsWith('STATSDELTA#')) deltaWrites++;
+      if (currentFunction() === 'herald-deliver' && /^Update(Item)?Command$/.test(context.commandName ?? '') && String(input.Key?.pk ?? '').startsWith('STATS#') && String(input.Key?.sk).startsWith('B#')) blockWrites++;
+      if (currentFunction() === 'herald-deliver' && /^Put(Item)?Command$/.test(context.commandName ?? '') && String(input.Item?.pk ?? '').startsWith('STATSDELTA#')) deltaWrites++;
       return next(args);
     },
     { step: 'initialize', name: 'countStatsWrites' },

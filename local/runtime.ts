@@ -75,6 +75,8 @@ export interface HeraldLocalOptions {
   sweepIntervalMs?: number;
   /** The sweeper's grace period (HERALD_SWEEP_AFTER_SECONDS). Default 60 s locally. */
   sweepAfterSeconds?: number;
+  /** A sweep window's length (HERALD_SWEEP_WINDOW_SECONDS). Default a tenth of the grace. */
+  sweepWindowSeconds?: number;
   /** Observes how long each api and fan-out invocation took (ms): the bench's cost model. */
   onInvocation?: (fn: 'api' | 'fanout', ms: number) => void;
   /**
@@ -176,6 +178,7 @@ export function functionEnvironment(emulators: Pick<LocalEmulators, 'dynamoEndpo
     [ENV.environment]: options.environment ?? process.env[ENV.environment] ?? '',
     [ENV.tenantMaxInFlight]: options.tenantMaxInFlight !== undefined ? String(options.tenantMaxInFlight) : (process.env[ENV.tenantMaxInFlight] ?? ''),
     [ENV.sweepAfterSeconds]: String(options.sweepAfterSeconds ?? process.env[ENV.sweepAfterSeconds] ?? 60),
+    [ENV.sweepWindowSeconds]: options.sweepWindowSeconds !== undefined ? String(options.sweepWindowSeconds) : (process.env[ENV.sweepWindowSeconds] ?? ''),
     [ENV.subscriptionCacheSeconds]: String(options.subscriptionCacheSeconds ?? process.env[ENV.subscriptionCacheSeconds] ?? 0),
     [ENV.catalogueDir]: [fileURLToPath(new URL('../catalogue', import.meta.url)), ...(options.extraCatalogueDirs ?? [])].join(delimiter),
   };

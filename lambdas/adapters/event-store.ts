@@ -55,6 +55,8 @@ export interface EventStoreOptions {
    * most once a window.
    */
   sweepAfterSeconds?: number;
+  /** A window's length in seconds instead (HERALD_SWEEP_WINDOW_SECONDS): the benchmark keeps production's minute with a short grace. */
+  sweepWindowSeconds?: number;
   /** The most events resend by subject reads in its shard (MAX_SUBJECT_SCAN; smaller in tests). */
   subjectScanLimit?: number;
 }
@@ -76,7 +78,7 @@ export class DynamoEventStore implements EventStore {
     private readonly tableName: string,
     options: EventStoreOptions = {},
   ) {
-    this.windowMs = Math.min(60_000, Math.max(100, Math.round((options.sweepAfterSeconds ?? 600) * 100)));
+    this.windowMs = Math.min(60_000, Math.max(100, Math.round(options.sweepWindowSeconds ? options.sweepWindowSeconds * 1000 : (options.sweepAfterSeconds ?? 600) * 100)));
     this.subjectScanLimit = options.subjectScanLimit ?? MAX_SUBJECT_SCAN;
   }
 

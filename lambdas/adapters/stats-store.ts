@@ -64,8 +64,8 @@ const KEPT_DAYS = 8;
 export class DynamoStatsStore implements StatsStore, ProbeStore {
   /** Subscriptions this container last saw with no run of failures, and when: a clean batch skips the health write. */
   private readonly healthy = new Map<string, number>();
-  /** The tenant minutes this container put on the fold list (`<tid>#<minute>`, this minute's only). */
-  private readonly listed = new Set<string>();
+  /** This container's writes of its tenant minutes to the fold list (`<tid>#<minute>`, this minute's only). */
+  private readonly listings = new Map<string, Promise<unknown>>();
 
   constructor(private readonly tableName: string) {}
 
@@ -150,25 +150,25 @@ export class DynamoStatsStore implements StatsStore, ProbeStore {
     return Promise.all(increments.map((increment) => this.updateHealth(statsPartition(increment.tenantId, increment.subscriptionId), increment)));
   }
 
-  /** The tenant's delta (1 WU up to 1 KB, about 30 subscriptions deflated), and once per container and minute its entry on the fold list. */
+  /**
+   * The tenant's delta (1 WU up to 1 KB, about 30 subscriptions deflated), and once per container
+   * and minute its entry on the fold list: batches finishing together share the one write.
+   */
   private async addDelta(tenantId: string, delta: StatsDelta, writtenIn: string, now: Date): Promise<void> {
-    const listing = `${tenantId}#${writtenIn}`;
-    const listed = this.listed.has(listing);
-    const shard = randomInt(STATS_DELTA_SHARDS);
-    await Promise.all([
-      dynamo().send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...statsDeltaKey(tenantId, shard, writtenIn, randomUUID()), d: deflateRawSync(JSON.stringify(delta)), [TTL]: expiresAt(now, KEPT_DAYS) },
-        }),
-      ),
-      listed
-        ? undefined
-        : dynamo().send(new PutCommand({ TableName: this.tableName, Item: { ...statsDueKey(foldDueAt(writtenIn), tenantId, writtenIn), [TTL]: expiresAt(now, KEPT_DAYS) } })),
-    ]);
-    if (listed) return;
-    for (const earlier of this.listed) if (!earlier.endsWith(writtenIn)) this.listed.delete(earlier);
-    this.listed.add(listing);
+    const key = `${tenantId}#${writtenIn}`;
+    let listing = this.listings.get(key);
+    if (!listing) {
+      for (const earlier of this.listings.keys()) if (!earlier.endsWith(writtenIn)) this.listings.delete(earlier);
+      listing = dynamo()
+        .send(new PutCommand({ TableName: this.tableName, Item: { ...statsDueKey(foldDueAt(writtenIn), tenantId, writtenIn), [TTL]: expiresAt(now, KEPT_DAYS) } }))
+        .catch((error: unknown) => {
+          this.listings.delete(key);
+          throw error;
+        });
+      this.listings.set(key, listing);
+    }
+    const item = { ...statsDeltaKey(tenantId, randomInt(STATS_DELTA_SHARDS), writtenIn, randomUUID()), d: deflateRawSync(JSON.stringify(delta)), [TTL]: expiresAt(now, KEPT_DAYS) };
+    await Promise.all([dynamo().send(new PutCommand({ TableName: this.tableName, Item: item })), listing]);
   }
 
   /**

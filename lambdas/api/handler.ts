@@ -35,7 +35,7 @@ const ports: ApiPorts = {
   keys: new DynamoApiKeyStore(table),
   subscriptions: new DynamoSubscriptionStore(table),
   // Sweep windows a tenth of the sweeper's grace (up to a minute): events are checked at most one window late.
-  events: new DynamoEventStore(table, { sweepAfterSeconds: settings.sweepAfterSeconds }),
+  events: new DynamoEventStore(table, { sweepAfterSeconds: settings.sweepAfterSeconds, ...(settings.sweepWindowSeconds ? { sweepWindowSeconds: settings.sweepWindowSeconds } : {}) }),
   deliveries: new DynamoDeliveryStore(table),
   publisher: new EventBridgePublisher(settings.eventBusName),
   queue,

@@ -112,6 +112,8 @@ export const ENV = {
   secretGraceHours: 'HERALD_SECRET_GRACE_HOURS',
   /** How long past its due time the sweeper leaves a delivery or an event's fan-out alone. */
   sweepAfterSeconds: 'HERALD_SWEEP_AFTER_SECONDS',
+  /** How long a sweep window of a tenant's events lasts (default a tenth of the grace, 0.1 to 60 s). */
+  sweepWindowSeconds: 'HERALD_SWEEP_WINDOW_SECONDS',
   /** A degraded subscription's probe interval (core/degrade.ts; default 60 s); tests compress it. */
   degradedProbeSeconds: 'HERALD_DEGRADED_PROBE_SECONDS',
   /** How long a deliver container keeps a subscription it read (core/caching.ts keptSubscriptions; default 10 s, 0: every batch reads). */

@@ -86,6 +86,7 @@ const SCHEMAS = {
   deliveryRetentionDays: positiveDays.default(30),
   secretGraceHours: numberText(z.number().min(0, 'must be 0 or more')).default(24),
   sweepAfterSeconds: numberText(z.number().min(0, 'must be 0 or more')).default(600),
+  sweepWindowSeconds: numberText(z.number().min(0.1, 'must be 0.1 to 60 (seconds)').max(60, 'must be 0.1 to 60 (seconds)')).optional(),
   degradedProbeSeconds: numberText(z.number().int('must be 1 to 900 (seconds)').min(1, 'must be 1 to 900 (seconds)').max(900, 'must be 1 to 900 (seconds)')).default(DEGRADED_MIN_RETRY_SECONDS),
   subscriptionCacheSeconds: numberText(z.number().min(0, 'must be 0 to 60 (seconds)').max(60, 'must be 0 to 60 (seconds)')).default(SUBSCRIPTION_KEEP_SECONDS),
   thinLinkTemplate: z.url({ error: 'must be a URL template, e.g. https://api.example.com/{type}/{subject}' }).optional(),
@@ -103,7 +104,7 @@ export type Settings<K extends SettingName = SettingName> = { [P in K]: z.output
 
 /** Tunables each function reads besides what the stack sets (FUNCTIONS[fn].env); all have defaults. */
 const TUNABLES = {
-  api: ['eventSource', 'eventRetentionDays', 'sweepAfterSeconds', 'secretGraceHours', 'thinLinkTemplate', 'webhookOrigin', 'publicApiUrl', 'handshakeTimeoutSeconds', 'region'],
+  api: ['eventSource', 'eventRetentionDays', 'sweepAfterSeconds', 'sweepWindowSeconds', 'secretGraceHours', 'thinLinkTemplate', 'webhookOrigin', 'publicApiUrl', 'handshakeTimeoutSeconds', 'region'],
   authorizer: [],
   fanout: ['eventRetentionDays'],
   deliver: ['deliveryRetentionDays', 'eventSource', 'eventRetentionDays', 'sweepAfterSeconds', 'degradedProbeSeconds', 'subscriptionCacheSeconds'],

@@ -93,6 +93,8 @@ describe('a bad value fails the cold start with its name and value', () => {
     ['fanout', ENV.eventRetentionDays, '0', /more than 0/],
     ['deliver', ENV.deliveryRetentionDays, '30d', /decimal number/],
     ['sweeper', ENV.sweepAfterSeconds, '-5', /0 or more/],
+    ['api', ENV.sweepWindowSeconds, '120', /0.1 to 60/],
+    ['api', ENV.sweepWindowSeconds, '0', /0.1 to 60/],
     ['api', ENV.secretGraceHours, 'NaN', /decimal number/],
     ['api', ENV.handshakeTimeoutSeconds, '60', /1 to 20/],
     ['deliver', ENV.allowPrivateTargets, 'true', /0 or 1/],

@@ -8,6 +8,8 @@ import {
   blockFolds,
   blockKey,
   deltasByTenant,
+  statsWriteFor,
+  type BlockFold,
   foldMarker,
   fromCounterFields,
   minuteKey,
@@ -64,6 +66,8 @@ const KEPT_DAYS = 8;
 export class DynamoStatsStore implements StatsStore, ProbeStore {
   /** Subscriptions this container last saw with no run of failures, and when: a clean batch skips the health write. */
   private readonly healthy = new Map<string, number>();
+  /** The tenants whose statistics this container wrote this minute (`<tid>#<minute>`). */
+  private readonly written = new Set<string>();
   /** This container's writes of its tenant minutes to the fold list (`<tid>#<minute>`, this minute's only). */
   private readonly listings = new Map<string, Promise<unknown>>();
 
@@ -146,8 +150,48 @@ export class DynamoStatsStore implements StatsStore, ProbeStore {
 
   async addStats(increments: StatsIncrement[], now: Date): Promise<HealthState[]> {
     const writtenIn = minuteKey(now.getTime());
-    await Promise.all([...deltasByTenant(increments)].map(([tenantId, delta]) => this.addDelta(tenantId, delta, writtenIn, now)));
+    for (const earlier of this.written) if (!earlier.endsWith(writtenIn)) this.written.delete(earlier);
+    await Promise.all(
+      [...deltasByTenant(increments)].map(([tenantId, delta]) => {
+        const key = `${tenantId}#${writtenIn}`;
+        const way = statsWriteFor(Object.keys(delta).length, this.written.has(key));
+        this.written.add(key);
+        if (way === 'delta') return this.addDelta(tenantId, delta, writtenIn, now);
+        return Promise.all(blockFolds([delta]).map((fold) => this.writeBlock(tenantId, fold, now)));
+      }),
+    );
     return Promise.all(increments.map((increment) => this.updateHealth(statsPartition(increment.tenantId, increment.subscriptionId), increment)));
+  }
+
+  /**
+   * Adds a fold to its subscription's block. Given the minute of the deltas it folds (`marker`),
+   * only once: false when the block already holds them. A batch written straight to its blocks
+   * has no marker (it has no delta to count twice).
+   */
+  private writeBlock(tenantId: string, fold: BlockFold, now: Date, marker?: string): Promise<boolean> {
+    const names: Record<string, string> = { '#ttl': TTL, ...(marker ? { '#marker': marker } : {}) };
+    const values: Record<string, unknown> = { ':ttl': expiresAt(now, KEPT_DAYS), ...(marker ? { ':true': true } : {}) };
+    const adds = Object.entries(fold.fields).map(([field, value], i) => {
+      names[`#f${i}`] = field;
+      values[`:f${i}`] = value;
+      return `#f${i} :f${i}`;
+    });
+    const sets = ['#ttl = :ttl', ...(marker ? ['#marker = :true'] : [])];
+    for (const name of ['lastAttemptAt', 'lastSuccessAt'] as const) {
+      if (!fold[name]) continue;
+      sets.push(`${name} = :${name}`);
+      values[`:${name}`] = fold[name];
+    }
+    return conditionalUpdate(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: statsPartition(tenantId, fold.subscriptionId), [SK]: statsBlockSortKey(fold.block) },
+        UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
+        ...(marker ? { ConditionExpression: 'attribute_not_exists(#marker)' } : {}),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
   }
 
   /**
@@ -205,33 +249,7 @@ export class DynamoStatsStore implements StatsStore, ProbeStore {
   private async fold(tenantId: string, writtenIn: string, now: Date): Promise<void> {
     const deltas = await this.readDeltas(tenantId, statsDeltasIn(writtenIn));
     const marker = foldMarker(writtenIn);
-    await Promise.all(
-      blockFolds(deltas.map(({ delta }) => delta)).map((fold) => {
-        const names: Record<string, string> = { '#ttl': TTL, '#marker': marker };
-        const values: Record<string, unknown> = { ':ttl': expiresAt(now, KEPT_DAYS), ':true': true };
-        const adds = Object.entries(fold.fields).map(([field, value], i) => {
-          names[`#f${i}`] = field;
-          values[`:f${i}`] = value;
-          return `#f${i} :f${i}`;
-        });
-        const sets = ['#ttl = :ttl', '#marker = :true'];
-        for (const name of ['lastAttemptAt', 'lastSuccessAt'] as const) {
-          if (!fold[name]) continue;
-          sets.push(`${name} = :${name}`);
-          values[`:${name}`] = fold[name];
-        }
-        return conditionalUpdate(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { [PK]: statsPartition(tenantId, fold.subscriptionId), [SK]: statsBlockSortKey(fold.block) },
-            UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
-            ConditionExpression: 'attribute_not_exists(#marker)',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        );
-      }),
-    );
+    await Promise.all(blockFolds(deltas.map(({ delta }) => delta)).map((fold) => this.writeBlock(tenantId, fold, now, marker)));
     await conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,

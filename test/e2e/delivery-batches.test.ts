@@ -3,8 +3,8 @@
  * window the delivery queue's mapping hands the deliver function up to 100 records, filled by
  * several receives and deleted 10 a request, as Lambda's event source mapping does. Through the
  * local runtime with a 1 s window: 10 subscriptions × 10 events arrive once each, in batches of
- * more than 10, and statistics cost one delta write per batch (one tenant), not one per
- * subscription or delivery.
+ * more than 10, and statistics cost one delta write per batch (one tenant; the first batch of a
+ * minute writes the 10 blocks), not one per subscription and batch.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DELIVER_BATCH_SIZE } from '../../lambdas/shared/herald-config.ts';
@@ -80,9 +80,11 @@ it('10 subscriptions × 10 events: each delivered once, in batches of more than 
   expect(batchSizes.reduce((a, b) => a + b, 0)).toBe(100);
   expect(Math.max(...batchSizes)).toBeGreaterThan(10);
   expect(batchSizes.length).toBeLessThan(10);
-  // One delta per batch, however many of the 10 subscriptions it holds; the blocks are the sweeper's.
-  expect(deltaWrites).toBe(batchSizes.length);
-  expect(blockWrites).toBe(0);
+  // One delta per batch, however many of the 10 subscriptions it holds, but for the first batch of
+  // each minute (the test may straddle one), which writes the blocks: the rest are the sweeper's.
+  expect(blockWrites % 10).toBe(0);
+  expect(blockWrites / 10).toBeLessThanOrEqual(2);
+  expect(deltaWrites + blockWrites / 10).toBe(batchSizes.length);
   const stats = await Promise.all(
     Array.from({ length: 10 }, async (_, i) => {
       const subscription = (await api<{ items: { id: string; name: string }[] }>('GET', '/v1/subscriptions?limit=100', tenant.apiKey)).body.items.find((s) => s.name === `s${i}`)!;

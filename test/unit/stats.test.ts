@@ -23,6 +23,7 @@ import {
   mergeCounters,
   percentile,
   shouldAutoPause,
+  statsWriteFor,
   summarizeStats,
   toCounterFields,
   DEFAULT_AUTO_PAUSE,
@@ -185,6 +186,12 @@ describe('statistics deltas and their fold', () => {
     statusCode: outcome === 'succeeded' ? 200 : 503,
     ...(outcome === 'retry' ? { error: 'http_status' as const } : {}),
     endpointFailure: outcome === 'retry',
+  });
+
+  it('writes a delta only for a tenant part of several subscriptions, after its first batch of the minute', () => {
+    expect(statsWriteFor(10, true)).toBe('delta');
+    expect(statsWriteFor(10, false)).toBe('blocks');
+    expect(statsWriteFor(1, true)).toBe('blocks');
   });
 
   it('makes one delta per tenant holding every subscription the batch touched', () => {

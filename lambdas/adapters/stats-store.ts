@@ -6,6 +6,7 @@ import { DEGRADE_AFTER, type ProbeStore } from '#core/degrade';
 import {
   addUnfolded,
   blockFolds,
+  BlockFolds,
   blockKey,
   deltasByTenant,
   statsWriteFor,
@@ -15,11 +16,12 @@ import {
   minuteKey,
   type HealthState,
   type StatsDelta,
+  type SubscriptionDelta,
   type StatsIncrement,
 } from '#core/stats';
 import { dynamo } from './clients.ts';
 import { conditionalUpdate, expiresAt } from './dynamo-helpers.ts';
-import { queryItems } from './table-queries.ts';
+import { queryItems, queryPages } from './table-queries.ts';
 import {
   blockOfSortKey,
   parseStatsDueSortKey,
@@ -247,9 +249,10 @@ export class DynamoStatsStore implements StatsStore, ProbeStore {
   }
 
   private async fold(tenantId: string, writtenIn: string, now: Date): Promise<void> {
-    const deltas = await this.readDeltas(tenantId, statsDeltasIn(writtenIn));
+    const folds = new BlockFolds();
+    await this.forEachDelta(tenantId, statsDeltasIn(writtenIn), (_, delta) => folds.add(delta));
     const marker = foldMarker(writtenIn);
-    await Promise.all(blockFolds(deltas.map(({ delta }) => delta)).map((fold) => this.writeBlock(tenantId, fold, now, marker)));
+    await Promise.all(folds.list().map((fold) => this.writeBlock(tenantId, fold, now, marker)));
     await conditionalUpdate(
       new UpdateCommand({
         TableName: this.tableName,
@@ -262,18 +265,21 @@ export class DynamoStatsStore implements StatsStore, ProbeStore {
   }
 
   /** A tenant's deltas written in a sort-key range, from its shards side by side (eventually consistent: a delta a moment old may wait for the next read). */
-  private async readDeltas(tenantId: string, range: { from: string; to: string }): Promise<{ writtenIn: string; delta: StatsDelta }[]> {
+  private async forEachDelta(tenantId: string, range: { from: string; to: string }, visit: (writtenIn: string, delta: StatsDelta) => void): Promise<void> {
     const shards = Array.from({ length: STATS_DELTA_SHARDS }, (_, shard) => shard);
-    const items = await Promise.all(
-      shards.map((shard) =>
-        queryItems(this.tableName, {
+    await Promise.all(
+      shards.map(async (shard) => {
+        const query = {
           KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
           ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
           ExpressionAttributeValues: { ':pk': statsDeltaPartition(tenantId, shard), ':from': range.from, ':to': range.to },
-        }),
-      ),
+        };
+        // Page by page: a busy tenant's minute holds thousands of deltas, never all in memory.
+        for await (const page of queryPages(this.tableName, query)) {
+          for (const item of page.items) visit(writtenInOfSortKey(item[SK]), JSON.parse(inflateRawSync(item.d as Uint8Array).toString('utf8')) as StatsDelta);
+        }
+      }),
     );
-    return items.flat().map((item) => ({ writtenIn: writtenInOfSortKey(item[SK]), delta: JSON.parse(inflateRawSync(item.d as Uint8Array).toString('utf8')) as StatsDelta }));
   }
 
   /**
@@ -296,10 +302,13 @@ export class DynamoStatsStore implements StatsStore, ProbeStore {
         ExpressionAttributeValues: { ':pk': pk, ':from': from, ':to': to },
         ConsistentRead: consistent,
       });
-    const [older, latest, deltas, health] = await Promise.all([
+    const mine: { writtenIn: string; delta: SubscriptionDelta }[] = [];
+    const [older, latest, , health] = await Promise.all([
       recent > blocks.from ? readBlocks(blocks.from, recent, false).then((items) => items.filter((item) => String(item[SK]) < recent)) : Promise.resolve([]),
       readBlocks(recent > blocks.from ? recent : blocks.from, blocks.to, true),
-      this.readDeltas(tenantId, statsDeltasAfter(through)),
+      this.forEachDelta(tenantId, statsDeltasAfter(through), (writtenIn, delta) => {
+        if (delta[subscriptionId]) mine.push({ writtenIn, delta: delta[subscriptionId] });
+      }),
       dynamo().send(new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: STATS_HEALTH_SORT_KEY } })),
     ]);
     const buckets: Parameters<typeof addUnfolded>[0] = { minutes: {}, hours: {} };
@@ -326,7 +335,6 @@ export class DynamoStatsStore implements StatsStore, ProbeStore {
       }
     }
     for (const [hour, fields] of Object.entries(hourFields)) buckets.hours[hour] = fromCounterFields(fields);
-    const mine = deltas.flatMap(({ writtenIn, delta }) => (delta[subscriptionId] ? [{ writtenIn, delta: delta[subscriptionId]! }] : []));
     addUnfolded(buckets, mine, (block, marker) => markers.get(block)?.has(marker) ?? false, range);
     const state: HealthState = {
       ...toHealth(health.Item),

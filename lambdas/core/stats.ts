@@ -379,31 +379,41 @@ export interface BlockFold {
   lastSuccessAt?: string;
 }
 
-/** Sums deltas (one minute's, of one tenant) into one fold per subscription and block. */
-export function blockFolds(deltas: StatsDelta[]): BlockFold[] {
-  const folds = new Map<string, BlockFold>();
-  const later = (a: string | undefined, b: string | undefined) => (a && b ? (a > b ? a : b) : (a ?? b));
-  for (const delta of deltas) {
+/** Sums deltas (one minute's, of one tenant) into one fold per subscription and block, a delta at a time. */
+export class BlockFolds {
+  private readonly folds = new Map<string, BlockFold>();
+
+  add(delta: StatsDelta): void {
+    const later = (a: string | undefined, b: string | undefined) => (a && b ? (a > b ? a : b) : (a ?? b));
     for (const [subscriptionId, { minutes, lastAttemptAt, lastSuccessAt }] of Object.entries(delta)) {
       for (const [minute, counters] of Object.entries(minutes)) {
         const block = blockKey(minute);
         const key = `${subscriptionId}\u0000${block}`;
-        const fold = folds.get(key) ?? { subscriptionId, block, fields: {} };
+        const fold = this.folds.get(key) ?? { subscriptionId, block, fields: {} };
         for (const [field, value] of Object.entries(toCounterFields(counters))) {
           const perMinute = `M${minute.slice(-1)}_${field}`;
           fold.fields[perMinute] = (fold.fields[perMinute] ?? 0) + value;
           fold.fields[field] = (fold.fields[field] ?? 0) + value;
         }
-        folds.set(key, fold);
+        this.folds.set(key, fold);
       }
       // Each time goes to the block it falls in (a block's read takes its newest).
       for (const [name, at] of [['lastAttemptAt', lastAttemptAt], ['lastSuccessAt', lastSuccessAt]] as const) {
-        const fold = at && folds.get(`${subscriptionId}\u0000${blockKey(at)}`);
+        const fold = at && this.folds.get(`${subscriptionId}\u0000${blockKey(at)}`);
         if (fold) fold[name] = later(fold[name], at);
       }
     }
   }
-  return [...folds.values()];
+
+  list(): BlockFold[] {
+    return [...this.folds.values()];
+  }
+}
+
+export function blockFolds(deltas: StatsDelta[]): BlockFold[] {
+  const folds = new BlockFolds();
+  for (const delta of deltas) folds.add(delta);
+  return folds.list();
 }
 
 /**

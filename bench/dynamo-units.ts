@@ -17,6 +17,9 @@
  * TransactGetItems are counted by `transactions` so a change that adds one shows up.
  * Storage: the final size of every item the scenario wrote, plus its index entries, each with
  * DynamoDB's 100 bytes of overhead (`storedBytes`), and the largest item written.
+ * By partition (`byPartition`, for `npm run bench -- --hot-keys`): each write's units where they
+ * land, the table partition of its key and the index partitions its entries leave or join
+ * (partitionWrites), and each read's units on the partition it reads (partitionReads).
  */
 import { DynamoDBClient, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -30,6 +33,8 @@ export const WRITE_OPS = ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem
 
 const units = (item: Item | undefined) => (item ? Math.max(1, Math.ceil(itemSize(item) / 1024)) : 0);
 const same = (a: AttributeValue | undefined, b: AttributeValue | undefined) => JSON.stringify(a) === JSON.stringify(b);
+/** A key attribute's string, from a marshalled (`{ S: '…' }`) or a plain value. */
+const text = (value: unknown): string => (value && typeof value === 'object' && 'S' in value ? String((value as AttributeValue.SMember).S) : String(value ?? ''));
 
 function projected(item: Item, index: (typeof TABLE_INDEXES)[number]): Item {
   if (index.projection === 'ALL') return item;
@@ -37,23 +42,52 @@ function projected(item: Item, index: (typeof TABLE_INDEXES)[number]): Item {
   return Object.fromEntries(keys.filter((k) => item[k]).map((k) => [k, item[k]!]));
 }
 
-/** Units one write costs, from the item before and after it. */
-export function writeUnits(before: Item | undefined, after: Item | undefined): { table: number; indexes: number } {
+/** Write or read units charged to one partition: of the table, or of an index (by its name). */
+export interface PartitionUnits {
+  /** 'table', or an index's name. */
+  where: string;
+  partition: string;
+  units: number;
+}
+
+/**
+ * Where the units of one write go, partition by partition, from the table key written and the item
+ * before and after it (AWS's rules, as writeUnits sums them): the table's units to the item's
+ * partition; an index entry's to the index partition it is (or was) under: a new entry to its new
+ * partition, a removed one to its old, a moved key both (the delete to the old partition, the put
+ * to the new), an entry rewritten in place to its partition.
+ */
+export function partitionWrites(key: Item, before: Item | undefined, after: Item | undefined): PartitionUnits[] {
+  const partitionOf = (item: Item | undefined, attribute: string) => text(item?.[attribute]);
+  const tablePartition = text(key[TABLE_SCHEMA.partitionKey]);
   const unchanged = JSON.stringify(before ?? null) === JSON.stringify(after ?? null);
-  if (unchanged) return { table: Math.max(1, units(before)), indexes: 0 };
-  const table = Math.max(units(before), units(after));
-  let indexes = 0;
+  if (unchanged) return [{ where: 'table', partition: tablePartition, units: Math.max(1, units(before)) }];
+  const charged: PartitionUnits[] = [{ where: 'table', partition: tablePartition, units: Math.max(units(before), units(after)) }];
   for (const index of TABLE_INDEXES) {
     const inOld = before?.[index.partitionKey] && before?.[index.sortKey];
     const inNew = after?.[index.partitionKey] && after?.[index.sortKey];
     const oldEntry = inOld ? projected(before!, index) : undefined;
     const newEntry = inNew ? projected(after!, index) : undefined;
+    const charge = (item: Item, entryUnits: number) => charged.push({ where: index.indexName, partition: partitionOf(item, index.partitionKey), units: entryUnits });
     if (oldEntry && newEntry) {
       const moved = !same(before![index.partitionKey], after![index.partitionKey]) || !same(before![index.sortKey], after![index.sortKey]);
-      if (moved) indexes += units(oldEntry) + units(newEntry);
-      else if (JSON.stringify(oldEntry) !== JSON.stringify(newEntry)) indexes += Math.max(units(oldEntry), units(newEntry));
-    } else if (oldEntry) indexes += units(oldEntry);
-    else if (newEntry) indexes += units(newEntry);
+      if (moved) {
+        charge(before!, units(oldEntry));
+        charge(after!, units(newEntry));
+      } else if (JSON.stringify(oldEntry) !== JSON.stringify(newEntry)) charge(after!, Math.max(units(oldEntry), units(newEntry)));
+    } else if (oldEntry) charge(before!, units(oldEntry));
+    else if (newEntry) charge(after!, units(newEntry));
+  }
+  return charged;
+}
+
+/** Units one write costs, table and indexes, from where they go (partitionWrites). */
+export function writeUnits(charges: PartitionUnits[]): { table: number; indexes: number } {
+  let table = 0;
+  let indexes = 0;
+  for (const charge of charges) {
+    if (charge.where === 'table') table += charge.units;
+    else indexes += charge.units;
   }
   return { table, indexes };
 }
@@ -95,10 +129,25 @@ export interface UnitTotals {
   byKind?: Map<string, number>;
   /** Read units by request and item kind (readKinds), e.g. `GetItem TENANT/SUB`, `Query gsi2 EVENTS/…`. */
   readByKind?: Map<string, number>;
+  /** Write and read units by partition of the table or an index (partitionWrites, partitionReads): where a hot key would show. */
+  byPartition?: Map<string, PartitionTotal>;
 }
 
-/** A key attribute's string, from a marshalled (`{ S: '…' }`) or a plain value. */
-const text = (value: unknown): string => (value && typeof value === 'object' && 'S' in value ? String((value as AttributeValue.SMember).S) : String(value ?? ''));
+/** The units one partition (of the table or an index) took, writes and reads apart. */
+export interface PartitionTotal extends PartitionUnits {
+  kind: 'write' | 'read';
+}
+
+/** Adds charges to the tally by partition. */
+export function addToPartitions(tally: Map<string, PartitionTotal>, kind: PartitionTotal['kind'], charges: PartitionUnits[]) {
+  for (const { where, partition, units: charged } of charges) {
+    const id = `${kind} ${where} ${partition}`;
+    const total = tally.get(id) ?? { kind, where, partition, units: 0 };
+    total.units += charged;
+    tally.set(id, total);
+  }
+}
+
 
 /** An item's kind: the leading words of its keys (`EVT/#EVT`, `DLV/ATT`); a sort key led by a time (a sweep window's due time) reads `<time>`, so each window is not a kind of its own. */
 const kind = (key: Record<string, unknown>) => {
@@ -128,6 +177,31 @@ export function readKinds(op: string, input: any): string[] {
     return [`${op} ${index}${word(partition) || '?'}/${word(prefix) || '…'}${consistent(input.ConsistentRead)}`];
   }
   return [op];
+}
+
+/**
+ * Where the units of one read go: a GetItem's to its item's partition, a BatchGetItem's shared
+ * evenly by its keys' partitions (as readByKind shares them), a Query's to the partition of the
+ * table or index it names (the equality on that index's partition key in KeyConditionExpression,
+ * names and values resolved), a Scan's to every partition (`*`).
+ */
+export function partitionReads(op: string, input: any, readUnits: number): PartitionUnits[] {
+  const partitionOf = (key: Record<string, unknown>) => text(key[TABLE_SCHEMA.partitionKey]);
+  if (op === 'GetItem') return [{ where: 'table', partition: partitionOf(input.Key ?? {}), units: readUnits }];
+  if (op === 'BatchGetItem') {
+    const keys = Object.values(input.RequestItems ?? {}).flatMap((r: any) => (r.Keys ?? []) as Record<string, unknown>[]);
+    return keys.map((key) => ({ where: 'table', partition: partitionOf(key), units: readUnits / keys.length }));
+  }
+  const where = input.IndexName ? String(input.IndexName) : 'table';
+  if (op === 'Query') {
+    const keyAttribute = TABLE_INDEXES.find((index) => index.indexName === input.IndexName)?.partitionKey ?? TABLE_SCHEMA.partitionKey;
+    const names: Record<string, string> = input.ExpressionAttributeNames ?? {};
+    const equalities = [...String(input.KeyConditionExpression ?? '').matchAll(/([#\w]+)\s*=\s*(:\w+)/g)].map(([, name, value]) => ({ attribute: names[name!] ?? name!, value: value! }));
+    const equality = equalities.find((e) => e.attribute === keyAttribute) ?? equalities[0];
+    return [{ where, partition: equality ? text(input.ExpressionAttributeValues?.[equality.value]) : '?', units: readUnits }];
+  }
+  if (op === 'Scan') return [{ where, partition: '*', units: readUnits }];
+  return [{ where, partition: '?', units: readUnits }];
 }
 
 /** The delivery a write belongs to: its own partition `DLV#<did>`, or for its log entry (`SUBDLV…` / `<time>#<did>`) the same `DLV#<did>`. */
@@ -169,6 +243,7 @@ export function countCapacityUnits(client: { middlewareStack: { add: (mw: any, o
         // A BatchGetItem's units are shared evenly by its keys (its items are alike in size on Herald's path).
         const labels = readKinds(op, input);
         for (const label of labels) totals.readByKind?.set(label, (totals.readByKind.get(label) ?? 0) + readUnits / labels.length);
+        if (totals.byPartition) addToPartitions(totals.byPartition, 'read', partitionReads(op, input, readUnits));
         return out;
       }
       // Writes: the keys they touch, read before and after.
@@ -184,7 +259,9 @@ export function countCapacityUnits(client: { middlewareStack: { add: (mw: any, o
       } finally {
         const after = await Promise.all(targets.map((t) => snapshot(t.table, [t.key]).then((r) => r[0])));
         targets.forEach((_, i) => {
-          const u = writeUnits(before[i], after[i]);
+          const charges = partitionWrites(targets[i]!.key, before[i], after[i]);
+          const u = writeUnits(charges);
+          if (totals.byPartition) addToPartitions(totals.byPartition, 'write', charges);
           totals.writeUnits += u.table + u.indexes;
           totals.writeUnitsIndexes += u.indexes;
           const itemKind = kind(targets[i]!.key);

@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: Herald's delivery path measured on the local runtime (about six minutes;
  * `-- --quick` runs the request-count scenarios alone, smaller; `-- --reads` only where the read
- * units go, at 1 and 10 subscriptions). Prints a table and writes
+ * units go, at 1 and 10 subscriptions; `-- --hot-keys` only the units each partition of the
+ * table and its indexes takes, one tenant to 10 subscriptions, scaled to 5,000 events/s beside
+ * DynamoDB's per-partition limits: bench/hot-keys.ts). Prints a table and writes
  * bench/results.json with the machine, the date and every figure:
  *   - AWS requests per delivery, by service and operation (an AWS SDK middleware counts every
  *     call the real handlers make), for 1,000 events × 1 subscription and 100 events × 10
@@ -38,6 +40,7 @@ import { DELIVER_BATCH_SIZE, ENV, FUNCTIONS } from '../lambdas/shared/herald-con
 import { dynamo, eventBridge, sqs } from '../lambdas/adapters/clients.ts';
 import { startHeraldLocal } from '../local/runtime.ts';
 import { countCapacityUnits, WRITE_OPS, type UnitTotals } from './dynamo-units.ts';
+import { hotKeyVerdict, hottestPartitions, PARTITION_LIMITS, PARTITION_UNITS, ratesByPattern } from './hot-keys.ts';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { apiDestinationsPerMillion, attemptsWithin, authorizerInvocations, costLines, floorPerMillion, idleMonthly, kmsRotationAfterYears, perMillion, recomputeFromReport, round, roundLines, total, xrayTracesPerRequest, type FunctionName, type ReportedPerEvent, type Usage } from './cost-model.ts';
 import { idleInventory } from './idle.ts';
@@ -179,7 +182,7 @@ const herald = await startHeraldLocal({
     }
   },
 });
-const capacity: UnitTotals = { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, byKind: new Map(), readByKind: new Map(), stored: new Map(), largestItem: { bytes: 0, kind: '' }, deliverySizes: new Map(), deliveryWrites: [], transactions: 0 };
+const capacity: UnitTotals = { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, byKind: new Map(), readByKind: new Map(), stored: new Map(), largestItem: { bytes: 0, kind: '' }, deliverySizes: new Map(), deliveryWrites: [], transactions: 0, byPartition: new Map() };
 countCalls(dynamo() as never, 'DynamoDB');
 countCapacityUnits(dynamo() as never, capacity, () => counting);
 countCalls(sqs() as never, 'SQS');
@@ -882,6 +885,7 @@ function resetCounters() {
   Object.assign(capacity, { writeUnits: 0, writeUnitsIndexes: 0, readUnits: 0, transactions: 0, largestItem: { bytes: 0, kind: '' } });
   capacity.byKind!.clear();
   capacity.readByKind!.clear();
+  capacity.byPartition!.clear();
   capacity.stored!.clear();
   capacity.deliverySizes!.clear();
   capacity.deliveryWrites!.length = 0;
@@ -1034,6 +1038,35 @@ if (process.argv.includes('--reads')) {
     console.log(s.name, s.delivered, '/', s.expected, 'events the sweeper checked', s.sweeperEventsChecked, 'read units per delivery', s.dynamodbUnitsPerDelivery.read, JSON.stringify(perDelivery));
     console.table(s.dynamodbUnitsPerDelivery.readByKind);
   }
+  await herald.stop();
+  process.exit(0);
+}
+
+/**
+ * `npm run bench -- --hot-keys`: issue #21's "no hot key" target, measured. One tenant publishes
+ * HOT_KEY_EVENTS events to 10 webhook subscriptions in batches of 10 (as a platform publishes),
+ * and every unit the table and its indexes take is counted by partition (deliveries, the sweeper's
+ * check and the statistics fold included), then scaled linearly to HOT_KEY_RATE events/s
+ * (bench/hot-keys.ts says why that overestimates per-minute and per-container items, and why the
+ * hottest shard of a finite sample looks hotter than its mean: both conservative). Prints the
+ * hottest partitions for writes and for reads, each pattern's mean and hottest, and a verdict.
+ */
+if (process.argv.includes('--hot-keys')) {
+  const HOT_KEY_EVENTS = Number(process.env.BENCH_HOT_KEY_EVENTS ?? 1000);
+  const HOT_KEY_RATE = 5_000;
+  herald.setBatchWindowMs(1000);
+  const s = await scenario('hot-keys', HOT_KEY_EVENTS, 10, Number(process.env.BENCH_HOT_KEY_PUBLISH_RATE ?? 25), { publishBatch: 10 });
+  const tally = [...capacity.byPartition!.values()];
+  const short = (partition: string) => (partition.length > 48 ? `${partition.slice(0, 45)}…` : partition);
+  console.log(`hot keys: ${s.events} events from one tenant to 10 subscriptions (batches of 10, ${s.ratePerSecond} events/s locally), ${s.delivered} / ${s.expected} deliveries, the sweeper checked ${s.sweeperEventsChecked}; each partition's units scaled to ${HOT_KEY_RATE} events/s as units ÷ ${s.events} events × ${HOT_KEY_RATE}`);
+  if (s.delivered < s.expected) console.log(`  WARNING: ${s.expected - s.delivered} deliveries did not arrive in time; their units are missing`);
+  for (const kind of ['write', 'read'] as const) {
+    console.log(`hottest ${kind} partitions at ${HOT_KEY_RATE} events/s (limit ${PARTITION_LIMITS[kind]} ${PARTITION_UNITS[kind]} a partition)`);
+    console.table(hottestPartitions(tally, kind, s.events, HOT_KEY_RATE, 10).map((p) => ({ where: p.where, pattern: p.pattern, partition: short(p.partition), [PARTITION_UNITS[kind]]: Math.round(p.perSecond), 'of limit': `${Math.round(p.share * 100)} %` })));
+    console.log(`${kind}s by pattern: partitions seen, their mean and hottest ${PARTITION_UNITS[kind]}`);
+    console.table(ratesByPattern(tally, kind, s.events, HOT_KEY_RATE).slice(0, 15).map((p) => ({ where: p.where, pattern: p.pattern, partitions: p.partitions, mean: Math.round(p.meanPerSecond), hottest: Math.round(p.maxPerSecond) })));
+  }
+  console.log(hotKeyVerdict(tally, s.events, HOT_KEY_RATE));
   await herald.stop();
   process.exit(0);
 }

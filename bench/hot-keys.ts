@@ -5,12 +5,19 @@
  * subscriptions; this module scales those counts to a target rate and sets each partition
  * beside DynamoDB's per-partition limits.
  *
- * The scaling is linear: units/s = units counted ÷ events published × events/s. Per-event work
- * (an event, its index copy, a delivery record, a fan-out read) scales so exactly. Work that is
- * per minute, per container or per sweep (sweep windows, the statistics fold list `STATSDUE`,
- * sweep cursors) does not grow with the rate, so scaling it up overestimates it: conservative.
- * So is a finite sample's uneven spread over shards: the hottest of a pattern's shards holds
- * more than its mean share, and is reported as is (the pattern's mean beside it).
+ * The scaling is linear in events: units/s = units counted ÷ events published × events/s.
+ * Per-event work (an event, its index copy, a delivery record, a fan-out read) scales so
+ * exactly. Work that is per minute, per container or per sweep (sweep windows, the statistics
+ * fold list `STATSDUE`, sweep cursors) does not grow with the rate, so scaling it up
+ * overestimates it: conservative. So is a finite sample's uneven spread over shards: the
+ * hottest of a pattern's shards holds more than its mean share, and is reported as is (the
+ * pattern's mean beside it).
+ *
+ * One kind of work is neither: what a deliver invocation writes once whatever its batch (the
+ * tenant's statistics delta, `STATSDELTA#<tid>#<shard>`) grows with invocations, and a busy
+ * deployment's invocations carry full batches where the local runtime's carry a few deliveries.
+ * Such partitions are scaled by invocations instead (perInvocationRate): units counted ÷ deliver
+ * invocations counted × the invocations a second the target rate makes at a given batch size.
  */
 import type { PartitionTotal } from './dynamo-units.ts';
 
@@ -49,6 +56,24 @@ export function partitionPattern(partition: string): string {
 /** Units a partition took while `events` were published, as a rate when `eventsPerSecond` are. */
 export const scaledRate = (units: number, events: number, eventsPerSecond: number) => (units * eventsPerSecond) / events;
 
+/** A partition's units a second at the target rate, from what it took in the run. */
+export type RateOf = (total: PartitionTotal) => number;
+
+/** Every partition scaled by events (scaledRate). */
+export const linearRate =
+  (events: number, eventsPerSecond: number): RateOf =>
+  (total) =>
+    scaledRate(total.units, events, eventsPerSecond);
+
+/**
+ * Partitions written once per deliver invocation (`perInvocation`) scaled by invocations:
+ * units ÷ `invocations` counted × `invocationsPerSecond` at the target; the rest as `byEvents`.
+ */
+export const perInvocationRate =
+  (byEvents: RateOf, perInvocation: (partition: string) => boolean, invocations: number, invocationsPerSecond: number): RateOf =>
+  (total) =>
+    perInvocation(total.partition) ? scaledRate(total.units, invocations, invocationsPerSecond) : byEvents(total);
+
 export interface HotPartition {
   where: string;
   partition: string;
@@ -59,13 +84,13 @@ export interface HotPartition {
   share: number;
 }
 
-/** The `top` partitions taking the most units of `kind` (writes or reads), at `eventsPerSecond`. */
-export function hottestPartitions(tally: Iterable<PartitionTotal>, kind: PartitionTotal['kind'], events: number, eventsPerSecond: number, top = 10): HotPartition[] {
+/** The `top` partitions taking the most units of `kind` (writes or reads) a second at the target rate. */
+export function hottestPartitions(tally: Iterable<PartitionTotal>, kind: PartitionTotal['kind'], rateOf: RateOf, top = 10): HotPartition[] {
   const limit = PARTITION_LIMITS[kind];
   return [...tally]
     .filter((t) => t.kind === kind)
     .map((t) => {
-      const perSecond = scaledRate(t.units, events, eventsPerSecond);
+      const perSecond = rateOf(t);
       return { where: t.where, partition: t.partition, pattern: partitionPattern(t.partition), perSecond, limit, share: perSecond / limit };
     })
     .sort((a, b) => b.perSecond - a.perSecond || a.partition.localeCompare(b.partition))
@@ -83,13 +108,13 @@ export interface PatternRate {
 }
 
 /** Each layout pattern (a table or index and a key pattern): how many partitions, their mean and hottest rate; hottest first. */
-export function ratesByPattern(tally: Iterable<PartitionTotal>, kind: PartitionTotal['kind'], events: number, eventsPerSecond: number): PatternRate[] {
+export function ratesByPattern(tally: Iterable<PartitionTotal>, kind: PartitionTotal['kind'], rateOf: RateOf): PatternRate[] {
   const groups = new Map<string, PatternRate & { total: number }>();
   for (const t of tally) {
     if (t.kind !== kind) continue;
     const pattern = partitionPattern(t.partition);
     const id = `${t.where} ${pattern}`;
-    const perSecond = scaledRate(t.units, events, eventsPerSecond);
+    const perSecond = rateOf(t);
     const group = groups.get(id) ?? { where: t.where, pattern, partitions: 0, meanPerSecond: 0, maxPerSecond: 0, limit: PARTITION_LIMITS[kind], total: 0 };
     group.partitions++;
     group.total += perSecond;
@@ -104,14 +129,26 @@ export function ratesByPattern(tally: Iterable<PartitionTotal>, kind: PartitionT
 const where = (p: { where: string }) => (p.where === 'table' ? 'table' : `index ${p.where}`);
 const rounded = (n: number) => Math.round(n).toLocaleString('en-US');
 
-/** One line: the hottest write and read partitions at the rate, each beside its limit, and whether both are under. */
-export function hotKeyVerdict(tally: Iterable<PartitionTotal>, events: number, eventsPerSecond: number): string {
+/** One line: the hottest write and read partitions at the target rate, each beside its limit, and whether both are under. */
+export function hotKeyVerdict(tally: Iterable<PartitionTotal>, rateOf: RateOf, eventsPerSecond: number): string {
   const all = [...tally];
-  const part = (kind: PartitionTotal['kind'], noun: string) => {
-    const [hottest] = hottestPartitions(all, kind, events, eventsPerSecond, 1);
-    if (!hottest) return `no ${noun} partition counted`;
-    return `hottest ${noun} partition ${where(hottest)} ${hottest.pattern} at ${rounded(hottest.perSecond)} ${PARTITION_UNITS[kind]} (limit ${rounded(hottest.limit)})`;
+  const hottest = (kind: PartitionTotal['kind']) => hottestPartitions(all, kind, rateOf, 1)[0];
+  const part = (kind: PartitionTotal['kind']) => {
+    const top = hottest(kind);
+    if (!top) return `no ${kind} partition counted`;
+    return `hottest ${kind} partition ${where(top)} ${top.pattern} at ${rounded(top.perSecond)} ${PARTITION_UNITS[kind]} (limit ${rounded(top.limit)})`;
   };
-  const over = (['write', 'read'] as const).some((kind) => hottestPartitions(all, kind, events, eventsPerSecond, 1).some((p) => p.share > 1));
-  return `${part('write', 'write')}; ${part('read', 'read')}: ${over ? 'OVER a partition limit' : 'every partition under its limit'} at ${rounded(eventsPerSecond)} events/s`;
+  const over = (['write', 'read'] as const).some((kind) => (hottest(kind)?.share ?? 0) > 1);
+  return `${part('write')}; ${part('read')}: ${over ? 'OVER a partition limit' : 'every partition under its limit'} at ${rounded(eventsPerSecond)} events/s`;
+}
+
+/**
+ * The smallest mean batch (deliveries per deliver invocation) at which the per-invocation
+ * partitions stay under the write limit: the hottest one's units per invocation × the target's
+ * deliveries a second ÷ the limit.
+ */
+export function smallestBatchUnderLimit(tally: Iterable<PartitionTotal>, perInvocation: (partition: string) => boolean, invocations: number, deliveriesPerSecond: number): number | undefined {
+  const hottest = Math.max(0, ...[...tally].filter((t) => t.kind === 'write' && perInvocation(t.partition)).map((t) => t.units));
+  if (!hottest || !invocations) return undefined;
+  return Math.ceil((hottest * deliveriesPerSecond) / (invocations * PARTITION_LIMITS.write));
 }

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { countCapacityUnits, partitionReads, partitionWrites, writeUnits, type PartitionTotal, type UnitTotals } from '../../bench/dynamo-units.ts';
-import { hotKeyVerdict, hottestPartitions, partitionPattern, ratesByPattern, scaledRate } from '../../bench/hot-keys.ts';
+import { hotKeyVerdict, hottestPartitions, linearRate, partitionPattern, perInvocationRate, ratesByPattern, scaledRate, smallestBatchUnderLimit } from '../../bench/hot-keys.ts';
 
 const item = (fields: Record<string, unknown>) => marshall(fields);
 const keyOf = (pk: string, sk: string) => item({ pk, sk });
@@ -157,17 +157,18 @@ describe('hot-key reporting', () => {
     { kind: 'read', where: 'table', partition: 'TENANT#ten_1', units: 500 },
     { kind: 'read', where: 'gsi2', partition: 'EVENTS#ten_1#4', units: 30 },
   ];
+  const at5000 = linearRate(1000, 5000);
 
   it('lists the hottest partitions of a kind at the rate, beside the limit', () => {
-    expect(hottestPartitions(tally, 'write', 1000, 5000, 2)).toEqual([
+    expect(hottestPartitions(tally, 'write', at5000, 2)).toEqual([
       { where: 'table', partition: 'SUBDLV#sub_1#0', pattern: 'SUBDLV#<sid>#<shard>', perSecond: 600, limit: 1000, share: 0.6 },
       { where: 'table', partition: 'SUBDLV#sub_1#1', pattern: 'SUBDLV#<sid>#<shard>', perSecond: 400, limit: 1000, share: 0.4 },
     ]);
-    expect(hottestPartitions(tally, 'read', 1000, 5000, 1)).toEqual([{ where: 'table', partition: 'TENANT#ten_1', pattern: 'TENANT#<tid>', perSecond: 2500, limit: 3000, share: 2500 / 3000 }]);
+    expect(hottestPartitions(tally, 'read', at5000, 1)).toEqual([{ where: 'table', partition: 'TENANT#ten_1', pattern: 'TENANT#<tid>', perSecond: 2500, limit: 3000, share: 2500 / 3000 }]);
   });
 
   it('sums each pattern: its partitions, their mean and hottest rate', () => {
-    expect(ratesByPattern(tally, 'write', 1000, 5000)).toEqual([
+    expect(ratesByPattern(tally, 'write', at5000)).toEqual([
       { where: 'table', pattern: 'SUBDLV#<sid>#<shard>', partitions: 2, meanPerSecond: 500, maxPerSecond: 600, limit: 1000 },
       { where: 'gsi2', pattern: 'EVENTS#<tid>#<shard>', partitions: 1, meanPerSecond: 350, maxPerSecond: 350, limit: 1000 },
       { where: 'table', pattern: 'EVT#<tid>#<id>', partitions: 1, meanPerSecond: 5, maxPerSecond: 5, limit: 1000 },
@@ -175,10 +176,36 @@ describe('hot-key reporting', () => {
   });
 
   it('gives a one-line verdict, and says so when a partition is over its limit', () => {
-    expect(hotKeyVerdict(tally, 1000, 5000)).toBe(
+    expect(hotKeyVerdict(tally, at5000, 5000)).toBe(
       'hottest write partition table SUBDLV#<sid>#<shard> at 600 WU/s (limit 1,000); hottest read partition table TENANT#<tid> at 2,500 RRU/s (limit 3,000): every partition under its limit at 5,000 events/s',
     );
-    expect(hotKeyVerdict(tally, 1000, 10_000)).toContain('hottest write partition table SUBDLV#<sid>#<shard> at 1,200 WU/s (limit 1,000)');
-    expect(hotKeyVerdict(tally, 1000, 10_000)).toContain('OVER a partition limit');
+    const at10000 = hotKeyVerdict(tally, linearRate(1000, 10_000), 10_000);
+    expect(at10000).toContain('hottest write partition table SUBDLV#<sid>#<shard> at 1,200 WU/s (limit 1,000)');
+    expect(at10000).toContain('OVER a partition limit');
+  });
+
+  describe('a partition written once per deliver invocation', () => {
+    // 1,000 events, 10,000 deliveries in 1,000 invocations (10 each): 1,000 deltas of 1 WU over 4 shards.
+    const deltas: PartitionTotal[] = [0, 1, 2, 3].map((shard) => ({ kind: 'write', where: 'table', partition: `STATSDELTA#ten_1#${shard}`, units: shard === 0 ? 280 : 240 }));
+    const isDelta = (partition: string) => partition.startsWith('STATSDELTA#');
+
+    it('is scaled by invocations at the target, the rest by events', () => {
+      // 50,000 deliveries/s in batches of 100: 500 invocations/s; the hottest shard took 0.28 WU an invocation.
+      const rateOf = perInvocationRate(at5000, isDelta, 1000, 500);
+      expect(hottestPartitions([...tally, ...deltas], 'write', rateOf, 4).map((p) => [p.partition, p.perSecond])).toEqual([
+        ['SUBDLV#sub_1#0', 600],
+        ['SUBDLV#sub_1#1', 400],
+        ['EVENTS#ten_1#4', 350],
+        ['STATSDELTA#ten_1#0', 140],
+      ]);
+      // Linearly in events, as the run batched (10 deliveries an invocation), it would be ten times that.
+      expect(hottestPartitions(deltas, 'write', at5000, 1)[0]!.perSecond).toBe(1400);
+    });
+
+    it('stays under the limit down to a batch size', () => {
+      // 0.28 WU an invocation × 50,000 deliveries/s ÷ batch ≤ 1,000: batches of 14 or more.
+      expect(smallestBatchUnderLimit([...tally, ...deltas], isDelta, 1000, 50_000)).toBe(14);
+      expect(smallestBatchUnderLimit(tally, isDelta, 1000, 50_000)).toBeUndefined();
+    });
   });
 });

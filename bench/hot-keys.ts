@@ -13,7 +13,7 @@
  * hottest of a pattern's shards holds more than its mean share, and is reported as is (the
  * pattern's mean beside it).
  *
- * One kind of work is neither: what a deliver invocation writes once whatever its batch (the
+ * One kind of work is neither: what a deliver invocation writes at most once whatever its batch (the
  * tenant's statistics delta, `STATSDELTA#<tid>#<shard>`) grows with invocations, and a busy
  * deployment's invocations carry full batches where the local runtime's carry a few deliveries.
  * Such partitions are scaled by invocations instead (perInvocationRate): units counted ÷ deliver

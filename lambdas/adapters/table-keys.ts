@@ -42,7 +42,7 @@ import { TABLE_SCHEMA } from '#shared/herald-config';
  *   0.1 delivery    DLV#<did>                 #DLV                        (ids of 26 characters, as 0.1 and earlier builds of this version wrote
  *                                                                         them: read and updated by id, never listed; no longer given gsi4 keys)
  *   stats           STATS#<tid>#<sid>         B#<ten-minute block> | HEALTH
- *   stats delta     STATSDELTA#<tid>#<shard, 4>  <minute written>#<unique>  (one deliver invocation's counters for the tenant, deflated JSON;
+ *   stats delta     STATSDELTA#<tid>#<shard, 16> <minute written>#<unique>  (one deliver invocation's counters for the tenant, deflated JSON;
  *                                                                         folded into the blocks by the sweeper, then left to expire)
  *   stats to fold   STATSDUE                  <dueAt>#<tid>#<minute>      (the tenant has deltas written in that minute: listed once per
  *                                                                         container and minute, deleted when folded)
@@ -300,10 +300,11 @@ export const blockOfSortKey = (sortKey: unknown) => String(sortKey).slice('B#'.l
 export const STATS_HEALTH_SORT_KEY = 'HEALTH';
 /**
  * A tenant's deltas spread over this many partitions (a random one each): one tenant at 5,000
- * events/s to 10 subscriptions is 50,000 deliveries/s, in batches of 25 or more at most 2,000
- * deltas/s of ≤ 1 KB, so ≤ 500 WU/s a partition (limit 1,000).
+ * events/s to 10 subscriptions is 50,000 deliveries/s; without a batching window (batches of at
+ * most 10) that is 5,000 deltas/s of about 1 KB, ≈ 313 WU/s a partition (limit 1,000; 4 shards
+ * would take 1,250). The fold and the statistics read query all 16 (0.5 RRU each when small).
  */
-export const STATS_DELTA_SHARDS = 4;
+export const STATS_DELTA_SHARDS = 16;
 export const statsDeltaPartition = (tenantId: string, shard: number) => `STATSDELTA#${tenantId}#${shard}`;
 export const statsDeltaKey = (tenantId: string, shard: number, writtenIn: string, unique: string) => key(statsDeltaPartition(tenantId, shard), `${writtenIn}#${unique}`);
 /** The minute a delta's sort key says it was written in. */

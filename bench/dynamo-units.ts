@@ -148,7 +148,6 @@ export function addToPartitions(tally: Map<string, PartitionTotal>, kind: Partit
   }
 }
 
-
 /** An item's kind: the leading words of its keys (`EVT/#EVT`, `DLV/ATT`); a sort key led by a time (a sweep window's due time) reads `<time>`, so each window is not a kind of its own. */
 const kind = (key: Record<string, unknown>) => {
   const sk = text(key[TABLE_SCHEMA.sortKey]).split('#');

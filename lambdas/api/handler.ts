@@ -34,7 +34,7 @@ const ports: ApiPorts = {
   tenants: cachedTenants(new DynamoTenantStore(table), 60_000),
   keys: new DynamoApiKeyStore(table),
   subscriptions: new DynamoSubscriptionStore(table),
-  // Sweep windows a tenth of the sweeper's grace (up to a minute): events are checked at most one window late.
+  // Sweep windows a tenth of the sweeper's grace (up to a minute) unless set apart: events are checked at most one window late.
   events: new DynamoEventStore(table, { sweepAfterSeconds: settings.sweepAfterSeconds, ...(settings.sweepWindowSeconds ? { sweepWindowSeconds: settings.sweepWindowSeconds } : {}) }),
   deliveries: new DynamoDeliveryStore(table),
   publisher: new EventBridgePublisher(settings.eventBusName),
